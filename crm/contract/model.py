@@ -1,0 +1,137 @@
+"""The extract contract's vocabulary.
+
+One :class:`Extract` per core-banking extract declares its columns (name, type, nullability, code set,
+personal-information class), its key, whether it is a full snapshot or a daily delta, when it is sent,
+which column carries the control sum and the physical layout of the file. The generator writes from it, the
+parser reads with it, the quality suites (issue 3) and the privacy policy (issue 4) are built from it and
+``docs/contract.md`` is rendered from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["string", "int", "decimal", "date", "timestamp", "bool"]
+# JR/T 0171-2020 personal financial information classes: C3 authentication information (none of our
+# extracts carries any), C2 information that identifies a person or reveals their financial situation,
+# C1 internal information about a customer relationship. Business data about no person is "C1" too: the
+# privacy policy (issue 4) decides the treatment per column.
+PiiClass = Literal["C3", "C2", "C1"]
+Mode = Literal["snapshot", "delta"]
+Cadence = Literal["daily", "month_end"]
+# What the value *is*, for validators and masking: a column with a semantic gets the bank's own check
+# (GB 11643 check digit, GB 32100 check digits, Luhn, mobile format) and the matching privacy treatment.
+Semantic = Literal[
+    "id_number",  # 18-digit resident identity number, GB 11643
+    "uscc",  # unified social credit code, GB 32100
+    "card_number",  # bank card number, Luhn
+    "mobile",  # mainland mobile number
+    "email",
+    "person_name",
+    "company_name",
+    "address",
+    "free_text",  # notes and comments that may carry personal data
+    "birth_date",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    title: str  # Chinese business name, as the bank's IT team calls it
+    description: str = ""
+    nullable: bool = True
+    code_set: str | None = None
+    max_length: int | None = None
+    scale: int = 2  # decimals only
+    min_value: float | None = None
+    max_value: float | None = None
+    pii: PiiClass = "C1"
+    semantic: Semantic | None = None
+
+    @property
+    def arrow_type(self) -> str:
+        return {
+            "string": "string",
+            "int": "int64",
+            "decimal": "float64",
+            "date": "date32",
+            "timestamp": "timestamp[s]",
+            "bool": "bool",
+        }[self.type]
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """Columns of this extract that must match a key of another extract of the same business date."""
+
+    columns: tuple[str, ...]
+    extract: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DelimitedLayout:
+    """Delimited body with one header and one trailer record.
+
+    Header: ``H|<FILE_CODE>|<YYYYMMDD>|<SEQ>|<ENCODING>|<RECORD_COUNT>|<CONTROL_COLUMN>|<CONTROL_SUM>``
+    Trailer: ``T|<RECORD_COUNT>|<CONTROL_SUM>``
+    Body: one record per line, columns in contract order, no column-name row, empty field = null, fields
+    that contain the delimiter, the quote or a line break are quoted (RFC 4180 doubling).
+    """
+
+    kind: Literal["delimited"] = "delimited"
+    delimiter: str = "|"
+    quote: str = '"'
+    line_terminator: str = "\n"
+    date_format: str = "%Y-%m-%d"
+    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
+
+
+Layout = DelimitedLayout  # a FixedWidthLayout can join this union without touching the parser's callers
+
+
+@dataclass(frozen=True)
+class Extract:
+    name: str  # asset name, snake case: "loans"
+    file_code: str  # upper case code in the file name: LOAN -> LOAN_20260131_001.dat
+    title: str  # Chinese title
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    mode: Mode = "snapshot"
+    cadence: Cadence = "daily"
+    control_sum_column: str | None = None  # decimal column summed in header and trailer
+    business_date_column: str | None = None  # for deltas: the column that falls on the business date
+    references: tuple[ForeignKey, ...] = ()
+    layout: Layout = field(default_factory=DelimitedLayout)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate column names")
+        for k in self.key:
+            if k not in names:
+                raise ValueError(f"{self.name}: key column {k!r} not declared")
+        if self.control_sum_column and self.column(self.control_sum_column).type != "decimal":
+            raise ValueError(f"{self.name}: control-sum column must be decimal")
+        for fk in self.references:
+            for c in fk.columns:
+                if c not in names:
+                    raise ValueError(f"{self.name}: foreign-key column {c!r} not declared")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def file_name(self, business_date: str, sequence: int) -> str:
+        """``business_date`` as YYYYMMDD or YYYY-MM-DD."""
+        return f"{self.file_code}_{business_date.replace('-', '')}_{sequence:03d}.dat"
