@@ -1,0 +1,1 @@
+"""Ingestion: the extract file format, parsing with control totals, and loading into the raw zone."""

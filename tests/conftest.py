@@ -1,0 +1,47 @@
+"""Shared fixtures. The ``warehouse`` fixture runs each warehouse test on DuckDB and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from crm.warehouse import begin, ensure_schema, make_engine
+
+PG_URL = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Warehouse:
+    engine: sa.Engine
+    schema: str | None
+    url: str
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+        engine = make_engine(url)
+        ensure_schema(engine)
+        yield Warehouse(engine, None, url)
+        engine.dispose()
+        return
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as e:  # fail clearly, never skip silently
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {e.__class__.__name__}. "
+                    "Start it (see README) or set CRM_TEST_PG_URL.")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    ensure_schema(engine, schema)
+    try:
+        yield Warehouse(engine, schema, PG_URL)
+    finally:
+        with begin(engine) as c:
+            c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
