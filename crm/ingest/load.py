@@ -89,7 +89,7 @@ def find_landed(landing: Path, extract: Extract, business_date: dt.date) -> list
 def _last_loaded(conn: sa.Connection, extract: Extract, business_date: dt.date):
     t = ingest_files
     return conn.execute(
-        sa.select(t.c.file_name, t.c.sha256, t.c.sequence)
+        sa.select(t.c.file_name, t.c.sha256, t.c.sequence, t.c.records, t.c.type_error_rows)
         .where(t.c.extract == extract.name, t.c.business_date == business_date,
                t.c.status.in_(("accepted", "unchanged")))
         .order_by(t.c.recorded_at.desc(), t.c.sequence.desc())
@@ -152,9 +152,11 @@ def ingest_partition(
 
     sha = sha256_file(latest.path) if previous is not None else None
     if previous is not None and previous.file_name == latest.path.name and previous.sha256 == sha and target.exists():
-        outcome.status, outcome.sha256 = "unchanged", sha
+        outcome.status, outcome.sha256, outcome.raw_path = "unchanged", sha, target
+        outcome.records, outcome.type_error_rows = previous.records, previous.type_error_rows
         rows.append({**base, "file_name": latest.path.name, "sequence": latest.name.sequence, "sha256": sha,
                      "size_bytes": size, "status": "unchanged", "raw_path": str(target),
+                     "records": previous.records, "type_error_rows": previous.type_error_rows,
                      "error": "same file as the loaded one; raw partition left as it is"})
     else:
         try:

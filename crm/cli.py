@@ -1,0 +1,141 @@
+"""The ``crm`` command: generate a synthetic bank, run the pipeline, open the Dagster UI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from crm.config import CrmHome
+
+
+def _date(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD") from None
+
+
+@click.group()
+@click.option("--home", envvar="CRM_HOME", default="data", show_default=True, help="CRM_HOME folder.")
+@click.pass_context
+def main(ctx: click.Context, home: str) -> None:
+    """credit-crm: batch data platform for credit customer-relationship management."""
+    os.environ["CRM_HOME"] = str(Path(home).resolve())
+    ctx.obj = CrmHome.from_env()
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Landing folder to write into.")
+@click.option("--customers", type=click.IntRange(min=10), default=2000, show_default=True)
+@click.option("--start", callback=_date, required=True, help="First business date, YYYY-MM-DD.")
+@click.option("--end", callback=_date, required=True, help="Last business date, YYYY-MM-DD.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--encoding", type=click.Choice(["utf-8", "gb18030"]), default="utf-8", show_default=True)
+@click.option("--defect-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of rows (and files) given a real defect, listed in defects.csv.")
+def generate(out, customers, start, end, seed, encoding, defect_rate):
+    """Write a deterministic synthetic core bank's extracts, with .ok flags, into OUT/<YYYYMMDD>/."""
+    from crm.synthetic import generate as gen
+
+    summary = gen(Path(out), customers=customers, start=start, end=end, seed=seed, encoding=encoding,
+                  defect_rate=defect_rate, progress=True)
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+
+
+def _print_runs(summaries) -> bool:
+    ok = True
+    for s in summaries:
+        state = "succeeded" if s.success and not s.failed_checks else "FAILED" if not s.success else "checks failed"
+        click.echo(f"  {s.job} {s.first_partition}..{s.last_partition}: {state}  (run {s.run_id})")
+        for step in s.failed_steps:
+            click.echo(f"    failed step: {step}")
+        for check in s.failed_checks:
+            click.echo(f"    failed check: {check}")
+        ok = ok and s.success and not s.failed_checks
+    return ok
+
+
+@main.command()
+@click.option("--date", "day", callback=_date, help="One business date, YYYY-MM-DD.")
+@click.option("--from", "first", callback=_date, help="First business date of a range.")
+@click.option("--to", "last", callback=_date, help="Last business date of a range.")
+@click.pass_obj
+def run(home: CrmHome, day, first, last):
+    """Materialise everything built so far for business dates, in the local Dagster instance."""
+    if day and (first or last) or not day and not (first and last):
+        raise click.UsageError("give either --date D or both --from D1 --to D2")
+    first, last = (day, day) if day else (first, last)
+    from orchestration.runner import configure_dagster_home, run_dates
+
+    configure_dagster_home()
+    home.ensure()
+    click.echo(f"running business dates {first}..{last} (CRM_HOME={home.root})")
+    ok = _print_runs(run_dates(first, last))
+    sys.exit(0 if ok else 1)
+
+
+def demo_period(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
+    """The last ``months`` complete months before today."""
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    start = end.replace(day=1)
+    for _ in range(months - 1):
+        start = (start - dt.timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+@main.command()
+@click.option("--customers", type=click.IntRange(min=10), default=2000, show_default=True)
+@click.option("--months", type=click.IntRange(1, 24), default=3, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.pass_obj
+def demo(home: CrmHome, customers, months, seed):
+    """Generate a small bank over the last few months into CRM_HOME/landing and run the pipeline."""
+    from crm.synthetic import generate as gen
+    from orchestration.runner import configure_dagster_home, run_dates
+
+    dagster_home = configure_dagster_home()
+    home.ensure()
+    start, end = demo_period(dt.date.today(), months)
+    params = {"customers": customers, "start": start.isoformat(), "end": end.isoformat(), "seed": seed}
+    stamp = home.landing / "demo.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        click.echo(f"demo bank already in {home.landing} ({customers} customers, {start}..{end})")
+    else:
+        click.echo(f"generating a demo bank: {customers} customers, business dates {start}..{end}")
+        gen(home.landing, customers=customers, start=start, end=end, seed=seed, progress=True)
+        stamp.write_text(json.dumps(params))
+    click.echo("running the pipeline")
+    ok = _print_runs(run_dates(start, end))
+    click.echo("")
+    click.echo(f"data:        {home.root}  (landing/, raw/, warehouse.duckdb)")
+    click.echo(f"warehouse:   {home.warehouse_path}  (table ingest_files: every file seen)")
+    click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")
+    click.echo("Dagster UI:  run `.venv/bin/crm ui`, then open http://127.0.0.1:3000")
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True)
+@click.pass_obj
+def ui(home: CrmHome, host, port):
+    """Start the Dagster UI (dagster dev) on the same instance the CLI runs land in."""
+    from orchestration.runner import REPO_ROOT, configure_dagster_home
+
+    configure_dagster_home()
+    home.ensure()
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    os.chdir(REPO_ROOT)
+    os.execvp(dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
