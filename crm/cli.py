@@ -122,6 +122,22 @@ def demo(home: CrmHome, customers, months, seed):
     sys.exit(0 if ok else 1)
 
 
+@main.group()
+def contract():
+    """The extract contract."""
+
+
+@contract.command("docs")
+@click.option("--out", type=click.Path(dir_okay=False), default="docs/contract.md", show_default=True)
+def contract_docs(out):
+    """Render the extract contract as Markdown for the bank's IT team."""
+    from crm.contract.docs import render_markdown
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(render_markdown(), encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True)
