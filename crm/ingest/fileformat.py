@@ -296,8 +296,14 @@ def parse_trailer(line: bytes, extract: Extract, file_name: str) -> Trailer:
         raise ExtractRejected(file_name, "trailer", "trailer count or sum is malformed") from None
 
 
-def _decode(body: bytes, codec: str, file_name: str) -> bytes:
-    """The body as UTF-8 bytes; an undecodable byte rejects the file naming its record."""
+def _decode(body: bytes, codec: str, file_name: str, *, validate_utf8: bool = False) -> bytes:
+    """The body as UTF-8 bytes; an undecodable byte rejects the file naming its record.
+
+    A UTF-8 body is passed through as it is (Arrow validates UTF-8 while parsing, and on failure this
+    function is called again with ``validate_utf8`` to find the record), saving a full decode.
+    """
+    if codec == "utf-8" and not validate_utf8:
+        return body
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as e:
@@ -412,7 +418,6 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
         raise ExtractRejected(name, "header", "header business date or sequence differs from the file name")
     trailer = parse_trailer(trail_line, extract, name)
     utf8 = _decode(body, header.encoding, name)
-    del data
 
     flags = None
     table = None
@@ -420,12 +425,15 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
         try:
             table = _read_csv(utf8, extract, {c.name: _ARROW_TYPES[c.type] for c in extract.columns})
             type_errors = None
-        except pa.ArrowInvalid:
+        except pa.ArrowInvalid as e:
+            if "UTF8" in str(e) or "UTF-8" in str(e):
+                _decode(body, header.encoding, name, validate_utf8=True)  # raises, naming the record
             try:
                 strings = _read_csv(utf8, extract, {c: pa.string() for c in extract.column_names})
                 frame = strings.to_pandas()
                 flags = np.zeros(len(frame), dtype=bool)
-            except pa.ArrowInvalid:  # a record with the wrong number of fields
+            except pa.ArrowInvalid:  # a record with the wrong number of fields, or bad UTF-8
+                _decode(body, header.encoding, name, validate_utf8=True)
                 frame, flags = _read_python(utf8.decode("utf-8"), extract)
             table, type_errors = _coerce(frame, extract)
             if flags.any():

@@ -141,3 +141,12 @@ def test_file_name_parse():
     assert FileName.parse("CUST_INDV_20260131_002.dat") == FileName("CUST_INDV", D, 2)
     assert FileName.parse("CUST_INDV_20260231_002.dat") is None
     assert FileName.parse("x.ok") is None
+
+
+def test_undecodable_bytes_after_a_type_error_still_rejected(tmp_path):
+    path = write_extract(loans_frame(), LOANS, D, tmp_path)
+    _rewrite(path, b"|2034-01-15|", b"|2034-13-45|")
+    _rewrite(path, b"L0003|HT0003", b"L0003|H\xffT0003")
+    with pytest.raises(ExtractRejected, match=r"record 4 \(line 5\)") as e:
+        read_extract(path, LOANS)
+    assert e.value.reason == "encoding"
