@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -150,6 +151,8 @@ def ui(home: CrmHome, host, port):
     home.ensure()
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     os.chdir(REPO_ROOT)
+    # started in the background by a script, SIGINT may be inherited as ignored; dagster dev needs it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execvp(dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)])
 
 

@@ -25,7 +25,7 @@ def configure_dagster_home() -> Path:
     """Point Dagster at the repo's ``dagster.yaml`` and its storage folder unless already configured."""
     if not os.environ.get("DAGSTER_HOME") and (REPO_ROOT / "dagster.yaml").exists():
         os.environ["DAGSTER_HOME"] = str(REPO_ROOT)
-    os.environ.setdefault("CRM_DAGSTER_DIR", str(REPO_ROOT / ".dagster"))
+    os.environ["CRM_DAGSTER_DIR"] = str(Path(os.environ.get("CRM_DAGSTER_DIR") or REPO_ROOT / ".dagster").resolve())
     Path(os.environ["CRM_DAGSTER_DIR"]).mkdir(parents=True, exist_ok=True)
     return Path(os.environ["DAGSTER_HOME"])
 
