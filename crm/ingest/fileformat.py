@@ -140,61 +140,64 @@ def control_sum_units(values, scale: int) -> int:
     return int(_to_units(values, scale).sum())
 
 
-def _text_column(s: pd.Series, kind: str, scale: int) -> pd.Series:
-    """One contract column as the text written to the file (None for null)."""
-    if kind == "string":
-        out = s.astype("object")
-        mask = out.notna()
-        if mask.any():
-            vals = out[mask].astype(str)
-            if vals.str.contains(r"[\r\n]", regex=True).any():
-                vals = vals.str.replace(r"[\r\n]+", " ", regex=True)
-            out = out.where(~mask, None)
-            out[mask] = vals
-        return out
+def _arrow_text(s: pd.Series, kind: str, scale: int, layout) -> pa.Array:
+    """One contract column as the text written to the file (null for an empty field), vectorised in Arrow."""
+    import pyarrow.compute as pc
+
+    if kind in ("string", "bool"):
+        if kind == "bool":
+            s = s.map({True: "Y", False: "N"})
+        arr = pa.array(s, type=pa.string(), from_pandas=True)
+        if pc.any(pc.match_substring_regex(arr, r"[\r\n]")).as_py():
+            arr = pc.replace_substring_regex(arr, r"[\r\n]+", " ")
+        special = pc.match_substring_regex(arr, "[" + re.escape(layout.delimiter + layout.quote) + "]")
+        if pc.any(special).as_py():  # RFC 4180: quote the field, double inner quotes
+            q = layout.quote
+            quoted = pc.binary_join_element_wise(q, pc.replace_substring(arr, q, q + q), q, "")
+            arr = pc.if_else(pc.fill_null(special, False), quoted, arr)
+        return arr
     if kind == "int":
         num = pd.to_numeric(s, errors="raise").astype("Int64")
-        return num.astype("string").astype("object").where(num.notna(), None)
+        return pc.cast(pa.array(num, type=pa.int64(), from_pandas=True), pa.string())
     if kind == "decimal":
-        arr = pd.to_numeric(s, errors="raise").astype("float64").to_numpy()
-        txt = np.char.mod(f"%.{scale}f", np.nan_to_num(arr, nan=0.0)).astype(object)
-        txt[np.isnan(arr)] = None
-        return pd.Series(txt, index=s.index)
-    if kind in ("date", "timestamp"):
-        ts = pd.to_datetime(s).to_numpy(dtype="datetime64[s]")
-        unit = "D" if kind == "date" else "s"
-        txt = np.datetime_as_string(ts, unit=unit).astype(object)
-        if kind == "timestamp":
-            txt = np.char.replace(txt.astype(str), "T", " ").astype(object)
-        txt[np.isnat(ts)] = None
-        return pd.Series(txt, index=s.index)
-    if kind == "bool":
-        return s.map({True: "Y", False: "N"})
+        values = pa.array(pd.to_numeric(s, errors="raise").astype("float64"), type=pa.float64(), from_pandas=True)
+        # integer units of the last decimal place, like the control sum, then the point put back in
+        units = pc.cast(pc.round(pc.multiply(values, float(10**scale))), pa.int64())
+        digits = pc.utf8_lpad(pc.cast(pc.abs(units), pa.string()), scale + 1, "0")
+        text = digits if scale == 0 else pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(digits, 0, -scale), pc.utf8_slice_codeunits(digits, -scale), "."
+        )
+        return pc.if_else(pc.less(units, 0), pc.binary_join_element_wise("-", text, ""), text)
+    if kind == "date":
+        days = pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
+        return pc.cast(pa.array(days, type=pa.date32(), from_pandas=True), pa.string())
+    if kind == "timestamp":
+        secs = pd.to_datetime(s).to_numpy(dtype="datetime64[s]")
+        return pc.strftime(pa.array(secs, type=pa.timestamp("s"), from_pandas=True), format=layout.timestamp_format)
     raise ValueError(kind)
 
 
-def render_body(df: pd.DataFrame, extract: Extract) -> str:
-    """The delimited body (no header, no trailer) for ``df`` whose columns are the contract's."""
+def render_body_bytes(df: pd.DataFrame, extract: Extract) -> bytes:
+    """The delimited body as UTF-8 bytes (no header, no trailer); columns must be the contract's."""
+    import pyarrow.compute as pc
+
     if list(df.columns) != extract.column_names:
         missing = set(extract.column_names) - set(df.columns)
         extra = set(df.columns) - set(extract.column_names)
         raise ValueError(f"{extract.name}: columns differ from the contract (missing {missing}, extra {extra})")
+    if not len(df):
+        return b""
     layout = extract.layout
-    text = pd.DataFrame(
-        {c.name: _text_column(df[c.name], c.type, c.scale) for c in extract.columns}, index=df.index
-    )
-    buf = io.StringIO()
-    text.to_csv(
-        buf,
-        sep=layout.delimiter,
-        header=False,
-        index=False,
-        na_rep="",
-        quoting=csv.QUOTE_MINIMAL,
-        quotechar=layout.quote,
-        lineterminator=layout.line_terminator,
-    )
-    return buf.getvalue()
+    cols = [_arrow_text(df[c.name], c.type, c.scale, layout) for c in extract.columns]
+    lines = pc.binary_join_element_wise(*cols, layout.delimiter, null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(lines, "", layout.line_terminator)
+    lines = pa.concat_arrays([lines]) if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    return lines.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+
+
+def render_body(df: pd.DataFrame, extract: Extract) -> str:
+    return render_body_bytes(df, extract).decode("utf-8")
 
 
 def write_extract(
@@ -225,12 +228,12 @@ def write_extract(
          ctrl or "", _format_sum(total, scale)]
     )
     trailer = sep.join(["T", str(n), _format_sum(total, scale)])
-    body = render_body(df, extract) if n else ""
+    body = render_body_bytes(df, extract)
     path = out_dir / extract.file_name(business_date.isoformat(), sequence)
     tmp = path.with_suffix(".dat.part")
     with open(tmp, "wb") as f:
         f.write((header + nl).encode("ascii"))
-        f.write(body.encode(codec))
+        f.write(body if codec == "utf-8" else body.decode("utf-8").encode(codec))
         f.write((trailer + nl).encode("ascii"))
     os.replace(tmp, path)
     if write_ok:
