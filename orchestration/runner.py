@@ -69,15 +69,23 @@ def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
     return runs
 
 
-def run_dates(first: dt.date, last: dt.date, *, instance: dg.DagsterInstance | None = None) -> list[RunSummary]:
+def run_dates(
+    first: dt.date, last: dt.date, *, instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
+) -> list[RunSummary]:
     instance = instance or dg.DagsterInstance.get()
     targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline}
     summaries = []
     for job, start, end in plan(first, last):
-        tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end, "crm/trigger": "cli"}
         if start == end:
-            tags["dagster/partition"] = start
-        result = dg.execute_job(dg.reconstructable(targets[job]), instance=instance, tags=tags, raise_on_error=False)
+            tags = {"dagster/partition": start}
+        else:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+        tags["crm/trigger"] = "cli"
+        result = dg.execute_job(
+            dg.reconstructable(targets[job]), instance=instance, tags=tags, raise_on_error=False,
+            # the full event stream is in the instance (and the UI); the terminal gets warnings and errors
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
         failed_steps = [e.step_key for e in result.all_events if e.is_step_failure]
         failed_checks = [
             f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
