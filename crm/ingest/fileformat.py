@@ -18,6 +18,7 @@ on ``layout.kind`` so a fixed-width layout can be added without changing its cal
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -244,22 +245,24 @@ def write_extract(
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _split_records(data: bytes, file_name: str) -> tuple[bytes, bytes, bytes]:
-    """(header line, body, trailer line) without their line terminators."""
+def _split_records(data: bytes, file_name: str) -> tuple[bytes, memoryview, bytes]:
+    """(header line, body, trailer line) without their line terminators; the body is a view, not a copy."""
     first = data.find(b"\n")
     if first < 0 or not data.startswith(b"H"):
         raise ExtractRejected(file_name, "header", "header record missing or not terminated")
     header = data[:first].rstrip(b"\r")
-    rest = data[first + 1 :]
-    stripped = rest.rstrip(b"\r\n")
-    last = stripped.rfind(b"\n")
-    trailer = stripped[last + 1 :]
+    end = len(data)
+    while end > first + 1 and data[end - 1] in b"\r\n":
+        end -= 1
+    last = data.rfind(b"\n", first + 1, end)
+    trailer_start = first + 1 if last < 0 else last + 1
+    trailer = data[trailer_start:end].rstrip(b"\r")
     if not trailer.startswith(b"T"):
         raise ExtractRejected(
             file_name, "truncated", "trailer record missing: the file is truncated or incomplete"
         )
-    body = stripped[: last + 1] if last >= 0 else b""
-    return header, body, trailer.rstrip(b"\r")
+    body = memoryview(data)[first + 1 : trailer_start]
+    return header, body, trailer
 
 
 def parse_header(line: bytes, extract: Extract, file_name: str) -> Header:
@@ -308,9 +311,9 @@ def _decode(body: bytes, codec: str, file_name: str, *, validate_utf8: bool = Fa
     if codec == "utf-8" and not validate_utf8:
         return body
     try:
-        text = body.decode(codec)
+        text = codecs.decode(body, codec)
     except UnicodeDecodeError as e:
-        record = body.count(b"\n", 0, e.start) + 1
+        record = bytes(body[: e.start]).count(b"\n") + 1
         raise ExtractRejected(
             file_name, "encoding",
             f"record {record} (line {record + 1}) has bytes that are not valid {codec.upper()} "
@@ -437,7 +440,7 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
                 flags = np.zeros(len(frame), dtype=bool)
             except pa.ArrowInvalid:  # a record with the wrong number of fields, or bad UTF-8
                 _decode(body, header.encoding, name, validate_utf8=True)
-                frame, flags = _read_python(utf8.decode("utf-8"), extract)
+                frame, flags = _read_python(codecs.decode(utf8, "utf-8"), extract)
             table, type_errors = _coerce(frame, extract)
             if flags.any():
                 type_errors[flags] = "_field_count,"
@@ -472,10 +475,10 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
         error_rows = int(stripped.notna().sum())
         err_arr = pa.array(stripped, type=pa.string())
     lineage = {
-        "_source_file": pa.array(np.full(n, name, dtype=object), type=pa.string()),
-        "_sha256": pa.array(np.full(n, sha, dtype=object), type=pa.string()),
+        "_source_file": pa.repeat(pa.scalar(name, pa.string()), n),
+        "_sha256": pa.repeat(pa.scalar(sha, pa.string()), n),
         "_row_number": pa.array(np.arange(1, n + 1, dtype="int64")),
-        "_business_date": pa.array(np.full(n, header.business_date, dtype=object), type=pa.date32()),
+        "_business_date": pa.repeat(pa.scalar(header.business_date, pa.date32()), n),
         "_type_errors": err_arr,
     }
     for k, v in lineage.items():

@@ -101,11 +101,17 @@ def _seen(conn: sa.Connection, file_name: str) -> bool:
     return conn.execute(sa.select(ingest_files.c.file_name).where(ingest_files.c.file_name == file_name).limit(1)).first() is not None
 
 
-def _write_parquet_atomically(table, target: Path) -> None:
+def _dictionary_columns(extract: Extract) -> list[str]:
+    """Low-cardinality columns worth dictionary encoding: codes, dates and the per-file lineage."""
+    coded = [c.name for c in extract.columns if c.code_set or c.type == "date"]
+    return [*coded, "_source_file", "_sha256", "_business_date"]
+
+
+def _write_parquet_atomically(table, target: Path, dictionary_columns: list[str]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=dictionary_columns)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -169,7 +175,7 @@ def ingest_partition(
                          "sha256": outcome.sha256, "size_bytes": size, "status": "rejected",
                          "reason": e.reason, "error": str(e)})
         else:
-            _write_parquet_atomically(parsed.table, target)
+            _write_parquet_atomically(parsed.table, target, _dictionary_columns(extract))
             h = parsed.header
             outcome.sha256, outcome.records = parsed.sha256, parsed.records
             outcome.type_error_rows, outcome.raw_path = parsed.type_error_rows, target
