@@ -25,6 +25,8 @@ import hashlib
 import io
 import os
 import re
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,10 +172,10 @@ def _arrow_text(s: pd.Series, kind: str, scale: int, layout) -> pa.Array:
         )
         return pc.if_else(pc.less(units, 0), pc.binary_join_element_wise("-", text, ""), text)
     if kind == "date":
-        days = pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
+        days = (s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s)).to_numpy(dtype="datetime64[D]")
         return pc.cast(pa.array(days, type=pa.date32(), from_pandas=True), pa.string())
     if kind == "timestamp":
-        secs = pd.to_datetime(s).to_numpy(dtype="datetime64[s]")
+        secs = (s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s)).to_numpy(dtype="datetime64[s]")
         return pc.strftime(pa.array(secs, type=pa.timestamp("s"), from_pandas=True), format=layout.timestamp_format)
     raise ValueError(kind)
 
@@ -202,7 +204,7 @@ def render_body(df: pd.DataFrame, extract: Extract) -> str:
 
 
 def write_extract(
-    df: pd.DataFrame,
+    frames: pd.DataFrame | Iterable[pd.DataFrame],
     extract: Extract,
     business_date: dt.date,
     out_dir: Path,
@@ -210,8 +212,14 @@ def write_extract(
     sequence: int = 1,
     encoding: str = "utf-8",
     write_ok: bool = True,
+    slice_rows: int = 250_000,
 ) -> Path:
-    """Write one extract file and, last, its empty ``.ok`` flag. Returns the ``.dat`` path."""
+    """Write one extract file and, last, its empty ``.ok`` flag. Returns the ``.dat`` path.
+
+    ``frames`` is one DataFrame or an iterable of them (written as their concatenation, so a file of tens
+    of millions of records never has to be in memory at once). The body is rendered ``slice_rows`` records
+    at a time; an iterable is streamed to a temporary body file because the header needs the totals.
+    """
     codec = encoding.lower().replace("_", "-")
     label = {v: k for k, v in ENCODINGS.items()}.get(codec)
     if label is None:
@@ -220,22 +228,46 @@ def write_extract(
     out_dir.mkdir(parents=True, exist_ok=True)
     ctrl = extract.control_sum_column
     scale = _scale(extract, ctrl)
-    total = control_sum_units(df[ctrl].to_numpy(dtype="float64"), scale) if ctrl and len(df) else 0
-    n = len(df)
-    sep = extract.layout.delimiter
-    nl = extract.layout.line_terminator
-    header = sep.join(
-        ["H", extract.file_code, business_date.strftime("%Y%m%d"), f"{sequence:03d}", label, str(n),
-         ctrl or "", _format_sum(total, scale)]
-    )
-    trailer = sep.join(["T", str(n), _format_sum(total, scale)])
-    body = render_body_bytes(df, extract)
     path = out_dir / extract.file_name(business_date.isoformat(), sequence)
     tmp = path.with_suffix(".dat.part")
-    with open(tmp, "wb") as f:
-        f.write((header + nl).encode("ascii"))
-        f.write(body if codec == "utf-8" else body.decode("utf-8").encode(codec))
-        f.write((trailer + nl).encode("ascii"))
+
+    def write_body(f, df: pd.DataFrame) -> tuple[int, int]:
+        total = 0
+        for i in range(0, len(df), slice_rows):
+            part = df.iloc[i : i + slice_rows]
+            body = render_body_bytes(part, extract)
+            f.write(body if codec == "utf-8" else body.decode("utf-8").encode(codec))
+            if ctrl:
+                total += control_sum_units(part[ctrl].to_numpy(dtype="float64"), scale)
+        return len(df), total
+
+    def records(n: int, total: int) -> tuple[bytes, bytes]:
+        sep, nl = extract.layout.delimiter, extract.layout.line_terminator
+        fields = ["H", extract.file_code, business_date.strftime("%Y%m%d"), f"{sequence:03d}", label, str(n),
+                  ctrl or "", _format_sum(total, scale)]
+        trailer = ["T", str(n), _format_sum(total, scale)]
+        return (sep.join(fields) + nl).encode("ascii"), (sep.join(trailer) + nl).encode("ascii")
+
+    if isinstance(frames, pd.DataFrame):
+        total = control_sum_units(frames[ctrl].to_numpy(dtype="float64"), scale) if ctrl and len(frames) else 0
+        header, trailer = records(len(frames), total)
+        with open(tmp, "wb") as f:
+            f.write(header)
+            write_body(f, frames)
+            f.write(trailer)
+    else:
+        body_tmp = path.with_suffix(".body.part")
+        n = total = 0
+        with open(body_tmp, "wb") as f:
+            for df in frames:
+                rows, units = write_body(f, df)
+                n, total = n + rows, total + units
+        header, trailer = records(n, total)
+        with open(tmp, "wb") as f, open(body_tmp, "rb") as body:
+            f.write(header)
+            shutil.copyfileobj(body, f, 1 << 24)
+            f.write(trailer)
+        body_tmp.unlink()
     os.replace(tmp, path)
     if write_ok:
         path.with_suffix(".ok").touch()

@@ -1,0 +1,105 @@
+"""The synthetic bank: its static universe plus per-date state, with small caches for consecutive dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+
+import numpy as np
+
+from crm.synthetic import cal, deposits, events, holdings, loans, params, relations, world
+from crm.synthetic.world import NS
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = make()
+        self[key] = value
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class Bank:
+    def __init__(self, seed: int, customers: int, start: dt.date, end: dt.date):
+        self.seed, self.n = int(seed), int(customers)
+        self.start_day, self.end_day = cal.day(start), cal.day(end)
+        ref = cal.day(params.REFERENCE_DATE)
+        self.org = world.build_org(self.seed, self.n)
+        c = world.build_customers(self.seed, self.n, self.end_day, self.org)
+        base_sb = np.bincount(c.sb[c.uid < self.n], minlength=len(self.org.sb_rows))
+        world.build_staff(self.seed, self.org, base_sb)
+        world.assign_managers(self.seed, self.org, c)
+        self.c = c
+        self.ind = world.build_individuals(self.seed, c, ref)
+        self.corp = world.build_corporates(self.seed, c, ref)
+        world.build_lifecycle(self.seed, c, self.ind, self.corp)
+        self.acc = deposits.build_accounts(self.seed, c, self.ind, self.corp)
+        # loans starting up to a month after the range: their approval queries fall inside it
+        self.loans = loans.build_loans(self.seed, c, self.ind, self.corp, self.end_day + 31)
+        first_m = int(cal.month_of(self.start_day)) - params.HISTORY_MONTHS - 2
+        loans.simulate(self.seed, self.loans, c, int(cal.month_of(self.end_day)), first_m)
+        self.contacts = relations.build_contacts(self.seed, c, self.ind, self.corp)
+        self.related = relations.build_related(self.seed, c, self.ind, self.corp, self.loans)
+        self.holdings = holdings.build_holdings(self.seed, c, self.ind, self.corp, self.acc, self.loans)
+        self.names = deposits.counterparty_vocab(self.seed, c, self.ind, self.corp)
+        # names and contact data per customer, for free text
+        n = len(c.uid)
+        self.display_name = np.empty(n, dtype=object)
+        self.person_name = np.empty(n, dtype=object)
+        self.mobile = np.empty(n, dtype=object)
+        self.id_number = np.full(n, None, dtype=object)
+        self.display_name[self.ind.pos] = self.ind.name
+        self.person_name[self.ind.pos] = self.ind.name
+        self.mobile[self.ind.pos] = self.ind.mobile
+        self.id_number[self.ind.pos] = self.ind.id_number
+        self.display_name[self.corp.pos] = self.corp.name
+        self.person_name[self.corp.pos] = self.corp.rep_name
+        self.id_number[self.corp.pos] = self.corp.rep_id
+        fin = self.contacts.contact_type == "FINANCE"
+        self.mobile[self.contacts.cust[fin]] = self.contacts.mobile[fin]
+        self._loan_state = _LRU(3)
+        self._status = _LRU(3)
+        self._bridge = _LRU(1)
+        self._interactions = _LRU(3)
+        self._sr = _LRU(events.SR_WINDOW + 3)
+
+    # ------------------------------------------------------------------ per-date state (cached)
+    def loan_state(self, t: int) -> NS:
+        return self._loan_state.get_or(t, lambda: loans.state_on(self.seed, self.loans, t))
+
+    def customer_status(self, t: int) -> NS:
+        def make():
+            c = self.c
+            st = self.loan_state(t)
+            n = len(c.uid)
+            live = ~st.ended
+            alive_loans = np.bincount(self.loans.cust[st.rows[live]], minlength=n)
+            arrears = np.zeros(n, dtype=np.int64)
+            np.maximum.at(arrears, self.loans.cust[st.rows], st.arrears)
+            od = np.zeros(n, dtype=np.int64)
+            np.maximum.at(od, self.loans.cust[st.rows], st.overdue_days)
+            status = np.where(
+                (t >= c.t_churn) & (alive_loans == 0),
+                "C",
+                np.where(t >= c.t_dorm + params.DORMANT_STATUS_DAYS, "D", "A"),
+            ).astype(object)
+            return NS(status=status, alive_loans=alive_loans, arrears=arrears, overdue_days=od)
+
+        return self._status.get_or(t, make)
+
+    def bridge(self, m: int) -> deposits.MonthBridge:
+        return self._bridge.get_or(m, lambda: deposits.MonthBridge(self.seed, self.c, self.acc, m))
+
+    def interactions(self, t: int) -> NS:
+        return self._interactions.get_or(t, lambda: events.interactions(self, t))
+
+    def sr_openings(self, d: int) -> NS:
+        return self._sr.get_or(d, lambda: events.sr_openings(self, d))

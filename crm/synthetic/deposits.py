@@ -1,0 +1,412 @@
+"""Deposit accounts, daily balances, month-to-date averages and the transactions that explain them.
+
+Month-end balance levels are closed-form (customer deposit level x lifecycle factor x account noise). Within a
+month the balance is a bridge between the previous and this month-end level: it changes only on the
+account's active days (hash of account and day), and on the last active day it lands exactly on the month-end
+level. A day's transactions are built so that they sum to that day's balance change, so ``balance_after`` of
+the last transaction of an account-day equals the end-of-day balance in the deposits snapshot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crm.synthetic import cal, ids, params, vocab
+from crm.synthetic.rand import choice_index, hash64, normal, poisson_from_uniform, uniform
+from crm.synthetic.world import NEVER, NS, lifecycle_factor
+
+SLOT_CUR, SLOT_FIX, SLOT_NTC, SLOT_AGR, SLOT_USD = 0, 1, 2, 3, 4
+SLOT_PRODUCT = np.array(["CUR", "FIX", "NTC", "AGR", "CUR"], dtype=object)
+SLOT_CURRENCY = np.array(["CNY", "CNY", "CNY", "CNY", "USD"], dtype=object)
+DYNAMIC_SLOTS = (SLOT_CUR, SLOT_AGR, SLOT_USD)
+FIX_TERMS = np.array([3, 6, 12, 24, 36])
+FIX_TERM_ADJ = np.array([-0.4, -0.2, 0.0, 0.1, 0.35])
+USD_CNY = 7.1
+
+
+def build_accounts(seed: int, c: NS, ind: NS, corp: NS) -> NS:
+    n = len(c.uid)
+    k = c.uid
+    is_corp = c.is_corp
+    big = np.zeros(n, dtype=bool)
+    big[corp.pos] = np.isin(corp.size, ["L", "M"])
+    trade = np.zeros(n, dtype=bool)
+    trade[corp.pos] = np.isin(corp.industry, ["C", "F"])
+    has = np.zeros((n, 5), dtype=bool)
+    has[:, SLOT_CUR] = True
+    has[:, SLOT_FIX] = uniform(seed, "acct_fix", k) < np.where(is_corp, 0.25, 0.35)
+    has[:, SLOT_NTC] = uniform(seed, "acct_ntc", k) < np.where(is_corp, 0.10, 0.05)
+    has[:, SLOT_AGR] = is_corp & (uniform(seed, "acct_agr", k) < np.where(big, 0.5, 0.15))
+    has[:, SLOT_USD] = is_corp & trade & (uniform(seed, "acct_usd", k) < 0.12)
+    cust, slot = np.nonzero(has)
+    uid = c.uid[cust] * 8 + slot
+    t0 = c.onboard[cust]
+    open_day = np.where(
+        slot == SLOT_CUR, t0, t0 + 7 + (uniform(seed, "acct_open", uid) * 4 * 365).astype(np.int64)
+    )
+    term = FIX_TERMS[choice_index(uniform(seed, "acct_term", uid), [0.15, 0.2, 0.35, 0.15, 0.15])]
+    rollover = uniform(seed, "acct_roll", uid) < 0.7
+    natural_close = np.full(len(uid), NEVER, dtype=np.int64)
+    fix = slot == SLOT_FIX
+    natural_close[fix & ~rollover] = cal.add_months(open_day[fix & ~rollover], term[fix & ~rollover])
+    ntc = slot == SLOT_NTC
+    ntc_close = uniform(seed, "acct_ntc_close", uid) < 0.6
+    natural_close[ntc & ntc_close] = open_day[ntc & ntc_close] + (
+        30 + uniform(seed, "acct_ntc_days", uid[ntc & ntc_close]) * 540
+    ).astype(np.int64)
+    churn_close = np.where(
+        c.t_churn[cust] < NEVER,
+        c.t_churn[cust] + (uniform(seed, "acct_churn", uid) * 10).astype(np.int64),
+        NEVER,
+    )
+    close_day = np.minimum(natural_close, churn_close)
+    keep = open_day < close_day
+    cust, slot, uid, open_day, close_day, term, rollover = (
+        cust[keep],
+        slot[keep],
+        uid[keep],
+        open_day[keep],
+        close_day[keep],
+        term[keep],
+        rollover[keep],
+    )
+    level = c.dep_level[cust]
+    principal = np.where(
+        slot == SLOT_FIX,
+        np.maximum(np.round(level * (0.3 + 1.2 * uniform(seed, "acct_pr", uid)), -3), 1000.0),
+        np.maximum(np.round(level * (0.2 + 0.8 * uniform(seed, "acct_pr", uid)), -3), 1000.0),
+    )
+    share = np.select([slot == SLOT_AGR, slot == SLOT_USD], [1.5, 0.3 / USD_CNY], 1.0)
+    branch_num = c.branch_id[cust].astype(np.int64)
+    card = np.full(len(uid), None, dtype=object)
+    ic = (slot == SLOT_CUR) & ~c.is_corp[cust]
+    card[ic] = ids.card_numbers(
+        uniform(seed, "acct_bin", uid[ic]),
+        hash64(seed, "acct_card", uid[ic]).astype(np.int64) & 0x7FFFFFFFFFFF,
+        19,
+    )
+    acc = NS(
+        uid=uid,
+        cust=cust,
+        slot=slot,
+        open=open_day,
+        close=close_day,
+        term=term,
+        rollover=rollover,
+        principal=principal,
+        share=share,
+        branch_num=branch_num,
+        card=card,
+        product=SLOT_PRODUCT[slot],
+        currency=SLOT_CURRENCY[slot],
+        dynamic=np.isin(slot, DYNAMIC_SLOTS),
+    )
+    # each individual's debit card (repayment account of their loans)
+    c.card = np.full(len(c.uid), None, dtype=object)
+    c.card[cust[ic]] = card[ic]
+    return acc
+
+
+def account_ids(acc: NS, rows: np.ndarray) -> np.ndarray:
+    """Account numbers, formatted on demand: 60 + sub-branch + account number."""
+    return ids.zero_pad("60", acc.branch_num[rows] * 10**12 + acc.uid[rows], 16)
+
+
+def fix_maturity(acc: NS, rows: np.ndarray, t: int) -> np.ndarray:
+    """Maturity date of fixed deposits as of ``t``: the next one for rolled-over deposits."""
+    o = acc.open[rows]
+    term = acc.term[rows]
+    elapsed = np.maximum(cal.month_of(t) - cal.month_of(o), 0)
+    k = elapsed // term + 1
+    mat = cal.add_months(o, k * term)
+    mat = np.where(mat <= t, cal.add_months(o, (k + 1) * term), mat)
+    first = cal.add_months(o, term)
+    return np.where(acc.rollover[rows], mat, first)
+
+
+def month_end_level(seed: int, c: NS, acc: NS, rows: np.ndarray, m: int) -> np.ndarray:
+    """Balance at the end of month ``m`` (0 when not open at that day)."""
+    me = int(cal.month_end(m))
+    cust = acc.cust[rows]
+    days = np.full(len(rows), me)
+    dorm_m = cal.month_of(np.minimum(c.t_dorm[cust], 10**5 * 30))
+    noise_m = np.minimum(m, dorm_m)  # dormant balances stop moving
+    z = normal(seed, "dep_month", acc.uid[rows] * 4096 + (noise_m - 540))
+    dyn = acc.share[rows] * c.dep_level[cust] * lifecycle_factor(c, cust, days) * np.exp(0.25 * z - 0.03)
+    val = np.where(acc.dynamic[rows], dyn, acc.principal[rows])
+    is_open = (acc.open[rows] <= me) & (acc.close[rows] > me)
+    return np.where(is_open, np.round(val, 2), 0.0)
+
+
+def activity_prob(c: NS, acc: NS, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    cust = acc.cust[rows]
+    p = c.activity[cust] * np.where(acc.slot[rows] == SLOT_CUR, 1.0, 0.35)
+    wd = cal.weekday(days)
+    p = p * np.where(wd >= 5, np.where(c.is_corp[cust], 0.15, 0.8), 1.0)
+    declining = days >= c.t_dec[cust]
+    p = np.where(declining, p * 0.5, p)
+    p = np.where(days >= c.t_dorm[cust], 0.0, p)
+    return np.where(acc.dynamic[rows], p, 0.0)
+
+
+class MonthBridge:
+    """Daily end-of-day balances of all accounts open in month ``m`` (rows x days)."""
+
+    def __init__(self, seed: int, c: NS, acc: NS, m: int):
+        self.m = m
+        ms, me = int(cal.month_start(m)), int(cal.month_end(m))
+        D = me - ms + 1
+        self.ms, self.D = ms, D
+        rows = np.flatnonzero((acc.open <= me) & (acc.close >= ms))
+        self.rows = rows
+        n = len(rows)
+        v0 = month_end_level(seed, c, acc, rows, m - 1)
+        v1 = month_end_level(seed, c, acc, rows, m)
+        self.v0 = v0
+        o = acc.open[rows] - ms  # day index of opening (may be < 0)
+        cl = acc.close[rows] - ms  # day index of closing (may be >= D)
+        active = np.zeros((n, D), dtype=bool)
+        uid = acc.uid[rows]
+        for d in range(D):  # loop over the days of the month
+            day = ms + d
+            p = activity_prob(c, acc, rows, np.full(n, day))
+            active[:, d] = uniform(seed, "dep_act", uid * 65536 + (day - 18000)) < p
+        interest_day = cal.month_number(cal.date(ms)) % 12 + 1 in params.INTEREST_MONTHS
+        if interest_day:  # interest is credited to every live current account on the 21st
+            d21 = 20
+            live = acc.dynamic[rows] & (v0 > 0) & (c.t_dorm[acc.cust[rows]] > ms + d21)
+            active[live, d21] = True
+        self.interest_day = 20 if interest_day else -1
+        dd = np.arange(D)
+        inside = (dd[None, :] >= o[:, None]) & (dd[None, :] <= cl[:, None])
+        active &= inside
+        r_open = np.flatnonzero((o >= 0) & (o < D))
+        active[r_open, o[r_open]] = True
+        r_close = np.flatnonzero((cl >= 0) & (cl < D))
+        active[r_close, cl[r_close]] = True
+        # the month-end level must be reached: force one active day when it moves and nothing happened
+        none = ~active.any(axis=1) & (np.abs(v1 - v0) >= 0.005)
+        r_none = np.flatnonzero(none)
+        if len(r_none):
+            last_day = np.minimum(cl[r_none], D - 1)
+            active[r_none, last_day] = True
+        # last active day of the month lands on v1 (or 0 on the closing day)
+        last = D - 1 - np.argmax(active[:, ::-1], axis=1)
+        ar, ad = np.nonzero(active)
+        scale = np.maximum(np.maximum(v0, v1), 100.0)[ar]
+        z = normal(seed, "dep_day", uid[ar] * 65536 + (ms + ad - 18000))
+        frac = (ad + 1) / D
+        val = v0[ar] + (v1[ar] - v0[ar]) * frac + 0.15 * scale * z
+        val = np.maximum(np.round(val, 2), 0.0)
+        is_last = ad == last[ar]
+        val = np.where(acc.dynamic[rows][ar], val, acc.principal[rows][ar])
+        val = np.where(is_last, v1[ar], val)
+        val = np.where(ad == cl[ar], 0.0, val)
+        vals = np.full((n, D), np.nan)
+        vals[ar, ad] = val
+        idx = np.where(active, dd[None, :].astype(np.int16), np.int16(-1))
+        idx = np.maximum.accumulate(idx, axis=1)
+        np.nan_to_num(vals, copy=False)
+        B = np.where(
+            idx >= 0, np.take_along_axis(vals, np.maximum(idx, 0).astype(np.intp), axis=1), v0[:, None]
+        )
+        del vals, idx
+        B = np.where(dd[None, :] < o[:, None], 0.0, B)
+        self.B = B
+        self.active = active
+
+    def balance(self, d_index: int) -> np.ndarray:
+        return self.B[:, d_index]
+
+    def prev_balance(self, d_index: int) -> np.ndarray:
+        return self.v0 if d_index == 0 else self.B[:, d_index - 1]
+
+    def mtd_average(self, d_index: int) -> np.ndarray:
+        return np.round(self.B[:, : d_index + 1].sum(axis=1) / (d_index + 1), 2)
+
+
+CREDIT_TYPES_I = (("SAL", "TRF", "CSH", "TRF"), (0.35, 0.45, 0.1, 0.1))
+DEBIT_TYPES_I = (("CON", "TRF", "CSH", "LRP", "FEE"), (0.5, 0.28, 0.1, 0.1, 0.02))
+CREDIT_TYPES_C = (("PAY", "TRF", "CSH"), (0.62, 0.33, 0.05))
+DEBIT_TYPES_C = (("PAY", "TRF", "SAL", "FEE", "LRP", "CSH"), (0.42, 0.28, 0.1, 0.03, 0.07, 0.1))
+REMARKS = {
+    "SAL": ("工资", "代发工资", "绩效奖金", "工资{m}月"),
+    "TRF": ("转账", "往来款", "生活费", "房租", "还款", "借款", "转账汇款"),
+    "CSH": ("现金存入", "现金支取", "ATM取款", "柜面取现"),
+    "CON": ("消费", "快捷支付", "网上购物", "扫码支付", "餐饮消费"),
+    "LRP": ("贷款还款", "按揭还款", "归还贷款本息"),
+    "INT": ("结息", "活期结息"),
+    "FEE": ("短信服务费", "年费", "账户管理费", "跨行转账手续费"),
+    "PAY": ("货款", "采购款", "服务费", "工程款", "运费", "材料款"),
+}
+CHANNELS = {
+    "SAL": (("API", "NET"), (0.7, 0.3)),
+    "TRF": (("MOB", "NET", "CNTR", "API"), (0.6, 0.2, 0.1, 0.1)),
+    "CSH": (("CNTR", "ATM"), (0.4, 0.6)),
+    "CON": (("POS", "MOB", "NET"), (0.35, 0.55, 0.1)),
+    "LRP": (("CNTR", "MOB", "NET"), (0.2, 0.6, 0.2)),
+    "INT": (("CNTR",), (1.0,)),
+    "FEE": (("CNTR",), (1.0,)),
+    "PAY": (("NET", "API", "CNTR"), (0.5, 0.4, 0.1)),
+}
+
+
+def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, names: NS) -> dict:
+    """Transactions posted on day ``t``: columns as arrays, in (account, time) order."""
+    d = t - bridge.ms
+    rows_b = np.flatnonzero(bridge.active[:, d])
+    rows = bridge.rows[rows_b]
+    prev = bridge.prev_balance(d)[rows_b]
+    now = bridge.balance(d)[rows_b]
+    delta = np.round(now - prev, 2)
+    uid = acc.uid[rows]
+    key = uid * 65536 + (t - 18000)
+    cust = acc.cust[rows]
+    corp = c.is_corp[cust]
+    lam = np.where(corp, 1.5, 0.5)
+    k = 1 + np.minimum(poisson_from_uniform(uniform(seed, "txn_k", key), lam, 8), 5)
+    # static accounts (fixed and notice deposits) move only on opening and closing: one transaction
+    k = np.where(acc.dynamic[rows], k, 1)
+    interest = np.zeros(len(rows), dtype=bool)
+    if d == bridge.interest_day:  # the first transaction of the day is the quarterly interest credit
+        interest = acc.dynamic[rows] & (prev > 0)
+        k = np.where(interest, np.maximum(k, 2), k)
+    gi = np.repeat(np.arange(len(rows)), k)
+    pos = np.arange(len(gi)) - np.repeat(np.cumsum(k) - k, k)
+    last = pos == k[gi] - 1
+    tkey = key[gi] * 8 + pos
+    scale_r = np.maximum(np.maximum(prev, now), 200.0)
+    free_amt = np.round(scale_r[gi] * 0.08 * np.exp(0.9 * normal(seed, "txn_amt", tkey)), 2)
+    free_amt = np.maximum(free_amt, 1.0)
+    free_dir = np.where(uniform(seed, "txn_dir", tkey) < 0.5, 1.0, -1.0)
+    is_int = interest[gi] & (pos == 0)
+    free_amt = np.where(is_int, np.maximum(np.round(prev[gi] * params.QUARTER_INTEREST, 2), 0.01), free_amt)
+    free_dir = np.where(is_int, 1.0, free_dir)
+    signed = np.where(last, 0.0, free_amt * free_dir)
+    free_sum = np.bincount(gi, weights=signed, minlength=len(rows))
+    # the last transaction of the account-day makes the day's net movement exact
+    signed = np.where(last, np.round(delta - free_sum, 2)[gi], signed)
+    amount = np.round(np.abs(signed), 2)
+    keep = amount >= 0.01
+    gi, pos, tkey, signed, amount, is_int = (
+        gi[keep],
+        pos[keep],
+        tkey[keep],
+        signed[keep],
+        amount[keep],
+        is_int[keep],
+    )
+    credit = signed > 0
+    # credits first, then debits: the running balance never goes below the end-of-day balance (>= 0)
+    order = np.lexsort((pos, ~credit, gi))
+    gi, pos, tkey, signed, amount, credit, is_int = (
+        gi[order],
+        pos[order],
+        tkey[order],
+        signed[order],
+        amount[order],
+        credit[order],
+        is_int[order],
+    )
+    cum = np.cumsum(signed)
+    grp_first = np.r_[True, gi[1:] != gi[:-1]] if len(gi) else np.zeros(0, dtype=bool)
+    first_idx = (
+        np.maximum.accumulate(np.where(grp_first, np.arange(len(gi)), 0))
+        if len(gi)
+        else np.zeros(0, np.int64)
+    )
+    offset = (cum - signed)[first_idx] if len(gi) else cum
+    balance_after = np.round(prev[gi] + (cum - offset), 2)
+    # times: sorted within the account-day
+    is_corp = corp[gi]
+    hour_u = uniform(seed, "txn_time", tkey)
+    secs = np.where(is_corp, 8.5 * 3600 + hour_u * 9 * 3600, 7 * 3600 + hour_u**0.9 * 16 * 3600).astype(
+        np.int64
+    )
+    secs = secs[np.lexsort((secs, gi))]
+    acc_rows = rows[gi]
+    cust_rows = acc.cust[acc_rows]
+    dyn = acc.dynamic[acc_rows]
+    ut = uniform(seed, "txn_type", tkey)
+    ttype = np.empty(len(gi), dtype=object)
+    for is_c in (False, True):
+        for cr in (False, True):
+            m = (is_corp == is_c) & (credit == cr)
+            types, w = (
+                (CREDIT_TYPES_C if cr else DEBIT_TYPES_C)
+                if is_c
+                else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
+            )
+            ttype[m] = np.asarray(types, dtype=object)[choice_index(ut[m], w)]
+    # salary comes early in the month; static deposits move by transfer
+    ttype = np.where((ttype == "SAL") & ~is_corp & (cal.day_of_month(np.array([t]))[0] > 16), "TRF", ttype)
+    ttype = np.where(~dyn, "TRF", ttype)
+    ttype = np.where(is_int, "INT", ttype)
+    uc = uniform(seed, "txn_channel", tkey)
+    channel = np.empty(len(gi), dtype=object)
+    remark = np.empty(len(gi), dtype=object)
+    ur = uniform(seed, "txn_remark", tkey)
+    for tt in CHANNELS:
+        m = ttype == tt
+        ch, w = CHANNELS[tt]
+        channel[m] = np.asarray(ch, dtype=object)[choice_index(uc[m], w)]
+        rm = np.asarray(REMARKS[tt], dtype=object)
+        remark[m] = rm[(ur[m] * len(rm)).astype(np.int64)]
+    month_txt = str(int(cal.month_of(t)) % 12 + 1)
+    remark = np.where(remark == "工资{m}月", "工资" + month_txt + "月", remark).astype(object)
+    channel = np.where(~is_corp & (channel == "API"), "NET", channel)
+    # counterparties
+    needs_cp = np.isin(ttype, ["TRF", "PAY", "SAL"])
+    cp_key = hash64(seed, "txn_cp", tkey).astype(np.int64) & 0x7FFFFFFFFFFF
+    cp_is_company = np.where(
+        ttype == "PAY", True, np.where(ttype == "SAL", ~is_corp, uniform(seed, "txn_cpc", tkey) < 0.2)
+    )
+    pn = names.person[cp_key % len(names.person)]
+    cn = names.company[cp_key % len(names.company)]
+    cp_name = np.where(needs_cp, np.where(cp_is_company, cn, pn), None)
+    cp_name = np.where(ttype == "CON", names.merchant[cp_key % len(names.merchant)], cp_name)
+    cp_acct = np.where(
+        needs_cp, ids.card_numbers(uniform(seed, "txn_cp_bin", tkey), cp_key, 19, ids.OTHER_BINS), None
+    )
+    # own-account transfers for static deposits
+    own = ~dyn
+    cp_name = np.where(own, names.holder[cust_rows], cp_name)
+    cp_acct = np.where(own, c.card[cust_rows], cp_acct)
+    # a few remarks name the counterparty (free text with personal data)
+    pii = needs_cp & ~cp_is_company & (uniform(seed, "txn_pii", tkey) < 0.03)
+    remark = np.where(pii, "转账给" + np.where(pii, pn, ""), remark)
+    txn_id = cal.date(t).strftime("%Y%m%d") + ids.zero_pad("", acc.uid[acc_rows] * 1000 + pos, 15)
+    return dict(
+        txn_id=txn_id,
+        account_id=account_ids(acc, acc_rows),
+        customer_id=c.cid[cust_rows],
+        txn_time=cal.seconds_to_datetime64(t * 86400 + secs),
+        direction=np.where(credit, "C", "D").astype(object),
+        amount=amount,
+        balance_after=balance_after,
+        channel=channel,
+        txn_type=ttype.astype(object),
+        counterparty_name=cp_name,
+        counterparty_account=cp_acct,
+        remark=remark,
+    )
+
+
+def counterparty_vocab(seed: int, c: NS, ind: NS, corp: NS, n: int = 4096) -> NS:
+    """Names used for transaction counterparties (people and companies that are not necessarily customers)."""
+    k = np.arange(n) + 10**9
+    male = uniform(seed, "cp_male", k) < 0.5
+    person, _ = vocab.person_names(
+        uniform(seed, "cp_sn", k), uniform(seed, "cp_g1", k), uniform(seed, "cp_g2", k), male
+    )
+    from crm.synthetic.world import company_names
+
+    prefs = np.asarray([p for p, _ in vocab.BRANCH_CITIES], dtype=np.int64)[
+        (uniform(seed, "cp_city", k) * 20).astype(int)
+    ]
+    ind_codes = vocab.INDUSTRY_CODES[choice_index(uniform(seed, "cp_ind", k), vocab.INDUSTRY_WEIGHTS)]
+    company = company_names(seed, "cp_co", k, prefs, ind_codes)
+    holder = np.empty(len(c.uid), dtype=object)
+    holder[ind.pos] = ind.name
+    holder[corp.pos] = corp.name
+    return NS(person=person, company=company, merchant=vocab.MERCHANTS, holder=holder)

@@ -1,0 +1,556 @@
+"""One builder per extract: the bank's data for one business date as a DataFrame in contract column order.
+
+Types follow the writer's expectations: strings as object (None = null), ints as nullable Int64, decimals as
+float64 (NaN = null), dates and timestamps as datetime64[ns] (NaT = null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from crm import contract
+from crm.synthetic import cal, deposits, events, holdings, ids, loans, params, statements
+from crm.synthetic.bank import Bank
+from crm.synthetic.rand import lookup, uniform
+from crm.synthetic.world import NEVER
+
+
+def D(days, valid=None) -> np.ndarray:
+    days = np.asarray(days, dtype=np.int64)
+    ok = (days > -25000) & (days < NEVER) if valid is None else np.asarray(valid, bool) & (days < NEVER)
+    return cal.to_datetime64(np.where(ok, days, 0), ok)
+
+
+def TS(seconds, valid=None) -> np.ndarray:
+    s = np.asarray(seconds, dtype=np.int64)
+    ok = np.ones(len(s), bool) if valid is None else np.asarray(valid, bool)
+    return cal.seconds_to_datetime64(np.where(ok, s, 0), ok)
+
+
+def I(values, valid=None) -> pd.arrays.IntegerArray:  # noqa: E743
+    v = np.asarray(values)
+    mask = np.zeros(len(v), bool) if valid is None else ~np.asarray(valid, bool)
+    return pd.arrays.IntegerArray(np.where(mask, 0, v).astype(np.int64), mask)
+
+
+def S(values) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+def F(values, valid=None) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return v if valid is None else np.where(np.asarray(valid, bool), v, np.nan)
+
+
+def frame(name: str, cols: dict) -> pd.DataFrame:
+    ex = contract.get(name)
+    missing = [c for c in ex.column_names if c not in cols]
+    if missing:
+        raise KeyError(f"{name}: builder misses {missing}")
+    return pd.DataFrame({c: cols[c] for c in ex.column_names})
+
+
+# ============================================================================================ organisation
+
+
+def branches(bank: Bank, t: int) -> pd.DataFrame:
+    b = bank.org.branches
+    r = np.flatnonzero(b.opened <= t)
+    return frame(
+        "branches",
+        dict(
+            branch_id=S(b.branch_id[r]),
+            branch_name=S(b.branch_name[r]),
+            parent_branch_id=S(b.parent_branch_id[r]),
+            branch_level=S(b.branch_level[r]),
+            province=S(b.province[r]),
+            city=S(b.city[r]),
+            opened_date=D(b.opened[r]),
+            status=S(b.status[r]),
+        ),
+    )
+
+
+def staff(bank: Bank, t: int) -> pd.DataFrame:
+    s = bank.org.staff
+    r = np.flatnonzero(s.hire <= t)
+    return frame(
+        "staff",
+        dict(
+            staff_id=S(s.staff_id[r]),
+            staff_name=S(s.staff_name[r]),
+            role=S(s.role[r]),
+            branch_id=S(s.branch_id[r]),
+            email=S(s.email[r]),
+            mobile=S(s.mobile[r]),
+            hire_date=D(s.hire[r]),
+            status=S(s.status[r]),
+        ),
+    )
+
+
+# ============================================================================================ customers
+
+
+def customers(bank: Bank, t: int) -> pd.DataFrame:
+    c, ind = bank.c, bank.ind
+    r = np.flatnonzero(c.onboard[ind.pos] <= t)
+    pos = ind.pos[r]
+    st = bank.customer_status(t)
+    k = c.uid[pos]
+    income_known = uniform(bank.seed, "cust_inc_known", k) > 0.04
+    edu_known = uniform(bank.seed, "cust_edu_known", k) > 0.05
+    addr_known = uniform(bank.seed, "cust_addr_known", k) > 0.02
+    return frame(
+        "customers",
+        dict(
+            customer_id=S(c.cid[pos]),
+            customer_name=S(ind.name[r]),
+            id_type=S(np.full(len(r), "01", dtype=object)),
+            id_number=S(ind.id_number[r]),
+            gender=S(np.where(ind.male[r], "1", "2")),
+            birth_date=D(ind.birth[r]),
+            mobile=S(ind.mobile[r]),
+            address=S(np.where(addr_known, ind.address[r], None)),
+            province=S(np.where(addr_known, ind.province[r], None)),
+            city=S(np.where(addr_known, ind.city[r], None)),
+            occupation=S(ind.occupation[r]),
+            employer=S(ind.employer[r]),
+            annual_income=F(ind.income[r], income_known),
+            education=S(np.where(edu_known, ind.education[r], None)),
+            marital_status=S(ind.marital[r]),
+            branch_id=S(c.branch_id[pos]),
+            manager_id=S(c.manager_id[pos]),
+            onboarding_date=D(c.onboard[pos]),
+            status=S(st.status[pos]),
+        ),
+    )
+
+
+def corporates(bank: Bank, t: int) -> pd.DataFrame:
+    c, corp = bank.c, bank.corp
+    r = np.flatnonzero(c.onboard[corp.pos] <= t)
+    pos = corp.pos[r]
+    st = bank.customer_status(t)
+    year = int(cal.year_of(t)) - 1
+    rev = statements.annual_revenue(bank.seed, c, corp, year)[r] if len(r) else np.zeros(0)
+    k = c.uid[pos]
+    emp_known = uniform(bank.seed, "corp_emp_known", k) > 0.03
+    return frame(
+        "corporates",
+        dict(
+            customer_id=S(c.cid[pos]),
+            company_name=S(corp.name[r]),
+            uscc=S(corp.uscc[r]),
+            legal_rep_name=S(corp.rep_name[r]),
+            legal_rep_id_number=S(corp.rep_id[r]),
+            industry=S(corp.industry[r]),
+            enterprise_size=S(corp.size[r]),
+            registered_capital=F(corp.reg_cap[r]),
+            established_date=D(corp.established[r]),
+            registered_address=S(corp.address[r]),
+            province=S(corp.province[r]),
+            city=S(corp.city[r]),
+            employees=I(corp.employees[r], emp_known),
+            annual_revenue=F(rev),
+            branch_id=S(c.branch_id[pos]),
+            manager_id=S(c.manager_id[pos]),
+            onboarding_date=D(c.onboard[pos]),
+            status=S(st.status[pos]),
+        ),
+    )
+
+
+def contacts(bank: Bank, t: int) -> pd.DataFrame:
+    ct = bank.contacts
+    r = np.flatnonzero(bank.c.onboard[ct.cust] <= t)
+    return frame(
+        "contacts",
+        dict(
+            contact_id=S("CT" + ids.zero_pad("", ct.key[r], 13)),
+            customer_id=S(bank.c.cid[ct.cust[r]]),
+            contact_type=S(ct.contact_type[r]),
+            relationship=S(ct.relationship[r]),
+            contact_name=S(ct.name[r]),
+            contact_id_number=S(ct.id_number[r]),
+            contact_mobile=S(ct.mobile[r]),
+            is_primary=S(np.where(ct.primary[r], "Y", "N")),
+        ),
+    )
+
+
+def related_parties(bank: Bank, t: int) -> pd.DataFrame:
+    rp, c = bank.related, bank.c
+    r = np.flatnonzero((c.onboard[rp.cust] <= t) & (rp.start <= t))
+    rel = rp.related[r]
+    known = (rel >= 0) & (c.onboard[np.maximum(rel, 0)] <= t)
+    return frame(
+        "related_parties",
+        dict(
+            relation_id=S("RL" + ids.zero_pad("", rp.key[r], 14)),
+            customer_id=S(c.cid[rp.cust[r]]),
+            relation_type=S(rp.relation_type[r]),
+            party_type=S(rp.party_type[r]),
+            related_customer_id=S(np.where(known, c.cid[np.maximum(rel, 0)], None)),
+            related_name=S(rp.name[r]),
+            related_cert_number=S(rp.cert[r]),
+            share_ratio=F(rp.share[r]),
+            amount=F(rp.amount[r]),
+            start_date=D(rp.start[r]),
+            end_date=D(rp.end[r], rp.end[r] <= t),
+        ),
+    )
+
+
+# ============================================================================================ loans
+
+
+def loans_snapshot(bank: Bank, t: int) -> pd.DataFrame:
+    ln, c = bank.loans, bank.c
+    st = bank.loan_state(t)
+    r = st.rows
+    return frame(
+        "loans",
+        dict(
+            loan_id=S(loans.loan_ids(ln, r)),
+            contract_id=S(loans.contract_ids(ln, r)),
+            customer_id=S(c.cid[ln.cust[r]]),
+            product_code=S(ln.product[r]),
+            currency=S(np.full(len(r), "CNY", dtype=object)),
+            contract_amount=F(ln.amount[r]),
+            balance=F(st.balance),
+            interest_rate=F(ln.rate[r]),
+            rate_type=S(ln.rate_type[r]),
+            start_date=D(ln.start[r]),
+            maturity_date=D(ln.maturity[r]),
+            repayment_method=S(ln.method[r]),
+            guarantee_type=S(ln.guarantee[r]),
+            five_class=S(st.five_class.astype(str)),
+            overdue_days=I(st.overdue_days),
+            overdue_principal=F(st.overdue_principal),
+            overdue_interest=F(st.overdue_interest),
+            restructured=S(np.where(st.restructured, "Y", "N")),
+            status=S(st.status),
+            repay_card_no=S(c.card[ln.cust[r]]),
+            branch_id=S(c.branch_id[ln.cust[r]]),
+        ),
+    )
+
+
+def repayments(bank: Bank, t: int) -> pd.DataFrame:
+    ln, c = bank.loans, bank.c
+    rp = loans.repayments_on(bank.seed, ln, t)
+    r = rp["row"]
+    return frame(
+        "repayments",
+        dict(
+            repayment_id=S(rp["repayment_id"]),
+            loan_id=S(loans.loan_ids(ln, r)),
+            customer_id=S(c.cid[ln.cust[r]]),
+            period_no=I(rp["period"]),
+            due_date=D(rp["due_date"]),
+            paid_date=D(rp["pay_day"], rp["paid"]),
+            principal_due=F(rp["p_due"]),
+            interest_due=F(rp["i_due"]),
+            principal_paid=F(rp["p_paid"]),
+            interest_paid=F(rp["i_paid"]),
+            penalty_paid=F(rp["penalty"]),
+            days_late=I(rp["days_late"]),
+            channel=S(rp["channel"]),
+        ),
+    )
+
+
+def loan_performance_month(bank: Bank, m: int) -> pd.DataFrame:
+    ln, c = bank.loans, bank.c
+    me = int(cal.month_end(m))
+    rows = loans.rows_alive_in_month(ln, m)
+    st = loans.state_on(bank.seed, ln, me, rows)
+    r = st.rows
+    return frame(
+        "loan_performance",
+        dict(
+            snapshot_date=D(np.full(len(r), me)),
+            loan_id=S(loans.loan_ids(ln, r)),
+            customer_id=S(c.cid[ln.cust[r]]),
+            product_code=S(ln.product[r]),
+            balance=F(st.balance),
+            overdue_days=I(st.overdue_days),
+            overdue_amount=F(np.round(st.overdue_principal + st.overdue_interest, 2)),
+            five_class=S(st.five_class.astype(str)),
+            status=S(st.status),
+        ),
+    )
+
+
+def loan_performance(bank: Bank, t: int, first: bool) -> Iterator[pd.DataFrame]:
+    """Month chunks: the 36 previous month-ends first when this is the first file, then this month."""
+    m = int(cal.month_of(t))
+    months = range(m - params.HISTORY_MONTHS, m + 1) if first else range(m, m + 1)
+    for mm in months:
+        yield loan_performance_month(bank, mm)
+
+
+# ============================================================================================ deposits
+
+
+DEPOSIT_RATES = (
+    (2022, {"CUR": 0.30, "NTC": 0.55, "AGR": 1.00, "FIX": 1.75}),
+    (2023, {"CUR": 0.25, "NTC": 0.45, "AGR": 0.90, "FIX": 1.65}),
+    (2024, {"CUR": 0.20, "NTC": 0.35, "AGR": 0.80, "FIX": 1.45}),
+    (2025, {"CUR": 0.10, "NTC": 0.25, "AGR": 0.60, "FIX": 1.30}),
+    (9999, {"CUR": 0.05, "NTC": 0.15, "AGR": 0.45, "FIX": 1.10}),
+)
+
+
+def _deposit_state(bank: Bank, t: int) -> dict:
+    acc, _c = bank.acc, bank.c
+    m = int(cal.month_of(t))
+    br = bank.bridge(m)
+    d = t - br.ms
+    keep = acc.open[br.rows] <= t
+    rows = br.rows[keep]
+    bal = br.balance(d)[keep]
+    mtd = br.mtd_average(d)[keep]
+    return dict(rows=rows, balance=bal, mtd=mtd, bridge_rows=br.rows, bridge_balance=br.balance(d))
+
+
+def deposits_snapshot(bank: Bank, t: int) -> pd.DataFrame:
+    acc, c = bank.acc, bank.c
+    ds = _deposit_state(bank, t)
+    r = ds["rows"]
+    year = int(cal.year_of(t))
+    rates = next(v for y, v in DEPOSIT_RATES if year <= y)
+    product = acc.product[r]
+    base = lookup(product, rates)
+    fix = acc.slot[r] == deposits.SLOT_FIX
+    term_adj = deposits.FIX_TERM_ADJ[np.searchsorted(deposits.FIX_TERMS, acc.term[r])]
+    rate = np.where(fix, base + term_adj, base)
+    rate = np.where(acc.currency[r] == "USD", 0.05, rate)
+    rate = np.round(np.maximum(rate, 0.01), 4)
+    closed = acc.close[r] <= t
+    maturity = np.where(fix, deposits.fix_maturity(acc, r, t), -1)
+    maturity = np.where(fix & closed, np.minimum(maturity, acc.close[r]), maturity)
+    cust = acc.cust[r]
+    st = bank.customer_status(t)
+    dormant = t >= c.t_dorm[cust] + params.ACCOUNT_DORMANT_DAYS
+    frozen = (st.overdue_days[cust] > 180) & (uniform(bank.seed, "acct_frozen", acc.uid[r]) < 0.3)
+    status = np.where(closed, "C", np.where(frozen, "F", np.where(dormant, "D", "A"))).astype(object)
+    return frame(
+        "deposits",
+        dict(
+            account_id=S(deposits.account_ids(acc, r)),
+            customer_id=S(c.cid[cust]),
+            card_number=S(acc.card[r]),
+            product_type=S(product),
+            currency=S(acc.currency[r]),
+            open_date=D(acc.open[r]),
+            maturity_date=D(maturity, maturity >= 0),
+            close_date=D(acc.close[r], closed),
+            balance=F(ds["balance"]),
+            mtd_avg_balance=F(ds["mtd"]),
+            interest_rate=F(rate),
+            status=S(status),
+            branch_id=S(c.branch_id[cust]),
+        ),
+    )
+
+
+def transactions(bank: Bank, t: int) -> pd.DataFrame:
+    br = bank.bridge(int(cal.month_of(t)))
+    tx = deposits.day_transactions(bank.seed, bank.c, bank.acc, br, t, bank.names)
+    return frame(
+        "transactions",
+        {
+            k: (F(v) if k in ("amount", "balance_after") else v if k == "txn_time" else S(v))
+            for k, v in tx.items()
+        },
+    )
+
+
+def product_holdings(bank: Bank, t: int) -> pd.DataFrame:
+    h, c = bank.holdings, bank.c
+    r = np.flatnonzero((c.onboard[h.cust] <= t) & (h.open <= t) & (h.close > t - params.HOLDING_HISTORY_DAYS))
+    ds = _deposit_state(bank, t)
+    bridge_pos = np.full(len(bank.acc.uid), -1)
+    bridge_pos[ds["bridge_rows"]] = np.arange(len(ds["bridge_rows"]))
+    bb = ds["bridge_balance"]
+    st = bank.loan_state(t)
+    loan_pos = np.full(len(bank.loans.uid), -1)
+    loan_pos[st.rows] = np.arange(len(st.rows))
+    dep = {"map": lambda a: np.where(bridge_pos[a] >= 0, bb[np.maximum(bridge_pos[a], 0)], 0.0)}
+    lnb = {"map": lambda x: np.where(loan_pos[x] >= 0, st.balance[np.maximum(loan_pos[x], 0)], 0.0)}
+    amount = holdings.amounts_on(bank.seed, h, r, t, dep, lnb)
+    closed = h.close[r] <= t
+    return frame(
+        "product_holdings",
+        dict(
+            holding_id=S("HD" + ids.zero_pad("", h.key[r], 17)),
+            customer_id=S(c.cid[h.cust[r]]),
+            product_family=S(h.family[r]),
+            product_code=S(h.code_vocab[h.code_idx[r]]),
+            open_date=D(h.open[r]),
+            close_date=D(h.close[r], closed),
+            amount=F(amount),
+            status=S(np.where(closed, "C", "A")),
+        ),
+    )
+
+
+# ============================================================================================ statements, bureau
+
+
+def financial_statements(bank: Bank, t: int, first: bool) -> pd.DataFrame:
+    m = int(cal.month_of(t))
+    lo = (
+        int(cal.add_months(np.array([t + 1]), -12 * params.STATEMENT_HISTORY_YEARS)[0])
+        if first
+        else int(cal.month_start(m))
+    )
+    fs = statements.build(bank.seed, bank.c, bank.corp, lo, t)
+    if not fs:
+        return frame(
+            "financial_statements", {c: S([]) for c in contract.get("financial_statements").column_names}
+        )
+    c = bank.c
+    cust = fs["cust"]
+    sid = "FS" + ids.zero_pad("", c.uid[cust] * 10**6 + fs["yyyymm"], 17) + fs["period_type"]
+    cols = {
+        k: F(v)
+        for k, v in fs.items()
+        if k not in ("cust", "yyyymm", "report_period", "period_type", "audited", "received")
+    }
+    return frame(
+        "financial_statements",
+        dict(
+            statement_id=S(sid),
+            customer_id=S(c.cid[cust]),
+            report_period=D(fs["report_period"]),
+            period_type=S(fs["period_type"]),
+            audited=S(np.where(fs["audited"], "Y", "N")),
+            received_date=D(fs["received"]),
+            **cols,
+        ),
+    )
+
+
+def bureau_records(bank: Bank, t: int) -> pd.DataFrame:
+    b = events.bureau(bank, t)
+    c = bank.c
+    return frame(
+        "bureau_records",
+        dict(
+            report_id=S(b.report_id),
+            customer_id=S(c.cid[b.rows]),
+            query_date=D(np.full(len(b.rows), t)),
+            query_reason=S(b.reason),
+            first_credit_date=D(b.first_credit, b.first_credit >= 0),
+            external_loan_count=I(b.ext_count),
+            external_loan_balance=F(b.ext_bal),
+            card_credit_limit=F(b.card_limit),
+            card_utilisation=F(b.util),
+            external_guarantee_amount=F(b.guar),
+            inquiries_3m=I(b.inq3),
+            inquiries_12m=I(np.maximum(b.inq12, b.inq3)),
+            overdue_count_24m=I(b.od24),
+            worst_overdue_months_24m=I(b.worst),
+            current_overdue_amount=F(b.cur_overdue),
+            has_bad_debt=S(np.where(b.bad_debt, "Y", "N")),
+        ),
+    )
+
+
+# ============================================================================================ service
+
+
+def interactions(bank: Bank, t: int) -> pd.DataFrame:
+    iv = bank.interactions(t)
+    c = bank.c
+    return frame(
+        "interactions",
+        dict(
+            interaction_id=S(iv.interaction_id),
+            customer_id=S(c.cid[iv.rows]),
+            staff_id=S(bank.org.staff.staff_id[iv.staff]),
+            interaction_time=TS(iv.time),
+            channel=S(iv.channel),
+            purpose=S(iv.purpose),
+            duration_minutes=I(iv.duration, iv.duration_known),
+            notes=S(iv.notes),
+            next_visit_date=D(iv.next_visit, iv.next_visit >= 0),
+        ),
+    )
+
+
+def service_requests(bank: Bank, t: int) -> pd.DataFrame:
+    sr = events.sr_records(bank, t)
+    c = bank.c
+    if len(sr.rows) == 0:
+        return frame("service_requests", {k: S([]) for k in contract.get("service_requests").column_names})
+    staff_id = bank.org.staff.staff_id[sr.staff]
+    return frame(
+        "service_requests",
+        dict(
+            request_id=S(sr.request_id),
+            customer_id=S(c.cid[sr.rows]),
+            opened_time=TS(sr.opened),
+            channel=S(sr.channel),
+            category=S(sr.category),
+            priority=S(sr.priority),
+            assigned_staff_id=S(np.where(sr.responded | (sr.channel == "RM"), staff_id, None)),
+            first_response_time=TS(sr.first_resp, sr.responded),
+            resolved_time=TS(sr.resolved, sr.is_resolved),
+            status=S(sr.status),
+            description=S(sr.description),
+        ),
+    )
+
+
+def surveys(bank: Bank, t: int) -> pd.DataFrame:
+    sv = events.surveys(bank, t)
+    c = bank.c
+    resp = sv.responded
+    return frame(
+        "surveys",
+        dict(
+            survey_id=S(sv.survey_id),
+            customer_id=S(c.cid[sv.rows]),
+            staff_id=S(bank.org.staff.staff_id[sv.staff]),
+            channel=S(sv.channel),
+            trigger=S(sv.trigger),
+            related_id=S(sv.related),
+            product_family=S(sv.family),
+            sent_date=D(np.full(len(sv.rows), t)),
+            response_date=D(np.full(len(sv.rows), t), resp),
+            csat=I(sv.csat, resp),
+            nps=I(sv.nps, resp),
+            rating_responsiveness=I(sv.r_resp, resp),
+            rating_professionalism=I(sv.r_prof, resp),
+            rating_product=I(sv.r_prod, resp),
+            rating_pricing=I(sv.r_price, resp),
+            rating_digital=I(sv.r_dig, resp),
+            comment=S(sv.comment),
+        ),
+    )
+
+
+DAILY = {
+    "branches": branches,
+    "staff": staff,
+    "customers": customers,
+    "corporates": corporates,
+    "contacts": contacts,
+    "related_parties": related_parties,
+    "loans": loans_snapshot,
+    "repayments": repayments,
+    "deposits": deposits_snapshot,
+    "transactions": transactions,
+    "product_holdings": product_holdings,
+    "bureau_records": bureau_records,
+    "interactions": interactions,
+    "service_requests": service_requests,
+    "surveys": surveys,
+}

@@ -1,0 +1,171 @@
+"""``generate``: write a synthetic core bank's extracts for every calendar day of a range.
+
+Layout: ``OUT/<YYYYMMDD>/<FILE>_<YYYYMMDD>_001.dat`` and ``.ok`` per extract and day (month-end extracts on
+month-end days only), ``OUT/manifest.json`` and, with defects, ``OUT/defects.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from crm import contract
+from crm.synthetic import cal, defects, params
+from crm.synthetic import extracts as X
+from crm.synthetic.bank import Bank
+from crm.synthetic.rand import rng
+from crm.synthetic.writer import write_chunks
+
+
+def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
+    out = []
+    d = start
+    while d <= end:
+        month_end = cal.is_month_end(d)
+        for e in contract.EXTRACTS:
+            if e.cadence == "daily" or month_end:
+                out.append((d, e.name))
+        d += dt.timedelta(days=1)
+    return out
+
+
+def _chunks(bank: Bank, name: str, t: int, first_month_end: bool):
+    if name == "loan_performance":
+        yield from X.loan_performance(bank, t, first_month_end)
+    elif name == "financial_statements":
+        yield X.financial_statements(bank, t, first_month_end)
+    else:
+        yield X.DAILY[name](bank, t)
+
+
+def _with_row_defects(chunks, ex, rate: float, g, file_name: str, day: dt.date, sink: list):
+    """Inject row-level defects chunk by chunk, numbering records across chunks."""
+    offset = 0
+    for df in chunks:
+        df, listing = defects.inject_rows(
+            df, ex, rate, g, file_name=file_name, business_date=day, offset=offset
+        )
+        sink.append(listing)
+        offset += len(df)
+        yield df
+
+
+def generate(
+    out: Path,
+    *,
+    customers: int,
+    start: dt.date,
+    end: dt.date,
+    seed: int = 42,
+    encoding: str = "utf-8",
+    defect_rate: float = 0.0,
+    progress: bool = False,
+) -> dict:
+    """Generate the bank's extracts for every calendar day in [start, end]. Returns a summary."""
+    if end < start:
+        raise ValueError("end is before start")
+    if customers < 10:
+        raise ValueError("at least 10 customers")
+    if not 0.0 <= defect_rate <= 1.0:
+        raise ValueError("defect_rate must be within [0, 1]")
+    encoding = encoding.lower().replace("_", "-")
+    if encoding not in ("utf-8", "gb18030"):
+        raise ValueError("encoding must be utf-8 or gb18030")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bank = Bank(seed, customers, start, end)
+    files = _files(start, end)
+    plan = defects.plan_files(files, defect_rate, seed)
+    first_me = next((d for d, n in files if n == "loan_performance"), None)
+    rows_per_extract = {e.name: 0 for e in contract.EXTRACTS}
+    manifest_files = []
+    found: list = []  # defect listings (DataFrames), one per file
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="file", desc="generating")
+    for d, name in files:  # a loop over days and extracts
+        ex = contract.get(name)
+        t = cal.day(d)
+        folder = out / d.strftime("%Y%m%d")
+        file_name = ex.file_name(d.isoformat(), 1)
+        file_kind = plan.get((d, name))
+        file_defects: list = []
+        chunks = _chunks(bank, name, t, d == first_me)
+        if defect_rate > 0 and file_kind is None:
+            chunks = _with_row_defects(
+                chunks, ex, defect_rate, rng(seed, "defects", "rows", name, t), file_name, d, file_defects
+            )
+        # a file to corrupt gets its .ok only once corrupted (the bank's transfer believed it complete)
+        path, n = write_chunks(chunks, ex, d, folder, encoding=encoding, write_ok=file_kind is None)
+        if file_kind is not None:
+            file_defects.append(
+                defects.apply_file(path, ex, file_kind, n, rng(seed, "defects", "file", name, t), d)
+            )
+            path.with_suffix(".ok").touch()
+        listing = pd.concat(file_defects, ignore_index=True) if file_defects else None
+        if listing is not None:
+            found.append(listing)
+        rows_per_extract[name] += n
+        manifest_files.append(
+            {
+                "file": f"{d.strftime('%Y%m%d')}/{path.name}",
+                "extract": name,
+                "business_date": d.isoformat(),
+                "records": n,
+                "file_defect": listing["kind"].iloc[-1] if file_kind is not None else None,
+                "row_defects": int(listing["kind"].isin(defects.ROW_KINDS).sum())
+                if listing is not None
+                else 0,
+            }
+        )
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{d.isoformat()} {name}")
+    if bar is not None:
+        bar.close()
+    counts = pd.concat(found, ignore_index=True)["kind"].value_counts() if found else pd.Series(dtype=int)
+    defect_counts = {k: int(counts.get(k, 0)) for k in defects.ROW_KINDS + defects.FILE_KINDS}
+    if defect_rate > 0:
+        defects.write_csv(out / "defects.csv", found)
+    elif (out / "defects.csv").exists():  # left by an earlier run into the same folder
+        (out / "defects.csv").unlink()
+    summary = {
+        "out": str(out),
+        "customers": customers,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "seed": seed,
+        "encoding": encoding,
+        "defect_rate": defect_rate,
+        "business_dates": (end - start).days + 1,
+        "files": len(files),
+        "rows": rows_per_extract,
+        "defects": defect_counts if defect_rate > 0 else {},
+        "customers_in_universe": int(len(bank.c.uid)),
+    }
+    manifest = {
+        "generator": "crm.synthetic",
+        "generator_version": params.GENERATOR_VERSION,
+        "parameters": {
+            "customers": customers,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "seed": seed,
+            "encoding": encoding,
+            "defect_rate": defect_rate,
+        },
+        "reference_date": params.REFERENCE_DATE.isoformat(),
+        "first_month_end": first_me.isoformat() if first_me else None,
+        "rows": rows_per_extract,
+        "defects": summary["defects"],
+        "files": manifest_files,
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return summary

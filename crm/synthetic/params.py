@@ -1,0 +1,233 @@
+"""Every constant of the generating process, in one place (``docs/synthetic.md`` explains them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+GENERATOR_VERSION = "1.0"
+
+# ---------------------------------------------------------------------------------------------- time
+# The bank is anchored on a fixed calendar so a business date's data does not depend on the range asked
+# for: ``--customers N`` is the number of customers who joined on or before REFERENCE_DATE; after it, a
+# cohort of COHORT_RATE * N customers joins every month.
+REFERENCE_DATE = dt.date(2026, 1, 1)
+COHORT_RATE = 0.006
+BASE_HISTORY_YEARS = 18.0  # base customers joined within this many years before the reference date
+BASE_RECENCY_YEARS = 5.0  # ... with an exponential preference for recent years (mean age of relationship)
+# Loan performance is simulated month by month from SIM_START (loans alive then start it current): business
+# dates from SIM_START + 36 months on have a complete 36-month history.
+SIM_START = dt.date(2019, 1, 1)
+LOAN_HORIZON = dt.date(2031, 12, 31)  # no loan starts after this date
+HISTORY_MONTHS = 36  # month-ends of history in the first LOAN_PERF file
+STATEMENT_HISTORY_YEARS = 3  # statements history in the first FIN_STMT file
+
+# ---------------------------------------------------------------------------------------------- structure
+CORPORATE_SHARE = 0.15
+CUSTOMERS_PER_RM = 320
+CUSTOMERS_PER_SUB_BRANCH = 2500
+ENTERPRISE_SIZES = ("L", "M", "S", "X")
+ENTERPRISE_SIZE_WEIGHTS = (0.03, 0.15, 0.45, 0.37)
+# employees (low, high) and revenue in yuan (low, high) per size, log-uniform
+SIZE_EMPLOYEES = {"L": (1000, 8000), "M": (300, 1000), "S": (20, 300), "X": (3, 20)}
+SIZE_REVENUE = {"L": (4e8, 5e9), "M": (2e7, 4e8), "S": (3e6, 2e7), "X": (5e5, 3e6)}
+SIZE_RISK = {"L": -0.35, "M": -0.1, "S": 0.05, "X": 0.25}
+
+# ---------------------------------------------------------------------------------------------- risk model
+# Individuals: eta = sum(coef * driver) + EPS * noise, every driver a standardised latent that the bureau
+# report, the application data and the account behaviour reveal with noise (see docs).
+RISK_INDIVIDUAL = {
+    "bureau_delinquency": 0.38,  # past overdue count / worst overdue months (bureau)
+    "inquiries": 0.20,  # credit inquiries in the last 3 / 12 months (bureau)
+    "utilisation": 0.30,  # credit-card utilisation (bureau)
+    "debt_to_income": 0.20,  # external loan balance / income (bureau, application)
+    "income": -0.25,  # log income relative to its expectation (application)
+    "youth": 0.10,  # (35 - age) / 10, capped at +-2
+}
+RISK_CORPORATE = {
+    "bureau_delinquency": 0.30,
+    "inquiries": 0.14,
+    "leverage": 0.32,  # liabilities / assets relative to the industry (statements)
+    "profitability": -0.32,  # operating margin relative to the industry (statements)
+    "growth": -0.18,  # revenue growth trend (statements)
+    "guarantees": 0.14,  # external guarantees given (bureau)
+}
+RISK_NOISE = 0.45  # weight of the unobservable part
+DECLINE_RISK = 0.9  # added to eta while the customer is in the lifecycle decline phase (behaviour)
+
+# ---------------------------------------------------------------------------------------------- loans
+# Roll-rate Markov chain on "instalments in arrears" s, one step per month at the due date.
+#   s = 0: miss with p = sigmoid(MISS_INTERCEPT + eta)
+#   s >= 1: roll (s+1) with p = sigmoid(ROLL[s] + ROLL_SLOPE * eta); otherwise cure (s -> 0) with
+#           p = sigmoid(CURE[s] - CURE_SLOPE * eta); otherwise pay one instalment (stay at s).
+MISS_INTERCEPT = -4.6
+ROLL = (None, -0.9, 0.0, 0.8, 1.6, 1.9, 2.1, 2.3, 2.4, 2.5, 2.5, 2.5, 2.5)
+ROLL_SLOPE = 0.35
+CURE = (None, 1.2, 0.2, -0.5, -1.6, -2.0, -2.3, -2.5, -2.6, -2.7, -2.8, -2.9, -3.0)
+CURE_SLOPE = 0.3
+SHARED_SHOCK = 0.6  # share of a loan's monthly draws taken from the customer's (cross-default)
+WRITE_OFF_FROM = 10  # months in arrears from which a loan may be written off
+WRITE_OFF_RATE = 0.35  # per month
+WRITE_OFF_FORCE = 18
+RESTRUCTURE_RATE = 0.3  # share of cures from 3+ months in arrears that are restructurings
+MISREPORT_RATE = 0.04  # loans whose reported class is one better than the rule when overdue
+CONSERVATIVE_RATE = 0.12  # share of current high-risk loans (eta > 1) reported 关注 although not overdue
+LATE_GRACE_RATE = 0.08  # paid instalments paid 1..7 days late (base, scaled by exp(0.5 eta))
+
+# product: segment, terms (months) and weights, repayment methods and weights, guarantee types and weights,
+# amount multiple of income/revenue (low, high), amount bounds, rate base (1Y or 5Y LPR) and spread range,
+# risk-based spread per unit eta, rate type share FIX, renewal probability, months gap at renewal (max),
+# monthly prepayment hazard, eta offset.
+PRODUCTS = {
+    "RHL": dict(
+        seg="I",
+        terms=((240, 300, 360), (0.3, 0.3, 0.4)),
+        methods=(("EPI", "EPP"), (0.75, 0.25)),
+        guarantees=(("MO",), (1.0,)),
+        mult=(3.0, 9.0),
+        bounds=(2e5, 8e6),
+        lpr="5Y",
+        spread=(-0.45, 0.4),
+        risk_spread=0.1,
+        fix=0.0,
+        renew=0.0,
+        gap=0,
+        prepay=0.004,
+        eta=-1.0,
+    ),
+    "RCL": dict(
+        seg="I",
+        terms=((12, 24, 36), (0.4, 0.35, 0.25)),
+        methods=(("EPI", "IOB"), (0.8, 0.2)),
+        guarantees=(("CR", "GU"), (0.85, 0.15)),
+        mult=(0.1, 0.6),
+        bounds=(1e4, 3e5),
+        lpr="1Y",
+        spread=(0.4, 6.0),
+        risk_spread=1.2,
+        fix=0.8,
+        renew=0.6,
+        gap=6,
+        prepay=0.015,
+        eta=0.35,
+    ),
+    "RBL": dict(
+        seg="I",
+        terms=((12, 24, 36), (0.5, 0.3, 0.2)),
+        methods=(("IOB", "EPI", "EPP"), (0.5, 0.3, 0.2)),
+        guarantees=(("MO", "GU", "CR"), (0.5, 0.3, 0.2)),
+        mult=(0.5, 3.0),
+        bounds=(5e4, 3e6),
+        lpr="1Y",
+        spread=(0.4, 2.5),
+        risk_spread=0.6,
+        fix=0.3,
+        renew=0.7,
+        gap=3,
+        prepay=0.01,
+        eta=0.35,
+    ),
+    "CWC": dict(
+        seg="C",
+        terms=((12,), (1.0,)),
+        methods=(("IOB", "BUL"), (0.75, 0.25)),
+        guarantees=(("GU", "MO", "CR", "PL"), (0.45, 0.3, 0.15, 0.1)),
+        mult=(0.05, 0.25),
+        bounds=(5e5, 5e8),
+        lpr="1Y",
+        spread=(0.0, 1.5),
+        risk_spread=0.3,
+        fix=0.3,
+        renew=0.85,
+        gap=0,
+        prepay=0.004,
+        eta=0.0,
+    ),
+    "CFA": dict(
+        seg="C",
+        terms=((36, 60, 84, 96), (0.3, 0.35, 0.2, 0.15)),
+        methods=(("EPP", "IOB"), (0.6, 0.4)),
+        guarantees=(("MO", "GU"), (0.8, 0.2)),
+        mult=(0.1, 0.5),
+        bounds=(1e6, 1e9),
+        lpr="5Y",
+        spread=(0.0, 1.0),
+        risk_spread=0.3,
+        fix=0.2,
+        renew=0.0,
+        gap=0,
+        prepay=0.004,
+        eta=-0.2,
+    ),
+    "CTF": dict(
+        seg="C",
+        terms=((3, 6), (0.5, 0.5)),
+        methods=(("BUL",), (1.0,)),
+        guarantees=(("PL", "GU", "CR"), (0.6, 0.2, 0.2)),
+        mult=(0.02, 0.1),
+        bounds=(2e5, 2e8),
+        lpr="1Y",
+        spread=(-0.3, 0.8),
+        risk_spread=0.2,
+        fix=0.5,
+        renew=0.8,
+        gap=1,
+        prepay=0.0,
+        eta=-0.4,
+    ),
+    "CSC": dict(
+        seg="C",
+        terms=((3, 6, 12), (0.4, 0.4, 0.2)),
+        methods=(("BUL",), (1.0,)),
+        guarantees=(("PL", "CR", "GU"), (0.4, 0.4, 0.2)),
+        mult=(0.02, 0.08),
+        bounds=(1e5, 1e8),
+        lpr="1Y",
+        spread=(0.2, 1.5),
+        risk_spread=0.3,
+        fix=0.5,
+        renew=0.85,
+        gap=0,
+        prepay=0.0,
+        eta=-0.3,
+    ),
+}
+# probability that a customer has a line of each product (at most 3 lines, in this order)
+LINE_PROBABILITY_INDIVIDUAL = {"RHL": 0.33, "RCL": 0.5, "RBL": 0.10}
+LINE_PROBABILITY_SELF_EMPLOYED_RBL = 0.35
+LINE_PROBABILITY_CORPORATE = {"CWC": 0.8, "CFA": 0.22, "CTF": 0.15, "CSC": 0.12}
+
+# Loan prime rate (1Y, 5Y) with the date each became effective; benchmark rates before August 2019.
+LPR = (
+    (dt.date(1990, 1, 1), 4.35, 4.90),
+    (dt.date(2019, 8, 20), 4.25, 4.85),
+    (dt.date(2019, 9, 20), 4.20, 4.85),
+    (dt.date(2019, 11, 20), 4.15, 4.80),
+    (dt.date(2020, 2, 20), 4.05, 4.75),
+    (dt.date(2020, 4, 20), 3.85, 4.65),
+    (dt.date(2021, 12, 20), 3.80, 4.65),
+    (dt.date(2022, 1, 20), 3.70, 4.60),
+    (dt.date(2022, 5, 20), 3.70, 4.45),
+    (dt.date(2022, 8, 22), 3.65, 4.30),
+    (dt.date(2023, 6, 20), 3.55, 4.20),
+    (dt.date(2023, 8, 21), 3.45, 4.20),
+    (dt.date(2024, 2, 20), 3.45, 3.95),
+    (dt.date(2024, 7, 22), 3.35, 3.85),
+    (dt.date(2024, 10, 21), 3.10, 3.60),
+    (dt.date(2025, 5, 20), 3.00, 3.50),
+)
+
+# ---------------------------------------------------------------------------------------------- lifecycle
+DECLINE_HAZARD = 0.006  # per month, times exp(0.5 * eta)
+DORMANT_SHARE = 0.45  # of decliners
+CHURN_SHARE_DORMANT = 0.5
+CHURN_SHARE_DECLINING = 0.35
+DORMANT_STATUS_DAYS = 180  # customer status D after this long in dormancy
+ACCOUNT_DORMANT_DAYS = 365  # account status D (久悬)
+HOLDING_HISTORY_DAYS = 730  # closed holdings stay in the holdings extract this long
+INTEREST_MONTHS = (3, 6, 9, 12)  # current-account interest is credited on the 21st of these months
+QUARTER_INTEREST = 0.0005  # share of the balance credited as interest each quarter (about 0.2% a year)
+
+# ---------------------------------------------------------------------------------------------- service
+SLA_RESPONSE_HOURS = {"P1": 1, "P2": 4, "P3": 24, "P4": 48}
+SLA_RESOLUTION_HOURS = {"P1": 24, "P2": 72, "P3": 120, "P4": 240}
+SURVEY_RESPONSE_RATE = {"SMS": 0.22, "APP": 0.3, "PHONE": 0.52, "WECHAT": 0.38}
