@@ -8,12 +8,15 @@ import os
 from collections import defaultdict
 
 import dagster as dg
+import sqlalchemy as sa
 
 from crm.contract import BY_FILE_CODE
 from crm.ingest.fileformat import FileName
+from crm.ingest.load import seen_files
+from crm.warehouse import begin
 from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, daily_job, month_end_job
 from orchestration.partitions import partition_key_for
-from orchestration.resources import CrmHomeResource
+from orchestration.resources import CrmHomeResource, WarehouseResource
 
 
 def scan_ok_flags(landing) -> list[tuple[int, str, str]]:
@@ -66,7 +69,7 @@ def run_requests_for(flags: list[tuple[int, str, str]]) -> list[dg.RunRequest]:
     description="Launches ingestion when extract files and their .ok flags arrive in CRM_HOME/landing. "
     "One run per business date (and per month for month-end extracts), selecting the extracts that arrived.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext, crm_home: CrmHomeResource):
+def landing_sensor(context: dg.SensorEvaluationContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     cursor = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0, "names": []}
     last, seen_at_last = cursor["mtime_ns"], set(cursor["names"])
     flags = [f for f in scan_ok_flags(crm_home.home().landing) if f[0] > last or (f[0] == last and f[2] not in seen_at_last)]
@@ -75,4 +78,18 @@ def landing_sensor(context: dg.SensorEvaluationContext, crm_home: CrmHomeResourc
     newest = max(f[0] for f in flags)
     names_at_newest = sorted({f[2] for f in flags if f[0] == newest} | (seen_at_last if newest == last else set()))
     context.update_cursor(json.dumps({"mtime_ns": newest, "names": names_at_newest}))
+    # Files the registry already recorded (ingested by `crm run`, say) need no run.
+    try:
+        engine = warehouse.engine()
+        try:
+            with begin(engine, warehouse.schema, wait_seconds=20) as conn:
+                done = seen_files(conn, [f[2][: -len(".ok")] + ".dat" for f in flags])
+        finally:
+            engine.dispose()
+    except sa.exc.DBAPIError as e:  # the warehouse is busy: launching is safe, ingest is idempotent
+        context.log.warning(f"could not read the file registry ({e.__class__.__name__}); launching all")
+        done = set()
+    flags = [f for f in flags if f[2][: -len(".ok")] + ".dat" not in done]
+    if not flags:
+        return dg.SkipReason("new .ok flags are for files already in the registry")
     return run_requests_for(flags)

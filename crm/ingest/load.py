@@ -97,8 +97,15 @@ def _last_loaded(conn: sa.Connection, extract: Extract, business_date: dt.date):
     ).first()
 
 
-def _seen(conn: sa.Connection, file_name: str) -> bool:
-    return conn.execute(sa.select(ingest_files.c.file_name).where(ingest_files.c.file_name == file_name).limit(1)).first() is not None
+def seen_files(conn: sa.Connection, file_names) -> set[str]:
+    """Which of these file names the registry has already recorded (any status)."""
+    names = sorted(set(file_names))
+    seen: set[str] = set()
+    for i in range(0, len(names), 1000):
+        chunk = names[i : i + 1000]
+        rows = conn.execute(sa.select(ingest_files.c.file_name).where(ingest_files.c.file_name.in_(chunk)).distinct())
+        seen.update(r[0] for r in rows)
+    return seen
 
 
 def _dictionary_columns(extract: Extract) -> list[str]:
@@ -142,7 +149,8 @@ def ingest_partition(
     }
 
     with begin(engine, schema) as conn:
-        superseded = [f for f in landed[:-1] if not _seen(conn, f.path.name)]
+        already = seen_files(conn, [f.path.name for f in landed[:-1]])
+        superseded = [f for f in landed[:-1] if f.path.name not in already]
         previous = _last_loaded(conn, extract, business_date)
     rows = [
         {**base, "file_name": f.path.name, "sequence": f.name.sequence, "sha256": sha256_file(f.path),

@@ -7,7 +7,7 @@ import dagster as dg
 from crm import contract
 from crm.ingest.fileformat import write_extract
 from crm.ingest.load import landing_dir
-from orchestration.resources import CrmHomeResource
+from orchestration.resources import CrmHomeResource, WarehouseResource
 from orchestration.sensors import landing_sensor
 from tests.ingest.frames import branches_frame, loans_frame
 
@@ -17,9 +17,8 @@ D = dt.date(2026, 1, 31)
 def _evaluate(home, cursor=None):
     from orchestration.definitions import defs
 
-    ctx = dg.build_sensor_context(
-        cursor=cursor, resources={"crm_home": CrmHomeResource(root=str(home))}, definitions=defs
-    )
+    resources = {"crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home))}
+    ctx = dg.build_sensor_context(cursor=cursor, resources=resources, definitions=defs)
     result = landing_sensor.evaluate_tick(ctx)
     return result, ctx.cursor
 
@@ -68,3 +67,21 @@ def test_month_end_extract_goes_to_monthly_job(tmp_path):
     result, _ = _evaluate(tmp_path)
     (req,) = result.run_requests
     assert req.job_name == "month_end_pipeline" and req.partition_key == "2026-01-01"
+
+
+def test_files_already_in_the_registry_launch_nothing(tmp_path):
+    from crm.ingest.load import ingest_partition
+    from crm.warehouse import ensure_schema, make_engine
+
+    landing = tmp_path / "landing"
+    loans = contract.get("loans")
+    write_extract(loans_frame(), loans, D, landing_dir(landing, D))
+    engine = make_engine(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    ensure_schema(engine)
+    assert ingest_partition(loans, D, landing=landing, raw=tmp_path / "raw", engine=engine).status == "accepted"
+    engine.dispose()
+    write_extract(branches_frame(), contract.get("branches"), D, landing_dir(landing, D))
+
+    result, _ = _evaluate(tmp_path)
+    (req,) = result.run_requests
+    assert [k.to_user_string() for k in req.asset_selection] == ["raw/branches"]
