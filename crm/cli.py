@@ -92,6 +92,24 @@ def demo_period(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+def _registry_summary(home: CrmHome) -> str:
+    """Latest outcome per file in the ingest registry, counted by status."""
+    import sqlalchemy as sa
+
+    from crm.warehouse import begin, ingest_files, make_engine
+
+    engine = make_engine(home.warehouse_url)
+    try:
+        with begin(engine) as conn:
+            rows = conn.execute(
+                sa.select(ingest_files.c.status, sa.func.count(sa.distinct(ingest_files.c.file_name)))
+                .group_by(ingest_files.c.status).order_by(ingest_files.c.status)
+            ).all()
+    finally:
+        engine.dispose()
+    return ", ".join(f"{n} {status}" for status, n in rows) or "none"
+
+
 @main.command()
 @click.option("--customers", type=click.IntRange(min=10), default=2000, show_default=True)
 @click.option("--months", type=click.IntRange(1, 24), default=3, show_default=True)
@@ -116,6 +134,7 @@ def demo(home: CrmHome, customers, months, seed):
     click.echo("running the pipeline")
     ok = _print_runs(run_dates(start, end))
     click.echo("")
+    click.echo(f"files:       {_registry_summary(home)}")
     click.echo(f"data:        {home.root}  (landing/, raw/, warehouse.duckdb)")
     click.echo(f"warehouse:   {home.warehouse_path}  (table ingest_files: every file seen)")
     click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")

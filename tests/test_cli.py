@@ -1,0 +1,30 @@
+import datetime as dt
+
+from click.testing import CliRunner
+
+from crm.cli import demo_period, main
+from orchestration.runner import plan
+
+
+def test_demo_period_is_last_complete_months():
+    assert demo_period(dt.date(2026, 11, 28), 3) == (dt.date(2026, 8, 1), dt.date(2026, 10, 31))
+    assert demo_period(dt.date(2026, 3, 1), 1) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert demo_period(dt.date(2026, 1, 15), 2) == (dt.date(2025, 11, 1), dt.date(2025, 12, 31))
+
+
+def test_run_needs_a_date_or_a_range(tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(main, ["--home", str(tmp_path), "run"])
+    assert out.exit_code == 2 and "either --date" in out.output
+    out = runner.invoke(main, ["--home", str(tmp_path), "run", "--date", "2026-01-31", "--from", "2026-01-01"])
+    assert out.exit_code == 2
+    out = runner.invoke(main, ["--home", str(tmp_path), "run", "--date", "31/01/2026"])
+    assert out.exit_code == 2 and "YYYY-MM-DD" in out.output
+
+
+def test_plan_splits_daily_range_and_month_ends():
+    assert plan(dt.date(2026, 1, 15), dt.date(2026, 3, 10)) == [
+        ("daily_pipeline", "2026-01-15", "2026-03-10"),
+        ("month_end_pipeline", "2026-01-01", "2026-02-01"),
+    ]
+    assert plan(dt.date(2026, 1, 2), dt.date(2026, 1, 30)) == [("daily_pipeline", "2026-01-02", "2026-01-30")]
