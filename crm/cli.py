@@ -54,12 +54,19 @@ def generate(out, customers, start, end, seed, encoding, defect_rate):
 def _print_runs(summaries) -> bool:
     ok = True
     for s in summaries:
-        state = "succeeded" if s.success and not s.failed_checks else "FAILED" if not s.success else "checks failed"
+        if not s.success:
+            state = "FAILED"
+        elif s.failed_checks:
+            state = "checks failed"
+        else:
+            state = "succeeded with warnings" if s.warned_checks else "succeeded"
         click.echo(f"  {s.job} {s.first_partition}..{s.last_partition}: {state}  (run {s.run_id})")
         for step in s.failed_steps:
             click.echo(f"    failed step: {step}")
         for check in s.failed_checks:
-            click.echo(f"    failed check: {check}")
+            click.echo(f"    failed check (error): {check}")
+        for check in s.warned_checks:
+            click.echo(f"    failed check (warning): {check}")
         ok = ok and s.success and not s.failed_checks
     return ok
 

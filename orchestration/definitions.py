@@ -16,6 +16,6 @@ defs = dg.Definitions(
     resources=resources_for(),
     # two cores; a forkserver with the definitions preloaded starts each step in milliseconds, not seconds
     executor=dg.multiprocess_executor.configured(
-        {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": ["orchestration.definitions"]}}}
+        {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": ["orchestration.definitions", "great_expectations"]}}}
     ),
 )

@@ -42,6 +42,26 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.schema_name or None
 
 
+class QualityResource(dg.ConfigurableResource):
+    """Data-quality settings. ``default_threshold``: share of a partition's rows that may be quarantined
+    before its checks block downstream assets (0.02 = 2 %); ``thresholds``: per-extract overrides;
+    ``arrival_cutoff``: HH:MM bank time on the day after the business date by which extracts are due;
+    ``engine``: ``gx`` (Great Expectations, the default) or ``pandas`` (the same rules, plain pandas)."""
+
+    default_threshold: float = 0.02
+    thresholds: dict[str, float] = {}
+    arrival_cutoff: str = "08:00"
+    engine: str = "gx"
+
+    def threshold_for(self, extract: str) -> float:
+        return float(self.thresholds.get(extract, self.default_threshold))
+
+
+def _float_env(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    return float(text) if text else default
+
+
 def resources_for(env: str | None = None) -> dict:
     env = env or os.environ.get("CRM_ENV", "local")
     if env == "local":
@@ -50,10 +70,18 @@ def resources_for(env: str | None = None) -> dict:
         return {
             "crm_home": CrmHomeResource(root=home),
             "warehouse": WarehouseResource(url=os.environ.get("CRM_WAREHOUSE_URL", ""), crm_home=home),
+            "quality": QualityResource(
+                default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
+                arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
+            ),
         }
     if env == "prod":
         return {
             "crm_home": CrmHomeResource(root=dg.EnvVar("CRM_HOME")),
             "warehouse": WarehouseResource(url=dg.EnvVar("CRM_WAREHOUSE_URL"), crm_home=dg.EnvVar("CRM_HOME")),
+            "quality": QualityResource(
+                default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
+                arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
+            ),
         }
     raise ValueError(f"CRM_ENV must be local or prod, not {env!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -50,7 +50,8 @@ class RunSummary:
     run_id: str
     success: bool
     failed_steps: list[str]
-    failed_checks: list[str]
+    failed_checks: list[str]  # checks that failed with severity ERROR (blocking ones stop downstream work)
+    warned_checks: list[str] = field(default_factory=list)  # checks that failed with severity WARN
 
 
 def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
@@ -87,10 +88,12 @@ def run_dates(
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         failed_steps = [e.step_key for e in result.all_events if e.is_step_failure]
-        failed_checks = [
-            f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-        ]
-        summaries.append(RunSummary(job, start, end, result.run_id, result.success, failed_steps, failed_checks))
+        failed: dict[str, list[str]] = {"ERROR": [], "WARN": []}
+        for e in result.all_events:
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed:
+                ev = e.asset_check_evaluation_data
+                failed[ev.severity.value].append(f"{ev.asset_key.to_user_string()}:{ev.check_name}")
+        summaries.append(
+            RunSummary(job, start, end, result.run_id, result.success, failed_steps, failed["ERROR"], failed["WARN"])
+        )
     return summaries

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import defaultdict
 
 import dagster as dg
 import sqlalchemy as sa
 
-from crm.contract import BY_FILE_CODE
+from crm.contract import BY_FILE_CODE, BY_NAME, EXTRACTS
 from crm.ingest.fileformat import FileName
 from crm.ingest.load import seen_files
 from crm.warehouse import begin
@@ -35,8 +34,30 @@ def scan_ok_flags(landing) -> list[tuple[int, str, str]]:
     return found
 
 
+def _referencing(extract: str) -> set[str]:
+    """Extracts whose reference rules read ``extract`` (their staged partitions re-validate when it changes)."""
+    from crm.quality.stage import reference_targets
+
+    return {e.name for e in EXTRACTS if extract in reference_targets(e.name)}
+
+
+def selection_for(job: str, extracts: set[str]) -> list[dg.AssetKey]:
+    """Raw and staged assets of the arrived extracts, the staged assets whose references they feed (same
+    partitioning), and the arrival register for daily runs."""
+    cadence = "month_end" if job == MONTH_END_JOB else "daily"
+    staged = set(extracts)
+    for name in extracts:
+        staged |= {n for n in _referencing(name) if BY_NAME[n].cadence == cadence}
+    keys = [dg.AssetKey(["raw", e]) for e in sorted(extracts)]
+    keys += [dg.AssetKey(["staged", e]) for e in sorted(staged)]
+    if job == DAILY_JOB:
+        keys.append(dg.AssetKey(["dq", "arrivals"]))
+    return keys
+
+
 def run_requests_for(flags: list[tuple[int, str, str]]) -> list[dg.RunRequest]:
-    """Group new flags into one run per (job, partition), selecting only the extracts that arrived."""
+    """Group flags into one run per (job, partition), selecting what the arrived extracts feed. The run key
+    is a digest of the file names, so the same files never launch twice."""
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     for _, _, ok_name in flags:
         fn = FileName.parse(ok_name[: -len(".ok")] + ".dat")
@@ -54,7 +75,7 @@ def run_requests_for(flags: list[tuple[int, str, str]]) -> list[dg.RunRequest]:
                 run_key=f"{job}:{pk}:{digest}",
                 job_name=job,
                 partition_key=pk,
-                asset_selection=[dg.AssetKey(["raw", e]) for e in sorted({e for e, _ in names})],
+                asset_selection=selection_for(job, {e for e, _ in names}),
                 tags={"crm/trigger": "landing_sensor", "crm/files": str(len(names))},
             )
         )
@@ -70,15 +91,12 @@ def run_requests_for(flags: list[tuple[int, str, str]]) -> list[dg.RunRequest]:
     "One run per business date (and per month for month-end extracts), selecting the extracts that arrived.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    cursor = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0, "names": []}
-    last, seen_at_last = cursor["mtime_ns"], set(cursor["names"])
-    flags = [f for f in scan_ok_flags(crm_home.home().landing) if f[0] > last or (f[0] == last and f[2] not in seen_at_last)]
+    # No modification-time cursor: a file may arrive with an old time (copied with its time kept, or
+    # restated), so every tick lists all flags and launches those whose file the registry has not recorded;
+    # run keys keep a file from launching twice while its run is queued.
+    flags = scan_ok_flags(crm_home.home().landing)
     if not flags:
-        return dg.SkipReason("no new .ok flags in landing/")
-    newest = max(f[0] for f in flags)
-    names_at_newest = sorted({f[2] for f in flags if f[0] == newest} | (seen_at_last if newest == last else set()))
-    context.update_cursor(json.dumps({"mtime_ns": newest, "names": names_at_newest}))
-    # Files the registry already recorded (ingested by `crm run`, say) need no run.
+        return dg.SkipReason("no .ok flags in landing/")
     try:
         engine = warehouse.engine()
         try:
@@ -86,10 +104,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, crm_home: CrmHomeResourc
                 done = seen_files(conn, [f[2][: -len(".ok")] + ".dat" for f in flags])
         finally:
             engine.dispose()
-    except sa.exc.DBAPIError as e:  # the warehouse is busy: launching is safe, ingest is idempotent
-        context.log.warning(f"could not read the file registry ({e.__class__.__name__}); launching all")
-        done = set()
+    except sa.exc.DBAPIError as e:  # the warehouse is busy: try again next tick
+        return dg.SkipReason(f"could not read the file registry ({e.__class__.__name__}); will retry")
     flags = [f for f in flags if f[2][: -len(".ok")] + ".dat" not in done]
     if not flags:
-        return dg.SkipReason("new .ok flags are for files already in the registry")
+        return dg.SkipReason("every flagged file is already in the registry")
     return run_requests_for(flags)

@@ -1,14 +1,19 @@
 """``generate``: write a synthetic core bank's extracts for every calendar day of a range.
 
 Layout: ``OUT/<YYYYMMDD>/<FILE>_<YYYYMMDD>_001.dat`` and ``.ok`` per extract and day (month-end extracts on
-month-end days only), ``OUT/manifest.json`` and, with defects, ``OUT/defects.csv``.
+month-end days only), ``OUT/manifest.json`` and, with defects, ``OUT/defects.csv``. Files and flags carry the
+time the bank's transfer would have delivered them (the night after the business date) as their
+modification time, so the arrival register sees them on time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -18,6 +23,8 @@ from crm.synthetic import extracts as X
 from crm.synthetic.bank import Bank
 from crm.synthetic.rand import rng
 from crm.synthetic.writer import write_chunks
+
+BANK_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
@@ -51,6 +58,24 @@ def _with_row_defects(chunks, ex, rate: float, g, file_name: str, day: dt.date, 
         sink.append(listing)
         offset += len(df)
         yield df
+
+
+def arrival_time(day: dt.date, g) -> dt.datetime:
+    """When the bank's transfer delivers a business date's file: the next night, 00:30 to 04:30 bank time
+    (Asia/Shanghai), well before the platform's default 08:00 cut-off."""
+    minutes = int(g.integers(30, 270))
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=BANK_TZ) + dt.timedelta(minutes=minutes)
+
+
+def _stamp_arrival(path: Path, day: dt.date, g) -> None:
+    """Set the file's and its flag's modification time to the simulated arrival (the arrival register reads
+    the flag's time), unless that lies in the future."""
+    at = arrival_time(day, g).timestamp()
+    if at > time.time():
+        return
+    for p in (path, path.with_suffix(".ok")):
+        if p.exists():
+            os.utime(p, (at, at))
 
 
 def generate(
@@ -107,6 +132,7 @@ def generate(
                 defects.apply_file(path, ex, file_kind, n, rng(seed, "defects", "file", name, t), d)
             )
             path.with_suffix(".ok").touch()
+        _stamp_arrival(path, d, rng(seed, "arrival", name, t))
         listing = pd.concat(file_defects, ignore_index=True) if file_defects else None
         if listing is not None:
             found.append(listing)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pandas as pd
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,96 @@ ingest_files = sa.Table(
     sa.Column("run_id", sa.String(64)),
     sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
     comment="Every extract file the ingest saw, once per time it was seen: history, never updated.",
+)
+
+
+# ---------------------------------------------------------------------------------------- data quality
+# Evidence for auditors. Every table is history: rows are appended per run and never updated, so "what was
+# checked on date D, by which suite version, and where did every row go" has one answer per run. The current
+# state of a partition is the rows of its latest run (see docs/auditors.md for the queries). No table holds a
+# value from the data: rows are named by source file and row number only.
+
+dq_rules = sa.Table(
+    "dq_rules",
+    metadata,
+    sa.Column("suite_version", sa.String(16), nullable=False),
+    sa.Column("rule_id", sa.String(120), nullable=False),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("family", sa.String(20), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="The rule catalogue of each suite version (per extract), recorded the first time it was used.",
+)
+
+dq_rule_results = sa.Table(
+    "dq_rule_results",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("partition_key", sa.String(10), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("source_files", sa.Text),
+    sa.Column("file_sha256", sa.Text),
+    sa.Column("suite_version", sa.String(16), nullable=False),
+    sa.Column("engine", sa.String(10), nullable=False),
+    sa.Column("rule_id", sa.String(120), nullable=False),
+    sa.Column("family", sa.String(20), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("success", sa.Boolean),  # null: not evaluated (see skipped_reason)
+    sa.Column("evaluated", sa.BigInteger, nullable=False),
+    sa.Column("failed", sa.BigInteger, nullable=False),
+    sa.Column("skipped_reason", sa.Text),
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="One row per run, partition, extract and rule: the verdict of the suite. History, never updated.",
+)
+
+dq_file_outcomes = sa.Table(
+    "dq_file_outcomes",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("source_file", sa.String(80)),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("suite_version", sa.String(16), nullable=False),
+    sa.Column("parsed", sa.BigInteger, nullable=False),
+    sa.Column("accepted", sa.BigInteger, nullable=False),
+    sa.Column("quarantined", sa.BigInteger, nullable=False),
+    sa.Column("accepted_with_warnings", sa.BigInteger, nullable=False),
+    sa.Column("balanced", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="Per run and source file: parsed = accepted + quarantined. History, never updated.",
+)
+
+dq_quarantine = sa.Table(
+    "dq_quarantine",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("source_file", sa.String(80)),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("row_number", sa.BigInteger, nullable=False),
+    sa.Column("rule_ids", sa.Text, nullable=False),  # every failing rule, comma-separated, sorted
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="The quarantine index: which row of which file was held back, and why. No raw value: the rows "
+    "themselves stay in the restricted raw zone. History, never updated.",
+)
+
+dq_arrivals = sa.Table(
+    "dq_arrivals",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("expected_by", sa.DateTime(timezone=False), nullable=False),  # bank time (Asia/Shanghai)
+    sa.Column("file_name", sa.String(80)),
+    sa.Column("arrived_at", sa.DateTime(timezone=False)),  # bank time, from the .ok flag
+    sa.Column("status", sa.String(10), nullable=False),  # on_time | late | missing | pending
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="Expected extracts of each business date and when (or whether) they arrived. History.",
 )
 
 
@@ -83,3 +175,32 @@ def ensure_schema(engine: sa.Engine, schema: str | None = None) -> None:
         if schema:
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
         metadata.create_all(conn, checkfirst=True)
+
+
+def _schema_of(conn: sa.Connection) -> str | None:
+    return (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+
+
+def append_frame(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> int:
+    """Append the rows of ``df`` (columns named as the table's; missing ones null) inside the caller's
+    transaction. DuckDB reads the frame directly (one INSERT ... SELECT); other databases get one
+    executemany. Returns the number of rows."""
+    if df.empty:
+        return 0
+    cols = [c.name for c in table.columns]
+    frame = df.reindex(columns=cols)
+    if conn.dialect.name == "duckdb":
+        raw = conn.connection.driver_connection
+        view = f"_append_{uuid.uuid4().hex}"
+        schema = _schema_of(conn)
+        target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+        names = ", ".join(f'"{c}"' for c in cols)
+        raw.register(view, frame)
+        try:
+            raw.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {view}")
+        finally:
+            raw.unregister(view)
+    else:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        conn.execute(sa.insert(table), records)
+    return len(frame)

@@ -1,5 +1,4 @@
 import datetime as dt
-import json
 import os
 
 import dagster as dg
@@ -25,10 +24,14 @@ def _evaluate(home, cursor=None):
 
 def test_no_flags_skips(tmp_path):
     result, _ = _evaluate(tmp_path)
-    assert result.run_requests == [] and "no new .ok" in result.skip_message
+    assert result.run_requests == [] and "no .ok flags" in result.skip_message
 
 
-def test_one_run_per_date_selecting_arrived_extracts_then_quiet(tmp_path):
+def _keys(req):
+    return {k.to_user_string() for k in req.asset_selection}
+
+
+def test_one_run_per_date_selecting_what_the_arrived_extracts_feed(tmp_path):
     landing = tmp_path / "landing"
     write_extract(loans_frame(), contract.get("loans"), D, landing_dir(landing, D))
     write_extract(branches_frame(), contract.get("branches"), D, landing_dir(landing, D))
@@ -37,25 +40,28 @@ def test_one_run_per_date_selecting_arrived_extracts_then_quiet(tmp_path):
     # a file without its .ok flag has not arrived
     write_extract(loans_frame(), contract.get("loans"), day2, landing_dir(landing, day2), write_ok=False)
 
-    result, cursor = _evaluate(tmp_path)
+    result, _ = _evaluate(tmp_path)
     reqs = sorted(result.run_requests, key=lambda r: r.partition_key)
     assert [r.partition_key for r in reqs] == ["2026-01-31", "2026-02-01"]
-    assert {k.to_user_string() for k in reqs[0].asset_selection} == {"raw/loans", "raw/branches"}
-    assert {k.to_user_string() for k in reqs[1].asset_selection} == {"raw/branches"}
     assert all(r.job_name == "daily_pipeline" for r in reqs)
+    # raw and staged of what arrived, the staged extracts whose references read branches, the arrival register
+    assert {"raw/loans", "raw/branches", "staged/loans", "staged/branches", "dq/arrivals"} <= _keys(reqs[0])
+    assert {"staged/customers", "staged/staff", "staged/deposits"} <= _keys(reqs[1])
+    assert not any(k.startswith("raw/") and k != "raw/branches" for k in _keys(reqs[1]))
+    assert "staged/loan_performance" not in _keys(reqs[1])  # another partitioning, another job
 
-    again, cursor2 = _evaluate(tmp_path, cursor)
-    assert again.run_requests == []
+    # the same files keep the same run keys: Dagster launches a run key once
+    again, _ = _evaluate(tmp_path)
+    assert sorted(r.run_key for r in again.run_requests) == sorted(r.run_key for r in reqs)
 
-    # the late .ok flag and a restatement each trigger exactly one new run
+    # the late .ok flag, even with an old modification time, launches a run with a new key
     ok = landing_dir(landing, day2) / "LOAN_20260201_001.ok"
     ok.touch()
-    later = json.loads(cursor2)["mtime_ns"] + 10**9
-    os.utime(ok, ns=(later, later))
-    third, _ = _evaluate(tmp_path, cursor2)
-    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in third.run_requests] == [
-        ("2026-02-01", ["raw/loans"])
-    ]
+    os.utime(ok, (1, 1))
+    third, _ = _evaluate(tmp_path)
+    keys = {r.run_key for r in third.run_requests} - {r.run_key for r in reqs}
+    (new,) = [r for r in third.run_requests if r.run_key in keys]
+    assert new.partition_key == "2026-02-01" and {"raw/loans", "raw/branches"} <= _keys(new)
 
 
 def test_month_end_extract_goes_to_monthly_job(tmp_path):
@@ -84,4 +90,11 @@ def test_files_already_in_the_registry_launch_nothing(tmp_path):
 
     result, _ = _evaluate(tmp_path)
     (req,) = result.run_requests
-    assert [k.to_user_string() for k in req.asset_selection] == ["raw/branches"]
+    assert [k for k in _keys(req) if k.startswith("raw/")] == ["raw/branches"]
+
+    # once every flagged file is in the registry, the sensor skips
+    engine = make_engine(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    ingest_partition(contract.get("branches"), D, landing=landing, raw=tmp_path / "raw", engine=engine)
+    engine.dispose()
+    quiet, _ = _evaluate(tmp_path)
+    assert quiet.run_requests == [] and "already in the registry" in quiet.skip_message

@@ -1,6 +1,5 @@
 """With the synthetic generator's defects: every row-level defect of its manifest is quarantined by a rule of the
-matching family, no other row is quarantined, and every file-level defect rejects its file at ingest.
-Skipped while ``crm.synthetic.generate`` does not exist."""
+matching family, no other row is quarantined, and every file-level defect rejects its file at ingest."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ import re
 import pandas as pd
 import pytest
 
+from crm import synthetic
 from crm.contract import BY_FILE_CODE, BY_NAME
 from crm.ingest.fileformat import ExtractRejected, FileName, read_extract
 from crm.quality.evaluate import evaluate_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.rules import DEFECT_FAMILY, FILE_LEVEL_DEFECTS, rule_by_id
-
-synthetic = pytest.importorskip("crm.synthetic")
-if not hasattr(synthetic, "generate"):
-    pytest.skip("crm.synthetic.generate does not exist yet", allow_module_level=True)
 
 START, END = dt.date(2026, 1, 30), dt.date(2026, 1, 31)  # a day and a month-end (monthly extracts too)
 REJECT_REASON = {

@@ -1,0 +1,76 @@
+"""Which extracts a business date expects, and when (or whether) they arrived.
+
+Per the contract every daily extract is due for every business date, and month-end extracts for the last
+day of a month. A file has arrived when its ``.ok`` flag is in ``landing/<YYYYMMDD>/``; the flag's
+modification time is its arrival time (the bank's transfer writes the flag last). The cut-off is a time of
+day on the day after the business date, in the bank's time zone (default 08:00 Asia/Shanghai: the nightly
+batch window).
+
+Status of each expected extract: ``on_time`` (flag before the cut-off), ``late`` (flag after it),
+``missing`` (no flag and the cut-off has passed), ``pending`` (no flag yet, cut-off still ahead).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from crm.contract import EXTRACTS, Extract
+from crm.ingest.fileformat import FileName
+
+BANK_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_CUTOFF = dt.time(8, 0)
+COLUMNS = ("business_date", "extract", "expected_by", "file_name", "arrived_at", "status")
+
+
+def is_month_end(day: dt.date) -> bool:
+    return day.day == calendar.monthrange(day.year, day.month)[1]
+
+
+def expected_extracts(day: dt.date) -> list[Extract]:
+    return [e for e in EXTRACTS if e.cadence == "daily" or is_month_end(day)]
+
+
+def parse_cutoff(text: str) -> dt.time:
+    """``"HH:MM"`` -> time; a clear error otherwise."""
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"arrival cut-off must be HH:MM (bank time), not {text!r}") from None
+
+
+def expected_by(day: dt.date, cutoff: dt.time = DEFAULT_CUTOFF) -> dt.datetime:
+    """The cut-off for a business date's extracts, bank time, naive."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), cutoff)
+
+
+def arrivals(
+    landing: Path, day: dt.date, *, cutoff: dt.time = DEFAULT_CUTOFF, now: dt.datetime | None = None
+) -> pd.DataFrame:
+    """One row per expected extract of ``day``: columns :data:`COLUMNS` (times naive, bank time). The first
+    flagged file (lowest sequence) is the arrival; restatements do not make an extract late."""
+    now = now or dt.datetime.now(BANK_TZ).replace(tzinfo=None)
+    due = expected_by(day, cutoff)
+    folder = landing / day.strftime("%Y%m%d")
+    first: dict[str, tuple[int, str, dt.datetime]] = {}
+    if folder.is_dir():
+        for ok in folder.glob("*.ok"):  # a few dozen flags per day
+            fn = FileName.parse(ok.stem + ".dat")
+            if fn is None or fn.business_date != day:
+                continue
+            at = dt.datetime.fromtimestamp(ok.stat().st_mtime, BANK_TZ).replace(tzinfo=None, microsecond=0)
+            if fn.file_code not in first or fn.sequence < first[fn.file_code][0]:
+                first[fn.file_code] = (fn.sequence, ok.stem + ".dat", at)
+    rows = []
+    for e in expected_extracts(day):
+        hit = first.get(e.file_code)
+        if hit:
+            status = "on_time" if hit[2] <= due else "late"
+            rows.append((day, e.name, due, hit[1], hit[2], status))
+        else:
+            rows.append((day, e.name, due, None, None, "missing" if now > due else "pending"))
+    return pd.DataFrame(rows, columns=list(COLUMNS))

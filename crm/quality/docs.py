@@ -1,0 +1,100 @@
+"""Great Expectations Data Docs for auditors, under ``CRM_HOME/dq/``.
+
+``dq/validations/`` holds every validation result as GX JSON (GX's own filesystem store: one file per run,
+suite and business date), ``dq/site/`` the static Data Docs site built from them (``dq/site/index.html``).
+Results are produced with ``exclude_unexpected_values``: they name failing rows by source file and row
+number, never by value, so neither folder holds a value from the data.
+
+Steps of a run write their results and rebuild the site for those results; an exclusive file lock
+(``dq/.docs.lock``) serialises the rebuilds of parallel steps, so the index lists everything stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SITE_NAME = "dq"
+
+
+@contextmanager
+def _locked(dq: Path) -> Iterator[None]:
+    dq.mkdir(parents=True, exist_ok=True)
+    with open(dq / ".docs.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def docs_context(dq: Path):
+    """An ephemeral GX context whose validation results store and Data Docs site live under ``dq``."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+    config.stores["validation_results_store"] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(dq / "validations")},
+    }
+    config.data_docs_sites = {
+        SITE_NAME: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(dq / "site")},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _safe(text: str) -> str:
+    """A store key part: GX's filesystem store refuses path separators."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def result_key(suite_name: str, run_id: str | None, business_date: dt.date, recorded_at: dt.datetime):
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    return ValidationResultIdentifier(
+        ExpectationSuiteIdentifier(name=suite_name),
+        RunIdentifier(run_name=_safe(run_id or "adhoc"), run_time=recorded_at.replace(tzinfo=dt.UTC)),
+        batch_identifier=business_date.strftime("%Y%m%d"),
+    )
+
+
+def publish(dq: Path, results: list[tuple[dict, dt.date]], run_id: str | None) -> Path:
+    """Store GX validation results (JSON dicts, with the business date each is for) and rebuild the Data Docs
+    pages for them and the index. Returns the site's index page."""
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema,
+    )
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    schema = ExpectationSuiteValidationResultSchema()
+    with _locked(dq):
+        context = docs_context(dq)
+        keys = []
+        for result, day in results:
+            key = result_key(result["suite_name"], run_id, day, now)
+            context.validation_results_store.set(key, schema.load(result))
+            keys.append(key)
+        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=keys or None)
+    return dq / "site" / "index.html"
