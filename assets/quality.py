@@ -184,7 +184,7 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         quality: QualityResource,
     ):
         from crm.quality.docs import publish
-        from crm.quality.stage import record, stage_partition
+        from crm.quality.stage import record, stage_partitions
         from crm.warehouse import begin
 
         home = crm_home.home()
@@ -194,23 +194,21 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
             from crm.quality.gx import ephemeral_context
 
             gx_context = ephemeral_context()
-        results, absent = [], []
-        for pk in context.partition_keys:
-            day = business_date_for(pk, extract.cadence)
-            try:
-                r = stage_partition(
-                    extract.name, day, raw=home.raw, staged=home.staged, partition_key=pk,
-                    engine=quality.engine, threshold=threshold, context=gx_context,
+        keys = list(context.partition_keys)
+        batch = stage_partitions(
+            extract.name, [(pk, business_date_for(pk, extract.cadence)) for pk in keys],
+            raw=home.raw, staged=home.staged, engine=quality.engine, threshold=threshold, context=gx_context,
+            progress=lambda done, total: context.log.info(f"{extract.name}: staged {done}/{total} partitions"),
+        )
+        results = batch.results
+        for why in batch.absent.values():
+            context.log.warning(why)
+        for r in results:
+            if r.quarantined:
+                context.log.info(
+                    f"{extract.name} {r.business_date}: parsed {r.parsed}, quarantined {r.quarantined} "
+                    f"({_pct(r.quarantine_rate)}; threshold {_pct(threshold)})"
                 )
-            except FileNotFoundError as e:
-                absent.append(pk)
-                context.log.warning(str(e))
-                continue
-            results.append(r)
-            context.log.info(
-                f"{extract.name} {day}: parsed {r.parsed}, accepted {r.accepted}, quarantined {r.quarantined} "
-                f"({_pct(r.quarantine_rate)}; threshold {_pct(threshold)})"
-            )
         if results:
             engine = warehouse.engine()
             try:
@@ -218,10 +216,10 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
                     written = record(conn, results, context.run.run_id)
             finally:
                 engine.dispose()
-            gx_results = [(r.gx_result, r.business_date) for r in results if r.gx_result]
-            if gx_results:
-                publish(home.dq, gx_results, context.run.run_id)
+            if batch.gx_results:
+                publish(home.dq, batch.gx_results, context.run.run_id)
             context.log.info(f"evidence recorded: {written}")
+        absent = list(batch.absent)
         checks = [family_check(key, f, results, threshold) for f in families]
         checks += [rate_check(key, results, threshold), accounted_check(key, results)]
         if not results:

@@ -117,6 +117,32 @@ def _registry_summary(home: CrmHome) -> str:
     return ", ".join(f"{n} {status}" for status, n in rows) or "none"
 
 
+def _quality_summary(home: CrmHome) -> str:
+    """Rows accepted and quarantined by the latest run of each extract and business date."""
+    import sqlalchemy as sa
+
+    from crm.warehouse import begin, dq_file_outcomes, make_engine
+
+    t = dq_file_outcomes
+    latest = (
+        sa.select(t.c.extract, t.c.business_date, sa.func.max(t.c.recorded_at).label("at"))
+        .group_by(t.c.extract, t.c.business_date).subquery()
+    )
+    query = sa.select(sa.func.sum(t.c.parsed), sa.func.sum(t.c.accepted), sa.func.sum(t.c.quarantined)).join(
+        latest, sa.and_(t.c.extract == latest.c.extract, t.c.business_date == latest.c.business_date,
+                        t.c.recorded_at == latest.c.at)
+    )
+    engine = make_engine(home.warehouse_url)
+    try:
+        with begin(engine) as conn:
+            parsed, accepted, quarantined = conn.execute(query).one()
+    finally:
+        engine.dispose()
+    if not parsed:
+        return "no rows validated"
+    return f"{parsed:,} rows validated: {accepted:,} accepted, {quarantined:,} quarantined"
+
+
 @main.command()
 @click.option("--customers", type=click.IntRange(min=10), default=2000, show_default=True)
 @click.option("--months", type=click.IntRange(1, 24), default=3, show_default=True)
@@ -142,8 +168,10 @@ def demo(home: CrmHome, customers, months, seed):
     ok = _print_runs(run_dates(start, end))
     click.echo("")
     click.echo(f"files:       {_registry_summary(home)}")
-    click.echo(f"data:        {home.root}  (landing/, raw/, warehouse.duckdb)")
-    click.echo(f"warehouse:   {home.warehouse_path}  (table ingest_files: every file seen)")
+    click.echo(f"quality:     {_quality_summary(home)}")
+    click.echo(f"data:        {home.root}  (landing/, raw/, staged/, warehouse.duckdb)")
+    click.echo(f"warehouse:   {home.warehouse_path}  (ingest_files: every file seen; dq_*: data-quality evidence)")
+    click.echo(f"Data Docs:   {home.dq / 'site' / 'index.html'}")
     click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")
     click.echo("Dagster UI:  run `.venv/bin/crm ui`, then open http://127.0.0.1:3000")
     sys.exit(0 if ok else 1)

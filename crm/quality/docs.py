@@ -66,7 +66,7 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
-def result_key(suite_name: str, run_id: str | None, business_date: dt.date, recorded_at: dt.datetime):
+def result_key(suite_name: str, run_id: str | None, dates: str, recorded_at: dt.datetime):
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -76,13 +76,14 @@ def result_key(suite_name: str, run_id: str | None, business_date: dt.date, reco
     return ValidationResultIdentifier(
         ExpectationSuiteIdentifier(name=suite_name),
         RunIdentifier(run_name=_safe(run_id or "adhoc"), run_time=recorded_at.replace(tzinfo=dt.UTC)),
-        batch_identifier=business_date.strftime("%Y%m%d"),
+        batch_identifier=_safe(dates),
     )
 
 
-def publish(dq: Path, results: list[tuple[dict, dt.date]], run_id: str | None) -> Path:
-    """Store GX validation results (JSON dicts, with the business date each is for) and rebuild the Data Docs
-    pages for them and the index. Returns the site's index page."""
+def publish(dq: Path, results: list[tuple[dict, str]], run_id: str | None) -> Path:
+    """Store GX validation results (JSON dicts, each with the business date or range it covers, as
+    ``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) and rebuild their Data Docs pages and the index. Returns the
+    site's index page."""
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResultSchema,
     )
@@ -92,8 +93,8 @@ def publish(dq: Path, results: list[tuple[dict, dt.date]], run_id: str | None) -
     with _locked(dq):
         context = docs_context(dq)
         keys = []
-        for result, day in results:
-            key = result_key(result["suite_name"], run_id, day, now)
+        for result, dates in results:
+            key = result_key(result["suite_name"], run_id, dates, now)
             context.validation_results_store.set(key, schema.load(result))
             keys.append(key)
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=keys or None)

@@ -164,34 +164,21 @@ def evaluate(
     raise ValueError(f"unknown engine {engine!r}: use 'gx' or 'pandas'")
 
 
-def stage_partition(
-    extract: str,
-    day: dt.date,
-    *,
-    raw: Path,
-    staged: Path,
-    partition_key: str | None = None,
-    engine: str = "gx",
-    threshold: float = DEFAULT_THRESHOLD,
-    context=None,
+def _finish(
+    extract: str, day: dt.date, frame: pd.DataFrame, evaluation: Evaluation, *, raw: Path, staged: Path,
+    partition_key: str | None, threshold: float,
 ) -> StageResult:
-    """Validate, split and write one extract of one business date (no warehouse: see :func:`record`)."""
-    e = BY_NAME[extract]
-    frames = load_frames(raw, extract, day)
-    frame = frames[extract]
-    evaluation = evaluate(extract, frames, day, engine=engine, context=context)
+    """Split one date's rows by their evaluation, write both files, and summarise."""
     outcome = decide_from(frame, evaluation, day)
     if not outcome.files["balanced"].all():  # cannot happen by construction; never lose a row silently
         raise AssertionError(f"{extract} {day}: accepted + quarantined != parsed")
-
-    withheld = withheld_columns(e)
+    withheld = withheld_columns(BY_NAME[extract])
     q_rows = outcome.quarantined.reset_index(drop=True).copy()
     q_rows["_rule_ids"] = outcome.quarantine_index["rule_ids"].map(",".join).to_numpy() if len(q_rows) else []
     q_path = quarantine_file(raw, extract, day)
     _write_atomically(q_rows, q_path)
     s_path = staged_file(staged, extract, day)
     _write_atomically(outcome.accepted.drop(columns=withheld).reset_index(drop=True), s_path)
-
     pairs = (
         frame[["_source_file", "_sha256"]].drop_duplicates().dropna().sort_values("_source_file")
         if {"_source_file", "_sha256"} <= set(frame.columns)
@@ -219,6 +206,91 @@ def stage_partition(
         gx_result=evaluation.gx_result,
         withheld=withheld,
     )
+
+
+def stage_partition(
+    extract: str,
+    day: dt.date,
+    *,
+    raw: Path,
+    staged: Path,
+    partition_key: str | None = None,
+    engine: str = "gx",
+    threshold: float = DEFAULT_THRESHOLD,
+    context=None,
+) -> StageResult:
+    """Validate, split and write one extract of one business date (no warehouse: see :func:`record`)."""
+    frames = load_frames(raw, extract, day)
+    evaluation = evaluate(extract, frames, day, engine=engine, context=context)
+    return _finish(extract, day, frames[extract], evaluation, raw=raw, staged=staged,
+                   partition_key=partition_key, threshold=threshold)
+
+
+# GX validates this many rows at most in one call when a step stages several business dates
+CHUNK_ROWS = 1_000_000
+
+
+@dataclass
+class StagedBatch:
+    """The partitions one step staged, the partitions with no raw file, and the GX results (one per
+    validation; a validation covers one or several business dates)."""
+
+    results: list[StageResult]
+    absent: dict[str, str]  # partition key -> why
+    gx_results: list[tuple[dict, str]]  # (GX result, business-date label)
+
+
+def stage_partitions(
+    extract: str,
+    partitions: list[tuple[str, dt.date]],
+    *,
+    raw: Path,
+    staged: Path,
+    engine: str = "gx",
+    threshold: float = DEFAULT_THRESHOLD,
+    context=None,
+    progress=None,
+) -> StagedBatch:
+    """Stage many partitions ((partition key, business date) pairs) of one extract. With GX, dates are
+    validated together, up to :data:`CHUNK_ROWS` rows per validation, so GX's fixed cost per expectation is
+    paid per chunk rather than per date. ``progress(done, total)`` is called after each chunk."""
+    batch = StagedBatch([], {}, [])
+    pending: list[tuple[str, dt.date, dict[str, pd.DataFrame]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        if engine == "gx":
+            from crm.quality.gx import evaluate_days_gx
+
+            evaluations, gx_result = evaluate_days_gx(extract, {d: f for _, d, f in pending}, context=context)
+            if gx_result is not None:
+                days = [d for _, d, _ in pending]
+                label = f"{min(days):%Y%m%d}" if len(days) == 1 else f"{min(days):%Y%m%d}-{max(days):%Y%m%d}"
+                batch.gx_results.append((gx_result, label))
+        else:
+            evaluations = {d: evaluate(extract, f, d, engine=engine) for _, d, f in pending}
+        for pk, d, f in pending:
+            batch.results.append(_finish(extract, d, f[extract], evaluations[d], raw=raw, staged=staged,
+                                         partition_key=pk, threshold=threshold))
+        pending.clear()
+        if progress:
+            progress(len(batch.results) + len(batch.absent), len(partitions))
+
+    rows = 0
+    for pk, day in partitions:
+        try:
+            frames = load_frames(raw, extract, day)
+        except FileNotFoundError as e:
+            batch.absent[pk] = str(e)
+            continue
+        pending.append((pk, day, frames))
+        rows += len(frames[extract])
+        if rows >= CHUNK_ROWS:
+            flush()
+            rows = 0
+    flush()
+    return batch
 
 
 def _now() -> dt.datetime:
