@@ -21,7 +21,7 @@ import pandas as pd
 from crm.contract import EXTRACTS, Extract
 from crm.quality.rules import FAMILIES, rules_for
 from orchestration.partitions import business_date_for, daily_partitions, monthly_partitions
-from orchestration.resources import CrmHomeResource, QualityResource, WarehouseResource
+from orchestration.resources import CrmHomeResource, PrivacyResource, QualityResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
 
@@ -130,20 +130,21 @@ def accounted_check(key: dg.AssetKey, results) -> dg.AssetCheckResult:
 
 
 def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
-    from crm.quality.stage import reference_targets, withheld_columns
+    from crm.privacy.policy import load_policy
+    from crm.quality.stage import reference_targets
 
     key = dg.AssetKey(["staged", extract.name])
     partitions = monthly_partitions if extract.cadence == "month_end" else daily_partitions
     families = families_of(extract)
     deps = [dg.AssetKey(["raw", extract.name])] + [dg.AssetKey(["raw", t]) for t in reference_targets(extract.name)]
-    withheld = withheld_columns(extract)
+    treated = {c: p for c, p in load_policy().for_extract(extract.name).items() if p.treatment != "keep"}
     description = (
         f"{extract.title}, validated. Every raw row of the partition is accepted or quarantined with every "
         f"failing rule id ({len(rules_for(extract.name))} rules: {', '.join(families)}). Accepted rows are "
-        "written to `staged/` without personal columns"
-        + (f" ({', '.join(withheld)} withheld until masking)" if withheld else "")
+        "written to `staged/` under the privacy policy"
+        + (f" ({', '.join(f'{c}: {p.treatment}' for c, p in treated.items())})" if treated else "")
         + "; quarantined rows stay in the restricted raw zone (`raw/_quarantine/`). Sensitivity: internal "
-        "(no personal data)."
+        "(tokens and masked values only)."
     )
     check_specs = [
         dg.AssetCheckSpec(
@@ -182,6 +183,7 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         crm_home: CrmHomeResource,
         warehouse: WarehouseResource,
         quality: QualityResource,
+        privacy: PrivacyResource,
     ):
         from crm.quality.docs import publish
         from crm.quality.stage import record, stage_partitions
@@ -195,9 +197,11 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
 
             gx_context = ephemeral_context()
         keys = list(context.partition_keys)
+        ring = privacy.ring(context.log)
         batch = stage_partitions(
             extract.name, [(pk, business_date_for(pk, extract.cadence)) for pk in keys],
             raw=home.raw, staged=home.staged, engine=quality.engine, threshold=threshold, context=gx_context,
+            ring=ring,
             progress=lambda done, total: context.log.info(f"{extract.name}: staged {done}/{total} partitions"),
         )
         results = batch.results
@@ -235,7 +239,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
                 "partitions_without_raw": ", ".join(absent) or "none",
                 "suite_version": ", ".join(sorted({r.suite_version for r in results})),
                 "engine": quality.engine,
-                "withheld_columns": ", ".join(withheld) or "none",
+                "privacy_policy": ", ".join(sorted({r.privacy_policy for r in results})),
+                "key_version": ring.current,
             },
             check_results=checks,
         )

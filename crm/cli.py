@@ -164,6 +164,7 @@ def demo(home: CrmHome, customers, months, seed):
         click.echo(f"generating a demo bank: {customers} customers, business dates {start}..{end}")
         gen(home.landing, customers=customers, start=start, end=end, seed=seed, progress=True)
         stamp.write_text(json.dumps(params))
+    click.echo(_masking_key_line(home))
     click.echo("running the pipeline")
     ok = _print_runs(run_dates(start, end))
     click.echo("")
@@ -175,6 +176,79 @@ def demo(home: CrmHome, customers, months, seed):
     click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")
     click.echo("Dagster UI:  run `.venv/bin/crm ui`, then open http://127.0.0.1:3000")
     sys.exit(0 if ok else 1)
+
+
+def _ring_location(home: CrmHome) -> tuple[str, Path | None]:
+    """Where the key ring is: CRM_MASKING_KEY (a file path or an inline key), else the local key file."""
+    from crm.privacy.tokens import LOCAL_KEY_FILE
+
+    spec = os.environ.get("CRM_MASKING_KEY", "")
+    if spec:
+        path = Path(spec)
+        return spec, path if path.is_file() else None
+    path = home.root / LOCAL_KEY_FILE
+    return str(path), path
+
+
+def _masking_key_line(home: CrmHome) -> str:
+    from crm.privacy.tokens import ensure_local_ring
+
+    if os.environ.get("CRM_MASKING_KEY"):
+        return "masking key: from CRM_MASKING_KEY"
+    _, path, created = ensure_local_ring(home.root)
+    if created:
+        return f"masking key: created a new local key file {path} (local only; production sets CRM_MASKING_KEY)"
+    return f"masking key: {path}"
+
+
+@main.group()
+def privacy():
+    """Masking keys and the raw zone's retention."""
+
+
+@privacy.command("rotate-key")
+@click.pass_obj
+def rotate_key(home: CrmHome):
+    """Add a new key version to the key ring, make it current, and re-tokenise every staged partition
+    from the raw zone under it (partitions whose raw file was purged keep their old version)."""
+    from crm.privacy.retention import retokenise
+    from crm.privacy.tokens import load_ring, save_ring
+
+    spec, path = _ring_location(home)
+    if path is None or not path.is_file():
+        raise click.ClickException(f"no key file to rotate at {spec} (an inline key cannot be rotated)")
+    ring = load_ring(str(path)).rotated()
+    save_ring(ring, path)
+    click.echo(f"key ring {path}: new current version {ring.current} (versions: {', '.join(sorted(ring.keys))})")
+    with click.progressbar(length=1, label="re-tokenising staged partitions") as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(1)
+
+        counts = retokenise(home.raw, home.staged, ring, progress=progress)
+    click.echo(f"re-tokenised {counts['partitions']} partitions, {counts['rows']:,} rows, under {ring.current}")
+
+
+@privacy.command("purge")
+@click.option("--days", type=click.IntRange(min=1), default=lambda: int(os.environ.get("CRM_RAW_RETENTION_DAYS")
+              or 400), show_default="CRM_RAW_RETENTION_DAYS or 400", help="Keep this many days of raw data.")
+@click.option("--dry-run", is_flag=True, help="List what would be purged, delete nothing.")
+@click.pass_obj
+def purge(home: CrmHome, days, dry_run):
+    """Delete raw-zone partitions older than the retention period, recorded in raw_purges."""
+    from crm.privacy.retention import purge_raw
+    from crm.warehouse import begin, ensure_schema, make_engine
+
+    engine = make_engine(os.environ.get("CRM_WAREHOUSE_URL") or home.warehouse_url)
+    try:
+        ensure_schema(engine)
+        with begin(engine) as conn:
+            purged = purge_raw(home.raw, days, conn=conn, run_id="cli", dry_run=dry_run)
+    finally:
+        engine.dispose()
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"{verb} {len(purged)} raw partitions ({int(purged['bytes'].sum()) if len(purged) else 0:,} bytes) "
+               f"older than {days} days")
 
 
 @main.group()

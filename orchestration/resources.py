@@ -57,6 +57,31 @@ class QualityResource(dg.ConfigurableResource):
         return float(self.thresholds.get(extract, self.default_threshold))
 
 
+class PrivacyResource(dg.ConfigurableResource):
+    """The masking key ring. ``key``: a key file's path, or a key inline (64+ hex digits); from
+    ``CRM_MASKING_KEY``. Empty: locally (``create_if_missing``) ``CRM_HOME/masking-keys.json`` is used and
+    created on first use; in production the run stops with an error naming the variable."""
+
+    key: str = ""
+    crm_home: str = "data"
+    create_if_missing: bool = False
+    raw_retention_days: int = 400
+
+    def ring(self, log=None):
+        from crm.privacy.tokens import KeyError_, ensure_local_ring, load_ring
+
+        if self.key:
+            return load_ring(self.key)
+        if not self.create_if_missing:
+            raise KeyError_(
+                "no masking key: set CRM_MASKING_KEY to the key file (or the key) before running in production"
+            )
+        ring, path, created = ensure_local_ring(Path(self.crm_home).resolve())
+        if created and log is not None:
+            log.warning(f"created a new local masking key file {path} (keep it: tokens depend on it)")
+        return ring
+
+
 def _float_env(name: str, default: float) -> float:
     text = os.environ.get(name)
     return float(text) if text else default
@@ -74,6 +99,13 @@ def resources_for(env: str | None = None) -> dict:
                 default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
             ),
+            # an EnvVar, so the key never shows in the UI's resource config
+            "privacy": PrivacyResource(
+                key=dg.EnvVar("CRM_MASKING_KEY") if os.environ.get("CRM_MASKING_KEY") else "",
+                crm_home=home,
+                create_if_missing=True,
+                raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
+            ),
         }
     if env == "prod":
         return {
@@ -82,6 +114,12 @@ def resources_for(env: str | None = None) -> dict:
             "quality": QualityResource(
                 default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
+            ),
+            # unset, the run stops: Dagster names the missing variable
+            "privacy": PrivacyResource(
+                key=dg.EnvVar("CRM_MASKING_KEY"),
+                create_if_missing=False,
+                raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
             ),
         }
     raise ValueError(f"CRM_ENV must be local or prod, not {env!r}")

@@ -278,6 +278,48 @@ def _merge_results(parts: list[dict], extract: str, version: str) -> dict:
     return merged
 
 
+def _validate(
+    extract: str,
+    columns: dict[str, Any],
+    index: pd.Index,
+    keys: list[str],
+    rules: list[Rule],
+    version: str,
+    context,
+    failed: dict[str, np.ndarray],
+) -> dict:
+    """Validate ``rules`` with GX on ``columns`` (see :func:`gx_columns`), in one batch or, above
+    :data:`NARROW_BATCH_ROWS` rows, one narrow batch per set of columns read; mark the failing rows in
+    ``failed`` (rule id -> boolean array) and return the merged JSON-able result."""
+    n = len(index)
+    columns = {c: v if c in keys else as_categorical(v) for c, v in columns.items()}
+    batch_definition = whole_dataframe(context or ephemeral_context())
+    groups: dict[tuple[str, ...], list[Rule]] = {}
+    for rule in rules:
+        groups.setdefault(batch_columns(rule) if n > NARROW_BATCH_ROWS else (), []).append(rule)
+    parts = []
+    for cols, group in groups.items():  # one batch per group of rules (tens at most)
+        # each batch is built from the columns it needs (one consolidated frame of the whole extract
+        # would copy every column once more, for nothing, before the narrow batches copy theirs)
+        names = keys + [c for c in cols if c not in keys] if cols else list(columns)
+        frame_i = pd.DataFrame({c: columns[c] for c in names}, index=index)
+        result = validate_dataframe(batch_definition, frame_i, build_suite(extract, group, version),
+                                    result_format(keys))
+        parts.append(result.to_json_dict())
+    gx_result = _merge_results(parts, extract, version)
+    lookup = pd.Index(columns[keys[0]]) if len(keys) == 1 else pd.MultiIndex.from_arrays([columns[k] for k in keys])
+    for r in gx_result["results"]:
+        rule_id = r["expectation_config"]["meta"]["rule_id"]
+        error = _exception_message(r.get("exception_info"))
+        if error:
+            raise RuntimeError(f"GX could not evaluate {rule_id}: {error}")
+        try:
+            failed[rule_id][_failed_positions(r["result"], keys, lookup)] = True
+        except ValueError as e:
+            raise RuntimeError(f"{rule_id}: {e}") from None
+    return gx_result
+
+
 def evaluate_extract_gx(
     extract: str,
     frames: Mapping[str, pd.DataFrame],
@@ -300,33 +342,8 @@ def evaluate_extract_gx(
     if n and active:
         keys = index_columns(df)
         columns = gx_columns(df, active, day, frames, keys, cache)
-        columns = {c: v if c in keys else as_categorical(v) for c, v in columns.items()}
-        batch_definition = whole_dataframe(context or ephemeral_context())
-        version = suite_version(extract, rules)
-        groups: dict[tuple[str, ...], list[Rule]] = {}
-        for rule in active:
-            groups.setdefault(batch_columns(rule) if n > NARROW_BATCH_ROWS else (), []).append(rule)
-        parts = []
-        for cols, group in groups.items():  # one batch per group of rules (tens at most)
-            # each batch is built from the columns it needs (one consolidated frame of the whole extract
-            # would copy every column once more, for nothing, before the narrow batches copy theirs)
-            names = keys + [c for c in cols if c not in keys] if cols else list(columns)
-            frame_i = pd.DataFrame({c: columns[c] for c in names}, index=df.index)
-            result = validate_dataframe(
-                batch_definition, frame_i, build_suite(extract, group, version), result_format(keys)
-            )
-            parts.append(result.to_json_dict())
-        gx_result = _merge_results(parts, extract, version)
-        lookup = pd.Index(df[keys[0]]) if len(keys) == 1 else pd.MultiIndex.from_frame(df[keys])
-        for r in gx_result["results"]:
-            rule_id = r["expectation_config"]["meta"]["rule_id"]
-            error = _exception_message(r.get("exception_info"))
-            if error:
-                raise RuntimeError(f"GX could not evaluate {rule_id}: {error}")
-            try:
-                failed[rule_id][_failed_positions(r["result"], keys, lookup)] = True
-            except ValueError as e:
-                raise RuntimeError(f"{rule_id}: {e}") from None
+        gx_result = _validate(extract, columns, df.index, keys, active, suite_version(extract, rules), context,
+                              failed)
     ordered = sorted(failed)
     out = pd.DataFrame({r: failed[r] for r in ordered}, index=pd.RangeIndex(n), columns=ordered).astype(bool)
     out.index = frame.index
@@ -400,43 +417,16 @@ def evaluate_days_gx(
     failed_all = {r.id: np.zeros(n, dtype=bool) for r in active}
     gx_result = None
     if n and active:
-        batch_df = pd.concat(parts, ignore_index=True)
-        if batch_df.duplicated(keys).any():
+        columns = {c: pd.concat([p[c] for p in parts], ignore_index=True) for c in parts[0]}
+        if pd.DataFrame({k: columns[k] for k in keys}).duplicated().any():
             raise ValueError(f"{extract}: rows are not identified by (_source_file, _row_number)")
-        context = context or ephemeral_context()
-        source = context.data_sources.add_or_update_pandas(name="crm")
-        version = suite_version(extract, rules)
         # uniqueness holds within a business date: the date joins the key
         judged = [
             dataclasses.replace(r, columns=(*r.columns, "_dq_day")) if r.kind == "unique" else r for r in active
         ]
-        groups: dict[tuple[str, ...], list[Rule]] = {}
-        for rule in judged:
-            groups.setdefault(batch_columns(rule) if n > NARROW_BATCH_ROWS else (), []).append(rule)
-        results = []
-        label = f"{ordered_days[0]:%Y%m%d}_{ordered_days[-1]:%Y%m%d}"
-        for i, (cols, group) in enumerate(groups.items()):
-            frame_i = batch_df[keys + [c for c in cols if c not in keys]] if cols else batch_df
-            asset_name = f"{extract}_{label}_{i}"
-            asset = source.add_dataframe_asset(name=asset_name)
-            batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
-                batch_parameters={"dataframe": frame_i}
-            )
-            result = batch.validate(build_suite(extract, group, version), result_format=result_format(keys))
-            source.delete_asset(asset_name)
-            results.append(result.to_json_dict())
-        gx_result = _merge_results(results, extract, version)
+        gx_result = _validate(extract, columns, pd.RangeIndex(n), keys, judged, suite_version(extract, rules),
+                              context, failed_all)
         gx_result.setdefault("meta", {})["business_dates"] = [d.isoformat() for d in ordered_days]
-        lookup = pd.MultiIndex.from_frame(batch_df[keys])
-        for r in gx_result["results"]:
-            rule_id = r["expectation_config"]["meta"]["rule_id"]
-            error = _exception_message(r.get("exception_info"))
-            if error:
-                raise RuntimeError(f"GX could not evaluate {rule_id}: {error}")
-            try:
-                failed_all[rule_id][_failed_positions(r["result"], keys, lookup)] = True
-            except ValueError as exc:
-                raise RuntimeError(f"{rule_id}: {exc}") from None
     out: dict[dt.date, Evaluation] = {}
     start = 0
     for d, size in zip(ordered_days, sizes, strict=True):

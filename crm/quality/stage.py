@@ -5,9 +5,9 @@ Where things go:
 
 - quarantined rows, with their raw values and the failing rule ids, to ``raw/_quarantine/<extract>/<date>
   .parquet``: the restricted zone, next to the raw file they came from;
-- accepted rows to ``staged/<extract>/<date>.parquet``, *without* any personal column (JR/T 0171 class C2,
-  or a column whose meaning is a name, ID, phone, card, address, e-mail, birth date or free text): until the
-  privacy policy (issue 4) tokenises and masks them, they are withheld, never copied out of the raw zone;
+- accepted rows to ``staged/<extract>/<date>.parquet`` after the privacy policy (:mod:`crm.privacy`):
+  join keys tokenised, names, IDs, phones and cards masked for display, birth dates and addresses
+  generalised, free text scrubbed; no raw personal value leaves the raw zone;
 - the evidence to the warehouse (:data:`crm.warehouse.dq_rule_results`, ``dq_file_outcomes``,
   ``dq_quarantine``, ``dq_rules``), appended per run: no value from the data, only file names, checksums,
   row numbers, rule ids and counts.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from crm.contract import BY_NAME, Extract
+from crm.contract import Extract
 from crm.quality.evaluate import Evaluation, evaluate_extract_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.rules import Rule, rule_catalogue, rules_for
@@ -42,7 +42,7 @@ DEFAULT_THRESHOLD = 0.02
 
 
 def withheld_columns(extract: Extract) -> list[str]:
-    """Columns that must not leave the raw zone unmasked: class C2, or personal by meaning."""
+    """Columns whose raw values must not leave the raw zone: class C2, or personal by meaning."""
     return [c.name for c in extract.columns if c.pii != "C1" or c.semantic in PERSONAL_SEMANTICS]
 
 
@@ -84,6 +84,48 @@ def load_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.DataFrame
     return frames
 
 
+SCRUB_NAME_SOURCES = {"customers": ["customer_id", "customer_name"], "corporates": ["customer_id", "legal_rep_name"],
+                      "contacts": ["customer_id", "contact_name"]}
+
+
+def load_names(raw: Path, day: dt.date) -> pd.Series | None:
+    """customer_id -> the personal names free text about that customer must lose (the customer's, the legal
+    representative's and the contacts'), from the raw zone of the business date; None if none is there."""
+    from crm.privacy.scrub import names_by_customer
+
+    frames = {}
+    for name, cols in SCRUB_NAME_SOURCES.items():
+        path = raw_file(raw, name, day)
+        frames[name] = pd.read_parquet(path, columns=cols) if path.exists() else pd.DataFrame(columns=cols)
+    if all(f.empty for f in frames.values()):
+        return None
+    return names_by_customer(frames["customers"], frames["corporates"], frames["contacts"])
+
+
+def needs_names(extract: str) -> bool:
+    from crm.privacy.policy import load_policy
+
+    return any(p.treatment == "scrub" for p in load_policy().for_extract(extract).values())
+
+
+def row_names(frame: pd.DataFrame, extract: str, raw: Path, day: dt.date) -> pd.Series | None:
+    """Per row of ``frame``, the personal names its free text must lose: those of its customer (see
+    :func:`load_names`) and the row's own name columns (a transaction's counterparty). None when the extract
+    has no free text to scrub."""
+    from crm.contract import BY_NAME
+    from crm.privacy.scrub import merge_names
+
+    if not needs_names(extract):
+        return None
+    parts = []
+    if "customer_id" in frame.columns:
+        by_customer = load_names(raw, day)
+        if by_customer is not None:
+            parts.append(frame["customer_id"].map(by_customer))
+    parts += [frame[c.name] for c in BY_NAME[extract].columns if c.semantic == "person_name"]
+    return merge_names(*parts) if parts else None
+
+
 def _write_atomically(df: pd.DataFrame, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp")
@@ -119,7 +161,7 @@ class StageResult:
     staged_path: Path
     quarantine_path: Path
     gx_result: dict | None = None
-    withheld: list[str] = field(default_factory=list)
+    privacy_policy: str = ""
 
     @property
     def quarantine_rate(self) -> float:
@@ -166,19 +208,22 @@ def evaluate(
 
 def _finish(
     extract: str, day: dt.date, frame: pd.DataFrame, evaluation: Evaluation, *, raw: Path, staged: Path,
-    partition_key: str | None, threshold: float,
+    partition_key: str | None, threshold: float, ring,
 ) -> StageResult:
-    """Split one date's rows by their evaluation, write both files, and summarise."""
+    """Split one date's rows by their evaluation, protect the accepted ones, write both files, summarise."""
+    from crm.privacy.apply import protect
+
     outcome = decide_from(frame, evaluation, day)
     if not outcome.files["balanced"].all():  # cannot happen by construction; never lose a row silently
         raise AssertionError(f"{extract} {day}: accepted + quarantined != parsed")
-    withheld = withheld_columns(BY_NAME[extract])
     q_rows = outcome.quarantined.reset_index(drop=True).copy()
     q_rows["_rule_ids"] = outcome.quarantine_index["rule_ids"].map(",".join).to_numpy() if len(q_rows) else []
     q_path = quarantine_file(raw, extract, day)
     _write_atomically(q_rows, q_path)
     s_path = staged_file(staged, extract, day)
-    _write_atomically(outcome.accepted.drop(columns=withheld).reset_index(drop=True), s_path)
+    accepted = outcome.accepted
+    protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
+    _write_atomically(protected.reset_index(drop=True), s_path)
     pairs = (
         frame[["_source_file", "_sha256"]].drop_duplicates().dropna().sort_values("_source_file")
         if {"_source_file", "_sha256"} <= set(frame.columns)
@@ -204,7 +249,7 @@ def _finish(
         staged_path=s_path,
         quarantine_path=q_path,
         gx_result=evaluation.gx_result,
-        withheld=withheld,
+        privacy_policy=protected.attrs["privacy_policy"],
     )
 
 
@@ -218,12 +263,14 @@ def stage_partition(
     engine: str = "gx",
     threshold: float = DEFAULT_THRESHOLD,
     context=None,
+    ring=None,
 ) -> StageResult:
-    """Validate, split and write one extract of one business date (no warehouse: see :func:`record`)."""
+    """Validate, split, protect and write one extract of one business date (no warehouse: see
+    :func:`record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`)."""
     frames = load_frames(raw, extract, day)
     evaluation = evaluate(extract, frames, day, engine=engine, context=context)
     return _finish(extract, day, frames[extract], evaluation, raw=raw, staged=staged,
-                   partition_key=partition_key, threshold=threshold)
+                   partition_key=partition_key, threshold=threshold, ring=ring)
 
 
 # GX validates this many rows at most in one call when a step stages several business dates
@@ -250,6 +297,7 @@ def stage_partitions(
     threshold: float = DEFAULT_THRESHOLD,
     context=None,
     progress=None,
+    ring=None,
 ) -> StagedBatch:
     """Stage many partitions ((partition key, business date) pairs) of one extract. With GX, dates are
     validated together, up to :data:`CHUNK_ROWS` rows per validation, so GX's fixed cost per expectation is
@@ -272,7 +320,7 @@ def stage_partitions(
             evaluations = {d: evaluate(extract, f, d, engine=engine) for _, d, f in pending}
         for pk, d, f in pending:
             batch.results.append(_finish(extract, d, f[extract], evaluations[d], raw=raw, staged=staged,
-                                         partition_key=pk, threshold=threshold))
+                                         partition_key=pk, threshold=threshold, ring=ring))
         pending.clear()
         if progress:
             progress(len(batch.results) + len(batch.absent), len(partitions))

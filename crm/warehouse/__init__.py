@@ -135,6 +135,21 @@ dq_arrivals = sa.Table(
 )
 
 
+raw_purges = sa.Table(
+    "raw_purges",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("zone", sa.String(20), nullable=False),  # raw | raw/_quarantine
+    sa.Column("file", sa.String(80), nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("purged_at", sa.DateTime(timezone=False), nullable=False),
+    comment="Raw-zone partitions deleted by the retention job, and why. History, never updated.",
+)
+
+
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("duckdb"):
         return sa.create_engine(url, poolclass=sa.pool.NullPool)
