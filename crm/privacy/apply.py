@@ -56,6 +56,6 @@ def protect(
     for c in LINEAGE:
         if c in frame.columns:
             out[c] = frame[c]
-    result = pd.DataFrame(out, index=frame.index)
+    result = pd.DataFrame(out, index=frame.index, copy=False)  # no block consolidation: written out as is
     result.attrs["privacy_policy"] = policy.version
     return result

@@ -77,7 +77,7 @@ def mask(values, kind: str) -> pd.Series:
     else:
         raise ValueError(f"unknown mask {kind!r}; known: {', '.join(MASKS)}")
     index = values.index if isinstance(values, pd.Series) else None
-    return pd.Series(out.to_pandas(), index=index, dtype=object)
+    return pd.Series(pd.arrays.ArrowExtensionArray(out.cast(pa.string())), index=index)
 
 
 def age_band(birth_dates, business_date: dt.date) -> pd.Series:

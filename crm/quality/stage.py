@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -88,15 +89,23 @@ SCRUB_NAME_SOURCES = {"customers": ["customer_id", "customer_name"], "corporates
                       "contacts": ["customer_id", "contact_name"]}
 
 
-def load_names(raw: Path, day: dt.date) -> pd.Series | None:
+def load_names(raw: Path, day: dt.date, customer_ids=None) -> pd.Series | None:
     """customer_id -> the personal names free text about that customer must lose (the customer's, the legal
-    representative's and the contacts'), from the raw zone of the business date; None if none is there."""
+    representative's and the contacts'), from the raw zone of the business date; only for ``customer_ids``
+    when given (a day's notes name a few thousand customers, not the million); None if no source is there."""
     from crm.privacy.scrub import names_by_customer
 
+    wanted = None if customer_ids is None else pa.array(pd.unique(pd.Series(customer_ids).dropna()), pa.string())
     frames = {}
     for name, cols in SCRUB_NAME_SOURCES.items():
         path = raw_file(raw, name, day)
-        frames[name] = pd.read_parquet(path, columns=cols) if path.exists() else pd.DataFrame(columns=cols)
+        if not path.exists():
+            frames[name] = pd.DataFrame(columns=cols)
+            continue
+        table = pq.read_table(path, columns=cols)
+        if wanted is not None:
+            table = table.filter(pc.is_in(table.column("customer_id").cast(pa.string()), value_set=wanted))
+        frames[name] = table.to_pandas()
     if all(f.empty for f in frames.values()):
         return None
     return names_by_customer(frames["customers"], frames["corporates"], frames["contacts"])
@@ -119,7 +128,7 @@ def row_names(frame: pd.DataFrame, extract: str, raw: Path, day: dt.date) -> pd.
         return None
     parts = []
     if "customer_id" in frame.columns:
-        by_customer = load_names(raw, day)
+        by_customer = load_names(raw, day, frame["customer_id"])
         if by_customer is not None:
             parts.append(frame["customer_id"].map(by_customer))
     parts += [frame[c.name] for c in BY_NAME[extract].columns if c.semantic == "person_name"]
