@@ -1,0 +1,180 @@
+"""Behavioural scorecard characteristics and the development sample, from the month-end loan performance
+history (staged: customer ids are tokens).
+
+Unit: a **customer at an observation month-end** ``m``. Population: customers with at least one loan open at
+``m`` (status N or O) and none more than 30 days past due at ``m`` (a customer already in serious arrears is
+not scored for default: it has defaulted or is about to). Target (``bad`` = 1): any of the customer's loans
+more than 90 days past due at any month-end in ``(m, m + 12]``. Exclusions, stated: observation months
+without 12 following month-ends in the history (the outcome is not known yet); loans settled or written off
+at ``m``. A loan that settles inside the window without going 90+ days past due counts as good.
+
+Characteristics at ``m`` (all computed from month-ends up to ``m`` only, vectorised over a loan x month
+matrix):
+
+- ``max_dpd_now``: the worst days past due over the customer's loans at ``m``;
+- ``max_dpd_6m``, ``max_dpd_12m``: the worst over the last 6 and 12 month-ends;
+- ``months_in_arrears_12m``: month-ends in the last 12 with any loan past due;
+- ``n_loans``: loans open at ``m``; ``balance``: their total balance;
+- ``balance_change_12m``: total balance at ``m`` over that 12 month-ends earlier, for loans open then
+  (amortisation pace; missing when there was no balance then);
+- ``secured_share``: share of the balance in housing loans (``RHL``) or fixed-asset loans (``CFA``);
+- customer attributes from the staged customer master: for individuals ``annual_income``, ``age_band``,
+  ``occupation``, ``education``, ``marital_status``; for corporates ``enterprise_size``, ``industry``,
+  ``registered_capital``, ``employees``.
+
+Segments: ``retail`` (customers in the individual master) and ``corporate`` (in the corporate master).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BEHAVIOUR = ["max_dpd_now", "max_dpd_6m", "max_dpd_12m", "months_in_arrears_12m", "n_loans", "balance",
+             "balance_change_12m", "secured_share"]
+RETAIL = ["annual_income", "age_band", "occupation", "education", "marital_status"]
+CORPORATE = ["enterprise_size", "industry", "registered_capital", "employees"]
+CATEGORICAL = ["age_band", "occupation", "education", "marital_status", "enterprise_size", "industry"]
+FEATURES = {"retail": BEHAVIOUR + RETAIL, "corporate": BEHAVIOUR + CORPORATE}
+# the bad rate rises with past arrears: bins must follow (optbinning monotonic trends)
+MONOTONIC = {"max_dpd_now": "ascending", "max_dpd_6m": "ascending", "max_dpd_12m": "ascending",
+             "months_in_arrears_12m": "ascending"}
+OUTCOME_MONTHS = 12
+BAD_DPD = 90
+POPULATION_MAX_DPD = 30
+
+
+def load_performance(staged: Path) -> pd.DataFrame:
+    """Every month-end snapshot in the staged loan performance partitions, one row per (month-end, loan);
+    a restated month's latest partition wins."""
+    files = sorted((staged / "loan_performance").glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no staged loan_performance partitions under {staged}")
+    cols = ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
+    frame = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"])
+    return frame.drop_duplicates(["snapshot_date", "loan_id"], keep="last")
+
+
+def _matrices(perf: pd.DataFrame):
+    """Loan x month matrices (month-ends sorted) of days past due, balance and open status."""
+    months = np.sort(perf["snapshot_date"].unique())
+    loans = perf["loan_id"].astype(str).unique()
+    li = pd.Index(loans).get_indexer(perf["loan_id"].astype(str))
+    mi = pd.Index(months).get_indexer(perf["snapshot_date"])
+    shape = (len(loans), len(months))
+    dpd = np.full(shape, np.nan)
+    bal = np.full(shape, np.nan)
+    open_ = np.zeros(shape, dtype=bool)
+    dpd[li, mi] = perf["overdue_days"].to_numpy(dtype=float)
+    bal[li, mi] = perf["balance"].to_numpy(dtype=float)
+    open_[li, mi] = perf["status"].isin(["N", "O"]).to_numpy()
+    first = perf.drop_duplicates("loan_id", keep="last").set_index(perf.drop_duplicates("loan_id", keep="last")
+                                                                    ["loan_id"].astype(str))
+    owner = first.loc[loans, "customer_id"].to_numpy()
+    product = first.loc[loans, "product_code"].to_numpy()
+    return months, loans, owner, product, dpd, bal, open_
+
+
+def _rolling_max(a: np.ndarray, window: int) -> np.ndarray:
+    """Max over the last ``window`` columns (inclusive), NaN ignored; NaN where all are NaN."""
+    out = np.full(a.shape, np.nan)
+    filled = np.where(np.isnan(a), -np.inf, a)
+    for k in range(window):  # a loop over a dozen months, not over rows
+        shifted = np.full(a.shape, -np.inf)
+        shifted[:, k:] = filled[:, : a.shape[1] - k] if k else filled
+        out = np.fmax(out, np.where(np.isinf(shifted), np.nan, shifted))
+    return out
+
+
+def loan_month_features(perf: pd.DataFrame) -> pd.DataFrame:
+    """Per (loan, month-end): days past due now, worst over 6 and 12 month-ends, arrears months over 12,
+    balance now and 12 month-ends earlier, open flag, and the outcome (worst over the next 12), long form."""
+    months, loans, owner, product, dpd, bal, open_ = _matrices(perf)
+    n_months = len(months)
+    max6, max12 = _rolling_max(dpd, 6), _rolling_max(dpd, 12)
+    arrears = np.nan_to_num(dpd) > 0
+    cum = np.concatenate([np.zeros((len(loans), 1)), np.cumsum(arrears, axis=1)], axis=1)
+    lo = np.maximum(np.arange(n_months) - 11, 0)
+    in_arrears_12 = cum[:, np.arange(n_months) + 1] - cum[:, lo]
+    bal_12 = np.full(bal.shape, np.nan)
+    bal_12[:, 12:] = bal[:, :-12] if n_months > 12 else bal_12[:, 12:]
+    # outcome: worst days past due over the next 12 month-ends; known only with 12 month-ends to come
+    future = np.full(dpd.shape, np.nan)
+    rev = _rolling_max(dpd[:, ::-1], OUTCOME_MONTHS)[:, ::-1]  # worst over [m, m+11]
+    future[:, :-1] = rev[:, 1:]  # worst over (m, m+12]
+    known = np.zeros(n_months, dtype=bool)
+    known[: max(n_months - OUTCOME_MONTHS, 0)] = True
+    li, mi = np.nonzero(open_)
+    return pd.DataFrame({
+        "loan_id": loans[li], "customer_id": owner[li], "product_code": product[li],
+        "month_end": months[mi], "dpd": dpd[li, mi], "max_dpd_6m": max6[li, mi], "max_dpd_12m": max12[li, mi],
+        "arrears_months_12m": in_arrears_12[li, mi], "balance": bal[li, mi], "balance_12m_ago": bal_12[li, mi],
+        "future_max_dpd": future[li, mi], "outcome_known": known[mi],
+    })
+
+
+def customer_month_features(loan_months: pd.DataFrame) -> pd.DataFrame:
+    """Per (customer, month-end): the behavioural characteristics and the outcome."""
+    lm = loan_months.assign(
+        secured_balance=np.where(loan_months["product_code"].isin(["RHL", "CFA"]), loan_months["balance"], 0.0),
+        arrears_now=(loan_months["dpd"].fillna(0) > 0),
+    )
+    g = lm.groupby(["customer_id", "month_end"], sort=False)
+    out = g.agg(
+        max_dpd_now=("dpd", "max"), max_dpd_6m=("max_dpd_6m", "max"), max_dpd_12m=("max_dpd_12m", "max"),
+        months_in_arrears_12m=("arrears_months_12m", "max"), n_loans=("loan_id", "size"),
+        balance=("balance", "sum"), balance_12m_ago=("balance_12m_ago", "sum"),
+        secured=("secured_balance", "sum"), future_max_dpd=("future_max_dpd", "max"),
+        outcome_known=("outcome_known", "all"),
+    ).reset_index()
+    out["balance_change_12m"] = np.where(out["balance_12m_ago"] > 0, out["balance"] / out["balance_12m_ago"].where(
+        out["balance_12m_ago"] > 0), np.nan)
+    out["secured_share"] = np.where(out["balance"] > 0, out["secured"] / out["balance"].where(out["balance"] > 0), 0.0)
+    out["bad"] = (out["future_max_dpd"] > BAD_DPD).astype("int8")
+    return out.drop(columns=["balance_12m_ago", "secured"])
+
+
+def attributes(staged: Path, day: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """The customer masters' attributes (latest staged partition on or before ``day``), by segment."""
+    out = {}
+    for segment, extract, cols in (("retail", "customers", RETAIL), ("corporate", "corporates", CORPORATE)):
+        files = sorted((staged / extract).glob("*.parquet"))
+        if day is not None:
+            files = [f for f in files if f.stem <= day.isoformat()]
+        if not files:
+            out[segment] = pd.DataFrame(columns=["customer_id", *cols])
+            continue
+        out[segment] = pd.read_parquet(files[-1], columns=["customer_id", *cols]).drop_duplicates("customer_id")
+    return out
+
+
+def with_segments(features: pd.DataFrame, attrs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Split customer-month rows by segment and join the segment's attributes."""
+    out = {}
+    for segment, frame in attrs.items():
+        joined = features.merge(frame, on="customer_id", how="inner")
+        for c in CATEGORICAL:
+            if c in joined:
+                joined[c] = joined[c].astype(str)
+        out[segment] = joined
+    return out
+
+
+def development_sample(staged: Path, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """Segment -> rows of the development sample (population and outcome window as stated above)."""
+    features = customer_month_features(loan_month_features(load_performance(staged)))
+    population = features[features["outcome_known"] & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
+    return with_segments(population, attributes(staged, as_of))
+
+
+def scoring_population(staged: Path, month_end: dt.date) -> dict[str, pd.DataFrame]:
+    """Segment -> customers to score at ``month_end``: every customer with an open loan then, whatever its
+    arrears (a customer past 30 days gets a score too; it is outside the development population, which the
+    model card states)."""
+    features = customer_month_features(loan_month_features(load_performance(staged)))
+    at = features[features["month_end"] == pd.Timestamp(month_end)]
+    return with_segments(at, attributes(staged, month_end))

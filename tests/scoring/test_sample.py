@@ -1,0 +1,43 @@
+"""The development sample: characteristics from month-ends up to the observation month only, the outcome
+over the next 12, the population and exclusions as stated in crm.scoring.sample."""
+
+import numpy as np
+import pandas as pd
+
+from crm.scoring.sample import POPULATION_MAX_DPD, customer_month_features, loan_month_features
+
+MONTHS = pd.date_range("2024-01-31", periods=16, freq="ME")
+
+
+def _perf():
+    rows = []
+    dpd_a = [0, 0, 0, 0, 0, 15, 45, 75, 105, 135, 0, 0, 0, 0, 0, 0]  # A goes 90+ at month 8
+    dpd_b = [0] * 16  # B never late
+    for i, m in enumerate(MONTHS):
+        rows.append((m, "L1", "A", "RCL", 1000.0 - 10 * i, dpd_a[i], "O" if dpd_a[i] else "N"))
+        rows.append((m, "L2", "B", "RHL", 5000.0 - 10 * i, dpd_b[i], "N"))
+        if i < 3:  # a loan of B that settles in month 3
+            rows.append((m, "L3", "B", "RCL", 100.0, 0, "N" if i < 2 else "S"))
+    return pd.DataFrame(rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance",
+                                       "overdue_days", "status"])
+
+
+def test_outcome_window_population_and_characteristics():
+    cm = customer_month_features(loan_month_features(_perf())).set_index(["customer_id", "month_end"])
+    a = cm.loc["A"]
+    # outcome known only with 12 month-ends to come: months 0..3 of 16
+    assert a["outcome_known"].tolist() == [True] * 4 + [False] * 12
+    # A's 90+ at month 8 (105 days) is inside (m, m+12] for every known month
+    assert a["bad"].iloc[:4].tolist() == [1, 1, 1, 1]
+    assert cm.loc["B"]["bad"].iloc[:4].tolist() == [0, 0, 0, 0]
+    # characteristics look back only
+    assert a.loc[MONTHS[7], "max_dpd_now"] == 75 and a.loc[MONTHS[7], "max_dpd_6m"] == 75
+    assert a.loc[MONTHS[4], "max_dpd_12m"] == 0  # the future arrears are not visible at month 4
+    assert a.loc[MONTHS[9], "months_in_arrears_12m"] == 5
+    assert a.loc[MONTHS[12], "balance_change_12m"] == (1000 - 120) / 1000
+    # B: two loans open in months 0-1, the settled one drops out (status S), housing balance is secured
+    b = cm.loc["B"]
+    assert b.loc[MONTHS[0], "n_loans"] == 2 and b.loc[MONTHS[2], "n_loans"] == 1
+    assert np.isclose(b.loc[MONTHS[2], "secured_share"], 1.0)
+    # the population rule: customers more than 30 days past due at m are not in the development sample
+    assert POPULATION_MAX_DPD == 30 and a.loc[MONTHS[6], "max_dpd_now"] > POPULATION_MAX_DPD

@@ -1,0 +1,25 @@
+"""Marts are replaced per partition, idempotently, on DuckDB and PostgreSQL."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from crm.warehouse import begin
+from crm.warehouse.marts import read_table, replace_partition
+
+
+def test_replace_partition_is_idempotent_and_leaves_other_partitions(warehouse):
+    jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+    a = pd.DataFrame({"month_end": [jan, jan], "customer_id": ["k1.a", "k1.b"], "pd": [0.01, 0.2]})
+    b = pd.DataFrame({"month_end": [feb], "customer_id": ["k1.a"], "pd": [0.02]})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        replace_partition(conn, "scores_t", a, {"month_end": jan})
+        replace_partition(conn, "scores_t", b, {"month_end": feb})
+        replace_partition(conn, "scores_t", a.iloc[:1], {"month_end": jan})  # a rerun replaces, never adds
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        rows = read_table(conn, "scores_t").sort_values(["month_end", "customer_id"])
+        only_feb = read_table(conn, "scores_t", {"month_end": feb})
+    assert rows["customer_id"].tolist() == ["k1.a", "k1.a"] and len(only_feb) == 1
+    with begin(warehouse.engine, warehouse.schema) as conn, pytest.raises(ValueError, match="outside the partition"):
+        replace_partition(conn, "scores_t", b, {"month_end": jan})
