@@ -35,17 +35,10 @@ def _locked(dq: Path) -> Iterator[None]:
 def docs_context(dq: Path):
     """An ephemeral GX context whose validation results store and Data Docs site live under ``dq``."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
 
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-    )
+    from crm.quality.gx import ephemeral_config
+
+    config = ephemeral_config()
     config.stores["validation_results_store"] = {
         "class_name": "ValidationResultsStore",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(dq / "validations")},

@@ -106,21 +106,26 @@ def build_suite(extract: str, rules: Iterable[Rule] | None = None, version: str 
     return suite
 
 
-def ephemeral_context():
-    """An in-memory GX context: no files, no analytics, no progress bars."""
-    import great_expectations as gx
+def ephemeral_config():
+    """The configuration of an in-memory GX context: no files, no analytics, no progress bars."""
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
 
-    config = DataContextConfig(
+    return DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
     )
-    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def ephemeral_context():
+    """An in-memory GX context (:func:`ephemeral_config`)."""
+    import great_expectations as gx
+
+    return gx.get_context(mode="ephemeral", project_config=ephemeral_config())
 
 
 def whole_dataframe(context):

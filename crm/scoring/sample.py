@@ -165,8 +165,12 @@ def with_segments(features: pd.DataFrame, attrs: dict[str, pd.DataFrame]) -> dic
 
 
 def development_sample(staged: Path, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
-    """Segment -> rows of the development sample (population and outcome window as stated above)."""
-    features = customer_month_features(loan_month_features(load_performance(staged)))
+    """Segment -> rows of the development sample (population and outcome window as stated above), from the
+    history up to ``as_of`` (all of it when None): a model trained as of a month-end sees nothing later."""
+    perf = load_performance(staged)
+    if as_of is not None:
+        perf = perf[perf["snapshot_date"] <= pd.Timestamp(as_of)]
+    features = customer_month_features(loan_month_features(perf))
     population = features[features["outcome_known"] & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
     return with_segments(population, attributes(staged, as_of))
 
@@ -175,6 +179,8 @@ def scoring_population(staged: Path, month_end: dt.date) -> dict[str, pd.DataFra
     """Segment -> customers to score at ``month_end``: every customer with an open loan then, whatever its
     arrears (a customer past 30 days gets a score too; it is outside the development population, which the
     model card states)."""
-    features = customer_month_features(loan_month_features(load_performance(staged)))
+    perf = load_performance(staged)
+    perf = perf[perf["snapshot_date"] <= pd.Timestamp(month_end)]
+    features = customer_month_features(loan_month_features(perf))
     at = features[features["month_end"] == pd.Timestamp(month_end)]
     return with_segments(at, attributes(staged, month_end))
