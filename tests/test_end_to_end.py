@@ -200,6 +200,13 @@ def test_no_personal_value_outside_the_raw_zone(ran):
     assert set(_leaks(values, canary_blob)) == set(PERSONAL_SEMANTICS)
     # ... and finds none outside the raw zone
     assert _leaks(values, blob) == {}
+    # the month-end marts are built from staged data: customer 360 rows carry tokens and masked names
+    engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    with begin(engine) as c:
+        c360 = pd.read_sql(sa.text("select * from customer_360"), c)
+    engine.dispose()
+    assert len(c360) and set(c360["month_end"].astype(str)) == {"2026-01-31"}
+    assert c360["customer_id"].str.startswith("k1.").all() and c360["is_credit_customer"].any()
     # the same customer has the same token in two extracts
     loans = pd.read_parquet(home / "staged" / "loans" / "2026-01-31.parquet")
     customers = pd.concat([pd.read_parquet(home / "staged" / n / "2026-01-31.parquet") for n in ("customers", "corporates")])
