@@ -85,5 +85,113 @@ def customer_360(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
                                           "months": len(context.partition_keys)})
 
 
-mart_assets = [customer_360]
+@dg.asset(
+    key=dg.AssetKey(["marts", "five_class_reconciliation"]),
+    group_name="marts",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=_keys("loans"),
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"layer": "marts", "sensitivity": "internal"},
+    description="Five-category classification by the 2023 rule (金融资产风险分类办法: any overdue 关注, > 90 days "
+    "次级, > 270 可疑, > 360 损失, restructured at least 关注, written off 损失) against the class the bank "
+    "reported, at month end: every loan that differs, with the direction and the reason. Warehouse table "
+    "five_class_differences (month_end).",
+)
+def five_class_reconciliation(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
+                              warehouse: WarehouseResource):
+    from crm.scoring.five_class import reconcile, summary
+
+    home = crm_home.home()
+    checked = differences = better = 0
+    balance = 0.0
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        diff = reconcile(staged(home.staged, "loans", day))
+        figures = summary(diff)
+        checked += int(figures["loans_checked"] or 0)
+        differences += figures["differences"]
+        better += figures["reported_better"]
+        balance += float(figures["balance_affected"])
+        write_mart(warehouse, "five_class_differences", diff.assign(month_end=day), {"month_end": day})
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": differences, "loans_checked": checked, "differences": differences,
+        "reported_better_than_rule": better, "balance_affected": round(balance, 2),
+    })
+
+
+@dg.asset(
+    key=dg.AssetKey(["marts", "financial_ratios"]),
+    group_name="marts",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetKey(["staged", "financial_statements"])],
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"layer": "marts", "sensitivity": "internal"},
+    description="Financial-statement analysis of corporate customers: debt-to-asset, current and quick ratio, "
+    "interest coverage, ROA, ROE (interim statements annualised), operating cash flow to debt, revenue and "
+    "profit growth against a year earlier, trends and deterioration flags, for every statement received up "
+    "to the month end; statements failing the balance identity are excluded and counted. Warehouse table "
+    "financial_ratios (month_end).",
+)
+def financial_ratios(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.scoring.financials import ratios
+
+    home = crm_home.home()
+    meta: dict = {}
+    rows = 0
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        frame, counts = ratios(staged_until(home.staged, "financial_statements", day))
+        rows += write_mart(warehouse, "financial_ratios", frame.assign(month_end=day), {"month_end": day})
+        meta = {k: int(v) for k, v in counts.items() if isinstance(v, (int, float))}
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, **meta})
+
+
+@dg.asset(
+    key=dg.AssetKey(["marts", "related_party_groups"]),
+    group_name="marts",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=_keys("related_parties", "loans"),
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"layer": "marts", "sensitivity": "internal"},
+    description="Related-party graph at month end (networkx): corporate groups connected by control, "
+    "affiliation and shareholdings of 20% or more; guarantee circles (cycles of up to 6 guarantors); group "
+    "exposure and the largest single-group concentration. Warehouse tables party_groups, group_exposure and "
+    "guarantee_circles (month_end).",
+)
+def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
+                         warehouse: WarehouseResource):
+    from crm.scoring.graph import (
+        build_graphs,
+        group_exposure,
+        groups,
+        guarantee_circles,
+        largest_group_concentration,
+    )
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        graphs = build_graphs(staged(home.staged, "related_parties", day), as_of=day)
+        members = groups(graphs)
+        exposure = group_exposure(members, staged(home.staged, "loans", day))
+        circles = guarantee_circles(graphs)
+        circles = circles.assign(members=circles["members"].map(",".join))
+        write_mart(warehouse, "party_groups", members.assign(month_end=day), {"month_end": day})
+        write_mart(warehouse, "group_exposure", exposure.assign(month_end=day), {"month_end": day})
+        write_mart(warehouse, "guarantee_circles", circles.assign(month_end=day), {"month_end": day})
+        top, share = largest_group_concentration(exposure)
+        meta = {"groups_with_2_or_more_customers": int((exposure["customers"] >= 2).sum()),
+                "guarantee_circles": len(circles), "largest_group": str(top),
+                "largest_group_share": round(float(share), 4) if share == share else 0.0}
+    return dg.MaterializeResult(metadata={"months": len(context.partition_keys), **meta})
+
+
+mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups]
 MART_KEYS = [a.key for a in mart_assets]
