@@ -82,6 +82,15 @@ class PrivacyResource(dg.ConfigurableResource):
         return ring
 
 
+class ScoringResource(dg.ConfigurableResource):
+    """Scorecard settings. ``auto_approve_first``: approve a segment's first trained version automatically
+    (local and demo only; production approves by hand after reading the model card). ``min_bads``: fewer bad
+    outcomes than this in a segment's development sample and no model is trained."""
+
+    auto_approve_first: bool = False
+    min_bads: int = 50
+
+
 def _float_env(name: str, default: float) -> float:
     text = os.environ.get(name)
     return float(text) if text else default
@@ -106,6 +115,7 @@ def resources_for(env: str | None = None) -> dict:
                 create_if_missing=True,
                 raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
             ),
+            "scoring": ScoringResource(auto_approve_first=True),
         }
     if env == "prod":
         return {
@@ -121,5 +131,6 @@ def resources_for(env: str | None = None) -> dict:
                 create_if_missing=False,
                 raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
             ),
+            "scoring": ScoringResource(auto_approve_first=False),
         }
     raise ValueError(f"CRM_ENV must be local or prod, not {env!r}")

@@ -5,8 +5,9 @@ Unit: a **customer at an observation month-end** ``m``. Population: customers wi
 ``m`` (status N or O) and none more than 30 days past due at ``m`` (a customer already in serious arrears is
 not scored for default: it has defaulted or is about to). Target (``bad`` = 1): any of the customer's loans
 more than 90 days past due at any month-end in ``(m, m + 12]``. Exclusions, stated: observation months
-without 12 following month-ends in the history (the outcome is not known yet); loans settled or written off
-at ``m``. A loan that settles inside the window without going 90+ days past due counts as good.
+without 12 following month-ends in the history (the outcome is not known yet) and the first 12 month-ends of
+the history (the 12-month characteristics would be cut short there, unlike at scoring time); loans settled or
+written off at ``m``. A loan that settles inside the window without going 90+ days past due counts as good.
 
 Characteristics at ``m`` (all computed from month-ends up to ``m`` only, vectorised over a loan x month
 matrix):
@@ -113,7 +114,7 @@ def loan_month_features(perf: pd.DataFrame) -> pd.DataFrame:
         "loan_id": loans[li], "customer_id": owner[li], "product_code": product[li],
         "month_end": months[mi], "dpd": dpd[li, mi], "max_dpd_6m": max6[li, mi], "max_dpd_12m": max12[li, mi],
         "arrears_months_12m": in_arrears_12[li, mi], "balance": bal[li, mi], "balance_12m_ago": bal_12[li, mi],
-        "future_max_dpd": future[li, mi], "outcome_known": known[mi],
+        "future_max_dpd": future[li, mi], "outcome_known": known[mi], "lookback_full": mi >= 12,
     })
 
 
@@ -129,7 +130,7 @@ def customer_month_features(loan_months: pd.DataFrame) -> pd.DataFrame:
         months_in_arrears_12m=("arrears_months_12m", "max"), n_loans=("loan_id", "size"),
         balance=("balance", "sum"), balance_12m_ago=("balance_12m_ago", "sum"),
         secured=("secured_balance", "sum"), future_max_dpd=("future_max_dpd", "max"),
-        outcome_known=("outcome_known", "all"),
+        outcome_known=("outcome_known", "all"), lookback_full=("lookback_full", "all"),
     ).reset_index()
     out["balance_change_12m"] = np.where(out["balance_12m_ago"] > 0, out["balance"] / out["balance_12m_ago"].where(
         out["balance_12m_ago"] > 0), np.nan)
@@ -171,7 +172,8 @@ def development_sample(staged: Path, as_of: dt.date | None = None) -> dict[str, 
     if as_of is not None:
         perf = perf[perf["snapshot_date"] <= pd.Timestamp(as_of)]
     features = customer_month_features(loan_month_features(perf))
-    population = features[features["outcome_known"] & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
+    population = features[features["outcome_known"] & features["lookback_full"]
+                          & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
     return with_segments(population, attributes(staged, as_of))
 
 

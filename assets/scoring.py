@@ -1,0 +1,161 @@
+"""Credit scoring: the scorecard training asset (a new model version per month-end, approved by a person)
+and the monthly scoring asset that uses the approved version, with drift checks.
+
+Sensitivity: internal (tokens, scores, no personal data). Conventions and the development sample are in
+:mod:`crm.scoring.sample` and :mod:`crm.scoring.scorecard`.
+"""
+
+import dagster as dg
+
+from assets.marts import OWNERS, write_mart
+from orchestration.partitions import business_date_for, monthly_partitions
+from orchestration.resources import CrmHomeResource, ScoringResource, WarehouseResource
+
+SEGMENTS = ("retail", "corporate")
+MODEL_KEY = dg.AssetKey(["models", "scorecard"])
+SCORES_KEY = dg.AssetKey(["marts", "credit_scores"])
+STAGED_INPUTS = [dg.AssetKey(["staged", n]) for n in ("loan_performance", "customers", "corporates")]
+
+
+@dg.asset(
+    key=MODEL_KEY,
+    group_name="models",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=STAGED_INPUTS,
+    kinds={"python", "scikitlearn"},
+    owners=OWNERS,
+    tags={"layer": "models", "sensitivity": "internal"},
+    description="Behavioural scorecards (retail and corporate), trained as of the month end on the loan "
+    "performance history: customer x month-end, bad = 90+ days past due within 12 months; optimal binning "
+    "(optbinning, monotonic in past arrears), logistic regression, points at 600 for 50:1 odds, PDO 20. Each "
+    "run writes a new version under models/scorecard/<segment>/ with its model card (HTML); scoring uses the "
+    "approved version only.",
+)
+def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, scoring: ScoringResource):
+    from crm.scoring.models import approve, approved_version, save_version
+    from crm.scoring.sample import CATEGORICAL, FEATURES, MONOTONIC, development_sample
+    from crm.scoring.scorecard import ScorecardConfig, fit_scorecard
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        sample = development_sample(home.staged, as_of=day)
+        for segment in SEGMENTS:
+            data = sample[segment]
+            bads = int(data["bad"].sum())
+            if bads < scoring.min_bads:
+                context.log.warning(f"{segment} {day}: {bads} bads in {len(data)} rows, fewer than "
+                                    f"{scoring.min_bads}: no model trained")
+                meta[f"{segment}_skipped"] = f"{bads} bads < {scoring.min_bads}"
+                continue
+            features = [f for f in FEATURES[segment] if f in data.columns]
+            config = ScorecardConfig(monotonic={k: v for k, v in MONOTONIC.items() if k in features},
+                                     categorical=[c for c in CATEGORICAL if c in features])
+            card = fit_scorecard(data[features + ["bad"]], "bad", config=config)
+            dev = data[features].join(card.score(data[features])[["score"]])
+            version = save_version(home.models, segment, day, card, dev)
+            if approved_version(home.models, segment) is None and scoring.auto_approve_first:
+                approve(home.models, segment, version)
+                context.log.warning(f"{segment}: first scorecard {version} approved automatically (local only)")
+            m = card.metrics
+            meta.update({
+                f"{segment}_version": version,
+                f"{segment}_rows": len(data), f"{segment}_bad_rate": round(bads / len(data), 4),
+                f"{segment}_holdout_auc": round(float(m.get("auc", float("nan"))), 4),
+                f"{segment}_holdout_ks": round(float(m.get("ks", float("nan"))), 4),
+                f"{segment}_holdout_gini": round(float(m.get("gini", float("nan"))), 4),
+                f"{segment}_characteristics": ", ".join(card.features),
+                f"{segment}_model_card": str(home.models / "scorecard" / segment / version / "model_card.html"),
+            })
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=SCORES_KEY,
+    group_name="marts",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[MODEL_KEY, *STAGED_INPUTS],
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"layer": "marts", "sensitivity": "internal"},
+    description="Credit scores at month end with the approved scorecard of each segment: score, PD, grade "
+    "(PD master scale) and the top four reason codes per customer with an open loan. Warehouse tables "
+    "credit_scores and scorecard_drift (PSI of the score and of each characteristic against the "
+    "development sample).",
+    check_specs=[
+        dg.AssetCheckSpec("score_drift", asset=SCORES_KEY,
+                          description="PSI of the score against the development sample: WARN from 0.10, "
+                          "ERROR from 0.25."),
+        dg.AssetCheckSpec("characteristic_drift", asset=SCORES_KEY,
+                          description="PSI of each characteristic against the development sample: WARN from "
+                          "0.10, ERROR from 0.25."),
+    ],
+)
+def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    import pandas as pd
+
+    from crm.scoring.models import load_approved
+    from crm.scoring.psi import psi_by_feature
+    from crm.scoring.sample import scoring_population
+
+    home = crm_home.home()
+    scored_rows, drift_rows = [], []
+    unscored: set[str] = set()
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        population = scoring_population(home.staged, day)
+        for segment in SEGMENTS:
+            data = population[segment]
+            try:
+                version, card, dev = load_approved(home.models, segment)
+            except FileNotFoundError as e:  # e.g. a bank too small to train on: the other segment is scored
+                context.log.warning(str(e))
+                unscored.add(segment)
+                continue
+            scores = card.score(data)
+            reasons = [c for c in scores.columns if c.startswith("reason_")]
+            scored_rows.append(pd.DataFrame({
+                "month_end": day, "segment": segment, "customer_id": data["customer_id"].to_numpy(),
+                "model_version": version, "score": scores["score"].round(1).to_numpy(),
+                "pd": scores["pd"].to_numpy(), "grade": scores["grade"].to_numpy(),
+                **{c: scores[c].to_numpy() for c in reasons},
+            }))
+            drift = psi_by_feature(dev, data[card.features].join(scores[["score"]]), card)
+            drift_rows.append(drift.assign(month_end=day, segment=segment, model_version=version))
+    if not scored_rows:
+        raise FileNotFoundError("no approved scorecard for any segment: nothing to score "
+                                "(train with models/scorecard, then `crm scorecard approve`)")
+    scored = pd.concat(scored_rows, ignore_index=True)
+    drift = pd.concat(drift_rows, ignore_index=True)
+    for day in sorted(scored["month_end"].unique()):
+        write_mart(warehouse, "credit_scores", scored[scored["month_end"] == day], {"month_end": day})
+        write_mart(warehouse, "scorecard_drift", drift[drift["month_end"] == day], {"month_end": day})
+
+    def check(name: str, rows: pd.DataFrame) -> dg.AssetCheckResult:
+        worst = float(rows["psi"].max()) if len(rows) else 0.0
+        table = "\n".join(f"| {r.month_end} | {r.segment} | {r.feature} | {r.psi:.4f} | {r.status} |"
+                          for r in rows.sort_values("psi", ascending=False).head(20).itertuples())
+        return dg.AssetCheckResult(
+            check_name=name, passed=worst < 0.10,
+            severity=dg.AssetCheckSeverity.ERROR if worst >= 0.25 else dg.AssetCheckSeverity.WARN,
+            metadata={"max_psi": round(worst, 4), "warn_at": 0.10, "fail_at": 0.25,
+                      "largest": dg.MetadataValue.md("| month end | segment | characteristic | PSI | status |\n"
+                                                     "|---|---|---|---|---|\n" + table)},
+        )
+
+    grade_counts = scored.groupby("grade").size().to_dict()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(scored), "mean_pd": round(float(scored["pd"].mean()), 5),
+                  "segments_without_approved_model": ", ".join(sorted(unscored)) or "none",
+                  "models": ", ".join(sorted(set(scored["segment"] + ":" + scored["model_version"]))),
+                  "grades": ", ".join(f"{g}: {n}" for g, n in sorted(grade_counts.items()))},
+        check_results=[check("score_drift", drift[drift["feature"] == "score"]),
+                       check("characteristic_drift", drift[drift["feature"] != "score"])],
+    )
+
+
+scoring_assets = [scorecard_model, credit_scores]
+SCORING_KEYS = [MODEL_KEY, SCORES_KEY]

@@ -1,0 +1,67 @@
+"""The scorecard model registry under ``CRM_HOME/models/scorecard/<segment>/``.
+
+Each training writes a new version directory ``<YYYYMM of the as-of month>-<scorecard version>`` holding the
+scorecard (``crm.scoring.scorecard.Scorecard.save``) and ``development_sample.parquet`` (the development
+rows' characteristics and scores, no identifier: the baseline for drift). ``APPROVED`` names the version
+scoring uses; it changes only by :func:`approve` (``crm scorecard approve``), or, locally, the first version
+of a segment is approved automatically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+DEV_SAMPLE = "development_sample.parquet"
+APPROVED = "APPROVED"
+
+
+def segment_dir(models: Path, segment: str) -> Path:
+    return models / "scorecard" / segment
+
+
+def versions(models: Path, segment: str) -> list[str]:
+    d = segment_dir(models, segment)
+    return sorted(p.name for p in d.iterdir() if p.is_dir() and (p / "scorecard.json").exists()) if d.is_dir() else []
+
+
+def approved_version(models: Path, segment: str) -> str | None:
+    path = segment_dir(models, segment) / APPROVED
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def approve(models: Path, segment: str, version: str) -> Path:
+    """Make ``version`` the one scoring uses (atomic write of ``APPROVED``)."""
+    if version not in versions(models, segment):
+        raise FileNotFoundError(f"no scorecard version {version!r} for segment {segment!r}; "
+                                f"known: {', '.join(versions(models, segment)) or 'none'}")
+    path = segment_dir(models, segment) / APPROVED
+    tmp = path.with_name(APPROVED + ".tmp")
+    tmp.write_text(version + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path / ".." / version
+
+
+def save_version(models: Path, segment: str, as_of: dt.date, scorecard, development: pd.DataFrame) -> str:
+    """Save a trained scorecard and its development rows (characteristics + ``score``) as a new version."""
+    version = f"{as_of:%Y%m}-{scorecard.version}"
+    target = segment_dir(models, segment) / version
+    scorecard.save(target)
+    development.to_parquet(target / DEV_SAMPLE, index=False)
+    return version
+
+
+def load_approved(models: Path, segment: str):
+    """(version, Scorecard, development rows) of the approved version; a clear error when there is none."""
+    from crm.scoring.scorecard import Scorecard
+
+    version = approved_version(models, segment)
+    if version is None:
+        raise FileNotFoundError(
+            f"no approved {segment} scorecard under {segment_dir(models, segment)}: review a version's model "
+            f"card, then `crm scorecard approve --segment {segment} --version <version>`"
+        )
+    d = segment_dir(models, segment) / version
+    return version, Scorecard.load(d), pd.read_parquet(d / DEV_SAMPLE)
