@@ -61,11 +61,11 @@ def load_performance(staged: Path) -> pd.DataFrame:
 
 
 def _matrices(perf: pd.DataFrame):
-    """Loan x month matrices (month-ends sorted) of days past due, balance and open status."""
-    months = np.sort(perf["snapshot_date"].unique())
-    loans = perf["loan_id"].astype(str).unique()
-    li = pd.Index(loans).get_indexer(perf["loan_id"].astype(str))
-    mi = pd.Index(months).get_indexer(perf["snapshot_date"])
+    """Loan x month matrices (month-ends sorted) of days past due, balance and open status, with each
+    loan's customer and product (from its latest month-end). One hash pass per key (``factorize``)."""
+    li, loans = pd.factorize(perf["loan_id"].to_numpy(), sort=False)
+    mcodes, mvals = pd.factorize(perf["snapshot_date"].to_numpy(), sort=True)
+    months, mi = np.asarray(mvals), mcodes
     shape = (len(loans), len(months))
     dpd = np.full(shape, np.nan)
     bal = np.full(shape, np.nan)
@@ -73,11 +73,12 @@ def _matrices(perf: pd.DataFrame):
     dpd[li, mi] = perf["overdue_days"].to_numpy(dtype=float)
     bal[li, mi] = perf["balance"].to_numpy(dtype=float)
     open_[li, mi] = perf["status"].isin(["N", "O"]).to_numpy()
-    first = perf.drop_duplicates("loan_id", keep="last").set_index(perf.drop_duplicates("loan_id", keep="last")
-                                                                    ["loan_id"].astype(str))
-    owner = first.loc[loans, "customer_id"].to_numpy()
-    product = first.loc[loans, "product_code"].to_numpy()
-    return months, loans, owner, product, dpd, bal, open_
+    order = np.argsort(perf["snapshot_date"].to_numpy(), kind="stable")
+    last = np.empty(len(loans), dtype=np.int64)
+    last[li[order]] = order  # assignment in date order: each loan keeps its latest row
+    owner = perf["customer_id"].to_numpy()[last]
+    product = perf["product_code"].to_numpy()[last]
+    return months, np.asarray(loans), owner, product, dpd, bal, open_
 
 
 def _rolling_max(a: np.ndarray, window: int) -> np.ndarray:
@@ -91,9 +92,10 @@ def _rolling_max(a: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def loan_month_features(perf: pd.DataFrame) -> pd.DataFrame:
+def loan_month_features(perf: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.DataFrame:
     """Per (loan, month-end): days past due now, worst over 6 and 12 month-ends, arrears months over 12,
-    balance now and 12 month-ends earlier, open flag, and the outcome (worst over the next 12), long form."""
+    balance now and 12 month-ends earlier, open flag, and the outcome (worst over the next 12), long form;
+    only the month-end ``at`` when given (scoring needs one month, training all of them)."""
     months, loans, owner, product, dpd, bal, open_ = _matrices(perf)
     n_months = len(months)
     max6, max12 = _rolling_max(dpd, 6), _rolling_max(dpd, 12)
@@ -109,7 +111,12 @@ def loan_month_features(perf: pd.DataFrame) -> pd.DataFrame:
     future[:, :-1] = rev[:, 1:]  # worst over (m, m+12]
     known = np.zeros(n_months, dtype=bool)
     known[: max(n_months - OUTCOME_MONTHS, 0)] = True
-    li, mi = np.nonzero(open_)
+    if at is not None:
+        keep = np.zeros(n_months, dtype=bool)
+        keep[months == np.datetime64(at, "ns")] = True
+        li, mi = np.nonzero(open_ & keep)
+    else:
+        li, mi = np.nonzero(open_)
     return pd.DataFrame({
         "loan_id": loans[li], "customer_id": owner[li], "product_code": product[li],
         "month_end": months[mi], "dpd": dpd[li, mi], "max_dpd_6m": max6[li, mi], "max_dpd_12m": max12[li, mi],
@@ -182,7 +189,8 @@ def scoring_population(staged: Path, month_end: dt.date) -> dict[str, pd.DataFra
     arrears (a customer past 30 days gets a score too; it is outside the development population, which the
     model card states)."""
     perf = load_performance(staged)
-    perf = perf[perf["snapshot_date"] <= pd.Timestamp(month_end)]
-    features = customer_month_features(loan_month_features(perf))
-    at = features[features["month_end"] == pd.Timestamp(month_end)]
+    end = pd.Timestamp(month_end)
+    # 13 month-ends are enough: 12 for the look-back windows and the balance 12 month-ends earlier
+    perf = perf[(perf["snapshot_date"] <= end) & (perf["snapshot_date"] > end - pd.DateOffset(months=13))]
+    at = customer_month_features(loan_month_features(perf, at=end))
     return with_segments(at, attributes(staged, month_end))
