@@ -161,8 +161,8 @@ def financial_ratios(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     tags={"layer": "marts", "sensitivity": "internal"},
     description="Related-party graph at month end (networkx): corporate groups connected by control, "
     "affiliation and shareholdings of 20% or more; guarantee circles (cycles of up to 6 guarantors); group "
-    "exposure and the largest single-group concentration. Warehouse tables party_groups, group_exposure and "
-    "guarantee_circles (month_end).",
+    "exposure and the largest single-group concentration; supply-chain links (suppliers and buyers). Warehouse "
+    "tables party_groups, group_exposure, guarantee_circles and supply_chain_links (month_end).",
 )
 def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
                          warehouse: WarehouseResource):
@@ -172,6 +172,7 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
         groups,
         guarantee_circles,
         largest_group_concentration,
+        supply_chain_links,
     )
 
     home = crm_home.home()
@@ -186,9 +187,11 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
         write_mart(warehouse, "party_groups", members.assign(month_end=day), {"month_end": day})
         write_mart(warehouse, "group_exposure", exposure.assign(month_end=day), {"month_end": day})
         write_mart(warehouse, "guarantee_circles", circles.assign(month_end=day), {"month_end": day})
+        supply = supply_chain_links(graphs)
+        write_mart(warehouse, "supply_chain_links", supply.assign(month_end=day), {"month_end": day})
         top, share = largest_group_concentration(exposure)
         meta = {"groups_with_2_or_more_customers": int((exposure["customers"] >= 2).sum()),
-                "guarantee_circles": len(circles), "largest_group": str(top),
+                "guarantee_circles": len(circles), "supply_chain_links": len(supply), "largest_group": str(top),
                 "largest_group_share": round(float(share), 4) if share == share else 0.0}
     return dg.MaterializeResult(metadata={"months": len(context.partition_keys), **meta})
 
