@@ -48,20 +48,32 @@ def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, par
         engine.dispose()
 
 
+def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), **more):
+    """The decorator of a month-end asset of ``layer`` (``marts``, ``models``): monthly partitions, one run
+    for a range (single-run backfill), owners, kinds and tags of the layer; internal sensitivity."""
+    return dg.asset(
+        key=dg.AssetKey([layer, name]),
+        group_name=layer,
+        partitions_def=monthly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=deps,
+        kinds=set(kinds),
+        owners=OWNERS,
+        tags={"layer": layer, "sensitivity": "internal"},
+        description=description,
+        **more,
+    )
+
+
 def _keys(*names: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(["staged", n]) for n in names]
 
 
-@dg.asset(
-    key=dg.AssetKey(["marts", "customer_360"]),
-    group_name="marts",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "marts",
+    "customer_360",
     deps=_keys("customers", "corporates", "loans", "deposits", "product_holdings", "related_parties",
                "bureau_records", "branches", "staff"),
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"layer": "marts", "sensitivity": "internal"},
     description="Customer 360 at month end: one row per customer with a loan, a guarantee or a deposit: masked "
     "profile, branch and manager, products held, exposure (loans, overdue, worst class), guarantees given and "
     "received, deposits and the latest credit-bureau summary. Warehouse table customer_360 (month_end). "
@@ -85,15 +97,10 @@ def customer_360(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
                                           "months": len(context.partition_keys)})
 
 
-@dg.asset(
-    key=dg.AssetKey(["marts", "five_class_reconciliation"]),
-    group_name="marts",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "marts",
+    "five_class_reconciliation",
     deps=_keys("loans"),
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"layer": "marts", "sensitivity": "internal"},
     description="Five-category classification by the 2023 rule (金融资产风险分类办法: any overdue 关注, > 90 days "
     "次级, > 270 可疑, > 360 损失, restructured at least 关注, written off 损失) against the class the bank "
     "reported, at month end: every loan that differs, with the direction and the reason. Warehouse table "
@@ -121,15 +128,10 @@ def five_class_reconciliation(context: dg.AssetExecutionContext, crm_home: CrmHo
     })
 
 
-@dg.asset(
-    key=dg.AssetKey(["marts", "financial_ratios"]),
-    group_name="marts",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "marts",
+    "financial_ratios",
     deps=[dg.AssetKey(["staged", "financial_statements"])],
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"layer": "marts", "sensitivity": "internal"},
     description="Financial-statement analysis of corporate customers: debt-to-asset, current and quick ratio, "
     "interest coverage, ROA, ROE (interim statements annualised), operating cash flow to debt, revenue and "
     "profit growth against a year earlier, trends and deterioration flags, for every statement received up "
@@ -150,15 +152,10 @@ def financial_ratios(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, **meta})
 
 
-@dg.asset(
-    key=dg.AssetKey(["marts", "related_party_groups"]),
-    group_name="marts",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "marts",
+    "related_party_groups",
     deps=_keys("related_parties", "loans"),
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"layer": "marts", "sensitivity": "internal"},
     description="Related-party graph at month end (networkx): corporate groups connected by control, "
     "affiliation and shareholdings of 20% or more; guarantee circles (cycles of up to 6 guarantors); group "
     "exposure and the largest single-group concentration; supply-chain links (suppliers and buyers). Warehouse "

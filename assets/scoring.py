@@ -7,8 +7,8 @@ Sensitivity: internal (tokens, scores, no personal data). Conventions and the de
 
 import dagster as dg
 
-from assets.marts import OWNERS, write_mart
-from orchestration.partitions import business_date_for, monthly_partitions
+from assets.marts import month_end_asset, write_mart
+from orchestration.partitions import business_date_for
 from orchestration.resources import CrmHomeResource, ScoringResource, WarehouseResource
 
 SEGMENTS = ("retail", "corporate")
@@ -17,15 +17,11 @@ SCORES_KEY = dg.AssetKey(["marts", "credit_scores"])
 STAGED_INPUTS = [dg.AssetKey(["staged", n]) for n in ("loan_performance", "customers", "corporates")]
 
 
-@dg.asset(
-    key=MODEL_KEY,
-    group_name="models",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "models",
+    "scorecard",
     deps=STAGED_INPUTS,
-    kinds={"python", "scikitlearn"},
-    owners=OWNERS,
-    tags={"layer": "models", "sensitivity": "internal"},
+    kinds=("python", "scikitlearn"),
     description="Behavioural scorecards (retail and corporate), trained as of the month end on the loan "
     "performance history: customer x month-end, bad = 90+ days past due within 12 months; optimal binning "
     "(optbinning, monotonic in past arrears), logistic regression, points at 600 for 50:1 odds, PDO 20. Each "
@@ -72,15 +68,10 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset(
-    key=SCORES_KEY,
-    group_name="marts",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@month_end_asset(
+    "marts",
+    "credit_scores",
     deps=[MODEL_KEY, *STAGED_INPUTS],
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"layer": "marts", "sensitivity": "internal"},
     output_required=False,
     description="Credit scores at month end with the approved scorecard of each segment: score, PD, grade "
     "(PD master scale) and the top four reason codes per customer with an open loan. Warehouse tables "
