@@ -43,7 +43,8 @@ def _referencing(extract: str) -> set[str]:
 
 def selection_for(job: str, extracts: set[str]) -> list[dg.AssetKey]:
     """Raw and staged assets of the arrived extracts, the staged assets whose references they feed (same
-    partitioning), and the arrival register for daily runs."""
+    partitioning), and the arrival register for daily runs; for month-end runs the month's marts, the
+    scorecard training and the scores."""
     cadence = "month_end" if job == MONTH_END_JOB else "daily"
     staged = set(extracts)
     for name in extracts:
@@ -52,6 +53,11 @@ def selection_for(job: str, extracts: set[str]) -> list[dg.AssetKey]:
     keys += [dg.AssetKey(["staged", e]) for e in sorted(staged)]
     if job == DAILY_JOB:
         keys.append(dg.AssetKey(["dq", "arrivals"]))
+    else:  # month-end files complete the month: rebuild its marts, train and score
+        from assets.marts import MART_KEYS
+        from assets.scoring import SCORING_KEYS
+
+        keys += [*MART_KEYS, *SCORING_KEYS]
     return keys
 
 
