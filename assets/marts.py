@@ -193,5 +193,62 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
     return dg.MaterializeResult(metadata={"months": len(context.partition_keys), **meta})
 
 
-mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups]
+@month_end_asset(
+    "marts",
+    "satisfaction",
+    deps=_keys("surveys", "service_requests", "staff"),
+    description="Satisfaction and service for the month: CSAT and NPS (with 95% intervals, response rates, "
+    "small groups suppressed) by branch, manager, channel and product family; key drivers of CSAT among the "
+    "attribute ratings; complaint themes from the (scrubbed) comments; service-request SLAs by priority and "
+    "by staff; SLA breaches against the scores of the surveys they triggered. Configuration: "
+    "crm/satisfaction/config.toml (its version is recorded in every table). Warehouse tables "
+    "satisfaction_by_dimension, satisfaction_drivers, complaint_themes, service_sla (month_end).",
+)
+def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.satisfaction.analytics import (
+        complaint_themes,
+        key_drivers,
+        load_config,
+        satisfaction_by,
+        sla,
+        sla_vs_satisfaction,
+    )
+
+    home = crm_home.home()
+    config = load_config()
+    version = str(config.get("version"))
+    meta: dict = {"config_version": version}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        first = day.replace(day=1)
+        surveys = staged_until(home.staged, "surveys", day)
+        surveys = surveys[pd.to_datetime(surveys["sent_date"]).dt.date >= first]
+        staff = staged(home.staged, "staff", day)[["staff_id", "branch_id"]].drop_duplicates("staff_id")
+        surveys = surveys.merge(staff, on="staff_id", how="left")
+        parts = []
+        for dim in ("branch_id", "staff_id", "channel", "product_family"):
+            t = satisfaction_by(surveys, [dim], config).rename(columns={dim: "value"})
+            parts.append(t.assign(dimension=dim, value=t["value"].astype(str)))
+        overall = satisfaction_by(surveys, [], config).assign(dimension="all", value="all")
+        by_dim = pd.concat([overall, *parts], ignore_index=True)
+        drivers = key_drivers(surveys, config)
+        themes = complaint_themes(surveys, config).counts.reset_index()
+        service = sla(staged_until(home.staged, "service_requests", day), config, day)
+        by_priority = service.by_priority.reset_index()
+        link = sla_vs_satisfaction(surveys, service, config).reset_index()
+        stamp = {"month_end": day, "config_version": version}
+        write_mart(warehouse, "satisfaction_by_dimension", by_dim.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "satisfaction_drivers", drivers.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "complaint_themes", themes.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "service_sla", by_priority.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "sla_vs_satisfaction", link.assign(**stamp), {"month_end": day})
+        o = overall.iloc[0]
+        meta.update({"surveys_sent": int(o["sent"]), "responses": int(o["responses"]),
+                     "csat_mean": round(float(o["csat_mean"]), 3), "nps": round(float(o["nps"]), 1),
+                     "top_driver": str(drivers["attribute"].iloc[0]) if len(drivers) else "none",
+                     "service_requests": int(len(service.detail))})
+    return dg.MaterializeResult(metadata=meta)
+
+
+mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups, satisfaction]
 MART_KEYS = [a.key for a in mart_assets]
