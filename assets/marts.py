@@ -250,5 +250,63 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     return dg.MaterializeResult(metadata=meta)
 
 
-mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups, satisfaction]
+def _month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]) -> pd.DataFrame:
+    """This month's rows of a mart, or an empty frame when the mart has never been written."""
+    import sqlalchemy as sa
+
+    from crm.warehouse import begin
+    from crm.warehouse.marts import read_table
+
+    engine = warehouse.engine()
+    try:
+        with begin(engine, warehouse.schema) as conn:
+            return read_table(conn, name, {"month_end": day})
+    except sa.exc.DBAPIError:  # a bank too small for a scorecard has no credit_scores table
+        return pd.DataFrame(columns=columns)
+    finally:
+        engine.dispose()
+
+
+@month_end_asset(
+    "marts",
+    "customer_value",
+    deps=[dg.AssetKey(["marts", "customer_360"]), dg.AssetKey(["marts", "credit_scores"]), *_keys("loans")],
+    description="Customer value at month end: contribution over 12 months (loan interest margin over the "
+    "funds-transfer price, deposit spread, fees, minus expected loss PD x LGD x EAD and servicing cost, every "
+    "part its own column), value score ranked within segment (retail, SME, corporate), tiers (strategic, key, "
+    "growth, standard, watch), key accounts (high value, acceptable grade, classified 正常; 关注 flagged for "
+    "review, never promoted) and lifecycle stage. Configuration crm/value/config.toml, its version recorded. "
+    "Warehouse table customer_value (month_end).",
+)
+def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.value.value import contribution, lifecycle, load_config, loan_attributes, tiers, value_score
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config.get("version"))}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        c360 = _month_rows(warehouse, "customer_360", day, [])
+        if c360.empty:
+            raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
+        scores = _month_rows(warehouse, "credit_scores", day, ["customer_id", "pd", "grade"])
+        frame = c360.merge(loan_attributes(staged(home.staged, "loans", day)), on="customer_id", how="left")
+        parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
+        frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
+                            on="customer_id", how="left")
+        frame = lifecycle(tiers(value_score(frame, config), config), config)
+        keep = ["customer_id", "segment", "value_segment", *[c for c in parts.columns if c != "customer_id"],
+                "value_score", *[c for c in frame.columns if c.startswith("rank_")], "value_tier", "tier",
+                "watch", "review_flag", "key_account", "lifecycle_stage", "branch_id", "manager_id"]
+        out = frame[[c for c in dict.fromkeys(keep) if c in frame.columns]].assign(month_end=day)
+        write_mart(warehouse, "customer_value", out, {"month_end": day})
+        meta.update({"customers": len(out), "key_accounts": int(out["key_account"].sum()),
+                     "watch": int(out["watch"].sum()),
+                     "tiers": ", ".join(f"{k}: {v}" for k, v in out["tier"].value_counts().sort_index().items()),
+                     "total_contribution": round(float(out["contribution"].sum()), 2)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers", 0), **meta})
+
+
+mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups, satisfaction,
+               customer_value]
 MART_KEYS = [a.key for a in mart_assets]
