@@ -20,7 +20,9 @@ OWNERS = ["team:data-engineering"]
 
 def staged(home_staged: Path, extract: str, day) -> pd.DataFrame:
     """The staged partition of ``extract`` for ``day``; a clear error when it is not there."""
-    path = home_staged / extract / f"{day.isoformat()}.parquet"
+    from crm.quality.stage import staged_file
+
+    path = staged_file(home_staged, extract, day)
     if not path.exists():
         raise FileNotFoundError(
             f"staged/{extract} has no partition for {day} ({path}): run the daily pipeline for that date first"

@@ -114,7 +114,9 @@ def _dictionary_columns(extract: Extract) -> list[str]:
     return [*coded, "_source_file", "_sha256", "_business_date"]
 
 
-def _write_parquet_atomically(table, target: Path, dictionary_columns: list[str]) -> None:
+def write_parquet_atomically(table, target: Path, dictionary_columns: list[str] | bool = True) -> None:
+    """Write an Arrow table to ``target`` through a temporary file and a rename (zstd), so a reader never
+    sees a half-written partition. ``dictionary_columns``: Parquet dictionary encoding (all, or those)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp")
     try:
@@ -183,7 +185,7 @@ def ingest_partition(
                          "sha256": outcome.sha256, "size_bytes": size, "status": "rejected",
                          "reason": e.reason, "error": str(e)})
         else:
-            _write_parquet_atomically(parsed.table, target, _dictionary_columns(extract))
+            write_parquet_atomically(parsed.table, target, _dictionary_columns(extract))
             h = parsed.header
             outcome.sha256, outcome.records = parsed.sha256, parsed.records
             outcome.type_error_rows, outcome.raw_path = parsed.type_error_rows, target

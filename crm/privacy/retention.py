@@ -88,11 +88,11 @@ def retokenise(
     """Rebuild every staged partition from the raw zone under ``ring.current``. Returns counts."""
     from crm.privacy.apply import protect
     from crm.quality.stage import (
-        _write_atomically,
         quarantine_file,
         raw_file,
         row_names,
         staged_file,
+        write_frame,
     )
 
     todo = [p for p in raw_partitions(raw) if not p.quarantine and staged_file(staged, p.extract, p.business_date)
@@ -107,7 +107,7 @@ def retokenise(
             frame = frame[~keys.isin(pd.MultiIndex.from_frame(held))]
         names = row_names(frame, part.extract, raw, part.business_date)
         protected = protect(frame, part.extract, ring, part.business_date, names=names)
-        _write_atomically(protected.reset_index(drop=True), staged_file(staged, part.extract, part.business_date))
+        write_frame(protected.reset_index(drop=True), staged_file(staged, part.extract, part.business_date))
         counts["partitions"] += 1
         counts["rows"] += len(protected)
         if progress:

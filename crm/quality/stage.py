@@ -19,8 +19,6 @@ re-admits it: the next run of the partition accepts it and the quarantine file n
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from crm.contract import Extract
+from crm.contract import BY_NAME, Extract
+from crm.ingest.load import raw_path, write_parquet_atomically
 from crm.quality.evaluate import Evaluation, evaluate_extract_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.rules import Rule, rule_catalogue, rules_for
@@ -48,7 +47,7 @@ def withheld_columns(extract: Extract) -> list[str]:
 
 
 def raw_file(raw: Path, extract: str, day: dt.date) -> Path:
-    return raw / extract / f"{day.isoformat()}.parquet"
+    return raw_path(raw, BY_NAME[extract], day)
 
 
 def quarantine_file(raw: Path, extract: str, day: dt.date) -> Path:
@@ -135,15 +134,9 @@ def row_names(frame: pd.DataFrame, extract: str, raw: Path, day: dt.date) -> pd.
     return merge_names(*parts) if parts else None
 
 
-def _write_atomically(df: pd.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def write_frame(df: pd.DataFrame, target: Path) -> None:
+    """A frame as Parquet, atomically (:func:`crm.ingest.load.write_parquet_atomically`)."""
+    write_parquet_atomically(pa.Table.from_pandas(df, preserve_index=False), target)
 
 
 @dataclass
@@ -228,11 +221,11 @@ def _finish(
     q_rows = outcome.quarantined.reset_index(drop=True).copy()
     q_rows["_rule_ids"] = outcome.quarantine_index["rule_ids"].map(",".join).to_numpy() if len(q_rows) else []
     q_path = quarantine_file(raw, extract, day)
-    _write_atomically(q_rows, q_path)
+    write_frame(q_rows, q_path)
     s_path = staged_file(staged, extract, day)
     accepted = outcome.accepted
     protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
-    _write_atomically(protected.reset_index(drop=True), s_path)
+    write_frame(protected.reset_index(drop=True), s_path)
     pairs = (
         frame[["_source_file", "_sha256"]].drop_duplicates().dropna().sort_values("_source_file")
         if {"_source_file", "_sha256"} <= set(frame.columns)
