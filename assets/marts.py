@@ -38,6 +38,16 @@ def staged_until(home_staged: Path, extract: str, day) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
 
 
+def staged_between(home_staged: Path, extract: str, first, last, columns: list[str] | None = None) -> pd.DataFrame:
+    """The staged partitions of ``extract`` dated ``first`` .. ``last`` (inclusive), only ``columns`` when given;
+    an empty frame when there are none."""
+    files = [p for p in sorted((home_staged / extract).glob("*.parquet"))
+             if first.isoformat() <= p.stem <= last.isoformat()]
+    if not files:
+        return pd.DataFrame(columns=columns or [])
+    return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
+
+
 def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, partition: dict) -> int:
     from crm.warehouse import begin
     from crm.warehouse.marts import replace_partition
@@ -252,7 +262,7 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     return dg.MaterializeResult(metadata=meta)
 
 
-def _month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]) -> pd.DataFrame:
+def month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]) -> pd.DataFrame:
     """This month's rows of a mart, or an empty frame when the mart has never been written."""
     import sqlalchemy as sa
 
@@ -269,6 +279,37 @@ def _month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]
         engine.dispose()
 
 
+def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: bool = False) -> pd.DataFrame:
+    """The rows of the latest month end on or before ``day`` (strictly before with ``before``) of a mart, or an
+    empty frame when there is none (or the mart has never been written)."""
+    import sqlalchemy as sa
+
+    from crm.warehouse import _schema_of, begin
+    from crm.warehouse.marts import read_table
+
+    engine = warehouse.engine()
+    try:
+        with begin(engine, warehouse.schema) as conn:
+            schema = _schema_of(conn)
+            target = f'"{schema}"."{name}"' if schema else f'"{name}"'
+            op = "<" if before else "<="
+            last = conn.execute(sa.text(f"SELECT max(month_end) FROM {target} WHERE month_end {op} :d"),
+                                {"d": day}).scalar()
+            return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()
+    except sa.exc.DBAPIError:
+        return pd.DataFrame()
+    finally:
+        engine.dispose()
+
+
+def months_before(day, months: int):
+    """The month end ``months`` months before the month of ``day``."""
+    from orchestration.partitions import month_end
+
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return month_end(day.replace(year=y, month=m + 1, day=1))
+
+
 @month_end_asset(
     "marts",
     "customer_value",
@@ -281,25 +322,36 @@ def _month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]
     "Warehouse table customer_value (month_end).",
 )
 def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    from crm.value.value import contribution, lifecycle, load_config, loan_attributes, tiers, value_score
+    from crm.value.value import (
+        contribution,
+        lifecycle,
+        load_config,
+        loan_attributes,
+        tiers,
+        trends,
+        value_score,
+    )
 
     home = crm_home.home()
     config = load_config()
     meta: dict = {"config_version": str(config.get("version"))}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        c360 = _month_rows(warehouse, "customer_360", day, [])
+        c360 = month_rows(warehouse, "customer_360", day, [])
         if c360.empty:
             raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
-        scores = _month_rows(warehouse, "credit_scores", day, ["customer_id", "pd", "grade"])
+        scores = month_rows(warehouse, "credit_scores", day, ["customer_id", "pd", "grade"])
         frame = c360.merge(loan_attributes(staged(home.staged, "loans", day)), on="customer_id", how="left")
+        frame = frame.merge(trends(c360, month_rows(warehouse, "customer_360", months_before(day, 3), [])),
+                            on="customer_id", how="left")
         parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
         frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
                             on="customer_id", how="left")
         frame = lifecycle(tiers(value_score(frame, config), config), config)
         keep = ["customer_id", "segment", "value_segment", *[c for c in parts.columns if c != "customer_id"],
                 "value_score", *[c for c in frame.columns if c.startswith("rank_")], "value_tier", "tier",
-                "watch", "review_flag", "key_account", "lifecycle_stage", "branch_id", "manager_id"]
+                "watch", "review_flag", "key_account", "lifecycle_stage", "deposit_change_3m", "balance_change_3m",
+                "branch_id", "manager_id"]
         out = frame[[c for c in dict.fromkeys(keep) if c in frame.columns]].assign(month_end=day)
         write_mart(warehouse, "customer_value", out, {"month_end": day})
         meta.update({"customers": len(out), "key_accounts": int(out["key_account"].sum()),

@@ -72,7 +72,6 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
     "marts",
     "credit_scores",
     deps=[MODEL_KEY, *STAGED_INPUTS],
-    output_required=False,
     description="Credit scores at month end with the approved scorecard of each segment: score, PD, grade "
     "(PD master scale) and the top four reason codes per customer with an open loan. Warehouse tables "
     "credit_scores and scorecard_drift (PSI of the score and of each characteristic against the "
@@ -120,9 +119,14 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
     if not scored_rows:  # a bank too small to train on, or nothing approved yet: visible, not a crash
         why = "no approved scorecard for any segment (train models/scorecard, then `crm scorecard approve`)"
         context.log.warning(why)
-        for name in ("score_drift", "characteristic_drift"):
-            yield dg.AssetCheckResult(check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                      metadata={"reason": why})
+        # materialised with no rows (the warehouse table is left as it is): the month's value, warnings and
+        # reports still build, with the configured PD for unscored borrowers, and the checks say why
+        yield dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "segments_without_approved_model": ", ".join(sorted(unscored)),
+                      "reason": why},
+            check_results=[dg.AssetCheckResult(check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                               metadata={"reason": why})
+                           for name in ("score_drift", "characteristic_drift")])
         return
     scored = pd.concat(scored_rows, ignore_index=True)
     drift = pd.concat(drift_rows, ignore_index=True)

@@ -15,6 +15,14 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_BUSINESS_DATE, 
 # Month-end extracts: key "2026-01-01" is the month whose last day (2026-01-31) is the business date.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_BUSINESS_DATE, timezone=TIMEZONE)
 
+# Weeks Monday..Sunday: key "2026-10-26" is the week whose last day (Sunday 2026-11-01) is the business date.
+weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2023-01-02", timezone=TIMEZONE, day_offset=1)
+
+
+def week_end(partition_key: str) -> dt.date:
+    """The Sunday closing the week of a weekly partition key (its Monday)."""
+    return dt.date.fromisoformat(partition_key) + dt.timedelta(days=6)
+
 
 def month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from orchestration.jobs import DAILY_JOB, MONTH_END_JOB
+from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, WEEKLY_JOB
 from orchestration.partitions import month_end
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,12 @@ def month_end_pipeline() -> dg.JobDefinition:
     from orchestration.definitions import defs
 
     return defs.resolve_job_def(MONTH_END_JOB)
+
+
+def weekly_watch_list() -> dg.JobDefinition:
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def(WEEKLY_JOB)
 
 
 @dataclass
@@ -67,6 +73,14 @@ def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
         m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     if months:
         runs.append((MONTH_END_JOB, months[0].isoformat(), months[-1].isoformat()))
+    # weeks whose Sunday and the Sunday before (the comparison date) are both in the range
+    sunday = first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7)
+    weeks = []
+    while sunday <= last:
+        weeks.append(sunday - dt.timedelta(days=6))
+        sunday += dt.timedelta(days=7)
+    if weeks:
+        runs.append((WEEKLY_JOB, weeks[0].isoformat(), weeks[-1].isoformat()))
     return runs
 
 
@@ -74,7 +88,7 @@ def run_dates(
     first: dt.date, last: dt.date, *, instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
 ) -> list[RunSummary]:
     instance = instance or dg.DagsterInstance.get()
-    targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline}
+    targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list}
     summaries = []
     for job, start, end in plan(first, last):
         if start == end:

@@ -55,9 +55,10 @@ def selection_for(job: str, extracts: set[str]) -> list[dg.AssetKey]:
         keys.append(dg.AssetKey(["dq", "arrivals"]))
     else:  # month-end files complete the month: rebuild its marts, train and score
         from assets.marts import MART_KEYS
+        from assets.playbook import PLAYBOOK_KEYS
         from assets.scoring import SCORING_KEYS
 
-        keys += [*MART_KEYS, *SCORING_KEYS]
+        keys += [*MART_KEYS, *SCORING_KEYS, *PLAYBOOK_KEYS]
     return keys
 
 

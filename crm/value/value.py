@@ -202,6 +202,22 @@ def tiers(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
+def trends(now: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """Relative 3-month changes for :func:`lifecycle`: ``deposit_change_3m`` (deposit_mtd_avg) and
+    ``balance_change_3m`` (loan_balance) of each customer of ``now`` against ``earlier`` (customer 360 rows of
+    three month ends before). NaN when the customer is not in ``earlier`` or the earlier amount is 0."""
+    out = pd.DataFrame({"customer_id": now["customer_id"]})
+    if earlier is None or earlier.empty:
+        out["deposit_change_3m"] = np.nan
+        out["balance_change_3m"] = np.nan
+        return out
+    e = earlier.drop_duplicates("customer_id").set_index("customer_id")
+    for col, name in (("deposit_mtd_avg", "deposit_change_3m"), ("loan_balance", "balance_change_3m")):
+        before = out["customer_id"].map(_num(e, col)).where(lambda x: x > 0)
+        out[name] = (_num(now, col).to_numpy() - before) / before
+    return out
+
+
 def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     """``lifecycle_stage``, first matching rule wins:
     1 churned (status C 销户); 2 dormant (status D 休眠); 3 new (tenure_months < new_months);

@@ -30,6 +30,7 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
             raise ValueError(f"{name}: rows outside the partition {col} = {value!r}")
     where = " AND ".join(f'"{c}" = :{c}' for c in partition)
     target = _quoted(conn, name)
+    _add_new_columns(conn, name, frame)
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
         view = f"_mart_{uuid.uuid4().hex}"
@@ -48,6 +49,38 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
     frame.to_sql(name, conn, schema=schema, if_exists="append", index=False, method="multi", chunksize=2000,
                  dtype=types)
     return len(frame)
+
+
+def _column_type(series: pd.Series) -> str:
+    """A portable SQL type for a new column of ``series`` (DuckDB and PostgreSQL both accept these)."""
+    import datetime as dt
+
+    kind = series.dtype.kind
+    if kind == "b" or str(series.dtype) == "boolean":
+        return "BOOLEAN"
+    if kind in "iu":
+        return "BIGINT"
+    if kind == "f":
+        return "DOUBLE PRECISION"
+    if kind == "M":
+        return "TIMESTAMP"
+    first = series.dropna().head(1)
+    if len(first) and isinstance(first.iloc[0], dt.date) and not isinstance(first.iloc[0], dt.datetime):
+        return "DATE"
+    return "TEXT"
+
+
+def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    """Schema evolution of an existing mart: columns of ``frame`` the table lacks are added (nullable; earlier
+    partitions read NULL there). Columns the frame lacks stay and get NULL in the new rows."""
+    existing = sa.inspect(conn).get_columns(name, schema=_schema_of(conn)) if sa.inspect(conn).has_table(
+        name, schema=_schema_of(conn)) else None
+    if existing is None:
+        return
+    have = {c["name"] for c in existing}
+    for col in frame.columns:
+        if col not in have:
+            conn.execute(sa.text(f'ALTER TABLE {_quoted(conn, name)} ADD COLUMN "{col}" {_column_type(frame[col])}'))
 
 
 def _sql_types(frame: pd.DataFrame) -> dict[str, object]:

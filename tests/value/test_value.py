@@ -180,3 +180,18 @@ def test_loan_attributes_weighted():
     assert out.loc["C0", "loan_rate_pct"] == pytest.approx(5.0)      # (300x4 + 100x8) / 400
     assert out.loc["C0", "loan_term_months"] == pytest.approx(30.0)  # (300x36 + 100x12) / 400
     assert out.loc["C0", "guarantee_type"] == "MO"
+
+
+def test_trends_against_three_months_earlier():
+    from crm.value.value import trends
+
+    now = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "deposit_mtd_avg": [75.0, 10.0, 5.0, 1.0],
+                        "loan_balance": [0.0, 200.0, 0.0, 0.0]})
+    earlier = pd.DataFrame({"customer_id": ["a", "b", "c"], "deposit_mtd_avg": [100.0, 0.0, 5.0],
+                            "loan_balance": [0.0, 100.0, 0.0]})
+    t = trends(now, earlier).set_index("customer_id")
+    assert t.loc["a", "deposit_change_3m"] == pytest.approx(-0.25)
+    assert np.isnan(t.loc["b", "deposit_change_3m"])  # 0 three months ago: no relative change
+    assert t.loc["b", "balance_change_3m"] == pytest.approx(1.0)
+    assert np.isnan(t.loc["d", "deposit_change_3m"])  # not a customer then
+    assert trends(now, pd.DataFrame())["deposit_change_3m"].isna().all()

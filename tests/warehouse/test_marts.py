@@ -23,3 +23,19 @@ def test_replace_partition_is_idempotent_and_leaves_other_partitions(warehouse):
     assert rows["customer_id"].tolist() == ["k1.a", "k1.a"] and len(only_feb) == 1
     with begin(warehouse.engine, warehouse.schema) as conn, pytest.raises(ValueError, match="outside the partition"):
         replace_partition(conn, "scores_t", b, {"month_end": jan})
+
+
+def test_a_new_column_is_added_to_an_existing_mart(warehouse):
+    """Schema evolution: a later version of a mart with a new column loads; earlier rows read NULL there."""
+    jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+    old = pd.DataFrame({"month_end": [jan], "customer_id": ["k1.a"], "pd": [0.01]})
+    new = pd.DataFrame({"month_end": [feb], "customer_id": ["k1.a"], "pd": [0.02], "change_3m": [-0.25],
+                        "flag": [True], "since": [dt.date(2026, 1, 1)], "label": ["x"]})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        replace_partition(conn, "evolving_t", old, {"month_end": jan})
+        replace_partition(conn, "evolving_t", new, {"month_end": feb})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        rows = read_table(conn, "evolving_t").sort_values("month_end").reset_index(drop=True)
+    assert rows["change_3m"].isna().tolist() == [True, False] and rows.loc[1, "change_3m"] == -0.25
+    assert bool(rows.loc[1, "flag"]) is True and rows.loc[1, "label"] == "x"
+    assert pd.Timestamp(rows.loc[1, "since"]).date() == dt.date(2026, 1, 1)

@@ -1,0 +1,263 @@
+"""The relationship playbook's marts: early warnings and watch lists (monthly and weekly), cross-sell and
+supply-chain finance leads, the revisit plan and manager scorecards. Each asset loads its inputs (staged
+partitions and earlier marts), calls :mod:`crm.playbook`, replaces its partition in the warehouse with the
+configuration version stamped on every row, and returns metadata (counts only, never personal values).
+"""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from assets.marts import (
+    OWNERS,
+    latest_month_rows,
+    month_end_asset,
+    month_rows,
+    months_before,
+    staged,
+    staged_between,
+    staged_until,
+    write_mart,
+)
+from orchestration.partitions import business_date_for, week_end, weekly_partitions
+from orchestration.resources import CrmHomeResource, WarehouseResource
+
+MART = "marts"
+
+
+def _mart(name: str) -> dg.AssetKey:
+    return dg.AssetKey([MART, name])
+
+
+def _staged(*names: str) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["staged", n]) for n in names]
+
+
+TXN_COLUMNS = ["customer_id", "txn_time", "txn_type", "direction"]
+
+
+def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.date, config: dict):
+    """Early warnings at ``day`` against ``before`` and the customer frame (manager, branch, tier, balance)."""
+    from crm.playbook.warnings import behaviour_psi, early_warnings, signals
+
+    bureau = staged_until(home.staged, "bureau_records", day)
+    now = signals(day, loans=staged(home.staged, "loans", day), deposits=staged(home.staged, "deposits", day),
+                  bureau=bureau)
+    try:
+        then = signals(before, loans=staged(home.staged, "loans", before),
+                       deposits=staged(home.staged, "deposits", before), bureau=bureau)
+    except FileNotFoundError:  # e.g. the first month loaded: the comparing rules are not evaluated
+        then = None
+    rc = config["early_warning"]["behaviour_shift"]
+    first = day - dt.timedelta(days=int(rc["recent_days"]) + int(rc["baseline_days"]) - 1)
+    behaviour = behaviour_psi(staged_between(home.staged, "transactions", first, day, TXN_COLUMNS), day, config)
+    scores_now = latest_month_rows(warehouse, "credit_scores", day)
+    scores_before = (latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
+                     if len(scores_now) else pd.DataFrame())
+    warnings = early_warnings(
+        now, then, config, day=day, scores_now=scores_now, scores_before=scores_before, behaviour=behaviour,
+        ratios=latest_month_rows(warehouse, "financial_ratios", day),
+        related=staged(home.staged, "related_parties", day))
+    value = latest_month_rows(warehouse, "customer_value", day)
+    customers = now[["loan_balance"]].reset_index()
+    if len(value):
+        customers = customers.merge(value[["customer_id", "manager_id", "branch_id", "tier"]], on="customer_id",
+                                    how="outer")
+    return warnings, customers, behaviour, then is not None
+
+
+@month_end_asset(
+    MART,
+    "early_warnings",
+    deps=[_mart("customer_value"), _mart("credit_scores"), _mart("financial_ratios"),
+          *_staged("loans", "deposits", "bureau_records", "transactions", "related_parties")],
+    description="Early warnings at month end against the previous month end: new or rising overdue, grade or "
+    "score drop, a significant shift in the customer's own transaction mix (PSI), deposit outflow, financial-"
+    "ratio deterioration, credit-bureau inquiry spike, new external debt, a related party or guarantor in "
+    "trouble (related-party graph). Every warning with rule id, severity, measure, threshold and evidence, and "
+    "the watch list per manager. Configuration crm/playbook/config.toml (version on every row). Warehouse "
+    "tables early_warnings and watch_list (month_end).",
+)
+def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.warnings import watch_list
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        warnings, customers, behaviour, compared = _warnings_at(home, warehouse, day, months_before(day, 1),
+                                                                config)
+        if not compared:
+            context.log.warning(f"{day}: no snapshot at {months_before(day, 1)}; rules comparing two dates skipped")
+        stamp = {"month_end": day, "compared_with": months_before(day, 1) if compared else None,
+                 "config_version": config["version"]}
+        watch = watch_list(warnings, customers, config)
+        write_mart(warehouse, "early_warnings", warnings.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "watch_list", watch.assign(**stamp), {"month_end": day})
+        meta.update({"warnings": len(warnings), "customers_on_watch_list": len(watch),
+                     "by_rule": ", ".join(f"{k}: {v}" for k, v in warnings["rule_id"].value_counts()
+                                          .sort_index().items()) or "none",
+                     "high": int((watch["severity"] == "high").sum()),
+                     "behaviour_customers_tested": len(behaviour), "compared": compared})
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("warnings", 0), **meta})
+
+
+@dg.asset(
+    key=_mart("watch_list_weekly"),
+    group_name=MART,
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep(_mart(n), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
+          for n in ("customer_value", "credit_scores", "financial_ratios")]
+    + _staged("loans", "deposits", "bureau_records", "transactions", "related_parties"),
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"layer": MART, "sensitivity": "internal"},
+    description="The weekly early-warning watch list per relationship manager: the early-warning rules at the "
+    "week's last day (Sunday) against seven days earlier, with the latest month-end scores, ratios and tiers. "
+    "Partition: the week (key = its Monday, Asia/Shanghai). Warehouse tables early_warnings_weekly and "
+    "watch_list_weekly (week_end).",
+)
+def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.warnings import watch_list
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = week_end(pk)
+        before = day - dt.timedelta(days=7)
+        warnings, customers, _, compared = _warnings_at(home, warehouse, day, before, config)
+        if not compared:
+            context.log.warning(f"{day}: no snapshot at {before}; rules comparing two dates skipped")
+            before = None
+        watch = watch_list(warnings, customers, config)
+        stamp = {"week_end": day, "compared_with": before, "config_version": config["version"]}
+        write_mart(warehouse, "early_warnings_weekly", warnings.assign(**stamp), {"week_end": day})
+        write_mart(warehouse, "watch_list_weekly", watch.assign(**stamp), {"week_end": day})
+        meta.update({"week_end": day.isoformat(), "warnings": len(warnings), "customers_on_watch_list": len(watch),
+                     "high": int((watch["severity"] == "high").sum()),
+                     "managers": int(watch["manager_id"].nunique()), "compared": compared})
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers_on_watch_list", 0), **meta})
+
+
+@month_end_asset(
+    MART,
+    "cross_sell",
+    deps=[_mart("customer_value"), _mart("customer_360"), _mart("related_party_groups")],
+    description="Next-best product families per customer by co-occurrence lift within the value segment "
+    "(excluding families held, not offered to the segment, credit for customers on watch, closed customers), "
+    "the lift table, and supply-chain finance leads around key corporate accounts (their suppliers and "
+    "buyers). Warehouse tables cross_sell_suggestions, cross_sell_lifts and supply_chain_leads (month_end).",
+)
+def cross_sell(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.crosssell import next_best, supply_chain_leads
+
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        value = month_rows(warehouse, "customer_value", day, [])
+        c360 = month_rows(warehouse, "customer_360", day, [])
+        if value.empty or c360.empty:
+            raise FileNotFoundError(f"customer_value / customer_360 have no rows for {day}: materialise them first")
+        frame = value[["customer_id", "value_segment", "tier", "manager_id"]].merge(
+            c360[["customer_id", "product_families", "status"]], on="customer_id", how="left")
+        suggestions, lifts = next_best(frame, config)
+        links = month_rows(warehouse, "supply_chain_links", day, ["supplier", "buyer", "amount",
+                                                                   "supplier_is_customer", "buyer_is_customer"])
+        leads = supply_chain_leads(links, value, c360, config)
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "cross_sell_suggestions", suggestions.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "cross_sell_lifts", lifts.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "supply_chain_leads", leads.assign(**stamp), {"month_end": day})
+        meta.update({"suggestions": len(suggestions), "customers_with_suggestions":
+                     int(suggestions["customer_id"].nunique()), "supply_chain_leads": len(leads),
+                     "by_family": ", ".join(f"{k}: {v}" for k, v in suggestions["product_family"].value_counts()
+                                            .sort_index().items()) or "none"})
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("suggestions", 0), **meta})
+
+
+@month_end_asset(
+    MART,
+    "revisit_plan",
+    deps=[_mart("customer_value"), _mart("customer_360"), *_staged("interactions")],
+    description="Revisit plan by tier (strategic and watch monthly, key quarterly, growth half-yearly, standard "
+    "yearly): last relationship visit, next due date, days overdue and status per customer, and per manager "
+    "the overdue revisits and compliance. Warehouse tables revisit_plan and revisit_by_manager (month_end).",
+)
+def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.revisit import overdue_by_manager
+    from crm.playbook.revisit import revisit_plan as plan_for
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        value = month_rows(warehouse, "customer_value", day, [])
+        c360 = month_rows(warehouse, "customer_360", day, [])
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        customers = value[["customer_id", "tier", "manager_id", "branch_id"]].merge(
+            c360[["customer_id", "onboarding_date"]], on="customer_id", how="left")
+        interactions = staged_until(home.staged, "interactions", day)
+        plan = plan_for(customers, interactions, day, config)
+        by_manager = overdue_by_manager(plan)
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "revisit_plan", plan.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "revisit_by_manager", by_manager.assign(**stamp), {"month_end": day})
+        meta.update({f"status_{k}": int(v) for k, v in plan["status"].value_counts().items()})
+        meta["customers_in_plan"] = len(plan)
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers_in_plan", 0), **meta})
+
+
+@month_end_asset(
+    MART,
+    "manager_scorecards",
+    deps=[_mart("customer_value"), _mart("customer_360"), _mart("early_warnings"), _mart("cross_sell"),
+          _mart("revisit_plan"), *_staged("loans", "surveys")],
+    description="Manager scorecards: per relationship manager, portfolio size and value, key accounts and their "
+    "revisit coverage, revisit compliance, CSAT and NPS of the month's surveys, cross-sell depth and open "
+    "suggestions, overdue and non-performing shares of the loan balance, warned customers. Warehouse table "
+    "manager_scorecards (month_end).",
+)
+def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
+                       warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.managers import manager_scorecards as build
+    from crm.satisfaction.analytics import load_config as satisfaction_config
+    from crm.satisfaction.analytics import satisfaction_by
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        value = month_rows(warehouse, "customer_value", day, [])
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        surveys = staged_until(home.staged, "surveys", day)
+        surveys = surveys[pd.to_datetime(surveys["sent_date"]).dt.date >= day.replace(day=1)]
+        card = build(
+            value, month_rows(warehouse, "customer_360", day, []), staged(home.staged, "loans", day), config,
+            revisits=month_rows(warehouse, "revisit_by_manager", day, []),
+            satisfaction=satisfaction_by(surveys, ["staff_id"], satisfaction_config()),
+            suggestions=month_rows(warehouse, "cross_sell_suggestions", day, []),
+            watch=month_rows(warehouse, "watch_list", day, []))
+        write_mart(warehouse, "manager_scorecards", card.assign(month_end=day, config_version=config["version"]),
+                   {"month_end": day})
+        meta.update({"managers": len(card), "key_accounts": int(card["key_accounts"].sum()),
+                     "mean_revisit_compliance": round(float(card["revisit_compliance"].mean()), 4)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("managers", 0), **meta})
+
+
+playbook_month_end_assets = [early_warnings, cross_sell, revisit_plan, manager_scorecards]
+PLAYBOOK_KEYS = [a.key for a in playbook_month_end_assets]
+WEEKLY_KEYS = [watch_list_weekly.key]

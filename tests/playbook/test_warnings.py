@@ -1,0 +1,205 @@
+"""Early-warning rules on hand-made frames: each rule just below and at its threshold."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm.playbook import load_config
+from crm.playbook.warnings import behaviour_psi, early_warnings, signals, watch_list
+
+DAY, BEFORE = dt.date(2026, 10, 31), dt.date(2026, 9, 30)
+
+
+@pytest.fixture
+def config():
+    cfg = copy.deepcopy(load_config())
+    ew = cfg["early_warning"]
+    ew["new_overdue"]["min_days"] = 1
+    ew["rising_overdue"]["min_increase_days"] = 30
+    ew["grade_drop"]["min_notches"] = 2
+    ew["score_drop"]["min_points"] = 20
+    ew["deposit_outflow"].update(min_drop=0.5, min_balance=50000.0)
+    ew["ratio_deterioration"]["min_flags"] = 2
+    ew["inquiry_spike"].update(min_inquiries_3m=4, min_increase=2)
+    ew["new_external_debt"].update(min_increase=0.3, min_amount=100000.0)
+    ew["related_trouble"].update(min_overdue_days=90, min_five_class="3",
+                                 relation_types=["GUARANTOR", "CONTROLLER", "SHAREHOLDER", "AFFILIATE"])
+    ew["behaviour_shift"].update(recent_days=30, baseline_days=60, min_transactions=10, smoothing=0.5, psi=0.25,
+                                 significance=0.01)
+    return cfg
+
+
+def sig(**cols) -> pd.DataFrame:
+    """A signals frame; every column defaults to 0 / class 1."""
+    n = len(next(iter(cols.values())))
+    base = {"loan_balance": [100000.0] * n, "max_overdue_days": [0.0] * n, "overdue_amount": [0.0] * n,
+            "worst_five_class": ["1"] * n, "deposit_balance": [0.0] * n, "inquiries_3m": [0.0] * n,
+            "external_loan_count": [0.0] * n, "external_loan_balance": [0.0] * n}
+    base.update(cols)
+    return pd.DataFrame(base, index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+
+
+def raised(w: pd.DataFrame, rule: str) -> list[str]:
+    return sorted(w.loc[w["rule"] == rule, "customer_id"])
+
+
+def test_overdue_rules_edges(config):
+    # c0: 0 -> 1 day (new, at threshold); c1: 0 -> 0 (nothing); c2: 10 -> 39 (+29, below rising);
+    # c3: 10 -> 40 (+30, rising at threshold); c4: 5 -> 0 (cured: nothing)
+    before = sig(max_overdue_days=[0, 0, 10, 10, 5])
+    now = sig(max_overdue_days=[1, 0, 39, 40, 0], overdue_amount=[100.0, 0, 5, 5, 0])
+    w = early_warnings(now, before, config, day=DAY)
+    assert raised(w, "new_overdue") == ["c0"]
+    assert raised(w, "rising_overdue") == ["c3"]
+    row = w[w["rule"] == "new_overdue"].iloc[0]
+    assert row["rule_id"] == "EW01" and row["severity"] == "high" and row["value"] == 1.0
+    assert row["evidence"] == "worst days past due 0 -> 1, overdue amount 100.00"
+
+
+def test_grade_and_score_drop_edges(config):
+    now, before = sig(max_overdue_days=[0, 0, 0]), sig(max_overdue_days=[0, 0, 0])
+    scores_before = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "score": [600.0, 600.0, 600.0],
+                                  "grade": ["B1", "B1", "B1"]})
+    # c0: B1 -> B3 (2 notches) and -20 points; c1: B1 -> B2 (1 notch), -19.9; c2: improves
+    scores_now = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "score": [580.0, 580.1, 650.0],
+                               "grade": ["B3", "B2", "A3"]})
+    w = early_warnings(now, before, config, day=DAY, scores_now=scores_now, scores_before=scores_before)
+    assert raised(w, "grade_drop") == ["c0"]
+    assert raised(w, "score_drop") == ["c0"]
+    assert w.loc[w["rule"] == "grade_drop", "evidence"].iloc[0] == "grade B1 -> B3"
+
+
+def test_deposit_inquiry_and_external_debt_edges(config):
+    # deposits: c0 100k -> 50k (50%, at threshold); c1 100k -> 50,001 (below); c2 49,999 -> 0 (base too small)
+    before = sig(deposit_balance=[100000.0, 100000.0, 49999.0], inquiries_3m=[2, 2, 0],
+                 external_loan_count=[1, 1, 1], external_loan_balance=[400000.0, 400000.0, 100000.0])
+    now = sig(deposit_balance=[50000.0, 50001.0, 0.0], inquiries_3m=[4, 5, 3],
+              external_loan_count=[1, 1, 2], external_loan_balance=[520000.0, 519999.0, 100000.0])
+    w = early_warnings(now, before, config, day=DAY)
+    assert raised(w, "deposit_outflow") == ["c0"]
+    # inquiries: c0 2 -> 4 (at both thresholds); c1 2 -> 5; c2 0 -> 3 (below 4)
+    assert raised(w, "inquiry_spike") == ["c0", "c1"]
+    # external: c0 +120,000 = 30% of 400k (at both); c1 +119,999 (below the amount); c2 one more loan
+    assert raised(w, "new_external_debt") == ["c0", "c2"]
+
+
+def test_missing_inputs_raise_nothing(config):
+    before = sig(max_overdue_days=[np.nan], deposit_balance=[np.nan], inquiries_3m=[np.nan],
+                 external_loan_count=[np.nan], external_loan_balance=[np.nan])
+    now = sig(max_overdue_days=[0.0], deposit_balance=[np.nan], inquiries_3m=[np.nan],
+              external_loan_count=[np.nan], external_loan_balance=[np.nan])
+    assert early_warnings(now, before, config, day=DAY).empty
+
+
+def test_ratio_deterioration_uses_the_latest_statement(config):
+    # c0: an older statement had 2 flags, the latest has 1 -> not raised; c1: 1 flag
+    ratios = pd.DataFrame({"customer_id": ["c0", "c0", "c1"], "report_period": ["2025-12", "2026-06", "2026-06"],
+                           "received_date": [dt.date(2026, 3, 1), dt.date(2026, 8, 1), dt.date(2026, 8, 1)],
+                           "flag_leverage_up": [True, True, True], "flag_liquidity": [True, False, False],
+                           "flag_count": [2, 1, 1]})
+    now = before = sig(max_overdue_days=[0, 0])
+    assert raised(early_warnings(now, before, config, day=DAY, ratios=ratios), "ratio_deterioration") == []
+    ratios.loc[1, ["flag_liquidity", "flag_count"]] = [True, 2]  # the latest now has 2 (the threshold)
+    w = early_warnings(now, before, config, day=DAY, ratios=ratios)
+    assert raised(w, "ratio_deterioration") == ["c0"]
+    assert w.loc[w["rule"] == "ratio_deterioration", "evidence"].iloc[0] == "statement 2026-06: leverage_up liquidity"
+
+
+def test_related_party_in_trouble_both_directions(config):
+    # c1 is 90 days past due; c0 has c1 as guarantor; c2 guarantees c1 (relation recorded on c1);
+    # c3 is related to c4 who is 89 days past due, class 2 (not in trouble); ended relations do not count
+    now = sig(max_overdue_days=[0, 90, 0, 0, 89], worst_five_class=["1", "2", "1", "1", "2"])
+    related = pd.DataFrame({
+        "customer_id": ["c0", "c1", "c3", "c0"], "relation_type": ["GUARANTOR", "GUARANTOR", "AFFILIATE", "SUPPLIER"],
+        "related_customer_id": ["c1", "c2", "c4", "c1"],
+        "start_date": [dt.date(2020, 1, 1)] * 4, "end_date": [None, None, None, None]})
+    w = early_warnings(now, now, config, day=DAY, related=related)
+    assert raised(w, "related_trouble") == ["c0", "c2"]
+    assert set(w.loc[w["rule"] == "related_trouble", "related_customer_id"]) == {"c1"}
+    ended = related.assign(end_date=[dt.date(2026, 10, 30)] * 4)
+    assert raised(early_warnings(now, now, config, day=DAY, related=ended), "related_trouble") == []
+    # class 3 (次级) is trouble even when not 90 days past due
+    now.loc["c4", "worst_five_class"] = "3"
+    assert raised(early_warnings(now, now, config, day=DAY, related=related), "related_trouble") == ["c0", "c2", "c3"]
+
+
+def _txns(customer: str, counts: dict[tuple[str, str], int], end: dt.date) -> pd.DataFrame:
+    rows = []
+    for (window, cat), n in counts.items():
+        day = end - dt.timedelta(days=5 if window == "recent" else 45)
+        t, d = cat.split("/")
+        rows += [{"customer_id": customer, "txn_time": pd.Timestamp(day), "txn_type": t, "direction": d,
+                  "amount": 100.0}] * n
+    return pd.DataFrame(rows)
+
+
+def test_behaviour_shift_needs_size_and_significance(config):
+    # c0: 40 baseline all TRF/D, 40 recent all CSH/C: a complete change -> raised
+    # c1: same mix both windows -> PSI ~0, not raised; c2: 9 recent transactions (< 10): left out
+    t = pd.concat([
+        _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
+        _txns("c1", {("base", "TRF/D"): 20, ("base", "CSH/C"): 20, ("recent", "TRF/D"): 10,
+                     ("recent", "CSH/C"): 10}, DAY),
+        _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
+    ], ignore_index=True)
+    b = behaviour_psi(t, DAY, config)
+    assert sorted(b.index) == ["c0", "c1"]
+    assert b.loc["c1", "psi"] == pytest.approx(0.0, abs=1e-12)
+    # hand computation for c0: smoothed shares r = (0.5/41, 40.5/41), b = (40.5/41, 0.5/41)
+    r, q = np.array([0.5, 40.5]) / 41, np.array([40.5, 0.5]) / 41
+    assert b.loc["c0", "psi"] == pytest.approx(float(((r - q) * np.log(r / q)).sum()))
+    now = sig(max_overdue_days=[0, 0, 0])
+    w = early_warnings(now, now, config, day=DAY, behaviour=b)
+    assert raised(w, "behaviour_shift") == ["c0"]
+    # the same shift on 10 + 10 transactions is still significant; a mild shift on few is not
+    small = _txns("c0", {("base", "TRF/D"): 6, ("base", "CSH/C"): 4, ("recent", "TRF/D"): 4,
+                         ("recent", "CSH/C"): 6}, DAY)
+    bs = behaviour_psi(small, DAY, config)
+    assert bs.loc["c0", "psi"] < 0.25 or bs.loc["c0", "p_value"] > 0.01
+    assert raised(early_warnings(now, now, config, day=DAY, behaviour=bs), "behaviour_shift") == []
+
+
+def test_signals_from_snapshots():
+    loans = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "balance": [100.0, 50.0, 70.0, 30.0],
+                          "overdue_days": [0, 12, 0, 200], "overdue_principal": [0.0, 5.0, 0.0, 30.0],
+                          "overdue_interest": [0.0, 1.0, 0.0, 0.0], "five_class": ["1", "2", "1", "4"],
+                          "status": ["N", "O", "N", "W"]})  # b's written-off loan is not open
+    deposits = pd.DataFrame({"customer_id": ["a", "c", "c"], "balance": [10.0, 20.0, 5.0], "status": ["A", "A", "C"]})
+    bureau = pd.DataFrame({"report_id": ["r1", "r2", "r3"], "customer_id": ["a", "a", "a"],
+                           "query_date": [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 2)],
+                           "inquiries_3m": [1, 3, 9], "external_loan_count": [1, 2, 5],
+                           "external_loan_balance": [10.0, 20.0, 90.0]})
+    s = signals(DAY, loans=loans, deposits=deposits, bureau=bureau)
+    assert s.loc["a", "loan_balance"] == 150 and s.loc["a", "max_overdue_days"] == 12
+    assert s.loc["a", "overdue_amount"] == 6 and s.loc["a", "worst_five_class"] == "2"
+    assert s.loc["b", "loan_balance"] == 70 and s.loc["b", "max_overdue_days"] == 0
+    assert s.loc["c", "deposit_balance"] == 20 and pd.isna(s.loc["c", "loan_balance"])
+    assert s.loc["a", "inquiries_3m"] == 3  # the report of 2026-11-02 is after the date
+
+
+def test_watch_list_ranks_by_severity_then_balance(config):
+    w = pd.DataFrame({"customer_id": ["x", "y", "y", "z"], "rule_id": ["EW06", "EW01", "EW08", "EW06"],
+                      "rule": ["deposit_outflow", "new_overdue", "inquiry_spike", "deposit_outflow"],
+                      "severity": ["medium", "high", "low", "medium"], "value": [0.6, 3, 5, 0.7],
+                      "threshold": ["0.5", "1", "4", "0.5"], "evidence": ["e1", "e2", "e3", "e4"],
+                      "related_customer_id": [None] * 4})
+    customers = pd.DataFrame({"customer_id": ["x", "y", "z"], "manager_id": ["M1", "M1", "M1"],
+                              "branch_id": ["B"] * 3, "loan_balance": [10.0, 1.0, 99.0], "tier": ["key"] * 3})
+    wl = watch_list(w, customers, config)
+    assert list(wl["customer_id"]) == ["y", "z", "x"]
+    assert list(wl["rank_in_manager"]) == [1, 2, 3]
+    assert wl.iloc[0]["severity"] == "high" and wl.iloc[0]["rule_ids"] == "EW01,EW08"
+    assert wl.iloc[0]["evidence"] == "EW01: e2; EW08: e3"
+
+
+def test_without_a_comparison_snapshot_only_single_date_rules_run(config):
+    now = sig(max_overdue_days=[40.0], inquiries_3m=[9.0])
+    ratios = pd.DataFrame({"customer_id": ["c0"], "report_period": ["2026-06"], "flag_count": [3],
+                           "flag_liquidity": [True]})
+    w = early_warnings(now, None, config, day=DAY, ratios=ratios)
+    assert list(w["rule"]) == ["ratio_deterioration"]
