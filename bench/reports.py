@@ -1,0 +1,176 @@
+"""Report rendering throughput: K reports through the worker pool with 1 and with 2 workers.
+
+    .venv/bin/python bench/reports.py [--report dq] [-k 8] [--workers 1,2] [--locale zh_CN]
+                                      [--max-tasks-per-child 50] [--out /tmp/crm-bench-reports]
+
+Prints, per worker count: reports/minute, PDF pages/second, pages per report, and peak RSS of this process,
+of the largest rendering worker (measured inside the workers, ``ru_maxrss`` at the end of each job) and of
+reaped children (``RUSAGE_CHILDREN``; with the ``forkserver`` start method the workers are children of the
+fork server, which lives until this process exits, so that figure mostly misses them). Wall time includes
+starting and warming the workers.
+
+Reports are pluggable: :data:`REPORTS` maps a name to ``make_jobs(k, out_dir, locale) -> list[RenderJob]``.
+``dq`` builds one synthetic month of data-quality evidence in a temporary DuckDB warehouse (17 extracts,
+every rule of the catalogue, a few late, missing and rejected files, quarantined rows, purges), reads its
+context once with :func:`crm.reports.dq.dq_context` and renders it K times (distinct output files). The
+key-account report per manager (500 managers) plugs in as another entry whose jobs carry a context
+factory (``RenderJob.context`` may be a picklable callable run in the worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm import warehouse as wh
+from crm.reports.pool import RenderJob, render_many, summary
+
+MakeJobs = Callable[[int, Path, str], list[RenderJob]]
+
+
+# ------------------------------------------------------------------------------- synthetic DQ evidence
+def fill_sample_month(conn, month_end: dt.date, seed: int = 7) -> None:
+    """Append one plausible month of DQ evidence for every business date up to ``month_end``."""
+    from crm.contract import EXTRACTS
+    from crm.quality.rules import rule_catalogue
+
+    rng = np.random.default_rng(seed)
+    rules = pd.DataFrame(rule_catalogue()).rename(columns={"id": "rule_id"})
+    start = month_end.replace(day=1)
+    now = dt.datetime(month_end.year, month_end.month, month_end.day, 23, 0)
+    suite = "s" + f"{seed:07d}"
+    rules_rows = rules.assign(suite_version=suite, recorded_at=now)
+    wh.append_frame(conn, wh.dq_rules, rules_rows)
+    arrivals, files, outcomes, results, quarantine = [], [], [], [], []
+    for i in range((month_end - start).days + 1):
+        day = start + dt.timedelta(days=i)
+        at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(2, 0)) + dt.timedelta(minutes=i)
+        cutoff = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8, 0))
+        for e in EXTRACTS:
+            if e.cadence != "daily" and day != month_end:
+                continue
+            name = f"{e.file_code}_{day:%Y%m%d}_001.dat"
+            roll = rng.random()
+            status = "missing" if roll < 0.004 else "late" if roll < 0.02 else "on_time"
+            arrived = None if status == "missing" else (cutoff + dt.timedelta(hours=3) if status == "late" else at)
+            arrivals.append({"business_date": day, "extract": e.name, "expected_by": cutoff,
+                             "file_name": None if status == "missing" else name, "arrived_at": arrived,
+                             "status": status, "recorded_at": now})
+            if status == "missing":
+                continue
+            n = int(rng.integers(200, 5000))
+            if rng.random() < 0.01:
+                files.append({"file_name": name, "extract": e.name, "business_date": day, "sequence": 1,
+                              "status": "rejected", "reason": "control_total", "recorded_at": at})
+                name = name.replace("_001.dat", "_002.dat")
+            files.append({"file_name": name, "extract": e.name, "business_date": day, "sequence": 1, "records": n,
+                          "control_column": "balance", "control_sum": f"{rng.random() * 1e9:.2f}",
+                          "status": "accepted", "recorded_at": at})
+            ext_rules = rules[rules["extract"] == e.name]
+            failed = (rng.random(len(ext_rules)) < 0.05) * rng.integers(1, 12, len(ext_rules))
+            results.append(pd.DataFrame({
+                "partition_key": day.isoformat(), "business_date": day, "extract": e.name, "suite_version": suite,
+                "engine": "pandas", "rule_id": ext_rules["rule_id"].to_numpy(), "family": ext_rules["family"].to_numpy(),
+                "severity": ext_rules["severity"].to_numpy(), "success": failed == 0, "evaluated": n,
+                "failed": failed, "recorded_at": now}))
+            bad = ext_rules["rule_id"].to_numpy()[(failed > 0) & (ext_rules["severity"].to_numpy() == "critical")]
+            q = int(failed[(failed > 0) & (ext_rules["severity"].to_numpy() == "critical")].sum())
+            for r in range(q):
+                quarantine.append({"extract": e.name, "business_date": day, "source_file": name,
+                                   "row_number": r + 1, "rule_ids": str(bad[r % len(bad)]), "recorded_at": now})
+            outcomes.append({"extract": e.name, "business_date": day, "source_file": name, "suite_version": suite,
+                             "parsed": n, "accepted": n - q, "quarantined": q, "accepted_with_warnings": 0,
+                             "balanced": True, "recorded_at": now})
+    purges = [{"extract": e.name, "business_date": start - dt.timedelta(days=400 - k), "zone": "raw",
+               "file": f"{start - dt.timedelta(days=400 - k):%Y-%m-%d}.parquet", "bytes": int(rng.integers(1e5, 5e7)),
+               "reason": "raw zone retention: business date before cut-off (400 days)",
+               "purged_at": dt.datetime.combine(start + dt.timedelta(days=k), dt.time(3, 0))}
+              for k in range(3) for e in EXTRACTS]
+    wh.append_frame(conn, wh.dq_arrivals, pd.DataFrame(arrivals))
+    wh.append_frame(conn, wh.ingest_files, pd.DataFrame(files))
+    wh.append_frame(conn, wh.dq_file_outcomes, pd.DataFrame(outcomes))
+    wh.append_frame(conn, wh.dq_rule_results, pd.concat(results, ignore_index=True))
+    wh.append_frame(conn, wh.dq_quarantine, pd.DataFrame(quarantine))
+    wh.append_frame(conn, wh.raw_purges, pd.DataFrame(purges))
+
+
+def sample_dq_context(month_end: dt.date = dt.date(2026, 10, 31), seed: int = 7) -> dict:
+    """The DQ report context of a synthetic month (temporary DuckDB warehouse)."""
+    from crm.reports.dq import dq_context
+    from crm.reports.leakscan import scan_summary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = wh.make_engine(f"duckdb:///{tmp}/wh.duckdb")
+        wh.ensure_schema(engine)
+        with wh.begin(engine) as conn:
+            fill_sample_month(conn, month_end, seed)
+        with wh.begin(engine) as conn:
+            ctx = dq_context(conn, month_end, policy_version="2026.11-1", key_versions=["k1", "k2"],
+                             leak_scan=scan_summary(48, []),
+                             generated_at=dt.datetime(month_end.year, month_end.month, month_end.day) +
+                             dt.timedelta(days=2, hours=8, minutes=30))
+        engine.dispose()
+    return ctx
+
+
+def dq_jobs(k: int, out: Path, locale: str) -> list[RenderJob]:
+    ctx = sample_dq_context()
+    return [RenderJob(f"dq-{i:04d}", "dq_report", ctx, locale, out / f"dq-{i:04d}.html", out / f"dq-{i:04d}.pdf")
+            for i in range(k)]
+
+
+REPORTS: dict[str, MakeJobs] = {"dq": dq_jobs}
+
+
+# ----------------------------------------------------------------------------------------------- main
+def _mib(kib: float) -> float:
+    return kib / 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--report", choices=sorted(REPORTS), default="dq")
+    p.add_argument("-k", type=int, default=8, help="reports per run")
+    p.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    p.add_argument("--locale", default="zh_CN")
+    p.add_argument("--max-tasks-per-child", type=int, default=50)
+    p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "crm-bench-reports")
+    a = p.parse_args(argv)
+    t0 = time.perf_counter()
+    shutil.rmtree(a.out, ignore_errors=True)
+    print(f"report={a.report} k={a.k} locale={a.locale} max_tasks_per_child={a.max_tasks_per_child}")
+    for w in (int(x) for x in a.workers.split(",")):
+        out = a.out / f"w{w}"
+        jobs = REPORTS[a.report](a.k, out, a.locale)
+        if w == 1 and t0:
+            print(f"  jobs built in {time.perf_counter() - t0:.1f} s")
+        start = time.perf_counter()
+        results = render_many(jobs, workers=w, max_tasks_per_child=a.max_tasks_per_child, progress=True)
+        wall = time.perf_counter() - start
+        s = summary(results)
+        worker_rss = max((r.worker_peak_rss_kib for r in results if r.ok), default=0)
+        print(f"  workers={w}: {s['jobs'] - s['failed']}/{s['jobs']} ok in {wall:.1f} s wall | "
+              f"{(s['jobs'] - s['failed']) / wall * 60:.1f} reports/min | {s['pages'] / wall:.2f} pages/s | "
+              f"{s['pages'] / max(1, s['jobs'] - s['failed']):.0f} pages/report | "
+              f"{s['seconds'] / max(1, s['jobs'] - s['failed']):.2f} s/report in worker | "
+              f"peak RSS worker {_mib(worker_rss):.0f} MiB")
+        for r in results:
+            if not r.ok:
+                print(f"    failed {r.job_id}: {r.error}", file=sys.stderr)
+    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"  peak RSS: this process {_mib(self_rss):.0f} MiB, reaped children {_mib(child_rss):.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Leak scan: assert that rendered reports and e-mails contain none of a set of personal values.
+
+Typical use in a test or a pipeline step: take the generator's (or the raw zone's) personal values by
+kind, e.g. ``{"customer_name": names, "id_number": ids, "mobile": phones}``, extract the text of every
+output (:func:`pdf_text`, :func:`eml_texts`, :func:`file_texts`) and call :func:`scan_texts`.
+
+Matching is on normalised text: Unicode NFKC, case-folded, with all whitespace removed from both the text
+and the values, because ``pdftotext -layout`` may break or pad a value with spaces and line breaks. Values
+shorter than ``min_length`` characters after normalisation are skipped (a one-character value, such as
+the surname a display mask keeps, would match everywhere). Cost: per text, one set of substrings per
+distinct value length, intersected with the values of that length: linear in the text, so a whole bank's
+names can be checked against a month of reports.
+
+A :class:`Finding` names the kind, the value's position in its list and the text's source, never the
+value itself, so findings can be logged, asserted on and shown to auditors:
+``customer_name #12 found in 2026-10/dq_report.pdf``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+_SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # the forbidden value's kind (e.g. a column name)
+    index: int  # its position in that kind's list
+    source: str  # the text it was found in
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.index} found in {self.source}"
+
+
+def normalise(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def scan_texts(
+    texts: Mapping[str, str] | Iterable[tuple[str, str]],
+    forbidden_values: Mapping[str, Iterable[Any]] | Any,
+    *,
+    min_length: int = 2,
+) -> list[Finding]:
+    """Every (kind, value, source) where a forbidden value occurs in a text.
+
+    ``texts``: source name -> text (or pairs). ``forbidden_values``: kind -> values, or a pandas DataFrame
+    (kind = column, index = row position); ``None``/NaN values are ignored. Findings are sorted by source,
+    kind and index."""
+    pairs = list(texts.items()) if isinstance(texts, Mapping) else list(texts)
+    if hasattr(forbidden_values, "columns") and hasattr(forbidden_values, "__getitem__"):  # a DataFrame
+        forbidden_values = {str(c): forbidden_values[c].tolist() for c in forbidden_values.columns}
+    by_length: dict[int, dict[str, list[tuple[str, int]]]] = {}
+    for kind, values in forbidden_values.items():
+        for i, v in enumerate(values):
+            if v is None or (isinstance(v, float) and v != v):
+                continue
+            n = normalise(str(v))
+            if len(n) >= min_length:
+                by_length.setdefault(len(n), {}).setdefault(n, []).append((str(kind), i))
+    findings = []
+    for source, text in pairs:
+        hay = normalise(text)
+        # every substring of the text of each needle length, intersected with that length's needles (set
+        # operations in C): cost grows with the text and the number of distinct lengths, not with the values
+        for length, needles in by_length.items():
+            if length > len(hay):
+                continue
+            grams = {hay[i:i + length] for i in range(len(hay) - length + 1)}
+            for n in grams & needles.keys():
+                findings.extend(Finding(kind, i, source) for kind, i in needles[n])
+    return sorted(findings, key=lambda f: (f.source, f.kind, f.index))
+
+
+def _pdftotext() -> str:
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise RuntimeError("pdftotext (poppler-utils) is needed to read PDFs; install poppler-utils")
+    return exe
+
+
+def pdf_bytes_text(data: bytes) -> str:
+    """The text of a PDF given as bytes (``pdftotext -layout``)."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(data)
+        f.flush()
+        return pdf_text(Path(f.name))
+
+
+def pdf_text(path: str | Path) -> str:
+    """The text of a PDF file, as ``pdftotext -layout -enc UTF-8`` extracts it (pages separated by form
+    feeds). Raises ``RuntimeError`` if poppler cannot read the file."""
+    proc = subprocess.run([_pdftotext(), "-layout", "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                          timeout=120, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pdftotext failed on {Path(path).name}: exit {proc.returncode}")
+    return proc.stdout.decode("utf-8", errors="replace")
+
+
+def _html_text(markup: str) -> str:
+    return html.unescape(_TAG.sub(" ", markup)) + "\n" + html.unescape(markup)
+
+
+def eml_texts(path: str | Path) -> dict[str, str]:
+    """The texts of an e-mail file: its headers (decoded), every text part (HTML also as text without tags,
+    entities decoded), and every PDF attachment through ``pdftotext``; other text attachments are decoded
+    as text. Keys name the part: ``x.eml:headers``, ``x.eml:part2 text/html``, ``x.eml:report.pdf``."""
+    path = Path(path)
+    with path.open("rb") as f:
+        msg = BytesParser(policy=policy.default).parse(f)
+    out = {f"{path.name}:headers": "\n".join(f"{k}: {v}" for k, v in msg.items())}
+    for n, part in enumerate(msg.walk(), start=1):
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        label = f"{path.name}:{filename}" if filename else f"{path.name}:part{n} {ctype}"
+        if label in out:
+            label = f"{label} (part{n})"
+        if ctype == "application/pdf" or (filename or "").lower().endswith(".pdf"):
+            out[label] = pdf_bytes_text(part.get_payload(decode=True) or b"")
+        elif part.get_content_maintype() == "text":
+            text = part.get_content()
+            out[label] = _html_text(text) if ctype == "text/html" else text
+    return out
+
+
+def file_texts(path: str | Path) -> dict[str, str]:
+    """Texts of one output file by suffix: ``.pdf`` (pdftotext), ``.eml`` (:func:`eml_texts`), ``.html``
+    / ``.htm`` (text and entity-decoded markup), anything else read as UTF-8 text."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return {path.name: pdf_text(path)}
+    if suffix == ".eml":
+        return eml_texts(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return {path.name: _html_text(text) if suffix in (".html", ".htm") else text}
+
+
+def scan_files(
+    paths: Iterable[str | Path], forbidden_values: Mapping[str, Iterable[Any]] | Any, *, min_length: int = 2
+) -> tuple[int, list[Finding]]:
+    """Scan output files (:func:`file_texts`): (number of files scanned, findings)."""
+    texts: dict[str, str] = {}
+    count = 0
+    for p in paths:
+        count += 1
+        texts.update(file_texts(p))
+    return count, scan_texts(texts, forbidden_values, min_length=min_length)
+
+
+def scan_summary(files_scanned: int, findings: Iterable[Finding]) -> dict[str, Any]:
+    """The leak-scan evidence a report shows (``dq_context(..., leak_scan=...)``): files scanned, whether
+    it passed, and the findings as strings (kind, index and file; no value)."""
+    found = [str(f) for f in findings]
+    return {"files_scanned": int(files_scanned), "passed": not found, "findings": found}

@@ -1,0 +1,180 @@
+"""Which report files to render for a period, for whom, and what goes into the outbox afterwards.
+
+:func:`portfolio_plan` (monthly: key account per manager, branch and satisfaction per branch head, the
+bank-wide satisfaction report), :func:`quarterly_plan` (satisfaction per branch head and bank-wide for a
+quarter), :func:`digest_plan` (the weekly watch digest per manager) and :func:`dq_plan` (the data-quality
+report, one rendering shared by every auditor) return :class:`Planned` entries: a render job (``None`` for an
+empty report, which is recorded in the outbox as skipped and never rendered or sent) and the outbox fields.
+:func:`outbox_items` turns the pool's results into outbox items. Files go to
+``<reports>/<period>/<report>/<recipient>.html|.pdf``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crm.reports.pool import JobResult, RenderJob
+
+BANK = "bank"  # the recipient folder of a bank-wide rendering
+
+
+@dataclass
+class Planned:
+    report: str  # outbox report name (key_account, branch, satisfaction, satisfaction_quarter, ...)
+    period: str
+    recipient_id: str  # staff id, or BANK for a rendering kept on file and not mailed
+    role: str
+    rows: int
+    subject: str
+    job: RenderJob | None  # None: empty, nothing rendered
+    mail: bool = True
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.report}:{self.period}:{self.recipient_id}"
+
+
+def _paths(root: Path, period: str, report: str, recipient: str) -> tuple[Path, Path]:
+    base = root / period / report / recipient
+    return base.with_suffix(".html"), base.with_suffix(".pdf")
+
+
+def month_period(month_end: dt.date) -> str:
+    return f"{month_end:%Y-%m}"
+
+
+def quarter_period(month_end: dt.date) -> str:
+    return f"{month_end.year}-Q{(month_end.month - 1) // 3 + 1}"
+
+
+def week_period(week_end: dt.date) -> str:
+    y, w, _ = week_end.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
+    return t(f"mail.subject.{report}", period=label, who=who)
+
+
+def _planned(report: str, period: str, recipient: str, role: str, context: dict[str, Any], rows: int,
+             subject: str, root: Path, locale: str, template: str | None = None, mail: bool = True) -> Planned:
+    html, pdf = _paths(root, period, report, recipient)
+    job = RenderJob(f"{report}:{period}:{recipient}", template or report, context, locale, html, pdf) if rows else None
+    return Planned(report, period, recipient, role, rows, subject, job, mail)
+
+
+def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
+                   generated_at: dt.datetime) -> list[Planned]:
+    """The month's key-account, branch and satisfaction reports (see :mod:`crm.reports.recipients`)."""
+    from crm.reports.data import branch_context, key_account_context, satisfaction_context
+    from crm.reports.fmt import Formatter
+    from crm.reports.i18n import translator
+
+    t, fmt = translator(locale), Formatter(locale)
+    period, label = month_period(data.month_end), fmt.month(data.month_end)
+    out: list[Planned] = []
+    for r in recipients.itertuples(index=False):
+        if r.report == "key_account":
+            ctx = key_account_context(data, r.recipient_id)
+            rows = len(ctx["accounts"]) + ctx["customers"]
+        elif r.report == "branch":
+            ctx = branch_context(data, r.branch_id)
+            rows = ctx["rows"]
+        elif r.report == "satisfaction":
+            ctx = satisfaction_context(data, branch_id=None if r.scope == BANK else r.branch_id)
+            rows = ctx["rows"]
+        else:
+            continue
+        ctx["generated_at"] = generated_at
+        who = ctx.get("manager_name") or ctx.get("branch_name") or r.recipient_id
+        out.append(_planned(r.report, period, r.recipient_id, r.role, ctx, rows,
+                            _subject(t, r.report, label, str(who)), root, locale))
+    bank = satisfaction_context(data) | {"generated_at": generated_at}
+    out.append(_planned("satisfaction", period, BANK, "file", bank, bank["rows"],
+                        _subject(t, "satisfaction", label, t("sat.recipient_bank")), root, locale, mail=False))
+    return out
+
+
+def quarterly_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
+                   generated_at: dt.datetime) -> list[Planned]:
+    """The quarterly satisfaction report per branch head (bank-wide for a head-office head) and on file."""
+    from crm.reports.data import satisfaction_context
+    from crm.reports.fmt import Formatter
+    from crm.reports.i18n import translator
+
+    t, fmt = translator(locale), Formatter(locale)
+    period, label = quarter_period(data.month_end), fmt.quarter(data.month_end)
+    out: list[Planned] = []
+    targets = [(r.recipient_id, r.role, None if r.scope == BANK else r.branch_id)
+               for r in recipients.itertuples(index=False) if r.report == "satisfaction"]
+    for recipient, role, branch in [*targets, (BANK, "file", None)]:
+        ctx = satisfaction_context(data, branch_id=branch, months=3) | {"generated_at": generated_at}
+        who = ctx.get("branch_name") or t("sat.recipient_bank")
+        out.append(_planned("satisfaction_quarter", period, recipient, role, ctx, ctx["rows"],
+                            _subject(t, "satisfaction_quarter", label, str(who)), root, locale,
+                            template="satisfaction", mail=recipient != BANK))
+    return out
+
+
+def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, recipients: pd.DataFrame,
+                week_end: dt.date, root: Path, locale: str, generated_at: dt.datetime) -> list[Planned]:
+    """The weekly early-warning digest of every relationship manager (their own watch list)."""
+    from crm.reports.data import watch_digest_context
+    from crm.reports.fmt import Formatter
+    from crm.reports.i18n import translator
+
+    t, fmt = translator(locale), Formatter(locale)
+    period = week_period(week_end)
+    staff_names = staff.drop_duplicates("staff_id").set_index("staff_id")["staff_name"]
+    out = []
+    for r in recipients[recipients["report"] == "watch_digest"].itertuples(index=False):
+        ctx = watch_digest_context(watch, r.recipient_id, week_end, names, staff_names.get(r.recipient_id))
+        ctx["generated_at"] = generated_at
+        out.append(_planned("watch_digest", period, r.recipient_id, r.role, ctx, ctx["rows"],
+                            _subject(t, "watch_digest", fmt.date(week_end), str(ctx["manager_name"] or "")),
+                            root, locale))
+    return out
+
+
+def dq_plan(context: dict[str, Any], recipients: pd.DataFrame, root: Path, locale: str, rows: int) -> list[Planned]:
+    """The data-quality report rendered once (recipient folder ``bank``) and mailed to every auditor."""
+    from crm.reports.fmt import Formatter
+    from crm.reports.i18n import translator
+
+    t, fmt = translator(locale), Formatter(locale)
+    period = month_period(context["month_end"])
+    subject = _subject(t, "data_quality", fmt.month(context["month_end"]), t("dq.recipient"))
+    once = _planned("data_quality", period, BANK, "file", context, rows, subject, root, locale,
+                    template="dq_report", mail=False)
+    out = [once]
+    for r in recipients[recipients["report"] == "data_quality"].itertuples(index=False):
+        out.append(Planned("data_quality", period, r.recipient_id, r.role, rows, subject, None))
+    return out
+
+
+def outbox_items(planned: Sequence[Planned], results: Sequence[JobResult], rendered_at: dt.datetime):
+    """Outbox items for every mailed entry: the rendered files of its job (or of the shared rendering of the
+    same report and period, for auditors), ``rows`` 0 for an empty report. Entries whose rendering failed are
+    left out (the caller reports them)."""
+    from crm.delivery import OutboxItem
+
+    by_id = {r.job_id: r for r in results}
+    shared = {(p.report, p.period): by_id.get(p.job_id) for p in planned if p.recipient_id == BANK and p.job}
+    items = []
+    for p in planned:
+        if not p.mail:
+            continue
+        result = by_id.get(p.job_id) if p.job else shared.get((p.report, p.period))
+        if p.rows and (result is None or not result.ok):
+            continue
+        items.append(OutboxItem(
+            report=p.report, period=p.period, recipient_id=p.recipient_id, rows=p.rows if result else 0,
+            subject=p.subject, html_path=str(result.html_path) if result else None,
+            pdf_path=str(result.pdf_path) if result else None, recipient_role=p.role, rendered_at=rendered_at))
+    return items

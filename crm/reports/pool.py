@@ -1,0 +1,222 @@
+"""Render many reports in recycled worker processes.
+
+:func:`render_many` runs :class:`RenderJob` s in a ``ProcessPoolExecutor``: each worker is started once
+(``forkserver`` on POSIX, else ``spawn``; ``fork`` is not allowed with ``max_tasks_per_child``), warmed up
+once by :func:`crm.reports.render.warm_up` (WeasyPrint, Pango, the CJK font in the process's
+``FontConfiguration``), and replaced after ``max_tasks_per_child`` jobs, because WeasyPrint's memory grows
+with every document a process renders.
+
+CPython 3.11-3.13 have a bug in that recycling (python/cpython#115634, fixed upstream in late 2025 and not
+in 3.11): when a worker exits at its task limit while jobs are queued, the pool may not start a
+replacement, and the remaining jobs wait forever. :class:`_RecyclingPool` applies the upstream fix: a
+worker that exits is always replaced while the pool is below ``max_workers``.
+
+Each job writes its HTML and PDF atomically (a temporary file in the target folder, then ``os.replace``),
+so a reader never sees half a file and a failed job leaves no file behind. A job that raises is reported
+in its :class:`JobResult` (``ok=False``, ``error``) and the others go on. A worker that dies (e.g. killed
+for memory) breaks the pool: the jobs still in flight are then reported as failed with that error.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crm.reports.fmt import DEFAULT_LOCALE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TASKS_PER_CHILD = 50
+PROGRESS_MIN_JOBS = 20
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One report to render. ``context`` is the template context, or a picklable callable (a module-level
+    function or ``functools.partial``) that builds it inside the worker: lets the workers also share the
+    work of reading the warehouse. At least one of ``html_path`` and ``pdf_path`` must be set."""
+
+    job_id: str
+    report: str
+    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+    locale: str = DEFAULT_LOCALE
+    html_path: Path | None = None
+    pdf_path: Path | None = None
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    ok: bool
+    html_path: Path | None = None
+    pdf_path: Path | None = None
+    pages: int = 0
+    html_bytes: int = 0
+    pdf_bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    worker_pid: int | None = field(default=None, repr=False)
+    worker_peak_rss_kib: int = field(default=0, repr=False)  # the rendering process's peak RSS so far
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def render_job(job: RenderJob) -> JobResult:
+    """Render one job in this process and write its files. Raises on failure (the pool catches it)."""
+    from crm.reports.render import render_html, render_pdf_document
+
+    if job.html_path is None and job.pdf_path is None:
+        raise ValueError(f"job {job.job_id}: neither html_path nor pdf_path is set")
+    start = time.perf_counter()
+    context = job.context() if callable(job.context) else job.context
+    html = render_html(job.report, context, job.locale)
+    pdf = render_pdf_document(html) if job.pdf_path else None
+    result = JobResult(job.job_id, True, pages=pdf.pages if pdf else 0, worker_pid=os.getpid())
+    if job.html_path:
+        data = html.encode("utf-8")
+        write_atomically(Path(job.html_path), data)
+        result.html_path, result.html_bytes = Path(job.html_path), len(data)
+    if pdf is not None:
+        write_atomically(Path(job.pdf_path), pdf.data)
+        result.pdf_path, result.pdf_bytes = Path(job.pdf_path), len(pdf.data)
+    result.seconds = time.perf_counter() - start
+    result.worker_peak_rss_kib = _peak_rss_kib()
+    return result
+
+
+def _peak_rss_kib() -> int:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return 0
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+
+
+def _worker_init() -> None:
+    from crm.reports.render import warm_up
+
+    warm_up()
+
+
+class _RecyclingPool(ProcessPoolExecutor):
+    """``ProcessPoolExecutor`` with the fix for python/cpython#115634: when a worker exits at its
+    ``max_tasks_per_child`` limit, the manager thread replaces it without consulting the idle-worker
+    semaphore (whose tokens can be stale). Python versions that carry the fix no longer call
+    ``_adjust_process_count`` from the manager thread, so there this override changes nothing."""
+
+    def _adjust_process_count(self) -> None:
+        manager = getattr(self, "_executor_manager_thread", None)
+        if manager is not None and threading.current_thread() is manager:
+            if len(self._processes) < self._max_workers:
+                self._spawn_process()
+            return
+        super()._adjust_process_count()
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _context(start_method: str | None) -> mp.context.BaseContext:
+    if start_method is None:
+        start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    if start_method == "fork":
+        raise ValueError("the 'fork' start method cannot recycle workers; use 'forkserver' or 'spawn'")
+    return mp.get_context(start_method)
+
+
+def render_many(
+    jobs: Iterable[RenderJob],
+    *,
+    workers: int | None = None,
+    max_tasks_per_child: int = DEFAULT_TASKS_PER_CHILD,
+    start_method: str | None = None,
+    progress: bool | None = None,
+    desc: str = "reports",
+) -> list[JobResult]:
+    """Render ``jobs`` in ``workers`` processes (default ``os.cpu_count()``); results in job order.
+
+    ``workers=0`` renders in this process (no pool; for debugging and tiny batches). ``progress``: a tqdm
+    bar on stderr; ``None`` shows it for batches of at least 20 jobs when stderr is a terminal. Job ids
+    must be unique."""
+    jobs = list(jobs)
+    ids = [j.job_id for j in jobs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("job ids must be unique")
+    if workers is None:
+        workers = default_workers()
+    if not jobs:
+        return []
+    show = (len(jobs) >= PROGRESS_MIN_JOBS and sys.stderr.isatty()) if progress is None else progress
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc=desc, unit="report", file=sys.stderr, disable=not show)
+    results: dict[str, JobResult] = {}
+    try:
+        if workers == 0:
+            for job in jobs:
+                results[job.job_id] = _run_safely(job)
+                bar.update()
+        else:
+            with _RecyclingPool(
+                max_workers=min(workers, len(jobs)), mp_context=_context(start_method),
+                initializer=_worker_init, max_tasks_per_child=max_tasks_per_child,
+            ) as pool:
+                futures: dict[Future, RenderJob] = {pool.submit(_run_safely, job): job for job in jobs}
+                for fut in as_completed(futures):
+                    job = futures[fut]
+                    results[job.job_id] = _outcome(job, fut)
+                    bar.update()
+    finally:
+        bar.close()
+    return [results[i] for i in ids]
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _run_safely(job: RenderJob) -> JobResult:
+    """:func:`render_job`, with a failure returned as a result (no exception crosses the process boundary:
+    some exception types cannot be unpickled in the parent, which would break the pool)."""
+    try:
+        return render_job(job)
+    except Exception as e:
+        log.warning("report job %s failed", job.job_id, exc_info=True)
+        return JobResult(job.job_id, False, error=_error(e), worker_pid=os.getpid())
+
+
+def _outcome(job: RenderJob, fut: Future) -> JobResult:
+    exc = fut.exception()  # only pool failures (a worker died, the initialiser failed): jobs never raise
+    if exc is not None:
+        return JobResult(job.job_id, False, error=_error(exc))
+    return fut.result()
+
+
+def summary(results: Sequence[JobResult]) -> dict[str, Any]:
+    """Totals of a batch: jobs, failed, pages, PDF bytes, render seconds (sum over jobs)."""
+    ok = [r for r in results if r.ok]
+    return {"jobs": len(results), "failed": len(results) - len(ok), "pages": sum(r.pages for r in ok),
+            "pdf_bytes": sum(r.pdf_bytes for r in ok), "seconds": sum(r.seconds for r in ok)}

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from crm import warehouse as wh
+from crm.reports.dq import dq_context
+from crm.reports.pool import RenderJob, render_many, summary, write_atomically
+
+
+@pytest.fixture(scope="module")
+def empty_dq_context(tmp_path_factory):
+    """The context of a month without evidence: a short (two-page) real report."""
+    engine = wh.make_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'w.duckdb'}")
+    wh.ensure_schema(engine)
+    with wh.begin(engine) as conn:
+        ctx = dq_context(conn, dt.date(2026, 10, 31), policy_version="p1", key_versions=["k1"], leak_scan=None,
+                         generated_at=dt.datetime(2026, 11, 2, 8, 30))
+    engine.dispose()
+    return ctx
+
+
+def _with_timeout(fn, seconds: float):
+    """Run ``fn`` in a thread: a hung pool fails the test instead of hanging the suite."""
+    with ThreadPoolExecutor(1) as ex:
+        return ex.submit(fn).result(timeout=seconds)
+
+
+def test_pool_renders_recycles_and_reports_failures(tmp_path, empty_dq_context):
+    jobs = [RenderJob(f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en",
+                      tmp_path / "out" / f"r{i}.html", tmp_path / "out" / f"r{i}.pdf") for i in range(6)]
+    # a broken job in the middle: its context lacks what the report needs (dq.prepare reads ctx["files"])
+    jobs.insert(3, RenderJob("broken", "dq_report", {"generated_at": dt.datetime(2026, 11, 2)}, "zh_CN",
+                             tmp_path / "out" / "broken.html", tmp_path / "out" / "broken.pdf"))
+    # two workers, each replaced after two jobs while jobs are queued (python/cpython#115634 would hang here)
+    results = _with_timeout(lambda: render_many(jobs, workers=2, max_tasks_per_child=2, progress=False), 240)
+    assert [r.job_id for r in results] == [j.job_id for j in jobs]
+    bad = [r for r in results if not r.ok]
+    assert [r.job_id for r in bad] == ["broken"] and bad[0].error == "KeyError: 'files'"
+    for r in results:
+        if r.ok:
+            assert r.pdf_path.read_bytes()[:5] == b"%PDF-" and r.pages >= 1 and r.pdf_bytes > 1000
+            assert r.html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert not (tmp_path / "out" / "broken.pdf").exists() and not (tmp_path / "out" / "broken.html").exists()
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary file left
+    assert len({r.worker_pid for r in results}) >= 3  # workers were recycled
+    s = summary(results)
+    assert (s["jobs"], s["failed"]) == (7, 1) and s["pages"] >= 6
+
+
+def test_inline_mode_and_validation(tmp_path, empty_dq_context):
+    job = RenderJob("only-html", "dq_report", empty_dq_context, "en", html_path=tmp_path / "a.html")
+    (r,) = render_many([job], workers=0)
+    assert r.ok and r.pages == 0 and r.pdf_path is None and r.html_bytes == (tmp_path / "a.html").stat().st_size
+    (r,) = render_many([RenderJob("nothing", "dq_report", empty_dq_context)], workers=0)
+    assert not r.ok and "neither html_path nor pdf_path" in r.error
+    with pytest.raises(ValueError, match="unique"):
+        render_many([job, job], workers=0)
+    with pytest.raises(ValueError, match="fork"):
+        render_many([job], workers=1, start_method="fork")
+
+
+def test_write_atomically_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "x.pdf"
+    write_atomically(target, b"old")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("crm.reports.pool.os.replace", boom)
+    with pytest.raises(OSError):
+        write_atomically(target, b"new")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
