@@ -38,16 +38,6 @@ def staged_until(home_staged: Path, extract: str, day) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
 
 
-def staged_between(home_staged: Path, extract: str, first, last, columns: list[str] | None = None) -> pd.DataFrame:
-    """The staged partitions of ``extract`` dated ``first`` .. ``last`` (inclusive), only ``columns`` when given;
-    an empty frame when there are none."""
-    files = [p for p in sorted((home_staged / extract).glob("*.parquet"))
-             if first.isoformat() <= p.stem <= last.isoformat()]
-    if not files:
-        return pd.DataFrame(columns=columns or [])
-    return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
-
-
 def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, partition: dict) -> int:
     from crm.warehouse import begin
     from crm.warehouse.marts import replace_partition
@@ -60,9 +50,11 @@ def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, par
         engine.dispose()
 
 
-def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), **more):
-    """The decorator of a month-end asset of ``layer`` (``marts``, ``models``): monthly partitions, one run
-    for a range (single-run backfill), owners, kinds and tags of the layer; internal sensitivity."""
+def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), tags=None,
+                    **more):
+    """The decorator of a month-end asset of ``layer`` (``marts``, ``models``, ``reports`` ...): monthly
+    partitions, one run for a range (single-run backfill), owners, kinds and tags of the layer (plus
+    ``tags``); internal sensitivity."""
     return dg.asset(
         key=dg.AssetKey([layer, name]),
         group_name=layer,
@@ -71,7 +63,7 @@ def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("py
         deps=deps,
         kinds=set(kinds),
         owners=OWNERS,
-        tags={"layer": layer, "sensitivity": "internal"},
+        tags={"layer": layer, "sensitivity": "internal", **(tags or {})},
         description=description,
         **more,
     )
@@ -208,23 +200,20 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
 @month_end_asset(
     "marts",
     "satisfaction",
-    deps=_keys("surveys", "service_requests", "staff"),
+    deps=[*_keys("surveys", "service_requests", "staff"), dg.AssetKey(["marts", "customer_value"])],
     description="Satisfaction and service for the month: CSAT and NPS (with 95% intervals, response rates, "
-    "small groups suppressed) by branch, manager, channel and product family; key drivers of CSAT among the "
+    "small groups suppressed) by branch, manager, channel, product family and tier; key drivers of CSAT among the "
     "attribute ratings; complaint themes from the (scrubbed) comments; service-request SLAs by priority and "
-    "by staff; SLA breaches against the scores of the surveys they triggered. Configuration: "
+    "by staff; SLA breaches against the scores of the surveys they triggered; the detractors' comments (scrubbed "
+    "of personal data at staging) with their themes. Configuration: "
     "crm/satisfaction/config.toml (its version is recorded in every table). Warehouse tables "
-    "satisfaction_by_dimension, satisfaction_drivers, complaint_themes, service_sla (month_end).",
+    "satisfaction_by_dimension, satisfaction_drivers, complaint_themes, service_sla, sla_vs_satisfaction, "
+    "satisfaction_verbatims (month_end); in a quarter's last month also satisfaction_by_dimension_quarter, "
+    "satisfaction_drivers_quarter, complaint_themes_quarter, satisfaction_verbatims_quarter over its three "
+    "months.",
 )
 def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    from crm.satisfaction.analytics import (
-        complaint_themes,
-        key_drivers,
-        load_config,
-        satisfaction_by,
-        sla,
-        sla_vs_satisfaction,
-    )
+    from crm.satisfaction.analytics import load_config, sla, sla_vs_satisfaction
 
     home = crm_home.home()
     config = load_config()
@@ -232,19 +221,16 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     meta: dict = {"config_version": version}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        first = day.replace(day=1)
         surveys = staged_until(home.staged, "surveys", day)
-        surveys = surveys[pd.to_datetime(surveys["sent_date"]).dt.date >= first]
+        sent = pd.to_datetime(surveys["sent_date"]).dt.date
         staff = staged(home.staged, "staff", day)[["staff_id", "branch_id"]].drop_duplicates("staff_id")
-        surveys = surveys.merge(staff, on="staff_id", how="left")
-        parts = []
-        for dim in ("branch_id", "staff_id", "channel", "product_family"):
-            t = satisfaction_by(surveys, [dim], config).rename(columns={dim: "value"})
-            parts.append(t.assign(dimension=dim, value=t["value"].astype(str)))
-        overall = satisfaction_by(surveys, [], config).assign(dimension="all", value="all")
-        by_dim = pd.concat([overall, *parts], ignore_index=True)
-        drivers = key_drivers(surveys, config)
-        themes = complaint_themes(surveys, config).counts.reset_index()
+        value = month_rows(warehouse, "customer_value", day, ["customer_id", "tier"])
+        surveys = surveys.merge(staff, on="staff_id", how="left").merge(
+            value[["customer_id", "tier"]].drop_duplicates("customer_id"), on="customer_id", how="left")
+        quarter = surveys[(sent >= day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)).to_numpy()]
+        surveys = surveys[(sent >= day.replace(day=1)).to_numpy()]
+        by_dim, drivers, themes, verbatims = _satisfaction_tables(surveys, config)
+        overall = by_dim[by_dim["dimension"] == "all"]
         service = sla(staged_until(home.staged, "service_requests", day), config, day)
         by_priority = service.by_priority.reset_index()
         link = sla_vs_satisfaction(surveys, service, config).reset_index()
@@ -252,8 +238,14 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         write_mart(warehouse, "satisfaction_by_dimension", by_dim.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "satisfaction_drivers", drivers.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "complaint_themes", themes.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "satisfaction_verbatims", verbatims.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "service_sla", by_priority.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "sla_vs_satisfaction", link.assign(**stamp), {"month_end": day})
+        if day.month % 3 == 0:  # the quarter closes: the same tables over its three months
+            for name, frame in zip(("satisfaction_by_dimension", "satisfaction_drivers", "complaint_themes",
+                                    "satisfaction_verbatims"), _satisfaction_tables(quarter, config), strict=True):
+                write_mart(warehouse, f"{name}_quarter", frame.assign(**stamp), {"month_end": day})
+            meta["quarter_responses"] = int(quarter["response_date"].notna().sum())
         o = overall.iloc[0]
         meta.update({"surveys_sent": int(o["sent"]), "responses": int(o["responses"]),
                      "csat_mean": round(float(o["csat_mean"]), 3), "nps": round(float(o["nps"]), 1),
@@ -262,19 +254,32 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     return dg.MaterializeResult(metadata=meta)
 
 
+def _satisfaction_tables(surveys: pd.DataFrame, config: dict):
+    """CSAT/NPS overall and by dimension, drivers, complaint themes and detractors' comments of ``surveys``."""
+    from crm.satisfaction.analytics import complaint_themes, detractor_verbatims, key_drivers, satisfaction_by
+
+    parts = [satisfaction_by(surveys, [], config).assign(dimension="all", value="all")]
+    for dim in ("branch_id", "staff_id", "channel", "product_family", "tier"):
+        t = satisfaction_by(surveys, [dim], config).rename(columns={dim: "value"})
+        parts.append(t.assign(dimension=dim, value=t["value"].astype(str)))
+    found = complaint_themes(surveys, config)
+    return (pd.concat(parts, ignore_index=True), key_drivers(surveys, config), found.counts.reset_index(),
+            detractor_verbatims(surveys, found.flags, config))
+
+
 def month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]) -> pd.DataFrame:
     """This month's rows of a mart, or an empty frame when the mart has never been written."""
     import sqlalchemy as sa
 
-    from crm.warehouse import begin
+    from crm.warehouse import _schema_of, begin
     from crm.warehouse.marts import read_table
 
     engine = warehouse.engine()
     try:
         with begin(engine, warehouse.schema) as conn:
+            if not sa.inspect(conn).has_table(name, schema=_schema_of(conn)):
+                return pd.DataFrame(columns=columns)  # e.g. a bank too small for a scorecard: no credit_scores
             return read_table(conn, name, {"month_end": day})
-    except sa.exc.DBAPIError:  # a bank too small for a scorecard has no credit_scores table
-        return pd.DataFrame(columns=columns)
     finally:
         engine.dispose()
 

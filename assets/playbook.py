@@ -16,7 +16,6 @@ from assets.marts import (
     month_rows,
     months_before,
     staged,
-    staged_between,
     staged_until,
     write_mart,
 )
@@ -34,12 +33,9 @@ def _staged(*names: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(["staged", n]) for n in names]
 
 
-TXN_COLUMNS = ["customer_id", "txn_time", "txn_type", "direction"]
-
-
 def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.date, config: dict):
     """Early warnings at ``day`` against ``before`` and the customer frame (manager, branch, tier, balance)."""
-    from crm.playbook.warnings import behaviour_psi, early_warnings, signals
+    from crm.playbook.warnings import behaviour_psi_files, early_warnings, signals
 
     bureau = staged_until(home.staged, "bureau_records", day)
     now = signals(day, loans=staged(home.staged, "loans", day), deposits=staged(home.staged, "deposits", day),
@@ -51,7 +47,9 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
         then = None
     rc = config["early_warning"]["behaviour_shift"]
     first = day - dt.timedelta(days=int(rc["recent_days"]) + int(rc["baseline_days"]) - 1)
-    behaviour = behaviour_psi(staged_between(home.staged, "transactions", first, day, TXN_COLUMNS), day, config)
+    files = [p for p in sorted((home.staged / "transactions").glob("*.parquet"))
+             if first.isoformat() <= p.stem <= day.isoformat()]
+    behaviour = behaviour_psi_files(files, day, config)
     scores_now = latest_month_rows(warehouse, "credit_scores", day)
     scores_before = (latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
                      if len(scores_now) else pd.DataFrame())

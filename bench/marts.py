@@ -155,6 +155,8 @@ def run_marts(root: Path, day: dt.date) -> None:
                 print(e.event_specific_data.error.to_string()[:2000])
     print(f"{'total (materialize, one process)':<36}{total:>10.1f}")
     print(f"peak RSS {peak_rss_mib():,.0f} MiB; success: {result.success}")
+    if not result.success:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -173,9 +173,17 @@ def demo(home: CrmHome, customers, months, seed):
     click.echo(f"data:        {home.root}  (landing/, raw/, staged/, warehouse.duckdb)")
     click.echo(f"warehouse:   {home.warehouse_path}  (ingest_files: every file seen; dq_*: data-quality evidence)")
     click.echo(f"Data Docs:   {home.dq / 'site' / 'index.html'}")
+    click.echo(f"reports:     {_files_summary(home.reports, ('.pdf',))} under {home.reports}/<period>/<report>/")
+    click.echo(f"outbox:      {_files_summary(home.outbox, ('.eml',))} in {home.outbox} (the exact messages; "
+               "CRM_SMTP_HOST sends them instead)")
     click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")
     click.echo("Dagster UI:  run `.venv/bin/crm ui`, then open http://127.0.0.1:3000")
     sys.exit(0 if ok else 1)
+
+
+def _files_summary(folder, suffixes) -> str:
+    files = [p for p in folder.rglob("*") if p.suffix in suffixes] if folder.exists() else []
+    return f"{len(files)} {'/'.join(s.lstrip('.') for s in suffixes)} files"
 
 
 def _ring_location(home: CrmHome) -> tuple[str, Path | None]:

@@ -6,7 +6,16 @@ import dagster as dg
 
 from assets import all_assets
 from crm.privacy.logfilter import install as install_log_redaction
-from orchestration.jobs import daily_job, month_end_job, weekly_job, weekly_schedule
+from orchestration.jobs import (
+    daily_job,
+    month_end_job,
+    quarterly_job,
+    quarterly_schedule,
+    reports_job,
+    reports_schedule,
+    weekly_job,
+    weekly_schedule,
+)
 from orchestration.resources import resources_for
 from orchestration.retention import raw_retention_job, raw_retention_schedule
 from orchestration.sensors import landing_sensor
@@ -16,8 +25,8 @@ install_log_redaction()
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_job, month_end_job, weekly_job, raw_retention_job],
-    schedules=[raw_retention_schedule, weekly_schedule],
+    jobs=[daily_job, month_end_job, weekly_job, reports_job, quarterly_job, raw_retention_job],
+    schedules=[raw_retention_schedule, weekly_schedule, reports_schedule, quarterly_schedule],
     sensors=[landing_sensor],
     resources=resources_for(),
     # two cores; a forkserver with the definitions preloaded starts each step in milliseconds, not seconds

@@ -91,6 +91,55 @@ class ScoringResource(dg.ConfigurableResource):
     min_bads: int = 50
 
 
+class DeliveryResource(dg.ConfigurableResource):
+    """How reports are mailed. ``transport``: ``file`` writes each message as an exact ``.eml`` file into
+    ``CRM_HOME/outbox/`` (the local default); ``smtp`` hands them to ``smtp_host``:``smtp_port`` (STARTTLS
+    when ``smtp_starttls``; login when ``smtp_user`` is set, password from ``CRM_SMTP_PASSWORD``).
+    ``sender``: the From address. ``locale``: zh_CN or en. ``workers``: rendering processes (0 = one per
+    core). ``retries``: attempts per message before it is left pending for the next run."""
+
+    transport: str = "file"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 30.0
+    sender: str = "crm-reports@bank.example"
+    locale: str = "zh_CN"
+    workers: int = 0
+    retries: int = 5
+
+    def transport_for(self, outbox: Path):
+        from crm.delivery import FileTransport, SmtpSettings, SmtpTransport
+
+        if self.transport == "file":
+            return FileTransport(outbox)
+        if self.transport == "smtp":
+            if not self.smtp_host:
+                raise ValueError("CRM_SMTP_HOST is not set: the smtp transport needs a server")
+            return SmtpTransport(SmtpSettings(
+                host=self.smtp_host, port=self.smtp_port, starttls=self.smtp_starttls,
+                username=self.smtp_user or None, password=self.smtp_password or None, timeout=self.smtp_timeout,
+                sender=self.sender), retries=self.retries)
+        raise ValueError(f"delivery transport must be file or smtp, not {self.transport!r}")
+
+
+def _delivery(env: str) -> DeliveryResource:
+    """Local: .eml files unless CRM_SMTP_HOST names a server. Production: SMTP, everything from the
+    environment (EnvVar, so the password never shows in the UI)."""
+    if env == "local" and not os.environ.get("CRM_SMTP_HOST"):
+        return DeliveryResource(transport="file", locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"),
+                                sender=os.environ.get("CRM_MAIL_FROM", "crm-reports@bank.example"))
+    return DeliveryResource(
+        transport="smtp", smtp_host=dg.EnvVar("CRM_SMTP_HOST"), smtp_port=int(os.environ.get("CRM_SMTP_PORT") or 25),
+        smtp_starttls=os.environ.get("CRM_SMTP_STARTTLS", "1" if env == "prod" else "0") == "1",
+        smtp_user=os.environ.get("CRM_SMTP_USER", ""),
+        smtp_password=dg.EnvVar("CRM_SMTP_PASSWORD") if os.environ.get("CRM_SMTP_PASSWORD") else "",
+        sender=os.environ.get("CRM_MAIL_FROM", "crm-reports@bank.example"),
+        locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"))
+
+
 def _float_env(name: str, default: float) -> float:
     text = os.environ.get(name)
     return float(text) if text else default
@@ -116,6 +165,7 @@ def resources_for(env: str | None = None) -> dict:
                 raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
             ),
             "scoring": ScoringResource(auto_approve_first=True),
+            "delivery": _delivery("local"),
         }
     if env == "prod":
         return {
@@ -132,5 +182,6 @@ def resources_for(env: str | None = None) -> dict:
                 raw_retention_days=int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
             ),
             "scoring": ScoringResource(auto_approve_first=False),
+            "delivery": _delivery("prod"),
         }
     raise ValueError(f"CRM_ENV must be local or prod, not {env!r}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, WEEKLY_JOB
+from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
 from orchestration.partitions import month_end
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,18 @@ def weekly_watch_list() -> dg.JobDefinition:
     return defs.resolve_job_def(WEEKLY_JOB)
 
 
+def monthly_reports() -> dg.JobDefinition:
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def(REPORTS_JOB)
+
+
+def quarterly_satisfaction() -> dg.JobDefinition:
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def(QUARTERLY_JOB)
+
+
 @dataclass
 class RunSummary:
     job: str
@@ -73,6 +85,10 @@ def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
         m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     if months:
         runs.append((MONTH_END_JOB, months[0].isoformat(), months[-1].isoformat()))
+        runs.append((REPORTS_JOB, months[0].isoformat(), months[-1].isoformat()))
+        quarters = [m for m in months if m.month % 3 == 0]
+        if quarters:
+            runs.append((QUARTERLY_JOB, quarters[0].isoformat(), quarters[-1].isoformat()))
     # weeks whose Sunday and the Sunday before (the comparison date) are both in the range
     sunday = first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7)
     weeks = []
@@ -88,7 +104,8 @@ def run_dates(
     first: dt.date, last: dt.date, *, instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
 ) -> list[RunSummary]:
     instance = instance or dg.DagsterInstance.get()
-    targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list}
+    targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list,
+               REPORTS_JOB: monthly_reports, QUARTERLY_JOB: quarterly_satisfaction}
     summaries = []
     for job, start, end in plan(first, last):
         if start == end:

@@ -92,7 +92,7 @@ def test_crm_run_range_ingests_everything_into_the_instance(ran):
     try:
         with dg.DagsterInstance.from_config(str(REPO)) as instance:
             runs = instance.get_runs()
-            assert sorted(r.job_name for r in runs) == ["daily_pipeline", "month_end_pipeline"]
+            assert sorted(r.job_name for r in runs) == ["daily_pipeline", "month_end_pipeline", "monthly_reports"]
             assert all(r.is_success for r in runs)
             by_job = {r.job_name: r for r in runs}
             assert by_job["daily_pipeline"].tags["dagster/asset_partition_range_start"] == "2026-01-30"
@@ -131,11 +131,13 @@ def _personal_values(home: Path) -> dict[str, set[str]]:
 def _outside_raw_text(home: Path, dagster_dir: Path) -> str:
     """Everything under CRM_HOME except landing/ and raw/, and the Dagster instance (event logs, run
     storage, compute logs), as text: Parquet decoded, the DuckDB warehouse dumped table by table, every
-    other file as bytes."""
+    other file as bytes. outbox/ holds the messages as sent, addressed to staff: their headers carry the
+    recipient's address by necessity; their bodies and PDFs are scanned in
+    test_reports_are_mailed_once_to_exactly_the_right_people."""
     parts = []
     for path in sorted(home.rglob("*")):
         rel = path.relative_to(home).parts
-        if not path.is_file() or rel[0] in ("landing", "raw") or path.name == "masking-keys.json":
+        if not path.is_file() or rel[0] in ("landing", "raw", "outbox") or path.name == "masking-keys.json":
             continue
         if path.suffix == ".parquet":
             parts.append(pd.read_parquet(path).to_csv())
@@ -328,3 +330,64 @@ def test_a_key_accounts_value_traces_to_its_source_rows(ran):
             assert raw.loc[(r.source_file, r.row_number), key] == r.record_key
             assert raw.loc[(r.source_file, r.row_number), "_sha256"] == r.sha256
         assert set(mine["sha256"]) <= set(registry["sha256"])
+
+
+def test_reports_are_mailed_once_to_exactly_the_right_people(ran):
+    """After `crm run` (and the rerun of the month end in the test above): the month's reports are on disk,
+    the outbox holds one .eml per (report, recipient) the staff directory names, addressed to that person,
+    with the HTML as body and the PDF attached; the outbox table says each was sent once; and neither the
+    bodies nor the PDFs carry a personal value of the generator's (only the To header carries the staff
+    member's own address)."""
+    import email
+    import email.policy
+
+    from crm.reports.leakscan import pdf_bytes_text
+    from crm.reports.recipients import recipients
+
+    bank, _, _ = ran
+    home = bank / "home"
+    day = dt.date(2026, 1, 31)
+    staff = pd.read_parquet(home / "staged" / "staff" / f"{day}.parquet")
+    expected = recipients(staff, pd.read_parquet(home / "staged" / "branches" / f"{day}.parquet"))
+    expected = expected[expected["report"] != "watch_digest"]  # weekly; the range holds no full week
+    raw_staff = pd.read_parquet(home / "raw" / "staff" / f"{day}.parquet").set_index("staff_id")
+    assert {"key_account", "branch", "satisfaction", "data_quality"} <= set(expected["report"])
+
+    engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    with begin(engine) as c:
+        outbox = pd.read_sql(sa.text("select * from report_outbox"), c)
+    engine.dispose()
+    # every recipient the directory names is accounted for: sent, or recorded as an empty report (a branch
+    # with no survey response this month) that is never sent
+    assert set(zip(outbox["report"], outbox["recipient_id"], strict=True)) == set(
+        zip(expected["report"], expected["recipient_id"], strict=True))
+    assert set(outbox["status"]) <= {"sent", "skipped_empty"} and (outbox["status"] == "sent").sum() >= 6
+    sent = outbox[outbox["status"] == "sent"]
+
+    emls = sorted((home / "outbox").glob("*.eml"))
+    assert len(emls) == len(sent), [p.name for p in emls]
+    seen, texts = set(), {}
+    for path in emls:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        report, recipient = msg["X-CRM-Report"], path.stem.split("__")[-1]
+        seen.add((report, recipient))
+        assert msg["X-CRM-Period"] == "2026-01"
+        assert msg["To"] == raw_staff.loc[recipient, "email"]  # the person, from the restricted raw zone
+        body = msg.get_body(("html",))
+        assert body is not None and "<!DOCTYPE html>" in body.get_content()
+        pdfs = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+        assert len(pdfs) == 1 and pdfs[0].get_content()[:5] == b"%PDF-"
+        texts[f"{path.name}:html"] = body.get_content()
+        texts[f"{path.name}:pdf"] = pdf_bytes_text(pdfs[0].get_content())
+        texts[f"{path.name}:subject"] = msg["Subject"]
+    assert seen == set(zip(sent["report"], sent["recipient_id"], strict=True))
+    for report in ("key_account", "branch", "satisfaction", "data_quality"):
+        assert list((home / "reports" / "2026-01" / report).glob("*.pdf")), report
+    # the rerun of the month end (test above) re-rendered and re-queued; nothing was sent twice
+    assert (sent["attempts"] == 1).all() and (sent["generation"] == 0).all()
+    table_text = " ".join(outbox.drop(columns=["message_id"]).astype(str).to_numpy().ravel())
+    assert not any(address in table_text for address in raw_staff["email"])  # addresses are never stored
+
+    values = _personal_values(home)
+    values = {k: {v for v in vs if k != "person_name" or len(v) >= 3} for k, vs in values.items()}
+    assert _leaks(values, " ".join(texts.values())) == {}

@@ -50,9 +50,11 @@ def signals(day: dt.date, *, loans: pd.DataFrame, deposits: pd.DataFrame,
     overdue_amount = _f(live["overdue_principal"]).fillna(0) + _f(live.get(
         "overdue_interest", pd.Series(0.0, index=live.index))).fillna(0)
     lg = live.assign(_bal=_f(live["balance"]).fillna(0), _od=_f(live["overdue_days"]).fillna(0),
-                     _oda=overdue_amount, _fc=live["five_class"].astype("string")).groupby("customer_id")
+                     _oda=overdue_amount, _fc=_f(live["five_class"])).groupby("customer_id")
+    worst = lg["_fc"].max()  # class codes "1".."5" compared as numbers (vectorised), back to codes
     out = pd.DataFrame({"loan_balance": lg["_bal"].sum(), "max_overdue_days": lg["_od"].max(),
-                        "overdue_amount": lg["_oda"].sum(), "worst_five_class": lg["_fc"].max()})
+                        "overdue_amount": lg["_oda"].sum(),
+                        "worst_five_class": worst.astype("Int64").astype("string")})
     open_dep = deposits[(deposits["status"].astype("string") != "C").fillna(True).to_numpy(bool)]
     dep = _f(open_dep["balance"]).fillna(0).groupby(open_dep["customer_id"]).sum().rename("deposit_balance")
     out = out.join(dep, how="outer")
@@ -118,6 +120,56 @@ def behaviour_psi(transactions: pd.DataFrame, day: dt.date, config: dict[str, An
     p = pd.Series(chi2.sf(n_eff * psi, dof), index=psi.index).where(cats > 1, 1.0)
     return pd.DataFrame({"psi": psi, "p_value": p, "categories": cats, "recent_transactions": nr.astype("int64"),
                          "baseline_transactions": nb.astype("int64")})
+
+
+def behaviour_psi_files(files: list, day: dt.date, config: dict[str, Any]) -> pd.DataFrame:
+    """:func:`behaviour_psi` computed by DuckDB straight from staged transactions Parquet files (the same
+    statistic, the same columns): a bank's 90 days of transactions are aggregated without loading them into
+    pandas (33 M rows at 1,000,000 customers)."""
+    import duckdb
+    from scipy.stats import chi2
+
+    rc = config["early_warning"]["behaviour_shift"]
+    cols = ["psi", "p_value", "categories", "recent_transactions", "baseline_transactions"]
+    if not files:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="customer_id"))
+    end = pd.Timestamp(day).date()
+    split = end - dt.timedelta(days=int(rc["recent_days"]))
+    start = split - dt.timedelta(days=int(rc["baseline_days"]))
+    sql = """
+    WITH t AS (
+        SELECT customer_id, txn_type || '/' || direction AS cat, CAST(txn_time AS DATE) AS d
+        FROM read_parquet($files)
+    ), cells AS (
+        SELECT customer_id, cat,
+               count(*) FILTER (WHERE d > $split AND d <= $end) AS recent,
+               count(*) FILTER (WHERE d > $start AND d <= $split) AS base
+        FROM t WHERE d > $start AND d <= $end GROUP BY customer_id, cat
+    ), n AS (
+        SELECT customer_id, sum(recent) AS nr, sum(base) AS nb, count(*) AS k FROM cells GROUP BY customer_id
+        HAVING sum(recent) >= $min_n AND sum(base) >= $min_n
+    )
+    SELECT c.customer_id,
+           sum(((c.recent + $s) / (n.nr + $s * n.k) - (c.base + $s) / (n.nb + $s * n.k))
+               * ln(((c.recent + $s) / (n.nr + $s * n.k)) / ((c.base + $s) / (n.nb + $s * n.k)))) AS psi,
+           any_value(n.k) AS categories, any_value(n.nr) AS recent_transactions,
+           any_value(n.nb) AS baseline_transactions
+    FROM cells c JOIN n USING (customer_id) GROUP BY c.customer_id
+    """
+    con = duckdb.connect()
+    try:
+        out = con.execute(sql, {"files": [str(f) for f in files], "split": split, "end": end, "start": start,
+                                "min_n": int(rc["min_transactions"]), "s": float(rc["smoothing"])}).df()
+    finally:
+        con.close()
+    out = out.set_index("customer_id")
+    nr, nb = out["recent_transactions"].astype("float64"), out["baseline_transactions"].astype("float64")
+    dof = (out["categories"] - 1).clip(lower=1)
+    out["p_value"] = pd.Series(chi2.sf(nr * nb / (nr + nb) * out["psi"], dof), index=out.index).where(
+        out["categories"] > 1, 1.0)
+    for c in ("categories", "recent_transactions", "baseline_transactions"):
+        out[c] = out[c].astype("int64")
+    return out[cols].sort_index()
 
 
 def _grade_rank(grades: pd.Series) -> pd.Series:

@@ -270,6 +270,24 @@ def complaint_themes(data: pd.DataFrame | pd.Series, config: dict | None = None)
     return ThemeResult(flags=flags, counts=counts)
 
 
+def detractor_verbatims(surveys: pd.DataFrame, flags: pd.DataFrame, config: dict | None = None) -> pd.DataFrame:
+    """The comments of complaint responses (see :func:`complaint_themes`), for reports: ``survey_id``,
+    ``branch_id``, ``staff_id``, ``channel``, ``product_family``, ``tier`` (when present), ``csat``, ``nps``,
+    ``comment`` and ``themes`` (theme ids, comma-separated). ``flags`` is :func:`complaint_themes`' for the
+    same rows. Comments are as staged: scrubbed of names, ID numbers, cards, phones and e-mails."""
+    config = _cfg(config)
+    keep = flags["is_complaint"] & flags["has_comment"]
+    rows = surveys.loc[keep[keep].index]
+    theme_ids = list(config["themes"])
+    hits = flags.loc[rows.index, theme_ids]
+    themes = pd.Series("", index=rows.index, dtype=object)
+    for t in theme_ids:
+        themes = themes + np.where(hits[t], t + ",", "")
+    cols = [c for c in ("survey_id", "branch_id", "staff_id", "channel", "product_family", "tier", "csat", "nps",
+                        "comment") if c in rows.columns]
+    return rows[cols].assign(themes=themes.str.rstrip(",")).sort_values("survey_id").reset_index(drop=True)
+
+
 # ================================================================================== SLA
 
 STATUS_ORDER = {"OPEN": 0, "RSLV": 1, "CLSD": 2}

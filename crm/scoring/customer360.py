@@ -40,6 +40,19 @@ def _profiles(customers: pd.DataFrame, corporates: pd.DataFrame) -> pd.DataFrame
     return pd.concat([ind, corp], ignore_index=True).drop_duplicates("customer_id")
 
 
+def _families(held: pd.DataFrame) -> pd.Series:
+    """Per customer, the distinct product families held, sorted and comma-separated ("DEP,LOAN,WMP"). Built
+    one family at a time over a customer x family indicator table (about ten families), not per customer."""
+    pairs = held[["customer_id", "product_family"]].dropna().drop_duplicates()
+    pairs = pairs.assign(product_family=pairs["product_family"].astype(str))
+    has = pairs.groupby(["customer_id", "product_family"]).size().unstack(fill_value=0) > 0
+    out = pd.Series("", index=has.index, dtype=object)
+    for fam in sorted(has.columns):
+        col = has[fam].to_numpy()
+        out = out.where(~col, out.where(out == "", out + ",") + fam)
+    return out
+
+
 def customer_360(
     day: dt.date,
     *,
@@ -64,16 +77,18 @@ def customer_360(
     out["tenure_months"] = ((ts.year - onboard.dt.year) * 12 + (ts.month - onboard.dt.month)).astype("Int64")
 
     held = product_holdings[product_holdings["status"].astype(str) == "A"]  # A: held, C: closed
-    ph = held.groupby("customer_id").agg(
-        products_held=("holding_id", "size"),
-        product_families=("product_family", lambda s: ",".join(sorted(set(map(str, s))))),
-    )
+    ph = held.groupby("customer_id").agg(products_held=("holding_id", "size"))
+    ph["product_families"] = _families(held).reindex(ph.index)
     live = loans[loans["status"].isin(["N", "O"])]
+    # the class codes "1".."5" compared as numbers (a string max runs per customer in Python)
+    live = live.assign(_class=pd.to_numeric(live["five_class"], errors="coerce"))
     lo = live.groupby("customer_id").agg(
         loans=("loan_id", "size"), loan_balance=("balance", "sum"), contract_amount=("contract_amount", "sum"),
         overdue_principal=("overdue_principal", "sum"), max_overdue_days=("overdue_days", "max"),
-        worst_five_class=("five_class", "max"),
+        worst_five_class=("_class", "max"),
     )
+    lo["worst_five_class"] = lo["worst_five_class"].astype("Int64").astype("string").astype(object).where(
+        lo["worst_five_class"].notna(), None)
     guar = related_parties[related_parties["relation_type"] == "GUARANTOR"]
     received = guar.groupby("customer_id")["amount"].sum().rename("guarantees_received")
     given = guar.dropna(subset=["related_customer_id"]).groupby("related_customer_id")["amount"].sum().rename(

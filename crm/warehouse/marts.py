@@ -97,5 +97,12 @@ def _sql_types(frame: pd.DataFrame) -> dict[str, object]:
 
 
 def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None = None) -> pd.DataFrame:
+    """The rows of ``name`` where every ``where`` column equals its value. DuckDB hands the result to pandas
+    column by column (``.df()``: a million-row mart in about a second); other databases go through
+    ``pd.read_sql``."""
+    if conn.dialect.name == "duckdb":
+        clause = (" WHERE " + " AND ".join(f'"{c}" = ${c}' for c in where)) if where else ""
+        raw = conn.connection.driver_connection
+        return raw.execute(f"SELECT * FROM {_quoted(conn, name)}{clause}", dict(where or {})).df()
     clause = (" WHERE " + " AND ".join(f'"{c}" = :{c}' for c in where)) if where else ""
     return pd.read_sql(sa.text(f"SELECT * FROM {_quoted(conn, name)}{clause}"), conn, params=where or {})

@@ -203,3 +203,25 @@ def test_without_a_comparison_snapshot_only_single_date_rules_run(config):
                            "flag_liquidity": [True]})
     w = early_warnings(now, None, config, day=DAY, ratios=ratios)
     assert list(w["rule"]) == ["ratio_deterioration"]
+
+
+def test_behaviour_psi_in_duckdb_equals_pandas(config, tmp_path):
+    """The asset computes the statistic in DuckDB from the Parquet files; same numbers as the pandas path."""
+    from crm.playbook.warnings import behaviour_psi_files
+
+    t = pd.concat([
+        _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
+        _txns("c1", {("base", "TRF/D"): 20, ("base", "CSH/C"): 20, ("recent", "TRF/D"): 10,
+                     ("recent", "CSH/C"): 13, ("recent", "FEE/D"): 2}, DAY),
+        _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
+        _txns("c3", {("base", "TRF/D"): 12}, DAY - dt.timedelta(days=200)),  # outside both windows
+    ], ignore_index=True)
+    files = []
+    for i, part in enumerate((t.iloc[::2], t.iloc[1::2])):
+        files.append(tmp_path / f"{i}.parquet")
+        part.to_parquet(files[-1])
+    a = behaviour_psi(t, DAY, config).sort_index()
+    b = behaviour_psi_files(files, DAY, config)
+    assert list(b.index) == list(a.index) == ["c0", "c1"]
+    pd.testing.assert_frame_equal(b[["psi", "p_value"]], a[["psi", "p_value"]].astype("float64"), check_names=False)
+    assert list(b["categories"]) == [2, 3] and list(b["recent_transactions"]) == [40, 25]

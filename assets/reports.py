@@ -1,0 +1,459 @@
+"""Reports and their delivery: render per recipient (HTML + PDF, in a pool of worker processes), scan the
+month's files for personal data before anything is sent, put each message in the outbox, send.
+
+- ``reports/portfolio`` (month): key-account reports per manager, branch and satisfaction reports per branch
+  head, the bank-wide satisfaction report on file.
+- ``reports/satisfaction_quarterly`` (month; quarter-closing months only): the quarterly satisfaction report.
+- ``dq/report_leak_scan`` (month): every file of the month's report folder against the personal values of the
+  raw zone (names, ID numbers, mobiles, cards, e-mails, addresses); blocking check ``no_personal_data``.
+- ``reports/data_quality`` (month): the auditors' data-quality report, with the leak-scan result.
+- ``delivery/monthly`` (month): sends the period's pending messages (monthly and quarterly).
+- ``reports/watch_digest`` and ``delivery/weekly`` (week): the weekly early-warning digest per manager.
+
+A rerun or a backfill re-renders and re-queues; a message already sent stays sent unless the render asset
+is run with ``resend: true`` (run config), which queues it once more under a new Message-ID.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from assets.marts import OWNERS, month_end_asset, staged
+from orchestration.partitions import TIMEZONE, business_date_for, week_end, weekly_partitions
+from orchestration.resources import CrmHomeResource, DeliveryResource, PrivacyResource, WarehouseResource
+
+PORTFOLIO_MARTS = ["customer_360", "customer_value", "credit_scores", "early_warnings", "cross_sell",
+                   "revisit_plan", "manager_scorecards", "satisfaction", "related_party_groups"]
+LEAK_SCAN_KEY = dg.AssetKey(["dq", "report_leak_scan"])
+# raw extracts holding the personal values the scan looks for
+SCANNED_RAW = ["customers", "corporates", "contacts", "related_parties", "staff", "deposits", "loans"]
+
+
+class RenderConfig(dg.Config):
+    """``resend``: queue messages already sent for this period once more (a new Message-ID)."""
+
+    resend: bool = False
+
+
+def _now() -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
+
+
+def _utc_now() -> dt.datetime:
+    """Naive UTC, as the outbox stores times (the message Date header is derived from it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _marts(*names: str) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["marts", n]) for n in names]
+
+
+def _recipients(home, day):
+    from crm.reports.recipients import recipients
+
+    return recipients(staged(home.staged, "staff", day), staged(home.staged, "branches", day))
+
+
+def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *,
+                      resend: bool) -> dict:
+    """Render the planned jobs in the pool, queue the mailed ones; fail the step if any render failed."""
+    from crm.delivery import enqueue, ensure_outbox
+    from crm.reports.plan import outbox_items
+    from crm.reports.pool import render_many, summary
+    from crm.warehouse import begin
+
+    jobs = [p.job for p in planned if p.job is not None]
+    results = render_many(jobs, workers=delivery.workers or None, desc="rendering")
+    items = outbox_items(planned, results, _utc_now())
+    engine = warehouse.engine()
+    try:
+        ensure_outbox(engine, warehouse.schema)
+        with begin(engine, warehouse.schema) as conn:
+            counts = enqueue(conn, items, resend=resend)
+    finally:
+        engine.dispose()
+    for p in planned:
+        if not p.rows:
+            context.log.info(f"{p.report} {p.period} for {p.recipient_id}: empty, not rendered or sent")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(results)} reports failed to render: "
+                           + "; ".join(f"{r.job_id}: {r.error}" for r in failed[:5]))
+    s = summary(results)
+    return {"rendered": len(results), "empty": sum(1 for p in planned if not p.rows),
+            "pages": int(s.get("pages", 0)), "render_seconds": round(float(s.get("seconds", 0.0)), 1),
+            "queued": len(items), "kept_sent": counts.kept_sent, "resend": counts.resend,
+            "reports": ", ".join(sorted({p.report for p in planned}))}
+
+
+@month_end_asset(
+    "reports",
+    "portfolio",
+    deps=[*_marts(*PORTFOLIO_MARTS), dg.AssetKey(["staged", "staff"]), dg.AssetKey(["staged", "branches"])],
+    kinds=("python", "pdf", "html"),
+    description="The month's portfolio reports as HTML and PDF: key-account report per relationship manager "
+    "(their customers only), branch report and satisfaction report per branch head (their branch only), the "
+    "bank-wide satisfaction report on file. Files under CRM_HOME/reports/<YYYY-MM>/; each mailed report queued "
+    "in the outbox table (report, period, recipient).",
+)
+def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
+              warehouse: WarehouseResource, delivery: DeliveryResource):
+    from crm.reports.data import load_month
+    from crm.reports.plan import portfolio_plan
+    from crm.warehouse import begin
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        staff = staged(home.staged, "staff", day)
+        engine = warehouse.engine()
+        try:
+            with begin(engine, warehouse.schema) as conn:
+                data = load_month(conn, day, staff)
+        finally:
+            engine.dispose()
+        if data["customer_value"].empty:
+            raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
+        planned = portfolio_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
+        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
+
+
+@month_end_asset(
+    "reports",
+    "satisfaction_quarterly",
+    deps=[*_marts("satisfaction"), dg.AssetKey(["staged", "staff"]), dg.AssetKey(["staged", "branches"])],
+    kinds=("python", "pdf", "html"),
+    description="The quarterly satisfaction report (CSAT and NPS over the quarter with intervals, the monthly "
+    "trend, by branch, channel, product and tier, drivers, complaint themes, SLAs, verbatims) per branch head "
+    "and bank-wide, for a quarter-closing month (March, June, September, December); other months do nothing.",
+)
+def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
+                           warehouse: WarehouseResource, delivery: DeliveryResource):
+    from crm.reports.data import load_month
+    from crm.reports.plan import quarterly_plan
+    from crm.warehouse import begin
+
+    home = crm_home.home()
+    meta: dict = {"quarters": 0}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        if day.month % 3:
+            context.log.info(f"{day:%Y-%m} does not close a quarter: no quarterly report")
+            continue
+        engine = warehouse.engine()
+        try:
+            with begin(engine, warehouse.schema) as conn:
+                data = load_month(conn, day, staged(home.staged, "staff", day))
+        finally:
+            engine.dispose()
+        planned = quarterly_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
+        meta = {"quarters": meta["quarters"] + 1,
+                **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend)}
+    return dg.MaterializeResult(metadata=meta)
+
+
+# Two-character personal names are not scanned: they collide with words and company names (a name 康健 in
+# 北京康健服饰有限公司); the display masking of every name is tested directly instead.
+MIN_NAME_LENGTH = 3
+
+
+def _forbidden(home, day) -> dict[str, list[str]]:
+    """The personal values of the raw zone at ``day`` that no report may contain, by kind (restricted zone:
+    kept in memory only). Related parties that are companies (party_type C) carry a company name and a
+    business registration number, which are not personal data, and are left out."""
+    from crm.contract import BY_NAME
+    from crm.ingest.load import raw_path
+
+    semantics = ("person_name", "id_number", "mobile", "card_number", "email", "address")
+    values: dict[str, set[str]] = {s: set() for s in semantics}
+    for name in SCANNED_RAW:
+        extract = BY_NAME[name]
+        cols = [(c.name, c.semantic) for c in extract.columns if c.semantic in semantics]
+        path = raw_path(home.raw, extract, day)
+        if not cols or not path.exists():
+            continue
+        frame = pd.read_parquet(path, columns=[c for c, _ in cols] + (["party_type"] if name == "related_parties"
+                                                                        else []))
+        if name == "related_parties":
+            frame = frame[frame["party_type"] == "I"]
+        for col, sem in cols:
+            text = frame[col].dropna().astype(str).str.strip()
+            values[sem].update(text[text.str.len() >= (MIN_NAME_LENGTH if sem == "person_name" else 2)])
+    return {k: sorted(v) for k, v in values.items()}
+
+
+def _raw_keys(*names: str) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["raw", n]) for n in names]
+
+
+def _scan(folder: Path, forbidden: dict[str, list[str]]) -> dict:
+    from crm.reports.leakscan import scan_files, scan_summary
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".pdf", ".html", ".eml"))
+    scanned, findings = scan_files(files, forbidden)
+    return scan_summary(scanned, findings)
+
+
+@month_end_asset(
+    "dq",
+    "report_leak_scan",
+    deps=[dg.AssetKey(["reports", "portfolio"]), dg.AssetKey(["reports", "satisfaction_quarterly"]),
+          *_raw_keys(*SCANNED_RAW)],
+    kinds=("python",),
+    description="Leak scan of the month's reports before any is sent: the text of every HTML and PDF (via "
+    "pdftotext) under CRM_HOME/reports/<YYYY-MM>/ and <YYYY-Qn>/ against every name, ID number, mobile, card "
+    "number, e-mail and address of the raw zone at the month end. Reads the restricted raw zone (the values "
+    "it looks for stay in memory); findings name the kind and file, never the value. Warehouse table "
+    "report_leak_scans (month_end); blocking check no_personal_data.",
+    check_specs=[dg.AssetCheckSpec("no_personal_data", asset=LEAK_SCAN_KEY, blocking=True,
+                                   description="No personal value of the raw zone in the month's reports.")],
+)
+def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.reports.plan import month_period, quarter_period
+
+    home = crm_home.home()
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        forbidden = _forbidden(home, day)
+        folders = [home.reports / month_period(day)]
+        if day.month % 3 == 0:
+            folders.append(home.reports / quarter_period(day))
+        results = [_scan(f, forbidden) for f in folders if f.exists()]
+        result = {"files_scanned": sum(r["files_scanned"] for r in results),
+                  "findings": [f for r in results for f in r["findings"]]}
+        result["passed"] = not result["findings"]
+        _write_scan(warehouse, day, result)
+        yield dg.MaterializeResult(
+            metadata={"files_scanned": result["files_scanned"], "findings": len(result["findings"]),
+                      "values_checked": sum(len(v) for v in forbidden.values())},
+            check_results=[dg.AssetCheckResult(
+                check_name="no_personal_data", passed=result["passed"], severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"files_scanned": result["files_scanned"],
+                          "findings": "\n".join(result["findings"][:50]) or "none"})])
+
+
+def _write_scan(warehouse: WarehouseResource, day: dt.date, result: dict) -> None:
+    from assets.marts import write_mart
+
+    frame = pd.DataFrame([{"month_end": day, "files_scanned": result["files_scanned"], "passed": result["passed"],
+                           "findings": "\n".join(result["findings"]), "scanned_at": _now()}])
+    write_mart(warehouse, "report_leak_scans", frame, {"month_end": day})
+
+
+def _leak_scan_of(warehouse: WarehouseResource, day: dt.date) -> dict | None:
+    from assets.marts import month_rows
+
+    rows = month_rows(warehouse, "report_leak_scans", day, [])
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    return {"files_scanned": int(r["files_scanned"]), "passed": bool(r["passed"]),
+            "findings": [f for f in str(r["findings"] or "").split("\n") if f]}
+
+
+@month_end_asset(
+    "reports",
+    "data_quality",
+    deps=[LEAK_SCAN_KEY, dg.AssetKey(["dq", "arrivals"]), dg.AssetKey(["staged", "staff"])],
+    kinds=("python", "pdf", "html"),
+    description="The auditors' monthly data-quality report: files expected, arrived, late, rejected; control "
+    "totals; rule pass rates with their trend; quarantine by rule; masking evidence (policy version, key "
+    "versions, the month's report leak scan); raw-zone purges. Rendered once, mailed to every auditor.",
+)
+def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
+                 warehouse: WarehouseResource, privacy: PrivacyResource, delivery: DeliveryResource):
+    from crm.privacy.policy import load_policy
+    from crm.reports.dq import dq_context, is_empty
+    from crm.reports.plan import dq_plan
+    from crm.warehouse import begin
+
+    home = crm_home.home()
+    meta: dict = {}
+    ring = privacy.ring(context.log)
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        engine = warehouse.engine()
+        try:
+            with begin(engine, warehouse.schema) as conn:
+                ctx = dq_context(conn, day, policy_version=load_policy().version, key_versions=list(ring.keys),
+                                 leak_scan=_leak_scan_of(warehouse, day), generated_at=_now())
+        finally:
+            engine.dispose()
+        rows = 0 if is_empty(ctx) else 1
+        planned = dq_plan(ctx, _recipients(home, day), home.reports, delivery.locale, rows)
+        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
+    return dg.MaterializeResult(metadata=meta)
+
+
+def _attachment_name(row) -> str:
+    return f"{row.report}_{row.period}_{row.recipient_id}.pdf"
+
+
+def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, home, day: dt.date,
+          periods: list[str]) -> dict:
+    from crm.delivery import deliver, ensure_outbox, message_from_files
+    from crm.reports.recipients import address_book
+
+    book = address_book(home.raw, day)
+
+    def address_of(staff_id: str) -> str:
+        if staff_id not in book:
+            raise KeyError(f"staff {staff_id} has no e-mail address in the staff extract")
+        return book[staff_id]
+
+    engine = warehouse.engine()
+    totals: dict = {"sent": 0, "failed": 0, "deferred": 0, "already_sent": 0, "skipped_empty": 0}
+    try:
+        ensure_outbox(engine, warehouse.schema)
+        for period in periods:
+            s = deliver(engine, warehouse.schema, delivery.transport_for(home.outbox),
+                        message_from_files(delivery.sender, address_of, pdf_filename=_attachment_name),
+                        period=period, log=context.log)
+            for k in totals:
+                totals[k] += getattr(s, k)
+            for f in s.failures:
+                context.log.error(f"not delivered: {f}")
+    finally:
+        engine.dispose()
+    return totals
+
+
+@month_end_asset(
+    "delivery",
+    "monthly",
+    deps=[dg.AssetKey(["reports", "portfolio"]), dg.AssetKey(["reports", "satisfaction_quarterly"]),
+          dg.AssetKey(["reports", "data_quality"]), LEAK_SCAN_KEY, *_raw_keys("staff")],
+    kinds=("python", "email"),
+    tags={"crm/sends-email": "true"},
+    description="Sends the month's (and a closing quarter's) queued reports: each message is marked sent only "
+    "once the server (or the .eml writer) accepted it; 4xx replies and disconnects retry with backoff and stay "
+    "queued, 5xx fail and are reported; a rerun sends nothing already sent. Addresses come from the raw staff "
+    "extract at send time and are not stored. Runs only when the leak scan passed (blocking check).",
+)
+def monthly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
+            delivery: DeliveryResource):
+    from crm.reports.plan import month_period, quarter_period
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        periods = [month_period(day)] + ([quarter_period(day)] if day.month % 3 == 0 else [])
+        meta = _send(context, warehouse, delivery, home, day, periods)
+        meta["periods"] = ", ".join(periods)
+    if meta.get("failed"):
+        raise RuntimeError(f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
+                           "report_outbox table; fix and rerun with the failed rows retried")
+    return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
+
+
+WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
+
+
+@dg.asset(
+    key=dg.AssetKey(["reports", "watch_digest"]),
+    group_name="reports",
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetKey(["marts", "watch_list_weekly"]), dg.AssetKey(["staged", "staff"]),
+          dg.AssetKey(["marts", "customer_360"])],
+    kinds={"python", "pdf", "html"},
+    owners=OWNERS,
+    tags=WEEKLY_TAGS,
+    description="The weekly early-warning digest per relationship manager (their own customers on the weekly "
+    "watch list), HTML and PDF under CRM_HOME/reports/<YYYY-Www>/, queued in the outbox.",
+)
+def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
+                 warehouse: WarehouseResource, delivery: DeliveryResource):
+    from assets.marts import latest_month_rows
+    from crm.reports.plan import digest_plan
+    from crm.warehouse import begin
+    from crm.warehouse.marts import read_table
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = week_end(pk)
+        engine = warehouse.engine()
+        try:
+            with begin(engine, warehouse.schema) as conn:
+                watch = read_table(conn, "watch_list_weekly", {"week_end": day})
+        finally:
+            engine.dispose()
+        names = latest_month_rows(warehouse, "customer_360", day)
+        names = names[["customer_id", "display_name"]] if len(names) else pd.DataFrame(
+            columns=["customer_id", "display_name"])
+        staff = _latest_staged(home, "staff", day)
+        from crm.reports.recipients import recipients
+
+        planned = digest_plan(watch, names, staff, recipients(staff), day, home.reports, delivery.locale, _now())
+        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
+    return dg.MaterializeResult(metadata=meta)
+
+
+def _latest_staged(home, extract: str, day: dt.date) -> pd.DataFrame:
+    """The staged partition of ``day``, or the latest before it."""
+    from crm.quality.stage import staged_file
+
+    path = staged_file(home.staged, extract, day)
+    if not path.exists():
+        older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= day.isoformat())
+        if not older:
+            raise FileNotFoundError(f"staged/{extract} has no partition on or before {day}")
+        path = older[-1]
+    return pd.read_parquet(path)
+
+
+@dg.asset(
+    key=dg.AssetKey(["delivery", "weekly"]),
+    group_name="delivery",
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetKey(["reports", "watch_digest"]), *_raw_keys("staff", "customers", "corporates")],
+    kinds={"python", "email"},
+    owners=OWNERS,
+    tags={**WEEKLY_TAGS, "crm/sends-email": "true"},
+    description="Sends the week's digests after scanning them for personal values of the raw zone (a finding "
+    "stops the step before anything is sent); same delivery guarantees as delivery/monthly.",
+)
+def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
+           delivery: DeliveryResource):
+    from crm.reports.plan import week_period
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = week_end(pk)
+        folder = home.reports / week_period(day)
+        if folder.exists():
+            scan = _scan(folder, _forbidden(home, _latest_raw_day(home, day)))
+            if not scan["passed"]:
+                raise RuntimeError("personal data found in the weekly digests; nothing sent: "
+                                   + "; ".join(scan["findings"][:10]))
+            meta["files_scanned"] = scan["files_scanned"]
+        meta.update(_send(context, warehouse, delivery, home, _latest_raw_day(home, day), [week_period(day)]))
+    return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
+
+
+def _latest_raw_day(home, day: dt.date) -> dt.date:
+    """The latest business date on or before ``day`` with a raw staff partition."""
+    from crm.contract import BY_NAME
+    from crm.ingest.load import raw_path
+
+    folder = raw_path(home.raw, BY_NAME["staff"], day).parent
+    days = sorted(p.stem for p in folder.glob("*.parquet") if p.stem <= day.isoformat())
+    if not days:
+        raise FileNotFoundError(f"no raw staff partition on or before {day}")
+    return dt.date.fromisoformat(days[-1])
+
+
+report_assets = [portfolio, satisfaction_quarterly, report_leak_scan, data_quality, monthly]
+weekly_report_assets = [watch_digest, weekly]
+REPORT_KEYS = [a.key for a in report_assets]
+WEEKLY_REPORT_KEYS = [a.key for a in weekly_report_assets]
