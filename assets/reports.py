@@ -438,6 +438,9 @@ def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehou
                                    + "; ".join(scan["findings"][:10]))
             meta["files_scanned"] = scan["files_scanned"]
         meta.update(_send(context, warehouse, delivery, home, _latest_raw_day(home, day), [week_period(day)]))
+    if meta.get("failed"):
+        raise RuntimeError(f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
+                           "report_outbox table")
     return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
 
 

@@ -13,8 +13,9 @@ Reports are pluggable: :data:`REPORTS` maps a name to ``make_jobs(k, out_dir, lo
 ``dq`` builds one synthetic month of data-quality evidence in a temporary DuckDB warehouse (17 extracts,
 every rule of the catalogue, a few late, missing and rejected files, quarantined rows, purges), reads its
 context once with :func:`crm.reports.dq.dq_context` and renders it K times (distinct output files). The
-key-account report per manager (500 managers) plugs in as another entry whose jobs carry a context
-factory (``RenderJob.context`` may be a picklable callable run in the worker).
+``key_account`` renders the monthly key-account report of K managers (``-k 500`` for a bank's 500
+managers) from one synthetic month of marts (:func:`sample_portfolio`: 8 key accounts and 32 customers per
+manager, 12 months of scores): the contexts are cut in this process, as ``reports/portfolio`` does.
 """
 
 from __future__ import annotations
@@ -129,7 +130,76 @@ def dq_jobs(k: int, out: Path, locale: str) -> list[RenderJob]:
             for i in range(k)]
 
 
-REPORTS: dict[str, MakeJobs] = {"dq": dq_jobs}
+# ------------------------------------------------------------------------ key-account report per manager
+KEY_ACCOUNTS_PER_MANAGER = 8
+
+
+def sample_portfolio(managers: int, key_accounts: int = KEY_ACCOUNTS_PER_MANAGER, seed: int = 7):
+    """A synthetic month of marts for ``managers`` relationship managers, each with ``4 x key_accounts``
+    customers of which ``key_accounts`` are key accounts, 12 months of scores, warnings and suggestions."""
+    from crm.reports.data import MonthData
+
+    rng = np.random.default_rng(seed)
+    per = 4 * key_accounts
+    n = managers * per
+    ids = np.array([f"k1.{i:032x}" for i in range(n)])
+    mgr = np.repeat([f"S{i:06d}" for i in range(managers)], per)
+    key = np.tile(np.arange(per) < key_accounts, managers)
+    tier = np.where(key, rng.choice(["strategic", "key"], n), rng.choice(["growth", "standard", "watch"], n))
+    month_end = dt.date(2026, 10, 31)
+    comp = {c: rng.gamma(2, 5000, n).round(2) for c in ("loan_nii", "deposit_spread", "fees", "expected_loss",
+                                                          "servicing_cost")}
+    value = pd.DataFrame({"customer_id": ids, "manager_id": mgr, "branch_id": "0101", "segment": "retail",
+                          "value_segment": "retail", "tier": tier, "key_account": key,
+                          "value_score": rng.uniform(0, 100, n).round(2), "lifecycle_stage": "mature",
+                          "pd": rng.uniform(0.001, 0.05, n), **comp})
+    value["contribution"] = (value["loan_nii"] + value["deposit_spread"] + value["fees"] - value["expected_loss"]
+                             - value["servicing_cost"]).round(2)
+    c360 = pd.DataFrame({"customer_id": ids, "display_name": rng.choice(["张*", "李**", "王*", "上海某某贸易有限公司"], n),
+                         "branch_id": "0101", "branch_name": "上海黄浦区支行", "city": "上海市",
+                         "age_band": "40-49", "tenure_months": rng.integers(1, 200, n), "products_held": 3,
+                         "product_families": "DEP,LOAN,WMP", "loans": 1, "loan_balance": rng.gamma(2, 3e5, n),
+                         "contract_amount": rng.gamma(2, 4e5, n), "overdue_principal": 0.0, "max_overdue_days": 0,
+                         "worst_five_class": "1", "guarantees_received": 0.0, "guarantees_given": 0.0,
+                         "deposit_balance": rng.gamma(2, 1e5, n), "deposit_mtd_avg": rng.gamma(2, 1e5, n)})
+    months = pd.date_range(end=month_end, periods=12, freq="ME").date
+    hist = pd.DataFrame({"customer_id": np.repeat(ids[key], 12), "month_end": np.tile(months, int(key.sum())),
+                         "score": rng.normal(600, 30, int(key.sum()) * 12).round(1), "grade": "B2"})
+    scores = hist[hist["month_end"] == month_end].assign(pd=0.01, reason_1="annual_income", reason_2="education")
+    warn_ids = ids[rng.random(n) < 0.15]
+    warnings = pd.DataFrame({"customer_id": warn_ids, "rule_id": "EW06", "severity": "medium",
+                             "evidence": "deposit balance 302845.45 -> 142977.68"})
+    watch = warnings.assign(manager_id=pd.Series(mgr, index=ids)[warn_ids].to_numpy(), branch_id="0101",
+                            rule_ids="EW06", rank_in_manager=1)
+    sugg = pd.DataFrame({"customer_id": np.repeat(ids[key], 2), "rank": np.tile([1, 2], int(key.sum())),
+                         "product_family": np.tile(["FUND", "INS"], int(key.sum())), "score": 1.3, "because": "DEP"})
+    cards = pd.DataFrame({"manager_id": [f"S{i:06d}" for i in range(managers)], "branch_id": "0101",
+                          "customers": per, "credit_customers": per, "key_accounts": key_accounts,
+                          "loan_balance": 1e8, "deposit_avg": 5e7, "contribution": 1e6, "value_score_mean": 50.0,
+                          "npl_share": 0.01, "overdue_share": 0.02, "revisit_compliance": 0.8, "revisits_overdue": 3,
+                          "csat_mean": 4.1, "nps": 12.0, "responses": 20, "warned_customers": 5, "high_warnings": 1,
+                          "key_account_coverage": 0.75})
+    staff = pd.DataFrame({"staff_id": cards["manager_id"], "staff_name": "张*"})
+    return MonthData(month_end, {"customer_value": value, "customer_360": c360, "credit_scores": scores,
+                                 "score_history": hist, "early_warnings": warnings, "watch_list": watch,
+                                 "cross_sell_suggestions": sugg, "manager_scorecards": cards, "staff": staff})
+
+
+def key_account_jobs(k: int, out: Path, locale: str) -> list[RenderJob]:
+    """The monthly key-account report of ``k`` managers (contexts cut from one synthetic month of marts)."""
+    from crm.reports.data import key_account_context
+
+    data = sample_portfolio(k)
+    generated = dt.datetime(2026, 11, 1, 10, 0)
+    jobs = []
+    for i in range(k):
+        m = f"S{i:06d}"
+        ctx = key_account_context(data, m) | {"generated_at": generated}
+        jobs.append(RenderJob(f"ka-{m}", "key_account", ctx, locale, out / f"{m}.html", out / f"{m}.pdf"))
+    return jobs
+
+
+REPORTS: dict[str, MakeJobs] = {"dq": dq_jobs, "key_account": key_account_jobs}
 
 
 # ----------------------------------------------------------------------------------------------- main
