@@ -90,7 +90,9 @@ def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
                                                                 config)
         if not compared:
             context.log.warning(f"{day}: no snapshot at {months_before(day, 1)}; rules comparing two dates skipped")
-        stamp = {"month_end": day, "compared_with": months_before(day, 1) if compared else None,
+        # a timestamp column either way (NaT without a comparison), so the table's type does not depend on
+        # whether the first month loaded had one
+        stamp = {"month_end": day, "compared_with": pd.Timestamp(months_before(day, 1)) if compared else pd.NaT,
                  "config_version": config["version"]}
         watch = watch_list(warnings, customers, config)
         write_mart(warehouse, "early_warnings", warnings.assign(**stamp), {"month_end": day})
@@ -134,7 +136,8 @@ def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
             context.log.warning(f"{day}: no snapshot at {before}; rules comparing two dates skipped")
             before = None
         watch = watch_list(warnings, customers, config)
-        stamp = {"week_end": day, "compared_with": before, "config_version": config["version"]}
+        stamp = {"week_end": day, "compared_with": pd.Timestamp(before) if before else pd.NaT,
+                 "config_version": config["version"]}
         write_mart(warehouse, "early_warnings_weekly", warnings.assign(**stamp), {"week_end": day})
         write_mart(warehouse, "watch_list_weekly", watch.assign(**stamp), {"week_end": day})
         meta.update({"week_end": day.isoformat(), "warnings": len(warnings), "customers_on_watch_list": len(watch),

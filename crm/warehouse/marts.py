@@ -34,6 +34,10 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
         view = f"_mart_{uuid.uuid4().hex}"
+        # an object column with no value would make a column of type NULL, which no later value fits
+        empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+        if empty:
+            frame = frame.astype({c: "string" for c in empty})
         raw.register(view, frame)
         try:
             raw.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {view} WHERE false")

@@ -39,3 +39,14 @@ def test_a_new_column_is_added_to_an_existing_mart(warehouse):
     assert rows["change_3m"].isna().tolist() == [True, False] and rows.loc[1, "change_3m"] == -0.25
     assert bool(rows.loc[1, "flag"]) is True and rows.loc[1, "label"] == "x"
     assert pd.Timestamp(rows.loc[1, "since"]).date() == dt.date(2026, 1, 1)
+
+
+def test_a_column_empty_in_the_first_partition_takes_later_values(warehouse):
+    jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+    first = pd.DataFrame({"month_end": [jan], "customer_id": ["k1.a"], "related": [None]})
+    later = pd.DataFrame({"month_end": [feb], "customer_id": ["k1.a"], "related": ["k1.b"]})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        replace_partition(conn, "sparse_t", first, {"month_end": jan})
+        replace_partition(conn, "sparse_t", later, {"month_end": feb})
+        rows = read_table(conn, "sparse_t").sort_values("month_end").reset_index(drop=True)
+    assert rows["related"].isna().tolist() == [True, False] and rows.loc[1, "related"] == "k1.b"
