@@ -60,8 +60,10 @@ reports_schedule = dg.build_schedule_from_partitioned_job(reports_job, day_of_mo
              name="quarterly_satisfaction_schedule",
              description="The 1st of January, April, July and October, 11:00 bank time: the quarter just closed.")
 def quarterly_schedule(context: dg.ScheduleEvaluationContext):
-    from orchestration.partitions import monthly_partitions
+    import datetime as dt
+    from zoneinfo import ZoneInfo
 
-    when = context.scheduled_execution_time
-    key = monthly_partitions.get_last_partition_key(current_time=when)
+    when = context.scheduled_execution_time.astimezone(ZoneInfo("Asia/Shanghai"))
+    last_month = (when.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # the quarter's last month
+    key = last_month.isoformat()
     return dg.RunRequest(run_key=f"{QUARTERLY_JOB}:{key}", partition_key=key)
