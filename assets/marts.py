@@ -39,15 +39,10 @@ def staged_until(home_staged: Path, extract: str, day) -> pd.DataFrame:
 
 
 def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, partition: dict) -> int:
-    from crm.warehouse import begin
     from crm.warehouse.marts import replace_partition
 
-    engine = warehouse.engine()
-    try:
-        with begin(engine, warehouse.schema) as conn:
-            return replace_partition(conn, name, frame, partition)
-    finally:
-        engine.dispose()
+    with warehouse.transaction() as conn:
+        return replace_partition(conn, name, frame, partition)
 
 
 def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), tags=None,
@@ -271,17 +266,13 @@ def month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str])
     """This month's rows of a mart, or an empty frame when the mart has never been written."""
     import sqlalchemy as sa
 
-    from crm.warehouse import _schema_of, begin
+    from crm.warehouse import _schema_of
     from crm.warehouse.marts import read_table
 
-    engine = warehouse.engine()
-    try:
-        with begin(engine, warehouse.schema) as conn:
-            if not sa.inspect(conn).has_table(name, schema=_schema_of(conn)):
-                return pd.DataFrame(columns=columns)  # e.g. a bank too small for a scorecard: no credit_scores
-            return read_table(conn, name, {"month_end": day})
-    finally:
-        engine.dispose()
+    with warehouse.transaction() as conn:
+        if not sa.inspect(conn).has_table(name, schema=_schema_of(conn)):
+            return pd.DataFrame(columns=columns)  # e.g. a bank too small for a scorecard: no credit_scores
+        return read_table(conn, name, {"month_end": day})
 
 
 def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: bool = False) -> pd.DataFrame:
@@ -289,22 +280,18 @@ def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: b
     empty frame when there is none (or the mart has never been written)."""
     import sqlalchemy as sa
 
-    from crm.warehouse import _schema_of, begin
+    from crm.warehouse import _schema_of
     from crm.warehouse.marts import read_table
 
-    engine = warehouse.engine()
-    try:
-        with begin(engine, warehouse.schema) as conn:
-            schema = _schema_of(conn)
-            target = f'"{schema}"."{name}"' if schema else f'"{name}"'
-            op = "<" if before else "<="
-            last = conn.execute(sa.text(f"SELECT max(month_end) FROM {target} WHERE month_end {op} :d"),
-                                {"d": day}).scalar()
-            return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()
-    except sa.exc.DBAPIError:
-        return pd.DataFrame()
-    finally:
-        engine.dispose()
+    with warehouse.transaction() as conn:
+        schema = _schema_of(conn)
+        if not sa.inspect(conn).has_table(name, schema=schema):
+            return pd.DataFrame()
+        target = f'"{schema}"."{name}"' if schema else f'"{name}"'
+        op = "<" if before else "<="
+        last = conn.execute(sa.text(f"SELECT max(month_end) FROM {target} WHERE month_end {op} :d"),
+                            {"d": day}).scalar()
+        return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()
 
 
 def months_before(day, months: int):

@@ -65,6 +65,29 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
     return warnings, customers, behaviour, then is not None
 
 
+def _warn_and_write(context, home, warehouse: WarehouseResource, config: dict, day: dt.date, before: dt.date,
+                    partition: str, warnings_table: str, watch_table: str) -> dict:
+    """The early warnings at ``day`` against ``before`` and the watch list, written to the two tables under
+    ``partition`` = ``day``; returns the metadata (counts only)."""
+    from crm.playbook.warnings import watch_list
+
+    warnings, customers, behaviour, compared = _warnings_at(home, warehouse, day, before, config)
+    if not compared:
+        context.log.warning(f"{day}: no snapshot at {before}; rules comparing two dates skipped")
+    # a timestamp column either way (NaT without a comparison), so the table's type does not depend on
+    # whether the first period loaded had one
+    stamp = {partition: day, "compared_with": pd.Timestamp(before) if compared else pd.NaT,
+             "config_version": config["version"]}
+    watch = watch_list(warnings, customers, config)
+    write_mart(warehouse, warnings_table, warnings.assign(**stamp), {partition: day})
+    write_mart(warehouse, watch_table, watch.assign(**stamp), {partition: day})
+    return {"warnings": len(warnings), "customers_on_watch_list": len(watch),
+            "by_rule": ", ".join(f"{k}: {v}" for k, v in warnings["rule_id"].value_counts().sort_index().items())
+            or "none", "high": int((watch["severity"] == "high").sum()),
+            "managers": int(watch["manager_id"].nunique()), "behaviour_customers_tested": len(behaviour),
+            "compared": compared}
+
+
 @month_end_asset(
     MART,
     "early_warnings",
@@ -79,29 +102,14 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
 )
 def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
-    from crm.playbook.warnings import watch_list
 
     home = crm_home.home()
     config = load_config()
     meta: dict = {"config_version": str(config["version"])}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        warnings, customers, behaviour, compared = _warnings_at(home, warehouse, day, months_before(day, 1),
-                                                                config)
-        if not compared:
-            context.log.warning(f"{day}: no snapshot at {months_before(day, 1)}; rules comparing two dates skipped")
-        # a timestamp column either way (NaT without a comparison), so the table's type does not depend on
-        # whether the first month loaded had one
-        stamp = {"month_end": day, "compared_with": pd.Timestamp(months_before(day, 1)) if compared else pd.NaT,
-                 "config_version": config["version"]}
-        watch = watch_list(warnings, customers, config)
-        write_mart(warehouse, "early_warnings", warnings.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "watch_list", watch.assign(**stamp), {"month_end": day})
-        meta.update({"warnings": len(warnings), "customers_on_watch_list": len(watch),
-                     "by_rule": ", ".join(f"{k}: {v}" for k, v in warnings["rule_id"].value_counts()
-                                          .sort_index().items()) or "none",
-                     "high": int((watch["severity"] == "high").sum()),
-                     "behaviour_customers_tested": len(behaviour), "compared": compared})
+        meta.update(_warn_and_write(context, home, warehouse, config, day, months_before(day, 1), "month_end",
+                                    "early_warnings", "watch_list"))
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("warnings", 0), **meta})
 
 
@@ -123,26 +131,15 @@ def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
 )
 def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
-    from crm.playbook.warnings import watch_list
 
     home = crm_home.home()
     config = load_config()
     meta: dict = {"config_version": str(config["version"])}
     for pk in context.partition_keys:
         day = week_end(pk)
-        before = day - dt.timedelta(days=7)
-        warnings, customers, _, compared = _warnings_at(home, warehouse, day, before, config)
-        if not compared:
-            context.log.warning(f"{day}: no snapshot at {before}; rules comparing two dates skipped")
-            before = None
-        watch = watch_list(warnings, customers, config)
-        stamp = {"week_end": day, "compared_with": pd.Timestamp(before) if before else pd.NaT,
-                 "config_version": config["version"]}
-        write_mart(warehouse, "early_warnings_weekly", warnings.assign(**stamp), {"week_end": day})
-        write_mart(warehouse, "watch_list_weekly", watch.assign(**stamp), {"week_end": day})
-        meta.update({"week_end": day.isoformat(), "warnings": len(warnings), "customers_on_watch_list": len(watch),
-                     "high": int((watch["severity"] == "high").sum()),
-                     "managers": int(watch["manager_id"].nunique()), "compared": compared})
+        meta.update({"week_end": day.isoformat(), **_warn_and_write(
+            context, home, warehouse, config, day, day - dt.timedelta(days=7), "week_end", "early_warnings_weekly",
+            "watch_list_weekly")})
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers_on_watch_list", 0), **meta})
 
 

@@ -61,21 +61,15 @@ def _recipients(home, day):
 def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *,
                       resend: bool) -> dict:
     """Render the planned jobs in the pool, queue the mailed ones; fail the step if any render failed."""
-    from crm.delivery import enqueue, ensure_outbox
+    from crm.delivery import enqueue
     from crm.reports.plan import outbox_items
     from crm.reports.pool import render_many, summary
-    from crm.warehouse import begin
 
     jobs = [p.job for p in planned if p.job is not None]
     results = render_many(jobs, workers=delivery.workers or None, desc="rendering")
     items = outbox_items(planned, results, _utc_now())
-    engine = warehouse.engine()
-    try:
-        ensure_outbox(engine, warehouse.schema)
-        with begin(engine, warehouse.schema) as conn:
-            counts = enqueue(conn, items, resend=resend)
-    finally:
-        engine.dispose()
+    with warehouse.transaction() as conn:  # the engine creates report_outbox when missing
+        counts = enqueue(conn, items, resend=resend)
     for p in planned:
         if not p.rows:
             context.log.info(f"{p.report} {p.period} for {p.recipient_id}: empty, not rendered or sent")
@@ -104,19 +98,13 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
               warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
     from crm.reports.plan import portfolio_plan
-    from crm.warehouse import begin
 
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        staff = staged(home.staged, "staff", day)
-        engine = warehouse.engine()
-        try:
-            with begin(engine, warehouse.schema) as conn:
-                data = load_month(conn, day, staff)
-        finally:
-            engine.dispose()
+        with warehouse.transaction() as conn:
+            data = load_month(conn, day, staged(home.staged, "staff", day))
         if data["customer_value"].empty:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
         planned = portfolio_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
@@ -137,7 +125,6 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
                            warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
     from crm.reports.plan import quarterly_plan
-    from crm.warehouse import begin
 
     home = crm_home.home()
     meta: dict = {"quarters": 0}
@@ -146,12 +133,8 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
         if day.month % 3:
             context.log.info(f"{day:%Y-%m} does not close a quarter: no quarterly report")
             continue
-        engine = warehouse.engine()
-        try:
-            with begin(engine, warehouse.schema) as conn:
-                data = load_month(conn, day, staged(home.staged, "staff", day))
-        finally:
-            engine.dispose()
+        with warehouse.transaction() as conn:
+            data = load_month(conn, day, staged(home.staged, "staff", day))
         planned = quarterly_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
         meta = {"quarters": meta["quarters"] + 1,
                 **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend)}
@@ -274,20 +257,16 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
     from crm.privacy.policy import load_policy
     from crm.reports.dq import dq_context, is_empty
     from crm.reports.plan import dq_plan
-    from crm.warehouse import begin
 
     home = crm_home.home()
     meta: dict = {}
     ring = privacy.ring(context.log)
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        engine = warehouse.engine()
-        try:
-            with begin(engine, warehouse.schema) as conn:
-                ctx = dq_context(conn, day, policy_version=load_policy().version, key_versions=list(ring.keys),
-                                 leak_scan=_leak_scan_of(warehouse, day), generated_at=_now())
-        finally:
-            engine.dispose()
+        scan = _leak_scan_of(warehouse, day)
+        with warehouse.transaction() as conn:
+            ctx = dq_context(conn, day, policy_version=load_policy().version, key_versions=list(ring.keys),
+                             leak_scan=scan, generated_at=_now())
         rows = 0 if is_empty(ctx) else 1
         planned = dq_plan(ctx, _recipients(home, day), home.reports, delivery.locale, rows)
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
@@ -300,7 +279,7 @@ def _attachment_name(row) -> str:
 
 def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, home, day: dt.date,
           periods: list[str]) -> dict:
-    from crm.delivery import deliver, ensure_outbox, message_from_files
+    from crm.delivery import deliver, message_from_files
     from crm.reports.recipients import address_book
 
     book = address_book(home.raw, day)
@@ -310,10 +289,9 @@ def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, hom
             raise KeyError(f"staff {staff_id} has no e-mail address in the staff extract")
         return book[staff_id]
 
-    engine = warehouse.engine()
+    engine = warehouse.engine()  # deliver() commits each message's state on its own (sending, then sent)
     totals: dict = {"sent": 0, "failed": 0, "deferred": 0, "already_sent": 0, "skipped_empty": 0}
     try:
-        ensure_outbox(engine, warehouse.schema)
         for period in periods:
             s = deliver(engine, warehouse.schema, delivery.transport_for(home.outbox),
                         message_from_files(delivery.sender, address_of, pdf_filename=_attachment_name),
@@ -376,19 +354,14 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
                  warehouse: WarehouseResource, delivery: DeliveryResource):
     from assets.marts import latest_month_rows
     from crm.reports.plan import digest_plan
-    from crm.warehouse import begin
     from crm.warehouse.marts import read_table
 
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
         day = week_end(pk)
-        engine = warehouse.engine()
-        try:
-            with begin(engine, warehouse.schema) as conn:
-                watch = read_table(conn, "watch_list_weekly", {"week_end": day})
-        finally:
-            engine.dispose()
+        with warehouse.transaction() as conn:
+            watch = read_table(conn, "watch_list_weekly", {"week_end": day})
         names = latest_month_rows(warehouse, "customer_360", day)
         names = names[["customer_id", "display_name"]] if len(names) else pd.DataFrame(
             columns=["customer_id", "display_name"])

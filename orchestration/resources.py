@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +33,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.url or CrmHome(root=Path(self.crm_home).resolve()).warehouse_url
 
     def engine(self) -> sa.Engine:
+        import crm.delivery.outbox  # noqa: F401  (declares report_outbox on the warehouse metadata)
         from crm.warehouse import ensure_schema, make_engine
 
         engine = make_engine(self.resolved_url())
@@ -40,6 +43,19 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def schema(self) -> str | None:
         return self.schema_name or None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction on a short-lived engine (disposed after: DuckDB allows one writing process, so no
+        step keeps the file open between its reads and writes)."""
+        from crm.warehouse import begin
+
+        engine = self.engine()
+        try:
+            with begin(engine, self.schema) as conn:
+                yield conn
+        finally:
+            engine.dispose()
 
 
 class QualityResource(dg.ConfigurableResource):

@@ -27,13 +27,13 @@ import re
 import smtplib
 import ssl
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from crm.atomic import write_bytes
 from crm.delivery.message import POLICY
 
 _ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:@]+")
@@ -109,21 +109,12 @@ def eml_name(report: str, period: str, recipient_id: str, generation: int = 0) -
 
 
 def write_atomically(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``; readers
-    see the old file or the new one, never a partial one. Returns False (and writes nothing) when ``path``
-    already holds exactly ``data``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` atomically (:func:`crm.atomic.write_bytes`: readers see the old file or the
+    new one, never a partial one). Returns False (and writes nothing) when ``path`` already holds exactly
+    ``data``."""
     if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, data)
     return True
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm.atomic import write_bytes as write_atomically
 from crm.reports.fmt import DEFAULT_LOCALE
 
 log = logging.getLogger(__name__)
@@ -66,21 +67,6 @@ class JobResult:
     error: str | None = None
     worker_pid: int | None = field(default=None, repr=False)
     worker_peak_rss_kib: int = field(default=0, repr=False)  # the rendering process's peak RSS so far
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def render_job(job: RenderJob) -> JobResult:

@@ -69,7 +69,7 @@ def test_write_atomically_leaves_nothing_on_failure(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("crm.reports.pool.os.replace", boom)
+    monkeypatch.setattr("crm.atomic.os.replace", boom)
     with pytest.raises(OSError):
         write_atomically(target, b"new")
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
