@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
@@ -151,8 +151,14 @@ raw_purges = sa.Table(
 
 
 def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``. A PostgreSQL URL without a driver (``postgresql://`` or ``postgres://``) is
+    given psycopg 3 (``postgresql+psycopg://``), the driver the COPY loads need; SQLAlchemy alone would pick
+    psycopg2."""
     if url.startswith("duckdb"):
         return sa.create_engine(url, poolclass=sa.pool.NullPool)
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            url = "postgresql+psycopg://" + url[len(bare):]
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -196,10 +202,57 @@ def _schema_of(conn: sa.Connection) -> str | None:
     return (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
 
 
+def uses_copy(conn: sa.Connection) -> bool:
+    """Whether loads on ``conn`` go through ``COPY ... FROM STDIN``: PostgreSQL through psycopg 3."""
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _copy_values(series: pd.Series) -> list:
+    """The column as Python values for psycopg, every missing value (None, NaN, NaT, pd.NA) as None.
+
+    ``tolist`` gives Python scalars for numpy columns (int, float, bool) and ``pd.Timestamp`` (a ``datetime``)
+    for datetime columns; psycopg's text dumpers write them, and escape tabs, newlines and backslashes."""
+    values = series.tolist()
+    missing = series.isna().to_numpy()
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing, strict=True)]
+    return values
+
+
+def copy_frame(conn: sa.Connection, name: str, frame: pd.DataFrame, integer_columns: Iterable[str] = ()) -> int:
+    """Write the rows of ``frame`` into the existing table ``name`` (in the connection's schema) with
+    ``COPY ... FROM STDIN`` (text format) on the psycopg 3 connection under ``conn``, so the rows belong to the
+    caller's transaction. Only the frame's columns are named; the table's other columns take their default.
+    ``integer_columns``: columns of an integer type in the table; a float column of the frame going into one is
+    rounded to integers first (COPY does not read ``3.0`` as an integer; an INSERT would have cast it).
+    Returns the number of rows."""
+    from psycopg import sql
+
+    if frame.empty:
+        return 0
+    integer = set(integer_columns)
+    schema = _schema_of(conn)
+    target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(sql.Identifier(str(c)) for c in frame.columns))
+    columns = []
+    for col in frame.columns:
+        series = frame[col]
+        if col in integer and series.dtype.kind == "f":
+            series = series.round().astype("Int64")
+        columns.append(_copy_values(series))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+    return len(frame)
+
+
 def append_frame(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> int:
     """Append the rows of ``df`` (columns named as the table's; missing ones null) inside the caller's
-    transaction. DuckDB reads the frame directly (one INSERT ... SELECT); other databases get one
-    executemany. Returns the number of rows."""
+    transaction. DuckDB reads the frame directly (one INSERT ... SELECT); PostgreSQL through psycopg 3 gets
+    one ``COPY ... FROM STDIN`` (:func:`copy_frame`); any other database one executemany. Returns the number
+    of rows."""
     if df.empty:
         return 0
     cols = [c.name for c in table.columns]
@@ -215,6 +268,8 @@ def append_frame(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> int:
             raw.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {view}")
         finally:
             raw.unregister(view)
+    elif uses_copy(conn):
+        copy_frame(conn, table.name, frame, [c.name for c in table.columns if isinstance(c.type, sa.Integer)])
     else:
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
         conn.execute(sa.insert(table), records)

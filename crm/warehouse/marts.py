@@ -2,7 +2,8 @@
 
 :func:`replace_partition` deletes the rows of one partition (e.g. ``month_end = 2026-01-31``) and inserts the
 new ones in the caller's transaction, creating the table from the frame's columns the first time. DuckDB
-reads the frame directly; PostgreSQL gets a multi-row insert through pandas.
+reads the frame directly; PostgreSQL (psycopg 3) gets one ``COPY ... FROM STDIN`` (:func:`crm.warehouse.copy_frame`);
+any other database a multi-row insert through pandas.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.warehouse import _schema_of
+from crm.warehouse import _schema_of, copy_frame, uses_copy
 
 
 def _quoted(conn: sa.Connection, name: str) -> str:
@@ -30,7 +31,7 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
             raise ValueError(f"{name}: rows outside the partition {col} = {value!r}")
     where = " AND ".join(f'"{c}" = :{c}' for c in partition)
     target = _quoted(conn, name)
-    _add_new_columns(conn, name, frame)
+    existing = _add_new_columns(conn, name, frame)
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
         view = f"_mart_{uuid.uuid4().hex}"
@@ -48,8 +49,12 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
         return len(frame)
     schema = _schema_of(conn)
     types = _sql_types(frame)
-    frame.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)
+    if existing is None:  # the first load creates the table from the frame's columns
+        frame.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)
     conn.execute(sa.text(f"DELETE FROM {target} WHERE {where}"), partition)
+    if uses_copy(conn):
+        integer = [c["name"] for c in existing or [] if isinstance(c["type"], sa.Integer)]
+        return copy_frame(conn, name, frame, integer)
     frame.to_sql(name, conn, schema=schema, if_exists="append", index=False, method="multi", chunksize=2000,
                  dtype=types)
     return len(frame)
@@ -74,17 +79,19 @@ def _column_type(series: pd.Series) -> str:
     return "TEXT"
 
 
-def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> list[dict] | None:
     """Schema evolution of an existing mart: columns of ``frame`` the table lacks are added (nullable; earlier
-    partitions read NULL there). Columns the frame lacks stay and get NULL in the new rows."""
+    partitions read NULL there). Columns the frame lacks stay and get NULL in the new rows. Returns the table's
+    columns as they were before (SQLAlchemy inspector entries), or None when there is no such table yet."""
     existing = sa.inspect(conn).get_columns(name, schema=_schema_of(conn)) if sa.inspect(conn).has_table(
         name, schema=_schema_of(conn)) else None
     if existing is None:
-        return
+        return None
     have = {c["name"] for c in existing}
     for col in frame.columns:
         if col not in have:
             conn.execute(sa.text(f'ALTER TABLE {_quoted(conn, name)} ADD COLUMN "{col}" {_column_type(frame[col])}'))
+    return existing
 
 
 def _sql_types(frame: pd.DataFrame) -> dict[str, object]:
