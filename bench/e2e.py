@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -60,15 +62,15 @@ def _tree_rss_kib(root: int) -> int:
 class PeakSampler(threading.Thread):
     def __init__(self, interval: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self._done = interval, 0, threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak = max(self.peak, _tree_rss_kib(os.getpid()))
-            self._stop.wait(self.interval)
+            self._done.wait(self.interval)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
@@ -77,15 +79,22 @@ def duckdb_floor(landing: Path, day: dt.date) -> tuple[float, int]:
     """DuckDB's bare parse of the date's files (seconds, records), as in bench/ingest.py."""
     import duckdb
 
-    from bench.ingest import duckdb_parse_seconds
+    from bench.ingest import DUCK_TYPES
     from crm.contract import EXTRACTS
 
     con = duckdb.connect()
     seconds, records = 0.0, 0
     folder = landing / day.strftime("%Y%m%d")
     for e in EXTRACTS:
+        cols = ", ".join(f"'{c.name}': '{DUCK_TYPES[c.type]}'" for c in e.columns)
         for path in sorted(folder.glob(f"{e.file_code}_*.dat")):
-            seconds += duckdb_parse_seconds(con, path, e)
+            # as bench/ingest.py, with the dialect given (no sniffing: it fails on some small files)
+            sql = (f"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv('{path}', delim='|', quote='\"', "
+                   f"escape='\"', header=false, skip=1, auto_detect=false, columns={{{cols}}}, "
+                   "ignore_errors=true, timestampformat='%Y-%m-%d %H:%M:%S')")
+            t = time.perf_counter()
+            con.execute(sql)
+            seconds += time.perf_counter() - t
             records += con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
     return seconds, records
@@ -145,7 +154,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for n in args.customers:
-        r = run_size(n, day, args.seed, args.out.resolve())
+        # each size in its own process: the definitions (and the step processes' forkserver) read CRM_HOME
+        # when first loaded
+        result_file = args.out.resolve() / f"result_{n}.json"
+        subprocess.run([sys.executable, __file__, "--_one", str(n), day.isoformat(), str(args.seed),
+                        str(args.out.resolve()), str(result_file)], check=False)
+        if not result_file.exists():
+            print(f"{n:,} customers: the run did not finish (see its output above)")
+            results.append({"customers": n, "ok": False})
+            continue
+        r = json.loads(result_file.read_text())
         results.append(r)
         print(f"\n{n:,} customers, business date {day}: {r['records']:,} records; generated in "
               f"{r['generate_s']:.1f} s; runs {r['runs']}")
@@ -156,9 +174,10 @@ def main() -> None:
               f"({r['wall_s'] / r['duckdb_floor_s']:.1f}x)")
         if not args.keep:
             shutil.rmtree(args.out / f"bank_{n}", ignore_errors=True)
-    if len(results) > 1:
+    done = [r for r in results if "wall_s" in r]
+    if len(done) > 1:
         print("\nscaling")
-        for a, b in zip(results, results[1:], strict=False):
+        for a, b in zip(done, done[1:], strict=False):
             print(f"  {a['customers']:,} -> {b['customers']:,} customers ({b['customers'] / a['customers']:.0f}x): "
                   f"time {b['wall_s'] / a['wall_s']:.2f}x, records {b['records'] / a['records']:.2f}x, peak memory "
                   f"{b['peak_mib'] / a['peak_mib']:.2f}x")
@@ -166,4 +185,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 7 and sys.argv[1] == "--_one":
+        _, _, n, d, seed, out, result_path = sys.argv
+        Path(result_path).write_text(json.dumps(run_size(int(n), dt.date.fromisoformat(d), int(seed), Path(out))))
+    else:
+        main()
