@@ -375,15 +375,10 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
 
 def _latest_staged(home, extract: str, day: dt.date) -> pd.DataFrame:
     """The staged partition of ``day``, or the latest before it."""
+    from crm.ingest.load import latest_partition
     from crm.quality.stage import staged_file
 
-    path = staged_file(home.staged, extract, day)
-    if not path.exists():
-        older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= day.isoformat())
-        if not older:
-            raise FileNotFoundError(f"staged/{extract} has no partition on or before {day}")
-        path = older[-1]
-    return pd.read_parquet(path)
+    return pd.read_parquet(latest_partition(staged_file(home.staged, extract, day)))
 
 
 @dg.asset(
@@ -406,14 +401,15 @@ def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehou
     meta: dict = {}
     for pk in context.partition_keys:
         day = week_end(pk)
+        raw_day = _latest_raw_day(home, day)
         folder = home.reports / week_period(day)
         if folder.exists():
-            scan = _scan(folder, _forbidden(home, _latest_raw_day(home, day)))
+            scan = _scan(folder, _forbidden(home, raw_day))
             if not scan["passed"]:
                 raise RuntimeError("personal data found in the weekly digests; nothing sent: "
                                    + "; ".join(scan["findings"][:10]))
             meta["files_scanned"] = scan["files_scanned"]
-        meta.update(_send(context, warehouse, delivery, home, _latest_raw_day(home, day), [week_period(day)]))
+        meta.update(_send(context, warehouse, delivery, home, raw_day, [week_period(day)]))
     if meta.get("failed"):
         raise RuntimeError(f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
                            "report_outbox table")
@@ -423,13 +419,9 @@ def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehou
 def _latest_raw_day(home, day: dt.date) -> dt.date:
     """The latest business date on or before ``day`` with a raw staff partition."""
     from crm.contract import BY_NAME
-    from crm.ingest.load import raw_path
+    from crm.ingest.load import latest_partition, raw_path
 
-    folder = raw_path(home.raw, BY_NAME["staff"], day).parent
-    days = sorted(p.stem for p in folder.glob("*.parquet") if p.stem <= day.isoformat())
-    if not days:
-        raise FileNotFoundError(f"no raw staff partition on or before {day}")
-    return dt.date.fromisoformat(days[-1])
+    return dt.date.fromisoformat(latest_partition(raw_path(home.raw, BY_NAME["staff"], day)).stem)
 
 
 report_assets = [portfolio, satisfaction_quarterly, report_leak_scan, data_quality, monthly]

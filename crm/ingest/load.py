@@ -73,6 +73,17 @@ def raw_path(raw: Path, extract: Extract, business_date: dt.date) -> Path:
     return raw / extract.name / f"{business_date.isoformat()}.parquet"
 
 
+def latest_partition(path: Path) -> Path:
+    """``path`` (a ``<folder>/<YYYY-MM-DD>.parquet`` partition) if it exists, else the latest partition of the
+    same folder dated before it; ``FileNotFoundError`` when there is none (raw or staged zone alike)."""
+    if path.exists():
+        return path
+    older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= path.stem)
+    if not older:
+        raise FileNotFoundError(f"{path.parent.name} has no partition on or before {path.stem} in {path.parent}")
+    return older[-1]
+
+
 def find_landed(landing: Path, extract: Extract, business_date: dt.date) -> list[LandedFile]:
     """Arrived files (with ``.ok``) of this extract and date, lowest sequence first."""
     folder = landing_dir(landing, business_date)

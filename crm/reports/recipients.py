@@ -50,14 +50,8 @@ def address_book(raw: Path, day: dt.date) -> dict[str, str]:
     """staff_id -> e-mail address from the raw staff partition of ``day`` (or the latest one before it).
     Restricted zone: call only where mail is sent, keep the result in memory."""
     from crm.contract import BY_NAME
-    from crm.ingest.load import raw_path
+    from crm.ingest.load import latest_partition, raw_path
 
-    extract = BY_NAME["staff"]
-    path = raw_path(raw, extract, day)
-    if not path.exists():
-        older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= day.isoformat())
-        if not older:
-            raise FileNotFoundError(f"no raw staff partition on or before {day} in {path.parent}")
-        path = older[-1]
+    path = latest_partition(raw_path(raw, BY_NAME["staff"], day))
     frame = pd.read_parquet(path, columns=["staff_id", "email"])
     return dict(zip(frame["staff_id"], frame["email"], strict=True))
