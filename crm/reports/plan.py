@@ -58,6 +58,14 @@ def week_period(week_end: dt.date) -> str:
     return f"{y}-W{w:02d}"
 
 
+def _labels(locale: str) -> tuple[Callable[..., str], Any]:
+    """The label function and the formatter of ``locale`` (subjects and period labels)."""
+    from crm.reports.fmt import Formatter
+    from crm.reports.i18n import translator
+
+    return translator(locale), Formatter(locale)
+
+
 def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
     return t(f"mail.subject.{report}", period=label, who=who)
 
@@ -73,10 +81,7 @@ def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
                    generated_at: dt.datetime) -> list[Planned]:
     """The month's key-account, branch and satisfaction reports (see :mod:`crm.reports.recipients`)."""
     from crm.reports.data import branch_context, key_account_context, satisfaction_context
-    from crm.reports.fmt import Formatter
-    from crm.reports.i18n import translator
-
-    t, fmt = translator(locale), Formatter(locale)
+    t, fmt = _labels(locale)
     period, label = month_period(data.month_end), fmt.month(data.month_end)
     out: list[Planned] = []
     for r in recipients.itertuples(index=False):
@@ -105,10 +110,7 @@ def quarterly_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
                    generated_at: dt.datetime) -> list[Planned]:
     """The quarterly satisfaction report per branch head (bank-wide for a head-office head) and on file."""
     from crm.reports.data import satisfaction_context
-    from crm.reports.fmt import Formatter
-    from crm.reports.i18n import translator
-
-    t, fmt = translator(locale), Formatter(locale)
+    t, fmt = _labels(locale)
     period, label = quarter_period(data.month_end), fmt.quarter(data.month_end)
     out: list[Planned] = []
     targets = [(r.recipient_id, r.role, None if r.scope == BANK else r.branch_id)
@@ -126,10 +128,7 @@ def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, r
                 week_end: dt.date, root: Path, locale: str, generated_at: dt.datetime) -> list[Planned]:
     """The weekly early-warning digest of every relationship manager (their own watch list)."""
     from crm.reports.data import watch_digest_context
-    from crm.reports.fmt import Formatter
-    from crm.reports.i18n import translator
-
-    t, fmt = translator(locale), Formatter(locale)
+    t, fmt = _labels(locale)
     period = week_period(week_end)
     staff_names = staff.drop_duplicates("staff_id").set_index("staff_id")["staff_name"]
     out = []
@@ -144,10 +143,7 @@ def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, r
 
 def dq_plan(context: dict[str, Any], recipients: pd.DataFrame, root: Path, locale: str, rows: int) -> list[Planned]:
     """The data-quality report rendered once (recipient folder ``bank``) and mailed to every auditor."""
-    from crm.reports.fmt import Formatter
-    from crm.reports.i18n import translator
-
-    t, fmt = translator(locale), Formatter(locale)
+    t, fmt = _labels(locale)
     period = month_period(context["month_end"])
     subject = _subject(t, "data_quality", fmt.month(context["month_end"]), t("dq.recipient"))
     once = _planned("data_quality", period, BANK, "file", context, rows, subject, root, locale,
