@@ -19,9 +19,13 @@ re-admits it: the next run of the partition accepts it and the quarantine file n
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,11 +77,16 @@ def load_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.DataFrame
     own = raw_file(raw, extract, day)
     if not own.exists():
         raise FileNotFoundError(f"{extract} {day}: no raw file {own} (not ingested, or its file was rejected)")
-    frames = {extract: pd.read_parquet(own)}
+    return {extract: pd.read_parquet(own), **reference_frames(raw, extract, day)}
+
+
+def reference_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.DataFrame]:
+    """The key columns of the other extracts ``extract`` references, for one business date (those with a raw
+    file): references need nothing else."""
+    frames = {}
     for target in reference_targets(extract):
         path = raw_file(raw, target, day)
         if path.exists():
-            # only the key columns are read: references need nothing else
             keys = sorted({c for r in rules_for(extract) if r.kind == "reference" and target in r.params["targets"]
                            for c in r.params["ref_columns"]})
             frames[target] = pd.read_parquet(path, columns=keys)
@@ -208,50 +217,182 @@ def evaluate(
     raise ValueError(f"unknown engine {engine!r}: use 'gx' or 'pandas'")
 
 
+class _PartWriter:
+    """Row frames written piece by piece into one Parquet file at ``target``, published atomically.
+
+    The pieces stream into a temporary file beside ``target`` under the first piece's schema, so a large
+    partition is never held whole; :meth:`finish` renames it into place (one piece: the bytes
+    :func:`write_frame` writes). A piece whose types do not fit that schema (a column all null in the first
+    piece and filled in a later one) turns the pieces into separate files, streamed into one file under their
+    unified schema at the end. :meth:`abort` removes the temporary files and leaves ``target`` as it was."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.parts: list[Path] = []  # closed temporary files
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+
+    def _tmp(self, what: str) -> Path:
+        return self.target.with_name(f".{self.target.stem}.{uuid.uuid4().hex}.{what}.tmp")
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.parts.append(self._tmp(f"part{len(self.parts)}"))
+        self.writer, self.schema = pq.ParquetWriter(self.parts[-1], schema, compression="zstd"), schema
+
+    def _close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def add(self, df: pd.DataFrame) -> None:
+        if self.parts and df.empty:  # an empty piece adds nothing (the first gives an empty file its schema)
+            return
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self.writer is None or not table.schema.equals(self.schema):
+            try:
+                if self.writer is None:
+                    raise pa.ArrowInvalid("no file open")
+                table = table.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                self._close()
+                self._open(table.schema)
+        self.writer.write_table(table)
+
+    def finish(self) -> None:
+        self._close()
+        if len(self.parts) == 1:
+            os.replace(self.parts.pop(), self.target)
+            return
+        schema = pa.unify_schemas([pq.read_schema(p) for p in self.parts], promote_options="permissive")
+        tmp = self._tmp("all")
+        try:
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for p in self.parts:
+                    writer.write_table(pq.read_table(p).cast(schema))
+            os.replace(tmp, self.target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.abort()
+
+    def abort(self) -> None:
+        self._close()
+        for p in self.parts:
+            p.unlink(missing_ok=True)
+        self.parts.clear()
+
+
+def _combine_summaries(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rule summaries of disjoint row sets of one date as one: counts added, success when nothing failed
+    (NA where the rule was not evaluated)."""
+    if len(parts) == 1:
+        return parts[0]
+    cat = pd.concat(parts, ignore_index=True)
+    out = cat.groupby("rule_id", sort=True).agg(
+        extract=("extract", "first"), family=("family", "first"), severity=("severity", "first"),
+        evaluated=("evaluated", "sum"), failed=("failed", "sum"), known=("success", "count"),
+    ).reset_index()
+    out["success"] = (out["failed"] == 0).astype("boolean").where(out.pop("known") > 0, pd.NA)
+    return out[list(cat.columns)]
+
+
+def _combine_files(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    cat = pd.concat(parts, ignore_index=True)
+    keys = ["extract", "business_date", "_source_file"]
+    out = cat.groupby(keys, dropna=False, sort=True)[["parsed", "accepted", "quarantined",
+                                                       "accepted_with_warnings"]].sum().reset_index()
+    out["balanced"] = out["accepted"] + out["quarantined"] == out["parsed"]
+    return out[list(cat.columns)]
+
+
+def _combine_families(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    cat = pd.concat(parts, ignore_index=True)
+    out = cat.groupby("family", sort=True).agg(
+        rules=("rules", "first"), skipped=("skipped", "max"), critical_rows=("critical_rows", "sum"),
+        warning_rows=("warning_rows", "sum"),
+        failed_rules=("failed_rules", lambda s: sorted(set().union(*s))),  # a few rule families, not rows
+    ).reset_index()
+    return out[list(cat.columns)]
+
+
 def _finish(
-    extract: str, day: dt.date, frame: pd.DataFrame, evaluation: Evaluation, *, raw: Path, staged: Path,
+    extract: str, day: dt.date, parts: Iterable[tuple[pd.DataFrame, Evaluation]], *, raw: Path, staged: Path,
     partition_key: str | None, threshold: float, ring,
 ) -> StageResult:
-    """Split one date's rows by their evaluation, protect the accepted ones, write both files, summarise."""
+    """Split one date's rows by their evaluation, protect the accepted ones, write both files, summarise.
+    ``parts``: the date's rows with their evaluation, in one piece or in disjoint pieces (a large partition,
+    see :func:`stage_partitions`); each piece is split, protected and written before the next is asked for."""
     from crm.privacy.apply import protect
 
-    outcome = decide_from(frame, evaluation, day)
-    if not outcome.files["balanced"].all():  # cannot happen by construction; never lose a row silently
-        raise AssertionError(f"{extract} {day}: accepted + quarantined != parsed")
-    q_rows = outcome.quarantined.reset_index(drop=True).copy()
-    q_rows["_rule_ids"] = outcome.quarantine_index["rule_ids"].map(",".join).to_numpy() if len(q_rows) else []
-    q_path = quarantine_file(raw, extract, day)
-    write_frame(q_rows, q_path)
-    s_path = staged_file(staged, extract, day)
-    accepted = outcome.accepted
-    protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
-    write_frame(protected.reset_index(drop=True), s_path)
-    pairs = (
-        frame[["_source_file", "_sha256"]].drop_duplicates().dropna().sort_values("_source_file")
-        if {"_source_file", "_sha256"} <= set(frame.columns)
-        else pd.DataFrame(columns=["_source_file", "_sha256"])
-    )
+    q_path, s_path = quarantine_file(raw, extract, day), staged_file(staged, extract, day)
+    q_out, s_out = _PartWriter(q_path), _PartWriter(s_path)
+    summaries, files, indexes, families, pairs = [], [], [], [], []
+    skipped: dict[str, str] = {}
+    parsed, gx_results, engines, versions, policies = 0, [], set(), set(), set()
+    try:
+        for frame, evaluation in parts:
+            outcome = decide_from(frame, evaluation, day)
+            if not outcome.files["balanced"].all():  # cannot happen by construction; never lose a row silently
+                raise AssertionError(f"{extract} {day}: accepted + quarantined != parsed")
+            q_rows = outcome.quarantined.reset_index(drop=True).copy()
+            q_rows["_rule_ids"] = pd.Series(
+                outcome.quarantine_index["rule_ids"].map(",".join).to_numpy(), dtype=object
+            ) if len(q_rows) else pd.Series([], dtype=object)
+            q_out.add(q_rows)
+            accepted = outcome.accepted
+            protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
+            s_out.add(protected.reset_index(drop=True))
+            policies.add(protected.attrs["privacy_policy"])
+            summaries.append(outcome.summary)
+            files.append(outcome.files)
+            indexes.append(outcome.quarantine_index)
+            families.append(family_counts(evaluation))
+            skipped.update(evaluation.skipped)
+            parsed += outcome.parsed
+            gx_results.append(evaluation.gx_result)
+            engines.add(evaluation.engine)
+            versions.add(outcome.suite_version)
+            if {"_source_file", "_sha256"} <= set(frame.columns):
+                pairs.append(frame[["_source_file", "_sha256"]].drop_duplicates().dropna())
+            del frame, evaluation, outcome, q_rows, accepted, protected  # the next piece replaces them
+        q_out.finish()
+        s_out.finish()
+    except BaseException:
+        q_out.abort()
+        s_out.abort()
+        raise
+    pairs_df = (pd.concat(pairs).drop_duplicates().sort_values("_source_file") if pairs
+                else pd.DataFrame(columns=["_source_file", "_sha256"]))
+    index = pd.concat(indexes, ignore_index=True) if len(indexes) > 1 else indexes[0]
+    if len(indexes) > 1:
+        index = index.sort_values(["_source_file", "_row_number"], kind="stable").reset_index(drop=True)
+    file_counts = _combine_files(files)
+    quarantined = int(file_counts["quarantined"].sum())
     return StageResult(
         extract=extract,
         business_date=day,
         partition_key=partition_key or day.isoformat(),
-        suite_version=outcome.suite_version,
-        engine=evaluation.engine,
-        parsed=outcome.parsed,
-        accepted=len(outcome.accepted),
-        quarantined=len(outcome.quarantined),
+        suite_version=versions.pop(),
+        engine=engines.pop(),
+        parsed=parsed,
+        accepted=parsed - quarantined,
+        quarantined=quarantined,
         threshold=threshold,
-        summary=outcome.summary,
-        files=outcome.files,
-        quarantine_index=outcome.quarantine_index,
-        families=family_counts(evaluation),
-        skipped=dict(evaluation.skipped),
-        source_files=[str(f) for f in pairs["_source_file"]],
-        sha256=[str(x) for x in pairs["_sha256"]],
+        summary=_combine_summaries(summaries),
+        files=file_counts,
+        quarantine_index=index,
+        families=_combine_families(families),
+        skipped=skipped,
+        source_files=[str(f) for f in pairs_df["_source_file"]],
+        sha256=[str(x) for x in pairs_df["_sha256"]],
         staged_path=s_path,
         quarantine_path=q_path,
-        gx_result=evaluation.gx_result,
-        privacy_policy=protected.attrs["privacy_policy"],
+        gx_result=gx_results[0] if len(gx_results) == 1 else None,
+        privacy_policy=", ".join(sorted(policies)),
     )
 
 
@@ -268,21 +409,90 @@ def stage_partition(
     ring=None,
 ) -> StageResult:
     """Validate, split, protect and write one extract of one business date (no warehouse: see
-    :func:`record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`)."""
-    frames = load_frames(raw, extract, day)
-    evaluation = evaluate(extract, frames, day, engine=engine, context=context)
-    return _finish(extract, day, frames[extract], evaluation, raw=raw, staged=staged,
-                   partition_key=partition_key, threshold=threshold, ring=ring)
+    :func:`record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`). A large partition is staged
+    in pieces (:func:`stage_partitions`)."""
+    batch = stage_partitions(extract, [(partition_key or day.isoformat(), day)], raw=raw, staged=staged,
+                             engine=engine, threshold=threshold, context=context, ring=ring)
+    if batch.absent:
+        raise FileNotFoundError(next(iter(batch.absent.values())))
+    return batch.results[0]
 
 
-# GX validates this many rows at most in one call when a step stages several business dates
+# At most this many rows are validated (and held as pandas frames) at once: several small business dates of
+# one step go into one GX validation up to it, and a larger partition is split into pieces of about this size
 CHUNK_ROWS = 1_000_000
+# lineage columns repeated on every row of a file: held dictionary-encoded while a large partition is split
+_REPEATED = ("_source_file", "_sha256")
+
+
+def _key_columns(extract: str) -> list[str]:
+    return [c for r in rules_for(extract) if r.kind == "unique" for c in r.columns]
+
+
+def _self_referencing(extract: str) -> bool:
+    return any(r.kind == "reference" and extract in r.params["targets"] for r in rules_for(extract))
+
+
+def piece_count(extract: str, rows: int) -> int:
+    """Into how many pieces a partition of ``rows`` rows is split: one up to :data:`CHUNK_ROWS`, and always one
+    for an extract whose references point at itself (they need every row of the date at once)."""
+    if rows <= CHUNK_ROWS or _self_referencing(extract):
+        return 1
+    return -(-rows // CHUNK_ROWS)
+
+
+def piece_ids(table: pa.Table, key: list[str], pieces: int) -> np.ndarray:
+    """The piece of every row: a hash of its key modulo ``pieces`` (DuckDB's ``hash``, in row order), so all
+    rows sharing a key fall in one piece and the key's uniqueness is judged exactly within pieces; without a
+    key, consecutive ranges."""
+    if not key:
+        return (np.arange(table.num_rows) * pieces // max(table.num_rows, 1)).astype("int64")
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.register("keys", table.select(key))
+        cols = ", ".join(f'"{c}"' for c in key)
+        ids = con.execute(f"SELECT (hash({cols}) % {int(pieces)})::BIGINT AS piece FROM keys").fetchnumpy()["piece"]
+    finally:
+        con.close()
+    if len(ids) != table.num_rows:
+        raise AssertionError(f"piece ids for {len(ids)} of {table.num_rows} rows")
+    return np.asarray(ids, dtype="int64")
+
+
+def _pieces(
+    extract: str, day: dt.date, pieces: int, *, raw: Path, engine: str, context, gx_results: list
+) -> Iterator[tuple[pd.DataFrame, Evaluation]]:
+    """A large partition's rows, piece by piece (:func:`piece_ids`), each with its evaluation; the raw file is
+    read once and held in Arrow, its repeated lineage columns dictionary-encoded. GX results are appended to
+    ``gx_results`` labelled ``YYYYMMDD-partNNofMM``."""
+    path = raw_file(raw, extract, day)
+    schema = pq.read_schema(path)
+    table = pq.read_table(path, read_dictionary=[c for c in _REPEATED if c in schema.names])
+    refs = reference_frames(raw, extract, day)
+    ids = piece_ids(table, _key_columns(extract), pieces)
+    for i in range(pieces):
+        frame = table.filter(pa.array(ids == i)).cast(schema).to_pandas()
+        frames = {extract: frame, **refs}
+        if engine == "gx":
+            from crm.quality.gx import evaluate_days_gx
+
+            evaluations, gx_result = evaluate_days_gx(extract, {day: frames}, context=context)
+            evaluation = evaluations[day]
+            if gx_result is not None:
+                gx_results.append((gx_result, f"{day:%Y%m%d}-part{i + 1:02d}of{pieces:02d}"))
+        else:
+            evaluation = evaluate(extract, frames, day, engine=engine)
+        yield frame, evaluation
+        del frame, frames, evaluation  # before the next piece is built
 
 
 @dataclass
 class StagedBatch:
     """The partitions one step staged, the partitions with no raw file, and the GX results (one per
-    validation; a validation covers one or several business dates)."""
+    validation; a validation covers one or several business dates, or a piece of a large one)."""
 
     results: list[StageResult]
     absent: dict[str, str]  # partition key -> why
@@ -303,9 +513,16 @@ def stage_partitions(
 ) -> StagedBatch:
     """Stage many partitions ((partition key, business date) pairs) of one extract. With GX, dates are
     validated together, up to :data:`CHUNK_ROWS` rows per validation, so GX's fixed cost per expectation is
-    paid per chunk rather than per date. ``progress(done, total)`` is called after each chunk."""
+    paid per chunk rather than per date. A partition of more rows (the loan-performance initial load: 14 M
+    rows at 1 M customers) is validated, protected and written in pieces of about that size
+    (:func:`piece_ids`), so memory stays bounded by the piece, not the partition. ``progress(done, total)``
+    is called after each chunk."""
     batch = StagedBatch([], {}, [])
     pending: list[tuple[str, dt.date, dict[str, pd.DataFrame]]] = []
+
+    def report() -> None:
+        if progress:
+            progress(len(batch.results) + len(batch.absent), len(partitions))
 
     def flush() -> None:
         if not pending:
@@ -321,19 +538,28 @@ def stage_partitions(
         else:
             evaluations = {d: evaluate(extract, f, d, engine=engine) for _, d, f in pending}
         for pk, d, f in pending:
-            batch.results.append(_finish(extract, d, f[extract], evaluations[d], raw=raw, staged=staged,
+            batch.results.append(_finish(extract, d, [(f[extract], evaluations[d])], raw=raw, staged=staged,
                                          partition_key=pk, threshold=threshold, ring=ring))
         pending.clear()
-        if progress:
-            progress(len(batch.results) + len(batch.absent), len(partitions))
+        report()
 
     rows = 0
     for pk, day in partitions:
-        try:
-            frames = load_frames(raw, extract, day)
-        except FileNotFoundError as e:
-            batch.absent[pk] = str(e)
+        own = raw_file(raw, extract, day)
+        if not own.exists():
+            batch.absent[pk] = f"{extract} {day}: no raw file {own} (not ingested, or its file was rejected)"
             continue
+        pieces = piece_count(extract, pq.ParquetFile(own).metadata.num_rows)
+        if pieces > 1:
+            flush()
+            rows = 0
+            parts = _pieces(extract, day, pieces, raw=raw, engine=engine, context=context,
+                            gx_results=batch.gx_results)
+            batch.results.append(_finish(extract, day, parts, raw=raw, staged=staged, partition_key=pk,
+                                         threshold=threshold, ring=ring))
+            report()
+            continue
+        frames = load_frames(raw, extract, day)
         pending.append((pk, day, frames))
         rows += len(frames[extract])
         if rows >= CHUNK_ROWS:
