@@ -2,12 +2,21 @@
 
     .venv/bin/python bench/reports.py [--report dq] [-k 8] [--workers 1,2] [--locale zh_CN]
                                       [--max-tasks-per-child 50] [--out /tmp/crm-bench-reports]
+                                      [--backend local|celery]
 
 Prints, per worker count: reports/minute, PDF pages/second, pages per report, and peak RSS of this process,
 of the largest rendering worker (measured inside the workers, ``ru_maxrss`` at the end of each job) and of
 reaped children (``RUSAGE_CHILDREN``; with the ``forkserver`` start method the workers are children of the
 fork server, which lives until this process exits, so that figure mostly misses them). Wall time includes
 starting and warming the workers.
+
+``--backend celery`` renders on Celery instead (:mod:`crm.reports.celery_render`, RabbitMQ of
+``CRM_CELERY_BROKER``, default the local one): for each worker count it starts that many ``crm render-worker``
+processes (concurrency 1 each, on a queue of the benchmark's own, deleted afterwards), waits until they listen,
+then times sending the K jobs and gathering the results (the workers are started and warmed before the clock
+starts; their start-up is printed apart). Peak RSS per worker is the resident memory of the worker's process
+tree (main process and rendering child), sampled every 0.5 s from /proc, and the rendering child's own
+``ru_maxrss``.
 
 Reports are pluggable: :data:`REPORTS` maps a name to ``make_jobs(k, out_dir, locale) -> list[RenderJob]``.
 ``dq`` builds one synthetic month of data-quality evidence in a temporary DuckDB warehouse (17 extracts,
@@ -22,11 +31,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -207,6 +219,85 @@ def _mib(kib: float) -> float:
     return kib / 1024
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc (KiB)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields.get("PPid", "0").strip())
+        rss[int(entry)] = int(fields["VmRSS"].split()[0]) if "VmRSS" in fields else 0
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class _PeakSampler(threading.Thread):
+    """Peak tree RSS of each of ``roots``, sampled every ``interval`` seconds."""
+
+    def __init__(self, roots: list[int], interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.interval, self._done = roots, interval, threading.Event()
+        self.peaks = dict.fromkeys(roots, 0)
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            for r in self.roots:
+                self.peaks[r] = max(self.peaks[r], _tree_rss_kib(r))
+            self._done.wait(self.interval)
+
+    def stop(self) -> dict[int, int]:
+        self._done.set()
+        self.join()
+        return self.peaks
+
+
+def _render_on_celery(jobs: list[RenderJob], workers: int, max_tasks_per_child: int, logs: Path):
+    """Start ``workers`` render workers on a queue of their own, render ``jobs`` there; (results, wall,
+    start-up seconds, peak tree RSS per worker in KiB)."""
+    from crm.reports.celery_render import (
+        delete_queue,
+        render_many_celery,
+        start_worker,
+        stop_worker,
+        wait_for_workers,
+    )
+
+    queue = f"crm-render-bench-{uuid.uuid4().hex[:8]}"
+    env = {"CRM_RENDER_MAX_TASKS_PER_CHILD": str(max_tasks_per_child)}
+    if os.geteuid() == 0:  # Celery refuses pickle in a worker running as root unless told to
+        env["C_FORCE_ROOT"] = "1"
+    logs.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    procs = [start_worker(f"bench{i}-{queue}@%h", queue, logs / f"worker{i}.log", env=env) for i in range(workers)]
+    sampler = _PeakSampler([p.pid for p in procs])
+    try:
+        wait_for_workers(queue, workers, timeout=180, procs=procs)
+        startup = time.perf_counter() - t
+        sampler.start()
+        start = time.perf_counter()
+        results = render_many_celery(jobs, queue=queue, progress=True)
+        wall = time.perf_counter() - start
+    finally:
+        peaks = sampler.stop() if sampler.is_alive() else sampler.peaks
+        for p in procs:
+            stop_worker(p)
+        delete_queue(queue)
+    return results, wall, startup, list(peaks.values())
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--report", choices=sorted(REPORTS), default="dq")
@@ -215,25 +306,38 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--locale", default="zh_CN")
     p.add_argument("--max-tasks-per-child", type=int, default=50)
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "crm-bench-reports")
+    p.add_argument("--backend", choices=["local", "celery"], default="local",
+                   help="local: the process pool; celery: N crm render-worker processes, concurrency 1 each")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     shutil.rmtree(a.out, ignore_errors=True)
-    print(f"report={a.report} k={a.k} locale={a.locale} max_tasks_per_child={a.max_tasks_per_child}")
+    print(f"report={a.report} k={a.k} locale={a.locale} max_tasks_per_child={a.max_tasks_per_child} "
+          f"backend={a.backend}")
     for w in (int(x) for x in a.workers.split(",")):
         out = a.out / f"w{w}"
         jobs = REPORTS[a.report](a.k, out, a.locale)
         if w == 1 and t0:
             print(f"  jobs built in {time.perf_counter() - t0:.1f} s")
-        start = time.perf_counter()
-        results = render_many(jobs, workers=w, max_tasks_per_child=a.max_tasks_per_child, progress=True)
-        wall = time.perf_counter() - start
+        extra = ""
+        if a.backend == "celery":
+            results, wall, startup, trees = _render_on_celery(jobs, w, a.max_tasks_per_child, a.out / f"logs-w{w}")
+            by_worker = {}
+            for r in results:
+                by_worker[r.worker] = by_worker.get(r.worker, 0) + 1
+            extra = (f" | peak RSS per worker tree {', '.join(f'{_mib(x):.0f}' for x in trees)} MiB | "
+                     f"workers started in {startup:.1f} s | jobs per worker {sorted(by_worker.values())}")
+        else:
+            start = time.perf_counter()
+            results = render_many(jobs, workers=w, max_tasks_per_child=a.max_tasks_per_child, progress=True,
+                                  backend="local")
+            wall = time.perf_counter() - start
         s = summary(results)
         worker_rss = max((r.worker_peak_rss_kib for r in results if r.ok), default=0)
         print(f"  workers={w}: {s['jobs'] - s['failed']}/{s['jobs']} ok in {wall:.1f} s wall | "
               f"{(s['jobs'] - s['failed']) / wall * 60:.1f} reports/min | {s['pages'] / wall:.2f} pages/s | "
               f"{s['pages'] / max(1, s['jobs'] - s['failed']):.0f} pages/report | "
               f"{s['seconds'] / max(1, s['jobs'] - s['failed']):.2f} s/report in worker | "
-              f"peak RSS worker {_mib(worker_rss):.0f} MiB")
+              f"peak RSS worker {_mib(worker_rss):.0f} MiB{extra}", flush=True)
         for r in results:
             if not r.ok:
                 print(f"    failed {r.job_id}: {r.error}", file=sys.stderr)

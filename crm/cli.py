@@ -292,6 +292,20 @@ def ui(home: CrmHome, host, port):
     os.execvp(dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)])
 
 
+@main.command("render-worker")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Rendering processes of this worker.")
+@click.option("-n", "--name", default="render@%h", show_default=True, help="Worker name (%h: host name).")
+@click.option("-Q", "--queue", default=None, help="Queue to take jobs from  [default: CRM_RENDER_QUEUE or crm-render]")
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+def render_worker(concurrency, name, queue, loglevel):
+    """Start a Celery worker that renders reports (used when CRM_RENDER_BACKEND=celery)."""
+    from crm.reports.celery_render import app, render_queue
+
+    app.worker_main(["worker", "-Q", queue or render_queue(), "-c", str(concurrency), "-n", name,
+                     "-l", loglevel, "--without-gossip", "--without-mingle"])
+
+
 @main.group()
 def scorecard():
     """Generic scorecards: fit on a development CSV, apply to a CSV (conventions in crm.scoring.scorecard)."""

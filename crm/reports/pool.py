@@ -15,6 +15,9 @@ Each job writes its HTML and PDF atomically (a temporary file in the target fold
 so a reader never sees half a file and a failed job leaves no file behind. A job that raises is reported
 in its :class:`JobResult` (``ok=False``, ``error``) and the others go on. A worker that dies (e.g. killed
 for memory) breaks the pool: the jobs still in flight are then reported as failed with that error.
+
+``CRM_RENDER_BACKEND=celery`` (or ``backend="celery"``) sends the jobs to Celery render workers instead
+(:mod:`crm.reports.celery_render`), with the same results.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TASKS_PER_CHILD = 50
 PROGRESS_MIN_JOBS = 20
+BACKEND_ENV = "CRM_RENDER_BACKEND"
+BACKENDS = ("local", "celery")
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class JobResult:
     error: str | None = None
     worker_pid: int | None = field(default=None, repr=False)
     worker_peak_rss_kib: int = field(default=0, repr=False)  # the rendering process's peak RSS so far
+    worker: str | None = field(default=None, repr=False)  # the Celery worker's name (celery backend only)
 
 
 def render_job(job: RenderJob) -> JobResult:
@@ -141,12 +147,23 @@ def render_many(
     start_method: str | None = None,
     progress: bool | None = None,
     desc: str = "reports",
+    backend: str | None = None,
 ) -> list[JobResult]:
     """Render ``jobs`` in ``workers`` processes (default ``os.cpu_count()``); results in job order.
 
     ``workers=0`` renders in this process (no pool; for debugging and tiny batches). ``progress``: a tqdm
     bar on stderr; ``None`` shows it for batches of at least 20 jobs when stderr is a terminal. Job ids
-    must be unique."""
+    must be unique. ``backend``: ``local`` (this pool) or ``celery`` (the render workers of
+    :mod:`crm.reports.celery_render`, which own their process count and recycling: ``workers``,
+    ``max_tasks_per_child`` and ``start_method`` do not apply); default ``CRM_RENDER_BACKEND``, else
+    ``local``. ``workers=0`` always renders here."""
+    backend = backend or os.environ.get(BACKEND_ENV) or "local"
+    if backend not in BACKENDS:
+        raise ValueError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "celery" and workers != 0:
+        from crm.reports.celery_render import render_many_celery
+
+        return render_many_celery(jobs, progress=progress, desc=desc)
     jobs = list(jobs)
     ids = [j.job_id for j in jobs]
     if len(set(ids)) != len(ids):
