@@ -62,11 +62,13 @@ def _tree_rss_kib(root: int) -> int:
 class PeakSampler(threading.Thread):
     def __init__(self, interval: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.interval, self.peak, self._done = interval, 0, threading.Event()
+        self.interval, self.peak, self.peak_at, self._done = interval, 0, 0.0, threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, _tree_rss_kib(os.getpid()))
+            kib = _tree_rss_kib(os.getpid())
+            if kib > self.peak:
+                self.peak, self.peak_at = kib, time.time()
             self._done.wait(self.interval)
 
     def stop(self) -> int:
@@ -126,6 +128,7 @@ def run_size(customers: int, day: dt.date, seed: int, out: Path) -> dict:
         summaries = run_dates(day, day, instance=instance, skip=("monthly_reports", "quarterly_satisfaction"))
         wall = time.perf_counter() - t0
         steps: dict[str, float] = {}
+        spans: dict[str, tuple[float, float]] = {}
         for s in summaries:
             starts = {}
             for entry in instance.all_logs(s.run_id):
@@ -135,10 +138,14 @@ def run_size(customers: int, day: dt.date, seed: int, out: Path) -> dict:
                 if ev.event_type_value == "STEP_START":
                     starts[ev.step_key] = entry.timestamp
                 elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in starts:
-                    steps[ev.step_key.replace("__", "/")] = entry.timestamp - starts[ev.step_key]
+                    key = ev.step_key.replace("__", "/")
+                    steps[key] = entry.timestamp - starts[ev.step_key]
+                    spans[key] = (starts[ev.step_key], entry.timestamp)
     peak = sampler.stop()
+    # the steps running when the process tree peaked (a step's process outlives its STEP_SUCCESS event briefly)
+    at_peak = sorted(k for k, (a, b) in spans.items() if a - 1 <= sampler.peak_at <= b + 1)
     return {"customers": customers, "generate_s": gen_s, "records": records, "duckdb_floor_s": floor_s,
-            "wall_s": wall, "peak_mib": peak / 1024, "steps": steps,
+            "wall_s": wall, "peak_mib": peak / 1024, "steps": steps, "steps_at_peak": at_peak,
             "ok": all(s.success for s in summaries), "runs": [(s.job, s.success) for s in summaries]}
 
 
@@ -172,6 +179,7 @@ def main() -> None:
         print(f"  total wall {r['wall_s']:.1f} s, {r['records'] / r['wall_s']:,.0f} records/s; peak RSS of the "
               f"process tree {r['peak_mib']:,.0f} MiB; DuckDB bare parse {r['duckdb_floor_s']:.1f} s "
               f"({r['wall_s'] / r['duckdb_floor_s']:.1f}x)")
+        print(f"  steps running at the peak: {', '.join(r.get('steps_at_peak') or ['none'])}")
         if not args.keep:
             shutil.rmtree(args.out / f"bank_{n}", ignore_errors=True)
     done = [r for r in results if "wall_s" in r]
