@@ -153,9 +153,17 @@ raw_purges = sa.Table(
 def make_engine(url: str) -> sa.Engine:
     """An engine for ``url``. A PostgreSQL URL without a driver (``postgresql://`` or ``postgres://``) is
     given psycopg 3 (``postgresql+psycopg://``), the driver the COPY loads need; SQLAlchemy alone would pick
-    psycopg2."""
+    psycopg2.
+
+    On DuckDB, SQLAlchemy's NUMERIC values pass as ``Decimal`` both ways: duckdb_engine declares no native
+    decimal support, so SQLAlchemy would send a ``Decimal`` parameter as a float and turn a result back into
+    a ``Decimal`` through a float, losing cents from 16 significant digits on (a balance of
+    8821447814506964.77 was stored as ...964.48 and read as ...964.00); the duckdb driver takes and gives
+    ``Decimal`` exactly."""
     if url.startswith("duckdb"):
-        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        engine.dialect.supports_native_decimal = True
+        return engine
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
             url = "postgresql+psycopg://" + url[len(bare):]

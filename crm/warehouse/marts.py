@@ -107,13 +107,54 @@ def _sql_types(frame: pd.DataFrame) -> dict[str, object]:
     return out
 
 
+# DuckDB's integer types that fit an int64 (its ``.df()`` gives Int16/Int32 for the smaller ones)
+_DUCKDB_INTEGERS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger"}
+
+
 def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None = None) -> pd.DataFrame:
     """The rows of ``name`` where every ``where`` column equals its value. DuckDB hands the result to pandas
     column by column (``.df()``: a million-row mart in about a second); other databases go through
-    ``pd.read_sql``."""
+    ``pd.read_sql``.
+
+    Integer and decimal columns come back alike from both engines:
+
+    - an integer column (SMALLINT, INTEGER, BIGINT) is ``int64``, or pandas' nullable ``Int64`` when it holds a
+      NULL, with every value exact (``pd.read_sql`` alone would make it ``float64``, which rounds integers
+      above 2**53, and DuckDB gives ``Int32`` for an INTEGER);
+    - a DECIMAL/NUMERIC column is ``float64``, each value the double nearest to the stored decimal (what
+      callers compute with; ``pd.read_sql`` gives that, DuckDB's ``.df()`` divides the scaled integer and
+      misses the nearest double for some values of 16 or more significant digits, so DuckDB casts in SQL).
+      An amount with up to 15 significant digits (below 10**13 with cents) reads back exactly as written.
+      The marts hold money as DOUBLE, read back bit for bit.
+    """
     if conn.dialect.name == "duckdb":
         clause = (" WHERE " + " AND ".join(f'"{c}" = ${c}' for c in where)) if where else ""
         raw = conn.connection.driver_connection
-        return raw.execute(f"SELECT * FROM {_quoted(conn, name)}{clause}", dict(where or {})).df()
+        kinds = {d[0]: d[1].id for d in raw.execute(f"SELECT * FROM {_quoted(conn, name)} LIMIT 0").description}
+        columns = ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' if k == "decimal" else f'"{c}"'
+                            for c, k in kinds.items()) if "decimal" in kinds.values() else "*"
+        frame = raw.execute(f"SELECT {columns} FROM {_quoted(conn, name)}{clause}", dict(where or {})).df()
+        return _exact_integers(frame, [c for c, k in kinds.items() if k in _DUCKDB_INTEGERS])
     clause = (" WHERE " + " AND ".join(f'"{c}" = :{c}' for c in where)) if where else ""
-    return pd.read_sql(sa.text(f"SELECT * FROM {_quoted(conn, name)}{clause}"), conn, params=where or {})
+    result = conn.execute(sa.text(f"SELECT * FROM {_quoted(conn, name)}{clause}"), where or {})
+    columns, rows = list(result.keys()), result.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)  # as pd.read_sql builds it
+    types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(name, schema=_schema_of(conn))}
+    integers = [c for c in columns if isinstance(types.get(c), sa.Integer)]
+    for col in integers:  # from the Python ints, not from the float64 column pandas made of them
+        i = columns.index(col)
+        frame[col] = pd.array([row[i] for row in rows], dtype="Int64")
+    for col in columns:  # NUMERIC and DOUBLE: float64 also when every value is NULL (pandas: object)
+        if isinstance(types.get(col), sa.Numeric) and not isinstance(types.get(col), sa.Integer):
+            frame[col] = frame[col].astype("float64")
+    return _exact_integers(frame, integers)
+
+
+def _exact_integers(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``columns`` as ``int64``, or ``Int64`` where a value is missing."""
+    for col in columns:
+        series = frame[col]
+        dtype = "Int64" if series.isna().any() else "int64"
+        if series.dtype != dtype:
+            frame[col] = series.astype(dtype)
+    return frame
