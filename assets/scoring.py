@@ -59,6 +59,8 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
             meta.update({
                 f"{segment}_version": version,
                 f"{segment}_rows": len(data), f"{segment}_bad_rate": round(bads / len(data), 4),
+                "customers_in_history": data.attrs.get("customers"),
+                "customers_drawn_share": round(float(data.attrs.get("drawn_share", 1.0)), 4),
                 f"{segment}_holdout_auc": round(float(m.get("auc", float("nan"))), 4),
                 f"{segment}_holdout_ks": round(float(m.get("ks", float("nan"))), 4),
                 f"{segment}_holdout_gini": round(float(m.get("gini", float("nan"))), 4),

@@ -24,6 +24,10 @@ matrix):
   ``registered_capital``, ``employees``.
 
 Segments: ``retail`` (customers in the individual master) and ``corporate`` (in the corporate master).
+
+Size: above :data:`DEV_SAMPLE_CUSTOMERS` customers in the history, the development sample draws whole
+customers at random (by a hash of their token, so every run draws the same ones) down to that number; their
+customer-months are the sample. Scoring always covers every customer.
 """
 
 from __future__ import annotations
@@ -48,16 +52,74 @@ BAD_DPD = 90
 POPULATION_MAX_DPD = 30
 
 
-def load_performance(staged: Path) -> pd.DataFrame:
-    """Every month-end snapshot in the staged loan performance partitions, one row per (month-end, loan);
-    a restated month's latest partition wins."""
+# at most this many customers in a development sample: a 1,000,000-customer bank has some 4 M customer-months
+# in its population, far more than eleven binned characteristics need, and building them all takes 9 GiB
+DEV_SAMPLE_CUSTOMERS = 250_000
+_PERF_COLUMNS = ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
+_HASH_BUCKETS = 1_000_000
+
+
+def _perf_files(staged: Path) -> list[str]:
     files = sorted((staged / "loan_performance").glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"no staged loan_performance partitions under {staged}")
-    cols = ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
-    frame = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
-    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"])
+    return [str(f) for f in files]
+
+
+def _where(since: dt.date | None, until: dt.date | None, share: float) -> tuple[str, list]:
+    cond, params = ["TRUE"], []
+    if since is not None:
+        cond.append("snapshot_date > ?")
+        params.append(since)
+    if until is not None:
+        cond.append("snapshot_date <= ?")
+        params.append(until)
+    if share < 1:  # whole customers, by a hash of their token (keyed, so the draw is uniform)
+        cond.append(f"hash(customer_id) % {_HASH_BUCKETS} < {max(1, round(share * _HASH_BUCKETS))}")
+    return " AND ".join(cond), params
+
+
+def load_performance(
+    staged: Path, *, since: dt.date | None = None, until: dt.date | None = None, share: float = 1.0
+) -> pd.DataFrame:
+    """The month-end snapshots in the staged loan performance partitions, one row per (month-end, loan); a
+    restated month's latest partition wins. Only month-ends in ``(since, until]`` when given, and only a
+    ``share`` of the customers (all of a drawn customer's rows) when below 1. Read by DuckDB from the Parquet
+    files, filtered there: only the rows asked for reach pandas."""
+    files = _perf_files(staged)
+    where, params = _where(since, until, share)
+    cols = ", ".join(c for c in _PERF_COLUMNS if c != "snapshot_date")
+    sql = (f"SELECT CAST(snapshot_date AS TIMESTAMP) AS snapshot_date, {cols} "
+           f"FROM read_parquet(?, union_by_name = true) WHERE {where}")
+    con = _connect()
+    try:
+        table = con.sql(sql, params=[files, *params]).to_arrow_table()  # files in order, rows in file order
+    finally:
+        con.close()
+    frame = table.to_pandas()  # repeated ids become shared Python strings (pyarrow deduplicates them)
+    del table
+    frame["snapshot_date"] = frame["snapshot_date"].astype("datetime64[ns]")
     return frame.drop_duplicates(["snapshot_date", "loan_id"], keep="last")
+
+
+def _connect():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def customer_count(staged: Path, until: dt.date | None = None) -> int:
+    """Distinct customers in the loan performance history up to ``until`` (DuckDB, from the files)."""
+    where, params = _where(None, until, 1.0)
+    con = _connect()
+    try:
+        return int(con.execute(f"SELECT count(DISTINCT customer_id) FROM read_parquet(?, union_by_name = true) "
+                               f"WHERE {where}", [_perf_files(staged), *params]).fetchone()[0])
+    finally:
+        con.close()
 
 
 def _matrices(perf: pd.DataFrame):
@@ -172,25 +234,33 @@ def with_segments(features: pd.DataFrame, attrs: dict[str, pd.DataFrame]) -> dic
     return out
 
 
-def development_sample(staged: Path, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+def development_sample(
+    staged: Path, as_of: dt.date | None = None, max_customers: int | None = DEV_SAMPLE_CUSTOMERS
+) -> dict[str, pd.DataFrame]:
     """Segment -> rows of the development sample (population and outcome window as stated above), from the
-    history up to ``as_of`` (all of it when None): a model trained as of a month-end sees nothing later."""
-    perf = load_performance(staged)
-    if as_of is not None:
-        perf = perf[perf["snapshot_date"] <= pd.Timestamp(as_of)]
+    history up to ``as_of`` (all of it when None): a model trained as of a month-end sees nothing later. Above
+    ``max_customers`` customers (None: no limit), a random share of the customers is drawn, whole customers by
+    a hash of their token, the same draw on every run; ``attrs["customers"]`` and ``attrs["drawn_share"]``
+    of each frame say how many customers the history has and which share was drawn."""
+    customers = customer_count(staged, as_of)
+    share = 1.0 if max_customers is None or customers <= max_customers else max_customers / customers
+    perf = load_performance(staged, until=as_of, share=share)
     features = customer_month_features(loan_month_features(perf))
+    del perf
     population = features[features["outcome_known"] & features["lookback_full"]
                           & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
-    return with_segments(population, attributes(staged, as_of))
+    out = with_segments(population, attributes(staged, as_of))
+    for frame in out.values():
+        frame.attrs.update(customers=customers, drawn_share=share)
+    return out
 
 
 def scoring_population(staged: Path, month_end: dt.date) -> dict[str, pd.DataFrame]:
     """Segment -> customers to score at ``month_end``: every customer with an open loan then, whatever its
     arrears (a customer past 30 days gets a score too; it is outside the development population, which the
     model card states)."""
-    perf = load_performance(staged)
     end = pd.Timestamp(month_end)
     # 13 month-ends are enough: 12 for the look-back windows and the balance 12 month-ends earlier
-    perf = perf[(perf["snapshot_date"] <= end) & (perf["snapshot_date"] > end - pd.DateOffset(months=13))]
+    perf = load_performance(staged, since=(end - pd.DateOffset(months=13)).date(), until=month_end)
     at = customer_month_features(loan_month_features(perf, at=end))
     return with_segments(at, attributes(staged, month_end))

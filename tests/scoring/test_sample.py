@@ -41,3 +41,50 @@ def test_outcome_window_population_and_characteristics():
     assert np.isclose(b.loc[MONTHS[2], "secured_share"], 1.0)
     # the population rule: customers more than 30 days past due at m are not in the development sample
     assert POPULATION_MAX_DPD == 30 and a.loc[MONTHS[6], "max_dpd_now"] > POPULATION_MAX_DPD
+
+
+def _write_history(staged, perf, name):
+    (staged / "loan_performance").mkdir(parents=True, exist_ok=True)
+    out = perf.assign(snapshot_date=perf["snapshot_date"].dt.date)
+    out.to_parquet(staged / "loan_performance" / name)
+
+
+def test_history_from_files_restatements_windows_and_whole_customer_draws(tmp_path):
+    import datetime as dt
+
+    from crm.scoring.sample import customer_count, development_sample, load_performance
+
+    rows = []
+    for c in range(400):  # 400 customers, one loan each, 16 month-ends
+        for i, m in enumerate(MONTHS):
+            rows.append((m, f"L{c}", f"C{c}", "RCL", 100.0 + c, 120 if (c % 7 == 0 and i > 13) else 0, "N"))
+    perf = pd.DataFrame(rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance",
+                                       "overdue_days", "status"])
+    _write_history(tmp_path, perf, "2025-04-30.parquet")
+    # a later partition restates the last month-end of loan L1
+    restated = perf[(perf["loan_id"] == "L1") & (perf["snapshot_date"] == MONTHS[-1])].assign(balance=1.0)
+    _write_history(tmp_path, restated, "2025-05-31.parquet")
+
+    full = load_performance(tmp_path)
+    assert len(full) == len(perf) and not full.duplicated(["snapshot_date", "loan_id"]).any()
+    assert full.loc[(full["loan_id"] == "L1") & (full["snapshot_date"] == MONTHS[-1]), "balance"].tolist() == [1.0]
+    assert full["snapshot_date"].dtype == "datetime64[ns]"
+    window = load_performance(tmp_path, since=MONTHS[2].date(), until=MONTHS[5].date())
+    assert sorted(window["snapshot_date"].unique()) == list(MONTHS[3:6])
+
+    assert customer_count(tmp_path) == 400 and customer_count(tmp_path, until=dt.date(2000, 1, 31)) == 0
+    drawn = load_performance(tmp_path, share=0.25)
+    per_customer = drawn.groupby("customer_id").size()
+    assert (per_customer == len(MONTHS)).all()  # whole customers
+    assert 60 <= len(per_customer) <= 140  # about a quarter of 400
+    assert drawn.equals(load_performance(tmp_path, share=0.25))  # the same draw every time
+
+    attrs = pd.DataFrame({"customer_id": [f"C{c}" for c in range(400)], "annual_income": 1.0,
+                          "age_band": "30-39", "occupation": "X", "education": "B", "marital_status": "M"})
+    (tmp_path / "customers").mkdir()
+    attrs.to_parquet(tmp_path / "customers" / "2025-05-31.parquet")
+    everyone = development_sample(tmp_path, max_customers=None)["retail"]
+    some = development_sample(tmp_path, max_customers=100)["retail"]
+    assert everyone.attrs["drawn_share"] == 1.0 and some.attrs["drawn_share"] == 0.25
+    assert some.attrs["customers"] == 400
+    assert set(some["customer_id"]) == set(per_customer.index) & set(everyone["customer_id"])
