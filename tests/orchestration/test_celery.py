@@ -53,13 +53,26 @@ def _env(tmp: Path, home: Path, queue: str) -> dict[str, str]:
     return env
 
 
+def _init_instance(env: dict[str, str]) -> None:
+    """What docs/operations.md says to run once before the first worker starts: ``dagster instance migrate``
+    creates the instance's storage. Workers open the instance as they start, and two starting together on a
+    fresh SQLite instance both create its tables: one exits with ``table ... already exists``."""
+    proc = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def _start_worker(name: str, env: dict, config: Path, queue: str, log: Path) -> subprocess.Popen:
     """``dagster-celery worker start`` (it runs ``celery -A dagster_celery.app worker``), one step at a time,
-    in a session of its own so that it and its pool can be stopped together."""
+    in a session of its own so that it and its pool can be stopped together. Without mingle (and gossip), as
+    docs/operations.md starts them: at start-up mingle asks every worker on the broker for its state, and a
+    ``crm render-worker`` on the same broker answers in pickle, which a dagster-celery worker refuses
+    (``ContentDisallowed``) and stops."""
     with log.open("w") as out:
         return subprocess.Popen(
             [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
-             "-n", name, "-q", queue, "-l", "INFO", "-i", "orchestration.celery_defs", "--", "--concurrency=1"],
+             "-n", name, "-q", queue, "-l", "INFO", "-i", "orchestration.celery_defs", "--", "--concurrency=1",
+             "--without-mingle", "--without-gossip"],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -86,9 +99,11 @@ def _wait_for_workers(names: set[str], logs: list[Path], timeout: float = 120) -
     from dagster_celery.make_app import make_app
 
     app = make_app(CeleryExecutor.for_cli(broker=LOCAL_BROKER, backend=LOCAL_BACKEND).app_args())
+    # only these workers answer: another worker on the shared broker (a render worker) answers in pickle
+    destination = [f"{n}@{socket.gethostname()}" for n in sorted(names)]
     deadline, seen = time.monotonic() + timeout, set()
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=1.0) or []
+        replies = app.control.ping(destination=destination, timeout=1.0) or []
         seen = {n.split("@")[0] for reply in replies for n in reply} & names
         if seen == names:
             return {n for reply in replies for n in reply if n.split("@")[0] in names}
@@ -118,8 +133,7 @@ def test_daily_pipeline_on_two_celery_workers_matches_the_in_process_run(tmp_pat
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text(
         f"storage:\n  sqlite:\n    base_dir: {tmp_path / 'dagster_storage'}\ntelemetry:\n  enabled: false\n")
-    with dg.DagsterInstance.from_config(str(dagster_home)):
-        pass  # create the SQLite storage once: two workers starting together would both migrate it
+    _init_instance(env)  # the storage, once: two workers starting together would both create it
     from orchestration.celery import write_worker_config
 
     config = write_worker_config(tmp_path / "celery-worker.yaml", broker=LOCAL_BROKER, backend=LOCAL_BACKEND)
