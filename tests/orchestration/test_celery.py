@@ -1,11 +1,12 @@
-"""The daily pipeline on two Celery workers (dagster-celery, RabbitMQ on 127.0.0.1:5672) gives what the
+"""The data pipeline on two Celery workers (dagster-celery, RabbitMQ on 127.0.0.1:5672) gives what the
 ordinary run gives, and its steps really ran in both workers.
 
-One business date of a small synthetic bank is written to two CRM_HOMEs. One is run the usual way
-(``crm run``, multiprocess executor); for the other, two ``dagster-celery worker start`` processes listen on
-a queue of this test's own, and ``dagster job execute -m orchestration.celery_defs`` runs the Celery-executed
-``daily_pipeline`` in a persistent (SQLite) Dagster instance. Both write the same DuckDB warehouse file from
-two processes; ``crm.warehouse.begin`` waits while the other holds the lock.
+One business date of a small synthetic bank, a month end, is written to two CRM_HOMEs. One is run the usual
+way (``run_dates``, what ``crm run`` runs, multiprocess executor) through its data jobs, the daily and then the
+month-end pipeline; for the other, two ``dagster-celery worker start`` processes listen on a queue of this
+test's own, and ``dagster job execute -m orchestration.celery_defs`` runs the Celery-executed
+``daily_pipeline`` and then ``month_end_pipeline`` in a persistent (SQLite) Dagster instance. Both write the
+same DuckDB warehouse file from two processes; ``crm.warehouse.begin`` waits while the other holds the lock.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterEventType
@@ -31,7 +33,21 @@ from orchestration.celery import LOCAL_BACKEND, LOCAL_BROKER
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DATE = dt.date(2026, 1, 30)
+DATE = dt.date(2026, 1, 31)  # a month end: the daily extracts and the month-end ones
+MONTH = "2026-01-01"  # the month-end job's partition
+# the reference runs what `crm run --date DATE` runs but the report jobs (rendering is not the point here)
+REFERENCE = f"""
+import datetime as dt
+from crm.config import CrmHome
+from orchestration.jobs import QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
+from orchestration.runner import configure_dagster_home, run_dates
+configure_dagster_home()
+CrmHome.from_env().ensure()
+runs = run_dates(dt.date.fromisoformat("{DATE}"), dt.date.fromisoformat("{DATE}"),
+                 skip=(REPORTS_JOB, QUARTERLY_JOB, WEEKLY_JOB))
+print([(r.job, r.success, r.failed_steps, r.failed_checks) for r in runs])
+assert [r.job for r in runs] == ["daily_pipeline", "month_end_pipeline"] and all(r.success for r in runs)
+"""
 KEY = "5a" * 32  # one masking key for both homes, so their staged tokens can be compared
 DQ_COLUMNS = ("extract, business_date, source_file, sha256, suite_version, parsed, accepted, quarantined, "
               "accepted_with_warnings, balanced")
@@ -121,8 +137,33 @@ def _dq_outcomes(home: Path) -> list[tuple]:
         return con.execute(f"SELECT {DQ_COLUMNS} FROM dq_file_outcomes ORDER BY extract, source_file").fetchall()
 
 
+def _marts(home: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the warehouse with a ``month_end`` column (the marts the month-end job writes), the
+    month's rows, in an order that does not depend on the order they were written in."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT DISTINCT table_name FROM information_schema.columns "
+                                           "WHERE column_name = 'month_end' ORDER BY 1").fetchall()]
+        out = {}
+        for name in names:
+            frame = con.execute(f'SELECT * FROM "{name}" WHERE month_end = ?', [DATE]).df()
+            out[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+        return out
+
+
+def _run_steps(instance: dg.DagsterInstance, run) -> tuple[set, dict, set, set]:
+    """(steps that succeeded, step -> Celery worker that ran it, pids of the steps, pids of the run start)."""
+    events = [r.dagster_event for r in instance.all_logs(run.run_id) if r.dagster_event]
+    # dagster-celery's worker task reports "Executing steps <key> in celery worker" with the worker's name
+    ran_on = {e.step_key: e.engine_event_data.metadata["Celery worker"].value for e in events
+              if e.event_type == DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")}
+    succeeded = {e.step_key for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
+    step_pids = {e.pid for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
+    orchestrator_pids = {e.pid for e in events if e.event_type == DagsterEventType.RUN_START}
+    return succeeded, ran_on, step_pids, orchestrator_pids
+
+
 @pytest.mark.slow
-def test_daily_pipeline_on_two_celery_workers_matches_the_in_process_run(tmp_path):
+def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_process_run(tmp_path):
     _require_rabbitmq()
     ref_home, cel_home = tmp_path / "ref", tmp_path / "celery"
     for home in (ref_home, cel_home):
@@ -147,45 +188,52 @@ def test_daily_pipeline_on_two_celery_workers_matches_the_in_process_run(tmp_pat
         ref_env = _env(tmp_path, ref_home, queue)
         del ref_env["DAGSTER_HOME"]
         ref_env["CRM_DAGSTER_DIR"] = str(tmp_path / "ref_dagster")
-        ref = subprocess.run([str(BIN / "crm"), "run", "--date", DATE.isoformat()], env=ref_env, cwd=REPO,
-                             capture_output=True, text=True, timeout=300)
+        ref = subprocess.run([sys.executable, "-c", REFERENCE], env=ref_env, cwd=REPO, capture_output=True,
+                             text=True, timeout=600)
         assert ref.returncode == 0, ref.stdout[-3000:] + ref.stderr[-3000:]
 
         hostnames = _wait_for_workers(names, logs)
-        run_log = tmp_path / "celery-run.log"
-        with run_log.open("w") as out:
-            proc = subprocess.run(
-                [str(BIN / "dagster"), "job", "execute", "-m", "orchestration.celery_defs", "-j", "daily_pipeline",
-                 "--tags", f'{{"dagster/partition": "{DATE}"}}'],
-                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, run_log.read_text()[-5000:]
+        for job, partition in (("daily_pipeline", str(DATE)), ("month_end_pipeline", MONTH)):  # as crm run does
+            run_log = tmp_path / f"celery-{job}.log"
+            with run_log.open("w") as out:
+                proc = subprocess.run(
+                    [str(BIN / "dagster"), "job", "execute", "-m", "orchestration.celery_defs", "-j", job,
+                     "--tags", f'{{"dagster/partition": "{partition}"}}'],
+                    env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+            assert proc.returncode == 0, run_log.read_text()[-5000:]
     finally:
         for w in workers:
             _stop(w)
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        (run,) = instance.get_runs()
-        records = instance.all_logs(run.run_id)
-    assert run.is_success and run.job_name == "daily_pipeline" and run.tags["dagster/partition"] == str(DATE)
-    events = [r.dagster_event for r in records if r.dagster_event]
-    # dagster-celery's worker task reports "Executing steps <key> in celery worker" with the worker's name
-    ran_on = {e.step_key: e.engine_event_data.metadata["Celery worker"].value for e in events
-              if e.event_type == DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")}
-    succeeded = {e.step_key for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
-    assert len(succeeded) == 31 and set(ran_on) == succeeded, (sorted(succeeded), ran_on)
-    assert set(ran_on.values()) == hostnames, f"steps ran on {set(ran_on.values())}, workers were {hostnames}"
-    step_pids = {e.pid for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
-    orchestrator_pids = {e.pid for e in events if e.event_type == DagsterEventType.RUN_START}
-    assert len(step_pids) == 2 and not step_pids & orchestrator_pids, (step_pids, orchestrator_pids)
+        runs = {r.job_name: r for r in instance.get_runs()}
+        assert sorted(runs) == ["daily_pipeline", "month_end_pipeline"]
+        steps = {job: _run_steps(instance, run) for job, run in runs.items()}
+    assert runs["daily_pipeline"].tags["dagster/partition"] == str(DATE)
+    assert runs["month_end_pipeline"].tags["dagster/partition"] == MONTH
+    for job, count in (("daily_pipeline", 31), ("month_end_pipeline", 16)):
+        succeeded, ran_on, step_pids, orchestrator_pids = steps[job]
+        assert runs[job].is_success
+        assert len(succeeded) == count and set(ran_on) == succeeded, (job, sorted(succeeded), ran_on)
+        assert set(ran_on.values()) == hostnames, f"{job} ran on {set(ran_on.values())}, workers were {hostnames}"
+        assert len(step_pids) == 2 and not step_pids & orchestrator_pids, (job, step_pids, orchestrator_pids)
 
     ref_staged, cel_staged = _staged(ref_home), _staged(cel_home)
-    assert len(ref_staged) == 15 and {k: t.num_rows for k, t in cel_staged.items()} == {
-        k: t.num_rows for k, t in ref_staged.items()}
+    # the 15 daily extracts and the 2 month-end ones
+    assert len(ref_staged) == 17 and {"loan_performance", "financial_statements"} <= set(ref_staged)
+    assert {k: t.num_rows for k, t in cel_staged.items()} == {k: t.num_rows for k, t in ref_staged.items()}
     assert sum(t.num_rows for t in cel_staged.values()) > 1000
     # same key, same files: the same tokens and masks, row for row
     assert all(cel_staged[k].equals(ref_staged[k]) for k in ref_staged)
     ref_dq = _dq_outcomes(ref_home)
-    assert len(ref_dq) >= 10 and _dq_outcomes(cel_home) == ref_dq
+    assert len(ref_dq) >= 12 and _dq_outcomes(cel_home) == ref_dq
+    # the month-end job's marts: the same tables, the same rows
+    ref_marts, cel_marts = _marts(ref_home), _marts(cel_home)
+    assert len(ref_marts) >= 20 and sorted(cel_marts) == sorted(ref_marts)
+    assert {"customer_360", "customer_value", "financial_ratios", "watch_list"} <= set(ref_marts)
+    assert sum(len(f) for f in ref_marts.values()) > 500
+    for name, frame in ref_marts.items():
+        pd.testing.assert_frame_equal(cel_marts[name], frame, obj=name)
 
 
 def test_executor_settings_come_from_the_environment_or_the_local_defaults(monkeypatch):
@@ -212,12 +260,14 @@ def test_the_deploy_worker_config_is_valid_for_dagster_celery(monkeypatch):
     assert config["broker"] == "pyamqp://crm@mq.bank.example:5672//" and config["backend"] == "rpc://"
 
 
-def test_celery_definitions_run_the_daily_job_on_celery_and_leave_the_default_alone():
-    from orchestration.celery_defs import celery_daily_pipeline
+def test_celery_definitions_run_the_daily_and_month_end_jobs_on_celery_and_leave_the_default_alone():
+    from orchestration.celery_defs import celery_daily_pipeline, celery_month_end_pipeline
     from orchestration.definitions import defs
 
-    job = celery_daily_pipeline()
-    assert job.executor_def.name == "crm_celery" and job.partitions_def is not None
-    default = defs.resolve_job_def("daily_pipeline")
-    assert default.executor_def.name == "multiprocess"
-    assert {n.name for n in job.graph.node_defs} == {n.name for n in default.graph.node_defs}
+    for job in (celery_daily_pipeline(), celery_month_end_pipeline()):
+        default = defs.resolve_job_def(job.name)
+        assert job.executor_def.name == "crm_celery" and default.executor_def.name == "multiprocess"
+        assert job.partitions_def == default.partitions_def is not None
+        assert {n.name for n in job.graph.node_defs} == {n.name for n in default.graph.node_defs}
+        assert job.asset_layer.executable_asset_keys == default.asset_layer.executable_asset_keys
+    assert celery_month_end_pipeline().name == "month_end_pipeline"
