@@ -86,30 +86,35 @@ def retokenise(
     raw: Path, staged: Path, ring: KeyRing, *, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, int]:
     """Rebuild every staged partition from the raw zone under ``ring.current``. Returns counts."""
+    import pyarrow.parquet as pq
+
     from crm.privacy.apply import protect
-    from crm.quality.stage import (
-        quarantine_file,
-        raw_file,
-        row_names,
-        staged_file,
-        write_frame,
-    )
+    from crm.quality.stage import CHUNK_ROWS, PartWriter, quarantine_file, raw_file, row_names, staged_file
 
     todo = [p for p in raw_partitions(raw) if not p.quarantine and staged_file(staged, p.extract, p.business_date)
             .exists()]
     counts = {"partitions": 0, "rows": 0}
     for i, part in enumerate(todo, 1):
-        frame = pd.read_parquet(raw_file(raw, part.extract, part.business_date))
         qpath = quarantine_file(raw, part.extract, part.business_date)
-        if qpath.exists():
-            held = pd.read_parquet(qpath, columns=["_source_file", "_row_number"])
-            keys = pd.MultiIndex.from_frame(frame[["_source_file", "_row_number"]])
-            frame = frame[~keys.isin(pd.MultiIndex.from_frame(held))]
-        names = row_names(frame, part.extract, raw, part.business_date)
-        protected = protect(frame, part.extract, ring, part.business_date, names=names)
-        write_frame(protected.reset_index(drop=True), staged_file(staged, part.extract, part.business_date))
+        held = (pd.MultiIndex.from_frame(pd.read_parquet(qpath, columns=["_source_file", "_row_number"]))
+                if qpath.exists() else None)
+        out = PartWriter(staged_file(staged, part.extract, part.business_date))
+        try:  # in batches of rows, in file order: a 14 M-row partition is never held whole
+            source = pq.ParquetFile(raw_file(raw, part.extract, part.business_date))
+            for batch in source.iter_batches(batch_size=CHUNK_ROWS):
+                frame = batch.to_pandas()
+                if held is not None:
+                    keys = pd.MultiIndex.from_frame(frame[["_source_file", "_row_number"]])
+                    frame = frame[~keys.isin(held)]
+                names = row_names(frame, part.extract, raw, part.business_date)
+                protected = protect(frame, part.extract, ring, part.business_date, names=names)
+                out.add(protected.reset_index(drop=True))
+                counts["rows"] += len(protected)
+            out.finish()
+        except BaseException:
+            out.abort()
+            raise
         counts["partitions"] += 1
-        counts["rows"] += len(protected)
         if progress:
             progress(i, len(todo))
     return counts

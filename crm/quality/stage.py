@@ -217,12 +217,11 @@ def evaluate(
     raise ValueError(f"unknown engine {engine!r}: use 'gx' or 'pandas'")
 
 
-class _PartWriter:
+class PartWriter:
     """Row frames written piece by piece into one Parquet file at ``target``, published atomically.
 
     The pieces stream into a temporary file beside ``target`` under the first piece's schema, so a large
-    partition is never held whole; :meth:`finish` renames it into place (one piece: the bytes
-    :func:`write_frame` writes). A piece whose types do not fit that schema (a column all null in the first
+    partition is never held whole; :meth:`finish` renames it into place. A piece whose types do not fit that schema (a column all null in the first
     piece and filled in a later one) turns the pieces into separate files, streamed into one file under their
     unified schema at the end. :meth:`abort` removes the temporary files and leaves ``target`` as it was."""
 
@@ -329,7 +328,7 @@ def _finish(
     from crm.privacy.apply import protect
 
     q_path, s_path = quarantine_file(raw, extract, day), staged_file(staged, extract, day)
-    q_out, s_out = _PartWriter(q_path), _PartWriter(s_path)
+    q_out, s_out = PartWriter(q_path), PartWriter(s_path)
     summaries, files, indexes, families, pairs = [], [], [], [], []
     skipped: dict[str, str] = {}
     parsed, gx_results, engines, versions, policies = 0, [], set(), set(), set()

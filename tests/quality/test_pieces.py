@@ -88,7 +88,7 @@ def test_a_failing_piece_leaves_the_previous_files_in_place(tmp_path, monkeypatc
 
 def test_part_writer_unifies_a_column_that_fills_in_a_later_piece(tmp_path):
     target = tmp_path / "out" / "2026-01-31.parquet"
-    w = stage._PartWriter(target)
+    w = stage.PartWriter(target)
     w.add(pd.DataFrame({"a": [1, 2], "note": [None, None]}))  # `note` is Arrow null here
     w.add(pd.DataFrame({"a": [3], "note": [None]}))  # fits the open file
     assert len(w.parts) == 1
