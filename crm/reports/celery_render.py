@@ -67,7 +67,10 @@ def make_app() -> Celery:
     app = Celery("crm_render", broker=os.environ.get(BROKER_ENV) or LOCAL_BROKER,
                  backend=os.environ.get(BACKEND_ENV) or LOCAL_BACKEND)
     app.conf.update(
-        task_serializer="pickle", result_serializer="pickle", accept_content=["pickle", "json"],
+        # render tasks are sent as pickle one by one (render_many_celery); the app's own serializer stays JSON
+        # because Celery also uses it for control replies and mingle (a dagster-celery worker on the same
+        # broker accepts JSON only and stopped on a pickled reply)
+        task_serializer="json", result_serializer="pickle", accept_content=["pickle", "json"],
         task_default_queue=render_queue(),
         task_acks_late=False,  # acknowledged on receipt: a job that kills its worker fails once, not forever
         worker_prefetch_multiplier=1,
@@ -141,7 +144,7 @@ def render_many_celery(
         log.warning("sending %d %s to the Celery queue %s, on which no worker answered: they wait for one "
                     "(crm render-worker) for up to %.0f s", len(jobs), desc, queue, idle_timeout)
     start = time.monotonic()
-    sent_results = [render_report.apply_async((job,), queue=queue) for job in jobs]
+    sent_results = [render_report.apply_async((job,), queue=queue, serializer="pickle") for job in jobs]
     sent = {r.id: job for r, job in zip(sent_results, jobs, strict=True)}
     results: dict[str, JobResult] = {}
     last = [time.monotonic()]

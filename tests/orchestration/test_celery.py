@@ -82,8 +82,8 @@ def _start_worker(name: str, env: dict, config: Path, queue: str, log: Path) -> 
     """``dagster-celery worker start`` (it runs ``celery -A dagster_celery.app worker``), one step at a time,
     in a session of its own so that it and its pool can be stopped together. Without mingle (and gossip), as
     docs/operations.md starts them: at start-up mingle asks every worker on the broker for its state, and a
-    ``crm render-worker`` on the same broker answers in pickle, which a dagster-celery worker refuses
-    (``ContentDisallowed``) and stops."""
+    reply in a format other than JSON (another application's worker on the shared broker) makes a
+    dagster-celery worker stop (``ContentDisallowed``)."""
     with log.open("w") as out:
         return subprocess.Popen(
             [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),

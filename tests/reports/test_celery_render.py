@@ -97,6 +97,17 @@ def test_reports_render_on_two_celery_workers(tmp_path, short_dq_context, render
     s = summary(results)
     assert (s["jobs"], s["failed"]) == (7, 1) and s["pages"] >= 6
 
+    # the render workers answer control messages in JSON: a JSON-only client on the broker (a dagster-celery
+    # worker's mingle, an operator's `celery inspect`) reads their replies
+    from celery import Celery
+
+    from crm.reports.celery_render import app as render_app
+
+    client = Celery("json-only", broker=render_app.conf.broker_url)
+    client.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
+    replies = client.control.ping(destination=list(render_workers), timeout=5.0)
+    assert sorted(name for r in replies for name in r) == sorted(render_workers)
+
 
 def test_render_backend_selection_and_lazy_imports(monkeypatch):
     from crm.reports import celery_render
