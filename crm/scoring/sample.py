@@ -52,8 +52,8 @@ BAD_DPD = 90
 POPULATION_MAX_DPD = 30
 
 
-# at most this many customers in a development sample: a 1,000,000-customer bank has some 4 M customer-months
-# in its population, far more than eleven binned characteristics need, and building them all takes 9 GiB
+# at most this many customers in a development sample: a 1,000,000-customer bank has 4.2 M customer-months in
+# its population, far more than eleven binned characteristics need, and building them all took 10 GiB
 DEV_SAMPLE_CUSTOMERS = 250_000
 _PERF_COLUMNS = ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
 _HASH_BUCKETS = 1_000_000
