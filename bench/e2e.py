@@ -32,31 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, from /proc (KiB)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        pid = int(entry)
-        parents[pid] = int(fields.get("PPid", "0").strip())
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    total, stack = 0, [root]
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
+from bench.proc import tree_rss_kib  # noqa: E402  (after the path)
 
 
 class PeakSampler(threading.Thread):
@@ -66,7 +42,7 @@ class PeakSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._done.is_set():
-            kib = _tree_rss_kib(os.getpid())
+            kib = tree_rss_kib(os.getpid())
             if kib > self.peak:
                 self.peak, self.peak_at = kib, time.time()
             self._done.wait(self.interval)

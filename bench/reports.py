@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.proc import tree_rss_kib
 from crm import warehouse as wh
 from crm.reports.pool import RenderJob, render_many, summary
 
@@ -219,31 +220,6 @@ def _mib(kib: float) -> float:
     return kib / 1024
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, from /proc (KiB)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry)] = int(fields["VmRSS"].split()[0]) if "VmRSS" in fields else 0
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
-
-
 class _PeakSampler(threading.Thread):
     """Peak tree RSS of each of ``roots``, sampled every ``interval`` seconds."""
 
@@ -255,7 +231,7 @@ class _PeakSampler(threading.Thread):
     def run(self) -> None:
         while not self._done.is_set():
             for r in self.roots:
-                self.peaks[r] = max(self.peaks[r], _tree_rss_kib(r))
+                self.peaks[r] = max(self.peaks[r], tree_rss_kib(r))
             self._done.wait(self.interval)
 
     def stop(self) -> dict[int, int]:

@@ -3,6 +3,7 @@ layout, macros and stylesheet) rendered once to HTML and PDF."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from crm import warehouse as wh
+from crm.reports.dq import dq_context
 from crm.reports.render import TEMPLATES_DIR, render_html, render_pdf_document
 
 SCRIPT = "<script>alert(1)</script>"
@@ -67,3 +70,15 @@ def probe(tmp_path_factory) -> Probe:
     path = folder / "probe.pdf"
     path.write_bytes(pdf.data)
     return Probe(folder, html, path, pdf.pages)
+
+
+@pytest.fixture(scope="module")
+def empty_dq_context(tmp_path_factory):
+    """The context of a month without evidence: a short (two-page) real report."""
+    engine = wh.make_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'w.duckdb'}")
+    wh.ensure_schema(engine)
+    with wh.begin(engine) as conn:
+        ctx = dq_context(conn, dt.date(2026, 10, 31), policy_version="p1", key_versions=["k1"], leak_scan=None,
+                         generated_at=dt.datetime(2026, 11, 2, 8, 30))
+    engine.dispose()
+    return ctx

@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crm import warehouse as wh
-from crm.reports.dq import dq_context
 from crm.reports.pool import RenderJob, render_many, summary
 
 WORKERS = 2
@@ -30,18 +28,6 @@ def _require_rabbitmq() -> None:
         socket.create_connection(("127.0.0.1", 5672), timeout=3).close()
     except OSError as e:  # fail, never skip: the suite's contract is that the broker is there
         pytest.fail(f"RabbitMQ is not reachable at 127.0.0.1:5672 ({e}); start it: bash scripts/dev.sh services")
-
-
-@pytest.fixture(scope="module")
-def short_dq_context(tmp_path_factory):
-    """The data-quality report of a month without evidence: a real report of two pages."""
-    engine = wh.make_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'w.duckdb'}")
-    wh.ensure_schema(engine)
-    with wh.begin(engine) as conn:
-        ctx = dq_context(conn, dt.date(2026, 10, 31), policy_version="p1", key_versions=["k1"], leak_scan=None,
-                         generated_at=dt.datetime(2026, 11, 2, 8, 30))
-    engine.dispose()
-    return ctx
 
 
 @pytest.fixture
@@ -71,9 +57,9 @@ def render_workers(tmp_path, monkeypatch):
         delete_queue(queue)
 
 
-def test_reports_render_on_two_celery_workers(tmp_path, short_dq_context, render_workers):
+def test_reports_render_on_two_celery_workers(tmp_path, empty_dq_context, render_workers):
     out = tmp_path / "out"
-    jobs = [RenderJob(f"j{i}", "dq_report", short_dq_context, "zh_CN" if i % 2 else "en",
+    jobs = [RenderJob(f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en",
                       out / f"r{i}.html", out / f"r{i}.pdf") for i in range(6)]
     # a broken job in the middle: its context lacks what the report needs (dq.prepare reads ctx["files"])
     jobs.insert(3, RenderJob("broken", "dq_report", {"generated_at": dt.datetime(2026, 11, 2)}, "zh_CN",

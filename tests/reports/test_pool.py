@@ -5,21 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crm import warehouse as wh
-from crm.reports.dq import dq_context
 from crm.reports.pool import RenderJob, render_many, summary, write_atomically
-
-
-@pytest.fixture(scope="module")
-def empty_dq_context(tmp_path_factory):
-    """The context of a month without evidence: a short (two-page) real report."""
-    engine = wh.make_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'w.duckdb'}")
-    wh.ensure_schema(engine)
-    with wh.begin(engine) as conn:
-        ctx = dq_context(conn, dt.date(2026, 10, 31), policy_version="p1", key_versions=["k1"], leak_scan=None,
-                         generated_at=dt.datetime(2026, 11, 2, 8, 30))
-    engine.dispose()
-    return ctx
 
 
 def _with_timeout(fn, seconds: float):
