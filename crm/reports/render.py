@@ -2,7 +2,10 @@
 
 Templates live in ``reports/templates/``: one layout (``base.html.j2``), one stylesheet (``report.css``,
 inlined into every HTML file), shared macros (``_macros.html.j2``) and one ``<report>.html.j2`` per report.
-Autoescaping is on for everything, and undefined variables raise (``StrictUndefined``).
+Autoescaping is on for everything, and undefined variables raise (``StrictUndefined``). Every value a template
+outputs passes :func:`_finalize` first: control and format characters (:mod:`crm.text`: C0/C1 controls,
+bidirectional overrides and isolates, zero-width characters ...) are removed, so a stored value can never
+make a report display text in another order than the one stored, whatever the data holds.
 
 A report is a name. :data:`REPORTS` maps names to a :class:`ReportSpec` when a report needs more than its
 template; a name without an entry renders ``<name>.html.j2`` with the context as given. A spec's ``prepare``
@@ -33,6 +36,7 @@ from markupsafe import Markup
 
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
+from crm.text import clean
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports" / "templates"
 STYLESHEET = "report.css"
@@ -79,6 +83,16 @@ def _stylesheet(templates_dir: Path) -> Markup:
     return Markup(css)
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` output, before escaping: text without control and format characters (markup keeps
+    its line breaks and tabs, which are layout, not content)."""
+    if isinstance(value, Markup):
+        return Markup(clean(str(value), keep_breaks=True))
+    if isinstance(value, str):
+        return clean(value)
+    return value
+
+
 @cache
 def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """The Jinja2 environment of a locale (one per process and locale): autoescape on, strict undefined,
@@ -91,6 +105,7 @@ def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DI
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     fmt = Formatter(locale)
     env.filters.update(fmt.filters())

@@ -1,0 +1,63 @@
+"""Control and format characters: the one definition of the characters no reader should ever be shown.
+
+:data:`CONTROL_CLASS` is a regular-expression character class of every code point of Unicode general category
+Cc (C0 and C1 controls, DEL) and Cf (format characters: soft hyphen, bidirectional embeddings, overrides,
+isolates and marks, zero-width space, joiners, word joiner, byte-order mark, invisible operators, tag
+characters ...), as of Unicode 15.1, plus the line and paragraph separators U+2028 and U+2029 (categories
+Zl and Zp, which end a line in JavaScript and in some spreadsheets). It is written out here, not computed
+from :mod:`unicodedata`, so the data-quality suites that use it keep their version when Python's Unicode
+database changes; a test checks it still covers every Cc and Cf code point of the running Python.
+
+Such a character in a stored value can make a report display text in another order than the one stored
+(U+202E), hide part of a name (U+200B), break a line in a CSV file, a log line or an e-mail header. The
+data-quality rules quarantine them in identifiers and names, and remove them from free text
+(:mod:`crm.quality.rules`); reports remove them once more from everything they show (:func:`clean`).
+"""
+
+from __future__ import annotations
+
+import re
+
+# (first, last) code points, inclusive
+CONTROL_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x001F), (0x007F, 0x009F),  # Cc: C0 controls, DEL, C1 controls
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+    (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F),  # zero-width space, ZWNJ, ZWJ, left-to-right and right-to-left marks
+    (0x2028, 0x2029),  # line and paragraph separators (Zl, Zp)
+    (0x202A, 0x202E),  # bidirectional embeddings and overrides
+    (0x2060, 0x2064), (0x2066, 0x206F),  # word joiner, invisible operators, bidirectional isolates ...
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (byte-order mark)
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001), (0xE0020, 0xE007F),  # language tag, tag characters
+)
+
+
+def _escape(cp: int) -> str:
+    return f"\\x{cp:02x}" if cp <= 0xFF else f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+
+
+CONTROL_CLASS = "[" + "".join(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in CONTROL_RANGES) + "]"
+CONTROL_RE = re.compile(CONTROL_CLASS)
+_BREAKS = re.compile("[\t\n\r]")
+
+
+def has_control(text: str) -> bool:
+    return CONTROL_RE.search(text) is not None
+
+
+def clean(text: str, *, keep_breaks: bool = False) -> str:
+    """``text`` without control and format characters: tab, line feed and carriage return become a space
+    (kept as they are with ``keep_breaks``, for markup whose layout they are), every other character of
+    :data:`CONTROL_CLASS` is removed."""
+    if not keep_breaks:
+        text = _BREAKS.sub(" ", text)
+        return CONTROL_RE.sub("", text)
+    return CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in "\t\n\r" else "", text)
+
+
+def count(text: str) -> int:
+    """How many characters :func:`clean` removes or replaces in ``text``."""
+    return len(CONTROL_RE.findall(text))
