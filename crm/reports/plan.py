@@ -67,7 +67,11 @@ def _labels(locale: str) -> tuple[Callable[..., str], Any]:
 
 
 def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
-    return t(f"mail.subject.{report}", period=label, who=who)
+    """The e-mail subject: a catalogue sentence around the period and the recipient's (masked) name, without
+    control or format characters (a line break in a name must not reach a mail header)."""
+    from crm.text import clean
+
+    return clean(t(f"mail.subject.{report}", period=label, who=who))
 
 
 def _planned(report: str, period: str, recipient: str, role: str, context: dict[str, Any], rows: int,

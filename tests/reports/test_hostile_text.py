@@ -77,3 +77,17 @@ def test_the_finalizer_is_what_removes_them(monkeypatch):
         assert "\u202e" in html
     finally:
         render.environment.cache_clear()
+
+
+def test_subjects_carry_no_control_character(tmp_path):
+    from crm.reports.plan import portfolio_plan
+    from crm.reports.recipients import recipients
+
+    from .test_portfolio import _branches
+
+    data = _hostile()
+    staff = data["staff"]
+    staff.loc[staff["staff_id"] == "S3", "staff_name"] = "王\r\nBcc: x@y.cn\u202e*"
+    planned = portfolio_plan(data, recipients(staff, _branches()), tmp_path, "zh_CN", dt.datetime(2026, 11, 1, 10))
+    subjects = [p.subject for p in planned]
+    assert subjects and not [s for s in subjects if CONTROL_RE.search(s)]
