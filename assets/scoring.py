@@ -29,7 +29,7 @@ STAGED_INPUTS = [dg.AssetKey(["staged", n]) for n in ("loan_performance", "custo
     "approved version only.",
 )
 def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, scoring: ScoringResource):
-    from crm.scoring.models import approve, approved_version, save_version
+    from crm.scoring.models import approve, approved_version, save_version, version_dir
     from crm.scoring.sample import CATEGORICAL, FEATURES, MONOTONIC, development_sample
     from crm.scoring.scorecard import ScorecardConfig, fit_scorecard
 
@@ -65,7 +65,7 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
                 f"{segment}_holdout_ks": round(float(m.get("ks", float("nan"))), 4),
                 f"{segment}_holdout_gini": round(float(m.get("gini", float("nan"))), 4),
                 f"{segment}_characteristics": ", ".join(card.features),
-                f"{segment}_model_card": str(home.models / "scorecard" / segment / version / "model_card.html"),
+                f"{segment}_model_card": str(version_dir(home.models, segment, version) / "model_card.html"),
             })
     return dg.MaterializeResult(metadata=meta)
 

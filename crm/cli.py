@@ -372,10 +372,17 @@ def scorecard_fit(data, target, exclude, categorical, trend, out, base_points, b
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), required=True, help="CSV to score.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scored CSV to write.")
 @click.option("--points", is_flag=True, help="Also write the points of each characteristic.")
-def scorecard_apply(model_dir, data, out, points):
-    """Score DATA with the model: the input columns plus score, pd, grade and reason_1..reason_4."""
+@click.option("--raw", is_flag=True,
+              help="Write text cells exactly as read. Default: formula-safe for Excel/WPS, a text cell (or column "
+                   "name) starting with = + - @ tab or CR gets a leading ' (numbers stay numbers).")
+def scorecard_apply(model_dir, data, out, points, raw):
+    """Score DATA with the model: the input columns plus score, pd, grade and reason_1..reason_4.
+
+    The scored CSV is meant to be opened in a spreadsheet, so it is formula-safe unless --raw is given
+    (OWASP's CSV-injection rule; see crm.exports)."""
     import pandas as pd
 
+    from crm.exports import write_csv
     from crm.scoring.scorecard import Scorecard, ScorecardInputError
 
     try:
@@ -393,11 +400,11 @@ def scorecard_apply(model_dir, data, out, points):
     if clash:
         raise click.ClickException(f"{data} already has the columns {', '.join(clash)}; score the unscored file")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    pd.concat([frame, scored], axis=1).to_csv(out, index=False)
+    write_csv(pd.concat([frame, scored], axis=1), out, raw=raw)
     counts = scored["grade"].value_counts().reindex([g for g, _ in _master_scale()], fill_value=0)
     click.echo(f"scored {len(frame):,} rows with scorecard {sc.version}: mean PD {scored['pd'].mean():.2%}")
     click.echo("grades: " + ", ".join(f"{g} {n:,}" for g, n in counts.items() if n))
-    click.echo(f"wrote {out}")
+    click.echo(f"wrote {out}" + (" (raw text cells)" if raw else " (formula-safe text cells)"))
 
 
 def _master_scale():
@@ -411,11 +418,12 @@ def _master_scale():
 @click.pass_obj
 def scorecard_versions(home: CrmHome, segment):
     """List the pipeline's trained scorecard versions of a segment (CRM_HOME/models) and which is approved."""
-    from crm.scoring.models import approved_version, segment_dir, versions
+    from crm.scoring.models import approved_version, segment_dir, version_dir, versions
 
     approved = approved_version(home.models, segment)
     for v in versions(home.models, segment):
-        metrics = json.loads((segment_dir(home.models, segment) / v / "scorecard.json").read_text())["metrics"]
+        card = version_dir(home.models, segment, v, origin="a folder of the scorecard registry") / "scorecard.json"
+        metrics = json.loads(card.read_text())["metrics"]
         mark = "*" if v == approved else " "
         click.echo(f"{mark} {v}  AUC {metrics.get('auc', float('nan')):.3f}  KS {metrics.get('ks', float('nan')):.3f}")
     click.echo(f"approved: {approved or 'none'}; model cards: {segment_dir(home.models, segment)}/<version>/model_card.html")

@@ -35,6 +35,7 @@ from typing import Protocol
 
 from crm.atomic import write_bytes
 from crm.delivery.message import POLICY
+from crm.zones import UnsafePathError, safe_path
 
 _ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:@]+")
 
@@ -122,7 +123,10 @@ class FileTransport:
     """Writes each message as ``<outbox_dir>/<eml_name(...)>`` (the key comes from the ``X-CRM-*`` headers
     :func:`crm.delivery.message.build_message` sets; a message without them is named after its
     Message-ID). The file holds exactly ``msg.as_bytes(policy=SMTP)``. Idempotent: the same message gives
-    the same file and bytes, and an unchanged file is not rewritten."""
+    the same file and bytes, and an unchanged file is not rewritten. The path is built by
+    :func:`crm.zones.safe_path`: a name a symlink leads out of the outbox folder is refused
+    (:meth:`path_for` raises :class:`crm.zones.UnsafePathError`; :meth:`send` returns a permanent failure
+    with that message, which names no value)."""
 
     def __init__(self, outbox_dir: str | os.PathLike[str]):
         self.outbox_dir = Path(outbox_dir)
@@ -131,14 +135,20 @@ class FileTransport:
         report, period, recipient = msg["X-CRM-Report"], msg["X-CRM-Period"], msg["X-CRM-Recipient"]
         if report and period and recipient:
             generation = int(msg["X-CRM-Generation"] or 0)
-            return self.outbox_dir / eml_name(str(report), str(period), str(recipient), generation)
+            origin = f"the outbox message of report {_UNSAFE.sub('_', str(report))} period {_UNSAFE.sub('_', str(period))}"
+            return safe_path(self.outbox_dir, eml_name(str(report), str(period), str(recipient), generation),
+                             origin=origin)
         mid = str(msg["Message-ID"] or "")
         if not mid:
             raise ValueError("message has neither X-CRM key headers nor a Message-ID")
-        return self.outbox_dir / f"{hashlib.sha256(mid.encode()).hexdigest()[:32]}.eml"
+        return safe_path(self.outbox_dir, f"{hashlib.sha256(mid.encode()).hexdigest()[:32]}.eml",
+                         origin="an outbox message named by its Message-ID")
 
     def send(self, msg: EmailMessage) -> SendResult:
-        path = self.path_for(msg)
+        try:
+            path = self.path_for(msg)
+        except UnsafePathError as e:  # the message cannot be written where it belongs: no retry fixes that
+            return SendResult(ok=False, attempts=1, error=str(e), permanent=True)
         try:
             write_atomically(path, msg.as_bytes(policy=POLICY))
         except OSError as e:  # disk full, permissions: worth another run, not a verdict on the message

@@ -7,6 +7,10 @@ Rules:
 - A rejected file changes nothing in raw/: the partition keeps its last good state.
 - Seeing the same file again (same name and checksum, raw partition present) rewrites nothing.
 - Every file seen is appended to the ``ingest_files`` table with its outcome.
+- Paths are built by :func:`crm.zones.safe_path`: a landed file that a symlink leads out of ``landing/`` is
+  neither read nor hashed; as the latest file it is recorded ``rejected`` with reason ``unsafe_path`` (the
+  partition keeps its last good state). A raw partition path that a symlink leads out of ``raw/`` raises
+  :class:`crm.zones.UnsafePathError`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sqlalchemy as sa
 from crm.contract import Extract
 from crm.ingest.fileformat import ExtractRejected, FileName, _format_sum, read_extract, sha256_file
 from crm.warehouse import begin, ingest_files
+from crm.zones import UnsafePathError, safe_path
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +71,22 @@ class IngestOutcome:
 
 
 def landing_dir(landing: Path, business_date: dt.date) -> Path:
-    return landing / business_date.strftime("%Y%m%d")
+    return safe_path(landing, business_date.strftime("%Y%m%d"),
+                     origin=f"the landing folder of {business_date.isoformat()}")
 
 
 def raw_path(raw: Path, extract: Extract, business_date: dt.date) -> Path:
-    return raw / extract.name / f"{business_date.isoformat()}.parquet"
+    return safe_path(raw, extract.name, f"{business_date.isoformat()}.parquet",
+                     origin=f"the raw {extract.name} partition of {business_date.isoformat()}")
+
+
+def unsafe_landed(landing: Path, landed: LandedFile) -> str | None:
+    """Why ``landed`` may not be read (a symlink leads it, or its folder, out of ``landing``), or None."""
+    try:
+        safe_path(landing, landed.path.parent.name, landed.path.name, origin=f"landing file {landed.path.name}")
+    except UnsafePathError as e:
+        return str(e)
+    return None
 
 
 def latest_partition(path: Path) -> Path:
@@ -81,12 +97,15 @@ def latest_partition(path: Path) -> Path:
     older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= path.stem)
     if not older:
         raise FileNotFoundError(f"{path.parent.name} has no partition on or before {path.stem} in {path.parent}")
-    return older[-1]
+    return safe_path(path.parent, older[-1].name, origin=f"the {path.parent.name} partitions")
 
 
 def find_landed(landing: Path, extract: Extract, business_date: dt.date) -> list[LandedFile]:
     """Arrived files (with ``.ok``) of this extract and date, lowest sequence first."""
-    folder = landing_dir(landing, business_date)
+    try:
+        folder = landing_dir(landing, business_date)
+    except UnsafePathError:  # the date folder leads out of landing/: its files are refused one by one
+        folder = landing / business_date.strftime("%Y%m%d")
     if not folder.is_dir():
         return []
     found = []
@@ -151,6 +170,7 @@ def ingest_partition(
     landed = find_landed(landing, extract, business_date)
     if not landed:
         return IngestOutcome(extract.name, business_date, "missing")
+    unsafe = {f.path.name: why for f in landed if (why := unsafe_landed(landing, f))}
     latest = landed[-1]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     target = raw_path(raw, extract, business_date)
@@ -166,8 +186,9 @@ def ingest_partition(
         superseded = [f for f in landed[:-1] if f.path.name not in already]
         previous = _last_loaded(conn, extract, business_date)
     rows = [
-        {**base, "file_name": f.path.name, "sequence": f.name.sequence, "sha256": sha256_file(f.path),
-         "size_bytes": f.path.stat().st_size, "status": "superseded",
+        {**base, "file_name": f.path.name, "sequence": f.name.sequence,
+         "sha256": None if f.path.name in unsafe else sha256_file(f.path),
+         "size_bytes": None if f.path.name in unsafe else f.path.stat().st_size, "status": "superseded",
          "error": f"a higher sequence ({latest.name.sequence:03d}) exists for this date"}
         for f in superseded
     ]
@@ -175,6 +196,13 @@ def ingest_partition(
         extract.name, business_date, "accepted", latest.path.name, latest.name.sequence,
         superseded=[f.path.name for f in superseded],
     )
+    if latest.path.name in unsafe:  # not read, not hashed: the partition keeps its last good state
+        outcome.status, outcome.reason, outcome.error = "rejected", "unsafe_path", unsafe[latest.path.name]
+        log.error("rejected %s", outcome.error)
+        rows.append({**base, "file_name": latest.path.name, "sequence": latest.name.sequence,
+                     "status": "rejected", "reason": "unsafe_path", "error": outcome.error})
+        _record(engine, schema, rows)
+        return outcome
     size = latest.path.stat().st_size
 
     sha = sha256_file(latest.path) if previous is not None else None
@@ -206,7 +234,11 @@ def ingest_partition(
                          "control_column": h.control_column, "control_sum": _format_sum(h.control_sum, scale),
                          "type_error_rows": parsed.type_error_rows, "status": "accepted",
                          "raw_path": str(target)})
+    _record(engine, schema, rows)
+    return outcome
+
+
+def _record(engine: sa.Engine, schema: str | None, rows: list[dict]) -> None:
     columns = [c.name for c in ingest_files.columns]
     with begin(engine, schema) as conn:
         conn.execute(sa.insert(ingest_files), [{c: r.get(c) for c in columns} for r in rows])
-    return outcome

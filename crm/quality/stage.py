@@ -37,6 +37,7 @@ from crm.ingest.load import raw_path, write_parquet_atomically
 from crm.quality.evaluate import Evaluation, evaluate_extract_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.rules import Rule, rule_catalogue, rules_for
+from crm.zones import safe_path
 
 PERSONAL_SEMANTICS = frozenset(
     {"id_number", "card_number", "mobile", "email", "person_name", "address", "free_text", "birth_date"}
@@ -55,11 +56,13 @@ def raw_file(raw: Path, extract: str, day: dt.date) -> Path:
 
 
 def quarantine_file(raw: Path, extract: str, day: dt.date) -> Path:
-    return raw / QUARANTINE_FOLDER / extract / f"{day.isoformat()}.parquet"
+    return safe_path(raw, QUARANTINE_FOLDER, extract, f"{day.isoformat()}.parquet",
+                     origin=f"the quarantine of {extract} for {day.isoformat()}")
 
 
 def staged_file(staged: Path, extract: str, day: dt.date) -> Path:
-    return staged / extract / f"{day.isoformat()}.parquet"
+    return safe_path(staged, extract, f"{day.isoformat()}.parquet",
+                     origin=f"the staged {extract} partition of {day.isoformat()}")
 
 
 def reference_targets(extract: str) -> list[str]:

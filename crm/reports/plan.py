@@ -6,7 +6,10 @@ quarter), :func:`digest_plan` (the weekly watch digest per manager) and :func:`d
 report, one rendering shared by every auditor) return :class:`Planned` entries: a render job (``None`` for an
 empty report, which is recorded in the outbox as skipped and never rendered or sent) and the outbox fields.
 :func:`outbox_items` turns the pool's results into outbox items. Files go to
-``<reports>/<period>/<report>/<recipient>.html|.pdf``.
+``<reports>/<period>/<report>/<recipient>.html|.pdf``, built by :func:`crm.zones.safe_path`: a recipient id
+that is not a plain file name (absolute, ``..``, a separator, a control character) or a file that a symlink
+leads out of the reports folder raises :class:`crm.zones.UnsafePathError` naming the staff file and row the
+id came from (the recipients frame's ``_source_file`` / ``_row_number``), never the id.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from crm.reports.pool import JobResult, RenderJob
+from crm.zones import row_origin, safe_path
 
 BANK = "bank"  # the recipient folder of a bank-wide rendering
 
@@ -40,9 +44,21 @@ class Planned:
         return f"{self.report}:{self.period}:{self.recipient_id}"
 
 
-def _paths(root: Path, period: str, report: str, recipient: str) -> tuple[Path, Path]:
-    base = root / period / report / recipient
-    return base.with_suffix(".html"), base.with_suffix(".pdf")
+def _paths(root: Path, period: str, report: str, recipient: str, origin: str | None = None) -> tuple[Path, Path]:
+    """The HTML and PDF file of one rendering, inside ``root`` (:func:`crm.zones.safe_path`; ``origin``:
+    where ``recipient`` came from, for the error)."""
+    origin = origin or ("the bank-wide rendering" if recipient == BANK else "the recipient list")
+    return (safe_path(root, period, report, recipient, origin=origin, suffix=".html"),
+            safe_path(root, period, report, recipient, origin=origin, suffix=".pdf"))
+
+
+def _origins(recipients: pd.DataFrame) -> list[str]:
+    """Per row of a recipients frame, where its recipient id came from: the staff file and row
+    (``_source_file``, ``_row_number`` of :func:`crm.reports.recipients.recipients`) when the frame has them."""
+    n = len(recipients)
+    files = recipients["_source_file"] if "_source_file" in recipients.columns else [None] * n
+    rows = recipients["_row_number"] if "_row_number" in recipients.columns else [None] * n
+    return [row_origin("staff", f, r) for f, r in zip(files, rows, strict=True)]
 
 
 def month_period(month_end: dt.date) -> str:
@@ -75,8 +91,9 @@ def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
 
 
 def _planned(report: str, period: str, recipient: str, role: str, context: dict[str, Any], rows: int,
-             subject: str, root: Path, locale: str, template: str | None = None, mail: bool = True) -> Planned:
-    html, pdf = _paths(root, period, report, recipient)
+             subject: str, root: Path, locale: str, template: str | None = None, mail: bool = True,
+             origin: str | None = None) -> Planned:
+    html, pdf = _paths(root, period, report, recipient, origin)
     job = RenderJob(f"{report}:{period}:{recipient}", template or report, context, locale, html, pdf) if rows else None
     return Planned(report, period, recipient, role, rows, subject, job, mail)
 
@@ -88,7 +105,7 @@ def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
     t, fmt = _labels(locale)
     period, label = month_period(data.month_end), fmt.month(data.month_end)
     out: list[Planned] = []
-    for r in recipients.itertuples(index=False):
+    for r, origin in zip(recipients.itertuples(index=False), _origins(recipients), strict=True):
         if r.report == "key_account":
             ctx = key_account_context(data, r.recipient_id)
             rows = len(ctx["accounts"]) + ctx["customers"]
@@ -103,7 +120,7 @@ def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
         ctx["generated_at"] = generated_at
         who = ctx.get("manager_name") or ctx.get("branch_name") or r.recipient_id
         out.append(_planned(r.report, period, r.recipient_id, r.role, ctx, rows,
-                            _subject(t, r.report, label, str(who)), root, locale))
+                            _subject(t, r.report, label, str(who)), root, locale, origin=origin))
     bank = satisfaction_context(data) | {"generated_at": generated_at}
     out.append(_planned("satisfaction", period, BANK, "file", bank, bank["rows"],
                         _subject(t, "satisfaction", label, t("sat.recipient_bank")), root, locale, mail=False))
@@ -117,14 +134,15 @@ def quarterly_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
     t, fmt = _labels(locale)
     period, label = quarter_period(data.month_end), fmt.quarter(data.month_end)
     out: list[Planned] = []
-    targets = [(r.recipient_id, r.role, None if r.scope == BANK else r.branch_id)
-               for r in recipients.itertuples(index=False) if r.report == "satisfaction"]
-    for recipient, role, branch in [*targets, (BANK, "file", None)]:
+    targets = [(r.recipient_id, r.role, None if r.scope == BANK else r.branch_id, origin)
+               for r, origin in zip(recipients.itertuples(index=False), _origins(recipients), strict=True)
+               if r.report == "satisfaction"]
+    for recipient, role, branch, origin in [*targets, (BANK, "file", None, None)]:
         ctx = satisfaction_context(data, branch_id=branch, months=3) | {"generated_at": generated_at}
         who = ctx.get("branch_name") or t("sat.recipient_bank")
         out.append(_planned("satisfaction_quarter", period, recipient, role, ctx, ctx["rows"],
                             _subject(t, "satisfaction_quarter", label, str(who)), root, locale,
-                            template="satisfaction", mail=recipient != BANK))
+                            template="satisfaction", mail=recipient != BANK, origin=origin))
     return out
 
 
@@ -136,12 +154,13 @@ def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, r
     period = week_period(week_end)
     staff_names = staff.drop_duplicates("staff_id").set_index("staff_id")["staff_name"]
     out = []
-    for r in recipients[recipients["report"] == "watch_digest"].itertuples(index=False):
+    digest = recipients[recipients["report"] == "watch_digest"]
+    for r, origin in zip(digest.itertuples(index=False), _origins(digest), strict=True):
         ctx = watch_digest_context(watch, r.recipient_id, week_end, names, staff_names.get(r.recipient_id))
         ctx["generated_at"] = generated_at
         out.append(_planned("watch_digest", period, r.recipient_id, r.role, ctx, ctx["rows"],
                             _subject(t, "watch_digest", fmt.date(week_end), str(ctx["manager_name"] or "")),
-                            root, locale))
+                            root, locale, origin=origin))
     return out
 
 

@@ -28,9 +28,13 @@ import pandas as pd
 ROLE_REPORTS = {"RM": ["key_account", "watch_digest"], "BH": ["branch", "satisfaction"], "AU": ["data_quality"]}
 
 
+LINEAGE = ["_source_file", "_row_number"]
+
+
 def recipients(staff: pd.DataFrame, branches: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (report, recipient): report, recipient_id, role, branch_id, scope (the branch the content
-    is cut to, "bank" for bank-wide)."""
+    is cut to, "bank" for bank-wide), and the lineage of the recipient's staff row, ``_source_file`` and
+    ``_row_number`` (null when ``staff`` has none): a report path refused for that id names them."""
     active = staff[(staff["status"].astype(str) == "A") & staff["role"].isin(list(ROLE_REPORTS))]
     level = {}
     if branches is not None and len(branches):
@@ -43,7 +47,17 @@ def recipients(staff: pd.DataFrame, branches: pd.DataFrame | None = None) -> pd.
                 scope = "bank"
             rows.append({"report": report, "recipient_id": r.staff_id, "role": r.role, "branch_id": r.branch_id,
                          "scope": scope})
-    return pd.DataFrame(rows, columns=["report", "recipient_id", "role", "branch_id", "scope"])
+    return with_lineage(pd.DataFrame(rows, columns=["report", "recipient_id", "role", "branch_id", "scope"]), active)
+
+
+def with_lineage(frame: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with ``recipient_id``) plus the ``_source_file`` and ``_row_number`` of each recipient's
+    first row in ``staff`` (null where ``staff`` lacks them or the id)."""
+    first = staff.drop_duplicates("staff_id").set_index("staff_id")
+    for col in LINEAGE:
+        values = first[col] if col in first.columns else pd.Series(index=first.index, dtype="object")
+        frame[col] = frame["recipient_id"].map(values)
+    return frame
 
 
 def address_book(raw: Path, day: dt.date) -> dict[str, str]:

@@ -5,6 +5,10 @@ scorecard (``crm.scoring.scorecard.Scorecard.save``) and ``development_sample.pa
 rows' characteristics and scores, no identifier: the baseline for drift). ``APPROVED`` names the version
 scoring uses; it changes only by :func:`approve` (``crm scorecard approve``), or, locally, the first version
 of a segment is approved automatically.
+
+Every path of the registry is built by :func:`crm.zones.safe_path` inside ``models``: a segment or version
+name that is not a plain folder name (an ``APPROVED`` file holding ``../x``, say) or a symlink leading out
+of the models folder raises :class:`crm.zones.UnsafePathError`.
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm.zones import safe_path
+
 DEV_SAMPLE = "development_sample.parquet"
 APPROVED = "APPROVED"
 
 
 def segment_dir(models: Path, segment: str) -> Path:
-    return models / "scorecard" / segment
+    return safe_path(models, "scorecard", segment, origin="the scorecard segment name")
+
+
+def version_dir(models: Path, segment: str, version: str, origin: str = "the scorecard version name") -> Path:
+    """``models/scorecard/<segment>/<version>``, inside ``models`` (``origin``: where ``version`` came from)."""
+    return safe_path(models, "scorecard", segment, version, origin=origin)
 
 
 def versions(models: Path, segment: str) -> list[str]:
@@ -28,7 +39,7 @@ def versions(models: Path, segment: str) -> list[str]:
 
 
 def approved_version(models: Path, segment: str) -> str | None:
-    path = segment_dir(models, segment) / APPROVED
+    path = safe_path(models, "scorecard", segment, APPROVED, origin="the scorecard segment name")
     return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
 
@@ -37,19 +48,19 @@ def approve(models: Path, segment: str, version: str) -> Path:
     if version not in versions(models, segment):
         raise FileNotFoundError(f"no scorecard version {version!r} for segment {segment!r}; "
                                 f"known: {', '.join(versions(models, segment)) or 'none'}")
-    path = segment_dir(models, segment) / APPROVED
-    tmp = path.with_name(APPROVED + ".tmp")
+    path = safe_path(models, "scorecard", segment, APPROVED, origin="the scorecard segment name")
+    tmp = safe_path(models, "scorecard", segment, APPROVED + ".tmp", origin="the scorecard segment name")
     tmp.write_text(version + "\n", encoding="utf-8")
     tmp.replace(path)
-    return path / ".." / version
+    return version_dir(models, segment, version)
 
 
 def save_version(models: Path, segment: str, as_of: dt.date, scorecard, development: pd.DataFrame) -> str:
     """Save a trained scorecard and its development rows (characteristics + ``score``) as a new version."""
     version = f"{as_of:%Y%m}-{scorecard.version}"
-    target = segment_dir(models, segment) / version
+    target = version_dir(models, segment, version, origin="the trained scorecard's version")
     scorecard.save(target)
-    development.to_parquet(target / DEV_SAMPLE, index=False)
+    development.to_parquet(safe_path(target, DEV_SAMPLE, origin="the trained scorecard's version"), index=False)
     return version
 
 
@@ -63,5 +74,6 @@ def load_approved(models: Path, segment: str):
             f"no approved {segment} scorecard under {segment_dir(models, segment)}: review a version's model "
             f"card, then `crm scorecard approve --segment {segment} --version <version>`"
         )
-    d = segment_dir(models, segment) / version
-    return version, Scorecard.load(d), pd.read_parquet(d / DEV_SAMPLE)
+    origin = f"the {APPROVED} file of the {segment} scorecards"
+    d = version_dir(models, segment, version, origin=origin)
+    return version, Scorecard.load(d), pd.read_parquet(safe_path(d, DEV_SAMPLE, origin=origin))

@@ -510,30 +510,40 @@ class Scorecard:
     # -- persistence
     def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
         """Write the versioned model directory: ``model.joblib`` (this object), ``scorecard.json`` (everything
-        readable, with the pickle's sha256), ``scorecard_table.csv`` and ``model_card.html``. An existing
-        model directory is not overwritten unless ``overwrite``."""
+        readable, with the pickle's sha256), ``scorecard_table.csv`` (formula-safe, :func:`crm.exports.write_csv`:
+        bin labels can carry data values) and ``model_card.html``. An existing model directory is not
+        overwritten unless ``overwrite``; a file a symlink leads out of the directory is refused
+        (:class:`crm.zones.UnsafePathError`)."""
         import joblib
+
+        from crm.exports import write_csv
+        from crm.zones import safe_path
 
         d = Path(directory)
         if (d / JSON_FILE).exists() and not overwrite:
             raise FileExistsError(f"{d} already holds a scorecard ({JSON_FILE}); choose a new directory")
         d.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, d / MODEL_FILE)
+        model, table, card, json_file, tmp = (
+            safe_path(d, name, origin="the scorecard's model directory")
+            for name in (MODEL_FILE, TABLE_FILE, CARD_FILE, JSON_FILE, JSON_FILE + ".tmp"))
+        joblib.dump(self, model)
         payload = self.to_dict()
-        payload["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(d / MODEL_FILE)}
-        self.table.to_csv(d / TABLE_FILE, index=False)
-        (d / CARD_FILE).write_text(self.model_card_html(), encoding="utf-8")
-        tmp = d / (JSON_FILE + ".tmp")
+        payload["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(model)}
+        write_csv(self.table, table)
+        card.write_text(self.model_card_html(), encoding="utf-8")
         tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8")
-        tmp.replace(d / JSON_FILE)
+        tmp.replace(json_file)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> Scorecard:
         """Load a model directory written by :meth:`save`, after checking the pickle's sha256 against
         ``scorecard.json`` (integrity, not a defence against someone who can rewrite both files: only
-        load model directories from the bank's own model store)."""
+        load model directories from the bank's own model store). The model file named in the JSON must be a
+        plain file name inside the directory (:func:`crm.zones.safe_path`)."""
         import joblib
+
+        from crm.zones import safe_path
 
         d = Path(directory)
         if not (d / JSON_FILE).is_file():
@@ -541,12 +551,13 @@ class Scorecard:
         meta = json.loads((d / JSON_FILE).read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
             raise ScorecardInputError(f"{d}: unsupported scorecard format {meta.get('format_version')!r}")
+        model = safe_path(d, meta["model_file"]["name"], origin=f"{JSON_FILE} (model_file.name)")
         expected = meta["model_file"]["sha256"]
-        actual = _sha256(d / meta["model_file"]["name"])
+        actual = _sha256(model)
         if actual != expected:
             raise ScorecardInputError(f"{d}: {MODEL_FILE} sha256 {actual[:12]}... does not match {JSON_FILE} "
                                       f"({expected[:12]}...): the model file was changed or corrupted")
-        obj = joblib.load(d / meta["model_file"]["name"])
+        obj = joblib.load(model)
         if not isinstance(obj, cls) or obj.version != meta["version"]:
             raise ScorecardInputError(f"{d}: {MODEL_FILE} is not the scorecard {meta['version']}")
         now = _library_versions()
