@@ -181,3 +181,19 @@ def test_no_data_engineer_is_logged_and_does_not_break_the_sensor(tmp_path, staf
     assert "no notice sent" in logged and result.run_id in logged and "ERROR" in logged
     assert not _messages(home)
     assert not list((home / "reports").rglob("*.html"))
+
+
+def test_a_run_dagster_will_retry_is_not_notified(tmp_path):
+    """A crashed worker's run is retried by the instance (run_retries): only the last attempt's failure is
+    worth a notice."""
+    from dagster._core.storage.tags import WILL_RETRY_TAG
+
+    home = _home(tmp_path)
+    with dg.instance_for_test() as instance:
+        result = _fail(instance, "boom_job")
+        instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "true"})
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name=SENSOR, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id), resources=_resources(home))
+        run_failure_notice(ctx)
+    assert not _messages(home)
