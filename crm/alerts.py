@@ -206,7 +206,8 @@ def record_structural_scans(conn: sa.Connection, rows: list[dict]) -> int:
 class NoticeResult:
     """What :func:`notify` did: ``recipients`` staff ids queued for this run; ``queued`` new or refreshed
     outbox rows; ``sent``/``failed``/``deferred`` from the delivery of every pending notice; ``reason``
-    why nothing was queued (``no_staff_partition``, ``no_data_engineer``), else None."""
+    why nothing was queued (``no_staff_partition``, ``no_data_engineer``) or sent (``no_transport``), else
+    None."""
 
     recipients: list[str] = field(default_factory=list)
     queued: int = 0
@@ -249,7 +250,8 @@ def notify(
     transport, sender: str, locale: str = "zh_CN", log: logging.Logger | logging.LoggerAdapter | None = None,
 ) -> NoticeResult:
     """Render, record, queue and send the notice of ``failure`` to the active data engineers (see the module
-    docstring). Logs name the job, run id, staff ids and counts only."""
+    docstring). ``transport`` None (the mail settings are unusable): queued, not sent, logged. Logs name the
+    job, run id, staff ids and counts only."""
     from crm.delivery import deliver, enqueue
     from crm.reports.recipients import address_book
     from crm.warehouse import begin
@@ -280,6 +282,11 @@ def notify(
         record_structural_scans(conn, scan_rows(failure, [(html_path, html), (text_path, text)], reports))
         counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject(failure, locale)))
     result.queued = counts.inserted + counts.refreshed + counts.resend
+    if transport is None:  # the mail settings are unusable: queued, sent by the next notice that can be
+        result.reason = "no_transport"
+        log.error(f"run_failure notice of run {run} (job {job}) queued for {len(result.recipients)} data "
+                  "engineers but not sent: the mail transport is not usable")
+        return result
     staff_day = dt.date.fromisoformat(staff_path.stem)
     book: dict[str, str] | None = None
 

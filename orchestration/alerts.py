@@ -79,10 +79,15 @@ def run_failure_notice(context: dg.RunFailureSensorContext, crm_home: CrmHomeRes
         return
     failure = failure_of(context.instance, run)
     home = crm_home.home()
+    try:
+        transport = delivery.transport_for(home.outbox)
+    except ValueError as e:  # e.g. smtp without a host: queue the notice all the same
+        context.log.error(f"mail transport unusable: {e}")
+        transport = None
     engine = warehouse.engine()
     try:
         notify(failure, staged=home.staged, raw=home.raw, reports=home.reports, engine=engine,
-               schema=warehouse.schema, transport=delivery.transport_for(home.outbox), sender=delivery.sender,
-               locale=delivery.locale, log=context.log)
+               schema=warehouse.schema, transport=transport, sender=delivery.sender, locale=delivery.locale,
+               log=context.log)
     finally:
         engine.dispose()

@@ -197,3 +197,22 @@ def test_a_run_dagster_will_retry_is_not_notified(tmp_path):
             dagster_run=instance.get_run_by_id(result.run_id), resources=_resources(home))
         run_failure_notice(ctx)
     assert not _messages(home)
+
+
+def test_a_notice_that_could_not_be_sent_goes_out_with_the_next_one(tmp_path):
+    home = _home(tmp_path)
+    with dg.instance_for_test() as instance:
+        first = _fail(instance, "boom_job")
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name=SENSOR, dagster_event=first.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=first.dagster_run,
+            resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
+        run_failure_notice(ctx)  # no usable mail server: queued, not sent, no error
+        rows = _outbox(home)
+        assert set(rows["status"]) == {"pending"} and len(rows) == 2 and not _messages(home)
+        second = _fail(instance, "ledger_job")
+        _notify(instance, second, home)
+    rows = _outbox(home)
+    assert len(rows) == 4 and set(rows["status"]) == {"sent"}
+    runs = sorted(m["Subject"] for m in _messages(home).values())
+    assert sum(first.run_id[:8] in s for s in runs) == 2 and sum(second.run_id[:8] in s for s in runs) == 2
