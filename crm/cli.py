@@ -260,6 +260,61 @@ def purge(home: CrmHome, days, dry_run):
 
 
 @main.group()
+def retention():
+    """Retention of reports/, outbox/, dq/ and the Dagster run history (the raw zone: crm privacy purge)."""
+
+
+@retention.command("purge")
+@click.option("--zone", "zones", multiple=True, type=click.Choice(["reports", "outbox", "dq", "dagster"]),
+              help="Only these zones (repeatable). Default: all four.")
+@click.option("--dry-run", is_flag=True, help="List what would be purged, delete and record nothing.")
+@click.option("--today", callback=_date, help="Judge as of this date (YYYY-MM-DD; default: today, bank time).")
+@click.pass_obj
+def retention_purge(home: CrmHome, zones, dry_run, today):
+    """Delete what is older than each zone's period (CRM_REPORTS_RETENTION_DAYS, CRM_OUTBOX_RETENTION_DAYS,
+    CRM_DQ_RETENTION_DAYS, CRM_DAGSTER_RETENTION_DAYS), recorded in the warehouse table retention_purges."""
+    from zoneinfo import ZoneInfo
+
+    from crm.retention import DAGSTER, FILE_ZONES, purge_files, record, retention_days
+    from crm.warehouse import begin, ensure_schema, make_engine
+
+    try:
+        days = retention_days()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    zones = list(zones) or [*FILE_ZONES, DAGSTER]
+    today = today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    engine = make_engine(os.environ.get("CRM_WAREHOUSE_URL") or home.warehouse_url)
+    try:
+        ensure_schema(engine)
+        with begin(engine) as conn:
+            rows = purge_files(home.root, days, today=today, conn=conn, run_id="cli", dry_run=dry_run,
+                               zones=[z for z in zones if z != DAGSTER])
+        summary = {z: (int((rows["zone"] == z).sum()), int(rows.loc[rows["zone"] == z, "bytes"].sum()))
+                   for z in zones}
+        if DAGSTER in zones:
+            import dagster as dg
+
+            from orchestration.retention import purge_dagster_runs
+            from orchestration.runner import configure_dagster_home
+
+            configure_dagster_home()
+            with dg.DagsterInstance.get() as instance:
+                runs = purge_dagster_runs(instance, days[DAGSTER], today=today, dry_run=dry_run)
+            if not dry_run:
+                with begin(engine) as conn:
+                    record(conn, runs, run_id="cli")
+            summary[DAGSTER] = (len(runs), sum(r.bytes for r in runs))
+    finally:
+        engine.dispose()
+    verb = "would purge" if dry_run else "purged"
+    for zone in zones:
+        n, size = summary[zone]
+        click.echo(f"{zone}: {verb} {n} {'runs' if zone == DAGSTER else 'files'} ({size:,} bytes) judged older "
+                   f"than {days[zone]} days (as of {today})")
+
+
+@main.group()
 def contract():
     """The extract contract."""
 

@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets import all_assets
 from crm.privacy.logfilter import install as install_log_redaction
+from orchestration.alerts import run_failure_notice
 from orchestration.jobs import (
     daily_job,
     month_end_job,
@@ -27,7 +28,7 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[daily_job, month_end_job, weekly_job, reports_job, quarterly_job, raw_retention_job],
     schedules=[raw_retention_schedule, weekly_schedule, reports_schedule, quarterly_schedule],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, run_failure_notice],
     resources=resources_for(),
     # two cores; a forkserver with the definitions preloaded starts each step in milliseconds, not seconds
     executor=dg.multiprocess_executor.configured(

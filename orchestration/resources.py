@@ -11,6 +11,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from crm.config import CrmHome
+from crm.retention import DEFAULT_DAYS
 
 
 class CrmHomeResource(dg.ConfigurableResource):
@@ -98,6 +99,30 @@ class PrivacyResource(dg.ConfigurableResource):
         return ring
 
 
+class RetentionResource(dg.ConfigurableResource):
+    """Retention periods in days beyond the raw zone (whose period is ``PrivacyResource.raw_retention_days``):
+    ``reports``, ``outbox``, ``dq`` (files under CRM_HOME) and ``dagster`` (the instance's runs, event logs
+    and compute logs). From CRM_REPORTS_RETENTION_DAYS, CRM_OUTBOX_RETENTION_DAYS, CRM_DQ_RETENTION_DAYS and
+    CRM_DAGSTER_RETENTION_DAYS; defaults :data:`crm.retention.DEFAULT_DAYS` (400, 400, 1825, 180)."""
+
+    reports_days: int = DEFAULT_DAYS["reports"]
+    outbox_days: int = DEFAULT_DAYS["outbox"]
+    dq_days: int = DEFAULT_DAYS["dq"]
+    dagster_days: int = DEFAULT_DAYS["dagster"]
+
+    def days(self) -> dict[str, int]:
+        return {"reports": self.reports_days, "outbox": self.outbox_days, "dq": self.dq_days,
+                "dagster": self.dagster_days}
+
+
+def _retention() -> RetentionResource:
+    from crm.retention import retention_days
+
+    days = retention_days()
+    return RetentionResource(reports_days=days["reports"], outbox_days=days["outbox"], dq_days=days["dq"],
+                             dagster_days=days["dagster"])
+
+
 class ScoringResource(dg.ConfigurableResource):
     """Scorecard settings. ``auto_approve_first``: approve a segment's first trained version automatically
     (local and demo only; production approves by hand after reading the model card). ``min_bads``: fewer bad
@@ -182,6 +207,7 @@ def resources_for(env: str | None = None) -> dict:
             ),
             "scoring": ScoringResource(auto_approve_first=True),
             "delivery": _delivery("local"),
+            "retention": _retention(),
         }
     if env == "prod":
         return {
@@ -199,5 +225,6 @@ def resources_for(env: str | None = None) -> dict:
             ),
             "scoring": ScoringResource(auto_approve_first=False),
             "delivery": _delivery("prod"),
+            "retention": _retention(),
         }
     raise ValueError(f"CRM_ENV must be local or prod, not {env!r}")

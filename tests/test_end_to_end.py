@@ -20,6 +20,8 @@ from crm.ingest.load import ingest_partition, landing_dir
 from crm.synthetic import generate
 from crm.warehouse import begin, ensure_schema, ingest_files, make_engine
 
+pytestmark = pytest.mark.slow  # the module fixture runs the whole pipeline: the longer per-test timeout
+
 REPO = Path(__file__).resolve().parents[1]
 CRM = str(Path(sys.executable).parent / "crm")
 FIRST, LAST = dt.date(2026, 1, 30), dt.date(2026, 2, 1)  # spans the month-end 2026-01-31

@@ -149,6 +149,20 @@ raw_purges = sa.Table(
     comment="Raw-zone partitions deleted by the retention job, and why. History, never updated.",
 )
 
+retention_purges = sa.Table(
+    "retention_purges",
+    metadata,
+    sa.Column("run_id", sa.String(64)),  # the retention run (or "cli")
+    sa.Column("zone", sa.String(20), nullable=False),  # reports | outbox | dq | dagster
+    sa.Column("item", sa.Text, nullable=False),  # path relative to the zone folder, or the Dagster run id
+    sa.Column("judged_by", sa.Date, nullable=False),  # the period end or date in the path; a run's end date
+    sa.Column("retention_days", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),  # freed on disk (a database's rows are not counted)
+    sa.Column("purged_at", sa.DateTime(timezone=False), nullable=False),
+    comment="Files of reports/, outbox/, dq/ and Dagster runs deleted by the retention job (crm.retention). "
+    "History, never updated; no data value.",
+)
+
 
 def make_engine(url: str) -> sa.Engine:
     """An engine for ``url``. A PostgreSQL URL without a driver (``postgresql://`` or ``postgres://``) is

@@ -13,17 +13,17 @@ def test_definitions_load_and_cover_every_extract():
     assert {f"raw/{e.name}" for e in EXTRACTS} <= keys
     for name in ("daily_pipeline", "month_end_pipeline"):
         assert isinstance(defs.resolve_job_def(name), dg.JobDefinition)
-    assert defs.resolve_sensor_def("landing_sensor")
+    assert defs.resolve_sensor_def("landing_sensor") and defs.resolve_sensor_def("run_failure_notice")
     for spec in defs.resolve_all_asset_specs():
         assert spec.owners and spec.kinds and spec.description and spec.group_name
 
 
-def test_definitions_import_fast_without_heavy_libraries():
+def test_definitions_import_without_heavy_libraries():
+    """Loading the definitions (every Dagster process and step does) must not import the heavy libraries; how
+    long the import takes is measured by bench/definitions.py, not asserted here."""
     code = (
-        "import time, sys; t = time.perf_counter(); import orchestration.definitions; "
-        "print(time.perf_counter() - t); "
+        "import sys; import orchestration.definitions; "
         "print(','.join(m for m in ('great_expectations', 'weasyprint', 'optbinning', 'matplotlib') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert float(out[0]) < 2.5, f"definitions took {out[0]} s to import (target: about 2 s)"
-    assert out[1] == "", f"heavy libraries imported at load: {out[1]}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "", f"heavy libraries imported at load: {out.strip()}"
