@@ -61,10 +61,19 @@ def _marts(*names: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(["marts", n]) for n in names]
 
 
-def _recipients(home, day):
-    from crm.reports.recipients import recipients
+def _recipients(home, day, staff: pd.DataFrame | None = None, branches: pd.DataFrame | None = None):
+    """Everyone a report of ``day`` is for: the readers of the staged staff extract and those whose staff row
+    was quarantined (undeliverable, with the reason; read from the restricted quarantine file: ids, role,
+    status, branch, rule ids and lineage only)."""
+    from crm.reports.recipients import quarantined_recipients, recipients, with_quarantined
 
-    return recipients(staged(home.staged, "staff", day), staged(home.staged, "branches", day))
+    staff = staged(home.staged, "staff", day) if staff is None else staff
+    if branches is None:
+        branches = staged(home.staged, "branches", day)
+    return with_quarantined(recipients(staff, branches), quarantined_recipients(home.raw, day, home.reports, branches))
+
+
+PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
 
 
 def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *,
@@ -82,6 +91,10 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
     for p in planned:
         if not p.rows:
             context.log.info(f"{p.report} {p.period} for {p.recipient_id}: empty, not rendered or sent")
+    unserved = [f"{i.report} {i.period} {i.recipient_id}: {i.undeliverable}" for i in items if i.undeliverable]
+    if unserved:
+        context.log.warning(f"{len(unserved)} recipients cannot be mailed (recorded undeliverable in the outbox): "
+                            + "; ".join(unserved[:20]))
     failed = [r for r in results if not r.ok]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(results)} reports failed to render: "
@@ -90,6 +103,7 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
     return {"rendered": len(results), "empty": sum(1 for p in planned if not p.rows),
             "pages": int(s.get("pages", 0)), "render_seconds": round(float(s.get("seconds", 0.0)), 1),
             "queued": len(items), "kept_sent": counts.kept_sent, "resend": counts.resend,
+            "undeliverable": len(unserved), "undeliverable_rows": dg.MetadataValue.md(_bullets(unserved)),
             "reports": ", ".join(sorted({p.report for p in planned}))}
 
 
@@ -106,7 +120,8 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
 def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
               warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
-    from crm.reports.plan import portfolio_plan
+    from crm.reports.plan import complete, month_period, portfolio_plan
+    from crm.reports.recipients import servable
 
     home = crm_home.home()
     meta: dict = {}
@@ -116,7 +131,9 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
             data = load_month(conn, day, staged(home.staged, "staff", day))
         if data["customer_value"].empty:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
-        planned = portfolio_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
+        everyone = _recipients(home, day)
+        planned = complete(portfolio_plan(data, servable(everyone), home.reports, delivery.locale, _now()),
+                           everyone, [], period=month_period(day), reports=PORTFOLIO_REPORTS)
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
@@ -133,7 +150,8 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
 def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
                            warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
-    from crm.reports.plan import quarterly_plan
+    from crm.reports.plan import complete, quarter_period, quarterly_plan
+    from crm.reports.recipients import servable
 
     home = crm_home.home()
     meta: dict = {"quarters": 0}
@@ -144,7 +162,10 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
             continue
         with warehouse.transaction() as conn:
             data = load_month(conn, day, staged(home.staged, "staff", day))
-        planned = quarterly_plan(data, _recipients(home, day), home.reports, delivery.locale, _now())
+        everyone = _recipients(home, day)
+        planned = complete(quarterly_plan(data, servable(everyone), home.reports, delivery.locale, _now()),
+                           everyone, [], period=quarter_period(day),
+                           reports={"satisfaction": "satisfaction_quarter"})
         meta = {"quarters": meta["quarters"] + 1,
                 **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend)}
     return dg.MaterializeResult(metadata=meta)
@@ -283,7 +304,8 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
                  warehouse: WarehouseResource, privacy: PrivacyResource, delivery: DeliveryResource):
     from crm.privacy.policy import load_policy
     from crm.reports.dq import dq_context, is_empty
-    from crm.reports.plan import dq_plan
+    from crm.reports.plan import complete, dq_plan, month_period
+    from crm.reports.recipients import servable
 
     home = crm_home.home()
     meta: dict = {}
@@ -295,7 +317,9 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
             ctx = dq_context(conn, day, policy_version=load_policy().version, key_versions=list(ring.keys),
                              leak_scan=scan, generated_at=_now())
         rows = 0 if is_empty(ctx) else 1
-        planned = dq_plan(ctx, _recipients(home, day), home.reports, delivery.locale, rows)
+        everyone = _recipients(home, day)
+        planned = complete(dq_plan(ctx, servable(everyone), home.reports, delivery.locale, rows), everyone,
+                           [], period=month_period(day), reports={"data_quality": "data_quality"})
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
@@ -429,7 +453,8 @@ WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
 def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
                  warehouse: WarehouseResource, delivery: DeliveryResource):
     from assets.marts import latest_month_rows
-    from crm.reports.plan import digest_plan
+    from crm.reports.plan import complete, digest_plan, week_period
+    from crm.reports.recipients import servable
     from crm.warehouse.marts import read_table
 
     home = crm_home.home()
@@ -441,20 +466,22 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
         names = latest_month_rows(warehouse, "customer_360", day)
         names = names[["customer_id", "display_name"]] if len(names) else pd.DataFrame(
             columns=["customer_id", "display_name"])
-        staff = _latest_staged(home, "staff", day)
-        from crm.reports.recipients import recipients
-
-        planned = digest_plan(watch, names, staff, recipients(staff), day, home.reports, delivery.locale, _now())
+        staff_day = _latest_staged_day(home, "staff", day)
+        staff = staged(home.staged, "staff", staff_day)
+        everyone = _recipients(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
+        planned = complete(digest_plan(watch, names, staff, servable(everyone), day, home.reports, delivery.locale,
+                                       _now()), everyone, [], period=week_period(day),
+                           reports={"watch_digest": "watch_digest"})
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
 
-def _latest_staged(home, extract: str, day: dt.date) -> pd.DataFrame:
-    """The staged partition of ``day``, or the latest before it."""
+def _latest_staged_day(home, extract: str, day: dt.date) -> dt.date:
+    """The business date of the staged partition of ``day``, or of the latest one before it."""
     from crm.ingest.load import latest_partition
     from crm.quality.stage import staged_file
 
-    return pd.read_parquet(latest_partition(staged_file(home.staged, extract, day)))
+    return dt.date.fromisoformat(latest_partition(staged_file(home.staged, extract, day)).stem)
 
 
 @dg.asset(

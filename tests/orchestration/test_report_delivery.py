@@ -186,3 +186,64 @@ def test_a_report_changed_after_its_passing_scan_is_held_until_scanned_again(hom
     assert outbox(home).loc[target, "status"] == SENT
     attached = [p for p in emls(home)[target].iter_attachments() if p.get_content_type() == "application/pdf"]
     assert attached[0].get_content() == pdf.read_bytes()  # exactly the bytes the scan covered
+
+
+def restate_staff(home: Path, change) -> pd.DataFrame:
+    """Land a restated staff file (sequence 2) for the month end, changed by ``change(frame)``; returns it."""
+    from crm.contract import BY_NAME
+    from crm.ingest.fileformat import read_extract, write_extract
+    from crm.ingest.load import landing_dir
+
+    staff = BY_NAME["staff"]
+    folder = landing_dir(home / "landing", DAY)
+    (first,) = sorted(folder.glob("STAFF_*_001.dat"))
+    frame = read_extract(first, staff).table.to_pandas()[staff.column_names]
+    frame = change(frame)
+    write_extract(frame[staff.column_names], staff, DAY, folder, sequence=2)
+    return frame
+
+
+def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_the_others_are_served(home):
+    two = "rm.first@bank.example.cn;rm.second@bank.example.cn"
+    long_id = "S0000123456"  # 11 characters: over the staff id's 10, so the id itself fails a rule
+
+    def change(frame):
+        rm = frame[(frame["role"] == "RM") & (frame["status"] == "A")].sort_values("staff_id")
+        frame.loc[rm.index[-1], "email"] = two
+        extra = frame.loc[[rm.index[0]]].assign(staff_id=long_id, email="rm.new@bank.example.cn")
+        return pd.concat([frame, extra], ignore_index=True)
+
+    restated = restate_staff(home, change)
+    quarantined_rm = str(restated.loc[restated["email"] == two, "staff_id"].iloc[0])
+    staging = _run(home, [key("raw", "staff"), key("staged", "staff")], DAY.isoformat())
+    assert not staging.success  # two of twelve rows quarantined: over the staff extract's threshold
+    raw = pd.read_parquet(home / "raw" / "staff" / f"{DAY}.parquet")
+    row_of_long = int(raw.loc[raw["staff_id"] == long_id, "_row_number"].iloc[0])
+
+    run = _run(home, [PORTFOLIO, LEAK_SCAN, DQ_REPORT, DQ_SCAN, MONTHLY])
+    assert run.success, [e.step_key for e in run.all_events if e.is_step_failure]
+    rows = outbox(home)
+    unusable = f"row-{row_of_long}"
+    assert rows.loc[("key_account", quarantined_rm), "status"] == "undeliverable"
+    reason = rows.loc[("key_account", quarantined_rm), "last_error"]
+    assert reason.startswith("quarantined: staff.email.email_format") and "STAFF_20260131_002.dat row" in reason
+    assert rows.loc[("key_account", unusable), "status"] == "undeliverable"
+    assert rows.loc[("key_account", unusable), "last_error"].startswith("unusable staff id: staff.staff_id.max_length")
+    # the quarantined manager's report is rendered; nothing is rendered under the unusable id
+    assert (home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.pdf").exists()
+    assert not [p for p in (home / "reports").rglob("*") if long_id in p.name or unusable in p.name]
+    # nobody else is affected: everyone else is sent (or empty), and neither of the two gets mail
+    served = rows.drop(index=[("key_account", quarantined_rm), ("key_account", unusable)])
+    assert set(served["status"]) <= {SENT, "skipped_empty"} and (served["status"] == SENT).sum() >= 3
+    assert set(emls(home)) == set(served[served["status"] == SENT].index)
+    # operators see them: the render step's metadata and the auditors' report
+    m = meta(run, PORTFOLIO)
+    assert m["undeliverable"] == 2
+    assert quarantined_rm in m["undeliverable_rows"] and unusable in m["undeliverable_rows"]
+    dq = (home / "reports" / PERIOD / "data_quality" / "bank.html").read_text(encoding="utf-8")
+    section = dq[dq.index('id="undeliverable"'):]
+    assert quarantined_rm in section and "员工信息记录被隔离" in section and "staff.email.email_format" in section
+    assert unusable in section and "员工号不可用" in section
+    # never the address, anywhere the reason goes
+    for text in (dq, rows.to_csv(), str(m)):
+        assert "rm.first" not in text and "rm.second" not in text
