@@ -76,6 +76,21 @@ def _recipients(home, day, staff: pd.DataFrame | None = None, branches: pd.DataF
 PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
 
 
+def _incomplete(warehouse: WarehouseResource, kind: str, day: dt.date) -> list[dict]:
+    """The incomplete-data notice of the ``kind`` period (month, quarter, week) ending with ``day``."""
+    from crm.reports.completeness import incomplete_data, period_bounds
+
+    with warehouse.transaction() as conn:
+        notice = incomplete_data(conn, *period_bounds(kind, day))
+    return notice
+
+
+def _log_incomplete(context, notice: list[dict]) -> None:
+    if notice:
+        context.log.warning("incomplete data this period, shown on every report's cover: " + "; ".join(
+            f"{n['extract']} {n['business_date']} {n['cause']}" for n in notice[:20]))
+
+
 def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *,
                       resend: bool) -> dict:
     """Render the planned jobs in the pool, queue the mailed ones; fail the step if any render failed."""
@@ -100,7 +115,8 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
         raise RuntimeError(f"{len(failed)} of {len(results)} reports failed to render: "
                            + "; ".join(f"{r.job_id}: {r.error}" for r in failed[:5]))
     s = summary(results)
-    return {"rendered": len(results), "empty": sum(1 for p in planned if not p.rows),
+    notice = next((p.job.context.get("incomplete") or [] for p in planned if p.job is not None), [])
+    return {"rendered": len(results), "incomplete_data": len(notice), "empty": sum(1 for p in planned if not p.rows),
             "pages": int(s.get("pages", 0)), "render_seconds": round(float(s.get("seconds", 0.0)), 1),
             "queued": len(items), "kept_sent": counts.kept_sent, "resend": counts.resend,
             "undeliverable": len(unserved), "undeliverable_rows": dg.MetadataValue.md(_bullets(unserved)),
@@ -131,9 +147,10 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
             data = load_month(conn, day, staged(home.staged, "staff", day))
         if data["customer_value"].empty:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
-        everyone = _recipients(home, day)
+        everyone, notice = _recipients(home, day), _incomplete(warehouse, "month", day)
+        _log_incomplete(context, notice)
         planned = complete(portfolio_plan(data, servable(everyone), home.reports, delivery.locale, _now()),
-                           everyone, [], period=month_period(day), reports=PORTFOLIO_REPORTS)
+                           everyone, notice, period=month_period(day), reports=PORTFOLIO_REPORTS)
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
@@ -162,9 +179,10 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
             continue
         with warehouse.transaction() as conn:
             data = load_month(conn, day, staged(home.staged, "staff", day))
-        everyone = _recipients(home, day)
+        everyone, notice = _recipients(home, day), _incomplete(warehouse, "quarter", day)
+        _log_incomplete(context, notice)
         planned = complete(quarterly_plan(data, servable(everyone), home.reports, delivery.locale, _now()),
-                           everyone, [], period=quarter_period(day),
+                           everyone, notice, period=quarter_period(day),
                            reports={"satisfaction": "satisfaction_quarter"})
         meta = {"quarters": meta["quarters"] + 1,
                 **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend)}
@@ -318,8 +336,9 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
                              leak_scan=scan, generated_at=_now())
         rows = 0 if is_empty(ctx) else 1
         everyone = _recipients(home, day)
+        _log_incomplete(context, ctx["incomplete"])
         planned = complete(dq_plan(ctx, servable(everyone), home.reports, delivery.locale, rows), everyone,
-                           [], period=month_period(day), reports={"data_quality": "data_quality"})
+                           ctx["incomplete"], period=month_period(day), reports={"data_quality": "data_quality"})
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
@@ -469,8 +488,10 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
         staff_day = _latest_staged_day(home, "staff", day)
         staff = staged(home.staged, "staff", staff_day)
         everyone = _recipients(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
+        notice = _incomplete(warehouse, "week", day)
+        _log_incomplete(context, notice)
         planned = complete(digest_plan(watch, names, staff, servable(everyone), day, home.reports, delivery.locale,
-                                       _now()), everyone, [], period=week_period(day),
+                                       _now()), everyone, notice, period=week_period(day),
                            reports={"watch_digest": "watch_digest"})
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)

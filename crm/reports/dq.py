@@ -22,6 +22,8 @@ Pass rate of a rule = (evaluated − failed) / evaluated over the rows its evalu
 evaluations that were skipped (``success`` null) are counted apart and not in the rate. A quarantined row
 that failed several rules counts once per rule in "by rule" and once in "by extract".
 
+The incomplete-data notice on the cover: :func:`crm.reports.completeness.incomplete_data` of the month.
+
 Undeliverable recipients: the ``report_outbox`` rows with status ``undeliverable`` of the month's periods
 (the month, a quarter it closes, the weeks ending in it) as recorded when the report is rendered: the
 recipient id and the reason (rule ids, staff file and row, ``no_address``, ``invalid_address``), never an
@@ -43,6 +45,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crm import warehouse as wh
+from crm.reports.completeness import incomplete_data
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
 WORST_RULES = 15
@@ -391,6 +394,7 @@ def dq_context(
                     "leak_scan": dict(leak_scan) if leak_scan is not None else None},
         "purges": _purges(conn, start, end),
         "undeliverable": _undeliverable(conn, end),
+        "incomplete": incomplete_data(conn, start, end),
     }
 
 

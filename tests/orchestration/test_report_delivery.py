@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from assets import DAILY_KEYS, MONTH_END_KEYS, all_assets
 from crm.delivery import HELD, PENDING, SENT, leak_scan_files, report_outbox, sha256_of
+from crm.reports.fmt import Formatter
 from crm.synthetic import generate
 from crm.warehouse import begin, make_engine
 from orchestration.resources import (
@@ -33,6 +34,7 @@ from orchestration.resources import (
     WarehouseResource,
 )
 from tests.delivery.conftest import smtp_server  # noqa: F401  (the SMTP server fixture)
+from tests.reports.test_notice import _gates
 
 DAY = dt.date(2026, 1, 31)
 MONTH = "2026-01-01"
@@ -145,6 +147,9 @@ def test_a_planted_personal_value_fails_the_scan_and_its_message_is_never_sent(h
     assert recorded.loc[source, "sha256"] == sha256_of(report_file.read_bytes())
     assert recorded.drop(index=source)["passed"].all()
 
+    # a clean period: no incomplete-data notice on any report
+    assert not [p for p in (home / "reports").rglob("*.html") if 'class="incomplete-notice"' in p.read_text("utf-8")]
+
     # delivery alone, in a run of its own where no blocking check can stop it: over real SMTP
     separate = _run(home, [MONTHLY], transport="smtp", smtp_host=smtp_server.host, smtp_port=smtp_server.port,
                     smtp_timeout=5.0)
@@ -163,7 +168,8 @@ def test_a_planted_personal_value_fails_the_scan_and_its_message_is_never_sent(h
 
 
 def test_a_report_changed_after_its_passing_scan_is_held_until_scanned_again(home):
-    assert _run(home, [PORTFOLIO, LEAK_SCAN]).success
+    rendered = _run(home, [PORTFOLIO, LEAK_SCAN])
+    assert rendered.success and meta(rendered, PORTFOLIO)["incomplete_data"] == 0  # a clean period
     rows = outbox(home)
     target = sorted(i for i in rows.index if rows.loc[i, "status"] == PENDING)[-1]
     pdf = home / "reports" / PERIOD / target[0] / f"{target[1]}.pdf"
@@ -220,6 +226,12 @@ def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_
     raw = pd.read_parquet(home / "raw" / "staff" / f"{DAY}.parquet")
     row_of_long = int(raw.loc[raw["staff_id"] == long_id, "_row_number"].iloc[0])
 
+    # the staging run's verdict, as the quality stage records it in dq_partition_gates
+    engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    with begin(engine) as conn:
+        _gates(conn, [("staff", DAY, True, "quarantine_over_threshold", dt.datetime(2026, 2, 1, 1, 0))])
+    engine.dispose()
+
     run = _run(home, [PORTFOLIO, LEAK_SCAN, DQ_REPORT, DQ_SCAN, MONTHLY])
     assert run.success, [e.step_key for e in run.all_events if e.is_step_failure]
     rows = outbox(home)
@@ -244,6 +256,12 @@ def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_
     section = dq[dq.index('id="undeliverable"'):]
     assert quarantined_rm in section and "员工信息记录被隔离" in section and "staff.email.email_format" in section
     assert unusable in section and "员工号不可用" in section
+    # the period's reports carry the incomplete-data notice on their cover, the manager's included
+    assert m["incomplete_data"] == 1
+    for path in (home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.html",
+                 home / "reports" / PERIOD / "data_quality" / "bank.html"):
+        cover = path.read_text(encoding="utf-8").split("</header>")[0]
+        assert "数据不完整提示" in cover and f"员工信息（staff）· {Formatter('zh_CN').date(DAY)}：隔离记录超过阈值" in cover
     # never the address, anywhere the reason goes
     for text in (dq, rows.to_csv(), str(m)):
         assert "rm.first" not in text and "rm.second" not in text
