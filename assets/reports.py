@@ -131,7 +131,9 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
     description="The month's portfolio reports as HTML and PDF: key-account report per relationship manager "
     "(their customers only), branch report and satisfaction report per branch head (their branch only), the "
     "bank-wide satisfaction report on file. Files under CRM_HOME/reports/<YYYY-MM>/; each mailed report queued "
-    "in the outbox table (report, period, recipient).",
+    "in the outbox table (report, period, recipient). A reader whose staff row was quarantined is rendered and "
+    "recorded undeliverable with the reason (metadata undeliverable_rows); a period with incomplete data "
+    "(a current blocking DQ failure, an unrestated rejected file) carries the notice on every cover.",
 )
 def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
               warehouse: WarehouseResource, delivery: DeliveryResource):

@@ -17,6 +17,7 @@ rendering. So nobody the staff directory names as a reader is left out of the ou
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +73,15 @@ def _labels(locale: str) -> tuple[Callable[..., str], Any]:
     return translator(locale), Formatter(locale)
 
 
+# control, format (bidi overrides and isolates, zero-width) and line/paragraph separator characters: a subject
+# shows none of them (a line break would also be refused by the e-mail library as a header injection)
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
-    return t(f"mail.subject.{report}", period=label, who=who)
+    """The e-mail subject of a report, without any control or format character (removed, not escaped)."""
+    text = t(f"mail.subject.{report}", period=label, who=who)
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE)
 
 
 def _planned(report: str, period: str, recipient: str, role: str, context: dict[str, Any], rows: int,
