@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -19,7 +20,18 @@ from zoneinfo import ZoneInfo
 POLICY = email_policy.SMTP  # CRLF line ends, 78-column folding
 DATE_TZ = ZoneInfo("Asia/Shanghai")  # the Date header is written in bank time
 
+# one plain addr-spec: local part and dotted domain, nothing else (no display name, no second address, no
+# separator, no space or control character); the staff extract's e-mail rule asks the same shape
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
 DEFAULT_TEXT = "本期报告的 PDF 版本见附件，HTML 版本见本邮件正文。\nThe PDF version of this report is attached.\n"
+
+
+def valid_address(address: object) -> bool:
+    """Whether ``address`` is exactly one plain e-mail address (``name@domain.tld``), so that a message
+    addressed to it goes to one mailbox: two addresses in one field (``a@x.cn;b@y.cn``, ``a@x.cn, b@y.cn``),
+    a display name or any whitespace are refused."""
+    return isinstance(address, str) and len(address) <= 254 and _ADDRESS.fullmatch(address) is not None
 
 
 def sender_domain(sender: str) -> str:
@@ -65,7 +77,7 @@ def build_message(
     derived Message-ID (:func:`message_id`), e.g. to keep the one already recorded in the outbox. The result
     serialises to the same bytes for the same arguments. ``X-CRM-*`` headers name the outbox key (report,
     period, recipient id, generation), never a person's name or address."""
-    if "\n" in to or "\r" in to or "@" not in to:
+    if not valid_address(to):
         raise ValueError("recipient address is not a single address")
     mid = msg_id or message_id(report, period, recipient_id, generation, sender_domain(sender))
     msg = EmailMessage(policy=POLICY)

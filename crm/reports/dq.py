@@ -22,6 +22,13 @@ Pass rate of a rule = (evaluated − failed) / evaluated over the rows its evalu
 evaluations that were skipped (``success`` null) are counted apart and not in the rate. A quarantined row
 that failed several rules counts once per rule in "by rule" and once in "by extract".
 
+The incomplete-data notice on the cover: :func:`crm.reports.completeness.incomplete_data` of the month.
+
+Undeliverable recipients: the ``report_outbox`` rows with status ``undeliverable`` of the month's periods
+(the month, a quarter it closes, the weeks ending in it) as recorded when the report is rendered: the
+recipient id and the reason (rule ids, staff file and row, ``no_address``, ``invalid_address``), never an
+address or a name.
+
 Raw-zone purges are those performed in the month: ``purged_at`` within the month as recorded (UTC, as the
 retention job writes it; a purge in the first eight hours of a month, bank time, counts in the month before). Nothing in the
 context is a value from the data: files, record numbers, rule ids, counts.
@@ -38,6 +45,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crm import warehouse as wh
+from crm.reports.completeness import incomplete_data
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
 WORST_RULES = 15
@@ -295,6 +303,51 @@ def _purges(conn: sa.Connection, start: dt.date, end: dt.date) -> dict[str, Any]
             "reasons": sorted(df["reason"].dropna().unique().tolist())}
 
 
+REASON_CODES = (("quarantined", "quarantined"), ("unusable staff id", "unusable_id"),
+                ("no_address", "no_address"), ("invalid_address", "invalid_address"))
+
+
+def reason_parts(reason: str | None) -> tuple[str, str]:
+    """An undeliverable reason as (code, detail): ``quarantined``, ``unusable_id`` (detail: rule ids, staff
+    file and row), ``no_address``, ``invalid_address``, else ``other`` with the reason as detail."""
+    text = (reason or "").strip()
+    for prefix, code in REASON_CODES:
+        if text == prefix or text.startswith(prefix + ":"):
+            return code, text[len(prefix) + 1:].strip()
+    return "other", text
+
+
+def month_periods(month_end: dt.date) -> list[str]:
+    """The outbox periods that belong to the month of ``month_end``: ``YYYY-MM``, ``YYYY-Qn`` when the month
+    closes a quarter, and ``YYYY-Www`` of every week whose Sunday falls in the month."""
+    start, end = month_bounds(month_end)
+    out = [f"{end:%Y-%m}"]
+    if end.month % 3 == 0:
+        out.append(f"{end.year}-Q{(end.month - 1) // 3 + 1}")
+    sunday = start + dt.timedelta(days=(6 - start.weekday()) % 7)
+    while sunday <= end:
+        y, w, _ = sunday.isocalendar()
+        out.append(f"{y}-W{w:02d}")
+        sunday += dt.timedelta(days=7)
+    return out
+
+
+def _undeliverable(conn: sa.Connection, month_end: dt.date) -> list[dict[str, Any]]:
+    from crm.delivery.outbox import UNDELIVERABLE, report_outbox
+
+    if not sa.inspect(conn).has_table(report_outbox.name, schema=wh._schema_of(conn)):
+        return []
+    t = report_outbox.c
+    df = _frame(conn, sa.select(t.report, t.period, t.recipient_id, t.last_error)
+                .where(t.status == UNDELIVERABLE, t.period.in_(month_periods(month_end)))
+                .order_by(t.period, t.report, t.recipient_id))
+    out = []
+    for r in _records(df):
+        code, detail = reason_parts(r.pop("last_error"))
+        out.append({**r, "reason": code, "detail": detail})
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- API
 def dq_context(
     conn: sa.Connection,
@@ -340,6 +393,8 @@ def dq_context(
         "masking": {"policy_version": policy_version, "key_versions": sorted(key_versions),
                     "leak_scan": dict(leak_scan) if leak_scan is not None else None},
         "purges": _purges(conn, start, end),
+        "undeliverable": _undeliverable(conn, end),
+        "incomplete": incomplete_data(conn, start, end),
     }
 
 

@@ -14,6 +14,10 @@ names can be checked against a month of reports.
 A :class:`Finding` names the kind, the value's position in its list and the text's source, never the
 value itself, so findings can be logged, asserted on and shown to auditors:
 ``customer_name #12 found in 2026-10/dq_report.pdf``.
+
+For the send gate (:mod:`crm.delivery.gate`), :func:`scan_outputs` reads each file's bytes once, hashes
+them and scans the text extracted from those same bytes, and does the same for e-mail subjects: one row per
+file or subject (source, SHA-256, findings) for ``leak_scan_files``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -119,15 +123,18 @@ def eml_texts(path: str | Path) -> dict[str, str]:
     entities decoded), and every PDF attachment through ``pdftotext``; other text attachments are decoded
     as text. Keys name the part: ``x.eml:headers``, ``x.eml:part2 text/html``, ``x.eml:report.pdf``."""
     path = Path(path)
-    with path.open("rb") as f:
-        msg = BytesParser(policy=policy.default).parse(f)
-    out = {f"{path.name}:headers": "\n".join(f"{k}: {v}" for k, v in msg.items())}
+    return _eml_texts(path.name, path.read_bytes())
+
+
+def _eml_texts(name: str, data: bytes) -> dict[str, str]:
+    msg = BytesParser(policy=policy.default).parsebytes(data)
+    out = {f"{name}:headers": "\n".join(f"{k}: {v}" for k, v in msg.items())}
     for n, part in enumerate(msg.walk(), start=1):
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
         filename = part.get_filename()
-        label = f"{path.name}:{filename}" if filename else f"{path.name}:part{n} {ctype}"
+        label = f"{name}:{filename}" if filename else f"{name}:part{n} {ctype}"
         if label in out:
             label = f"{label} (part{n})"
         if ctype == "application/pdf" or (filename or "").lower().endswith(".pdf"):
@@ -138,17 +145,25 @@ def eml_texts(path: str | Path) -> dict[str, str]:
     return out
 
 
-def file_texts(path: str | Path) -> dict[str, str]:
-    """Texts of one output file by suffix: ``.pdf`` (pdftotext), ``.eml`` (:func:`eml_texts`), ``.html``
-    / ``.htm`` (text and entity-decoded markup), anything else read as UTF-8 text."""
-    path = Path(path)
-    suffix = path.suffix.lower()
+def bytes_texts(name: str, data: bytes) -> dict[str, str]:
+    """Texts of one output given as bytes, by the suffix of ``name``: ``.pdf`` (pdftotext), ``.eml``
+    (headers, parts, attachments), ``.html`` / ``.htm`` (text and entity-decoded markup), anything else
+    decoded as UTF-8 text. Keys start with ``name``."""
+    suffix = Path(name).suffix.lower()
     if suffix == ".pdf":
-        return {path.name: pdf_text(path)}
+        return {name: pdf_bytes_text(data)}
     if suffix == ".eml":
-        return eml_texts(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return {path.name: _html_text(text) if suffix in (".html", ".htm") else text}
+        return _eml_texts(name, data)
+    text = data.decode("utf-8", errors="replace")
+    return {name: _html_text(text) if suffix in (".html", ".htm") else text}
+
+
+def file_texts(path: str | Path) -> dict[str, str]:
+    """Texts of one output file by suffix (:func:`bytes_texts` of its bytes, keyed by the file's name)."""
+    path = Path(path)
+    if path.suffix.lower() == ".pdf":
+        return {path.name: pdf_text(path)}
+    return bytes_texts(path.name, path.read_bytes())
 
 
 def scan_files(
@@ -168,3 +183,41 @@ def scan_summary(files_scanned: int, findings: Iterable[Finding]) -> dict[str, A
     it passed, and the findings as strings (kind, index and file; no value)."""
     found = [str(f) for f in findings]
     return {"files_scanned": int(files_scanned), "passed": not found, "findings": found}
+
+
+def scan_outputs(
+    files: Sequence[str | Path],
+    root: str | Path | None,
+    subjects: Mapping[str, str],
+    forbidden_values: Mapping[str, Iterable[Any]] | Any,
+    *,
+    min_length: int = 2,
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """Scan output files and e-mail subjects and say, per file and subject, which bytes were scanned.
+
+    Each file is read once: its SHA-256 and its text come from the same bytes. ``root``: files are named by
+    their path relative to it (:func:`crm.delivery.gate.source_label`), e.g. ``2026-01/key_account/S1.html``;
+    ``subjects``: label -> subject (:func:`crm.delivery.gate.subject_label`), hashed as UTF-8. Returns the
+    findings (their ``source`` is the file's or subject's label, with ``:part`` for a part of an ``.eml``)
+    and one row per file and subject: ``source``, ``sha256``, ``findings`` (count), ``passed``."""
+    from crm.delivery.gate import sha256_of, source_label, subject_bytes
+
+    texts: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    for path in files:
+        label = source_label(path, root)
+        data = Path(path).read_bytes()
+        hashes[label] = sha256_of(data)
+        for key, text in bytes_texts(label, data).items():
+            texts[key], owner[key] = text, label
+    for label, subject in subjects.items():
+        hashes[label] = sha256_of(subject_bytes(subject))
+        texts[label], owner[label] = subject, label
+    findings = scan_texts(texts, forbidden_values, min_length=min_length)
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[owner[f.source]] = counts.get(owner[f.source], 0) + 1
+    rows = [{"source": label, "sha256": sha, "findings": counts.get(label, 0), "passed": not counts.get(label)}
+            for label, sha in hashes.items()]
+    return findings, rows

@@ -10,6 +10,11 @@ empty report, which is recorded in the outbox as skipped and never rendered or s
 that is not a plain file name (absolute, ``..``, a separator, a control character) or a file that a symlink
 leads out of the reports folder raises :class:`crm.zones.UnsafePathError` naming the staff file and row the
 id came from (the recipients frame's ``_source_file`` / ``_row_number``), never the id.
+
+:func:`complete` finishes a plan: every rendering carries the period's incomplete-data list (the notice on
+its cover), a recipient whose staff row was quarantined is marked undeliverable with the reason (their report
+is still rendered), and a recipient whose staff id cannot name a file gets an undeliverable entry with no
+rendering. So nobody the staff directory names as a reader is left out of the outbox.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Planned:
     subject: str
     job: RenderJob | None  # None: empty, nothing rendered
     mail: bool = True
+    undeliverable: str | None = None  # why the recipient cannot be mailed (recorded, never sent)
 
     @property
     def job_id(self) -> str:
@@ -195,5 +201,39 @@ def outbox_items(planned: Sequence[Planned], results: Sequence[JobResult], rende
         items.append(OutboxItem(
             report=p.report, period=p.period, recipient_id=p.recipient_id, rows=p.rows if result else 0,
             subject=p.subject, html_path=str(result.html_path) if result else None,
-            pdf_path=str(result.pdf_path) if result else None, recipient_role=p.role, rendered_at=rendered_at))
+            pdf_path=str(result.pdf_path) if result else None, recipient_role=p.role, rendered_at=rendered_at,
+            undeliverable=p.undeliverable))
     return items
+
+
+def complete(planned: list[Planned], recipients: pd.DataFrame, incomplete: Sequence[dict[str, Any]], *,
+             period: str, reports: dict[str, str]) -> list[Planned]:
+    """``planned`` (a plan made for the servable recipients) finished for everyone in ``recipients``
+    (:func:`crm.reports.recipients.with_quarantined`; ``reports`` maps its ``report`` column to this plan's
+    outbox report names, e.g. ``{"satisfaction": "satisfaction_quarter"}``):
+
+    - each rendering's context gets ``incomplete`` (the period's incomplete-data notice, empty when clean);
+    - a planned entry whose recipient has an ``undeliverable`` reason carries it (rendered, not mailed);
+    - a recipient whose id is not ``usable`` gets an entry of its own: no rendering, 0 rows, the reason.
+    """
+    notice = list(incomplete)
+    for p in planned:
+        if p.job is not None:
+            if not isinstance(p.job.context, dict):
+                raise TypeError("complete() needs the plan's contexts as dicts")
+            p.job.context["incomplete"] = notice
+    if "undeliverable" not in recipients.columns:
+        return planned
+    mine = recipients[recipients["report"].isin(list(reports))]
+    reasons = mine[mine["undeliverable"].notna()]
+    why = {(reports[r], i): u for r, i, u in zip(reasons["report"], reasons["recipient_id"],
+                                                 reasons["undeliverable"], strict=True)}
+    for p in planned:
+        p.undeliverable = why.get((p.report, p.recipient_id), p.undeliverable)
+    usable = mine["usable"].astype(bool) if "usable" in mine.columns else pd.Series(True, index=mine.index)
+    unusable = mine[~usable]
+    out = list(planned)
+    for r in unusable.itertuples(index=False):
+        out.append(Planned(reports[r.report], period, r.recipient_id, r.role, 0, "", None,
+                           undeliverable=r.undeliverable))
+    return out

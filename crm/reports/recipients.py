@@ -16,6 +16,13 @@ data_quality        active auditors (AU)                        the whole bank's
 Active = staff status A in the staff extract of the period's last business date. The e-mail address is C2
 personal data: staged data holds a keyed token, so :func:`address_book` reads it from the restricted raw zone
 at send time; addresses are never written to the warehouse, the outbox table, logs or Dagster metadata.
+
+Nobody is dropped silently: an active reader whose staff row was quarantined (it is not in the staged
+extract) is still a recipient, from :func:`quarantined_recipients`, with the reason they cannot be mailed
+(``undeliverable``: the row's failing rule ids, its staff file and row); their report is rendered and the
+outbox records them ``undeliverable``. When the row's staff id itself is unusable (a rule on ``staff_id``
+failed, or it is not a plain file name) no file can be named after it: the recipient is ``row-<n>`` (the row
+of the staff file), ``usable`` is False, and nothing is rendered for them.
 """
 
 from __future__ import annotations
@@ -58,6 +65,86 @@ def with_lineage(frame: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
         values = first[col] if col in first.columns else pd.Series(index=first.index, dtype="object")
         frame[col] = frame["recipient_id"].map(values)
     return frame
+
+
+# what may be read from the restricted quarantine file: ids, role, status, branch, rule ids and lineage
+QUARANTINE_COLUMNS = ["staff_id", "role", "branch_id", "status", "_rule_ids", "_source_file", "_row_number"]
+ID_RULES = r"(?:^|,)\s*staff\.staff_id\."  # any rule on the staff_id column itself: the id is unusable
+MAX_RECIPIENT_ID = 20  # the outbox's recipient_id width
+
+
+def _safe_name(root: Path, name: str, origin: str) -> bool:
+    """Whether ``name`` can name a report file inside ``root`` (:func:`crm.zones.safe_path`)."""
+    from crm.zones import UnsafePathError, safe_path
+
+    try:
+        safe_path(root, name, origin=origin)
+    except UnsafePathError:
+        return False
+    return True
+
+
+def quarantined_recipients(raw: Path, day: dt.date, root: Path,
+                           branches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined, one row per
+    (report, recipient) as :func:`recipients` gives, plus ``undeliverable`` (why they cannot be mailed: the
+    row's failing rule ids, its staff file and row; never a value) and ``usable`` (False when the staff id
+    cannot name a file: a rule on ``staff_id`` failed, it is longer than the outbox allows, holds ``@``, or
+    :func:`crm.zones.safe_path` refuses it under ``root``; the recipient id is then ``row-<n>``, n the row of
+    the staff file). Reads only ids, role, status, branch, rule ids and lineage of the restricted quarantine
+    file; nothing if there is none."""
+    from crm.quality.stage import quarantine_file
+
+    columns = ["report", "recipient_id", "role", "branch_id", "scope", "undeliverable", "usable",
+               "_source_file", "_row_number"]
+    path = quarantine_file(raw, "staff", day)
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    q = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in present])
+    q = q.reindex(columns=QUARANTINE_COLUMNS)
+    q = q[(q["status"].astype(str) == "A") & q["role"].isin(list(ROLE_REPORTS))]
+    if q.empty:
+        return pd.DataFrame(columns=columns)
+    rules = q["_rule_ids"].fillna("").astype(str)
+    where = ("staff file " + q["_source_file"].fillna("?").astype(str) + " row "
+             + q["_row_number"].astype("Int64").astype(str))
+    ids = q["staff_id"]
+    text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
+    usable = (~rules.str.contains(ID_RULES, regex=True) & text.str.len().between(1, MAX_RECIPIENT_ID)
+              & ~text.str.contains("@", regex=False))
+    usable &= pd.Series([_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable,
+                                                                                     strict=True)], index=q.index)
+    q = q.assign(
+        staff_id=text.where(usable, "row-" + q["_row_number"].astype("Int64").astype(str)),
+        undeliverable=("quarantined: " + rules + " (" + where + ")").where(
+            usable, "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"),
+        usable=usable)
+    found = recipients(q, branches)
+    extra = q.drop_duplicates("staff_id").set_index("staff_id")
+    for col in ("undeliverable", "usable", "_source_file", "_row_number"):
+        found[col] = found["recipient_id"].map(extra[col])
+    return found.reindex(columns=columns)
+
+
+def with_quarantined(served: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
+    """Everyone to plan for: the recipients from the staged staff extract (``undeliverable`` null, ``usable``
+    True) and the quarantined ones (:func:`quarantined_recipients`) whose (report, recipient) the staged
+    extract does not already serve."""
+    served = served.assign(undeliverable=None, usable=True)
+    if quarantined.empty:
+        return served
+    both = pd.concat([served, quarantined], ignore_index=True)
+    return both.drop_duplicates(["report", "recipient_id"], keep="first").reset_index(drop=True)
+
+
+def servable(recipients: pd.DataFrame) -> pd.DataFrame:
+    """The recipients a report file can be named after (``usable``; all of them without that column)."""
+    if "usable" not in recipients.columns:
+        return recipients
+    return recipients[recipients["usable"].astype(bool)]
 
 
 def address_book(raw: Path, day: dt.date) -> dict[str, str]:

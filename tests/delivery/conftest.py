@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from crm.delivery import OutboxItem, SmtpSettings, SmtpTransport
+from crm.delivery import (
+    OutboxItem,
+    SmtpSettings,
+    SmtpTransport,
+    record_scans,
+    sha256_of,
+    source_label,
+    subject_bytes,
+    subject_label,
+)
+from crm.warehouse import begin
 
 SENDER = "crm-reports@bank.example"
 RENDERED_AT = dt.datetime(2026, 11, 1, 1, 30)  # naive UTC
@@ -128,3 +138,22 @@ def render(tmp_path: Path, report: str, period: str, recipient_id: str, rows: in
     return OutboxItem(report=report, period=period, recipient_id=recipient_id, rows=rows,
                       subject=f"{period} 客户经理月报", html_path=str(html), pdf_path=str(pdf),
                       recipient_role="relationship_manager", rendered_at=RENDERED_AT)
+
+
+def scan_rows(items, *, passed: bool = True, root: Path | None = None, run_id: str = "test") -> list[dict]:
+    """Leak-scan rows for the files and subjects of ``items`` as they are on disk now, with one verdict:
+    what a leak scan records before delivery (the send gate looks for them)."""
+    rows = []
+    for it in items:
+        parts = {source_label(p, root): Path(p).read_bytes() for p in (it.html_path, it.pdf_path) if p}
+        parts[subject_label(it.report, it.period, it.recipient_id)] = subject_bytes(it.subject)
+        rows += [{"sha256": sha256_of(data), "source": label, "period": it.period, "passed": passed,
+                  "findings": 0 if passed else 1, "method": "values", "run_id": run_id}
+                 for label, data in parts.items()]
+    return rows
+
+
+def record_scanned(engine, schema, items, **kw) -> None:
+    """Record a leak scan of ``items`` (passing unless ``passed=False``)."""
+    with begin(engine, schema) as conn:
+        record_scans(conn, scan_rows(items, **kw))

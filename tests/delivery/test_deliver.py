@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from crm.delivery import (
     SENDING,
     SENT,
     SKIPPED_EMPTY,
+    UNDELIVERABLE,
     FileTransport,
+    SendGate,
     TransportConfigError,
     deliver,
     enqueue,
@@ -26,12 +29,15 @@ from crm.delivery import (
     report_outbox,
 )
 from crm.warehouse import begin
-from tests.delivery.conftest import SENDER, address_of, render
+from tests.delivery.conftest import SENDER, address_of, record_scanned, render
 
 REPORT, PERIOD = "rm_monthly", "2026-10"
 STAFF = [f"S{n:04d}" for n in range(1, 6)]
 ADDRESSES = [address_of(s) for s in STAFF]
-BUILD = message_from_files(SENDER, address_of)
+
+
+def _build(wh, address=address_of):
+    return message_from_files(SENDER, address, gate=SendGate(wh.engine, wh.schema))
 
 
 @pytest.fixture
@@ -41,9 +47,15 @@ def wh(warehouse):
     return warehouse
 
 
-def _enqueue(wh, items, **kw):
+def _enqueue(wh, items, *, scanned: bool = True, **kw):
+    """Queue ``items``; by default also record a passing leak scan of their files and subjects (what the
+    pipeline's scan does before delivery)."""
+    items = list(items)
     with begin(wh.engine, wh.schema) as conn:
-        return enqueue(conn, items, **kw)
+        counts = enqueue(conn, items, **kw)
+    if scanned:
+        record_scanned(wh.engine, wh.schema, items)
+    return counts
 
 
 def _rows(wh) -> dict[str, dict]:
@@ -53,7 +65,7 @@ def _rows(wh) -> dict[str, dict]:
 
 
 def _deliver(wh, transport, **kw):
-    return deliver(wh.engine, wh.schema, transport, BUILD, **kw)
+    return deliver(wh.engine, wh.schema, transport, _build(wh), **kw)
 
 
 def _assert_no_address(wh, caplog=None):
@@ -115,7 +127,7 @@ def test_transient_failures_beyond_retries_stay_pending_and_stop_the_run(wh, smt
     _enqueue(wh, [render(tmp_path, REPORT, PERIOD, s) for s in STAFF])
     smtp_server.handler.fail_data = 100
     transport, sleeps = smtp_server.transport(retries=2)
-    summary = deliver(wh.engine, wh.schema, transport, BUILD, max_consecutive_deferrals=2)
+    summary = deliver(wh.engine, wh.schema, transport, _build(wh), max_consecutive_deferrals=2)
     assert (summary.sent, summary.deferred, summary.attempts, summary.stopped_early) == (0, 2, 4, True)
     rows = _rows(wh)
     assert [rows[s]["status"] for s in STAFF] == [PENDING] * len(STAFF)
@@ -197,7 +209,7 @@ def test_row_left_sending_is_resent_with_the_same_message_id(wh, smtp_server, tm
     _enqueue(wh, [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]])
     with begin(wh.engine, wh.schema) as conn:
         row = pending(conn)[0]
-    msg = BUILD(row)
+    msg = _build(wh)(row)
     with begin(wh.engine, wh.schema) as conn:
         assert mark_sending(conn, row, str(msg["Message-ID"]))
     transport, _ = smtp_server.transport()
@@ -256,22 +268,56 @@ def test_stale_claim_loses(wh, tmp_path):
 
 def test_unbuildable_message_fails_without_sending(wh, tmp_path, caplog):
     caplog.set_level(logging.INFO)
+    items = [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]]
+    _enqueue(wh, items)
+    Path(items[0].pdf_path).unlink()  # the rendered file is gone: a person has to look
+    out = tmp_path / "outbox"
+    summary = deliver(wh.engine, wh.schema, FileTransport(out), _build(wh))
+    assert (summary.sent, summary.failed) == (1, 1)
+    rows = _rows(wh)
+    assert rows[STAFF[0]]["status"] == FAILED and "FileNotFoundError" in rows[STAFF[0]]["last_error"]
+    assert [p.name for p in out.iterdir()] == [f"{REPORT}__{PERIOD}__{STAFF[1]}.eml"]
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    (None, "no_address"), ("", "no_address"), (KeyError, "no_address"),
+    ("rm.a@branch.example;rm.b@branch.example", "invalid_address"),
+    ("rm.a@branch.example, rm.b@branch.example", "invalid_address"),
+    ("Wang <rm.a@branch.example>", "invalid_address"), ("rm.a@branch.example\nBcc: x@evil.example", "invalid_address"),
+])
+def test_recipient_without_a_usable_address_is_undeliverable_not_failed(wh, tmp_path, caplog, address, reason):
+    caplog.set_level(logging.INFO)
     _enqueue(wh, [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]])
 
-    def no_address(recipient_id: str) -> str:
-        raise KeyError(recipient_id)
+    def lookup(recipient_id: str) -> str | None:
+        if recipient_id != STAFF[0]:
+            return address_of(recipient_id)
+        if address is KeyError:
+            raise KeyError(recipient_id)
+        return address
 
     out = tmp_path / "outbox"
-    summary = deliver(wh.engine, wh.schema, FileTransport(out), message_from_files(SENDER, no_address))
-    assert (summary.sent, summary.failed) == (0, 2)
-    assert {r["status"] for r in _rows(wh).values()} == {FAILED}
-    assert not out.exists()
+    summary = deliver(wh.engine, wh.schema, FileTransport(out), _build(wh, lookup))
+    assert (summary.sent, summary.failed, summary.undeliverable) == (1, 0, 1)
+    assert [(u.recipient_id, u.reason) for u in summary.undeliverables] == [(STAFF[0], reason)]
+    rows = _rows(wh)
+    assert (rows[STAFF[0]]["status"], rows[STAFF[0]]["last_error"]) == (UNDELIVERABLE, reason)
+    assert rows[STAFF[0]]["attempts"] == 0 and rows[STAFF[0]]["message_id"] is None  # nothing handed over
+    assert [p.name for p in out.iterdir()] == [f"{REPORT}__{PERIOD}__{STAFF[1]}.eml"]
+    assert any(STAFF[0] in r.getMessage() and reason in r.getMessage() for r in caplog.records
+               if r.levelno == logging.WARNING)
+    _assert_no_address(wh, caplog)
+    # not picked up again by delivery; a re-render for a servable recipient queues it again
+    assert deliver(wh.engine, wh.schema, FileTransport(out), _build(wh)).sent == 0
+    _enqueue(wh, [render(tmp_path, REPORT, PERIOD, STAFF[0])])
+    assert _rows(wh)[STAFF[0]]["status"] == PENDING
+    assert deliver(wh.engine, wh.schema, FileTransport(out), _build(wh)).sent == 1
 
 
 def test_file_transport_through_the_outbox(wh, tmp_path):
     _enqueue(wh, [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]])
     out = tmp_path / "outbox"
-    assert deliver(wh.engine, wh.schema, FileTransport(out), BUILD).sent == 2
+    assert deliver(wh.engine, wh.schema, FileTransport(out), _build(wh)).sent == 2
     rows = _rows(wh)
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{REPORT}__{PERIOD}__{s}.eml" for s in STAFF[:2])
     assert all(r["eml_path"] and re.search(r"\.eml$", r["eml_path"]) for r in rows.values())

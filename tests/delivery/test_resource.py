@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from crm.delivery import FileTransport, SmtpTransport, deliver, enqueue, ensure_outbox, message_from_files
+from crm.delivery import (
+    FileTransport,
+    SendGate,
+    SmtpTransport,
+    deliver,
+    enqueue,
+    ensure_outbox,
+    message_from_files,
+)
 from crm.warehouse import begin
 from orchestration.resources import DeliveryResource, _delivery
-from tests.delivery.conftest import SENDER, address_of, render
+from tests.delivery.conftest import SENDER, address_of, record_scanned, render
 
 
 def test_local_default_writes_eml_files(monkeypatch, tmp_path):
@@ -26,9 +34,11 @@ def test_smtp_resource_delivers_each_message_once(smtp_server, warehouse, tmp_pa
     transport = resource.transport_for(tmp_path / "outbox")
     assert isinstance(transport, SmtpTransport)
     ensure_outbox(warehouse.engine, warehouse.schema)
+    items = [render(tmp_path, "key_account", "2026-10", f"S{i:06d}") for i in range(3)]
     with begin(warehouse.engine, warehouse.schema) as conn:
-        enqueue(conn, [render(tmp_path, "key_account", "2026-10", f"S{i:06d}") for i in range(3)])
-    build = message_from_files(SENDER, address_of)
+        enqueue(conn, items)
+    record_scanned(warehouse.engine, warehouse.schema, items)
+    build = message_from_files(SENDER, address_of, gate=SendGate(warehouse.engine, warehouse.schema))
     first = deliver(warehouse.engine, warehouse.schema, transport, build)
     again = deliver(warehouse.engine, warehouse.schema, resource.transport_for(tmp_path), build)
     assert (first.sent, again.sent, again.already_sent) == (3, 0, 3)
