@@ -170,9 +170,13 @@ def render_notice(failure: RunFailure, locale: str) -> str:
 
 def notice_paths(reports: Path, failure: RunFailure) -> tuple[Path, Path]:
     """``reports/<failure date>/run_failure/<run id>.html`` and ``.txt`` (the run id is checked to be a
-    UUID, so the path stays inside ``reports``)."""
-    base = reports / f"{failure.bank_time:%Y-%m-%d}" / REPORT / failure.run_id
-    return base.with_suffix(".html"), base.with_suffix(".txt")
+    UUID, and the path is built by :func:`crm.zones.safe_path`)."""
+    from crm.zones import safe_path
+
+    parts = (f"{failure.bank_time:%Y-%m-%d}", REPORT, failure.run_id)
+    origin = f"the failed run's id (job {identifier(failure.job)})"
+    return (safe_path(reports, *parts, origin=origin, suffix=".html"),
+            safe_path(reports, *parts, origin=origin, suffix=".txt"))
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -181,25 +185,19 @@ def _write(path: Path, data: bytes) -> None:
     write_atomically(path, data)  # unchanged bytes are not rewritten
 
 
-def scan_rows(failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Path) -> list[dict]:
-    """The send gate's records for the notice files: a structural scan (content built only from
-    identifiers, no data value), passed, of the exact bytes of each file."""
+def scan_rows(failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Path,
+              subjects: Sequence[tuple[str, str]] = ()) -> list[dict]:
+    """The send gate's records (:mod:`crm.delivery.gate`) for the notice: a structural scan (content built
+    only from identifiers and catalogue text, no data value), passed, of the exact bytes of each file and of
+    each recipient's subject (``subjects``: (recipient id, subject) pairs)."""
+    from crm.delivery.gate import subject_bytes, subject_label
+
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return [{"sha256": hashlib.sha256(data).hexdigest(), "source": path.relative_to(root).as_posix(),
-             "period": failure.period, "passed": True, "findings": 0, "method": "structural",
-             "run_id": failure.run_id, "scanned_at": now} for path, data in files]
-
-
-def record_structural_scans(conn: sa.Connection, rows: list[dict]) -> int:
-    """MERGE (lead): the send gate of BRIEF interface 3, ``crm.delivery.gate.record_scans``, is on the
-    delivery branch, not on this one. At merge, keep only the two lines of the ``else`` path (import and
-    call) and delete the ImportError fallback and its test skip. Until then this records nothing."""
-    try:
-        from crm.delivery.gate import record_scans  # type: ignore[import-not-found]
-    except ImportError:  # MERGE: remove with the gate merged
-        _log.warning("run_failure: crm.delivery.gate is not installed; structural scans not recorded")
-        return 0
-    return record_scans(conn, rows)
+    parts = [(path.relative_to(root).as_posix(), data) for path, data in files]
+    parts += [(subject_label(REPORT, failure.period, r), subject_bytes(text)) for r, text in subjects]
+    return [{"sha256": hashlib.sha256(data).hexdigest(), "source": source, "period": failure.period,
+             "passed": True, "findings": 0, "method": "structural", "run_id": failure.run_id,
+             "scanned_at": now} for source, data in parts]
 
 
 @dataclass
@@ -226,21 +224,34 @@ def outbox_items(failure: RunFailure, recipients: Sequence[str], html_path: Path
             for r in recipients]
 
 
-def message_builder(sender: str, address_of: Callable[[str], str]):
+def message_builder(sender: str, address_of: Callable[[str], str], gate):
     """``build(row)`` for :func:`crm.delivery.deliver`: the notice's HTML with its plain-text file (next to
-    it, ``.txt``) as the text alternative; no attachment. The address comes from ``address_of``."""
-    from crm.delivery import build_message
+    it, ``.txt``) as the text alternative; no attachment. The address comes from ``address_of`` (a missing or
+    unusable one makes the row undeliverable). Like every message, a notice passes the send gate
+    (``gate``, :class:`crm.delivery.SendGate`): it is built from the bytes whose structural scan
+    :func:`notify` recorded, and held if they changed."""
+    from crm.delivery import INVALID_ADDRESS, NO_ADDRESS, Undeliverable, build_message
+    from crm.delivery.gate import subject_bytes, subject_label
+    from crm.delivery.message import valid_address
 
     def build(row):
         if not row.html_path:
             raise ValueError("row has no rendered HTML")
+        try:
+            to = address_of(row.recipient_id)
+        except KeyError:
+            raise Undeliverable(NO_ADDRESS) from None
+        if not valid_address(to):
+            raise Undeliverable(INVALID_ADDRESS)
         html_path = Path(row.html_path)
+        html, text = html_path.read_bytes(), html_path.with_suffix(".txt").read_bytes()
+        subject_text = row.subject or ""
+        gate.require({gate.label(html_path): html, gate.label(html_path.with_suffix(".txt")): text,
+                      subject_label(row.report, row.period, row.recipient_id): subject_bytes(subject_text)})
         return build_message(
-            sender=sender, to=address_of(row.recipient_id), subject=row.subject or "",
-            html=html_path.read_text(encoding="utf-8"), text=html_path.with_suffix(".txt").read_text(
-                encoding="utf-8"), pdf=None, pdf_filename="", report=row.report, period=row.period,
-            recipient_id=row.recipient_id, generation=row.generation, date=row.rendered_at or row.created_at,
-            msg_id=row.message_id)
+            sender=sender, to=to, subject=subject_text, html=html.decode("utf-8"), text=text.decode("utf-8"),
+            pdf=None, pdf_filename="", report=row.report, period=row.period, recipient_id=row.recipient_id,
+            generation=row.generation, date=row.rendered_at or row.created_at, msg_id=row.message_id)
 
     return build
 
@@ -252,7 +263,8 @@ def notify(
     """Render, record, queue and send the notice of ``failure`` to the active data engineers (see the module
     docstring). ``transport`` None (the mail settings are unusable): queued, not sent, logged. Logs name the
     job, run id, staff ids and counts only."""
-    from crm.delivery import deliver, enqueue
+    from crm.delivery import SendGate, deliver, enqueue
+    from crm.delivery.gate import record_scans
     from crm.reports.recipients import address_book
     from crm.warehouse import begin
 
@@ -278,9 +290,11 @@ def notify(
     _write(html_path, html)
     _write(text_path, text)
     result.html_path = html_path
+    subject_text = subject(failure, locale)
     with begin(engine, schema) as conn:
-        record_structural_scans(conn, scan_rows(failure, [(html_path, html), (text_path, text)], reports))
-        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject(failure, locale)))
+        record_scans(conn, scan_rows(failure, [(html_path, html), (text_path, text)], reports,
+                                     [(r, subject_text) for r in result.recipients]))
+        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject_text))
     result.queued = counts.inserted + counts.refreshed + counts.resend
     if transport is None:  # the mail settings are unusable: queued, sent by the next notice that can be
         result.reason = "no_transport"
@@ -298,7 +312,8 @@ def notify(
             raise KeyError(f"staff {staff_id} has no e-mail address in the staff extract")
         return book[staff_id]
 
-    summary = deliver(engine, schema, transport, message_builder(sender, address_of), report=REPORT, log=log)
+    build = message_builder(sender, address_of, SendGate(engine, schema, reports))
+    summary = deliver(engine, schema, transport, build, report=REPORT, log=log)
     result.sent, result.failed, result.deferred = summary.sent, summary.failed, summary.deferred
     log.info(f"run_failure notice of run {run} (job {job}): {len(result.recipients)} data engineers "
              f"({', '.join(result.recipients)}); sent {summary.sent}, failed {summary.failed}, "

@@ -216,3 +216,25 @@ def test_a_notice_that_could_not_be_sent_goes_out_with_the_next_one(tmp_path):
     assert len(rows) == 4 and set(rows["status"]) == {"sent"}
     runs = sorted(m["Subject"] for m in _messages(home).values())
     assert sum(first.run_id[:8] in s for s in runs) == 2 and sum(second.run_id[:8] in s for s in runs) == 2
+
+
+def test_a_notice_changed_after_its_scan_is_held_not_sent(tmp_path):
+    """Notices pass the same send gate as reports: the structural scan covers the exact bytes rendered; a
+    notice file changed while it waited in the outbox is held, with the reason, and not sent."""
+    home = _home(tmp_path)
+    with dg.instance_for_test() as instance:
+        first = _fail(instance, "boom_job")
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name=SENSOR, dagster_event=first.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=first.dagster_run,
+            resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
+        run_failure_notice(ctx)  # queued only
+        html = next((home / "reports").rglob("*.html"))
+        html.write_bytes(html.read_bytes().replace(b"</body>", f"<p>{SECRET}</p></body>".encode()))
+        second = _fail(instance, "ledger_job")
+        _notify(instance, second, home)
+    rows = _outbox(home).set_index("period")
+    held = rows.loc[rows.index.str.endswith(first.run_id.replace("-", "")[:11])]
+    assert set(held["status"]) == {"held"} and held["last_error"].str.contains("changed since it was scanned").all()
+    assert set(rows.drop(held.index)["status"]) == {"sent"}
+    assert not [m for m in _messages(home).values() if SECRET in _text(m)]
