@@ -132,7 +132,7 @@ def test_agreement_with_several_files_in_one_frame(clean_raw):
     loans = clean_raw["loans"]
     second = loans.copy()
     second["_source_file"] = "LOAN_20260131_002.dat"
-    second["loan_id"] = second["loan_id"] + "B"
+    second["loan_id"] = second["loan_id"].str.replace("L0", "L9", n=1)  # other loans, ids of the same shape
     _set(second, 1, "balance", None)
     frames = {**clean_raw, "loans": pd.concat([loans, second], ignore_index=True)}
     a = evaluate_pandas(frames, BUSINESS_DATE, extracts=["loans"])["loans"]
