@@ -66,10 +66,11 @@ def check_pattern(pattern: str, where: str) -> None:
     """Raise :class:`IdentifierError` unless ``pattern`` uses only the allowed vocabulary: literal ASCII letters,
     digits, ``_`` and ``-``; classes ``[...]`` of those, with ranges within digits, upper-case or lower-case
     letters (``-`` literal only first or last), never negated; quantifiers ``? * + {m} {m,n} {m,}`` after an
-    atom; non-capturing groups ``(?:...)``; alternation ``|``."""
+    atom; non-capturing groups ``(?:...)``; alternation ``|`` (no empty alternative)."""
     if not isinstance(pattern, str) or not pattern:
         raise IdentifierError(f"{where}: pattern must be a non-empty string")
     i, depth, atom = 0, 0, False
+    empty = True  # the current alternative has no atom yet
     n = len(pattern)
 
     def bad(msg: str) -> IdentifierError:
@@ -78,7 +79,7 @@ def check_pattern(pattern: str, where: str) -> None:
     while i < n:
         ch = pattern[i]
         if ch in _LITERALS:
-            i, atom = i + 1, True
+            i, atom, empty = i + 1, True, False
         elif ch == "[":
             end = pattern.find("]", i + 1)
             if end < 0:
@@ -100,17 +101,21 @@ def check_pattern(pattern: str, where: str) -> None:
                     j += 3
                     continue
                 j += 1
-            i, atom = end + 1, True
+            i, atom, empty = end + 1, True, False
         elif ch == "(":
             if not pattern.startswith("(?:", i):
                 raise bad("only non-capturing groups '(?:...)' are allowed")
-            i, depth, atom = i + 3, depth + 1, False
+            i, depth, atom, empty = i + 3, depth + 1, False, True
         elif ch == ")":
             if depth == 0:
                 raise bad("unbalanced ')'")
+            if empty:
+                raise bad("empty alternative or group")
             i, depth, atom = i + 1, depth - 1, True
         elif ch == "|":
-            i, atom = i + 1, False
+            if empty:
+                raise bad("empty alternative")
+            i, atom, empty = i + 1, False, True
         elif ch in "?*+":
             if not atom:
                 raise bad(f"quantifier {ch!r} without an atom")
@@ -126,6 +131,8 @@ def check_pattern(pattern: str, where: str) -> None:
             raise bad(f"character {ch!r} is not allowed (see identifiers.toml)")
     if depth:
         raise IdentifierError(f"{where}: unbalanced '('")
+    if empty:
+        raise IdentifierError(f"{where}: empty alternative at the end of the pattern")
 
 
 def load_kinds(path: Path = IDENTIFIERS_FILE) -> dict[str, IdKind]:
