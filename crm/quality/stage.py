@@ -7,9 +7,9 @@ Where things go:
   .parquet``: the restricted zone, next to the raw file they came from;
 - accepted rows to ``staged/<extract>/<date>.parquet`` after the privacy policy (:mod:`crm.privacy`):
   join keys tokenised, names, IDs, phones and cards masked for display, birth dates and addresses
-  generalised, free text scrubbed; no raw personal value leaves the raw zone. Before that, free-text columns
-  (text policy ``strip``) lose their control and format characters (:func:`crm.quality.text.strip_frame`),
-  counted per column;
+  generalised, free text scrubbed; no raw personal value leaves the raw zone. Before the scrub, free-text
+  columns (text policy ``strip``) lose their control and format characters (in :func:`crm.privacy.apply.protect`,
+  :func:`crm.quality.text.strip_frame`), counted per column;
 - the evidence to the warehouse (:data:`crm.warehouse.dq_rule_results`, ``dq_file_outcomes``,
   ``dq_quarantine``, ``dq_rules``, ``dq_partition_gates``, ``dq_text_cleaning``), appended per run: no
   value from the data, only file names, checksums, row numbers, rule ids and counts.
@@ -44,7 +44,6 @@ from crm.ingest.load import raw_path, write_parquet_atomically
 from crm.quality.evaluate import Evaluation, evaluate_extract_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.rules import Rule, rule_catalogue, rules_for
-from crm.quality.text import strip_frame
 
 PERSONAL_SEMANTICS = frozenset(
     {"id_number", "card_number", "mobile", "email", "person_name", "address", "free_text", "birth_date"}
@@ -376,10 +375,10 @@ def _finish(
                 outcome.quarantine_index["rule_ids"].map(",".join).to_numpy(), dtype=object
             ) if len(q_rows) else pd.Series([], dtype=object)
             q_out.add(q_rows)
-            accepted, stats = strip_frame(outcome.accepted, strip_columns)  # before the scrub
-            for col, (rows, chars) in stats.items():
-                stripped[col] = (stripped[col][0] + rows, stripped[col][1] + chars)
+            accepted = outcome.accepted
             protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
+            for col, (rows, chars) in protected.attrs["text_stripped"].items():  # free text, before the scrub
+                stripped[col] = (stripped[col][0] + rows, stripped[col][1] + chars)
             s_out.add(protected.reset_index(drop=True))
             policies.add(protected.attrs["privacy_policy"])
             summaries.append(outcome.summary)

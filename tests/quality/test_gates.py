@@ -113,3 +113,15 @@ def test_gate_rows_roll_back_with_the_other_evidence(bank, warehouse):
         raise RuntimeError("the step failed after recording")
     for table in (wh.dq_partition_gates, wh.dq_rule_results, wh.dq_text_cleaning):
         assert _read(warehouse, table).empty, table.name
+
+
+def test_staged_data_rebuilt_after_a_key_rotation_is_stripped_too(bank):
+    from crm.privacy.retention import retokenise
+
+    tmp_path, _ = bank
+    r = _stage(tmp_path, "interactions")
+    rotated = KeyRing(keys={"k1": bytes(range(32)), "k2": bytes(range(1, 33))}, current="k2")
+    retokenise(tmp_path / "raw", tmp_path / "staged", rotated)
+    staged = pd.read_parquet(r.staged_path).sort_values("_row_number")
+    assert staged["customer_id"].str.startswith("k2.").all()  # rebuilt
+    assert staged["notes"].iloc[0] == "客户表示 下月还款"
