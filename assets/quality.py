@@ -5,10 +5,12 @@
 (raw values stay in the restricted raw zone), writes the accepted rows without personal columns, and
 appends the evidence to the warehouse DQ tables and the GX Data Docs under ``dq/``.
 
-Checks on each staged asset, all ``blocking``: one per rule family of the extract (severity ERROR when the
-rows failing its critical rules exceed the extract's threshold, WARN when rules fail below it, so warnings
-show without blocking), ``quarantine_rate`` (all critical failures together against the threshold) and
-``rows_accounted`` (per file, accepted + quarantined = parsed).
+Checks on each staged asset, all ``blocking``. A partition is *blocked* when its quarantined rows exceed both
+its share allowance and its row allowance (contract defaults 2 % and 5 rows per extract, overridable in the
+``quality`` resource), or rows are unaccounted for; the verdict is appended to ``dq_partition_gates``. One
+check per rule family of the extract (severity ERROR when the family has critical failures in a blocked
+partition, WARN otherwise, so failures show without blocking), ``quarantine_rate`` (ERROR when a partition
+is blocked) and ``rows_accounted`` (per file, accepted + quarantined = parsed).
 
 ``dq/arrivals`` records, per business date, which extracts were due, when each arrived and which are late
 or missing; its check fails when one is.
@@ -32,7 +34,10 @@ FAMILY_TEXT = {
     "range": "amounts, rates and scores are within their ranges",
     "length": "texts fit their maximum length",
     "uniqueness": "the key identifies one row",
-    "format": "ID numbers (GB 11643), credit codes (GB 32100), card numbers (Luhn), mobiles and e-mails",
+    "format": "ID numbers (GB 11643), credit codes (GB 32100), card numbers (Luhn), mobiles, e-mails and the "
+    "identifier patterns of crm/contract/identifiers.toml",
+    "text": "no control or format characters (Unicode Cc, Cf, U+2028/9): quarantined in ids, codes, names, "
+    "addresses and e-mails; counted and removed in free text",
     "referential": "references exist in the other extracts of the same business date",
     "date_order": "dates are in order and none is after the business date",
     "consistency": "the bank's cross-field rules (balance vs contract, five-category class, balance sheet)",
@@ -48,8 +53,13 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def family_check(key: dg.AssetKey, family: str, results, threshold: float) -> dg.AssetCheckResult:
-    """One rule family over the staged partitions of a step."""
+def _allowance(r) -> str:
+    return f"{_pct(r.threshold)} and {r.rows_threshold} rows"
+
+
+def family_check(key: dg.AssetKey, family: str, results) -> dg.AssetCheckResult:
+    """One rule family over the staged partitions of a step: ERROR when it has critical failures in a blocked
+    partition (see :attr:`crm.quality.stage.StageResult.blocked`)."""
     rows = sum(r.parsed for r in results)
     rows_by_part = []
     crit = warn = 0
@@ -62,7 +72,7 @@ def family_check(key: dg.AssetKey, family: str, results, threshold: float) -> dg
         f = fam.loc[family]
         crit += int(f["critical_rows"])
         warn += int(f["warning_rows"])
-        if r.parsed and f["critical_rows"] / r.parsed > threshold:
+        if r.blocked and f["critical_rows"]:
             over.append(r.partition_key)
         counts = r.summary.set_index("rule_id")["failed"]
         for rid in f["failed_rules"]:
@@ -82,8 +92,8 @@ def family_check(key: dg.AssetKey, family: str, results, threshold: float) -> dg
             "rows_checked": rows,
             "rows_failing_critical": crit,
             "rows_failing_warning_only_rules": warn,
-            "threshold": _pct(threshold),
-            "partitions_over_threshold": ", ".join(over) or "none",
+            "allowance": ", ".join(sorted({_allowance(r) for r in results})) or "none",
+            "partitions_blocked": ", ".join(over) or "none",
             "rules_not_evaluated": ", ".join(skipped) or "none",
             "failed_rules": dg.MetadataValue.md(
                 "| rule | failed rows |\n|---|---|\n" + table if table else "none"
@@ -92,10 +102,11 @@ def family_check(key: dg.AssetKey, family: str, results, threshold: float) -> dg
     )
 
 
-def rate_check(key: dg.AssetKey, results, threshold: float) -> dg.AssetCheckResult:
+def rate_check(key: dg.AssetKey, results) -> dg.AssetCheckResult:
+    """Fails (ERROR) when a partition is blocked: quarantined rows over both allowances, or unaccounted."""
     parsed = sum(r.parsed for r in results)
     quarantined = sum(r.quarantined for r in results)
-    over = [f"{r.partition_key} ({_pct(r.quarantine_rate)})" for r in results if r.over_threshold]
+    over = [f"{r.partition_key} ({r.quarantined} rows, {_pct(r.quarantine_rate)})" for r in results if r.blocked]
     return dg.AssetCheckResult(
         check_name="quarantine_rate",
         asset_key=key,
@@ -105,8 +116,8 @@ def rate_check(key: dg.AssetKey, results, threshold: float) -> dg.AssetCheckResu
             "parsed": parsed,
             "quarantined": quarantined,
             "rate": _pct(quarantined / parsed if parsed else 0.0),
-            "threshold": _pct(threshold),
-            "partitions_over_threshold": ", ".join(over) or "none",
+            "allowance": ", ".join(sorted({_allowance(r) for r in results})) or "none",
+            "partitions_blocked": ", ".join(over) or "none",
         },
     )
 
@@ -149,15 +160,17 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
     check_specs = [
         dg.AssetCheckSpec(
             family, asset=key, blocking=True,
-            description=f"Rule family '{family}': {FAMILY_TEXT[family]}. ERROR (blocks downstream) when rows "
-            "failing its critical rules exceed the extract's threshold; WARN below it.",
+            description=f"Rule family '{family}': {FAMILY_TEXT[family]}. ERROR (blocks downstream) when it has "
+            "critical failures in a partition whose quarantined rows exceed both the extract's share and row "
+            "allowances; WARN otherwise.",
         )
         for family in families
     ] + [
         dg.AssetCheckSpec(
             "quarantine_rate", asset=key, blocking=True,
-            description="Rows quarantined (failing any critical rule) stay within the extract's threshold "
-            "(default 2%).",
+            description="Rows quarantined (failing any critical rule) stay within the extract's share allowance "
+            f"({_pct(extract.quarantine_share)}) or its row allowance ({extract.quarantine_rows} rows) by "
+            "default; the partition blocks only when it exceeds both.",
         ),
         dg.AssetCheckSpec(
             "rows_accounted", asset=key, blocking=True,
@@ -191,6 +204,7 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
 
         home = crm_home.home()
         threshold = quality.threshold_for(extract.name)
+        rows_threshold = quality.rows_threshold_for(extract.name)
         gx_context = None
         if quality.engine == "gx":
             from crm.quality.gx import ephemeral_context
@@ -200,8 +214,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         ring = privacy.ring(context.log)
         batch = stage_partitions(
             extract.name, [(pk, business_date_for(pk, extract.cadence)) for pk in keys],
-            raw=home.raw, staged=home.staged, engine=quality.engine, threshold=threshold, context=gx_context,
-            ring=ring,
+            raw=home.raw, staged=home.staged, engine=quality.engine, threshold=threshold,
+            rows_threshold=rows_threshold, context=gx_context, ring=ring,
             progress=lambda done, total: context.log.info(f"{extract.name}: staged {done}/{total} partitions"),
         )
         results = batch.results
@@ -211,7 +225,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
             if r.quarantined:
                 context.log.info(
                     f"{extract.name} {r.business_date}: parsed {r.parsed}, quarantined {r.quarantined} "
-                    f"({_pct(r.quarantine_rate)}; threshold {_pct(threshold)})"
+                    f"({_pct(r.quarantine_rate)}; allowance {_allowance(r)}; "
+                    f"{'blocked' if r.blocked else 'not blocked'})"
                 )
         if results:
             engine = warehouse.engine()
@@ -224,8 +239,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
                 publish(home.dq, batch.gx_results, context.run.run_id)
             context.log.info(f"evidence recorded: {written}")
         absent = list(batch.absent)
-        checks = [family_check(key, f, results, threshold) for f in families]
-        checks += [rate_check(key, results, threshold), accounted_check(key, results)]
+        checks = [family_check(key, f, results) for f in families]
+        checks += [rate_check(key, results), accounted_check(key, results)]
         if not results:
             yield from checks
             return
@@ -240,6 +255,12 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
                 "suite_version": ", ".join(sorted({r.suite_version for r in results})),
                 "engine": quality.engine,
                 "privacy_policy": ", ".join(sorted({r.privacy_policy for r in results})),
+                "partitions_blocked": ", ".join(r.partition_key for r in results if r.blocked) or "none",
+                "text_chars_removed": sum(r.text_chars_removed for r in results),
+                "text_rows_cleaned": sum(rows for r in results for rows, _ in r.text_stripped.values()),
+                "text_chars_removed_by_partition": ", ".join(
+                    f"{r.partition_key}: {r.text_chars_removed}" for r in results if r.text_chars_removed
+                ) or "none",
                 "key_version": ring.current,
             },
             check_results=checks,

@@ -60,18 +60,40 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class QualityResource(dg.ConfigurableResource):
-    """Data-quality settings. ``default_threshold``: share of a partition's rows that may be quarantined
-    before its checks block downstream assets (0.02 = 2 %); ``thresholds``: per-extract overrides;
+    """Data-quality settings. A staged partition blocks downstream assets only when its quarantined rows
+    exceed both its share allowance and its row allowance (or rows are unaccounted for). Each extract's
+    allowances come from the contract (``Extract.quarantine_share``, 2 %; ``Extract.quarantine_rows``, 5
+    rows); ``default_threshold`` / ``default_rows_threshold`` replace them for every extract
+    (``CRM_DQ_THRESHOLD``, ``CRM_DQ_ROWS_THRESHOLD``), ``thresholds`` / ``rows_thresholds`` for one extract.
     ``arrival_cutoff``: HH:MM bank time on the day after the business date by which extracts are due;
     ``engine``: ``gx`` (Great Expectations, the default) or ``pandas`` (the same rules, plain pandas)."""
 
-    default_threshold: float = 0.02
+    default_threshold: float | None = None
     thresholds: dict[str, float] = {}
+    default_rows_threshold: int | None = None
+    rows_thresholds: dict[str, int] = {}
     arrival_cutoff: str = "08:00"
     engine: str = "gx"
 
     def threshold_for(self, extract: str) -> float:
-        return float(self.thresholds.get(extract, self.default_threshold))
+        """Share allowance (0.02 = 2 % of the partition's parsed rows)."""
+        from crm.contract import get
+
+        if extract in self.thresholds:
+            return float(self.thresholds[extract])
+        if self.default_threshold is not None:
+            return float(self.default_threshold)
+        return float(get(extract).quarantine_share)
+
+    def rows_threshold_for(self, extract: str) -> int:
+        """Row allowance (quarantined rows)."""
+        from crm.contract import get
+
+        if extract in self.rows_thresholds:
+            return int(self.rows_thresholds[extract])
+        if self.default_rows_threshold is not None:
+            return int(self.default_rows_threshold)
+        return int(get(extract).quarantine_rows)
 
 
 class PrivacyResource(dg.ConfigurableResource):
@@ -181,9 +203,14 @@ def _delivery(env: str) -> DeliveryResource:
         locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"))
 
 
-def _float_env(name: str, default: float) -> float:
+def _float_env(name: str, default: float | None) -> float | None:
     text = os.environ.get(name)
     return float(text) if text else default
+
+
+def _int_env(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name)
+    return int(text) if text else default
 
 
 def resources_for(env: str | None = None) -> dict:
@@ -195,7 +222,8 @@ def resources_for(env: str | None = None) -> dict:
             "crm_home": CrmHomeResource(root=home),
             "warehouse": WarehouseResource(url=os.environ.get("CRM_WAREHOUSE_URL", ""), crm_home=home),
             "quality": QualityResource(
-                default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
+                default_threshold=_float_env("CRM_DQ_THRESHOLD", None),
+                default_rows_threshold=_int_env("CRM_DQ_ROWS_THRESHOLD", None),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
             ),
             # an EnvVar, so the key never shows in the UI's resource config
@@ -214,7 +242,8 @@ def resources_for(env: str | None = None) -> dict:
             "crm_home": CrmHomeResource(root=dg.EnvVar("CRM_HOME")),
             "warehouse": WarehouseResource(url=dg.EnvVar("CRM_WAREHOUSE_URL"), crm_home=dg.EnvVar("CRM_HOME")),
             "quality": QualityResource(
-                default_threshold=_float_env("CRM_DQ_THRESHOLD", 0.02),
+                default_threshold=_float_env("CRM_DQ_THRESHOLD", None),
+                default_rows_threshold=_int_env("CRM_DQ_ROWS_THRESHOLD", None),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
             ),
             # unset, the run stops: Dagster names the missing variable

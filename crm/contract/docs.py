@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from crm.contract import CODE_SETS, EXTRACTS, Extract
+from crm.contract import CODE_SETS, EXTRACTS, Extract, identifier_kinds
 from crm.contract.model import DelimitedLayout
 
 TYPE_TEXT = {
@@ -59,18 +59,42 @@ def render_extract(e: Extract) -> str:
             target = "customers or corporates" if fk.extract == "customer_master" else f"`{fk.extract}`"
             refs.append(f"`{', '.join(fk.columns)}` → {target}.`{', '.join(fk.ref_columns)}`")
         lines.append(f"- References (same business date): {'; '.join(refs)}")
+    lines.append(
+        f"- Quarantine allowance: the day's partition blocks downstream work only when its quarantined rows "
+        f"exceed both {100 * e.quarantine_share:g} % of its rows and {e.quarantine_rows} rows"
+    )
     lines += [
         "",
-        "| # | column | 中文名 | type | required | code set | range | PII class | semantic |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| # | column | 中文名 | type | required | code set | range | PII class | semantic | identifier | text |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, c in enumerate(e.columns, 1):
         lines.append(
             f"| {n} | `{c.name}` | {_cell(c.title)} | {_column_type(c)} | {'yes' if not c.nullable else ''} | "
             f"{f'[{c.code_set}](#code-set-{c.code_set})' if c.code_set else ''} | {_range(c)} | {c.pii} | "
-            f"{c.semantic or ''} |"
+            f"{c.semantic or ''} | {' or '.join(f'[{k}](#identifiers)' for k in c.id_kind)} | {c.text or ''} |"
         )
     return "\n".join(lines)
+
+
+def render_identifiers() -> list[str]:
+    out = [
+        "## Identifiers",
+        "",
+        "The shape of every key and reference column, set in `crm/contract/identifiers.toml`: the bank may",
+        "change a pattern to what its core systems write (the change re-versions the data-quality suites that",
+        "use it). A value must match its pattern as a whole, with nothing before or after it (not even a line",
+        "break). Patterns use a deliberately small vocabulary (letters, digits, `_`, `-`, classes of them,",
+        "repetitions, groups and alternatives), so no accepted identifier can contain a path separator, a dot,",
+        "white space, a quote, markup or a control character.",
+        "",
+        "| kind | pattern | example | 说明 | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for k in identifier_kinds().values():
+        out.append(f"| `{k.name}` | `{_cell(k.pattern)}` | `{k.example}` | {_cell(k.zh)} | {_cell(k.en)} |")
+    out.append("")
+    return out
 
 
 def render_markdown() -> str:
@@ -106,6 +130,17 @@ def render_markdown() -> str:
         "  whole and must be resent with a higher sequence.",
         "- Personal-information classes follow JR/T 0171-2020: C3 authentication data (none is sent), C2",
         "  personal information identifying a person or their finances, C1 other internal information.",
+        "- *identifier*: the value must have the shape of that identifier kind (see [Identifiers](#identifiers));",
+        "  a row whose value does not is quarantined (rule `<extract>.<column>.id_pattern`).",
+        "- *text*: what happens to control and format characters (Unicode categories Cc and Cf: line breaks,",
+        "  tabs, NUL, ESC, bidirectional overrides and isolates, zero-width characters, soft hyphen ...; and",
+        "  U+2028, U+2029) in the column (rule `<extract>.<column>.control_chars`): `reject` quarantines the",
+        "  row; `strip` (free text) accepts it and removes them before staging, a run of line breaks and tabs",
+        "  becoming one space, and counts them. Code-set columns need no such rule: only their codes pass.",
+        "- *Quarantine allowance*: a partition's data-quality checks block downstream work only when its",
+        "  quarantined rows exceed both the share and the row count given (the bank may change both per",
+        "  extract in the `quality` resource); below either, the failing rows are quarantined and reported",
+        "  and the day goes on.",
         "",
         "| extract | file code | title | content | sent | columns |",
         "|---|---|---|---|---|---|",
@@ -117,6 +152,7 @@ def render_markdown() -> str:
     out.append("")
     for e in EXTRACTS:
         out += [render_extract(e), ""]
+    out += render_identifiers()
     out += ["## Code sets", ""]
     for name, codes in CODE_SETS.items():
         out += [f"### Code set {name}", "", "| code | meaning |", "|---|---|"]

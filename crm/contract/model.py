@@ -34,6 +34,12 @@ Semantic = Literal[
     "free_text",  # notes and comments that may carry personal data
     "birth_date",
 ]
+# What the data-quality suites do with control and format characters (Unicode Cc, Cf, U+2028, U+2029) in a
+# text column: "reject" quarantines the row (ids, codes, names, addresses, e-mails: everything that is not
+# free text); "strip" accepts it, counts it (a warning rule) and removes the characters before the privacy
+# scrub (free text). None: the column needs no text rule (not a string, or a code set, which admits only its
+# codes anyway).
+TextPolicy = Literal["reject", "strip"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,17 @@ class Column:
     max_value: float | None = None
     pii: PiiClass = "C1"
     semantic: Semantic | None = None
+    # identifier kinds of crm/contract/identifiers.toml the value must match (one of), or () for none
+    id_kind: tuple[str, ...] = ()
+    text: TextPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.id_kind, str):  # a single kind may be given as a string
+            object.__setattr__(self, "id_kind", (self.id_kind,))
+        if self.text not in (None, "reject", "strip"):
+            raise ValueError(f"{self.name}: text policy must be 'reject', 'strip' or None, not {self.text!r}")
+        if (self.id_kind or self.text) and self.type != "string":
+            raise ValueError(f"{self.name}: an identifier kind or a text policy needs a string column")
 
     @property
     def arrow_type(self) -> str:
@@ -107,6 +124,12 @@ class Extract:
     business_date_column: str | None = None  # for deltas: the column that falls on the business date
     references: tuple[ForeignKey, ...] = ()
     layout: Layout = field(default_factory=DelimitedLayout)
+    # Quarantine allowance of a staged partition: it blocks downstream work only when its quarantined rows
+    # exceed BOTH this share of its parsed rows AND this many rows (or rows are unaccounted for). The share
+    # governs large files, the row count small ones (one bad row of a 30-row staff file is 3.3 %, not a
+    # reason to stop the day). Overridable per extract by the quality resource (see docs/auditors.md).
+    quarantine_share: float = 0.02
+    quarantine_rows: int = 5
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -121,6 +144,8 @@ class Extract:
             for c in fk.columns:
                 if c not in names:
                     raise ValueError(f"{self.name}: foreign-key column {c!r} not declared")
+        if not 0 <= self.quarantine_share <= 1 or self.quarantine_rows < 0:
+            raise ValueError(f"{self.name}: quarantine share must be in [0, 1] and rows >= 0")
 
     @property
     def column_names(self) -> list[str]:

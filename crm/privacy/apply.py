@@ -27,8 +27,17 @@ def protect(
     """The staged form of ``frame`` (raw rows of ``extract``): columns in contract order as the policy
     makes them, then the lineage columns. ``names``: per row, the personal names free text must lose (the
     customer's and its contacts'; see :func:`crm.privacy.scrub.names_by_customer`). ``version``: the key
-    version to tokenise with (default: the ring's current one)."""
+    version to tokenise with (default: the ring's current one).
+
+    First, the free-text columns of the contract (text policy ``strip``) lose their control and format
+    characters (:func:`crm.quality.text.strip_frame`), so every path to the staged zone (staging, the
+    re-tokenisation after a key rotation) cleans them the same way; per column (rows cleaned, characters
+    taken out) is in ``result.attrs["text_stripped"]``."""
+    from crm.contract import BY_NAME
+    from crm.quality.text import strip_frame
+
     policy = policy or load_policy()
+    frame, stripped = strip_frame(frame, [c.name for c in BY_NAME[extract].columns if c.text == "strip"])
     out: dict[str, object] = {}
     for column, p in policy.for_extract(extract).items():
         s = frame[column]
@@ -58,4 +67,5 @@ def protect(
             out[c] = frame[c]
     result = pd.DataFrame(out, index=frame.index, copy=False)  # no block consolidation: written out as is
     result.attrs["privacy_policy"] = policy.version
+    result.attrs["text_stripped"] = stripped
     return result

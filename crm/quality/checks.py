@@ -37,7 +37,10 @@ _USCC_CHARS = np.frombuffer(USCC_ALPHABET.encode("ascii"), dtype=np.uint8)
 _LUHN_DOUBLE = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
-MOBILE_REGEX = r"^1[3-9][0-9]{9}$"
+# The rule's pattern (Python ``re``: ``\Z``, as ``$`` would accept a trailing newline) and the same for RE2
+# (Arrow), where ``$`` is the end of the text and ``\Z`` does not exist.
+MOBILE_REGEX = r"^1[3-9][0-9]{9}\Z"
+MOBILE_REGEX_RE2 = r"^1[3-9][0-9]{9}$"
 CARD_REGEX = r"^[0-9]{12,19}$"
 CARD_WIDTH = 19
 
@@ -169,6 +172,6 @@ def valid_luhn(values, min_length: int = 12, max_length: int = CARD_WIDTH) -> np
 
 
 def valid_mobile(values) -> np.ndarray:
-    """Mainland mobile number ``1[3-9]`` + 9 digits (the rule runs the same pattern as a regex)."""
+    """Mainland mobile number ``1[3-9]`` + 9 digits (the rule runs the same pattern as a Python regex)."""
     arr = to_arrow_strings(values)
-    return pc.match_substring_regex(arr, MOBILE_REGEX).fill_null(False).to_numpy(zero_copy_only=False)
+    return pc.match_substring_regex(arr, MOBILE_REGEX_RE2).fill_null(False).to_numpy(zero_copy_only=False)

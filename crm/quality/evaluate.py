@@ -312,6 +312,8 @@ def native_failed(df: pd.DataFrame, rule: Rule) -> np.ndarray:
         return present & (_lengths(s) > p["max_length"])
     if k == "regex":  # ExpectColumnValuesToMatchRegex
         return _on_present(s, present, lambda v: ~v.astype(str).str.contains(p["regex"], regex=True))
+    if k == "not_regex":  # ExpectColumnValuesToNotMatchRegex
+        return _on_present(s, present, lambda v: v.astype(str).str.contains(p["regex"], regex=True))
     if k == "unique":  # ExpectColumnValuesToBeUnique / ExpectCompoundColumnsToBeUnique(any missing ignored)
         cols = list(rule.columns)
         complete = df[cols].notna().all(axis=1).to_numpy()

@@ -8,7 +8,9 @@ How each rule becomes an expectation:
 
 - native expectations where GX has one: ``not_null`` -> ExpectColumnValuesToNotBeNull; ``in_set`` ->
   ExpectColumnValuesToBeInSet; ``between`` -> ExpectColumnValuesToBeBetween; ``max_length`` ->
-  ExpectColumnValueLengthsToBeBetween; ``regex`` (mobile, e-mail) -> ExpectColumnValuesToMatchRegex;
+  ExpectColumnValueLengthsToBeBetween; ``regex`` (mobile, e-mail, identifier patterns) ->
+  ExpectColumnValuesToMatchRegex; ``not_regex`` (control and format characters in text) ->
+  ExpectColumnValuesToNotMatchRegex;
   ``unique`` -> ExpectColumnValuesToBeUnique / ExpectCompoundColumnsToBeUnique; ``type`` and
   ``field_count`` -> ExpectColumnValuesToNotMatchRegex on the parser's ``_type_errors`` column;
 - rules GX cannot express natively -- check digits (GB 11643, GB 32100, Luhn), references to the other
@@ -82,6 +84,8 @@ def expectation_for(rule: Rule):
         return gxe.ExpectColumnValueLengthsToBeBetween(column=col, max_value=p["max_length"], **kw)
     if k == "regex":
         return gxe.ExpectColumnValuesToMatchRegex(column=col, regex=p["regex"], **kw)
+    if k == "not_regex":
+        return gxe.ExpectColumnValuesToNotMatchRegex(column=col, regex=p["regex"], **kw)
     if k == "unique":
         if len(rule.columns) == 1:
             return gxe.ExpectColumnValuesToBeUnique(column=col, **kw)

@@ -15,8 +15,13 @@ Conventions every rule follows, so that each failure has one reason:
   business date; when a referenced extract is absent the rule is not evaluated (the missing extract is an
   arrival problem, recorded elsewhere), rather than failing every row.
 
-Rule families: completeness, type, code_set, range, length, uniqueness, format, referential, date_order,
-consistency.
+Rule families: completeness, type, code_set, range, length, uniqueness, format (check digits, mobile and
+e-mail shapes, and the identifier patterns of ``crm/contract/identifiers.toml``), text (control and format
+characters, by the column's text policy: see :mod:`crm.quality.text`), referential, date_order, consistency.
+
+Regular expressions are written for Python's ``re`` (pandas and Great Expectations on pandas use it) and are
+anchored with ``\\Z``, never ``$``: ``$`` also matches before a trailing newline, so ``^...$`` would accept
+``"a@b.cn\\n"``.
 """
 
 from __future__ import annotations
@@ -29,8 +34,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, get_args
 
-from crm.contract import BY_NAME, CODE_SETS, CUSTOMER_MASTER, EXTRACTS, Column, Extract
+from crm.contract import (
+    BY_NAME,
+    CODE_SETS,
+    CUSTOMER_MASTER,
+    EXTRACTS,
+    Column,
+    Extract,
+    id_regex,
+    identifier_kinds,
+)
 from crm.quality.checks import MOBILE_REGEX
+from crm.quality.text import CONTROL_CLASS
 
 Family = Literal[
     "completeness",
@@ -40,6 +55,7 @@ Family = Literal[
     "length",
     "uniqueness",
     "format",
+    "text",
     "referential",
     "date_order",
     "consistency",
@@ -62,15 +78,17 @@ DEFECT_FAMILY: dict[str, str] = {
     "orphan": "referential",
     "negative_amount": "range",
     "date_order": "date_order",
+    "bad_identifier": "format",
+    "control_character": "text",
 }
 FILE_LEVEL_DEFECTS = ("wrong_control_total", "truncated_file", "undecodable_bytes")
 
-EMAIL_REGEX = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+EMAIL_REGEX = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\Z"
 
 # Rule kinds that Great Expectations expresses with a native expectation; every other kind is computed as a
 # derived boolean column in pandas and validated in GX with ExpectColumnValuesToBeInSet([True]).
 NATIVE_KINDS = frozenset(
-    {"not_null", "type", "field_count", "in_set", "between", "max_length", "unique", "regex"}
+    {"not_null", "type", "field_count", "in_set", "between", "max_length", "unique", "regex", "not_regex"}
 )
 
 # Five-category classification, 2023 rule (金融资产风险分类办法): the least severe class that overdue days
@@ -260,7 +278,45 @@ def _column_rules(e: Extract) -> list[Rule]:
                 )
             )
         out.extend(_semantic_rules(e, c))
+        if c.id_kind:
+            out.append(_id_rule(e, c))
+        if c.text:
+            out.append(_text_rule(e, c))
     return out
+
+
+def _id_rule(e: Extract, c: Column) -> Rule:
+    known = identifier_kinds()
+    kinds = [known[k] for k in c.id_kind]
+    what = "; or ".join(f"{k.en} (`{k.pattern}`, {k.zh})" for k in kinds)
+    return Rule(
+        f"{e.name}.{c.name}.id_pattern",
+        e.name,
+        "format",
+        "critical",
+        f"{_label(c)} must have the form of: {what}; the whole value, nothing before or after it (标识符格式).",
+        (c.name,),
+        "regex",
+        {"regex": id_regex(c.id_kind), "id_kind": list(c.id_kind)},
+    )
+
+
+def _text_rule(e: Extract, c: Column) -> Rule:
+    what = "no control or format character (Unicode Cc, Cf, U+2028, U+2029: line breaks, tabs, NUL, ESC, " \
+        "bidirectional overrides and isolates, zero-width characters)"
+    if c.text == "reject":
+        return Rule(
+            f"{e.name}.{c.name}.control_chars", e.name, "text", "critical",
+            f"{_label(c)} must contain {what}; the row is quarantined (含控制字符或格式字符).",
+            (c.name,), "not_regex", {"regex": CONTROL_CLASS, "policy": "reject"},
+        )
+    return Rule(
+        f"{e.name}.{c.name}.control_chars", e.name, "text", "warning",
+        f"{_label(c)} is free text: rows with a control or format character (Unicode Cc, Cf, U+2028, U+2029) "
+        "are counted and accepted; the characters are removed before the privacy scrub, line breaks and tabs "
+        "becoming a space (自由文本控制字符已清除).",
+        (c.name,), "not_regex", {"regex": CONTROL_CLASS, "policy": "strip"},
+    )
 
 
 def _semantic_rules(e: Extract, c: Column) -> list[Rule]:

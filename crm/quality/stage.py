@@ -7,10 +7,17 @@ Where things go:
   .parquet``: the restricted zone, next to the raw file they came from;
 - accepted rows to ``staged/<extract>/<date>.parquet`` after the privacy policy (:mod:`crm.privacy`):
   join keys tokenised, names, IDs, phones and cards masked for display, birth dates and addresses
-  generalised, free text scrubbed; no raw personal value leaves the raw zone;
+  generalised, free text scrubbed; no raw personal value leaves the raw zone. Before the scrub, free-text
+  columns (text policy ``strip``) lose their control and format characters (in :func:`crm.privacy.apply.protect`,
+  :func:`crm.quality.text.strip_frame`), counted per column;
 - the evidence to the warehouse (:data:`crm.warehouse.dq_rule_results`, ``dq_file_outcomes``,
-  ``dq_quarantine``, ``dq_rules``), appended per run: no value from the data, only file names, checksums,
-  row numbers, rule ids and counts.
+  ``dq_quarantine``, ``dq_rules``, ``dq_partition_gates``, ``dq_text_cleaning``), appended per run: no
+  value from the data, only file names, checksums, row numbers, rule ids and counts.
+
+The gate of a partition: it is *blocked* (its checks stop downstream work) when its quarantined rows exceed
+both its share allowance (``threshold`` x parsed rows) and its row allowance (``rows_threshold``), or when
+rows are unaccounted for. Both default to the extract's contract values (``quarantine_share``,
+``quarantine_rows``).
 
 Both Parquet files are replaced atomically on every run, so a restated file that fixes a quarantined row
 re-admits it: the next run of the partition accepts it and the quarantine file no longer holds it.
@@ -22,7 +29,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +50,6 @@ PERSONAL_SEMANTICS = frozenset(
     {"id_number", "card_number", "mobile", "email", "person_name", "address", "free_text", "birth_date"}
 )
 QUARANTINE_FOLDER = "_quarantine"
-DEFAULT_THRESHOLD = 0.02
 
 
 def withheld_columns(extract: Extract) -> list[str]:
@@ -164,7 +170,7 @@ class StageResult:
     parsed: int
     accepted: int
     quarantined: int
-    threshold: float
+    threshold: float  # share allowance: 0.02 = 2 % of the parsed rows
     summary: pd.DataFrame  # per rule: rule_id, extract, family, severity, evaluated, failed, success
     files: pd.DataFrame  # per source file: parsed, accepted, quarantined, balanced ...
     quarantine_index: pd.DataFrame  # extract, business_date, _source_file, _row_number, rule_ids
@@ -176,14 +182,39 @@ class StageResult:
     quarantine_path: Path
     gx_result: dict | None = None
     privacy_policy: str = ""
+    rows_threshold: int = 0  # row allowance
+    # free-text column -> (rows cleaned, control and format characters replaced or removed)
+    text_stripped: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def quarantine_rate(self) -> float:
         return self.quarantined / self.parsed if self.parsed else 0.0
 
     @property
+    def unaccounted(self) -> bool:
+        """True when some row is neither accepted nor quarantined (cannot happen by construction)."""
+        files_ok = bool(self.files["balanced"].all()) if len(self.files) else True
+        return not files_ok or self.accepted + self.quarantined != self.parsed
+
+    @property
     def over_threshold(self) -> bool:
-        return self.quarantine_rate > self.threshold
+        """Quarantined rows exceed both the share allowance and the row allowance."""
+        return self.quarantined > self.threshold * self.parsed and self.quarantined > self.rows_threshold
+
+    @property
+    def blocked(self) -> bool:
+        """The partition's checks stop downstream work: over both allowances, or rows unaccounted for."""
+        return self.over_threshold or self.unaccounted
+
+    @property
+    def block_reason(self) -> str | None:
+        if self.unaccounted:
+            return "rows_unaccounted"
+        return "quarantine_over_threshold" if self.over_threshold else None
+
+    @property
+    def text_chars_removed(self) -> int:
+        return sum(chars for _, chars in self.text_stripped.values())
 
 
 def family_counts(evaluation: Evaluation) -> pd.DataFrame:
@@ -323,7 +354,7 @@ def _combine_families(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _finish(
     extract: str, day: dt.date, parts: Iterable[tuple[pd.DataFrame, Evaluation]], *, raw: Path, staged: Path,
-    partition_key: str | None, threshold: float, ring,
+    partition_key: str | None, threshold: float, rows_threshold: int, ring,
 ) -> StageResult:
     """Split one date's rows by their evaluation, protect the accepted ones, write both files, summarise.
     ``parts``: the date's rows with their evaluation, in one piece or in disjoint pieces (a large partition,
@@ -335,6 +366,8 @@ def _finish(
     summaries, files, indexes, families, pairs = [], [], [], [], []
     skipped: dict[str, str] = {}
     parsed, gx_results, engines, versions, policies = 0, [], set(), set(), set()
+    strip_columns = [c.name for c in BY_NAME[extract].columns if c.text == "strip"]
+    stripped = {c: (0, 0) for c in strip_columns}
     try:
         for frame, evaluation in parts:
             outcome = decide_from(frame, evaluation, day)
@@ -347,6 +380,8 @@ def _finish(
             q_out.add(q_rows)
             accepted = outcome.accepted
             protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
+            for col, (rows, chars) in protected.attrs["text_stripped"].items():  # free text, before the scrub
+                stripped[col] = (stripped[col][0] + rows, stripped[col][1] + chars)
             s_out.add(protected.reset_index(drop=True))
             policies.add(protected.attrs["privacy_policy"])
             summaries.append(outcome.summary)
@@ -395,6 +430,8 @@ def _finish(
         quarantine_path=q_path,
         gx_result=gx_results[0] if len(gx_results) == 1 else None,
         privacy_policy=", ".join(sorted(policies)),
+        rows_threshold=rows_threshold,
+        text_stripped=stripped,
     )
 
 
@@ -406,7 +443,8 @@ def stage_partition(
     staged: Path,
     partition_key: str | None = None,
     engine: str = "gx",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
+    rows_threshold: int | None = None,
     context=None,
     ring=None,
 ) -> StageResult:
@@ -414,7 +452,8 @@ def stage_partition(
     :func:`record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`). A large partition is staged
     in pieces (:func:`stage_partitions`)."""
     batch = stage_partitions(extract, [(partition_key or day.isoformat(), day)], raw=raw, staged=staged,
-                             engine=engine, threshold=threshold, context=context, ring=ring)
+                             engine=engine, threshold=threshold, rows_threshold=rows_threshold, context=context,
+                             ring=ring)
     if batch.absent:
         raise FileNotFoundError(next(iter(batch.absent.values())))
     return batch.results[0]
@@ -508,7 +547,8 @@ def stage_partitions(
     raw: Path,
     staged: Path,
     engine: str = "gx",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
+    rows_threshold: int | None = None,
     context=None,
     progress=None,
     ring=None,
@@ -518,7 +558,11 @@ def stage_partitions(
     paid per chunk rather than per date. A partition of more rows (the loan-performance initial load: 14 M
     rows at 1 M customers) is validated, protected and written in pieces of about that size
     (:func:`piece_ids`), so memory stays bounded by the piece, not the partition. ``progress(done, total)``
-    is called after each chunk."""
+    is called after each chunk. ``threshold`` (share) and ``rows_threshold``: the partitions' quarantine
+    allowances, by default the extract's contract values."""
+    e = BY_NAME[extract]
+    threshold = e.quarantine_share if threshold is None else float(threshold)
+    rows_threshold = e.quarantine_rows if rows_threshold is None else int(rows_threshold)
     batch = StagedBatch([], {}, [])
     pending: list[tuple[str, dt.date, dict[str, pd.DataFrame]]] = []
 
@@ -541,7 +585,8 @@ def stage_partitions(
             evaluations = {d: evaluate(extract, f, d, engine=engine) for _, d, f in pending}
         for pk, d, f in pending:
             batch.results.append(_finish(extract, d, [(f[extract], evaluations[d])], raw=raw, staged=staged,
-                                         partition_key=pk, threshold=threshold, ring=ring))
+                                         partition_key=pk, threshold=threshold, rows_threshold=rows_threshold,
+                                         ring=ring))
         pending.clear()
         report()
 
@@ -558,7 +603,7 @@ def stage_partitions(
             parts = _pieces(extract, day, pieces, raw=raw, engine=engine, context=context,
                             gx_results=batch.gx_results)
             batch.results.append(_finish(extract, day, parts, raw=raw, staged=staged, partition_key=pk,
-                                         threshold=threshold, ring=ring))
+                                         threshold=threshold, rows_threshold=rows_threshold, ring=ring))
             report()
             continue
         frames = load_frames(raw, extract, day)
@@ -621,22 +666,53 @@ def evidence(result: StageResult, run_id: str | None) -> dict[str, pd.DataFrame]
     catalogue = pd.DataFrame([c for c in rule_catalogue() if c["id"] in rules]).rename(columns={"id": "rule_id"})
     catalogue["suite_version"] = result.suite_version
     catalogue["recorded_at"] = now
+    gate = pd.DataFrame(
+        {
+            "run_id": [run_id],
+            "extract": [result.extract],
+            "partition_key": [result.partition_key],
+            "business_date": [result.business_date],
+            "parsed": [result.parsed],
+            "quarantined": [result.quarantined],
+            "share_threshold": [float(result.threshold)],
+            "rows_threshold": [int(result.rows_threshold)],
+            "blocked": [result.blocked],
+            "reason": [result.block_reason],
+            "recorded_at": [now],
+        }
+    )
+    cols = sorted(result.text_stripped)
+    text = pd.DataFrame(
+        {
+            "run_id": pd.Series([run_id] * len(cols), dtype=object),
+            "extract": result.extract,
+            "partition_key": result.partition_key,
+            "business_date": result.business_date,
+            "column_name": cols,
+            "rows": pd.Series([result.text_stripped[c][0] for c in cols], dtype="int64"),
+            "characters": pd.Series([result.text_stripped[c][1] for c in cols], dtype="int64"),
+            "recorded_at": now,
+        }
+    )
     return {"dq_rule_results": rule_results, "dq_file_outcomes": files, "dq_quarantine": quarantine,
-            "dq_rules": catalogue}
+            "dq_rules": catalogue, "dq_partition_gates": gate, "dq_text_cleaning": text}
 
 
 def record(conn: sa.Connection, results: list[StageResult], run_id: str | None) -> dict[str, int]:
-    """Append the evidence of staged partitions in the caller's transaction; rules once per suite version."""
+    """Append the evidence of staged partitions in the caller's transaction (rules once per suite version):
+    rule results, file outcomes, the quarantine index, each partition's gate verdict and the free-text
+    clean-up counts."""
     from crm import warehouse as wh
 
-    counts = {"dq_rule_results": 0, "dq_file_outcomes": 0, "dq_quarantine": 0, "dq_rules": 0}
+    appended = ("dq_rule_results", "dq_file_outcomes", "dq_quarantine", "dq_partition_gates", "dq_text_cleaning")
+    counts = {name: 0 for name in appended} | {"dq_rules": 0}
     known = {
         (v, e)
         for v, e in conn.execute(sa.select(wh.dq_rules.c.suite_version, wh.dq_rules.c.extract).distinct())
     }
     for result in results:
         rows = evidence(result, run_id)
-        for name in ("dq_rule_results", "dq_file_outcomes", "dq_quarantine"):
+        for name in appended:
             counts[name] += wh.append_frame(conn, wh.metadata.tables[name], rows[name])
         token = (result.suite_version, result.extract)
         if token not in known:

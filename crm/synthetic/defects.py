@@ -7,6 +7,11 @@ foreign key points into them) receive file-level defects, so a rejected file nev
 another file into orphans; a file with a file-level defect gets no row-level defects. Defects draw from their
 own random streams: the clean data are the same with or without them.
 
+Row-level kinds: a bad check digit, a missing mandatory value, an unknown code, a duplicated key, an orphan
+reference, a negative amount, dates out of order, a bad identifier (a path-shaped variant of an id, never of
+a key some other extract points at) and a control character (a bidi override, isolate, zero-width space, ESC,
+BOM or BEL inserted into a name, address, e-mail or other text column whose policy is ``reject``).
+
 ``row_number`` is the record number in the file (the first record after the header is 1).
 """
 
@@ -32,6 +37,8 @@ ROW_KINDS = (
     "orphan",
     "negative_amount",
     "date_order",
+    "bad_identifier",
+    "control_character",
 )
 FILE_KINDS = ("wrong_control_total", "truncated_file", "undecodable_bytes")
 CSV_COLUMNS = ("kind", "extract", "file", "business_date", "row_number", "column", "detail")
@@ -41,6 +48,21 @@ REFERENCED = {"customers", "corporates"} | {fk.extract for e in contract.EXTRACT
     "customer_master"
 }
 FILE_DEFECT_EXTRACTS = tuple(e.name for e in contract.EXTRACTS if e.name not in REFERENCED)
+# (extract, column) of the keys some foreign key points at: never given a bad identifier (that would turn the
+# clean rows referring to it into orphans)
+REFERENCED_KEYS = {
+    (target, ref)
+    for e in contract.EXTRACTS
+    for fk in e.references
+    for target in (contract.CUSTOMER_MASTER if fk.extract == "customer_master" else (fk.extract,))
+    for ref in fk.ref_columns
+}
+# A bad identifier: a path-shaped variant of the real one (prefix or suffix)
+BAD_IDENTIFIER_FORMS = (("../", ""), ("/", ""), ("\\", ""), ("", "/.."), ("", "."))
+# Control and format characters inserted into names, addresses, e-mails ... (none that str.splitlines or the
+# file format treats as a line break): right-to-left override, left-to-right isolate, zero-width space, ESC,
+# byte-order mark, BEL
+CONTROL_CHARACTERS = ("\u202e", "\u2066", "\u200b", "\x1b", "\ufeff", "\x07")
 # preferred when a file-level kind must be forced: extracts that are never empty
 ALWAYS_FILLED = ("contacts", "product_holdings", "related_parties", "loan_performance")
 
@@ -105,6 +127,10 @@ def _row_eligibility(df: pd.DataFrame, ex: Extract) -> dict[str, list[tuple[str,
             el["unknown_code"].append((col.name, notnull[col.name]))
         if col.type == "decimal" and col.min_value == 0:
             el["negative_amount"].append((col.name, notnull[col.name]))
+        if col.id_kind and (ex.name, col.name) not in REFERENCED_KEYS:
+            el["bad_identifier"].append((col.name, notnull[col.name]))
+        if col.text == "reject" and not col.id_kind:
+            el["control_character"].append((col.name, notnull[col.name]))
     el["duplicate_key"].append(("", np.ones(n, dtype=bool)))
     for fk in ex.references:
         for col in fk.columns:
@@ -168,7 +194,7 @@ def inject_rows(
     day = business_date.isoformat()
     parts: list[tuple[np.ndarray, str, str, object]] = []  # (rows, kind, column, detail)
     dup_rows = np.zeros(0, dtype=np.int64)
-    for ki, kind in enumerate(kinds):  # loop over the seven kinds
+    for ki, kind in enumerate(kinds):  # loop over the row-level kinds
         sel = np.flatnonzero(kind_idx == ki)
         if len(sel) == 0:
             continue
@@ -207,6 +233,21 @@ def inject_rows(
                 new = _orphan_ids(target, df.iloc[rr, loc].to_numpy(dtype=object), g)
                 df.iloc[rr, loc] = new
                 detail = new + f" matches no {target} record"
+            elif kind == "bad_identifier":
+                form = g.integers(0, len(BAD_IDENTIFIER_FORMS), size=len(rr))
+                pre = np.array([f[0] for f in BAD_IDENTIFIER_FORMS], dtype=object)[form]
+                post = np.array([f[1] for f in BAD_IDENTIFIER_FORMS], dtype=object)[form]
+                df.iloc[rr, loc] = pre + df.iloc[rr, loc].to_numpy(dtype=object) + post
+                detail = np.where(pre != "", "identifier given a path-shaped prefix",
+                                  "identifier given a path-shaped suffix").astype(object)
+            elif kind == "control_character":
+                pick = g.integers(0, len(CONTROL_CHARACTERS), size=len(rr))
+                chars = pd.Series(np.array(CONTROL_CHARACTERS, dtype=object)[pick], dtype=object)
+                values = pd.Series(df.iloc[rr, loc].to_numpy(dtype=object), dtype=object)
+                df.iloc[rr, loc] = (values.str[:1] + chars + values.str[1:]).to_numpy(dtype=object)
+                named = np.array([f"U+{ord(c):04X} inserted after the first character" for c in CONTROL_CHARACTERS],
+                                 dtype=object)
+                detail = named[pick]
             else:  # negative_amount
                 v = pd.to_numeric(df.iloc[rr, loc]).to_numpy(dtype=float)
                 df.iloc[rr, loc] = np.where(v > 0, -v, -np.round(1 + g.random(len(rr)) * 999, 2))

@@ -120,6 +120,41 @@ dq_quarantine = sa.Table(
     "themselves stay in the restricted raw zone. History, never updated.",
 )
 
+dq_partition_gates = sa.Table(
+    "dq_partition_gates",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("partition_key", sa.String(10), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("parsed", sa.BigInteger, nullable=False),
+    sa.Column("quarantined", sa.BigInteger, nullable=False),
+    sa.Column("share_threshold", sa.Float, nullable=False),  # 0.02 = 2 % of the parsed rows
+    sa.Column("rows_threshold", sa.BigInteger, nullable=False),
+    # True when quarantined > share_threshold * parsed AND quarantined > rows_threshold, or rows are unaccounted
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(40)),  # quarantine_over_threshold | rows_unaccounted | null
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="The blocking verdict of each staged partition, per run: its checks stop downstream work when "
+    "blocked. The current verdict of a partition is its latest row by recorded_at. History, never updated.",
+)
+
+dq_text_cleaning = sa.Table(
+    "dq_text_cleaning",
+    metadata,
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("extract", sa.String(40), nullable=False),
+    sa.Column("partition_key", sa.String(10), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("column_name", sa.String(40), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),  # accepted rows whose text was cleaned
+    sa.Column("characters", sa.BigInteger, nullable=False),  # control/format characters replaced or removed
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    comment="Free-text columns (text policy 'strip'): per run, partition and column, how many control and "
+    "format characters were taken out of accepted rows before staging (line breaks and tabs became a space). "
+    "No value. History, never updated.",
+)
+
 dq_arrivals = sa.Table(
     "dq_arrivals",
     metadata,

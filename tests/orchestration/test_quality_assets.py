@@ -93,12 +93,38 @@ def test_clean_partition_passes_every_check_and_runs_downstream(bank):
     assert (home / "dq" / "site" / "index.html").exists()
 
 
-def test_partition_over_threshold_blocks_downstream(bank):
+def _gates(warehouse, extract="customers"):
+    gates = _table(warehouse, wh.dq_partition_gates)
+    return gates[gates["extract"] == extract]
+
+
+def test_one_bad_row_of_a_small_file_is_quarantined_without_blocking(bank):
+    """1 of 4 rows is 25 %, over the 2 % share allowance but within the 5-row allowance: shown, not blocking."""
+    home, resources, warehouse = bank
+    frames = frames_by_hand()
+    _break_id(frames)
+    _land(home, frames, CUSTOMER_SLICE)
+    result = _run(resources, CUSTOMER_SLICE, [customer_probe])
+    assert result.success
+    checks = _checks(result)
+    fmt, rate = checks["format"], checks["quarantine_rate"]
+    assert not fmt.passed and fmt.severity == dg.AssetCheckSeverity.WARN
+    assert rate.passed and rate.metadata["allowance"].value == "2.00% and 5 rows"
+    assert result.asset_materializations_for_node("customer_probe")
+    assert pd.read_parquet(home / "raw" / "_quarantine" / "customers" / f"{PK}.parquet")["_row_number"].tolist() == [1]
+    gate = _gates(warehouse).iloc[0]
+    assert (gate["parsed"], gate["quarantined"], gate["rows_threshold"], bool(gate["blocked"])) == (4, 1, 5, False)
+    assert gate["share_threshold"] == pytest.approx(0.02) and gate["reason"] is None
+    assert gate["partition_key"] == PK and gate["run_id"] == result.run_id
+
+
+def test_partition_over_both_allowances_blocks_downstream(bank):
     home, resources, warehouse = bank
     frames = frames_by_hand()
     _break_id(frames)
     n = len(frames["customers"])
     _land(home, frames, CUSTOMER_SLICE)
+    resources["quality"] = QualityResource(default_rows_threshold=0)  # 1 row > 0 rows and > 2 %
     result = _run(resources, CUSTOMER_SLICE, [customer_probe])
 
     assert not result.success
@@ -122,6 +148,10 @@ def test_partition_over_threshold_blocks_downstream(bank):
         ["customers", 1, "customers.id_number.gb11643"]]
     outcomes = _table(warehouse, wh.dq_file_outcomes).set_index("extract").loc["customers"]
     assert (outcomes["parsed"], outcomes["accepted"], outcomes["quarantined"]) == (n, n - 1, 1)
+    gate = _gates(warehouse).iloc[0]
+    assert bool(gate["blocked"]) and gate["reason"] == "quarantine_over_threshold" and gate["rows_threshold"] == 0
+    # the other extracts of the step were judged too, and are not blocked
+    assert not _gates(warehouse, "staff")["blocked"].any()
 
 
 def test_threshold_is_configurable_per_extract(bank):
@@ -129,12 +159,26 @@ def test_threshold_is_configurable_per_extract(bank):
     frames = frames_by_hand()
     _break_id(frames)
     _land(home, frames, CUSTOMER_SLICE)
-    resources["quality"] = QualityResource(thresholds={"customers": 0.5})
+    resources["quality"] = QualityResource(thresholds={"customers": 0.5}, default_rows_threshold=0)
     result = _run(resources, CUSTOMER_SLICE, [customer_probe])
     assert result.success
     fmt = _checks(result)["format"]
     assert not fmt.passed and fmt.severity == dg.AssetCheckSeverity.WARN  # shown, not blocking
     assert result.asset_materializations_for_node("customer_probe")
+
+
+def test_allowances_resolve_extract_then_all_then_contract(monkeypatch):
+    q = QualityResource(thresholds={"staff": 0.1}, rows_thresholds={"customers": 0}, default_rows_threshold=7)
+    assert (q.threshold_for("staff"), q.threshold_for("loans")) == (0.1, BY_NAME["loans"].quarantine_share)
+    assert (q.rows_threshold_for("customers"), q.rows_threshold_for("loans")) == (0, 7)
+    assert QualityResource().rows_threshold_for("staff") == BY_NAME["staff"].quarantine_rows
+    from orchestration.resources import resources_for
+
+    monkeypatch.setenv("CRM_DQ_ROWS_THRESHOLD", "12")
+    monkeypatch.setenv("CRM_DQ_THRESHOLD", "0.05")
+    for env in ("local", "prod"):
+        quality = resources_for(env)["quality"]
+        assert (quality.threshold_for("staff"), quality.rows_threshold_for("staff")) == (0.05, 12)
 
 
 def test_warning_rules_show_without_blocking(bank):

@@ -52,7 +52,7 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["staff"] = pd.DataFrame(
         {
-            "staff_id": ["S001", "S002", "S003"],
+            "staff_id": ["S000001", "S000002", "S000003"],
             "staff_name": ["王芳", "李强", "赵敏"],
             "role": ["RM", "BH", "RO"],
             "branch_id": ["0101", "0101", "0100"],
@@ -64,7 +64,7 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["customers"] = pd.DataFrame(
         {
-            "customer_id": ["C0001", "C0002", "C0003", "C0004"],
+            "customer_id": ["100000000001", "100000000002", "100000000003", "100000000004"],
             "customer_name": ["张伟", "刘洋", "陈静", "Smith John"],
             "id_type": ["01", "01", "01", "02"],
             "id_number": [
@@ -85,14 +85,14 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "education": ["20", "30", None, "10"],
             "marital_status": ["20", "10", "20", None],
             "branch_id": ["0101", "0101", "0101", "0101"],
-            "manager_id": ["S001", "S001", "S001", "S001"],
+            "manager_id": ["S000001", "S000001", "S000001", "S000001"],
             "onboarding_date": [D("2012-05-01"), D("2019-11-11"), D("2008-02-29"), D("2024-12-31")],
             "status": ["A", "A", "D", "A"],
         }
     )
     f["corporates"] = pd.DataFrame(
         {
-            "customer_id": ["C1001", "C1002"],
+            "customer_id": ["200000000001", "200000000002"],
             "company_name": ["上海浦江精密制造有限公司", "上海东方贸易股份有限公司"],
             "uscc": [cc("MA1FL2K3X"), cc("123456789", "310101")],
             "legal_rep_name": ["周杰", "吴敏"],
@@ -107,15 +107,15 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "employees": [450, 60],
             "annual_revenue": [120_000_000.0, 18_000_000.0],
             "branch_id": ["0101", "0101"],
-            "manager_id": ["S001", "S001"],
+            "manager_id": ["S000001", "S000001"],
             "onboarding_date": [D("2010-03-03"), D("2016-04-04")],
             "status": ["A", "A"],
         }
     )
     f["contacts"] = pd.DataFrame(
         {
-            "contact_id": ["CT01", "CT02", "CT03"],
-            "customer_id": ["C0001", "C0002", "C1001"],
+            "contact_id": ["CT0000000000001", "CT0000000000002", "CT0000000000003"],
+            "customer_id": ["100000000001", "100000000002", "200000000001"],
             "contact_type": ["FAMILY", "EMERGENCY", "FINANCE"],
             "relationship": ["SPOUSE", "FRIEND", "CFO"],
             "contact_name": ["李娜", "孙磊", "钱芳"],
@@ -126,11 +126,11 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["related_parties"] = pd.DataFrame(
         {
-            "relation_id": ["RP01", "RP02"],
-            "customer_id": ["C1001", "C1001"],
+            "relation_id": ["RL00000000000001", "RL00000000000002"],
+            "customer_id": ["200000000001", "200000000001"],
             "relation_type": ["SHAREHOLDER", "GUARANTOR"],
             "party_type": ["I", "C"],
-            "related_customer_id": [None, "C1002"],
+            "related_customer_id": [None, "200000000002"],
             "related_name": ["周杰", "上海东方贸易股份有限公司"],
             "related_cert_number": [rid("310104", "19700101", "011"), cc("123456789", "310101")],
             "share_ratio": [60.0, None],
@@ -141,9 +141,9 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["loans"] = pd.DataFrame(
         {
-            "loan_id": ["L001", "L002", "L003", "L004"],
-            "contract_id": ["HT001", "HT002", "HT003", "HT004"],
-            "customer_id": ["C0001", "C0002", "C0003", "C1001"],
+            "loan_id": ["L00000000000001", "L00000000000002", "L00000000000003", "L00000000000004"],
+            "contract_id": ["HT202000000000000001", "HT202000000000000002", "HT202000000000000003", "HT202000000000000004"],
+            "customer_id": ["100000000001", "100000000002", "100000000003", "200000000001"],
             "product_code": ["RHL", "RCL", "RBL", "CWC"],
             "currency": ["CNY", "CNY", "CNY", "CNY"],
             "contract_amount": [1_000_000.0, 50_000.0, 200_000.0, 5_000_000.0],
@@ -166,9 +166,9 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["repayments"] = pd.DataFrame(
         {
-            "repayment_id": ["R001", "R002"],
-            "loan_id": ["L001", "L002"],
-            "customer_id": ["C0001", "C0002"],
+            "repayment_id": ["RP000000000000000001", "RP000000000000000002"],
+            "loan_id": ["L00000000000001", "L00000000000002"],
+            "customer_id": ["100000000001", "100000000002"],
             "period_no": [73, 2],
             "due_date": [D("2026-01-31"), D("2026-01-31")],
             "paid_date": [D("2026-01-31"), None],
@@ -184,8 +184,8 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     f["loan_performance"] = pd.DataFrame(
         {
             "snapshot_date": [D("2025-12-31"), D("2026-01-31"), D("2026-01-31")],
-            "loan_id": ["L001", "L001", "L003"],
-            "customer_id": ["C0001", "C0001", "C0003"],
+            "loan_id": ["L00000000000001", "L00000000000001", "L00000000000003"],
+            "customer_id": ["100000000001", "100000000001", "100000000003"],
             "product_code": ["RHL", "RHL", "RBL"],
             "balance": [852_000.0, 850_000.55, 150_000.0],
             "overdue_days": [0, 0, 120],
@@ -196,8 +196,8 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["deposits"] = pd.DataFrame(
         {
-            "account_id": ["A001", "A002", "A003"],
-            "customer_id": ["C0001", "C0002", "C1001"],
+            "account_id": ["600101000000000001", "600101000000000002", "600101000000000003"],
+            "customer_id": ["100000000001", "100000000002", "200000000001"],
             "card_number": [card("621799000000012"), card("622588123456789012"), None],
             "product_type": ["CUR", "FIX", "CUR"],
             "currency": ["CNY", "CNY", "CNY"],
@@ -213,9 +213,9 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["transactions"] = pd.DataFrame(
         {
-            "txn_id": ["T001", "T002"],
-            "account_id": ["A001", "A003"],
-            "customer_id": ["C0001", "C1001"],
+            "txn_id": ["20260131000000000000001", "20260131000000000000002"],
+            "account_id": ["600101000000000001", "600101000000000003"],
+            "customer_id": ["100000000001", "200000000001"],
             "txn_time": [D("2026-01-31 09:15:00"), D("2026-01-31 23:59:59")],
             "direction": ["D", "C"],
             "amount": [120.5, 80_000.0],
@@ -229,8 +229,8 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["product_holdings"] = pd.DataFrame(
         {
-            "holding_id": ["H001", "H002"],
-            "customer_id": ["C0001", "C0002"],
+            "holding_id": ["HD00000000000000001", "HD00000000000000002"],
+            "customer_id": ["100000000001", "100000000002"],
             "product_family": ["DEP", "WMP"],
             "product_code": ["CUR01", "WMP2025A"],
             "open_date": [D("2012-05-01"), D("2025-01-01")],
@@ -241,8 +241,8 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["financial_statements"] = pd.DataFrame(
         {
-            "statement_id": ["FS01", "FS02"],
-            "customer_id": ["C1001", "C1002"],
+            "statement_id": ["FS00000000000000001A", "FS00000000000000002Q"],
+            "customer_id": ["200000000001", "200000000002"],
             "report_period": [D("2025-12-31"), D("2025-09-30")],
             "period_type": ["A", "Q"],
             "audited": ["Y", "N"],
@@ -270,8 +270,8 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["bureau_records"] = pd.DataFrame(
         {
-            "report_id": ["BR01"],
-            "customer_id": ["C0002"],
+            "report_id": ["CR2026013100000000000001"],
+            "customer_id": ["100000000002"],
             "query_date": [D("2026-01-31")],
             "query_reason": ["02"],
             "first_credit_date": [D("2015-03-01")],
@@ -290,9 +290,9 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["interactions"] = pd.DataFrame(
         {
-            "interaction_id": ["V001", "V002"],
-            "customer_id": ["C0003", "C1001"],
-            "staff_id": ["S001", "S001"],
+            "interaction_id": ["V20260131000000000001", "V20260131000000000002"],
+            "customer_id": ["100000000003", "200000000001"],
+            "staff_id": ["S000001", "S000001"],
             "interaction_time": [D("2026-01-31 10:00:00"), D("2026-01-31 15:30:00")],
             "channel": ["VISIT", "PHONE"],
             "purpose": ["COLLECT", "MARKET"],
@@ -303,13 +303,13 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["service_requests"] = pd.DataFrame(
         {
-            "request_id": ["SR01", "SR02"],
-            "customer_id": ["C0001", "C0004"],
+            "request_id": ["SR20260130000000000001", "SR20260130000000000002"],
+            "customer_id": ["100000000001", "100000000004"],
             "opened_time": [D("2026-01-30 09:00:00"), D("2026-01-31 11:00:00")],
             "channel": ["PHONE", "APP"],
             "category": ["CMPL", "INQ"],
             "priority": ["P2", "P4"],
-            "assigned_staff_id": ["S001", None],
+            "assigned_staff_id": ["S000001", None],
             "first_response_time": [D("2026-01-30 10:00:00"), None],
             "resolved_time": [D("2026-01-31 16:00:00"), None],
             "status": ["RSLV", "OPEN"],
@@ -318,12 +318,12 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
     )
     f["surveys"] = pd.DataFrame(
         {
-            "survey_id": ["SV01", "SV02"],
-            "customer_id": ["C0003", "C0001"],
-            "staff_id": ["S001", None],
+            "survey_id": ["SV20260131000000000000001", "SV20260131000000000000002"],
+            "customer_id": ["100000000003", "100000000001"],
+            "staff_id": ["S000001", None],
             "channel": ["SMS", "APP"],
             "trigger": ["VISIT", "SR"],
-            "related_id": ["V001", "SR01"],
+            "related_id": ["V20260131000000000001", "SR20260130000000000001"],
             "product_family": ["LOAN", None],
             "sent_date": [D("2026-01-31"), D("2026-01-31")],
             "response_date": [D("2026-01-31"), None],

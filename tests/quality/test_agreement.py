@@ -21,7 +21,7 @@ from crm.quality.gx import (
 from crm.quality.rules import build_rules, rule_by_id
 from tests.quality.bank import BUSINESS_DATE
 
-SENTINELS = ["SENTINEL", "哨兵", "11010519491231002Y", "62179900000001299", "13999999990x"]
+SENTINELS = ["SENTINEL", "哨兵", "11010519491231002Y", "62179900000001299", "13999999990x", "SENTINELPATH"]
 
 
 def _set(df, row, col, value):
@@ -50,6 +50,11 @@ def inject_everything(raw):
     _set(raw["surveys"], 0, "rating_digital", 6)
     _set(raw["financial_statements"], 0, "equity", 1.0)
     _set(raw["transactions"], 0, "txn_time", dt.datetime(2026, 2, 1, 8, 0))
+    _set(raw["loans"], 0, "loan_id", "../SENTINELPATH")  # path-shaped id
+    _set(raw["staff"], 0, "mobile", "13800138000\n")  # `$` would accept the trailing newline
+    _set(raw["staff"], 1, "email", "li.qiang@bank.example.cn\nBcc: x@y.cn")  # header injection
+    _set(raw["customers"], 2, "customer_name", "陈\u202e静")  # bidi override in a name: rejected
+    _set(raw["interactions"], 1, "notes", "下月\r\n还款\u200b")  # in free text: counted, accepted
     te = raw["interactions"]["_type_errors"].astype(object)
     te.iloc[0] = "duration_minutes"
     te.iloc[1] = "_field_count"
@@ -83,10 +88,39 @@ def test_pandas_and_gx_agree_row_for_row(both):
         "length",
         "uniqueness",
         "format",
+        "text",
         "referential",
         "date_order",
         "consistency",
     }
+
+
+def test_identifier_text_and_anchor_rules_in_both_engines(both):
+    _, pd_ev, gx_ev = both
+    expected = {
+        ("loans", 0): "loans.loan_id.id_pattern",
+        ("staff", 0): "staff.mobile.mobile_format",
+        ("staff", 1): "staff.email.email_format",
+        ("customers", 2): "customers.customer_name.control_chars",
+        ("interactions", 1): "interactions.notes.control_chars",
+    }
+    for ev in (pd_ev, gx_ev):
+        for (name, row), rule in expected.items():
+            assert ev[name].failed[rule].iloc[row], (ev[name].engine, name, rule)
+    assert rule_by_id("interactions.notes.control_chars").severity == "warning"
+    assert rule_by_id("customers.customer_name.control_chars").severity == "critical"
+    assert pd_ev["staff"].failed.loc[:, "staff.mobile.control_chars"].iloc[0]  # the newline is a control char too
+    assert not pd_ev["loans"].failed["loans.loan_id.id_pattern"].iloc[1:].any()  # the other ids pass
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("a@b.cn", True), ("a@b.cn\n", False), ("a@b.cn\nBcc: x@y.cn", False), ("a@b.cn,c@d.cn", False),
+    ("a@b.cn c@d.cn", False), ("a@b.cn;c@d.cn", False), ("<a@b.cn>", False),
+])
+def test_email_rule_is_anchored_at_the_very_end(value, ok):
+    import re
+
+    assert bool(re.search(rule_by_id("staff.email.email_format").params["regex"], value)) is ok
 
 
 def test_every_rule_became_one_expectation(both):
@@ -132,7 +166,7 @@ def test_agreement_with_several_files_in_one_frame(clean_raw):
     loans = clean_raw["loans"]
     second = loans.copy()
     second["_source_file"] = "LOAN_20260131_002.dat"
-    second["loan_id"] = second["loan_id"] + "B"
+    second["loan_id"] = second["loan_id"].str.replace("L0", "L9", n=1)  # other loans, ids of the same shape
     _set(second, 1, "balance", None)
     frames = {**clean_raw, "loans": pd.concat([loans, second], ignore_index=True)}
     a = evaluate_pandas(frames, BUSINESS_DATE, extracts=["loans"])["loans"]

@@ -83,14 +83,14 @@ DEFECTS = {
         ("loans", 2, "overdue_interest", -5.0, {"loans.overdue_interest.range"}),
     ],
     "orphan": [
-        ("loans", 3, "customer_id", "C9999", {"loans.fk.customer_id"}),
-        ("transactions", 0, "account_id", "A999", {"transactions.fk.account_id"}),
-        ("customers", 1, "manager_id", "S999", {"customers.fk.manager_id"}),
+        ("loans", 3, "customer_id", "100000009999", {"loans.fk.customer_id"}),
+        ("transactions", 0, "account_id", "600101000000000999", {"transactions.fk.account_id"}),
+        ("customers", 1, "manager_id", "S000999", {"customers.fk.manager_id"}),
         (
             "financial_statements",
             0,
             "customer_id",
-            "C0001",
+            "100000000001",
             {"financial_statements.fk.customer_id"},
         ),  # not a corp
     ],
@@ -150,7 +150,7 @@ def test_bank_rules(raw):
     _set(raw["surveys"], 0, "csat", 0)
     _set(raw["customers"], 0, "birth_date", dt.date(1985, 3, 13))  # ID says 1985-03-12
     _set(raw["customers"], 1, "gender", "1")  # ID says female
-    _set(raw["customers"], 3, "id_number", "NOT-AN-ID")  # passport (02): no GB 11643 check
+    _set(raw["customers"], 3, "id_number", "NOTANID01")  # passport (02): no GB 11643 check
     _set(raw["service_requests"], 0, "resolved_time", dt.datetime(2026, 1, 30, 9, 30))
     got = failing(evaluate_pandas(raw, BUSINESS_DATE))
     assert got == {
@@ -166,7 +166,7 @@ def test_bank_rules(raw):
 
 def test_five_class_thresholds(raw):
     loans = raw["loans"].iloc[[0] * 10].reset_index(drop=True)
-    loans["loan_id"] = [f"L{i}" for i in range(10)]
+    loans["loan_id"] = [f"L{i:014d}" for i in range(10)]
     cases = [
         (0, "1", False),
         (1, "1", True),

@@ -77,6 +77,7 @@ def test_every_row_defect_is_quarantined_by_its_family(generated):
     defects, _, _, outcomes = generated
     expected = _expected(defects)
     assert len(expected) > 20
+    assert set(DEFECT_FAMILY) <= set(defects["kind"])  # every row-level kind was planted (and is checked)
     got: dict[tuple[str, int], list[str]] = {}
     for per_day in outcomes.values():
         for out in per_day.values():

@@ -18,12 +18,12 @@ def test_accepted_plus_quarantined_is_parsed(raw):
     _set(lo, 0, "balance", -5.0)  # critical: negative
     _set(lo, 0, "overdue_days", 10)  # + warning on the same row: five class 1 with overdue days
     _set(lo, 1, "product_code", "ZZZ")  # critical
-    _set(lo, 1, "customer_id", "C9999")  # critical, same row
+    _set(lo, 1, "customer_id", "100000009999")  # critical, same row
     _set(lo, 3, "overdue_days", 100)  # warning only: reported class 1
     out = decide("loans", raw, BUSINESS_DATE)
     assert len(out.accepted) + len(out.quarantined) == len(lo) == out.parsed
-    assert out.quarantined["loan_id"].tolist() == ["L001", "L002"]
-    assert out.accepted["loan_id"].tolist() == ["L003", "L004"]
+    assert out.quarantined["loan_id"].tolist() == ["L00000000000001", "L00000000000002"]
+    assert out.accepted["loan_id"].tolist() == ["L00000000000003", "L00000000000004"]
     idx = out.quarantine_index
     assert list(idx.columns) == list(INDEX_COLUMNS)
     assert idx["_row_number"].tolist() == [1, 2]
@@ -68,7 +68,7 @@ def test_per_file_balance_with_two_files(raw):
     lo = raw["loans"]
     second = lo.copy()
     second["_source_file"] = "LOAN_20260131_002.dat"
-    second["loan_id"] = second["loan_id"] + "B"
+    second["loan_id"] = second["loan_id"].str.replace("L0", "L9", n=1)  # other loans, ids of the same shape
     _set(second, 2, "currency", "EUR")
     raw["loans"] = pd.concat([lo, second], ignore_index=True)
     out = decide("loans", raw, BUSINESS_DATE)

@@ -5,6 +5,8 @@ parser and lists every record that breaks a contract rule, so a test can compare
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +124,15 @@ def check_day(res: DayResult) -> set[tuple[str, int, str]]:
             if c.max_length:
                 lengths = s.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)
                 flag(name, present & (lengths > c.max_length), f"len:{c.name}")
+            if c.id_kind:  # the whole value has the shape of one of its kinds
+                kinds = contract.identifier_kinds()
+                ok = np.array([v is None or any(re.fullmatch(kinds[k].pattern, v) for k in c.id_kind)
+                               for v in s], dtype=bool)
+                flag(name, ~ok, f"id:{c.name}")
+            if c.text == "reject":  # control and format characters, by Unicode category
+                ok = np.array([v is None or not any(unicodedata.category(ch) in ("Cc", "Cf")
+                                                    or ch in "\u2028\u2029" for ch in v) for v in s], dtype=bool)
+                flag(name, ~ok, f"control:{c.name}")
         dup = df.duplicated(list(ex.key), keep=False).to_numpy()
         flag(name, dup, "duplicate_key")
         for fk in ex.references:
