@@ -18,20 +18,31 @@ from __future__ import annotations
 
 import re
 
-# (first, last) code points, inclusive
+# (first, last) code points, inclusive. Cc, Cf and U+2028/U+2029.
 CONTROL_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0000, 0x001F), (0x007F, 0x009F),  # Cc: C0 controls, DEL, C1 controls
+    (0x0000, 0x001F),  # C0 controls (NUL ... US, with tab, line feed, carriage return)
+    (0x007F, 0x009F),  # DEL and the C1 controls (with NEL U+0085)
     (0x00AD, 0x00AD),  # soft hyphen
-    (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
-    (0x08E2, 0x08E2), (0x180E, 0x180E),
-    (0x200B, 0x200F),  # zero-width space, ZWNJ, ZWJ, left-to-right and right-to-left marks
-    (0x2028, 0x2029),  # line and paragraph separators (Zl, Zp)
-    (0x202A, 0x202E),  # bidirectional embeddings and overrides
-    (0x2060, 0x2064), (0x2066, 0x206F),  # word joiner, invisible operators, bidirectional isolates ...
+    (0x0600, 0x0605),  # Arabic number signs
+    (0x061C, 0x061C),  # Arabic letter mark (bidi)
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),  # Mongolian vowel separator
+    (0x200B, 0x200F),  # zero-width space, non-joiner, joiner; left-to-right and right-to-left marks
+    (0x2028, 0x202E),  # line and paragraph separators; bidi embeddings and overrides (U+202A-U+202E)
+    (0x2060, 0x2064),  # word joiner, invisible operators
+    (0x2066, 0x206F),  # bidi isolates (U+2066-U+2069) and deprecated format characters
     (0xFEFF, 0xFEFF),  # zero-width no-break space (byte-order mark)
     (0xFFF9, 0xFFFB),  # interlinear annotation
-    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001), (0xE0020, 0xE007F),  # language tag, tag characters
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),  # Egyptian hieroglyph format controls (U+13439-U+1343F from Unicode 15)
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0001, 0xE0001),  # language tag
+    (0xE0020, 0xE007F),  # tag characters
 )
 
 

@@ -14,8 +14,8 @@ A part is refused when it is
 - absolute (``/x``, ``\\x``) or starts with a Windows drive (``C:``);
 - holds a path separator (``/`` or ``\\``);
 - ``.`` or ``..``;
-- holds NUL or any other control or format character (Unicode categories Cc, Cf, Cs, Zl, Zp: bidi
-  overrides and isolates, zero-width characters, line separators);
+- holds NUL or any other control or format character (:mod:`crm.text`: Unicode categories Cc, Cf and the
+  line and paragraph separators; bidi overrides and isolates, zero-width characters) or a lone surrogate;
 - longer than 255 bytes in UTF-8 (no file system takes it);
 
 and the whole path is refused when it resolves (symlinks followed, also a symlinked file at the end) to the
@@ -32,8 +32,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from crm.text import has_control
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 MAX_PART_BYTES = 255
 
 
@@ -62,7 +63,7 @@ def _broken_rule(part: object) -> str | None:
         return "is '.' or '..'"
     if "\x00" in part:
         return "holds a NUL character"
-    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in part):
+    if has_control(part) or any(unicodedata.category(ch) == "Cs" for ch in part):
         return "holds a control or format character"
     try:
         size = len(part.encode("utf-8"))

@@ -5,7 +5,7 @@ The class is every code point of the Unicode general categories Cc (C0 and C1 co
 feed, carriage return, NEL ...) and Cf (format characters: the bidirectional embeddings and overrides
 U+202A-U+202E, isolates U+2066-U+2069, marks U+200E/U+200F and U+061C, zero-width U+200B-U+200D, word joiner
 U+2060, byte-order mark U+FEFF, soft hyphen U+00AD, tags, interlinear annotation, ...) plus the line and
-paragraph separators U+2028 and U+2029. It is written out below as fixed code-point ranges, not computed
+paragraph separators U+2028 and U+2029. It is written out in :mod:`crm.text` as fixed code-point ranges, not computed
 from :mod:`unicodedata`, so the rules (and their suite version) do not change with the Python version; a
 test proves it covers every Cc and Cf code point of the running Python, and matches nothing else that is
 assigned. (The range U+13430-U+1343F covers Unicode 15's additions to Cf, unassigned in Unicode 14.)
@@ -31,32 +31,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# (first, last) code points, inclusive. Cc, Cf and U+2028/U+2029.
-CONTROL_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0000, 0x001F),  # C0 controls (NUL ... US, with tab, line feed, carriage return)
-    (0x007F, 0x009F),  # DEL and the C1 controls (with NEL U+0085)
-    (0x00AD, 0x00AD),  # soft hyphen
-    (0x0600, 0x0605),  # Arabic number signs
-    (0x061C, 0x061C),  # Arabic letter mark (bidi)
-    (0x06DD, 0x06DD),
-    (0x070F, 0x070F),
-    (0x0890, 0x0891),
-    (0x08E2, 0x08E2),
-    (0x180E, 0x180E),  # Mongolian vowel separator
-    (0x200B, 0x200F),  # zero-width space, non-joiner, joiner; left-to-right and right-to-left marks
-    (0x2028, 0x202E),  # line and paragraph separators; bidi embeddings and overrides (U+202A-U+202E)
-    (0x2060, 0x2064),  # word joiner, invisible operators
-    (0x2066, 0x206F),  # bidi isolates (U+2066-U+2069) and deprecated format characters
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (byte-order mark)
-    (0xFFF9, 0xFFFB),  # interlinear annotation
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x1343F),  # Egyptian hieroglyph format controls (U+13439-U+1343F from Unicode 15)
-    (0x1BCA0, 0x1BCA3),  # shorthand format controls
-    (0x1D173, 0x1D17A),  # musical symbol format controls
-    (0xE0001, 0xE0001),  # language tag
-    (0xE0020, 0xE007F),  # tag characters
-)
+from crm.text import CONTROL_RANGES  # the one definition of the class (Cc, Cf, U+2028, U+2029)
+
 # Replaced by a space (a run of them by one space) in free text: tab, line feed, vertical tab, form feed,
 # carriage return, NEL, line separator, paragraph separator.
 BREAK_RANGES: tuple[tuple[int, int], ...] = ((0x0009, 0x000D), (0x0085, 0x0085), (0x2028, 0x2029))
@@ -75,7 +51,7 @@ def _class(ranges: tuple[tuple[int, int], ...], esc) -> str:
 
 
 #: The class for Python's ``re``, as ASCII escapes (no raw control character in a rule definition).
-CONTROL_CLASS = _class(CONTROL_RANGES, _py)
+CONTROL_CLASS = _class(CONTROL_RANGES, _py)  # the same text as crm.text.CONTROL_CLASS
 #: The same class for RE2 (Arrow compute, DuckDB).
 CONTROL_CLASS_RE2 = _class(CONTROL_RANGES, _re2)
 BREAK_RUN_RE2 = _class(BREAK_RANGES, _re2) + "+"
