@@ -14,8 +14,8 @@ that period,
 :func:`incomplete_data` returns one entry per (extract, business date, cause), sorted by date and extract:
 machine fields only (extract, its Chinese title from the contract, date, cause code, detail such as the
 rejection reason); the templates word them through the message catalogue. ``dq_partition_gates`` is written
-by the data-quality staging (:mod:`crm.quality.stage`); it is read here with SQLAlchemy Core by name, and a
-warehouse without it (older than the table) contributes no blocking failure.
+by the data-quality staging (:mod:`crm.quality.stage`, declared in :mod:`crm.warehouse`); a warehouse created
+before the table existed contributes no blocking failure.
 """
 
 from __future__ import annotations
@@ -28,13 +28,6 @@ import sqlalchemy as sa
 
 from crm import warehouse as wh
 
-# the columns read from the gate table, on a metadata of this module's own: the table is declared (and
-# created) on the warehouse metadata by the quality stage
-dq_partition_gates = sa.Table(
-    "dq_partition_gates", sa.MetaData(),
-    sa.Column("extract", sa.String(40)), sa.Column("business_date", sa.Date), sa.Column("blocked", sa.Boolean),
-    sa.Column("reason", sa.String(40)), sa.Column("recorded_at", sa.DateTime(timezone=False)),
-)
 ACCEPTED = ("accepted", "unchanged")
 
 
@@ -55,7 +48,7 @@ def _blocked(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     cols = ["extract", "business_date", "cause", "detail"]
     if not _has(conn, "dq_partition_gates"):
         return pd.DataFrame(columns=cols)
-    g = dq_partition_gates.c
+    g = wh.dq_partition_gates.c
     df = _frame(conn, sa.select(g.extract, g.business_date, g.blocked, g.reason, g.recorded_at)
                 .where(g.business_date.between(start, end)))
     if df.empty:

@@ -26,20 +26,9 @@ T0, T1 = dt.datetime(2026, 10, 8, 9, 0), dt.datetime(2026, 10, 8, 10, 0)
 D = {n: dt.date(2026, 10, n) for n in range(1, 32)}
 GENERATED = dt.datetime(2026, 11, 1, 10)
 
-# the gate table as the quality stage declares it (BRIEF interface 1); created here when the warehouse's
-# metadata does not (yet) declare it
-GATES = sa.Table(
-    "dq_partition_gates", sa.MetaData(),
-    sa.Column("run_id", sa.String(64)), sa.Column("extract", sa.String(40)), sa.Column("partition_key", sa.String(10)),
-    sa.Column("business_date", sa.Date), sa.Column("parsed", sa.BigInteger), sa.Column("quarantined", sa.BigInteger),
-    sa.Column("share_threshold", sa.Float), sa.Column("rows_threshold", sa.BigInteger), sa.Column("blocked", sa.Boolean),
-    sa.Column("reason", sa.String(40)), sa.Column("recorded_at", sa.DateTime(timezone=False)),
-)
-
 
 def _gates(conn, rows) -> None:
-    GATES.create(conn, checkfirst=True)
-    conn.execute(sa.insert(GATES), [
+    conn.execute(sa.insert(wh.dq_partition_gates), [
         {"run_id": "r", "extract": e, "partition_key": d.isoformat(), "business_date": d, "parsed": 50,
          "quarantined": 5 if blocked else 0, "share_threshold": 0.02, "rows_threshold": 1, "blocked": blocked,
          "reason": reason, "recorded_at": at} for e, d, blocked, reason, at in rows])
@@ -82,18 +71,6 @@ def test_current_blocking_failures_and_unreplaced_rejections(warehouse):
         ("deposits", D[8], "blocked", ""),
     ]
     assert {g["extract"]: g["title"] for g in got} == {e: BY_NAME[e].title for e in ("loans", "deposits", "staff")}
-
-
-def test_a_warehouse_without_the_gate_table_reports_rejections_only(tmp_path):
-    engine = wh.make_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
-    wh.ensure_schema(engine)
-    with wh.begin(engine) as conn:
-        if sa.inspect(conn).has_table("dq_partition_gates"):
-            pytest.skip("the warehouse declares dq_partition_gates: covered by the test above")
-        assert incomplete_data(conn, D[1], D[31]) == []
-        _ingest(conn, [("LOAN_20261003_001.dat", "loans", D[3], 1, "rejected", "truncated", T0)])
-        assert [g["cause"] for g in incomplete_data(conn, D[1], D[31])] == ["rejected"]
-    engine.dispose()
 
 
 def test_period_bounds():
