@@ -107,29 +107,37 @@ def run_dates(
     """Run :func:`plan`'s jobs for the dates in order (``skip``: job names left out, e.g. the reports in a
     benchmark of the data pipeline)."""
     instance = instance or dg.DagsterInstance.get()
-    targets = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list,
-               REPORTS_JOB: monthly_reports, QUARTERLY_JOB: quarterly_satisfaction}
-    summaries = []
-    for job, start, end in plan(first, last):
-        if job in skip:
-            continue
-        if start == end:
-            tags = {"dagster/partition": start}
-        else:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
-        tags["crm/trigger"] = "cli"
-        result = dg.execute_job(
-            dg.reconstructable(targets[job]), instance=instance, tags=tags, raise_on_error=False,
-            # the full event stream is in the instance (and the UI); the terminal gets warnings and errors
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        failed_steps = [e.step_key for e in result.all_events if e.is_step_failure]
-        failed: dict[str, list[str]] = {"ERROR": [], "WARN": []}
-        for e in result.all_events:
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed:
-                ev = e.asset_check_evaluation_data
-                failed[ev.severity.value].append(f"{ev.asset_key.to_user_string()}:{ev.check_name}")
-        summaries.append(
-            RunSummary(job, start, end, result.run_id, result.success, failed_steps, failed["ERROR"], failed["WARN"])
-        )
-    return summaries
+    return [run_job(job, start, end, instance=instance, log_level=log_level)
+            for job, start, end in plan(first, last) if job not in skip]
+
+
+JOBS = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list,
+        REPORTS_JOB: monthly_reports, QUARTERLY_JOB: quarterly_satisfaction}
+
+
+def run_job(
+    job: str, start: str, end: str | None = None, *, instance: dg.DagsterInstance | None = None,
+    log_level: str = "WARNING", trigger: str = "cli",
+) -> RunSummary:
+    """One run of ``job`` (a name in :data:`JOBS`) over its partition keys ``start``..``end`` (one key when
+    ``end`` is None or equal), tagged as a schedule or a backfill would tag it, executed in this process
+    (its steps in the job's executor)."""
+    instance = instance or dg.DagsterInstance.get()
+    end = end or start
+    if start == end:
+        tags = {"dagster/partition": start}
+    else:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+    tags["crm/trigger"] = trigger
+    result = dg.execute_job(
+        dg.reconstructable(JOBS[job]), instance=instance, tags=tags, raise_on_error=False,
+        # the full event stream is in the instance (and the UI); the terminal gets warnings and errors
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    failed_steps = [e.step_key for e in result.all_events if e.is_step_failure]
+    failed: dict[str, list[str]] = {"ERROR": [], "WARN": []}
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed:
+            ev = e.asset_check_evaluation_data
+            failed[ev.severity.value].append(f"{ev.asset_key.to_user_string()}:{ev.check_name}")
+    return RunSummary(job, start, end, result.run_id, result.success, failed_steps, failed["ERROR"], failed["WARN"])

@@ -1,10 +1,16 @@
-"""Shared fixtures. The ``warehouse`` fixture runs each warehouse test on DuckDB and on PostgreSQL."""
+"""Shared fixtures. The ``warehouse`` fixture runs each warehouse test on DuckDB and on PostgreSQL;
+``pg_database`` makes a throwaway PostgreSQL database; ``scheduled_bank`` is the end-to-end tests' bank."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -67,3 +73,86 @@ def warehouse(request, tmp_path):
         with begin(engine) as c:
             c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def pg_admin():
+    """A psycopg connection (autocommit) to the test server's maintenance database, for CREATE/DROP DATABASE;
+    fails the test clearly (never skips) when the server is down."""
+    import psycopg
+
+    url = sa.engine.make_url(PG_URL)
+    try:
+        return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+                               dbname=url.database, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        pytest.fail(f"PostgreSQL is not reachable at {url.host}:{url.port}: {e.__class__.__name__}. "
+                    "Start it (see README) or set CRM_TEST_PG_URL.")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test server's URL, once it answered: a test naming this fixture before its slow session fixtures
+    fails at once, and clearly, when PostgreSQL is down."""
+    with pg_admin():
+        pass
+    return PG_URL
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A throwaway database on the test server (dagster-postgres and a production warehouse take a whole
+    database, not a schema): yields its SQLAlchemy URL, drops it after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with pg_admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The synthetic bank of the end-to-end tests of the scheduled jobs (tests/test_scheduled_jobs.py) and of the
+# production path (tests/test_production_path.py): two consecutive month ends, the second closing a quarter
+# and ending a Monday..Sunday week. 2024 is chosen because 31 March 2024 is a Sunday: the quarter's close,
+# the second month end and the week's Sunday are one business date, so the week and the month ends need
+# only 2024-02-29, 2024-03-24 (the Sunday before) .. 2024-03-31 staged. 600 customers: fewer and the retail
+# scorecard has under the 50 bad outcomes it trains on (no scores, no drift), and the satisfaction reports
+# of a branch can be empty for a quarter.
+BANK_CUSTOMERS, BANK_SEED = 600, 11
+FIRST_MONTH_END = dt.date(2024, 2, 29)
+SECOND_MONTH_END = dt.date(2024, 3, 31)
+WEEK = dt.date(2024, 3, 25)  # the weekly partition: Monday 25 .. Sunday 31 March, against Sunday 24 March
+
+
+@dataclass
+class Bank:
+    root: Path  # tmp folder of the session's bank
+    landing: Path  # the generated extracts, as the bank delivered them (never changed)
+    home: Path  # CRM_HOME of the local run
+    env: dict[str, str]  # the local run's environment
+    runs: list[dict]  # what tests.jobrun.run_jobs returned for the first month end
+
+
+@pytest.fixture(scope="session")
+def scheduled_bank(tmp_path_factory) -> Bank:
+    """The bank, generated once, and its first month end run locally as the schedules and the sensor run it:
+    the daily pipeline for 2024-02-29, the month-end pipeline and the monthly reports of February 2024, in a
+    fresh SQLite Dagster instance (the repository's dagster.yaml with CRM_DAGSTER_DIR in tmp), DuckDB
+    warehouse, the local masking key file, reports mailed as .eml files. tests/test_scheduled_jobs.py runs the
+    second month end, the week and the quarter on the same home; tests/test_production_path.py compares this
+    first month end with the production path's."""
+    from crm.synthetic import generate
+    from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, REPORTS_JOB
+    from tests.jobrun import clean_env, run_jobs
+
+    root = tmp_path_factory.mktemp("bank")
+    landing = root / "landing"
+    generate(landing, customers=BANK_CUSTOMERS, start=FIRST_MONTH_END, end=SECOND_MONTH_END, seed=BANK_SEED)
+    home = root / "local"
+    shutil.copytree(landing, home / "landing")  # copy2: the files keep their arrival times
+    env = clean_env(CRM_ENV="local", CRM_HOME=str(home), CRM_DAGSTER_DIR=str(root / "local_dagster"))
+    month = FIRST_MONTH_END.replace(day=1).isoformat()
+    runs = run_jobs(env, [(DAILY_JOB, FIRST_MONTH_END.isoformat(), None), (MONTH_END_JOB, month, None),
+                          (REPORTS_JOB, month, None)])
+    return Bank(root, landing, home, env, runs)

@@ -249,7 +249,13 @@ def begin(engine: sa.Engine, schema: str | None = None, *, wait_seconds: float =
 
 
 def ensure_schema(engine: sa.Engine, schema: str | None = None) -> None:
+    """Create ``schema`` (if given) and every declared table missing from it. On PostgreSQL the transaction
+    first takes an advisory lock, so steps that start together on a new warehouse create its tables one
+    after the other (two concurrent ``CREATE TABLE`` of one name collide in the catalogue); DuckDB allows one
+    writing process anyway."""
     with begin(engine, schema) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('crm.warehouse.ensure_schema'))"))
         if schema:
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
         metadata.create_all(conn, checkfirst=True)

@@ -35,10 +35,11 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
         view = f"_mart_{uuid.uuid4().hex}"
-        # an object column with no value would make a column of type NULL, which no later value fits
+        # an object column with no value would make a column of type NULL, which no later value fits: text,
+        # or, for a partition column of an empty frame, the type of the partition's value
         empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
         if empty:
-            frame = frame.astype({c: "string" for c in empty})
+            frame = frame.astype({c: _empty_dtype(partition.get(c)) for c in empty})
         raw.register(view, frame)
         try:
             raw.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {view} WHERE false")
@@ -48,7 +49,7 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
             raw.unregister(view)
         return len(frame)
     schema = _schema_of(conn)
-    types = _sql_types(frame)
+    types = _sql_types(frame, partition)
     if existing is None:  # the first load creates the table from the frame's columns
         frame.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)
     conn.execute(sa.text(f"DELETE FROM {target} WHERE {where}"), partition)
@@ -94,8 +95,10 @@ def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> lis
     return existing
 
 
-def _sql_types(frame: pd.DataFrame) -> dict[str, object]:
-    """Column types pandas would not infer: dates held as ``datetime.date`` objects (pandas makes TEXT)."""
+def _sql_types(frame: pd.DataFrame, partition: dict[str, object] | None = None) -> dict[str, object]:
+    """Column types pandas would not infer: dates held as ``datetime.date`` objects (pandas makes TEXT), and
+    the partition columns of an empty frame, typed by the partition's value (a first month with no rows
+    must not make ``month_end`` a TEXT column that no later ``month_end = <date>`` matches)."""
     import datetime as dt
 
     out = {}
@@ -104,7 +107,26 @@ def _sql_types(frame: pd.DataFrame) -> dict[str, object]:
             first = frame[col].dropna().head(1)
             if len(first) and isinstance(first.iloc[0], dt.date) and not isinstance(first.iloc[0], dt.datetime):
                 out[col] = sa.Date()
+            elif not len(first) and col in (partition or {}):
+                value = partition[col]
+                if isinstance(value, dt.datetime):
+                    out[col] = sa.DateTime()
+                elif isinstance(value, dt.date):
+                    out[col] = sa.Date()
     return out
+
+
+def _empty_dtype(value: object):
+    """The pandas dtype DuckDB reads as the SQL type of a partition value (text when it is not a date)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    if isinstance(value, dt.datetime):
+        return "datetime64[us]"
+    if isinstance(value, dt.date):
+        return pd.ArrowDtype(pa.date32())
+    return "string"
 
 
 # DuckDB's integer types that fit an int64 (its ``.df()`` gives Int16/Int32 for the smaller ones)

@@ -50,3 +50,21 @@ def test_a_column_empty_in_the_first_partition_takes_later_values(warehouse):
         replace_partition(conn, "sparse_t", later, {"month_end": feb})
         rows = read_table(conn, "sparse_t").sort_values("month_end").reset_index(drop=True)
     assert rows["related"].isna().tolist() == [True, False] and rows.loc[1, "related"] == "k1.b"
+
+
+def test_a_mart_whose_first_partition_is_empty_is_replaced_by_date_later(warehouse):
+    """The first month of a mart can have no rows (no guarantee circle, no detractor's comment yet): its
+    table still gets a DATE partition column, so the next month's replace compares dates with dates
+    (PostgreSQL refused ``text = date`` and the month-end run failed)."""
+    jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+    empty = pd.DataFrame({"members": pd.Series([], dtype=object), "size": pd.Series([], dtype="int64")})
+    later = pd.DataFrame({"members": ["k1.a,k1.b"], "size": [2]})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        replace_partition(conn, "circles_t", empty.assign(month_end=jan), {"month_end": jan})
+        replace_partition(conn, "circles_t", empty.assign(month_end=jan), {"month_end": jan})  # a rerun
+        replace_partition(conn, "circles_t", later.assign(month_end=feb), {"month_end": feb})
+        rows = read_table(conn, "circles_t")
+        again = read_table(conn, "circles_t", {"month_end": feb})
+    assert len(rows) == len(again) == 1
+    assert pd.Timestamp(rows.loc[0, "month_end"]) == pd.Timestamp(feb)
+    assert rows["month_end"].dtype.kind == "M" or isinstance(rows.loc[0, "month_end"], dt.date)
