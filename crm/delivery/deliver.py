@@ -123,6 +123,12 @@ def message_from_files(
             raise Undeliverable(NO_ADDRESS)
         if not valid_address(to):
             raise Undeliverable(INVALID_ADDRESS)
+        if gate.root is not None:  # the stored paths must still lead into the reports zone
+            from crm.zones import within
+
+            for stored in (row.html_path, row.pdf_path):
+                if stored:
+                    within(gate.root, stored, origin=f"the outbox row {row.report} {row.period} {row.recipient_id}")
         html_bytes = Path(row.html_path).read_bytes()
         pdf = Path(row.pdf_path).read_bytes() if row.pdf_path else None
         subject = row.subject or ""

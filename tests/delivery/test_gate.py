@@ -202,3 +202,23 @@ def test_relative_sources_under_the_reports_root(wh, tmp_path):
         sources = {s for (s,) in conn.execute(sa.select(leak_scan_files.c.source))}
     assert f"{REPORT}/{PERIOD}/{STAFF[0]}.html" in sources
     assert _deliver(wh, tmp_path / "outbox", gate=SendGate(wh.engine, wh.schema, root)).sent == 1
+
+
+def test_a_stored_path_outside_the_reports_zone_is_never_read_or_sent(wh, tmp_path):
+    """The outbox stores the rendered files' paths; delivery reads them only inside CRM_HOME/reports (a path
+    leading elsewhere, e.g. through a symlink planted in the reports folder, fails the row unread)."""
+    root = tmp_path / "reports"
+    items = [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]]
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("<html><body>outside</body></html>", encoding="utf-8")
+    link = Path(items[1].html_path)
+    link.unlink()
+    link.symlink_to(elsewhere)
+    _queue(wh, items)
+    _record(wh, scan_rows(items, root=root))  # even a passing scan of those bytes does not let them out
+    summary = _deliver(wh, tmp_path / "outbox", gate=SendGate(wh.engine, wh.schema, root))
+    rows = _rows(wh)
+    assert summary.sent == 1 and rows[STAFF[0]]["status"] == SENT
+    assert rows[STAFF[1]]["status"] == "failed" and "unsafe path in zone reports" in rows[STAFF[1]]["last_error"]
+    assert "elsewhere" not in rows[STAFF[1]]["last_error"]
+    assert [p.name for p in (tmp_path / "outbox").glob("*.eml")] == [f"{REPORT}__{PERIOD}__{STAFF[0]}.eml"]
