@@ -84,6 +84,15 @@ def _notify(instance, result, home, locale="en"):
     return run_failure_notice(ctx)
 
 
+def _queue_only(instance, result, home):
+    """The sensor on ``result``'s failure with mail settings that cannot be used: the notice is queued only."""
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name=SENSOR, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
+    return run_failure_notice(ctx)
+
+
 def _outbox(home):
     engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     try:
@@ -203,11 +212,7 @@ def test_a_notice_that_could_not_be_sent_goes_out_with_the_next_one(tmp_path):
     home = _home(tmp_path)
     with dg.instance_for_test() as instance:
         first = _fail(instance, "boom_job")
-        ctx = dg.build_run_status_sensor_context(
-            sensor_name=SENSOR, dagster_event=first.get_run_failure_event(), dagster_instance=instance,
-            dagster_run=first.dagster_run,
-            resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
-        run_failure_notice(ctx)  # no usable mail server: queued, not sent, no error
+        _queue_only(instance, first, home)  # no usable mail server: queued, not sent, no error
         rows = _outbox(home)
         assert set(rows["status"]) == {"pending"} and len(rows) == 2 and not _messages(home)
         second = _fail(instance, "ledger_job")
@@ -224,11 +229,7 @@ def test_a_notice_changed_after_its_scan_is_held_not_sent(tmp_path):
     home = _home(tmp_path)
     with dg.instance_for_test() as instance:
         first = _fail(instance, "boom_job")
-        ctx = dg.build_run_status_sensor_context(
-            sensor_name=SENSOR, dagster_event=first.get_run_failure_event(), dagster_instance=instance,
-            dagster_run=first.dagster_run,
-            resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
-        run_failure_notice(ctx)  # queued only
+        _queue_only(instance, first, home)
         html = next((home / "reports").rglob("*.html"))
         html.write_bytes(html.read_bytes().replace(b"</body>", f"<p>{SECRET}</p></body>".encode()))
         second = _fail(instance, "ledger_job")
