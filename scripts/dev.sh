@@ -129,7 +129,11 @@ run_tests() {
     out="$(mktemp -d)"
     junit="$out/junit.xml"
     log "pytest $*"
-    "$VENV/bin/python" -m pytest --junitxml="$junit" "$@" || rc=$?
+    # one test process per core (xdist), each test file's tests in one of them (its module fixtures are built
+    # once); `-n 0` in the arguments runs everything in one process
+    local parallel=(-n auto --dist loadfile)
+    case " $* " in *" -n "* | *" -n="* | *" --numprocesses"*) parallel=() ;; esac
+    "$VENV/bin/python" -m pytest "${parallel[@]}" --junitxml="$junit" "$@" || rc=$?
     if [ "$rc" -eq 5 ]; then
         rm -rf "$out"
         die "pytest collected no tests (exit 5): that is a failure here"

@@ -3,8 +3,10 @@
 A small generated bank day is changed value by value (markup, spreadsheet formulas, SQL fragments, path-shaped
 ids, control and bidi characters, two addresses in one e-mail field), written as valid extract files with the
 real writer (a value with a line break is put in a quoted field, as a bank's export would), ingested with the
-real parser and staged with the Great Expectations engine. For each family: no uncontrolled error, every file
-accepted at ingest, per file accepted + quarantined = parsed, and for each changed value, in its own row:
+real parser and staged (Great Expectations for the control-character and path-shaped families, whose rules
+are new; the pandas engine, held equal to it rule by rule, for the others). For each family: no uncontrolled
+error, every file accepted at ingest, per file accepted + quarantined = parsed, and for each changed value,
+in its own row:
 
 - a value an identifier, e-mail, mobile, card, ID or credit-code rule cannot accept, or a control character in
   a column whose text policy is ``reject``, quarantines the row with the expected rule ids (the id pattern,
@@ -42,7 +44,7 @@ from crm.warehouse import begin, ensure_schema, make_engine
 
 DAY = dt.date(2026, 3, 31)  # a month end (month-end extracts too) and a working day
 FIRST = dt.date(2026, 3, 24)  # delta extracts gather a week of events, so every extract has rows
-pytestmark = pytest.mark.slow  # six GX stagings of a whole bank day (about two minutes)
+pytestmark = pytest.mark.slow  # six stagings of a whole bank day, two with GX
 
 RING = KeyRing(keys={"k1": bytes(range(32))}, current="k1")
 STRIP_TEXT = "备注{}内容"  # free text given a control character: neutral words the privacy scrub leaves alone
@@ -57,6 +59,10 @@ FAMILIES: dict[str, list[str]] = {
     "control": ["\u202e", "\u2066", "\u200b", "\x00", "\x1b", "\n"],
     "email": ["a@b.cn,c@d.cn", "a@b.cn c@d.cn", "a@b.cn\nBcc: x@y.cn"],
 }
+# The families whose rules are new here (the text family; the id patterns) are staged with Great Expectations,
+# the production engine; the others with the pandas engine, which tests/quality/test_agreement.py holds to
+# the same failing rows rule by rule (a GX staging of a whole bank day costs about 20 s).
+ENGINES = {"control": "gx", "path": "gx"}
 FORMAT_RULES = {"email": "email_format", "mobile": "mobile_format", "card_number": "luhn", "uscc": "gb32100",
                 "id_number": "gb11643"}
 REFERENCED = {(t, ref) for e in EXTRACTS for fk in e.references
@@ -234,13 +240,16 @@ def _run_family(family: str, base: dict[str, pd.DataFrame], tmp: Path) -> Run:
     engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     ensure_schema(engine)
     ingest = {e.name: ingest_partition(e, DAY, landing=landing, raw=raw, engine=engine) for e in EXTRACTS}
-    from crm.quality.gx import ephemeral_context
+    engine_name = ENGINES.get(family, "pandas")
+    context = None
+    if engine_name == "gx":
+        from crm.quality.gx import ephemeral_context
 
-    context = ephemeral_context()
+        context = ephemeral_context()
     results = {}
     for e in EXTRACTS:
-        batch = stage.stage_partitions(e.name, [(DAY.isoformat(), DAY)], raw=raw, staged=staged, engine="gx",
-                                       context=context, ring=RING)
+        batch = stage.stage_partitions(e.name, [(DAY.isoformat(), DAY)], raw=raw, staged=staged,
+                                       engine=engine_name, context=context, ring=RING)
         assert not batch.absent, batch.absent
         results[e.name] = batch.results[0]
     with begin(engine) as conn:
