@@ -42,6 +42,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
+# With pytest-xdist's file scheduling (scripts/dev.sh runs `-n auto --dist loadfile`): the files that use the
+# session bank (``scheduled_bank``) run in one process, so the bank is built once, and they and the other long
+# files are handed out first, so that no process is left running a long file after the others have finished.
+BANK_FILES = ("tests/test_scheduled_jobs.py", "tests/test_end_to_end.py", "tests/test_production_path.py")
+LONG_FILES = ("tests/orchestration/test_celery.py", "tests/orchestration/test_hostile_pipeline.py",
+              "tests/quality/test_hostile.py")
+BANK_SCOPE = "scheduled_bank"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return BANK_SCOPE if scope in BANK_FILES else scope
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed((BANK_SCOPE, *LONG_FILES)):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return Scheduling(config, log)
+
+
 @dataclass
 class Warehouse:
     engine: sa.Engine
