@@ -429,7 +429,8 @@ def scorecard_fit(data, target, exclude, categorical, trend, out, base_points, b
 @click.option("--points", is_flag=True, help="Also write the points of each characteristic.")
 @click.option("--raw", is_flag=True,
               help="Write text cells exactly as read. Default: formula-safe for Excel/WPS, a text cell (or column "
-                   "name) starting with = + - @ tab or CR gets a leading ' (numbers stay numbers).")
+                   "name) starting with = + - @ tab or CR gets a leading ' (numbers stay numbers), and "
+                   "the file starts with the UTF-8 byte order mark (Excel reads it as UTF-8).")
 def scorecard_apply(model_dir, data, out, points, raw):
     """Score DATA with the model: the input columns plus score, pd, grade and reason_1..reason_4.
 

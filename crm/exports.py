@@ -64,7 +64,11 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, raw: bool = 
     """Write ``frame`` (no index) to ``path`` as UTF-8 CSV, formula-safe (:func:`formula_safe`) unless
     ``raw``. Lines end in CRLF (RFC 4180, as spreadsheets write them), which also makes the writer quote a
     cell holding a bare carriage return (Python 3.11's csv module quotes only the line terminator's
-    characters), so the file parses back row for row. Returns the path."""
+    characters), so the file parses back row for row. A file for people starts with the UTF-8 byte order
+    mark, without which Excel on a Chinese Windows reads the file as GBK and shows Chinese text garbled
+    (pandas' ``read_csv`` skips the mark; Python's ``csv`` needs ``encoding="utf-8-sig"``); ``raw`` output,
+    for machines, has none. Returns the path."""
     path = Path(path)
-    (frame if raw else formula_safe(frame)).to_csv(path, index=False, lineterminator="\r\n")
+    (frame if raw else formula_safe(frame)).to_csv(path, index=False, lineterminator="\r\n",
+                                                    encoding="utf-8" if raw else "utf-8-sig")
     return path

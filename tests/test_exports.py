@@ -73,7 +73,10 @@ def test_written_file_parses_back_to_the_same_numbers_and_raw_is_exact(tmp_path)
         assert back["day"].tolist() == ["2026-01-31"] * len(frame)
     assert safe["text"].tolist() == ["'" + v for v in HOSTILE] + HARMLESS
     assert raw["text"].tolist() == HOSTILE + HARMLESS
-    with open(tmp_path / "safe.csv", newline="", encoding="utf-8") as f:  # as a spreadsheet splits it
+    # a file for people opens in Excel as UTF-8 (byte order mark); raw output has none
+    assert (tmp_path / "safe.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert (tmp_path / "raw.csv").read_bytes().startswith(b"text,")
+    with open(tmp_path / "safe.csv", newline="", encoding="utf-8-sig") as f:  # as a spreadsheet splits it
         rows = list(csv.DictReader(f))
     assert len(rows) == len(frame)
     text_cells = [row[c] for row in rows for c in ("text", "code", "maybe")]
