@@ -51,24 +51,32 @@ LONG_FILES = ("tests/orchestration/test_celery.py", "tests/orchestration/test_ho
 BANK_SCOPE = "scheduled_bank"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config, log):
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
+class _BankFirstScheduling:
+    """The xdist hook (a plugin registered only when xdist is loaded, so ``-p no:xdist`` still runs)."""
 
-    class Scheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            scope = super()._split_scope(nodeid)
-            return BANK_SCOPE if scope in BANK_FILES else scope
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        if config.getvalue("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
 
-        def _assign_work_unit(self, node) -> None:
-            for scope in reversed((BANK_SCOPE, *LONG_FILES)):
-                if scope in self.workqueue:
-                    self.workqueue.move_to_end(scope, last=False)
-            super()._assign_work_unit(node)
+        class Scheduling(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                scope = super()._split_scope(nodeid)
+                return BANK_SCOPE if scope in BANK_FILES else scope
 
-    return Scheduling(config, log)
+            def _assign_work_unit(self, node) -> None:
+                for scope in reversed((BANK_SCOPE, *LONG_FILES)):
+                    if scope in self.workqueue:
+                        self.workqueue.move_to_end(scope, last=False)
+                super()._assign_work_unit(node)
+
+        return Scheduling(config, log)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_BankFirstScheduling(), "crm-bank-first-scheduling")
 
 
 @dataclass
