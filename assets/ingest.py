@@ -9,9 +9,10 @@ import warnings
 
 import dagster as dg
 
+from crm.bank_calendar import business_date_for
 from crm.contract import EXTRACTS, Extract
 from crm.ingest.load import IngestOutcome, ingest_partition
-from orchestration.partitions import business_date_for, daily_partitions, monthly_partitions
+from orchestration.partitions import daily_partitions, monthly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]

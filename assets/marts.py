@@ -12,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from orchestration.partitions import business_date_for, monthly_partitions
+from crm.bank_calendar import business_date_for, closes_quarter, months_before
+from orchestration.partitions import monthly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
@@ -236,7 +237,7 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         write_mart(warehouse, "satisfaction_verbatims", verbatims.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "service_sla", by_priority.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "sla_vs_satisfaction", link.assign(**stamp), {"month_end": day})
-        if day.month % 3 == 0:  # the quarter closes: the same tables over its three months
+        if closes_quarter(day):  # the quarter closes: the same tables over its three months
             for name, frame in zip(("satisfaction_by_dimension", "satisfaction_drivers", "complaint_themes",
                                     "satisfaction_verbatims"), _satisfaction_tables(quarter, config), strict=True):
                 write_mart(warehouse, f"{name}_quarter", frame.assign(**stamp), {"month_end": day})
@@ -293,13 +294,6 @@ def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: b
                             {"d": day}).scalar()
         return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()
 
-
-def months_before(day, months: int):
-    """The month end ``months`` months before the month of ``day``."""
-    from orchestration.partitions import month_end
-
-    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return month_end(day.replace(year=y, month=m + 1, day=1))
 
 
 @month_end_asset(

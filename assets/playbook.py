@@ -14,12 +14,12 @@ from assets.marts import (
     latest_month_rows,
     month_end_asset,
     month_rows,
-    months_before,
     staged,
     staged_until,
     write_mart,
 )
-from orchestration.partitions import business_date_for, week_end, weekly_partitions
+from crm.bank_calendar import business_date_for, months_before, week_end
+from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
 MART = "marts"

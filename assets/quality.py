@@ -20,9 +20,10 @@ or missing; its check fails when one is.
 import dagster as dg
 import pandas as pd
 
+from crm.bank_calendar import business_date_for
 from crm.contract import EXTRACTS, Extract
 from crm.quality.rules import FAMILIES, rules_for
-from orchestration.partitions import business_date_for, daily_partitions, monthly_partitions
+from orchestration.partitions import daily_partitions, monthly_partitions
 from orchestration.resources import CrmHomeResource, PrivacyResource, QualityResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]

@@ -29,7 +29,17 @@ import dagster as dg
 import pandas as pd
 
 from assets.marts import OWNERS, month_end_asset, staged
-from orchestration.partitions import TIMEZONE, business_date_for, week_end, weekly_partitions
+from crm.bank_calendar import (
+    bank_now,
+    business_date_for,
+    closes_quarter,
+    month_and_quarter,
+    month_period,
+    quarter_period,
+    week_end,
+    week_period,
+)
+from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, DeliveryResource, PrivacyResource, WarehouseResource
 
 PORTFOLIO_MARTS = ["customer_360", "customer_value", "credit_scores", "early_warnings", "cross_sell",
@@ -47,9 +57,7 @@ class RenderConfig(dg.Config):
 
 
 def _now() -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
+    return bank_now().replace(tzinfo=None, microsecond=0)
 
 
 def _utc_now() -> dt.datetime:
@@ -78,7 +86,8 @@ PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfac
 
 def _incomplete(warehouse: WarehouseResource, kind: str, day: dt.date) -> list[dict]:
     """The incomplete-data notice of the ``kind`` period (month, quarter, week) ending with ``day``."""
-    from crm.reports.completeness import incomplete_data, period_bounds
+    from crm.bank_calendar import period_bounds
+    from crm.reports.completeness import incomplete_data
 
     with warehouse.transaction() as conn:
         notice = incomplete_data(conn, *period_bounds(kind, day))
@@ -138,7 +147,7 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
 def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
               warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
-    from crm.reports.plan import complete, month_period, portfolio_plan
+    from crm.reports.plan import complete, portfolio_plan
     from crm.reports.recipients import servable
 
     home = crm_home.home()
@@ -169,14 +178,14 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
 def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
                            warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.reports.data import load_month
-    from crm.reports.plan import complete, quarter_period, quarterly_plan
+    from crm.reports.plan import complete, quarterly_plan
     from crm.reports.recipients import servable
 
     home = crm_home.home()
     meta: dict = {"quarters": 0}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        if day.month % 3:
+        if not closes_quarter(day):
             context.log.info(f"{day:%Y-%m} does not close a quarter: no quarterly report")
             continue
         with warehouse.transaction() as conn:
@@ -266,14 +275,12 @@ def _report_files(folder: Path) -> list[Path]:
                                    description="No personal value of the raw zone in the month's reports.")],
 )
 def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    from crm.reports.plan import month_period, quarter_period
-
     home = crm_home.home()
     scanned, subjects, findings, values = 0, 0, [], 0
     for pk in context.partition_keys:  # one result for the whole range (a single-run backfill)
         day = business_date_for(pk, "month_end")
         forbidden = _forbidden(home, day)
-        periods = [month_period(day)] + ([quarter_period(day)] if day.month % 3 == 0 else [])
+        periods = month_and_quarter(day)
         results = [_scan(context, warehouse, home, period, _report_files(home.reports / period), forbidden)
                    for period in periods]
         result = {"files_scanned": sum(r["files_scanned"] for r in results),
@@ -324,7 +331,7 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
                  warehouse: WarehouseResource, privacy: PrivacyResource, delivery: DeliveryResource):
     from crm.privacy.policy import load_policy
     from crm.reports.dq import dq_context, is_empty
-    from crm.reports.plan import complete, dq_plan, month_period
+    from crm.reports.plan import complete, dq_plan
     from crm.reports.recipients import servable
 
     home = crm_home.home()
@@ -360,8 +367,6 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
 )
 def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
                            warehouse: WarehouseResource):
-    from crm.reports.plan import month_period
-
     home = crm_home.home()
     scanned, findings = 0, []
     for pk in context.partition_keys:
@@ -440,13 +445,11 @@ def _bullets(lines: list[str], limit: int = 100) -> str:
 )
 def monthly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
             delivery: DeliveryResource):
-    from crm.reports.plan import month_period, quarter_period
-
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        periods = [month_period(day)] + ([quarter_period(day)] if day.month % 3 == 0 else [])
+        periods = month_and_quarter(day)
         meta = _send(context, warehouse, delivery, home, day, periods)
         meta["periods"] = ", ".join(periods)
     if meta.get("failed"):
@@ -474,7 +477,7 @@ WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
 def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
                  warehouse: WarehouseResource, delivery: DeliveryResource):
     from assets.marts import latest_month_rows
-    from crm.reports.plan import complete, digest_plan, week_period
+    from crm.reports.plan import complete, digest_plan
     from crm.reports.recipients import servable
     from crm.warehouse.marts import read_table
 
@@ -522,8 +525,6 @@ def _latest_staged_day(home, extract: str, day: dt.date) -> dt.date:
 )
 def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
            delivery: DeliveryResource):
-    from crm.reports.plan import week_period
-
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:

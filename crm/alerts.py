@@ -36,15 +36,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 
+from crm.bank_calendar import BANK_TZ
+
 REPORT = "run_failure"
 ROLE = "DE"
 ACTIVE = "A"
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@\[\]-]")
 _RUN_ID = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$")
 _MAX = 200  # characters of one identifier kept in a notice

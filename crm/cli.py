@@ -273,8 +273,7 @@ def retention():
 def retention_purge(home: CrmHome, zones, dry_run, today):
     """Delete what is older than each zone's period (CRM_REPORTS_RETENTION_DAYS, CRM_OUTBOX_RETENTION_DAYS,
     CRM_DQ_RETENTION_DAYS, CRM_DAGSTER_RETENTION_DAYS), recorded in the warehouse table retention_purges."""
-    from zoneinfo import ZoneInfo
-
+    from crm.bank_calendar import bank_today
     from crm.retention import DAGSTER, FILE_ZONES, purge_files, record, retention_days
     from crm.warehouse import begin, ensure_schema, make_engine
 
@@ -283,7 +282,7 @@ def retention_purge(home: CrmHome, zones, dry_run, today):
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     zones = list(zones) or [*FILE_ZONES, DAGSTER]
-    today = today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = today or bank_today()
     engine = make_engine(os.environ.get("CRM_WAREHOUSE_URL") or home.warehouse_url)
     try:
         ensure_schema(engine)

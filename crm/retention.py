@@ -52,10 +52,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
+
+from crm import bank_calendar
+from crm.bank_calendar import BANK_TZ
 
 FILE_ZONES = ("reports", "outbox", "dq")
 DAGSTER = "dagster"
@@ -63,16 +65,12 @@ ZONES = (*FILE_ZONES, DAGSTER)
 ENV = {"reports": "CRM_REPORTS_RETENTION_DAYS", "outbox": "CRM_OUTBOX_RETENTION_DAYS",
        "dq": "CRM_DQ_RETENTION_DAYS", DAGSTER: "CRM_DAGSTER_RETENTION_DAYS"}
 DEFAULT_DAYS = {"reports": 400, "outbox": 400, "dq": 1825, DAGSTER: 180}
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 COLUMNS = ["run_id", "zone", "item", "judged_by", "retention_days", "bytes", "purged_at"]
 
 _log = logging.getLogger(__name__)
 
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:-(?:(\d{4})(\d{2})(\d{2})$|[0-9a-f]+$)|$)")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
 def retention_days(environ: Mapping[str, str] | None = None) -> dict[str, int]:
@@ -111,21 +109,7 @@ def period_end(text: str) -> dt.date | None:
             end = _date(*m.groups()[3:])
             return end if start and end and end >= start else None
         return start
-    if m := _MONTH.match(text):
-        y, mo = int(m.group(1)), int(m.group(2))
-        if not 1 <= mo <= 12:
-            return None
-        first_next = dt.date(y + (mo == 12), mo % 12 + 1, 1)
-        return first_next - dt.timedelta(days=1)
-    if m := _QUARTER.match(text):
-        y, q = int(m.group(1)), int(m.group(2))
-        return period_end(f"{y}-{q * 3:02d}")
-    if m := _WEEK.match(text):
-        try:
-            return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 7)
-        except ValueError:
-            return None
-    return None
+    return bank_calendar.period_end(text)
 
 
 def judged_date(zone: str, rel: PurePosixPath) -> dt.date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import DAILY_KEYS, MONTH_END_KEYS, REPORT_KEYS, WEEKLY_KEYS, WEEKLY_REPORT_KEYS
+from crm.bank_calendar import BANK_TZ, TIMEZONE, month_start, months_before
 
 DAILY_JOB = "daily_pipeline"
 MONTH_END_JOB = "month_end_pipeline"
@@ -56,14 +57,10 @@ reports_schedule = dg.build_schedule_from_partitioned_job(reports_job, day_of_mo
                                                           minute_of_hour=0, name="monthly_reports_schedule")
 
 
-@dg.schedule(job=quarterly_job, cron_schedule="0 11 1 1,4,7,10 *", execution_timezone="Asia/Shanghai",
+@dg.schedule(job=quarterly_job, cron_schedule="0 11 1 1,4,7,10 *", execution_timezone=TIMEZONE,
              name="quarterly_satisfaction_schedule",
              description="The 1st of January, April, July and October, 11:00 bank time: the quarter just closed.")
 def quarterly_schedule(context: dg.ScheduleEvaluationContext):
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    when = context.scheduled_execution_time.astimezone(ZoneInfo("Asia/Shanghai"))
-    last_month = (when.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # the quarter's last month
-    key = last_month.isoformat()
+    when = context.scheduled_execution_time.astimezone(BANK_TZ)
+    key = month_start(months_before(when.date(), 1)).isoformat()  # the quarter's last month
     return dg.RunRequest(run_key=f"{QUARTERLY_JOB}:{key}", partition_key=key)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.partitions import TIMEZONE
+from crm.bank_calendar import BANK_TZ, TIMEZONE
 from orchestration.resources import CrmHomeResource, PrivacyResource, RetentionResource, WarehouseResource
 
 RETENTION_JOB = "raw_retention"
@@ -108,14 +108,12 @@ def purge_dagster_runs(instance: dg.DagsterInstance, days: int, *, today: dt.dat
 
 def _today(context) -> dt.date:
     """The bank's date of the scheduled tick (so a late-started run judges as of its schedule), else now."""
-    from zoneinfo import ZoneInfo
-
     from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG
 
     text = context.run.tags.get(SCHEDULED_EXECUTION_TIME_TAG)
     when = dt.datetime.fromisoformat(text) if text else dt.datetime.now(dt.UTC)
     when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return when.astimezone(ZoneInfo(TIMEZONE)).date()
+    return when.astimezone(BANK_TZ).date()
 
 
 @dg.op(description="Delete raw-zone partitions older than the retention period and record each deletion.")

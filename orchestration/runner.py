@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from crm.bank_calendar import closes_quarter, month_firsts, sundays
 from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
-from orchestration.partitions import month_end
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,24 +77,15 @@ def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
     if last < first:
         raise ValueError("the range ends before it starts")
     runs = [(DAILY_JOB, first.isoformat(), last.isoformat())]
-    months = []
-    m = first.replace(day=1)
-    while m <= last:
-        if first <= month_end(m) <= last:
-            months.append(m)
-        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    months = month_firsts(first, last)
     if months:
         runs.append((MONTH_END_JOB, months[0].isoformat(), months[-1].isoformat()))
         runs.append((REPORTS_JOB, months[0].isoformat(), months[-1].isoformat()))
-        quarters = [m for m in months if m.month % 3 == 0]
+        quarters = [m for m in months if closes_quarter(m)]
         if quarters:
             runs.append((QUARTERLY_JOB, quarters[0].isoformat(), quarters[-1].isoformat()))
     # weeks whose Sunday and the Sunday before (the comparison date) are both in the range
-    sunday = first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7)
-    weeks = []
-    while sunday <= last:
-        weeks.append(sunday - dt.timedelta(days=6))
-        sunday += dt.timedelta(days=7)
+    weeks = [sunday - dt.timedelta(days=6) for sunday in sundays(first, last)[1:]]
     if weeks:
         runs.append((WEEKLY_JOB, weeks[0].isoformat(), weeks[-1].isoformat()))
     return runs

@@ -9,12 +9,12 @@ from collections import defaultdict
 import dagster as dg
 import sqlalchemy as sa
 
+from crm.bank_calendar import partition_key_for
 from crm.contract import BY_FILE_CODE, BY_NAME, EXTRACTS
 from crm.ingest.fileformat import FileName
 from crm.ingest.load import seen_files
 from crm.warehouse import begin
 from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, daily_job, month_end_job
-from orchestration.partitions import partition_key_for
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
 

@@ -37,13 +37,12 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from crm.bank_calendar import TIMEZONE, month_period
 from crm.reports.data import MONTH_TABLES
 from crm.reports.leakscan import pdf_bytes_text
-from crm.reports.plan import month_period
 from crm.warehouse import begin, make_engine
 from crm.warehouse.marts import read_table
 from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, REPORTS_JOB
-from orchestration.partitions import TIMEZONE
 from tests.conftest import FIRST_MONTH_END, pg_database
 from tests.delivery.conftest import Recorder, free_port
 from tests.jobrun import REPO, assert_succeeded, clean_env, run_jobs

@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType
 
-from crm.reports.plan import month_period, quarter_period, week_period
+from crm.bank_calendar import month_period, quarter_period, week_period
 from crm.reports.recipients import address_book, recipients
 from crm.warehouse import begin, make_engine
 from crm.warehouse.marts import read_table

@@ -15,10 +15,11 @@ import re
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
+
+from crm.bank_calendar import BANK_TZ
 
 POLICY = email_policy.SMTP  # CRLF line ends, 78-column folding
-DATE_TZ = ZoneInfo("Asia/Shanghai")  # the Date header is written in bank time
+DATE_TZ = BANK_TZ  # the Date header is written in bank time
 
 # one plain addr-spec: local part and dotted domain, nothing else (no display name, no second address, no
 # separator, no space or control character); the staff extract's e-mail rule asks the same shape

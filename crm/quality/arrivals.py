@@ -12,23 +12,18 @@ Status of each expected extract: ``on_time`` (flag before the cut-off), ``late``
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from crm.bank_calendar import BANK_TZ, is_month_end
 from crm.contract import EXTRACTS, Extract
 from crm.ingest.fileformat import FileName
 
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_CUTOFF = dt.time(8, 0)
 COLUMNS = ("business_date", "extract", "expected_by", "file_name", "arrived_at", "status")
 
-
-def is_month_end(day: dt.date) -> bool:
-    return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
 def expected_extracts(day: dt.date) -> list[Extract]:

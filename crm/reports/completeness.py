@@ -102,17 +102,3 @@ def incomplete_data(conn: sa.Connection, start: dt.date, end: dt.date) -> list[d
     return [{"extract": str(e), "title": BY_NAME[e].title if e in BY_NAME else str(e), "business_date": d,
              "cause": str(c), "detail": str(x or "")}
             for e, d, c, x in zip(both["extract"], both["business_date"], both["cause"], both["detail"], strict=True)]
-
-
-def period_bounds(kind: str, day: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last business date of the period a report covers: ``month`` (the month of ``day``),
-    ``quarter`` (the quarter ending with the month of ``day``), ``week`` (Monday to ``day``, a Sunday)."""
-    if kind == "week":
-        return day - dt.timedelta(days=day.weekday()), day
-    last = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    if kind == "month":
-        return day.replace(day=1), last
-    if kind == "quarter":
-        first_month = (last.month - 1) // 3 * 3 + 1
-        return dt.date(last.year, first_month, 1), last
-    raise ValueError(f"period kind must be month, quarter or week, not {kind!r}")

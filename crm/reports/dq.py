@@ -39,15 +39,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 
 from crm import warehouse as wh
+from crm.bank_calendar import BANK_TZ, month_periods, period_bounds
 from crm.reports.completeness import incomplete_data
 
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 WORST_RULES = 15
 TOP_QUARANTINE_RULES = 12
 
@@ -78,9 +77,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def month_bounds(month_end: dt.date) -> tuple[dt.date, dt.date]:
     """First and last day of the month of ``month_end`` (any day of the month is accepted)."""
-    start = month_end.replace(day=1)
-    last = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    return start, last
+    return period_bounds("month", month_end)
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -315,21 +312,6 @@ def reason_parts(reason: str | None) -> tuple[str, str]:
         if text == prefix or text.startswith(prefix + ":"):
             return code, text[len(prefix) + 1:].strip()
     return "other", text
-
-
-def month_periods(month_end: dt.date) -> list[str]:
-    """The outbox periods that belong to the month of ``month_end``: ``YYYY-MM``, ``YYYY-Qn`` when the month
-    closes a quarter, and ``YYYY-Www`` of every week whose Sunday falls in the month."""
-    start, end = month_bounds(month_end)
-    out = [f"{end:%Y-%m}"]
-    if end.month % 3 == 0:
-        out.append(f"{end.year}-Q{(end.month - 1) // 3 + 1}")
-    sunday = start + dt.timedelta(days=(6 - start.weekday()) % 7)
-    while sunday <= end:
-        y, w, _ = sunday.isocalendar()
-        out.append(f"{y}-W{w:02d}")
-        sunday += dt.timedelta(days=7)
-    return out
 
 
 def _undeliverable(conn: sa.Connection, month_end: dt.date) -> list[dict[str, Any]]:

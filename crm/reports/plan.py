@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from crm.bank_calendar import month_period, quarter_period, week_period
 from crm.reports.pool import JobResult, RenderJob
 from crm.zones import row_origin, safe_path
 
@@ -65,19 +66,6 @@ def _origins(recipients: pd.DataFrame) -> list[str]:
     files = recipients["_source_file"] if "_source_file" in recipients.columns else [None] * n
     rows = recipients["_row_number"] if "_row_number" in recipients.columns else [None] * n
     return [row_origin("staff", f, r) for f, r in zip(files, rows, strict=True)]
-
-
-def month_period(month_end: dt.date) -> str:
-    return f"{month_end:%Y-%m}"
-
-
-def quarter_period(month_end: dt.date) -> str:
-    return f"{month_end.year}-Q{(month_end.month - 1) // 3 + 1}"
-
-
-def week_period(week_end: dt.date) -> str:
-    y, w, _ = week_end.isocalendar()
-    return f"{y}-W{w:02d}"
 
 
 def _labels(locale: str) -> tuple[Callable[..., str], Any]:

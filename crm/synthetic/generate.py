@@ -13,18 +13,16 @@ import json
 import os
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from crm import contract
+from crm.bank_calendar import BANK_TZ
 from crm.synthetic import cal, defects, params
 from crm.synthetic import extracts as X
 from crm.synthetic.bank import Bank
 from crm.synthetic.rand import rng
 from crm.synthetic.writer import write_chunks
-
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:

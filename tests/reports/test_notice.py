@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from crm import warehouse as wh
 from crm.contract import BY_NAME
-from crm.reports.completeness import incomplete_data, period_bounds
+from crm.reports.completeness import incomplete_data
 from crm.reports.data import branch_context, key_account_context, satisfaction_context, watch_digest_context
 from crm.reports.fmt import Formatter
 from crm.reports.leakscan import pdf_bytes_text
@@ -71,12 +71,6 @@ def test_current_blocking_failures_and_unreplaced_rejections(warehouse):
         ("deposits", D[8], "blocked", ""),
     ]
     assert {g["extract"]: g["title"] for g in got} == {e: BY_NAME[e].title for e in ("loans", "deposits", "staff")}
-
-
-def test_period_bounds():
-    assert period_bounds("month", dt.date(2026, 2, 28)) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-    assert period_bounds("quarter", dt.date(2026, 9, 30)) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
-    assert period_bounds("week", dt.date(2026, 11, 1)) == (dt.date(2026, 10, 26), dt.date(2026, 11, 1))
 
 
 NOTICE = [{"extract": "staff", "title": BY_NAME["staff"].title, "business_date": D[31],

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.delivery import PENDING, SKIPPED_EMPTY, UNDELIVERABLE, enqueue, ensure_outbox, report_outbox
-from crm.reports.dq import dq_context, month_periods, reason_parts
+from crm.reports.dq import dq_context, reason_parts
 from crm.reports.plan import BANK, complete, dq_plan, outbox_items, portfolio_plan
 from crm.reports.pool import JobResult
 from crm.reports.recipients import (
@@ -157,9 +157,6 @@ def test_reason_parts_and_periods():
     assert reason_parts("no_address") == ("no_address", "")
     assert reason_parts("invalid_address") == ("invalid_address", "")
     assert reason_parts("something else") == ("other", "something else")
-    # October 2026: Sundays 4, 11, 18, 25 -> ISO weeks 40..43; not a quarter end
-    assert month_periods(dt.date(2026, 10, 31)) == ["2026-10", "2026-W40", "2026-W41", "2026-W42", "2026-W43"]
-    assert month_periods(dt.date(2026, 9, 30))[:2] == ["2026-09", "2026-Q3"]
 
 
 @pytest.mark.parametrize(("locale", "words"), [
