@@ -51,6 +51,20 @@ def _escape(cp: int) -> str:
 
 
 CONTROL_CLASS = "[" + "".join(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in CONTROL_RANGES) + "]"
+
+# Replaced by a space (a run of them by one space) in free text: tab, line feed, vertical tab, form feed,
+# carriage return, NEL, line separator, paragraph separator.
+BREAK_RANGES: tuple[tuple[int, int], ...] = ((0x0009, 0x000D), (0x0085, 0x0085), (0x2028, 0x2029))
+
+
+def _re2_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    esc = "\\x{{{:X}}}".format
+    return "[" + "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in ranges) + "]"
+
+
+#: The same class for RE2 (Arrow compute, DuckDB), and a run of line breaks and tabs.
+CONTROL_CLASS_RE2 = _re2_class(CONTROL_RANGES)
+BREAK_RUN_RE2 = _re2_class(BREAK_RANGES) + "+"
 CONTROL_RE = re.compile(CONTROL_CLASS)
 _BREAKS = re.compile("[\t\n\r]")
 

@@ -37,6 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crm.text import BREAK_RUN_RE2, CONTROL_CLASS_RE2
+
 LABELS = {
     "email": "[邮箱]",
     "id_number": "[身份证号]",
@@ -124,8 +126,12 @@ def _as_arrow_strings(values: np.ndarray) -> pa.Array:
 def _rank_names(key: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """(key, k, name) of the distinct, stripped names of at least 2 characters of each ``key`` (an int code
     >= 0), sorted by key, ``k`` numbering each key's names longest first (ties: first seen first). Sorting,
-    no loop over rows; the names stay an Arrow array."""
-    arr = pc.utf8_trim_whitespace(_as_arrow_strings(raw))
+    no loop over rows; the names stay an Arrow array. A name loses its control and format characters as free
+    text does before it is scrubbed (:func:`crm.quality.text.strip_controls`), so ``张\u200b三丰`` in the
+    customer file still finds ``张三丰`` in a comment."""
+    arr = pc.replace_substring_regex(pc.replace_substring_regex(_as_arrow_strings(raw), BREAK_RUN_RE2, " "),
+                                     CONTROL_CLASS_RE2, "")
+    arr = pc.utf8_trim_whitespace(arr)
     length = pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     ok = length >= MIN_NAME_LENGTH
     key, length, arr = np.asarray(key, dtype=np.int64)[ok], length[ok], arr.filter(pa.array(ok))

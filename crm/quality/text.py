@@ -31,19 +31,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crm.text import CONTROL_RANGES  # the one definition of the class (Cc, Cf, U+2028, U+2029)
-
-# Replaced by a space (a run of them by one space) in free text: tab, line feed, vertical tab, form feed,
-# carriage return, NEL, line separator, paragraph separator.
-BREAK_RANGES: tuple[tuple[int, int], ...] = ((0x0009, 0x000D), (0x0085, 0x0085), (0x2028, 0x2029))
+# the one definition of the class (Cc, Cf, U+2028, U+2029), its RE2 spelling and the line breaks
+from crm.text import BREAK_RUN_RE2, CONTROL_CLASS_RE2, CONTROL_RANGES
 
 
 def _py(cp: int) -> str:
     return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
-
-
-def _re2(cp: int) -> str:
-    return f"\\x{{{cp:X}}}"
 
 
 def _class(ranges: tuple[tuple[int, int], ...], esc) -> str:
@@ -52,9 +45,6 @@ def _class(ranges: tuple[tuple[int, int], ...], esc) -> str:
 
 #: The class for Python's ``re``, as ASCII escapes (no raw control character in a rule definition).
 CONTROL_CLASS = _class(CONTROL_RANGES, _py)  # the same text as crm.text.CONTROL_CLASS
-#: The same class for RE2 (Arrow compute, DuckDB).
-CONTROL_CLASS_RE2 = _class(CONTROL_RANGES, _re2)
-BREAK_RUN_RE2 = _class(BREAK_RANGES, _re2) + "+"
 
 
 def control_code_points() -> np.ndarray:

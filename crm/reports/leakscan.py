@@ -35,6 +35,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+from crm.text import clean
+
 _SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
 
@@ -50,7 +52,10 @@ class Finding:
 
 
 def normalise(text: str) -> str:
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """The form both sides of the scan are compared in: NFKC, case-folded, without whitespace and without
+    control or format characters (a report never shows them, so a raw value holding one, ``张\u200b三丰``,
+    must still be found as ``张三丰``)."""
+    return _SPACE.sub("", clean(unicodedata.normalize("NFKC", text)).casefold())
 
 
 def scan_texts(

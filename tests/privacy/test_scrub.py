@@ -294,3 +294,22 @@ def test_log_filter_on_handlers_covers_child_loggers(clean_logger):
     assert "after install [手机号]" in stream.getvalue() and "13912345678" not in stream.getvalue()
     assert install(("crm.test_scrub_parent",)) == 0
     assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+
+
+def test_a_name_with_a_control_character_still_finds_the_name_in_cleaned_free_text():
+    """Free text loses its control and format characters before the scrub; the names it must lose lose them
+    too, so a raw name with a zero-width space or a bidi mark still finds the visible name."""
+    from crm.privacy.apply import protect
+    from crm.privacy.tokens import KeyRing
+
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "customer_name": ["张\u200b三丰", "\u202e李四\t"]})
+    by = names_by_customer(customers)
+    assert by.to_dict() == {"C1": ("张三丰",), "C2": ("李四",)}
+    columns = [c.name for c in BY_NAME["surveys"].columns]
+    raw = pd.DataFrame({c: [None, None] for c in columns})
+    raw["customer_id"] = ["C1", "C2"]
+    comment = next(c.name for c in BY_NAME["surveys"].columns if c.text == "strip")
+    raw[comment] = ["客户张\u200b三丰对服务满意", "李\u2066四说好"]
+    ring = KeyRing(keys={"k1": bytes(range(32))}, current="k1")
+    staged = protect(raw, "surveys", ring, dt.date(2026, 1, 31), names=raw["customer_id"].map(by))
+    assert staged[comment].tolist() == ["客户[姓名]对服务满意", "[姓名]说好"]

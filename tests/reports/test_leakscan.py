@@ -79,3 +79,12 @@ def test_normalisation_and_short_values(tmp_path):
     assert file_texts(html)["r.html"]
     assert scan_summary(n, findings) == {"files_scanned": 1, "passed": False,
                                          "findings": ["customer_name #1 found in r.html"]}
+
+
+def test_a_raw_value_with_a_control_character_is_found_as_the_reader_sees_it():
+    """Reports never show a control or format character, so a raw name holding one (a zero-width space, a
+    bidi override) is looked for without it."""
+    found = scan_texts({"r.html": "客户张三丰对服务满意"}, {"customer_name": ["张\u200b三丰"]})
+    assert [str(f) for f in found] == ["customer_name #0 found in r.html"]
+    found = scan_texts({"r.html": "客户\u202e张三丰"}, {"customer_name": ["张三丰"]})
+    assert [str(f) for f in found] == ["customer_name #0 found in r.html"]
