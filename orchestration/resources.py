@@ -76,24 +76,39 @@ class QualityResource(dg.ConfigurableResource):
     engine: str = "gx"
 
     def threshold_for(self, extract: str) -> float:
-        """Share allowance (0.02 = 2 % of the partition's parsed rows)."""
+        """Share allowance (0.02 = 2 % of the partition's parsed rows). ``ValueError`` naming the setting when
+        an override is not a share from 0 to 1 (``2`` meant as 2 %, or NaN, would never block)."""
         from crm.contract import get
 
         if extract in self.thresholds:
-            return float(self.thresholds[extract])
+            return _share(self.thresholds[extract], f"quality.thresholds[{extract!r}]")
         if self.default_threshold is not None:
-            return float(self.default_threshold)
+            return _share(self.default_threshold, "CRM_DQ_THRESHOLD (quality.default_threshold)")
         return float(get(extract).quarantine_share)
 
     def rows_threshold_for(self, extract: str) -> int:
-        """Row allowance (quarantined rows)."""
+        """Row allowance (quarantined rows). ``ValueError`` naming the setting when an override is negative."""
         from crm.contract import get
 
         if extract in self.rows_thresholds:
-            return int(self.rows_thresholds[extract])
+            return _rows(self.rows_thresholds[extract], f"quality.rows_thresholds[{extract!r}]")
         if self.default_rows_threshold is not None:
-            return int(self.default_rows_threshold)
+            return _rows(self.default_rows_threshold, "CRM_DQ_ROWS_THRESHOLD (quality.default_rows_threshold)")
         return int(get(extract).quarantine_rows)
+
+
+def _share(value: float, name: str) -> float:
+    share = float(value)
+    if not 0.0 <= share <= 1.0:  # NaN fails too
+        raise ValueError(f"{name} must be a share from 0 to 1 (0.02 = 2 % of the parsed rows), not {value!r}")
+    return share
+
+
+def _rows(value: int, name: str) -> int:
+    rows = int(value)
+    if rows < 0:
+        raise ValueError(f"{name} must be a number of rows, 0 or more, not {value!r}")
+    return rows
 
 
 class PrivacyResource(dg.ConfigurableResource):

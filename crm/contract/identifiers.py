@@ -29,7 +29,7 @@ IDENTIFIERS_FILE = Path(__file__).with_name("identifiers.toml")
 ID_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _LITERALS = ID_ALPHABET
 _RANGE_GROUPS = ("0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_REPEAT = re.compile(r"\{([0-9]+)(?:,([0-9]*))?\}")  # ASCII digits only, as Python's re reads a repeat
 # Values no pattern may accept; checked for every kind when the file loads (the vocabulary already excludes
 # them: this is the belt to its braces).
 PROBES = (

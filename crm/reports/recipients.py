@@ -47,7 +47,9 @@ def recipients(staff: pd.DataFrame, branches: pd.DataFrame | None = None) -> pd.
     if branches is not None and len(branches):
         level = branches.drop_duplicates("branch_id").set_index("branch_id")["branch_level"].to_dict()
     rows = []
-    for r in active.drop_duplicates("staff_id").sort_values("staff_id").itertuples(index=False):
+    # one row per staff id and role (the staged extract has one per id; two quarantined rows of one id with
+    # two roles are two readers of different reports)
+    for r in active.drop_duplicates(["staff_id", "role"]).sort_values(["staff_id", "role"]).itertuples(index=False):
         for report in ROLE_REPORTS[r.role]:
             scope = r.branch_id
             if report == "data_quality" or (report == "satisfaction" and level.get(r.branch_id) == "HO"):
@@ -84,6 +86,15 @@ def _safe_name(root: Path, name: str, origin: str) -> bool:
     return True
 
 
+def _plain(values: pd.Series) -> pd.Series:
+    """Codes as a person reads them: text without control or format characters, stripped, upper case ("" for
+    null)."""
+    from crm.text import CONTROL_CLASS
+
+    text = values.astype("string").fillna("")
+    return text.str.replace(CONTROL_CLASS, "", regex=True).str.strip().str.upper().astype(object)
+
+
 def quarantined_recipients(raw: Path, day: dt.date, root: Path,
                            branches: pd.DataFrame | None = None) -> pd.DataFrame:
     """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined, one row per
@@ -105,7 +116,10 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path,
     present = set(pq.read_schema(path).names)
     q = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in present])
     q = q.reindex(columns=QUARANTINE_COLUMNS)
-    q = q[(q["status"].astype(str) == "A") & q["role"].isin(list(ROLE_REPORTS))]
+    # the row failed a rule, perhaps on its role or status: read them as a person would (without control and
+    # format characters, spaces or case), so an "RM\u200b" or a " a" is still an active manager
+    q = q.assign(role=_plain(q["role"]), status=_plain(q["status"]))
+    q = q[(q["status"] == "A") & q["role"].isin(list(ROLE_REPORTS))]
     if q.empty:
         return pd.DataFrame(columns=columns)
     rules = q["_rule_ids"].fillna("").astype(str)
@@ -123,9 +137,10 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path,
             usable, "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"),
         usable=usable)
     found = recipients(q, branches)
-    extra = q.drop_duplicates("staff_id").set_index("staff_id")
+    extra = q.drop_duplicates(["staff_id", "role"]).set_index(["staff_id", "role"])
     for col in ("undeliverable", "usable", "_source_file", "_row_number"):
-        found[col] = found["recipient_id"].map(extra[col])
+        found[col] = pd.Series(list(zip(found["recipient_id"], found["role"], strict=True)),
+                               index=found.index, dtype=object).map(extra[col])
     return found.reindex(columns=columns)
 
 

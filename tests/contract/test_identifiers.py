@@ -78,7 +78,7 @@ def test_no_pattern_accepts_a_character_outside_the_id_alphabet():
 
 @pytest.mark.parametrize("pattern", [
     ".", "S.*", "\\d{6}", "[^0-9]+", "[0-z]+", "(S)[0-9]", "^S[0-9]$", "S[0-9] ", "[/]", "S{2,1}", "*S",
-    "[0-9]{3", "S[0-9]{6}\\Z", "(?i:s)", "(?:S", "S)", "[A-Z0-9.]", "S|", "|S", "S||T", "(?:)", "[a-Z]",
+    "[0-9]{3", "S{\u0663}", "S{1,\u0663}", "S[0-9]{6}\\Z", "(?i:s)", "(?:S", "S)", "[A-Z0-9.]", "S|", "|S", "S||T", "(?:)", "[a-Z]",
 ])
 def test_patterns_outside_the_vocabulary_are_refused(pattern):
     with pytest.raises(IdentifierError):

@@ -181,6 +181,19 @@ def test_allowances_resolve_extract_then_all_then_contract(monkeypatch):
         assert (quality.threshold_for("staff"), quality.rows_threshold_for("staff")) == (0.05, 12)
 
 
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"default_threshold": 2.0}, "CRM_DQ_THRESHOLD .* share from 0 to 1"),  # meant as 2 %: would never block
+    ({"default_threshold": float("nan")}, "CRM_DQ_THRESHOLD"),
+    ({"thresholds": {"staff": -0.1}}, "thresholds\\['staff'\\]"),
+    ({"default_rows_threshold": -1}, "CRM_DQ_ROWS_THRESHOLD .* 0 or more"),
+    ({"rows_thresholds": {"staff": -5}}, "rows_thresholds\\['staff'\\]"),
+])
+def test_an_allowance_that_could_never_block_is_refused_naming_the_setting(settings, message):
+    q = QualityResource(**settings)
+    with pytest.raises(ValueError, match=message):
+        q.threshold_for("staff") if "rows" not in next(iter(settings)) else q.rows_threshold_for("staff")
+
+
 def test_warning_rules_show_without_blocking(bank):
     home, resources, warehouse = bank
     frames = frames_by_hand()

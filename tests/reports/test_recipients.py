@@ -191,3 +191,32 @@ def test_the_auditors_report_lists_undeliverable_recipients(warehouse, tmp_path,
     for w in words:
         assert w in section, w
     assert "S8" in section and "row-12" in section and "2026-09" not in section and "S6" not in section
+
+
+def test_a_reader_whose_role_or_status_failed_a_rule_or_whose_id_is_duplicated_is_not_dropped(tmp_path):
+    """A quarantined row is read as a person reads it: a role with a zero-width space or a status in lower
+    case with a bidi override still names an active reader; two quarantined rows of one staff id with two
+    roles (the key's uniqueness rule failed) are two readers of different reports, each with its own row."""
+    raw, reports = tmp_path / "raw", tmp_path / "reports"
+    reports.mkdir()
+    _quarantine(raw, [
+        {"staff_id": "S20", "role": "RM\u200b", "branch_id": "B1", "status": "A", "_row_number": 20,
+         "_rule_ids": "staff.role.code_set,staff.role.control_chars"},
+        {"staff_id": "S21", "role": "BH", "branch_id": "B2", "status": " a\u202e", "_row_number": 21,
+         "_rule_ids": "staff.status.code_set,staff.status.control_chars"},
+        {"staff_id": "S22", "role": "RM", "branch_id": "B1", "status": "A", "_row_number": 22,
+         "_rule_ids": "staff.key.unique"},
+        {"staff_id": "S22", "role": "BH", "branch_id": "B2", "status": "A", "_row_number": 23,
+         "_rule_ids": "staff.key.unique"},
+        {"staff_id": "S23", "role": "XX", "branch_id": "B1", "status": "A", "_row_number": 24,  # not a reader
+         "_rule_ids": "staff.role.code_set"},
+    ])
+    q = quarantined_recipients(raw, DAY, reports, _branches()).set_index(["report", "recipient_id"])
+    assert set(q.index) == {("key_account", "S20"), ("watch_digest", "S20"), ("branch", "S21"),
+                            ("satisfaction", "S21"), ("key_account", "S22"), ("watch_digest", "S22"),
+                            ("branch", "S22"), ("satisfaction", "S22")}
+    assert q.loc[("key_account", "S22"), "undeliverable"] == f"quarantined: staff.key.unique (staff file {FILE} row 22)"
+    assert q.loc[("branch", "S22"), "undeliverable"] == f"quarantined: staff.key.unique (staff file {FILE} row 23)"
+    assert q.loc[("branch", "S22"), "scope"] == "B2" and q.loc[("key_account", "S22"), "branch_id"] == "B1"
+    assert q.loc[("branch", "S21"), "undeliverable"].startswith("quarantined: staff.status.code_set")
+    assert q["usable"].all()
