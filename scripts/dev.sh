@@ -124,6 +124,8 @@ run_tests() {
     services
     log "ruff check ."
     "$VENV/bin/ruff" check .
+    log "lint-imports (the layers of pyproject.toml's [tool.importlinter])"
+    "$VENV/bin/lint-imports"
 
     local out junit rc=0
     out="$(mktemp -d)"
