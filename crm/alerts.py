@@ -6,8 +6,11 @@ calls :func:`notify`).
 **Who**: every active data engineer (role ``DE``, status ``A``) of the latest staged staff partition. Staged
 staff holds tokens and masks but the staff id, role, status and branch in clear; the e-mail address is read
 from the restricted raw zone at send time only (:func:`crm.reports.recipients.address_book`) and is never
-stored. No active data engineer (or no staged staff partition at all): the notice is not sent and an error
-is logged naming the job and run id; nothing raises.
+stored. Nobody is dropped silently: an active data engineer whose staff row of that day was quarantined (not
+in the staged partition) gets an outbox row for the notice recorded ``undeliverable`` with the reason, as a
+report reader would (:func:`quarantined_engineers`: the row's rule ids, staff file and row; ``row-<n>`` when
+the staff id itself is unusable), and nothing is sent to them. No active data engineer at all (or no staged
+staff partition): the notice is not sent and an error is logged naming the job and run id; nothing raises.
 
 **What**: the job, the partition (or partition range), the failed steps, the failed asset checks of
 severity ERROR, the run id and the failure time. Nothing else: not the error message (it may quote a
@@ -25,6 +28,13 @@ sends every pending ``run_failure`` row. The render is deterministic (its time i
 second evaluation for the same run rewrites nothing and the outbox keeps the rows ``sent``: each data
 engineer gets exactly one message per failed run. A notice that could not be sent (server down) stays
 ``pending`` and goes out with the next notice.
+
+**When**: the sensor calls :func:`notify` with a ``deadline`` well inside Dagster's sensor timeout, so an
+unreachable mail server cannot make the evaluation time out (and the run be evaluated again while the first
+evaluation may still be sending). Within a deadline each message gets one attempt with a short socket timeout
+(:func:`within_deadline`), the first transient failure ends the sending (the server looks down: one timeout
+per notified run, not one per message), and once the deadline has passed nothing more is handed to the
+transport. What was not sent stays ``pending``.
 """
 
 from __future__ import annotations
@@ -33,8 +43,9 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +59,7 @@ ACTIVE = "A"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@\[\]-]")
 _RUN_ID = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$")
 _MAX = 200  # characters of one identifier kept in a notice
+ATTEMPT_TIMEOUT = 5.0  # seconds: the SMTP socket timeout of a message sent within a deadline
 
 _log = logging.getLogger(__name__)
 
@@ -104,6 +116,54 @@ def data_engineers(staff: pd.DataFrame) -> list[str]:
         return []
     mask = (staff["role"].astype(str) == ROLE) & (staff["status"].astype(str) == ACTIVE)
     return sorted(staff.loc[mask, "staff_id"].dropna().astype(str).unique().tolist())
+
+
+def _code(value: object) -> str:
+    """A role or status as a person reads it: without control or format characters (:func:`crm.text.clean`),
+    stripped, upper case; "" for anything but text."""
+    from crm.text import clean
+
+    return clean(value).strip().upper() if isinstance(value, str) else ""
+
+
+def quarantined_engineers(raw: Path, day: dt.date, root: Path) -> dict[str, str]:
+    """The active data engineers whose staff row of ``day`` was quarantined: recipient id -> why they cannot
+    be served, as :func:`crm.reports.recipients.quarantined_recipients` says it for the report readers
+    (``quarantined: <rule ids> (staff file F row N)``; when the staff id is unusable, by the same rules, the
+    recipient is ``row-<n>`` and the reason ``unusable staff id: ...``). Role and status are read without
+    control or format characters, spaces or case, so ``DE`` with a zero-width space (U+200B) is still a data
+    engineer. Reads only the columns the reports may read of the restricted quarantine file (ids, role,
+    status, branch, rule ids and lineage; never the name or the address); nothing if there is none."""
+    import pyarrow.parquet as pq
+
+    from crm.quality.stage import quarantine_file
+    from crm.reports.recipients import ID_RULES, MAX_RECIPIENT_ID, QUARANTINE_COLUMNS, _safe_name
+
+    path = quarantine_file(raw, "staff", day)
+    if not path.exists():
+        return {}
+    present = set(pq.read_schema(path).names)
+    q = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in present])
+    q = q.reindex(columns=QUARANTINE_COLUMNS)
+    q = q[(q["role"].map(_code) == ROLE) & (q["status"].map(_code) == ACTIVE)]
+    if q.empty:
+        return {}
+    rules = q["_rule_ids"].fillna("").astype(str)
+    row = q["_row_number"].astype("Int64").astype(str)
+    where = "staff file " + q["_source_file"].fillna("?").astype(str) + " row " + row
+    ids = q["staff_id"]
+    text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
+    usable = (~rules.str.contains(ID_RULES, regex=True) & text.str.len().between(1, MAX_RECIPIENT_ID)
+              & ~text.str.contains("@", regex=False))
+    usable &= pd.Series([_safe_name(root, n, w) if ok else False
+                         for n, w, ok in zip(text, where, usable, strict=True)], index=q.index)
+    recipient = text.where(usable, "row-" + row)
+    unusable = "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"
+    reason = ("quarantined: " + rules + " (" + where + ")").where(usable, unusable)
+    found: dict[str, str] = {}
+    for r, why in zip(recipient, reason, strict=True):
+        found.setdefault(r, why)  # the first row of an id, as for the readers
+    return dict(sorted(found.items()))
 
 
 def latest_staff_partition(staged: Path) -> Path | None:
@@ -202,12 +262,14 @@ def scan_rows(failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Pa
 
 @dataclass
 class NoticeResult:
-    """What :func:`notify` did: ``recipients`` staff ids queued for this run; ``queued`` new or refreshed
-    outbox rows; ``sent``/``failed``/``deferred`` from the delivery of every pending notice; ``reason``
-    why nothing was queued (``no_staff_partition``, ``no_data_engineer``) or sent (``no_transport``), else
-    None."""
+    """What :func:`notify` did: ``recipients`` staff ids queued for this run; ``undeliverable`` the data
+    engineers recorded ``undeliverable`` instead (recipient id -> reason: their staff row was quarantined);
+    ``queued`` new or refreshed outbox rows to send; ``sent``/``failed``/``deferred`` from the delivery of
+    every pending notice; ``reason`` why nothing was queued (``no_staff_partition``, ``no_data_engineer``) or
+    sent (``no_transport``), else None."""
 
     recipients: list[str] = field(default_factory=list)
+    undeliverable: dict[str, str] = field(default_factory=dict)
     queued: int = 0
     sent: int = 0
     failed: int = 0
@@ -216,20 +278,26 @@ class NoticeResult:
     html_path: Path | None = None
 
 
-def outbox_items(failure: RunFailure, recipients: Sequence[str], html_path: Path, subject_text: str) -> list:
+def outbox_items(failure: RunFailure, recipients: Sequence[str], html_path: Path, subject_text: str,
+                 undeliverable: Mapping[str, str] | None = None) -> list:
+    """One outbox row per recipient, then one recorded ``undeliverable`` with its reason per other entry of
+    ``undeliverable`` (recipient id -> reason)."""
     from crm.delivery import OutboxItem
 
+    unserved = {r: why for r, why in (undeliverable or {}).items() if r not in recipients}
     return [OutboxItem(report=REPORT, period=failure.period, recipient_id=r, rows=1, subject=subject_text,
-                       html_path=str(html_path), recipient_role=ROLE, rendered_at=failure.failed_at)
-            for r in recipients]
+                       html_path=str(html_path), recipient_role=ROLE, rendered_at=failure.failed_at,
+                       undeliverable=unserved.get(r))
+            for r in [*recipients, *unserved]]
 
 
 def message_builder(sender: str, address_of: Callable[[str], str], gate):
     """``build(row)`` for :func:`crm.delivery.deliver`: the notice's HTML with its plain-text file (next to
-    it, ``.txt``) as the text alternative; no attachment. The address comes from ``address_of`` (a missing or
-    unusable one makes the row undeliverable). Like every message, a notice passes the send gate
-    (``gate``, :class:`crm.delivery.SendGate`): it is built from the bytes whose structural scan
-    :func:`notify` recorded, and held if they changed."""
+    it, ``.txt``) as the text alternative; no attachment. The address comes from ``address_of``: none (it
+    raises ``KeyError`` or gives None, NaN or blank) makes the row undeliverable ``no_address``, anything but
+    one plain address ``invalid_address``, as in :func:`crm.delivery.message_from_files`. Like every message,
+    a notice passes the send gate (``gate``, :class:`crm.delivery.SendGate`): it is built from the bytes whose
+    structural scan :func:`notify` recorded, and held if they changed."""
     from crm.delivery import INVALID_ADDRESS, NO_ADDRESS, Undeliverable, build_message
     from crm.delivery.gate import subject_bytes, subject_label
     from crm.delivery.message import valid_address
@@ -240,7 +308,9 @@ def message_builder(sender: str, address_of: Callable[[str], str], gate):
         try:
             to = address_of(row.recipient_id)
         except KeyError:
-            raise Undeliverable(NO_ADDRESS) from None
+            to = None
+        if to is None or to != to or (isinstance(to, str) and not to.strip()):  # none, NaN, blank
+            raise Undeliverable(NO_ADDRESS)
         if not valid_address(to):
             raise Undeliverable(INVALID_ADDRESS)
         html_path = Path(row.html_path)
@@ -256,13 +326,50 @@ def message_builder(sender: str, address_of: Callable[[str], str], gate):
     return build
 
 
+class _Deadline:
+    """A transport that hands nothing over once ``deadline`` (a :func:`time.monotonic` value) has passed: the
+    message is a transient failure with no attempt, which :func:`crm.delivery.deliver` records ``pending``."""
+
+    def __init__(self, transport, deadline: float):
+        self.transport, self.deadline, self.late = transport, deadline, 0
+
+    def send(self, msg):
+        from crm.delivery import SendResult
+
+        if time.monotonic() >= self.deadline:
+            self.late += 1
+            return SendResult(ok=False, attempts=0, error="not handed over: the time for sending was spent")
+        return self.transport.send(msg)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def within_deadline(transport, deadline: float, *, timeout: float = ATTEMPT_TIMEOUT) -> _Deadline:
+    """``transport`` for sending until ``deadline`` (:func:`time.monotonic`): an SMTP transport tries each
+    message once, with a socket timeout of at most ``timeout`` seconds (its retries and back-off are for
+    delivery runs that may take their time); no message is handed over after the deadline. What is not
+    sent stays ``pending``, never ``sending``. One message may end after the deadline by the socket timeout
+    of each step of its SMTP session it waits on."""
+    from crm.delivery import SmtpTransport
+
+    if isinstance(transport, SmtpTransport):
+        settings = replace(transport.settings, timeout=min(transport.settings.timeout, timeout))
+        transport = SmtpTransport(settings, retries=1, backoff=transport.backoff, sleep=transport.sleep,
+                                  tls_context=transport.tls_context)
+    return _Deadline(transport, deadline)
+
+
 def notify(
     failure: RunFailure, *, staged: Path, raw: Path, reports: Path, engine: sa.Engine, schema: str | None,
     transport, sender: str, locale: str = "zh_CN", log: logging.Logger | logging.LoggerAdapter | None = None,
+    deadline: float | None = None,
 ) -> NoticeResult:
     """Render, record, queue and send the notice of ``failure`` to the active data engineers (see the module
-    docstring). ``transport`` None (the mail settings are unusable): queued, not sent, logged. Logs name the
-    job, run id, staff ids and counts only."""
+    docstring). ``transport`` None (the mail settings are unusable): queued, not sent, logged. ``deadline``
+    (a :func:`time.monotonic` value): send through :func:`within_deadline` and stop at the first transient
+    failure, so that sending ends about then at the latest; what was not sent stays ``pending``. Logs name
+    the job, run id, staff ids, reasons (rule ids, staff file and row) and counts only."""
     from crm.delivery import SendGate, deliver, enqueue
     from crm.delivery.gate import record_scans
     from crm.reports.recipients import address_book
@@ -278,8 +385,11 @@ def notify(
                   "engineers in: no notice sent")
         return result
     staff = pd.read_parquet(staff_path, columns=["staff_id", "role", "status"])
+    staff_day = dt.date.fromisoformat(staff_path.stem)
     result.recipients = data_engineers(staff)
-    if not result.recipients:
+    result.undeliverable = {r: why for r, why in quarantined_engineers(raw, staff_day, reports).items()
+                            if r not in result.recipients}
+    if not result.recipients and not result.undeliverable:
         result.reason = "no_data_engineer"
         log.error(f"run {run} of job {job} failed, but the staff directory of {staff_path.stem} has no active "
                   f"data engineer (role {ROLE}): no notice sent")
@@ -294,14 +404,22 @@ def notify(
     with begin(engine, schema) as conn:
         record_scans(conn, scan_rows(failure, [(html_path, html), (text_path, text)], reports,
                                      [(r, subject_text) for r in result.recipients]))
-        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject_text))
-    result.queued = counts.inserted + counts.refreshed + counts.resend
+        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject_text,
+                                            result.undeliverable))
+    result.queued = counts.inserted + counts.refreshed + counts.resend - counts.undeliverable
+    if result.undeliverable:
+        unserved = "; ".join(f"{identifier(r)}: {why}" for r, why in result.undeliverable.items())
+        log.warning(f"run_failure notice of run {run} (job {job}): {len(result.undeliverable)} data "
+                    f"engineers cannot be mailed (recorded undeliverable in the outbox): {unserved}")
+    if not result.recipients:
+        result.reason = "no_data_engineer"
+        log.error(f"run {run} of job {job} failed, but no active data engineer (role {ROLE}) of the staff "
+                  f"directory of {staff_path.stem} can be mailed: no notice sent")
     if transport is None:  # the mail settings are unusable: queued, sent by the next notice that can be
-        result.reason = "no_transport"
+        result.reason = result.reason or "no_transport"
         log.error(f"run_failure notice of run {run} (job {job}) queued for {len(result.recipients)} data "
                   "engineers but not sent: the mail transport is not usable")
         return result
-    staff_day = dt.date.fromisoformat(staff_path.stem)
     book: dict[str, str] | None = None
 
     def address_of(staff_id: str) -> str:
@@ -313,8 +431,14 @@ def notify(
         return book[staff_id]
 
     build = message_builder(sender, address_of, SendGate(engine, schema, reports))
-    summary = deliver(engine, schema, transport, build, report=REPORT, log=log)
+    stop: dict = {}
+    if deadline is not None:  # one timeout is enough to know the server does not answer now
+        transport, stop = within_deadline(transport, deadline), {"max_consecutive_deferrals": 1}
+    summary = deliver(engine, schema, transport, build, report=REPORT, log=log, **stop)
     result.sent, result.failed, result.deferred = summary.sent, summary.failed, summary.deferred
+    if getattr(transport, "late", 0):
+        log.warning(f"run_failure notices of run {run} (job {job}): the time for sending was spent; what was "
+                    "not sent stays pending for the next notice")
     log.info(f"run_failure notice of run {run} (job {job}): {len(result.recipients)} data engineers "
              f"({', '.join(result.recipients)}); sent {summary.sent}, failed {summary.failed}, "
              f"deferred {summary.deferred}")

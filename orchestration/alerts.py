@@ -1,10 +1,19 @@
 """The run-failure sensor: a failed run of any job of this code location is notified to the data engineers
 through the outbox (:func:`crm.alerts.notify` does the work; this module reads the facts of the run from the
-instance's event log: its job, partition or range, failed steps and failed ERROR checks)."""
+instance's event log: its job, partition or range, failed steps and failed ERROR checks).
+
+Dagster gives a sensor evaluation 60 seconds and handles up to 5 failed runs in one evaluation
+(``DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT``), calling :func:`run_failure_notice` for each. Sending is cut to
+:data:`SEND_BUDGET` seconds from the start of that call, one attempt per message with a short socket timeout,
+and the first transient failure ends it (:func:`crm.alerts.notify` with a ``deadline``): a mail server that
+does not answer costs one socket timeout per failed run, so it cannot make the tick time out and the run be
+evaluated again while this evaluation may still be sending. What was not sent stays ``pending`` and goes out
+with the next notice."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -17,6 +26,7 @@ from dagster._core.storage.tags import (
 from orchestration.resources import CrmHomeResource, DeliveryResource, WarehouseResource
 
 SENSOR = "run_failure_notice"
+SEND_BUDGET = 20.0  # seconds of a call after which nothing more is sent (Dagster's evaluation timeout: 60)
 
 
 def failure_of(instance: dg.DagsterInstance, run: dg.DagsterRun):
@@ -72,6 +82,7 @@ def run_failure_notice(context: dg.RunFailureSensorContext, crm_home: CrmHomeRes
                        warehouse: WarehouseResource, delivery: DeliveryResource):
     from crm.alerts import identifier, notify
 
+    deadline = time.monotonic() + SEND_BUDGET
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
         context.log.info(f"run {identifier(run.run_id)} of job {identifier(run.job_name)} failed and will be "
@@ -88,6 +99,6 @@ def run_failure_notice(context: dg.RunFailureSensorContext, crm_home: CrmHomeRes
     try:
         notify(failure, staged=home.staged, raw=home.raw, reports=home.reports, engine=engine,
                schema=warehouse.schema, transport=transport, sender=delivery.sender, locale=delivery.locale,
-               log=context.log)
+               log=context.log, deadline=deadline)
     finally:
         engine.dispose()

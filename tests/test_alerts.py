@@ -91,3 +91,102 @@ def test_outbox_items_and_scan_rows(tmp_path):
     assert {k: rows[0][k] for k in ("source", "passed", "findings", "method", "run_id", "period")} == {
         "source": f"2026-02-01/run_failure/{RUN}.html", "passed": True, "findings": 0, "method": "structural",
         "run_id": RUN, "period": FAILURE.period}
+
+
+QFILE = "STAFF_20260131_001.dat"
+NAME, ADDRESS = "欧阳锋", "ouyang.feng@bank.example.cn;x@evil.example"
+
+
+def quarantine(raw, day, rows: list[dict]) -> None:
+    """A staff quarantine file as staging writes it: the raw values (name and address included) and the
+    failing rule ids."""
+    folder = raw / "_quarantine" / "staff"
+    folder.mkdir(parents=True, exist_ok=True)
+    full = [{"staff_name": NAME, "email": ADDRESS, "branch_id": "HO", "_source_file": QFILE, **r}
+            for r in rows]
+    pd.DataFrame(full).to_parquet(folder / f"{day}.parquet")
+
+
+QUARANTINED_DE = [
+    # a role and a status that failed their rules on a control character: still an active data engineer
+    {"staff_id": "D004", "role": "DE\u200b", "status": " A", "_row_number": 4,
+     "_rule_ids": "staff.role.control_chars,staff.status.code_set"},
+    {"staff_id": "D005", "role": "DE", "status": "A", "_row_number": 5,
+     "_rule_ids": "staff.email.email_format"},
+    {"staff_id": "D005", "role": "DE", "status": "A", "_row_number": 9, "_rule_ids": "staff.key.unique"},
+    # the id itself failed a rule: no usable id, the row of the staff file stands for it
+    {"staff_id": "D0000000000000000000006", "role": "DE", "status": "A", "_row_number": 6,
+     "_rule_ids": "staff.staff_id.max_length"},
+    # not data engineers: one who left, a manager
+    {"staff_id": "D007", "role": "DE", "status": "L", "_row_number": 7,
+     "_rule_ids": "staff.email.email_format"},
+    {"staff_id": "R008", "role": "RM", "status": "A", "_row_number": 8,
+     "_rule_ids": "staff.email.email_format"},
+]
+
+
+def test_quarantined_data_engineers_are_recipients_with_the_reason(tmp_path, monkeypatch):
+    from crm.reports.recipients import QUARANTINE_COLUMNS
+
+    raw, reports, day = tmp_path / "raw", tmp_path / "reports", dt.date(2026, 1, 31)
+    reports.mkdir()
+    assert alerts.quarantined_engineers(raw, day, reports) == {}  # no quarantine file
+    quarantine(raw, day, QUARANTINED_DE)
+    read, asked = pd.read_parquet, []
+
+    def spy(path, *args, columns=None, **kw):
+        asked.append(list(columns) if columns is not None else ["*"])
+        return read(path, *args, columns=columns, **kw)
+
+    monkeypatch.setattr(pd, "read_parquet", spy)
+    found = alerts.quarantined_engineers(raw, day, reports)
+    monkeypatch.setattr(pd, "read_parquet", read)
+    assert asked and all(set(cols) <= set(QUARANTINE_COLUMNS) for cols in asked)  # never the name or address
+    assert found == {
+        "D004": f"quarantined: staff.role.control_chars,staff.status.code_set (staff file {QFILE} row 4)",
+        "D005": f"quarantined: staff.email.email_format (staff file {QFILE} row 5)",
+        "row-6": f"unusable staff id: staff.staff_id.max_length (staff file {QFILE} row 6)",
+    }
+    items = alerts.outbox_items(FAILURE, ["D001", "D005"], reports / "n.html", "s", found)
+    assert [(i.recipient_id, i.undeliverable) for i in items] == [
+        ("D001", None), ("D005", None), ("D004", found["D004"]), ("row-6", found["row-6"])]
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    (KeyError, "no_address"), (None, "no_address"), (float("nan"), "no_address"), ("  ", "no_address"),
+    ("", "no_address"), ("a@bank.example, b@bank.example", "invalid_address"),
+    ("Zhang <a@bank.example>", "invalid_address"),
+])
+def test_a_missing_address_is_no_address_and_a_bad_one_invalid_address(tmp_path, address, reason):
+    from types import SimpleNamespace
+
+    from crm.delivery import Undeliverable
+
+    def address_of(staff_id):
+        if address is KeyError:
+            raise KeyError(staff_id)
+        return address
+
+    build = alerts.message_builder("crm@bank.example", address_of, gate=None)
+    row = SimpleNamespace(html_path=str(tmp_path / "n.html"), recipient_id="D001")
+    with pytest.raises(Undeliverable) as e:
+        build(row)
+    assert e.value.reason == reason
+
+
+def test_within_a_deadline_smtp_tries_once_briefly_and_nothing_is_handed_over_late(tmp_path):
+    import time
+
+    from crm.delivery import FileTransport, SmtpSettings, SmtpTransport, build_message
+
+    smtp = alerts.within_deadline(SmtpTransport(SmtpSettings(host="mail.example", timeout=30.0)),
+                                  time.monotonic() + 20)
+    assert smtp.transport.retries == 1 and smtp.transport.settings.timeout == alerts.ATTEMPT_TIMEOUT
+    assert smtp.transport.settings.host == "mail.example"
+    late = alerts.within_deadline(FileTransport(tmp_path / "outbox"), time.monotonic() - 1)
+    msg = build_message(sender="crm@bank.example", to="d001@bank.example", subject="s", html="<p>x</p>",
+                        text="x", pdf=None, pdf_filename="", report="run_failure", period=FAILURE.period,
+                        recipient_id="D001", generation=0, date=FAILURE.failed_at, msg_id=None)
+    sent = late.send(msg)
+    assert not sent.ok and not sent.permanent and sent.attempts == 0 and late.late == 1
+    assert not (tmp_path / "outbox").exists()

@@ -14,11 +14,14 @@ Statuses and how a row moves between them::
                                             --mark_failed--> failed         (5xx: permanent, reported)
                                             --record_attempt--> pending     (4xx, disconnect: retried later)
 
-A ``held`` row is picked up by every later delivery and sent as soon as a passing scan covers its bytes;
-it becomes ``held`` again (with the current reason) until then. An ``undeliverable`` row is not picked up
-by delivery: a render run that finds the recipient servable again (a restated staff file) makes it
-``pending``. ``last_error`` says why a row is ``held``, ``undeliverable`` or ``failed``; it never holds an
-address or a name.
+A ``held`` row is picked up by the later deliveries whose scope (report, period) includes it and sent as soon
+as a passing scan covers its bytes; it becomes ``held`` again (with the current reason) until then. The report
+deliveries run per period (``deliver(..., period=...)``), so a held report is retried by the next delivery of
+its own period (e.g. a rerun of that month's delivery after the report was scanned again), not by a later
+month's; the run-failure notices are delivered per report, so every later notice retries the held ones. An
+``undeliverable`` row is not picked up by delivery: a render run that finds the recipient servable again (a
+restated staff file) makes it ``pending``. ``last_error`` says why a row is ``held``, ``undeliverable`` or
+``failed``; it never holds an address or a name.
 
 Guarantees, stated precisely:
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
+import time
 
 import dagster as dg
 import pandas as pd
@@ -14,8 +16,11 @@ import sqlalchemy as sa
 from crm import alerts
 from crm.delivery import report_outbox
 from crm.warehouse import begin, make_engine
-from orchestration.alerts import SENSOR, failure_of, run_failure_notice
+from orchestration.alerts import SEND_BUDGET, SENSOR, failure_of, run_failure_notice
 from orchestration.resources import CrmHomeResource, DeliveryResource, WarehouseResource
+from tests.test_alerts import ADDRESS as QUARANTINED_ADDRESS
+from tests.test_alerts import NAME as QUARANTINED_NAME
+from tests.test_alerts import QFILE, QUARANTINED_DE, quarantine
 
 DAY = "2026-01-31"
 SECRET = "SECRET-VALUE-7731"  # stands for a data value quoted by an error message
@@ -239,3 +244,68 @@ def test_a_notice_changed_after_its_scan_is_held_not_sent(tmp_path):
     assert set(held["status"]) == {"held"} and held["last_error"].str.contains("changed since it was scanned").all()
     assert set(rows.drop(held.index)["status"]) == {"sent"}
     assert not [m for m in _messages(home).values() if SECRET in _text(m)]
+
+
+def test_a_data_engineer_whose_staff_row_was_quarantined_is_recorded_undeliverable(tmp_path, capfd):
+    """Nobody is dropped silently: an active data engineer whose staff row was quarantined (a role with a
+    zero-width space, two addresses in the e-mail field, an unusable id) is in the outbox as undeliverable
+    with the reason, and nothing is sent to them; the others get the notice."""
+    home = _home(tmp_path)
+    quarantine(home / "raw", DAY, QUARANTINED_DE)
+    with dg.instance_for_test() as instance:
+        result = _fail(instance, "boom_job")
+        capfd.readouterr()
+        _notify(instance, result, home)
+        logged = capfd.readouterr().err
+        assert sorted(m["To"] for m in _messages(home).values()) == [ADDRESS["D001"], ADDRESS["D002"]]
+        rows = _outbox(home).set_index("recipient_id")
+        assert sorted(rows.index) == ["D001", "D002", "D004", "D005", "row-6"]
+        assert set(rows.loc[["D001", "D002"], "status"]) == {"sent"}
+        gone = rows.loc[["D004", "D005", "row-6"]]
+        assert set(gone["status"]) == {"undeliverable"} and set(gone["period"]) == set(rows["period"])
+        assert gone.loc["D004", "last_error"] == (
+            f"quarantined: staff.role.control_chars,staff.status.code_set (staff file {QFILE} row 4)")
+        assert gone.loc["row-6", "last_error"] == (
+            f"unusable staff id: staff.staff_id.max_length (staff file {QFILE} row 6)")
+        assert "3 data engineers cannot be mailed" in logged and "D004" in logged
+        for text in (logged, rows.to_csv()):  # never the name, the address or the unusable id
+            for value in (QUARANTINED_NAME, "ouyang", "D0000000000000000000006"):
+                assert value not in text
+
+        _notify(instance, result, home)  # a second evaluation: the same rows, nothing more sent
+        again = _outbox(home).set_index("recipient_id")
+        assert again["status"].to_dict() == rows["status"].to_dict() and len(_messages(home)) == 2
+    assert QUARANTINED_ADDRESS.split(";")[0] not in str(_messages(home))
+
+
+@pytest.mark.timeout(60)  # unbounded, the configured retries alone (5 attempts, 30 s timeouts) take minutes
+def test_a_mail_server_that_never_answers_cannot_hold_the_sensor_past_its_budget(tmp_path):
+    """Dagster evaluates the sensor for every failed run since the last tick in one evaluation, within 60 s.
+    Against a server that accepts the connection and never answers, each failed run costs one attempt with
+    a short timeout (then sending stops: the server looks down), the evaluation ends well within
+    SEND_BUDGET and every notice stays pending, for the next one."""
+    home = _home(tmp_path)
+    with socket.socket() as hole, dg.instance_for_test() as instance:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)  # the kernel completes the connections; nobody ever reads or writes on them
+        delivery = DeliveryResource(transport="smtp", smtp_host="127.0.0.1", smtp_port=hole.getsockname()[1])
+        assert delivery.retries == 5 and delivery.smtp_timeout == 30.0  # the production settings
+
+        def tick(cursor):
+            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=DEFS,
+                                          resources={**_resources(home), "delivery": delivery})
+            data = run_failure_notice.evaluate_tick(ctx)
+            return data, data.cursor or cursor
+
+        _, cursor = tick(None)
+        failed = {_fail(instance, "boom_job").run_id, _fail(instance, "ledger_job").run_id}
+        start = time.monotonic()
+        data, cursor = tick(cursor)
+        elapsed = time.monotonic() - start
+    assert {r.dagster_run.run_id for r in data.dagster_run_reactions} == failed
+    assert all(r.error is None for r in data.dagster_run_reactions)
+    assert elapsed < SEND_BUDGET, elapsed
+    rows = _outbox(home)
+    assert len(rows) == 4 and set(rows["status"]) == {"pending"} and not _messages(home)
+    assert rows["attempts"].sum() == 2  # one per failed run
+    assert rows.loc[rows["attempts"] > 0, "last_error"].notna().all()
