@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from crm.contract import CODE_SETS, EXTRACTS, Extract, identifier_kinds
 from crm.contract.model import DelimitedLayout
 
@@ -47,7 +50,8 @@ def render_extract(e: Extract) -> str:
         "",
         f"- File: `{e.file_code}_<YYYYMMDD>_<SEQ>.dat` + `.ok`",
         f"- Content: {'full snapshot as of the business date' if e.mode == 'snapshot' else 'daily delta (events of the business date)'}",
-        f"- Sent: {'every business date' if e.cadence == 'daily' else 'on the last day of each month'}",
+        f"- Sent: {'every business date' if e.cadence == 'daily' else 'on the last day of each month'}"
+        + (f", from business date {e.since} (not expected before)" if e.since else ""),
         f"- Key: {', '.join(f'`{k}`' for k in e.key)}",
         f"- Control sum: {f'`{e.control_sum_column}`' if e.control_sum_column else 'record count only'}",
     ]
@@ -63,18 +67,65 @@ def render_extract(e: Extract) -> str:
         f"- Quarantine allowance: the day's partition blocks downstream work only when its quarantined rows "
         f"exceed both {100 * e.quarantine_share:g} % of its rows and {e.quarantine_rows} rows"
     )
+    versioned = bool(e.changes)
+    if versioned:
+        added = "; ".join(f"`{c.name}` from {d}" for d, c in e.changes)
+        first = e.changes[0][0]
+        lines.append(
+            f"- Columns added later: {added}. A file dated before a column's date has the layout without it "
+            f"({len(e.as_of(first - dt.timedelta(days=1)).columns)} fields before {first}); "
+            "the column is null in its rows and its rules do not apply to them"
+        )
     lines += [
         "",
-        "| # | column | 中文名 | type | required | code set | range | PII class | semantic | identifier | text |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| # | column | 中文名 | type | required | code set | range | PII class | semantic | identifier | text |"
+        + (" since |" if versioned else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if versioned else ""),
     ]
     for n, c in enumerate(e.columns, 1):
         lines.append(
             f"| {n} | `{c.name}` | {_cell(c.title)} | {_column_type(c)} | {'yes' if not c.nullable else ''} | "
             f"{f'[{c.code_set}](#code-set-{c.code_set})' if c.code_set else ''} | {_range(c)} | {c.pii} | "
             f"{c.semantic or ''} | {' or '.join(f'[{k}](#identifiers)' for k in c.id_kind)} | {c.text or ''} |"
+            + (f" {c.since or ''} |" if versioned else "")
         )
     return "\n".join(lines)
+
+
+def render_changes(extracts: Iterable[Extract]) -> list[str]:
+    """How the contract changes by date, and its history: every extract and column added after the start."""
+    out = [
+        "## Changes to the contract",
+        "",
+        "The contract changes by date, so that a bank that does not send something yet is not failed for it.",
+        "An extract or a column the core systems start sending later is declared in `crm/contract/extracts.py`",
+        "with `since=date(YYYY, M, D)`, the first business date whose files carry it (with its entry in the",
+        "privacy policy, `crm/privacy/policy.toml`), and this page is regenerated with `crm contract docs`:",
+        "",
+        "- A new extract: its arrival is expected only for business dates on or after its `since`; no ERROR",
+        "  for the dates before.",
+        "- A new column (usually appended after the last one; never a key, control-sum or business-date",
+        "  column): a file dated before its `since` has the layout without it, one field fewer. The parser",
+        "  reads such a file with that layout and sets the column to null, and the rules that read the column",
+        "  (mandatory, type, code set, format, identifier, text, references, comparisons) are not applied to",
+        "  its rows (reported as not evaluated). A file dated on or after its `since` must carry the column:",
+        "  a record without it fails `<extract>.record.field_count` and is quarantined.",
+        "- The layout follows the file's business date: declaring a later `since` changes nothing for the",
+        "  files of earlier dates, and a restatement (higher sequence) of an earlier date keeps that date's",
+        "  layout. The extract's rule suite gets a new version (see docs/auditors.md).",
+        "",
+    ]
+    history = sorted(
+        [(e.since, f"extract `{e.name}` ({e.title})") for e in extracts if e.since]
+        + [(d, f"column `{e.name}.{c.name}` ({c.title})") for e in extracts for d, c in e.changes]
+    )
+    if not history:
+        out += ["History: none yet; every extract and column below is sent from the start.", ""]
+        return out
+    out += ["| from business date | added |", "|---|---|"]
+    out += [f"| {d} | {_cell(what)} |" for d, what in history]
+    out.append("")
+    return out
 
 
 def render_identifiers() -> list[str]:
@@ -97,7 +148,10 @@ def render_identifiers() -> list[str]:
     return out
 
 
-def render_markdown() -> str:
+def render_markdown(extracts: Iterable[Extract] = EXTRACTS) -> str:
+    """The contract page: ``extracts`` (by default the contract's) with their history, identifiers and code
+    sets."""
+    extracts = tuple(extracts)
     layout = DelimitedLayout()
     out = [
         "# Extract contract",
@@ -145,12 +199,14 @@ def render_markdown() -> str:
         "| extract | file code | title | content | sent | columns |",
         "|---|---|---|---|---|---|",
     ]
-    for e in EXTRACTS:
+    for e in extracts:
+        sent = e.cadence + (f" from {e.since}" if e.since else "")
         out.append(
-            f"| [`{e.name}`](#{e.title}--{e.name}) | `{e.file_code}` | {e.title} | {e.mode} | {e.cadence} | {len(e.columns)} |"
+            f"| [`{e.name}`](#{e.title}--{e.name}) | `{e.file_code}` | {e.title} | {e.mode} | {sent} | {len(e.columns)} |"
         )
     out.append("")
-    for e in EXTRACTS:
+    out += render_changes(extracts)
+    for e in extracts:
         out += [render_extract(e), ""]
     out += render_identifiers()
     out += ["## Code sets", ""]

@@ -5,11 +5,17 @@ personal-information class), its key, whether it is a full snapshot or a daily d
 which column carries the control sum and the physical layout of the file. The generator writes from it, the
 parser reads with it, the quality suites (issue 3) and the privacy policy (issue 4) are built from it and
 ``docs/contract.md`` is rendered from it.
+
+The contract changes by date: an extract or a column carries ``since``, the first business date the bank sends
+it (None: from the start). Arrivals expect an extract only from its ``since``; a file of a business date
+before a column's ``since`` has the layout without that column (:meth:`Extract.as_of`), the parser fills it
+with nulls and the column's rules are not applied to those rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 ColumnType = Literal["string", "int", "decimal", "date", "timestamp", "bool"]
@@ -42,6 +48,11 @@ Semantic = Literal[
 TextPolicy = Literal["reject", "strip"]
 
 
+def _check_since(since: object, where: str) -> None:
+    if since is not None and (not isinstance(since, dt.date) or isinstance(since, dt.datetime)):
+        raise ValueError(f"{where}: since must be a date (the first business date it is sent) or None")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -59,8 +70,10 @@ class Column:
     # identifier kinds of crm/contract/identifiers.toml the value must match (one of), or () for none
     id_kind: tuple[str, ...] = ()
     text: TextPolicy | None = None
+    since: dt.date | None = None  # first business date whose file carries the column; None: from the start
 
     def __post_init__(self) -> None:
+        _check_since(self.since, self.name)
         if isinstance(self.id_kind, str):  # a single kind may be given as a string
             object.__setattr__(self, "id_kind", (self.id_kind,))
         if self.text not in (None, "reject", "strip"):
@@ -130,8 +143,10 @@ class Extract:
     # reason to stop the day). Overridable per extract by the quality resource (see docs/auditors.md).
     quarantine_share: float = 0.02
     quarantine_rows: int = 5
+    since: dt.date | None = None  # first business date the bank sends the extract; None: from the start
 
     def __post_init__(self) -> None:
+        _check_since(self.since, self.name)
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate column names")
@@ -146,10 +161,41 @@ class Extract:
                     raise ValueError(f"{self.name}: foreign-key column {c!r} not declared")
         if not 0 <= self.quarantine_share <= 1 or self.quarantine_rows < 0:
             raise ValueError(f"{self.name}: quarantine share must be in [0, 1] and rows >= 0")
+        from_start = {*self.key, self.control_sum_column, self.business_date_column} - {None}
+        for c in self.columns:
+            if c.since is None:
+                continue
+            if c.name in from_start:
+                raise ValueError(
+                    f"{self.name}.{c.name}: a key, control-sum or business-date column is sent from the "
+                    "extract's start; it cannot have a later since"
+                )
+            if self.since is not None and c.since <= self.since:
+                raise ValueError(f"{self.name}.{c.name}: a column's since must be after its extract's ({self.since})")
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def sent_on(self, business_date: dt.date) -> bool:
+        """True when the bank sends this extract for ``business_date`` (on or after its ``since``)."""
+        return self.since is None or business_date >= self.since
+
+    @property
+    def changes(self) -> list[tuple[dt.date, Column]]:
+        """The columns added after the start, with their ``since``, in date order."""
+        return sorted(((c.since, c) for c in self.columns if c.since is not None), key=lambda x: x[0])
+
+    def as_of(self, business_date: dt.date) -> Extract:
+        """The extract as a file of ``business_date`` carries it: without the columns the bank sends only
+        from a later date, nor references from them (same name, file code and layout). ``self`` when no column
+        is left out."""
+        sent = tuple(c for c in self.columns if c.since is None or business_date >= c.since)
+        if len(sent) == len(self.columns):
+            return self
+        names = {c.name for c in sent}
+        refs = tuple(fk for fk in self.references if names.issuperset(fk.columns))
+        return replace(self, columns=sent, references=refs)
 
     def column(self, name: str) -> Column:
         for c in self.columns:

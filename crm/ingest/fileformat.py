@@ -440,6 +440,10 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
     sum agree across header, trailer and body. Then every column is typed per contract; a value that does
     not parse becomes null and its column is listed in ``_type_errors`` for that row (issue 3 quarantines
     it), so no row is lost.
+
+    Records have the layout of the file's business date (:meth:`Extract.as_of`): a column the bank sends only
+    from a later date is not in the file and is null in the table; a record with any other number of fields
+    is flagged ``_field_count``.
     """
     path = Path(path)
     name = path.name
@@ -457,28 +461,37 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
     trailer = parse_trailer(trail_line, extract, name)
     utf8 = _decode(body, header.encoding, name)
 
+    # the layout of the file's business date: without the columns the bank sends only from a later date
+    sent = extract.as_of(fn.business_date)
     flags = None
     table = None
     if utf8:
         try:
-            table = _read_csv(utf8, extract, {c.name: _ARROW_TYPES[c.type] for c in extract.columns})
+            table = _read_csv(utf8, sent, {c.name: _ARROW_TYPES[c.type] for c in sent.columns})
             type_errors = None
         except pa.ArrowInvalid as e:
             if "UTF8" in str(e) or "UTF-8" in str(e):
                 _decode(body, header.encoding, name, validate_utf8=True)  # raises, naming the record
             try:
-                strings = _read_csv(utf8, extract, {c: pa.string() for c in extract.column_names})
+                strings = _read_csv(utf8, sent, {c: pa.string() for c in sent.column_names})
                 frame = strings.to_pandas()
                 flags = np.zeros(len(frame), dtype=bool)
             except pa.ArrowInvalid:  # a record with the wrong number of fields, or bad UTF-8
                 _decode(body, header.encoding, name, validate_utf8=True)
-                frame, flags = _read_python(codecs.decode(utf8, "utf-8"), extract)
-            table, type_errors = _coerce(frame, extract)
+                frame, flags = _read_python(codecs.decode(utf8, "utf-8"), sent)
+            table, type_errors = _coerce(frame, sent)
             if flags.any():
                 type_errors[flags] = "_field_count,"
     else:
-        table = pa.table({c.name: pa.array([], type=_ARROW_TYPES[c.type]) for c in extract.columns})
+        table = pa.table({c.name: pa.array([], type=_ARROW_TYPES[c.type]) for c in sent.columns})
         type_errors = None
+    if sent is not extract:  # a column not sent yet is null, typed as the contract says
+        present = set(sent.column_names)
+        table = pa.table({
+            c.name: table[c.name] if c.name in present
+            else pa.chunked_array([pa.nulls(table.num_rows, _ARROW_TYPES[c.type])])
+            for c in extract.columns
+        })
 
     n = table.num_rows
     ctrl = extract.control_sum_column

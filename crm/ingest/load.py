@@ -47,7 +47,7 @@ class LandedFile:
 class IngestOutcome:
     extract: str
     business_date: dt.date
-    status: str  # accepted | unchanged | rejected | missing
+    status: str  # accepted | unchanged | rejected | missing | not_sent (no file, dated before the extract's since)
     file_name: str | None = None
     sequence: int | None = None
     sha256: str | None = None
@@ -169,7 +169,7 @@ def ingest_partition(
 ) -> IngestOutcome:
     landed = find_landed(landing, extract, business_date)
     if not landed:
-        return IngestOutcome(extract.name, business_date, "missing")
+        return IngestOutcome(extract.name, business_date, "missing" if extract.sent_on(business_date) else "not_sent")
     unsafe = {f.path.name: why for f in landed if (why := unsafe_landed(landing, f))}
     latest = landed[-1]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -1,7 +1,8 @@
 """Which extracts a business date expects, and when (or whether) they arrived.
 
 Per the contract every daily extract is due for every business date, and month-end extracts for the last
-day of a month. A file has arrived when its ``.ok`` flag is in ``landing/<YYYYMMDD>/``; the flag's
+day of a month, from the extract's ``since`` on (an extract the bank sends only from a date is not expected
+before it). A file has arrived when its ``.ok`` flag is in ``landing/<YYYYMMDD>/``; the flag's
 modification time is its arrival time (the bank's transfer writes the flag last). The cut-off is a time of
 day on the day after the business date, in the bank's time zone (default 08:00 Asia/Shanghai: the nightly
 batch window).
@@ -13,6 +14,7 @@ Status of each expected extract: ``on_time`` (flag before the cut-off), ``late``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -25,9 +27,9 @@ DEFAULT_CUTOFF = dt.time(8, 0)
 COLUMNS = ("business_date", "extract", "expected_by", "file_name", "arrived_at", "status")
 
 
-
-def expected_extracts(day: dt.date) -> list[Extract]:
-    return [e for e in EXTRACTS if e.cadence == "daily" or is_month_end(day)]
+def expected_extracts(day: dt.date, extracts: Iterable[Extract] = EXTRACTS) -> list[Extract]:
+    """The extracts due for business date ``day``: sent by then (``since``), daily or on a month end."""
+    return [e for e in extracts if e.sent_on(day) and (e.cadence == "daily" or is_month_end(day))]
 
 
 def parse_cutoff(text: str) -> dt.time:
@@ -44,10 +46,12 @@ def expected_by(day: dt.date, cutoff: dt.time = DEFAULT_CUTOFF) -> dt.datetime:
 
 
 def arrivals(
-    landing: Path, day: dt.date, *, cutoff: dt.time = DEFAULT_CUTOFF, now: dt.datetime | None = None
+    landing: Path, day: dt.date, *, cutoff: dt.time = DEFAULT_CUTOFF, now: dt.datetime | None = None,
+    extracts: Iterable[Extract] = EXTRACTS,
 ) -> pd.DataFrame:
-    """One row per expected extract of ``day``: columns :data:`COLUMNS` (times naive, bank time). The first
-    flagged file (lowest sequence) is the arrival; restatements do not make an extract late."""
+    """One row per expected extract of ``day`` (of ``extracts``, by default the contract's): columns
+    :data:`COLUMNS` (times naive, bank time). The first flagged file (lowest sequence) is the arrival;
+    restatements do not make an extract late."""
     now = now or dt.datetime.now(BANK_TZ).replace(tzinfo=None)
     due = expected_by(day, cutoff)
     folder = landing / day.strftime("%Y%m%d")
@@ -61,7 +65,7 @@ def arrivals(
             if fn.file_code not in first or fn.sequence < first[fn.file_code][0]:
                 first[fn.file_code] = (fn.sequence, ok.stem + ".dat", at)
     rows = []
-    for e in expected_extracts(day):
+    for e in expected_extracts(day, extracts):
         hit = first.get(e.file_code)
         if hit:
             status = "on_time" if hit[2] <= due else "late"

@@ -170,8 +170,13 @@ def reference_keys(
     return keys
 
 
-def skipped_reason(frames: Mapping[str, pd.DataFrame], rule: Rule) -> str | None:
-    """Why a rule cannot be evaluated on these frames (a referenced extract is absent), or None."""
+def skipped_reason(
+    frames: Mapping[str, pd.DataFrame], rule: Rule, business_date: dt.date | None = None
+) -> str | None:
+    """Why a rule is not evaluated on these frames of ``business_date``, or None: it is not in force on that
+    date (it reads a column the bank sends only from a later date), or a referenced extract is absent."""
+    if business_date is not None and not rule.in_force(business_date):
+        return f"not in force before {rule.since}: files of earlier business dates do not carry its column"
     if rule.kind != "reference":
         return None
     absent = [t for t in rule.params["targets"] if t not in frames]
@@ -351,7 +356,7 @@ def evaluate_extract_pandas(
     failed: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
     for rule in rules:  # a loop over rules (tens), each vectorised over all rows
-        reason = skipped_reason(frames, rule)
+        reason = skipped_reason(frames, rule, day)
         if reason:
             skipped[rule.id] = reason
             continue

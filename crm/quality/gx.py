@@ -20,6 +20,10 @@ How each rule becomes an expectation:
   derived boolean column ``dq__<rule id>`` (True = the row passes), which GX validates with the native
   ExpectColumnValuesToBeInSet(value_set=[True]). The derived column is the only thing GX sees of them.
 
+A rule that reads a column the bank sends only from a date (its ``since``) is not evaluated on a business date
+before it (reported as skipped, like the pandas engine); when several dates are validated at once
+(:func:`evaluate_days_gx`), its expectation carries a row condition on the date's position.
+
 Results use ``result_format`` COMPLETE with ``unexpected_index_column_names=["_row_number"]`` (plus
 ``_source_file`` when a frame holds several files) and ``exclude_unexpected_values: True``: GX reports the
 row numbers that failed and never a value from the data. Frames above :data:`NARROW_BATCH_ROWS` rows are
@@ -67,6 +71,10 @@ def expectation_for(rule: Rule):
     p = rule.params
     k = rule.kind
     col = rule.columns[0]
+    if "from_dq_day" in p:  # several business dates at once, the rule in force on the later ones only
+        from great_expectations.expectations.row_conditions import Column
+
+        kw["row_condition"] = Column("_dq_day") >= p["from_dq_day"]
     if not rule.native:
         # derived boolean column computed in pandas (check digits, references, cross-column comparisons)
         return gxe.ExpectColumnValuesToBeInSet(column=derived_column(rule), value_set=[True], **kw)
@@ -174,9 +182,10 @@ def batch_columns(rule: Rule) -> tuple[str, ...]:
     """The columns of the GX batch an expectation of ``rule`` reads."""
     if not rule.native:
         return (derived_column(rule),)
+    condition = ("_dq_day",) if "from_dq_day" in rule.params else ()
     if rule.kind in ("type", "field_count"):
-        return ("_type_errors",)
-    return tuple(rule.columns)
+        return ("_type_errors", *condition)
+    return (*rule.columns, *condition)
 
 
 def index_columns(df: pd.DataFrame) -> list[str]:
@@ -342,7 +351,7 @@ def evaluate_extract_gx(
     day = as_date(business_date)
     frame = frames[extract]
     rules = [r for r in (rules if rules is not None else build_rules([extract])) if r.extract == extract]
-    skipped = {r.id: reason for r in rules if (reason := skipped_reason(frames, r))}
+    skipped = {r.id: reason for r in rules if (reason := skipped_reason(frames, r, day))}
     active = [r for r in rules if r.id not in skipped]
     df = prepare(frame, BY_NAME[extract])
     n = len(df)
@@ -398,7 +407,10 @@ def evaluate_days_gx(
     date (references against that date's extracts, comparisons with that date); a rule whose referenced
     extract is absent on a date passes there and is reported as skipped for that date. Key uniqueness is
     checked within each business date: the expectation is ExpectCompoundColumnsToBeUnique over the key and
-    the date. Rows are identified in GX by (``_source_file``, ``_row_number``): file names carry the date.
+    the date. Rows are identified in GX by (``_source_file``, ``_row_number``): file names carry the date. A
+    rule not in force on the earlier dates (it reads a column the bank sends from a later ``since``) is skipped
+    there: a derived one passes there, a native one judges only the rows of the dates from its ``since`` (a GX
+    row condition on the date's position).
 
     Returns one :class:`Evaluation` per date (``gx_result`` None) and the single JSON-able GX result.
     """
@@ -407,8 +419,12 @@ def evaluate_days_gx(
     ordered_days = sorted(days)
     e = BY_NAME[extract]
     rules = [r for r in (rules if rules is not None else build_rules([extract])) if r.extract == extract]
-    skipped = {d: {r.id: why for r in rules if (why := skipped_reason(days[d], r))} for d in ordered_days}
+    skipped = {d: {r.id: why for r in rules if (why := skipped_reason(days[d], r, d))} for d in ordered_days}
     active = [r for r in rules if any(r.id not in skipped[d] for d in ordered_days)]
+    # a native rule in force on the later dates only (it reads a column sent from its ``since``) judges the rows
+    # of those dates only: a GX row condition on the date's position (the earlier ones are reported as skipped)
+    later = {r.id: next(i for i, d in enumerate(ordered_days) if r.in_force(d)) for r in active
+             if r.native and not r.in_force(ordered_days[0])}
     keys = ["_source_file", "_row_number"]
     parts, sizes = [], []
     cache: dict = {}
@@ -416,9 +432,13 @@ def evaluate_days_gx(
         df = prepare(days[d][extract], e)
         here = [r for r in active if r.id not in skipped[d]]
         part = gx_frame(df, here, d, days[d], keys, cache)
-        for r in active:  # a reference rule not evaluable on this date passes there (reported as skipped)
-            if r.id in skipped[d]:
+        for r in active:  # a rule not evaluated on this date passes there (reported as skipped)
+            if r.id in skipped[d] and not r.native:
                 part[derived_column(r)] = True
+            elif r.id in skipped[d]:  # held out by its row condition; its columns are in every part
+                for c in batch_columns(r):
+                    if c not in part:
+                        part[c] = df[c]
         part["_dq_day"] = i
         parts.append(part)
         sizes.append(len(df))
@@ -430,9 +450,13 @@ def evaluate_days_gx(
         if pd.DataFrame({k: columns[k] for k in keys}).duplicated().any():
             raise ValueError(f"{extract}: rows are not identified by (_source_file, _row_number)")
         # uniqueness holds within a business date: the date joins the key
-        judged = [
-            dataclasses.replace(r, columns=(*r.columns, "_dq_day")) if r.kind == "unique" else r for r in active
-        ]
+        judged = []
+        for r in active:
+            if r.kind == "unique":
+                r = dataclasses.replace(r, columns=(*r.columns, "_dq_day"))
+            elif r.id in later:  # judges the rows of the dates from its since only
+                r = dataclasses.replace(r, params={**r.params, "from_dq_day": later[r.id]})
+            judged.append(r)
         gx_result = _validate(extract, columns, pd.RangeIndex(n), keys, judged, suite_version(extract, rules),
                               context, failed_all)
         gx_result.setdefault("meta", {})["business_dates"] = [d.isoformat() for d in ordered_days]

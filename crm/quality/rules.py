@@ -19,6 +19,10 @@ Rule families: completeness, type, code_set, range, length, uniqueness, format (
 e-mail shapes, and the identifier patterns of ``crm/contract/identifiers.toml``), text (control and format
 characters, by the column's text policy: see :mod:`crm.quality.text`), referential, date_order, consistency.
 
+A rule reading a column the bank sends only from a date (the column's ``since``, see
+:mod:`crm.contract.model`) carries that date as its own ``since``: it is not applied to the rows of an earlier
+business date, whose files do not have the column (the evaluators report it as not evaluated there).
+
 Regular expressions are written for Python's ``re`` (pandas and Great Expectations on pandas use it) and are
 anchored with ``\\Z``, never ``$``: ``$`` also matches before a trailing newline, so ``^...$`` would accept
 ``"a@b.cn\\n"``.
@@ -26,6 +30,8 @@ anchored with ``\\Z``, never ``$``: ``$`` also matches before a trailing newline
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 from collections import Counter
@@ -159,6 +165,11 @@ class Rule:
     columns: tuple[str, ...]
     kind: str
     params: dict[str, Any] = field(default_factory=dict, hash=False)
+    since: dt.date | None = None  # applied to business dates on or after it only (a column added later)
+
+    def in_force(self, business_date: dt.date) -> bool:
+        """True when the rule applies to the rows of ``business_date``."""
+        return self.since is None or business_date >= self.since
 
     @property
     def native(self) -> bool:
@@ -166,8 +177,9 @@ class Rule:
         return self.kind in NATIVE_KINDS
 
     def definition(self) -> dict[str, Any]:
-        """Everything that defines the rule, JSON-able, for the suite version and the audit trail."""
-        return {
+        """Everything that defines the rule, JSON-able, for the suite version and the audit trail (``since``
+        only when set, so a rule of the original contract keeps its definition)."""
+        out = {
             "id": self.id,
             "extract": self.extract,
             "family": self.family,
@@ -177,6 +189,9 @@ class Rule:
             "kind": self.kind,
             "params": self.params,
         }
+        if self.since is not None:
+            out["since"] = self.since.isoformat()
+        return out
 
 
 def _label(c: Column) -> str:
@@ -406,6 +421,16 @@ def _semantic_rules(e: Extract, c: Column) -> list[Rule]:
     return []
 
 
+def _field_count_text(e: Extract) -> str:
+    """How many fields a record has: one figure, or one per layout of the extract (columns added later)."""
+    if not e.changes:
+        return f"exactly {len(e.columns)} fields"
+    dates = sorted({d for d, _ in e.changes})
+    counts = [f"{len(e.as_of(dates[0] - dt.timedelta(days=1)).columns)} in files dated before {dates[0]}"]
+    counts += [f"{len(e.as_of(d).columns)} from {d}" for d in dates]
+    return f"exactly the fields of its layout on the file's business date ({', '.join(counts)})"
+
+
 def _record_rules(e: Extract) -> list[Rule]:
     return [
         Rule(
@@ -413,7 +438,7 @@ def _record_rules(e: Extract) -> list[Rule]:
             e.name,
             "type",
             "critical",
-            f"Each record must have exactly {len(e.columns)} fields, as the interface specification says "
+            f"Each record must have {_field_count_text(e)}, as the interface specification says "
             "(记录字段数与接口规范不符).",
             ("_type_errors",),
             "field_count",
@@ -585,8 +610,22 @@ def _bank_rules(e: Extract) -> list[Rule]:
     return out
 
 
-def _extract_rules(e: Extract) -> list[Rule]:
-    return [
+def _dated(e: Extract, rule: Rule) -> Rule:
+    """``rule`` applying from the latest ``since`` of the columns it reads (unchanged when none has one)."""
+    names = set(e.column_names)
+    since = max((s for c in rule.columns if c in names and (s := e.column(c).since)), default=None)
+    if since is None:
+        return rule
+    return dataclasses.replace(
+        rule,
+        since=since,
+        description=f"{rule.description} Applies to files dated on or after {since} (自 {since} 起适用).",
+    )
+
+
+def rules_of(e: Extract) -> list[Rule]:
+    """The rules that judge one declared extract (also one outside :data:`crm.contract.EXTRACTS`), by id."""
+    rules = [
         *_record_rules(e),
         *_column_rules(e),
         *_key_rules(e),
@@ -594,11 +633,12 @@ def _extract_rules(e: Extract) -> list[Rule]:
         *_date_rules(e),
         *_bank_rules(e),
     ]
+    return sorted((_dated(e, r) for r in rules), key=lambda r: r.id)
 
 
 @cache
 def _all_rules() -> tuple[Rule, ...]:
-    rules = [r for e in EXTRACTS for r in _extract_rules(e)]
+    rules = [r for e in EXTRACTS for r in rules_of(e)]
     dup = [k for k, n in Counter(r.id for r in rules).items() if n > 1]
     if dup:
         raise ValueError(f"duplicate rule ids: {dup}")

@@ -45,3 +45,54 @@ def test_declaration_errors_are_caught():
 def test_committed_contract_docs_are_current():
     committed = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
     assert committed == render_markdown(), "docs/contract.md is stale: run `crm contract docs`"
+
+
+def test_since_declaration_errors_are_caught():
+    import datetime as dt
+
+    day = dt.date(2026, 7, 1)
+    a = Column("a", "string", "a", text="reject")
+    with pytest.raises(ValueError, match="since must be a date"):
+        Column("b", "string", "b", text="reject", since="2026-07-01")
+    with pytest.raises(ValueError, match="since must be a date"):
+        Column("b", "string", "b", text="reject", since=dt.datetime(2026, 7, 1))
+    with pytest.raises(ValueError, match="key, control-sum or business-date column"):
+        Extract("x", "X", "x", "x", (Column("a", "string", "a", since=day),), key=("a",))
+    with pytest.raises(ValueError, match="key, control-sum or business-date column"):
+        Extract("x", "X", "x", "x", (a, Column("m", "decimal", "m", since=day)), key=("a",), control_sum_column="m")
+    with pytest.raises(ValueError, match="after its extract's"):
+        Extract("x", "X", "x", "x", (a, Column("b", "int", "b", since=day)), key=("a",), since=day)
+    e = Extract("x", "X", "x", "x", (a, Column("b", "int", "b", since=day)), key=("a",),
+                since=dt.date(2026, 1, 1))
+    assert not e.sent_on(dt.date(2025, 12, 31)) and e.sent_on(dt.date(2026, 1, 1))
+    assert e.as_of(day - dt.timedelta(days=1)).column_names == ["a"] and e.as_of(day) is e
+    assert [(d, c.name) for d, c in e.changes] == [(day, "b")]
+
+
+def test_todays_contract_has_no_versions():
+    """Every extract and column of today's bank is sent from the start (the docs and the synthetic bank say
+    nothing else): arrivals, layouts and rules are those of before contract versions."""
+    for e in contract.EXTRACTS:
+        assert e.since is None and not e.changes, e.name
+
+
+def test_contract_docs_show_since_and_history():
+    import dataclasses
+    import datetime as dt
+
+    day = dt.date(2026, 7, 1)
+    branches = contract.get("branches")
+    new_column = Column("swift_code", "string", "SWIFT代码", max_length=11, text="reject", since=day)
+    versioned = dataclasses.replace(branches, columns=(*branches.columns, new_column))
+    new_extract = dataclasses.replace(contract.get("staff"), name="collateral", file_code="COLLAT", title="押品信息",
+                                      references=(), since=dt.date(2026, 9, 1))
+    text = render_markdown((versioned, new_extract))
+    assert "| [`collateral`](#押品信息--collateral) | `COLLAT` | 押品信息 | snapshot | daily from 2026-09-01 |" in text
+    assert "- Sent: every business date, from business date 2026-09-01 (not expected before)" in text
+    assert f"- Columns added later: `swift_code` from 2026-07-01. A file dated before a column's date has the " \
+           f"layout without it ({len(branches.columns)} fields before 2026-07-01)" in text
+    assert "| text | since |" in text and "| reject | 2026-07-01 |" in text
+    assert "| 2026-07-01 | column `branches.swift_code` (SWIFT代码) |\n| 2026-09-01 | extract `collateral` (押品信息) |" in text
+    assert "## Changes to the contract" in text and "History: none yet" not in text
+    today = render_markdown()
+    assert "## Changes to the contract" in today and "History: none yet" in today and " since |" not in today
