@@ -7,36 +7,15 @@ table (idempotent). Monthly assets depend on the daily staged assets of the mont
 days); they read the month-end date's partitions.
 """
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
 from crm.bank_calendar import business_date_for, closes_quarter, months_before
+from crm.zones import read_staged, read_staged_until
 from orchestration.partitions import monthly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
-
-
-def staged(home_staged: Path, extract: str, day) -> pd.DataFrame:
-    """The staged partition of ``extract`` for ``day``; a clear error when it is not there."""
-    from crm.quality.stage import staged_file
-
-    path = staged_file(home_staged, extract, day)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"staged/{extract} has no partition for {day} ({path}): run the daily pipeline for that date first"
-        )
-    return pd.read_parquet(path)
-
-
-def staged_until(home_staged: Path, extract: str, day) -> pd.DataFrame:
-    """Every staged partition of a delta extract on or before ``day``."""
-    files = [p for p in sorted((home_staged / extract).glob("*.parquet")) if p.stem <= day.isoformat()]
-    if not files:
-        raise FileNotFoundError(f"staged/{extract} has no partition on or before {day}")
-    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
 
 
 def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, partition: dict) -> int:
@@ -86,10 +65,10 @@ def customer_360(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     rows, customers = 0, 0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        frames = {n: staged(home.staged, n, day) for n in ("customers", "corporates", "loans", "deposits",
-                                                           "product_holdings", "related_parties", "branches",
-                                                           "staff")}
-        frames["bureau_records"] = staged_until(home.staged, "bureau_records", day)
+        frames = {n: read_staged(home.staged, n, day) for n in ("customers", "corporates", "loans", "deposits",
+                                                                "product_holdings", "related_parties", "branches",
+                                                                "staff")}
+        frames["bureau_records"] = read_staged_until(home.staged, "bureau_records", day)
         view = build(day, **frames).rename(columns={"business_date": "month_end"})
         rows += write_mart(warehouse, "customer_360", view, {"month_end": day})
         customers += int(view["is_credit_customer"].sum())
@@ -115,7 +94,7 @@ def five_class_reconciliation(context: dg.AssetExecutionContext, crm_home: CrmHo
     balance = 0.0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        diff = reconcile(staged(home.staged, "loans", day))
+        diff = reconcile(read_staged(home.staged, "loans", day))
         figures = summary(diff)
         checked += int(figures["loans_checked"] or 0)
         differences += figures["differences"]
@@ -146,7 +125,7 @@ def financial_ratios(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     rows = 0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        frame, counts = ratios(staged_until(home.staged, "financial_statements", day))
+        frame, counts = ratios(read_staged_until(home.staged, "financial_statements", day))
         rows += write_mart(warehouse, "financial_ratios", frame.assign(month_end=day), {"month_end": day})
         meta = {k: int(v) for k, v in counts.items() if isinstance(v, (int, float))}
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, **meta})
@@ -176,9 +155,9 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
     meta: dict = {}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        graphs = build_graphs(staged(home.staged, "related_parties", day), as_of=day)
+        graphs = build_graphs(read_staged(home.staged, "related_parties", day), as_of=day)
         members = groups(graphs)
-        exposure = group_exposure(members, staged(home.staged, "loans", day))
+        exposure = group_exposure(members, read_staged(home.staged, "loans", day))
         circles = guarantee_circles(graphs)
         circles = circles.assign(members=circles["members"].map(",".join))
         write_mart(warehouse, "party_groups", members.assign(month_end=day), {"month_end": day})
@@ -217,9 +196,9 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     meta: dict = {"config_version": version}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        surveys = staged_until(home.staged, "surveys", day)
+        surveys = read_staged_until(home.staged, "surveys", day)
         sent = pd.to_datetime(surveys["sent_date"]).dt.date
-        staff = staged(home.staged, "staff", day)[["staff_id", "branch_id"]].drop_duplicates("staff_id")
+        staff = read_staged(home.staged, "staff", day)[["staff_id", "branch_id"]].drop_duplicates("staff_id")
         value = month_rows(warehouse, "customer_value", day, ["customer_id", "tier"])
         surveys = surveys.merge(staff, on="staff_id", how="left").merge(
             value[["customer_id", "tier"]].drop_duplicates("customer_id"), on="customer_id", how="left")
@@ -227,7 +206,7 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         surveys = surveys[(sent >= day.replace(day=1)).to_numpy()]
         by_dim, drivers, themes, verbatims = _satisfaction_tables(surveys, config)
         overall = by_dim[by_dim["dimension"] == "all"]
-        service = sla(staged_until(home.staged, "service_requests", day), config, day)
+        service = sla(read_staged_until(home.staged, "service_requests", day), config, day)
         by_priority = service.by_priority.reset_index()
         link = sla_vs_satisfaction(surveys, service, config).reset_index()
         stamp = {"month_end": day, "config_version": version}
@@ -327,7 +306,7 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
         if c360.empty:
             raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
         scores = month_rows(warehouse, "credit_scores", day, ["customer_id", "pd", "grade"])
-        frame = c360.merge(loan_attributes(staged(home.staged, "loans", day)), on="customer_id", how="left")
+        frame = c360.merge(loan_attributes(read_staged(home.staged, "loans", day)), on="customer_id", how="left")
         frame = frame.merge(trends(c360, month_rows(warehouse, "customer_360", months_before(day, 3), [])),
                             on="customer_id", how="left")
         parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)

@@ -14,11 +14,10 @@ from assets.marts import (
     latest_month_rows,
     month_end_asset,
     month_rows,
-    staged,
-    staged_until,
     write_mart,
 )
 from crm.bank_calendar import business_date_for, months_before, week_end
+from crm.zones import partitions, read_staged, read_staged_until
 from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
@@ -37,18 +36,17 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
     """Early warnings at ``day`` against ``before`` and the customer frame (manager, branch, tier, balance)."""
     from crm.playbook.warnings import behaviour_psi_files, early_warnings, signals
 
-    bureau = staged_until(home.staged, "bureau_records", day)
-    now = signals(day, loans=staged(home.staged, "loans", day), deposits=staged(home.staged, "deposits", day),
-                  bureau=bureau)
+    bureau = read_staged_until(home.staged, "bureau_records", day)
+    now = signals(day, loans=read_staged(home.staged, "loans", day),
+                  deposits=read_staged(home.staged, "deposits", day), bureau=bureau)
     try:
-        then = signals(before, loans=staged(home.staged, "loans", before),
-                       deposits=staged(home.staged, "deposits", before), bureau=bureau)
+        then = signals(before, loans=read_staged(home.staged, "loans", before),
+                       deposits=read_staged(home.staged, "deposits", before), bureau=bureau)
     except FileNotFoundError:  # e.g. the first month loaded: the comparing rules are not evaluated
         then = None
     rc = config["early_warning"]["behaviour_shift"]
     first = day - dt.timedelta(days=int(rc["recent_days"]) + int(rc["baseline_days"]) - 1)
-    files = [p for p in sorted((home.staged / "transactions").glob("*.parquet"))
-             if first.isoformat() <= p.stem <= day.isoformat()]
+    files = partitions(home.staged, "transactions", since=first, until=day)
     behaviour = behaviour_psi_files(files, day, config)
     scores_now = latest_month_rows(warehouse, "credit_scores", day)
     scores_before = (latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
@@ -56,7 +54,7 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
     warnings = early_warnings(
         now, then, config, day=day, scores_now=scores_now, scores_before=scores_before, behaviour=behaviour,
         ratios=latest_month_rows(warehouse, "financial_ratios", day),
-        related=staged(home.staged, "related_parties", day))
+        related=read_staged(home.staged, "related_parties", day))
     value = latest_month_rows(warehouse, "customer_value", day)
     customers = now[["loan_balance"]].reset_index()
     if len(value):
@@ -205,7 +203,7 @@ def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
         customers = value[["customer_id", "tier", "manager_id", "branch_id"]].merge(
             c360[["customer_id", "onboarding_date"]], on="customer_id", how="left")
-        interactions = staged_until(home.staged, "interactions", day)
+        interactions = read_staged_until(home.staged, "interactions", day)
         plan = plan_for(customers, interactions, day, config)
         by_manager = overdue_by_manager(plan)
         stamp = {"month_end": day, "config_version": config["version"]}
@@ -241,10 +239,10 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
         value = month_rows(warehouse, "customer_value", day, [])
         if value.empty:
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
-        surveys = staged_until(home.staged, "surveys", day)
+        surveys = read_staged_until(home.staged, "surveys", day)
         surveys = surveys[pd.to_datetime(surveys["sent_date"]).dt.date >= day.replace(day=1)]
         card = build(
-            value, month_rows(warehouse, "customer_360", day, []), staged(home.staged, "loans", day), config,
+            value, month_rows(warehouse, "customer_360", day, []), read_staged(home.staged, "loans", day), config,
             revisits=month_rows(warehouse, "revisit_by_manager", day, []),
             satisfaction=satisfaction_by(surveys, ["staff_id"], satisfaction_config()),
             suggestions=month_rows(warehouse, "cross_sell_suggestions", day, []),

@@ -143,7 +143,7 @@ def accounted_check(key: dg.AssetKey, results) -> dg.AssetCheckResult:
 
 def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
     from crm.privacy.policy import load_policy
-    from crm.quality.stage import reference_targets
+    from crm.quality.references import reference_targets
 
     key = dg.AssetKey(["staged", extract.name])
     partitions = monthly_partitions if extract.cadence == "month_end" else daily_partitions
@@ -200,7 +200,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         privacy: PrivacyResource,
     ):
         from crm.quality.docs import publish
-        from crm.quality.stage import record, stage_partitions
+        from crm.quality.evidence import record
+        from crm.quality.stage import stage_partitions
         from crm.warehouse import begin
 
         home = crm_home.home()

@@ -28,7 +28,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets.marts import OWNERS, month_end_asset, staged
+from assets.marts import OWNERS, month_end_asset
 from crm.bank_calendar import (
     bank_now,
     business_date_for,
@@ -39,6 +39,7 @@ from crm.bank_calendar import (
     week_end,
     week_period,
 )
+from crm.zones import latest_raw_file, latest_staged_file, partition_date, raw_file, read_staged
 from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, DeliveryResource, PrivacyResource, WarehouseResource
 
@@ -75,9 +76,9 @@ def _recipients(home, day, staff: pd.DataFrame | None = None, branches: pd.DataF
     status, branch, rule ids and lineage only)."""
     from crm.reports.recipients import quarantined_recipients, recipients, with_quarantined
 
-    staff = staged(home.staged, "staff", day) if staff is None else staff
+    staff = read_staged(home.staged, "staff", day) if staff is None else staff
     if branches is None:
-        branches = staged(home.staged, "branches", day)
+        branches = read_staged(home.staged, "branches", day)
     return with_quarantined(recipients(staff, branches), quarantined_recipients(home.raw, day, home.reports, branches))
 
 
@@ -155,7 +156,7 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
         with warehouse.transaction() as conn:
-            data = load_month(conn, day, staged(home.staged, "staff", day))
+            data = load_month(conn, day, read_staged(home.staged, "staff", day))
         if data["customer_value"].empty:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
         everyone, notice = _recipients(home, day), _incomplete(warehouse, "month", day)
@@ -189,7 +190,7 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
             context.log.info(f"{day:%Y-%m} does not close a quarter: no quarterly report")
             continue
         with warehouse.transaction() as conn:
-            data = load_month(conn, day, staged(home.staged, "staff", day))
+            data = load_month(conn, day, read_staged(home.staged, "staff", day))
         everyone, notice = _recipients(home, day), _incomplete(warehouse, "quarter", day)
         _log_incomplete(context, notice)
         planned = complete(quarterly_plan(data, servable(everyone), home.reports, delivery.locale, _now()),
@@ -210,14 +211,13 @@ def _forbidden(home, day) -> dict[str, list[str]]:
     kept in memory only). Related parties that are companies (party_type C) carry a company name and a
     business registration number, which are not personal data, and are left out."""
     from crm.contract import BY_NAME
-    from crm.ingest.load import raw_path
 
     semantics = ("person_name", "id_number", "mobile", "card_number", "email", "address")
     values: dict[str, set[str]] = {s: set() for s in semantics}
     for name in SCANNED_RAW:
         extract = BY_NAME[name]
         cols = [(c.name, c.semantic) for c in extract.columns if c.semantic in semantics]
-        path = raw_path(home.raw, extract, day)
+        path = raw_file(home.raw, name, day)
         if not cols or not path.exists():
             continue
         frame = pd.read_parquet(path, columns=[c for c, _ in cols] + (["party_type"] if name == "related_parties"
@@ -491,7 +491,7 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
         names = names[["customer_id", "display_name"]] if len(names) else pd.DataFrame(
             columns=["customer_id", "display_name"])
         staff_day = _latest_staged_day(home, "staff", day)
-        staff = staged(home.staged, "staff", staff_day)
+        staff = read_staged(home.staged, "staff", staff_day)
         everyone = _recipients(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
         notice = _incomplete(warehouse, "week", day)
         _log_incomplete(context, notice)
@@ -504,10 +504,7 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
 
 def _latest_staged_day(home, extract: str, day: dt.date) -> dt.date:
     """The business date of the staged partition of ``day``, or of the latest one before it."""
-    from crm.ingest.load import latest_partition
-    from crm.quality.stage import staged_file
-
-    return dt.date.fromisoformat(latest_partition(staged_file(home.staged, extract, day)).stem)
+    return partition_date(latest_staged_file(home.staged, extract, day))
 
 
 @dg.asset(
@@ -546,10 +543,7 @@ def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehou
 
 def _latest_raw_day(home, day: dt.date) -> dt.date:
     """The latest business date on or before ``day`` with a raw staff partition."""
-    from crm.contract import BY_NAME
-    from crm.ingest.load import latest_partition, raw_path
-
-    return dt.date.fromisoformat(latest_partition(raw_path(home.raw, BY_NAME["staff"], day)).stem)
+    return partition_date(latest_raw_file(home.raw, "staff", day))
 
 
 report_assets = [portfolio, satisfaction_quarterly, report_leak_scan, data_quality, data_quality_leak_scan, monthly]

@@ -22,9 +22,10 @@ import duckdb
 
 from crm.contract import BY_FILE_CODE, Extract
 from crm.ingest.fileformat import FileName
-from crm.ingest.load import ingest_partition, landing_dir
+from crm.ingest.load import ingest_partition
 from crm.synthetic import generate
 from crm.warehouse import ensure_schema, make_engine
+from crm.zones import landing_dir
 
 DUCK_TYPES = {"string": "VARCHAR", "int": "BIGINT", "decimal": "DOUBLE", "date": "DATE", "timestamp": "TIMESTAMP",
               "bool": "VARCHAR"}

@@ -63,16 +63,17 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
     from tqdm import tqdm
 
     from crm import contract
-    from crm.config import CrmHome
+    from crm.atomic import write_frame
     from crm.ingest.load import ingest_partition
     from crm.privacy.apply import protect
+    from crm.privacy.names import row_names
     from crm.privacy.tokens import ensure_local_ring
-    from crm.quality.stage import row_names, staged_file, write_frame
     from crm.synthetic import cal
     from crm.synthetic.bank import Bank
     from crm.synthetic.generate import _chunks
     from crm.synthetic.writer import write_chunks
     from crm.warehouse import ensure_schema, make_engine
+    from crm.zones import CrmHome, raw_file, staged_file
 
     home = CrmHome(root).ensure()
     before = previous_month_end(day)
@@ -103,12 +104,10 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
 
     import pandas as pd
 
-    from crm.ingest.load import raw_path
-
     ring, _, _ = ensure_local_ring(home.root)
     t0 = time.perf_counter()
     for d, e in tqdm(files, desc="staging", unit="file"):
-        frame = pd.read_parquet(raw_path(home.raw, e, d))
+        frame = pd.read_parquet(raw_file(home.raw, e.name, d))
         frame = frame.drop(columns=[c for c in ("_type_errors",) if c in frame.columns])
         staged = protect(frame, e.name, ring, d, names=row_names(frame, e.name, home.raw, d))
         write_frame(staged.reset_index(drop=True), staged_file(home.staged, e.name, d))

@@ -7,7 +7,7 @@ Reuses (or builds, with ``bench/quality.py``'s builder) the raw Parquet of one b
 the privacy policy (:func:`crm.privacy.apply.protect`) to every extract in one process with Arrow and DuckDB
 limited to one thread, and prints rows, seconds and rows/s per extract, for the customers and their contacts
 together (the target: at least 200,000 rows/s), and for everything. Names for free-text scrubbing are
-looked up as the staged assets do (:func:`crm.quality.stage.row_names`) and timed with the extract.
+looked up as the staged assets do (:func:`crm.privacy.names.row_names`) and timed with the extract.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quality import build_bank  # noqa: E402
 from crm import contract  # noqa: E402
-from crm.ingest.load import raw_path  # noqa: E402
 from crm.privacy.apply import protect  # noqa: E402
+from crm.privacy.names import row_names  # noqa: E402
 from crm.privacy.tokens import new_ring  # noqa: E402
-from crm.quality.stage import row_names  # noqa: E402
+from crm.zones import raw_file  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"{'extract':22} {'rows':>12} {'seconds':>9} {'rows/s':>12}")
     totals = {"all": [0, 0.0], "customers+contacts": [0, 0.0]}
     for e in contract.EXTRACTS:
-        path = raw_path(raw, e, args.date)
+        path = raw_file(raw, e.name, args.date)
         if not path.exists():
             continue
         frame = pd.read_parquet(path)

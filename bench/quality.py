@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm import contract
-from crm.ingest.load import ingest_partition, raw_path
+from crm.ingest.load import ingest_partition
 from crm.quality.evaluate import evaluate_extract_pandas
 from crm.quality.gx import ephemeral_context, evaluate_extract_gx
 from crm.quality.rules import build_rules
@@ -43,6 +43,7 @@ from crm.synthetic.generate import _chunks, _with_row_defects
 from crm.synthetic.rand import rng
 from crm.synthetic.writer import write_chunks
 from crm.warehouse import ensure_schema, make_engine
+from crm.zones import raw_file
 
 
 def peak_rss_mib() -> float:
@@ -102,7 +103,7 @@ def build_bank(root: Path, customers: int, day: dt.date, seed: int, rate: float,
 
 
 def load_frames(raw: Path, day: dt.date) -> dict[str, pd.DataFrame]:
-    return {e.name: pd.read_parquet(p) for e in contract.EXTRACTS if (p := raw_path(raw, e, day)).exists()}
+    return {e.name: pd.read_parquet(p) for e in contract.EXTRACTS if (p := raw_file(raw, e.name, day)).exists()}
 
 
 def main() -> None:

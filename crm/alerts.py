@@ -52,6 +52,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crm.bank_calendar import BANK_TZ
+from crm.zones import newest_partition
 
 REPORT = "run_failure"
 ROLE = "DE"
@@ -168,14 +169,7 @@ def quarantined_engineers(raw: Path, day: dt.date, root: Path) -> dict[str, str]
 
 def latest_staff_partition(staged: Path) -> Path | None:
     """The latest staged staff partition (``staged/staff/<YYYY-MM-DD>.parquet``), or None."""
-    folder = staged / "staff"
-    dated = []
-    for p in folder.glob("*.parquet") if folder.is_dir() else []:
-        try:
-            dated.append((dt.date.fromisoformat(p.stem), p))
-        except ValueError:
-            continue
-    return max(dated)[1] if dated else None
+    return newest_partition(staged, "staff")
 
 
 def notice_context(failure: RunFailure) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from crm.config import CrmHome
+from crm.zones import CrmHome
 
 
 def _date(_ctx, _param, value):

@@ -10,13 +10,20 @@ database changes; a test checks it still covers every Cc and Cf code point of th
 
 Such a character in a stored value can make a report display text in another order than the one stored
 (U+202E), hide part of a name (U+200B), break a line in a CSV file, a log line or an e-mail header. The
-data-quality rules quarantine them in identifiers and names, and remove them from free text
-(:mod:`crm.quality.rules`); reports remove them once more from everything they show (:func:`clean`).
+data-quality rules quarantine them in identifiers and names and count them in free text
+(:mod:`crm.quality.rules`); free text loses them before the privacy scrub (:func:`strip_controls`,
+:func:`strip_frame`, vectorised in Arrow with the RE2 spelling :data:`CONTROL_CLASS_RE2`); reports remove
+them once more from everything they show (:func:`clean`).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # (first, last) code points, inclusive. Cc, Cf and U+2028/U+2029.
 CONTROL_RANGES: tuple[tuple[int, int], ...] = (
@@ -86,3 +93,44 @@ def clean(text: str, *, keep_breaks: bool = False) -> str:
 def count(text: str) -> int:
     """How many characters :func:`clean` removes or replaces in ``text``."""
     return len(CONTROL_RE.findall(text))
+
+
+def strip_controls(values) -> tuple[np.ndarray, np.ndarray]:
+    """Free text without control and format characters: each run of line breaks and tabs becomes one space,
+    every other character of the class is removed. Returns the cleaned values (object array, None for null;
+    values without such characters are returned unchanged) and, per value, how many characters of the class
+    it had. Vectorised in Arrow (RE2)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
+    out = np.asarray(values, dtype=object).copy()
+    counts = pc.count_substring_regex(arr, CONTROL_CLASS_RE2).fill_null(0).to_numpy(zero_copy_only=False)
+    hit = counts > 0
+    if hit.any():
+        dirty = arr.filter(pa.array(hit))
+        clean = pc.replace_substring_regex(pc.replace_substring_regex(dirty, BREAK_RUN_RE2, " "),
+                                           CONTROL_CLASS_RE2, "")
+        out[hit] = np.asarray(clean.to_pylist(), dtype=object)
+    return out, counts.astype(np.int64)
+
+
+def strip_frame(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
+    """``frame`` with :func:`strip_controls` applied to ``columns``, and per column (rows changed, characters
+    taken out). The input frame is not modified; a frame without such characters is returned as it is."""
+    import pandas as pd
+
+    stats: dict[str, tuple[int, int]] = {}
+    cleaned: dict[str, np.ndarray] = {}
+    for col in columns:  # the free-text columns of one extract (one to three)
+        values, counts = strip_controls(frame[col].to_numpy(dtype=object))
+        stats[col] = (int((counts > 0).sum()), int(counts.sum()))
+        if stats[col][0]:
+            cleaned[col] = values
+    if not cleaned:
+        return frame, stats
+    out = frame.copy()
+    for col, values in cleaned.items():
+        out[col] = pd.Series(values, index=frame.index, dtype=object)
+    return out, stats

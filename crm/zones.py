@@ -1,4 +1,23 @@
-"""The zones of ``CRM_HOME`` and the one way to build a path inside them from data.
+"""The zones of ``CRM_HOME``, where every partition of the data lake lives, and the one way to build a path
+inside them from data.
+
+**The zones** (:class:`CrmHome`): everything lives under one folder, ``CRM_HOME`` (default ``./data``), in
+the sub-folders ``landing/ raw/ staged/ reports/ outbox/ dq/ models/`` and the file ``warehouse.duckdb``.
+
+**The data lake's layout** (this module is the only one that spells it out):
+
+- ``landing/<YYYYMMDD>/``: the bank's files of a business date (:func:`landing_dir`);
+- ``raw/<extract>/<YYYY-MM-DD>.parquet``: an extract's parsed rows of a business date (:func:`raw_file`);
+- ``raw/_quarantine/<extract>/<YYYY-MM-DD>.parquet``: its quarantined rows, in the restricted zone next to
+  the raw file they came from (:func:`quarantine_file`);
+- ``staged/<extract>/<YYYY-MM-DD>.parquet``: its validated, masked rows (:func:`staged_file`).
+
+The lookups: an extract's partitions of a zone, oldest first, within dates (:func:`partitions`), the
+partition of a date or the latest one before it (:func:`latest_partition`), the raw zone's partitions with
+their dates (:func:`raw_partitions`), and reading the staged zone (:func:`read_staged`,
+:func:`read_staged_until`).
+
+**Paths from data**:
 
 A path whose parts come from data or from names found on disk (a staff id as a report file name, a model
 version read from a file, an extract's partition date) is built with :func:`safe_path`, never with ``/``:
@@ -27,12 +46,22 @@ zones are the pipeline's own folders).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crm.text import has_control
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUBFOLDERS = ("landing", "raw", "staged", "reports", "outbox", "dq", "models")
+QUARANTINE = "_quarantine"  # the folder of quarantined rows inside raw/
+PARTITION_SUFFIX = ".parquet"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_PART_BYTES = 255
@@ -138,3 +167,199 @@ def row_origin(what: str, source_file: object, row_number: object) -> str:
     if _broken_rule(name) is not None or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         name = "(unnamed file)"
     return f"{what} file {name} row {int(row_number)}"
+
+
+# ------------------------------------------------------------------------------------------------ the zones
+
+
+@dataclass(frozen=True)
+class CrmHome:
+    """``CRM_HOME`` and its zones (:data:`SUBFOLDERS`, the warehouse file)."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls, default: str | os.PathLike = "data") -> CrmHome:
+        return cls(Path(os.environ.get("CRM_HOME") or default).resolve())
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def staged(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def dq(self) -> Path:
+        return self.root / "dq"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def warehouse_url(self) -> str:
+        return f"duckdb:///{self.warehouse_path}"
+
+    def ensure(self) -> CrmHome:
+        for name in SUBFOLDERS:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        return self
+
+
+# ------------------------------------------------------------------------------------ the data lake's layout
+
+
+def landing_name(day: dt.date) -> str:
+    """The name of a business date's folder in ``landing/`` (``YYYYMMDD``)."""
+    return day.strftime("%Y%m%d")
+
+
+def landing_dir(landing: Path, day: dt.date) -> Path:
+    """``landing/<YYYYMMDD>``, the folder of the bank's files of ``day``."""
+    return safe_path(landing, landing_name(day), origin=f"the landing folder of {day.isoformat()}")
+
+
+def partition_name(day: dt.date) -> str:
+    """The file name of a business date's partition (``YYYY-MM-DD.parquet``)."""
+    return f"{day.isoformat()}{PARTITION_SUFFIX}"
+
+
+def raw_file(raw: Path, extract: str, day: dt.date) -> Path:
+    """``raw/<extract>/<YYYY-MM-DD>.parquet``: the parsed rows of ``extract`` for ``day``."""
+    return safe_path(raw, extract, partition_name(day),
+                     origin=f"the raw {extract} partition of {day.isoformat()}")
+
+
+def quarantine_file(raw: Path, extract: str, day: dt.date) -> Path:
+    """``raw/_quarantine/<extract>/<YYYY-MM-DD>.parquet``: the quarantined rows of ``extract`` for ``day``."""
+    return safe_path(raw, QUARANTINE, extract, partition_name(day),
+                     origin=f"the quarantine of {extract} for {day.isoformat()}")
+
+
+def staged_file(staged: Path, extract: str, day: dt.date) -> Path:
+    """``staged/<extract>/<YYYY-MM-DD>.parquet``: the validated, masked rows of ``extract`` for ``day``."""
+    return safe_path(staged, extract, partition_name(day),
+                     origin=f"the staged {extract} partition of {day.isoformat()}")
+
+
+def partition_date(path: Path) -> dt.date:
+    """The business date of a partition (``<YYYY-MM-DD>.parquet``)."""
+    return dt.date.fromisoformat(path.stem)
+
+
+# -------------------------------------------------------------------------------------------- the lookups
+
+
+def partitions(zone: Path, extract: str, *, since: dt.date | None = None,
+               until: dt.date | None = None) -> list[Path]:
+    """The partitions of ``extract`` in ``zone`` (``<zone>/<extract>/*.parquet``), oldest first; only those
+    dated on or after ``since`` and on or before ``until`` when given. Empty when there is none."""
+    files = sorted((zone / extract).glob(f"*{PARTITION_SUFFIX}"))
+    if since is not None:
+        files = [p for p in files if since.isoformat() <= p.stem]
+    if until is not None:
+        files = [p for p in files if p.stem <= until.isoformat()]
+    return files
+
+
+def latest_partition(path: Path) -> Path:
+    """``path`` (a ``<folder>/<YYYY-MM-DD>.parquet`` partition) if it exists, else the latest partition of the
+    same folder dated before it; ``FileNotFoundError`` when there is none (raw or staged zone alike)."""
+    if path.exists():
+        return path
+    older = sorted(p for p in path.parent.glob(f"*{PARTITION_SUFFIX}") if p.stem <= path.stem)
+    if not older:
+        raise FileNotFoundError(f"{path.parent.name} has no partition on or before {path.stem} in {path.parent}")
+    return safe_path(path.parent, older[-1].name, origin=f"the {path.parent.name} partitions")
+
+
+def latest_raw_file(raw: Path, extract: str, day: dt.date) -> Path:
+    """The raw partition of ``extract`` for ``day``, or the latest one before it (:func:`latest_partition`)."""
+    return latest_partition(raw_file(raw, extract, day))
+
+
+def latest_staged_file(staged: Path, extract: str, day: dt.date) -> Path:
+    """The staged partition of ``extract`` for ``day``, or the latest one before it."""
+    return latest_partition(staged_file(staged, extract, day))
+
+
+def dated_partitions(folder: Path) -> list[tuple[dt.date, Path]]:
+    """The partitions of ``folder`` whose name is a date, with that date, in name order (others are left
+    out); empty when the folder is not there."""
+    out = []
+    for p in sorted(folder.glob(f"*{PARTITION_SUFFIX}")) if folder.is_dir() else []:
+        try:
+            out.append((dt.date.fromisoformat(p.stem), p))
+        except ValueError:
+            continue
+    return out
+
+
+def newest_partition(zone: Path, extract: str) -> Path | None:
+    """The partition of ``extract`` in ``zone`` with the latest date, or None."""
+    found = dated_partitions(zone / extract)
+    return max(found)[1] if found else None
+
+
+@dataclass(frozen=True)
+class RawPartition:
+    """A partition of the raw zone: an extract's raw rows of a business date, or its quarantined rows."""
+
+    extract: str
+    business_date: dt.date
+    path: Path
+    quarantine: bool
+
+
+def raw_partitions(raw: Path, extracts: list[str] | None = None) -> list[RawPartition]:
+    """Every dated partition of ``extracts`` (default: every extract of the contract) in the raw zone: per
+    extract, its raw rows then its quarantined rows, oldest first."""
+    if extracts is None:
+        from crm.contract import EXTRACTS
+
+        extracts = [e.name for e in EXTRACTS]
+    out = []
+    for name in extracts:
+        for folder, quarantine in ((raw / name, False), (raw / QUARANTINE / name, True)):
+            out.extend(RawPartition(name, day, p, quarantine) for day, p in dated_partitions(folder))
+    return out
+
+
+def read_staged(staged: Path, extract: str, day: dt.date) -> pd.DataFrame:
+    """The staged partition of ``extract`` for ``day``; a clear error when it is not there."""
+    import pandas as pd
+
+    path = staged_file(staged, extract, day)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"staged/{extract} has no partition for {day} ({path}): run the daily pipeline for that date first"
+        )
+    return pd.read_parquet(path)
+
+
+def read_staged_until(staged: Path, extract: str, day: dt.date) -> pd.DataFrame:
+    """Every staged partition of a delta extract on or before ``day``, in date order."""
+    import pandas as pd
+
+    files = partitions(staged, extract, until=day)
+    if not files:
+        raise FileNotFoundError(f"staged/{extract} has no partition on or before {day}")
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from crm.config import CrmHome
 from crm.retention import DEFAULT_DAYS
+from crm.zones import CrmHome
 
 
 class CrmHomeResource(dg.ConfigurableResource):

@@ -36,7 +36,7 @@ def scan_ok_flags(landing) -> list[tuple[int, str, str]]:
 
 def _referencing(extract: str) -> set[str]:
     """Extracts whose reference rules read ``extract`` (their staged partitions re-validate when it changes)."""
-    from crm.quality.stage import reference_targets
+    from crm.quality.references import reference_targets
 
     return {e.name for e in EXTRACTS if extract in reference_targets(e.name)}
 

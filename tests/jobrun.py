@@ -72,7 +72,7 @@ def main(runs: list[list]) -> None:
 
     import dagster as dg
 
-    from crm.config import CrmHome
+    from crm.zones import CrmHome
     from orchestration.runner import configure_dagster_home, run_job
 
     configure_dagster_home()

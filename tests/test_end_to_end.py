@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from crm import contract
 from crm.contract import EXTRACTS
 from crm.ingest.fileformat import read_extract
-from crm.ingest.load import ingest_partition, landing_dir
+from crm.ingest.load import ingest_partition
 from crm.synthetic import generate
 from crm.warehouse import begin, ensure_schema, ingest_files, make_engine
+from crm.zones import landing_dir
 
 pytestmark = pytest.mark.slow  # the fixtures run pipelines: the longer per-test timeout
 

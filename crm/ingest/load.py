@@ -3,7 +3,8 @@
 Rules:
 - Only files with their ``.ok`` flag count as arrived. The highest sequence for a date wins (a restatement).
 - The file is parsed and checked completely before anything is written (:func:`read_extract`).
-- Parquet goes to ``raw/<extract>/<YYYY-MM-DD>.parquet`` atomically (temporary file, then rename).
+- Parquet goes to ``raw/<extract>/<YYYY-MM-DD>.parquet`` (:func:`crm.zones.raw_file`) atomically
+  (:func:`crm.atomic.write_parquet`: temporary file, then rename).
 - A rejected file changes nothing in raw/: the partition keeps its last good state.
 - Seeing the same file again (same name and checksum, raw partition present) rewrites nothing.
 - Every file seen is appended to the ``ingest_files`` table with its outcome.
@@ -17,18 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from crm.atomic import write_parquet
 from crm.contract import Extract
 from crm.ingest.fileformat import ExtractRejected, FileName, _format_sum, read_extract, sha256_file
 from crm.warehouse import begin, ingest_files
-from crm.zones import UnsafePathError, safe_path
+from crm.zones import UnsafePathError, landing_dir, landing_name, raw_file, safe_path
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +69,6 @@ class IngestOutcome:
         return out
 
 
-def landing_dir(landing: Path, business_date: dt.date) -> Path:
-    return safe_path(landing, business_date.strftime("%Y%m%d"),
-                     origin=f"the landing folder of {business_date.isoformat()}")
-
-
-def raw_path(raw: Path, extract: Extract, business_date: dt.date) -> Path:
-    return safe_path(raw, extract.name, f"{business_date.isoformat()}.parquet",
-                     origin=f"the raw {extract.name} partition of {business_date.isoformat()}")
-
-
 def unsafe_landed(landing: Path, landed: LandedFile) -> str | None:
     """Why ``landed`` may not be read (a symlink leads it, or its folder, out of ``landing``), or None."""
     try:
@@ -89,23 +78,12 @@ def unsafe_landed(landing: Path, landed: LandedFile) -> str | None:
     return None
 
 
-def latest_partition(path: Path) -> Path:
-    """``path`` (a ``<folder>/<YYYY-MM-DD>.parquet`` partition) if it exists, else the latest partition of the
-    same folder dated before it; ``FileNotFoundError`` when there is none (raw or staged zone alike)."""
-    if path.exists():
-        return path
-    older = sorted(p for p in path.parent.glob("*.parquet") if p.stem <= path.stem)
-    if not older:
-        raise FileNotFoundError(f"{path.parent.name} has no partition on or before {path.stem} in {path.parent}")
-    return safe_path(path.parent, older[-1].name, origin=f"the {path.parent.name} partitions")
-
-
 def find_landed(landing: Path, extract: Extract, business_date: dt.date) -> list[LandedFile]:
     """Arrived files (with ``.ok``) of this extract and date, lowest sequence first."""
     try:
         folder = landing_dir(landing, business_date)
     except UnsafePathError:  # the date folder leads out of landing/: its files are refused one by one
-        folder = landing / business_date.strftime("%Y%m%d")
+        folder = landing / landing_name(business_date)
     if not folder.is_dir():
         return []
     found = []
@@ -144,19 +122,6 @@ def _dictionary_columns(extract: Extract) -> list[str]:
     return [*coded, "_source_file", "_sha256", "_business_date"]
 
 
-def write_parquet_atomically(table, target: Path, dictionary_columns: list[str] | bool = True) -> None:
-    """Write an Arrow table to ``target`` through a temporary file and a rename (zstd), so a reader never
-    sees a half-written partition. ``dictionary_columns``: Parquet dictionary encoding (all, or those)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=dictionary_columns)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def ingest_partition(
     extract: Extract,
     business_date: dt.date,
@@ -173,7 +138,7 @@ def ingest_partition(
     unsafe = {f.path.name: why for f in landed if (why := unsafe_landed(landing, f))}
     latest = landed[-1]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    target = raw_path(raw, extract, business_date)
+    target = raw_file(raw, extract.name, business_date)
     base = {
         "extract": extract.name,
         "business_date": business_date,
@@ -224,7 +189,7 @@ def ingest_partition(
                          "sha256": outcome.sha256, "size_bytes": size, "status": "rejected",
                          "reason": e.reason, "error": str(e)})
         else:
-            write_parquet_atomically(parsed.table, target, _dictionary_columns(extract))
+            write_parquet(parsed.table, target, _dictionary_columns(extract))
             h = parsed.header
             outcome.sha256, outcome.records = parsed.sha256, parsed.records
             outcome.type_error_rows, outcome.raw_path = parsed.type_error_rows, target

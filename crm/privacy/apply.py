@@ -30,11 +30,11 @@ def protect(
     version to tokenise with (default: the ring's current one).
 
     First, the free-text columns of the contract (text policy ``strip``) lose their control and format
-    characters (:func:`crm.quality.text.strip_frame`), so every path to the staged zone (staging, the
+    characters (:func:`crm.text.strip_frame`), so every path to the staged zone (staging, the
     re-tokenisation after a key rotation) cleans them the same way; per column (rows cleaned, characters
     taken out) is in ``result.attrs["text_stripped"]``."""
     from crm.contract import BY_NAME
-    from crm.quality.text import strip_frame
+    from crm.text import strip_frame
 
     policy = policy or load_policy()
     frame, stripped = strip_frame(frame, [c.name for c in BY_NAME[extract].columns if c.text == "strip"])

@@ -1,9 +1,10 @@
 """Retention of the restricted raw zone, and re-tokenisation after a key rotation.
 
 **Retention**: raw partitions (``raw/<extract>/<date>.parquet`` and ``raw/_quarantine/<extract>/<date>
-.parquet``) whose business date is more than ``keep_days`` days before today are deleted, and each deletion
-is recorded in the warehouse table ``raw_purges`` (what, when, why, by which run). Staged data, the
-warehouse and the DQ evidence are not touched: they hold no raw personal value.
+.parquet``, listed by :func:`crm.zones.raw_partitions`) whose business date is more than ``keep_days`` days
+before today are deleted, and each deletion is recorded in the warehouse table ``raw_purges`` (what, when,
+why, by which run). Staged data, the warehouse and the DQ evidence are not touched: they hold no raw
+personal value.
 
 **Re-tokenisation**: after :meth:`KeyRing.rotated`, every staged partition is rebuilt from the raw zone
 under the new key version: the accepted rows (raw rows minus the quarantined ones) are protected again and
@@ -16,37 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.contract import EXTRACTS
+from crm.atomic import CHUNK_ROWS, PartWriter
 from crm.privacy.tokens import KeyRing, token_of
+from crm.zones import QUARANTINE, quarantine_file, raw_file, raw_partitions, staged_file
 
 REASON = "raw zone retention"
-
-
-@dataclass(frozen=True)
-class RawPartition:
-    extract: str
-    business_date: dt.date
-    path: Path
-    quarantine: bool
-
-
-def raw_partitions(raw: Path) -> list[RawPartition]:
-    out = []
-    for e in EXTRACTS:
-        for folder, quarantine in ((raw / e.name, False), (raw / "_quarantine" / e.name, True)):
-            for p in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
-                try:
-                    day = dt.date.fromisoformat(p.stem)
-                except ValueError:
-                    continue
-                out.append(RawPartition(e.name, day, p, quarantine))
-    return out
 
 
 def purge_raw(
@@ -71,7 +51,7 @@ def purge_raw(
             os.remove(part.path)
         rows.append({
             "run_id": run_id, "extract": part.extract, "business_date": part.business_date,
-            "zone": "raw/_quarantine" if part.quarantine else "raw", "file": part.path.name, "bytes": size,
+            "zone": f"raw/{QUARANTINE}" if part.quarantine else "raw", "file": part.path.name, "bytes": size,
             "reason": f"{REASON}: business date before {cutoff.isoformat()} ({keep_days} days)",
             "purged_at": now,
         })
@@ -89,7 +69,7 @@ def retokenise(
     import pyarrow.parquet as pq
 
     from crm.privacy.apply import protect
-    from crm.quality.stage import CHUNK_ROWS, PartWriter, quarantine_file, raw_file, row_names, staged_file
+    from crm.privacy.names import row_names
 
     todo = [p for p in raw_partitions(raw) if not p.quarantine and staged_file(staged, p.extract, p.business_date)
             .exists()]

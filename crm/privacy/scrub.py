@@ -127,7 +127,7 @@ def _rank_names(key: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """(key, k, name) of the distinct, stripped names of at least 2 characters of each ``key`` (an int code
     >= 0), sorted by key, ``k`` numbering each key's names longest first (ties: first seen first). Sorting,
     no loop over rows; the names stay an Arrow array. A name loses its control and format characters as free
-    text does before it is scrubbed (:func:`crm.quality.text.strip_controls`), so ``张\u200b三丰`` in the
+    text does before it is scrubbed (:func:`crm.text.strip_controls`), so ``张\u200b三丰`` in the
     customer file still finds ``张三丰`` in a comment."""
     arr = pc.replace_substring_regex(pc.replace_substring_regex(_as_arrow_strings(raw), BREAK_RUN_RE2, " "),
                                      CONTROL_CLASS_RE2, "")

@@ -22,6 +22,7 @@ import pandas as pd
 from crm.bank_calendar import BANK_TZ, is_month_end
 from crm.contract import EXTRACTS, Extract
 from crm.ingest.fileformat import FileName
+from crm.zones import landing_name
 
 DEFAULT_CUTOFF = dt.time(8, 0)
 COLUMNS = ("business_date", "extract", "expected_by", "file_name", "arrived_at", "status")
@@ -54,7 +55,7 @@ def arrivals(
     restatements do not make an extract late."""
     now = now or dt.datetime.now(BANK_TZ).replace(tzinfo=None)
     due = expected_by(day, cutoff)
-    folder = landing / day.strftime("%Y%m%d")
+    folder = landing / landing_name(day)
     first: dict[str, tuple[int, str, dt.datetime]] = {}
     if folder.is_dir():
         for ok in folder.glob("*.ok"):  # a few dozen flags per day

@@ -1,33 +1,35 @@
 """Stage one extract of one business date: validate its raw rows, split them into accepted and quarantined,
-write both where they belong and record the evidence.
+and write both where they belong; :mod:`crm.quality.evidence` records what was done.
 
-Where things go:
+Where things go (paths: :mod:`crm.zones`):
 
 - quarantined rows, with their raw values and the failing rule ids, to ``raw/_quarantine/<extract>/<date>
   .parquet``: the restricted zone, next to the raw file they came from;
 - accepted rows to ``staged/<extract>/<date>.parquet`` after the privacy policy (:mod:`crm.privacy`):
   join keys tokenised, names, IDs, phones and cards masked for display, birth dates and addresses
-  generalised, free text scrubbed; no raw personal value leaves the raw zone. Before the scrub, free-text
-  columns (text policy ``strip``) lose their control and format characters (in :func:`crm.privacy.apply.protect`,
-  :func:`crm.quality.text.strip_frame`), counted per column;
-- the evidence to the warehouse (:data:`crm.warehouse.dq_rule_results`, ``dq_file_outcomes``,
-  ``dq_quarantine``, ``dq_rules``, ``dq_partition_gates``, ``dq_text_cleaning``), appended per run: no
-  value from the data, only file names, checksums, row numbers, rule ids and counts.
+  generalised, free text scrubbed of the names it must lose (:func:`crm.privacy.names.row_names`); no raw
+  personal value leaves the raw zone. Before the scrub, free-text columns (text policy ``strip``) lose their
+  control and format characters (in :func:`crm.privacy.apply.protect`, :func:`crm.text.strip_frame`), counted
+  per column;
+- the evidence to the warehouse (:func:`crm.quality.evidence.record`: ``dq_rule_results``,
+  ``dq_file_outcomes``, ``dq_quarantine``, ``dq_rules``, ``dq_partition_gates``, ``dq_text_cleaning``),
+  appended per run: no value from the data, only file names, checksums, row numbers, rule ids and counts.
 
 The gate of a partition: it is *blocked* (its checks stop downstream work) when its quarantined rows exceed
 both its share allowance (``threshold`` x parsed rows) and its row allowance (``rows_threshold``), or when
 rows are unaccounted for. Both default to the extract's contract values (``quarantine_share``,
 ``quarantine_rows``).
 
-Both Parquet files are replaced atomically on every run, so a restated file that fixes a quarantined row
-re-admits it: the next run of the partition accepts it and the quarantine file no longer holds it.
+Both Parquet files are replaced atomically on every run (:class:`crm.atomic.PartWriter`), so a restated file
+that fixes a quarantined row re-admits it: the next run of the partition accepts it and the quarantine file
+no longer holds it. At most :data:`crm.atomic.CHUNK_ROWS` rows are validated (and held as pandas frames) at
+once: several small business dates of one step go into one GX validation up to it, and a larger partition is
+split into pieces of about this size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,126 +37,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
-from crm.contract import BY_NAME, Extract
-from crm.ingest.load import raw_path, write_parquet_atomically
+from crm.atomic import CHUNK_ROWS, PartWriter
+from crm.contract import BY_NAME
+from crm.privacy.names import row_names
 from crm.quality.evaluate import Evaluation, evaluate_extract_pandas
 from crm.quality.outcome import decide_from
-from crm.quality.rules import Rule, rule_catalogue, rules_for
-from crm.zones import safe_path
-
-PERSONAL_SEMANTICS = frozenset(
-    {"id_number", "card_number", "mobile", "email", "person_name", "address", "free_text", "birth_date"}
-)
-QUARANTINE_FOLDER = "_quarantine"
-
-
-def withheld_columns(extract: Extract) -> list[str]:
-    """Columns whose raw values must not leave the raw zone: class C2, or personal by meaning."""
-    return [c.name for c in extract.columns if c.pii != "C1" or c.semantic in PERSONAL_SEMANTICS]
-
-
-def raw_file(raw: Path, extract: str, day: dt.date) -> Path:
-    return raw_path(raw, BY_NAME[extract], day)
-
-
-def quarantine_file(raw: Path, extract: str, day: dt.date) -> Path:
-    return safe_path(raw, QUARANTINE_FOLDER, extract, f"{day.isoformat()}.parquet",
-                     origin=f"the quarantine of {extract} for {day.isoformat()}")
-
-
-def staged_file(staged: Path, extract: str, day: dt.date) -> Path:
-    return safe_path(staged, extract, f"{day.isoformat()}.parquet",
-                     origin=f"the staged {extract} partition of {day.isoformat()}")
-
-
-def reference_targets(extract: str) -> list[str]:
-    """The other extracts whose keys the rules of ``extract`` look up (same business date)."""
-    out: list[str] = []
-    for r in rules_for(extract):
-        if r.kind == "reference":
-            out.extend(t for t in r.params["targets"] if t != extract and t not in out)
-    return out
-
-
-def load_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.DataFrame]:
-    """The raw rows of ``extract`` and of the extracts it references, for one business date. A referenced
-    extract with no raw file is left out (its reference rules are then reported as not evaluated)."""
-    own = raw_file(raw, extract, day)
-    if not own.exists():
-        raise FileNotFoundError(f"{extract} {day}: no raw file {own} (not ingested, or its file was rejected)")
-    return {extract: pd.read_parquet(own), **reference_frames(raw, extract, day)}
-
-
-def reference_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.DataFrame]:
-    """The key columns of the other extracts ``extract`` references, for one business date (those with a raw
-    file): references need nothing else."""
-    frames = {}
-    for target in reference_targets(extract):
-        path = raw_file(raw, target, day)
-        if path.exists():
-            keys = sorted({c for r in rules_for(extract) if r.kind == "reference" and target in r.params["targets"]
-                           for c in r.params["ref_columns"]})
-            frames[target] = pd.read_parquet(path, columns=keys)
-    return frames
-
-
-SCRUB_NAME_SOURCES = {"customers": ["customer_id", "customer_name"], "corporates": ["customer_id", "legal_rep_name"],
-                      "contacts": ["customer_id", "contact_name"]}
-
-
-def load_names(raw: Path, day: dt.date, customer_ids=None) -> pd.Series | None:
-    """customer_id -> the personal names free text about that customer must lose (the customer's, the legal
-    representative's and the contacts'), from the raw zone of the business date; only for ``customer_ids``
-    when given (a day's notes name a few thousand customers, not the million); None if no source is there."""
-    from crm.privacy.scrub import names_by_customer
-
-    wanted = None if customer_ids is None else pa.array(pd.unique(pd.Series(customer_ids).dropna()), pa.string())
-    frames = {}
-    for name, cols in SCRUB_NAME_SOURCES.items():
-        path = raw_file(raw, name, day)
-        if not path.exists():
-            frames[name] = pd.DataFrame(columns=cols)
-            continue
-        table = pq.read_table(path, columns=cols)
-        if wanted is not None:
-            table = table.filter(pc.is_in(table.column("customer_id").cast(pa.string()), value_set=wanted))
-        frames[name] = table.to_pandas()
-    if all(f.empty for f in frames.values()):
-        return None
-    return names_by_customer(frames["customers"], frames["corporates"], frames["contacts"])
-
-
-def needs_names(extract: str) -> bool:
-    from crm.privacy.policy import load_policy
-
-    return any(p.treatment == "scrub" for p in load_policy().for_extract(extract).values())
-
-
-def row_names(frame: pd.DataFrame, extract: str, raw: Path, day: dt.date) -> pd.Series | None:
-    """Per row of ``frame``, the personal names its free text must lose: those of its customer (see
-    :func:`load_names`) and the row's own name columns (a transaction's counterparty). None when the extract
-    has no free text to scrub."""
-    from crm.contract import BY_NAME
-    from crm.privacy.scrub import merge_names
-
-    if not needs_names(extract):
-        return None
-    parts = []
-    if "customer_id" in frame.columns:
-        by_customer = load_names(raw, day, frame["customer_id"])
-        if by_customer is not None:
-            parts.append(frame["customer_id"].map(by_customer))
-    parts += [frame[c.name] for c in BY_NAME[extract].columns if c.semantic == "person_name"]
-    return merge_names(*parts) if parts else None
-
-
-def write_frame(df: pd.DataFrame, target: Path) -> None:
-    """A frame as Parquet, atomically (:func:`crm.ingest.load.write_parquet_atomically`)."""
-    write_parquet_atomically(pa.Table.from_pandas(df, preserve_index=False), target)
+from crm.quality.references import load_frames, reference_frames
+from crm.quality.rules import Rule, rules_for
+from crm.zones import quarantine_file, raw_file, staged_file
 
 
 @dataclass
@@ -249,70 +141,6 @@ def evaluate(
     if engine == "pandas":
         return evaluate_extract_pandas(extract, frames, day)
     raise ValueError(f"unknown engine {engine!r}: use 'gx' or 'pandas'")
-
-
-class PartWriter:
-    """Row frames written piece by piece into one Parquet file at ``target``, published atomically.
-
-    The pieces stream into a temporary file beside ``target`` under the first piece's schema, so a large
-    partition is never held whole; :meth:`finish` renames it into place. A piece whose types do not fit that schema (a column all null in the first
-    piece and filled in a later one) turns the pieces into separate files, streamed into one file under their
-    unified schema at the end. :meth:`abort` removes the temporary files and leaves ``target`` as it was."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.parts: list[Path] = []  # closed temporary files
-        self.writer: pq.ParquetWriter | None = None
-        self.schema: pa.Schema | None = None
-
-    def _tmp(self, what: str) -> Path:
-        return self.target.with_name(f".{self.target.stem}.{uuid.uuid4().hex}.{what}.tmp")
-
-    def _open(self, schema: pa.Schema) -> None:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.parts.append(self._tmp(f"part{len(self.parts)}"))
-        self.writer, self.schema = pq.ParquetWriter(self.parts[-1], schema, compression="zstd"), schema
-
-    def _close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-    def add(self, df: pd.DataFrame) -> None:
-        if self.parts and df.empty:  # an empty piece adds nothing (the first gives an empty file its schema)
-            return
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        if self.writer is None or not table.schema.equals(self.schema):
-            try:
-                if self.writer is None:
-                    raise pa.ArrowInvalid("no file open")
-                table = table.cast(self.schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                self._close()
-                self._open(table.schema)
-        self.writer.write_table(table)
-
-    def finish(self) -> None:
-        self._close()
-        if len(self.parts) == 1:
-            os.replace(self.parts.pop(), self.target)
-            return
-        schema = pa.unify_schemas([pq.read_schema(p) for p in self.parts], promote_options="permissive")
-        tmp = self._tmp("all")
-        try:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-                for p in self.parts:
-                    writer.write_table(pq.read_table(p).cast(schema))
-            os.replace(tmp, self.target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        self.abort()
-
-    def abort(self) -> None:
-        self._close()
-        for p in self.parts:
-            p.unlink(missing_ok=True)
-        self.parts.clear()
 
 
 def _combine_summaries(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -449,8 +277,8 @@ def stage_partition(
     ring=None,
 ) -> StageResult:
     """Validate, split, protect and write one extract of one business date (no warehouse: see
-    :func:`record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`). A large partition is staged
-    in pieces (:func:`stage_partitions`)."""
+    :func:`crm.quality.evidence.record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`). A large
+    partition is staged in pieces (:func:`stage_partitions`)."""
     batch = stage_partitions(extract, [(partition_key or day.isoformat(), day)], raw=raw, staged=staged,
                              engine=engine, threshold=threshold, rows_threshold=rows_threshold, context=context,
                              ring=ring)
@@ -459,9 +287,6 @@ def stage_partition(
     return batch.results[0]
 
 
-# At most this many rows are validated (and held as pandas frames) at once: several small business dates of
-# one step go into one GX validation up to it, and a larger partition is split into pieces of about this size
-CHUNK_ROWS = 1_000_000
 # lineage columns repeated on every row of a file: held dictionary-encoded while a large partition is split
 _REPEATED = ("_source_file", "_sha256")
 
@@ -614,108 +439,3 @@ def stage_partitions(
             rows = 0
     flush()
     return batch
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def evidence(result: StageResult, run_id: str | None) -> dict[str, pd.DataFrame]:
-    """The warehouse rows of one staged partition, table name -> frame (no value from the data)."""
-    now = _now()
-    sha_by_file = dict(zip(result.source_files, result.sha256, strict=True))
-    summary = result.summary
-    rule_results = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "partition_key": result.partition_key,
-            "business_date": result.business_date,
-            "extract": result.extract,
-            "source_files": ",".join(result.source_files),
-            "file_sha256": ",".join(result.sha256),
-            "suite_version": result.suite_version,
-            "engine": result.engine,
-            "rule_id": summary["rule_id"],
-            "family": summary["family"],
-            "severity": summary["severity"],
-            "success": summary["success"].astype(object).where(summary["success"].notna(), None),
-            "evaluated": summary["evaluated"],
-            "failed": summary["failed"],
-            "skipped_reason": summary["rule_id"].map(result.skipped),
-            "recorded_at": now,
-        }
-    )
-    files = result.files.rename(columns={"_source_file": "source_file"}).assign(
-        run_id=run_id, suite_version=result.suite_version, recorded_at=now
-    )
-    files["sha256"] = files["source_file"].map(sha_by_file)
-    qi = result.quarantine_index
-    quarantine = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "extract": result.extract,
-            "business_date": result.business_date,
-            "source_file": qi["_source_file"].to_numpy(),
-            "sha256": qi["_source_file"].map(sha_by_file).to_numpy(),
-            "row_number": qi["_row_number"].to_numpy(),
-            "rule_ids": qi["rule_ids"].map(",".join).to_numpy(),
-            "recorded_at": now,
-        }
-    )
-    rules = set(summary["rule_id"])
-    catalogue = pd.DataFrame([c for c in rule_catalogue() if c["id"] in rules]).rename(columns={"id": "rule_id"})
-    catalogue["suite_version"] = result.suite_version
-    catalogue["recorded_at"] = now
-    gate = pd.DataFrame(
-        {
-            "run_id": [run_id],
-            "extract": [result.extract],
-            "partition_key": [result.partition_key],
-            "business_date": [result.business_date],
-            "parsed": [result.parsed],
-            "quarantined": [result.quarantined],
-            "share_threshold": [float(result.threshold)],
-            "rows_threshold": [int(result.rows_threshold)],
-            "blocked": [result.blocked],
-            "reason": [result.block_reason],
-            "recorded_at": [now],
-        }
-    )
-    cols = sorted(result.text_stripped)
-    text = pd.DataFrame(
-        {
-            "run_id": pd.Series([run_id] * len(cols), dtype=object),
-            "extract": result.extract,
-            "partition_key": result.partition_key,
-            "business_date": result.business_date,
-            "column_name": cols,
-            "rows": pd.Series([result.text_stripped[c][0] for c in cols], dtype="int64"),
-            "characters": pd.Series([result.text_stripped[c][1] for c in cols], dtype="int64"),
-            "recorded_at": now,
-        }
-    )
-    return {"dq_rule_results": rule_results, "dq_file_outcomes": files, "dq_quarantine": quarantine,
-            "dq_rules": catalogue, "dq_partition_gates": gate, "dq_text_cleaning": text}
-
-
-def record(conn: sa.Connection, results: list[StageResult], run_id: str | None) -> dict[str, int]:
-    """Append the evidence of staged partitions in the caller's transaction (rules once per suite version):
-    rule results, file outcomes, the quarantine index, each partition's gate verdict and the free-text
-    clean-up counts."""
-    from crm import warehouse as wh
-
-    appended = ("dq_rule_results", "dq_file_outcomes", "dq_quarantine", "dq_partition_gates", "dq_text_cleaning")
-    counts = {name: 0 for name in appended} | {"dq_rules": 0}
-    known = {
-        (v, e)
-        for v, e in conn.execute(sa.select(wh.dq_rules.c.suite_version, wh.dq_rules.c.extract).distinct())
-    }
-    for result in results:
-        rows = evidence(result, run_id)
-        for name in appended:
-            counts[name] += wh.append_frame(conn, wh.metadata.tables[name], rows[name])
-        token = (result.suite_version, result.extract)
-        if token not in known:
-            counts["dq_rules"] += wh.append_frame(conn, wh.dq_rules, rows["dq_rules"])
-            known.add(token)
-    return counts

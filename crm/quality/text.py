@@ -15,24 +15,21 @@ Policies (``Column.text`` in the contract):
 - ``reject``: a value containing one of these characters fails the critical rule
   ``<extract>.<column>.control_chars`` and the row is quarantined;
 - ``strip`` (free text): the warning rule of the same id counts the rows; the row is accepted and, before the
-  privacy scrub, :func:`strip_controls` replaces every run of line breaks and tabs (:data:`BREAK_RANGES`) by
-  one space and removes every other character of the class. Staging records how many characters it took
-  out (replaced or removed), per extract, partition and column.
+  privacy scrub, :func:`crm.text.strip_controls` replaces every run of line breaks and tabs
+  (:data:`crm.text.BREAK_RANGES`) by one space and removes every other character of the class. Staging
+  records how many characters it took out (replaced or removed), per extract, partition and column.
 
 Two spellings of the same class: :data:`CONTROL_CLASS` for Python's ``re`` (the rule; pandas and Great
-Expectations evaluate it with ``str.contains``) and :data:`CONTROL_CLASS_RE2` for RE2 (Arrow, used by the
-vectorised clean-up); a test checks they agree on every code point.
+Expectations evaluate it with ``str.contains``) and :data:`crm.text.CONTROL_CLASS_RE2` for RE2 (Arrow, used
+by the vectorised clean-up, :func:`crm.text.strip_controls`); a test checks they agree on every code point.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-# the one definition of the class (Cc, Cf, U+2028, U+2029), its RE2 spelling and the line breaks
-from crm.text import BREAK_RUN_RE2, CONTROL_CLASS_RE2, CONTROL_RANGES
+# the one definition of the class (Cc, Cf, U+2028, U+2029)
+from crm.text import CONTROL_RANGES
 
 
 def _py(cp: int) -> str:
@@ -50,38 +47,3 @@ CONTROL_CLASS = _class(CONTROL_RANGES, _py)  # the same text as crm.text.CONTROL
 def control_code_points() -> np.ndarray:
     """Every code point of the class, sorted."""
     return np.concatenate([np.arange(a, b + 1) for a, b in CONTROL_RANGES])
-
-
-def strip_controls(values) -> tuple[np.ndarray, np.ndarray]:
-    """Free text without control and format characters: each run of line breaks and tabs becomes one space,
-    every other character of the class is removed. Returns the cleaned values (object array, None for null;
-    values without such characters are returned unchanged) and, per value, how many characters of the class
-    it had. Vectorised in Arrow (RE2)."""
-    arr = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
-    out = np.asarray(values, dtype=object).copy()
-    counts = pc.count_substring_regex(arr, CONTROL_CLASS_RE2).fill_null(0).to_numpy(zero_copy_only=False)
-    hit = counts > 0
-    if hit.any():
-        dirty = arr.filter(pa.array(hit))
-        clean = pc.replace_substring_regex(pc.replace_substring_regex(dirty, BREAK_RUN_RE2, " "),
-                                           CONTROL_CLASS_RE2, "")
-        out[hit] = np.asarray(clean.to_pylist(), dtype=object)
-    return out, counts.astype(np.int64)
-
-
-def strip_frame(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
-    """``frame`` with :func:`strip_controls` applied to ``columns``, and per column (rows changed, characters
-    taken out). The input frame is not modified; a frame without such characters is returned as it is."""
-    stats: dict[str, tuple[int, int]] = {}
-    cleaned: dict[str, np.ndarray] = {}
-    for col in columns:  # the free-text columns of one extract (one to three)
-        values, counts = strip_controls(frame[col].to_numpy(dtype=object))
-        stats[col] = (int((counts > 0).sum()), int(counts.sum()))
-        if stats[col][0]:
-            cleaned[col] = values
-    if not cleaned:
-        return frame, stats
-    out = frame.copy()
-    for col, values in cleaned.items():
-        out[col] = pd.Series(values, index=frame.index, dtype=object)
-    return out, stats

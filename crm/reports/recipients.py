@@ -104,7 +104,7 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path,
     :func:`crm.zones.safe_path` refuses it under ``root``; the recipient id is then ``row-<n>``, n the row of
     the staff file). Reads only ids, role, status, branch, rule ids and lineage of the restricted quarantine
     file; nothing if there is none."""
-    from crm.quality.stage import quarantine_file
+    from crm.zones import quarantine_file
 
     columns = ["report", "recipient_id", "role", "branch_id", "scope", "undeliverable", "usable",
                "_source_file", "_row_number"]
@@ -165,9 +165,8 @@ def servable(recipients: pd.DataFrame) -> pd.DataFrame:
 def address_book(raw: Path, day: dt.date) -> dict[str, str]:
     """staff_id -> e-mail address from the raw staff partition of ``day`` (or the latest one before it).
     Restricted zone: call only where mail is sent, keep the result in memory."""
-    from crm.contract import BY_NAME
-    from crm.ingest.load import latest_partition, raw_path
+    from crm.zones import latest_raw_file
 
-    path = latest_partition(raw_path(raw, BY_NAME["staff"], day))
+    path = latest_raw_file(raw, "staff", day)
     frame = pd.read_parquet(path, columns=["staff_id", "email"])
     return dict(zip(frame["staff_id"], frame["email"], strict=True))

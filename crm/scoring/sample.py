@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm.zones import partitions
+
 BEHAVIOUR = ["max_dpd_now", "max_dpd_6m", "max_dpd_12m", "months_in_arrears_12m", "n_loans", "balance",
              "balance_change_12m", "secured_share"]
 RETAIL = ["annual_income", "age_band", "occupation", "education", "marital_status"]
@@ -60,7 +62,7 @@ _HASH_BUCKETS = 1_000_000
 
 
 def _perf_files(staged: Path) -> list[str]:
-    files = sorted((staged / "loan_performance").glob("*.parquet"))
+    files = partitions(staged, "loan_performance")
     if not files:
         raise FileNotFoundError(f"no staged loan_performance partitions under {staged}")
     return [str(f) for f in files]
@@ -212,9 +214,7 @@ def attributes(staged: Path, day: dt.date | None = None) -> dict[str, pd.DataFra
     """The customer masters' attributes (latest staged partition on or before ``day``), by segment."""
     out = {}
     for segment, extract, cols in (("retail", "customers", RETAIL), ("corporate", "corporates", CORPORATE)):
-        files = sorted((staged / extract).glob("*.parquet"))
-        if day is not None:
-            files = [f for f in files if f.stem <= day.isoformat()]
+        files = partitions(staged, extract, until=day)
         if not files:
             out[segment] = pd.DataFrame(columns=["customer_id", *cols])
             continue

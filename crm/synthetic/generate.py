@@ -23,6 +23,7 @@ from crm.synthetic import extracts as X
 from crm.synthetic.bank import Bank
 from crm.synthetic.rand import rng
 from crm.synthetic.writer import write_chunks
+from crm.zones import landing_name
 
 
 def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
@@ -114,7 +115,7 @@ def generate(
     for d, name in files:  # a loop over days and extracts
         ex = contract.get(name)
         t = cal.day(d)
-        folder = out / d.strftime("%Y%m%d")
+        folder = out / landing_name(d)
         file_name = ex.file_name(d.isoformat(), 1)
         file_kind = plan.get((d, name))
         file_defects: list = []

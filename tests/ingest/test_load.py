@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from crm import contract
 from crm.ingest.fileformat import write_extract
-from crm.ingest.load import ingest_partition, landing_dir
+from crm.ingest.load import ingest_partition
 from crm.warehouse import begin, ingest_files
+from crm.zones import landing_dir
 from tests.ingest.frames import loans_frame
 
 D = dt.date(2026, 1, 31)

@@ -38,7 +38,7 @@ MONTH = "2026-01-01"  # the month-end job's partition
 # the reference runs what `crm run --date DATE` runs but the report jobs (rendering is not the point here)
 REFERENCE = f"""
 import datetime as dt
-from crm.config import CrmHome
+from crm.zones import CrmHome
 from orchestration.jobs import QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
 from orchestration.runner import configure_dagster_home, run_dates
 configure_dagster_home()

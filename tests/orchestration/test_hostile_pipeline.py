@@ -26,11 +26,11 @@ from assets import DAILY_KEYS, MONTH_END_KEYS, REPORT_KEYS, all_assets
 from crm.contract import BY_NAME
 from crm.delivery import report_outbox
 from crm.ingest.fileformat import read_extract, write_extract
-from crm.ingest.load import landing_dir
 from crm.reports.leakscan import pdf_text
 from crm.synthetic import generate
 from crm.text import CONTROL_RE
 from crm.warehouse import begin, make_engine
+from crm.zones import landing_dir
 from orchestration.resources import (
     CrmHomeResource,
     DeliveryResource,

@@ -7,7 +7,7 @@ import pytest
 from assets.ingest import ingest_assets
 from crm import contract
 from crm.ingest.fileformat import write_extract
-from crm.ingest.load import landing_dir
+from crm.zones import landing_dir
 from orchestration.resources import CrmHomeResource, WarehouseResource
 from tests.ingest.frames import loans_frame
 

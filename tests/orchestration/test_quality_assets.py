@@ -16,7 +16,7 @@ from assets.quality import arrivals, staged_assets
 from crm import warehouse as wh
 from crm.contract import BY_NAME
 from crm.ingest.fileformat import write_extract
-from crm.ingest.load import landing_dir
+from crm.zones import landing_dir
 from orchestration.resources import CrmHomeResource, PrivacyResource, QualityResource, WarehouseResource
 from tests.quality.bank import BUSINESS_DATE, frames_by_hand
 

@@ -198,7 +198,7 @@ def restate_staff(home: Path, change) -> pd.DataFrame:
     """Land a restated staff file (sequence 2) for the month end, changed by ``change(frame)``; returns it."""
     from crm.contract import BY_NAME
     from crm.ingest.fileformat import read_extract, write_extract
-    from crm.ingest.load import landing_dir
+    from crm.zones import landing_dir
 
     staff = BY_NAME["staff"]
     folder = landing_dir(home / "landing", DAY)

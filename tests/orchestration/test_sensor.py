@@ -5,7 +5,7 @@ import dagster as dg
 
 from crm import contract
 from crm.ingest.fileformat import write_extract
-from crm.ingest.load import landing_dir
+from crm.zones import landing_dir
 from orchestration.resources import CrmHomeResource, WarehouseResource
 from orchestration.sensors import landing_sensor
 from tests.ingest.frames import branches_frame, loans_frame

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crm import warehouse as wh
 from crm.contract import BY_NAME
 from crm.privacy.tokens import KeyRing
-from crm.quality import stage
+from crm.quality import evidence, stage
 from tests.quality.bank import BUSINESS_DATE, raw_frames
 
 RING = KeyRing(keys={"k1": bytes(range(32))}, current="k1")
@@ -90,7 +90,7 @@ def test_gate_and_text_counts_are_recorded_with_the_evidence(bank, warehouse):
     tmp_path, _ = bank
     results = [_stage(tmp_path, "customers", rows_threshold=0), _stage(tmp_path, "interactions")]
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
-        counts = stage.record(conn, results, "run-1")
+        counts = evidence.record(conn, results, "run-1")
     assert counts["dq_partition_gates"] == 2 and counts["dq_text_cleaning"] == 1
     gates = _read(warehouse, wh.dq_partition_gates).set_index("extract")
     c, i = gates.loc["customers"], gates.loc["interactions"]
@@ -109,7 +109,7 @@ def test_gate_rows_roll_back_with_the_other_evidence(bank, warehouse):
     tmp_path, _ = bank
     results = [_stage(tmp_path, "customers")]
     with pytest.raises(RuntimeError), wh.begin(warehouse.engine, warehouse.schema) as conn:
-        stage.record(conn, results, "run-2")
+        evidence.record(conn, results, "run-2")
         raise RuntimeError("the step failed after recording")
     for table in (wh.dq_partition_gates, wh.dq_rule_results, wh.dq_text_cleaning):
         assert _read(warehouse, table).empty, table.name

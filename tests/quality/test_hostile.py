@@ -33,14 +33,15 @@ import pytest
 
 from crm.contract import BY_NAME, EXTRACTS, Extract, identifier_kinds
 from crm.ingest.fileformat import FileName, read_extract, write_extract
-from crm.ingest.load import ingest_partition, landing_dir
+from crm.ingest.load import ingest_partition
 from crm.privacy.tokens import KeyRing
-from crm.quality import stage
+from crm.quality import evidence, stage
 from crm.quality.evaluate import evaluate_pandas
 from crm.quality.outcome import decide_from
 from crm.quality.text import CONTROL_CLASS
 from crm.synthetic import generate
 from crm.warehouse import begin, ensure_schema, make_engine
+from crm.zones import landing_dir, raw_file
 
 DAY = dt.date(2026, 3, 31)  # a month end (month-end extracts too) and a working day
 FIRST = dt.date(2026, 3, 24)  # delta extracts gather a week of events, so every extract has rows
@@ -253,7 +254,7 @@ def _run_family(family: str, base: dict[str, pd.DataFrame], tmp: Path) -> Run:
         assert not batch.absent, batch.absent
         results[e.name] = batch.results[0]
     with begin(engine) as conn:
-        stage.record(conn, list(results.values()), f"hostile-{family}")
+        evidence.record(conn, list(results.values()), f"hostile-{family}")
     return Run(injections, ingest, results, raw, engine)
 
 
@@ -282,7 +283,7 @@ def _check_one(run: Run, inj: Injection) -> None:
     result = run.results[extract]
     quarantine = pd.read_parquet(result.quarantine_path)
     staged = pd.read_parquet(result.staged_path)
-    raw = pd.read_parquet(stage.raw_file(run.raw, extract, DAY))
+    raw = pd.read_parquet(raw_file(run.raw, extract, DAY))
     q = quarantine[quarantine["_row_number"] == inj.row_number]
     s = staged[staged["_row_number"] == inj.row_number]
     # the raw zone keeps the value exactly as it arrived

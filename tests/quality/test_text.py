@@ -1,6 +1,6 @@
 """The control-character class of the `text` rule family: a fixed constant that covers every Cc and Cf code
 point of the running Python (and U+2028/U+2029), matches nothing else that is assigned, and has the same
-meaning in Python's re and in RE2; and the strip of free text."""
+meaning in Python's re and in RE2 (the strip of free text is tested in tests/test_text.py)."""
 
 import re
 import sys
@@ -9,18 +9,11 @@ import unicodedata
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 
 from crm.contract import EXTRACTS
 from crm.quality.rules import build_rules
-from crm.quality.text import (
-    CONTROL_CLASS,
-    CONTROL_CLASS_RE2,
-    CONTROL_RANGES,
-    control_code_points,
-    strip_controls,
-    strip_frame,
-)
+from crm.quality.text import CONTROL_CLASS, CONTROL_RANGES, control_code_points
+from crm.text import CONTROL_CLASS_RE2
 
 ALL = [c for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]  # surrogates are not text
 
@@ -72,33 +65,3 @@ def test_every_non_code_string_column_has_a_text_rule():
                 assert r.severity == ("warning" if c.semantic == "free_text" else "critical"), rid
             else:
                 assert rid not in rules
-
-
-@pytest.mark.parametrize("value, expected, count", [
-    ("客户表示\r\n下月还款", "客户表示 下月还款", 2),
-    ("a\tb\n\nc", "a b c", 3),
-    ("x\u202ey\u2066z\u2069", "xyz", 3),
-    ("zero\u200bwidth\ufeff", "zerowidth", 2),
-    ("nul\x00esc\x1b[31m", "nulesc[31m", 2),
-    ("line\u2028para\u2029end", "line para end", 2),
-    ("clean text, 干净的文本", "clean text, 干净的文本", 0),
-    ("<script>alert(1)</script>", "<script>alert(1)</script>", 0),  # markup is data, not a control character
-])
-def test_strip_controls(value, expected, count):
-    out, counts = strip_controls([value, None])
-    assert out[0] == expected and out[1] is None
-    assert counts.tolist() == [count, 0]
-    assert not re.search(CONTROL_CLASS, out[0])
-
-
-def test_strip_frame_counts_and_leaves_clean_frames_alone():
-    import pandas as pd
-
-    clean = pd.DataFrame({"notes": ["ok", None], "other": ["\u202e", "x"]})
-    same, stats = strip_frame(clean, ["notes"])
-    assert same is clean and stats == {"notes": (0, 0)}
-    dirty = pd.DataFrame({"notes": ["a\nb", "c\u200b", None, "d"], "other": ["\u202e"] * 4}, index=[5, 6, 7, 8])
-    out, stats = strip_frame(dirty, ["notes"])
-    assert out["notes"].tolist() == ["a b", "c", None, "d"] and stats == {"notes": (2, 2)}
-    assert out["other"].tolist() == dirty["other"].tolist()  # only the strip columns are touched
-    assert dirty["notes"].iloc[0] == "a\nb"  # the input is not modified

@@ -134,9 +134,14 @@ def test_a_scorecard_json_naming_a_model_file_outside_is_refused(tmp_path):
 
 
 def test_partitions_symlinked_out_of_their_zone_are_refused(tmp_path):
-    from crm.contract import BY_NAME
-    from crm.ingest.load import latest_partition, raw_path
-    from crm.quality.stage import quarantine_file, raw_file, staged_file
+    from crm.zones import (
+        latest_partition,
+        latest_raw_file,
+        latest_staged_file,
+        quarantine_file,
+        raw_file,
+        staged_file,
+    )
 
     home, outside = tmp_path / "home", tmp_path / "outside"
     outside.mkdir()
@@ -147,24 +152,27 @@ def test_partitions_symlinked_out_of_their_zone_are_refused(tmp_path):
     os.symlink(outside, home / "raw" / "staff")
     os.symlink(outside, home / "staged" / "staff")
     os.symlink(outside, home / "raw" / "_quarantine" / "staff")
-    for build in (lambda: raw_path(home / "raw", BY_NAME["staff"], day), lambda: raw_file(home / "raw", "staff", day),
-                  lambda: quarantine_file(home / "raw", "staff", day),
-                  lambda: staged_file(home / "staged", "staff", day)):
+    for build in (lambda: raw_file(home / "raw", "staff", day), lambda: quarantine_file(home / "raw", "staff", day),
+                  lambda: staged_file(home / "staged", "staff", day), lambda: latest_raw_file(home / "raw", "staff", day),
+                  lambda: latest_staged_file(home / "staged", "staff", day)):
         with pytest.raises(UnsafePathError, match="staff .*2026-01-31.* resolves outside the zone"):
             build()
-    assert raw_path(home / "raw", BY_NAME["loans"], day) == home / "raw" / "loans" / "2026-01-31.parquet"
+    assert raw_file(home / "raw", "loans", day) == home / "raw" / "loans" / "2026-01-31.parquet"
     # an older partition found by listing is checked too
     (home / "staged" / "loans").mkdir()
     os.symlink(outside / "x.parquet", home / "staged" / "loans" / "2026-01-30.parquet")
     with pytest.raises(UnsafePathError, match="loans partitions"):
         latest_partition(staged_file(home / "staged", "loans", day))
+    with pytest.raises(UnsafePathError, match="loans partitions"):
+        latest_staged_file(home / "staged", "loans", day)
 
 
 def test_a_landed_file_symlinked_out_of_landing_is_rejected_unread(tmp_path, warehouse):
     from crm import contract
     from crm.ingest.fileformat import write_extract
-    from crm.ingest.load import ingest_partition, landing_dir
+    from crm.ingest.load import ingest_partition
     from crm.warehouse import begin, ingest_files
+    from crm.zones import landing_dir
     from tests.ingest.frames import loans_frame
 
     day, loans = dt.date(2026, 1, 31), contract.get("loans")
