@@ -47,7 +47,8 @@ import pandas as pd
 
 from bench.proc import tree_rss_kib
 from crm import warehouse as wh
-from crm.reports.pool import RenderJob, render_many, summary
+from crm.reports.job import RenderJob
+from crm.reports.pool import render_many, summary
 
 MakeJobs = Callable[[int, Path, str], list[RenderJob]]
 

@@ -1,7 +1,7 @@
 """Distributed step execution with dagster-celery: the executor's settings, shared by runs and workers.
 
-A run of a Celery-executed job (``orchestration.celery_defs``) keeps its orchestration in the run process
-and sends each step as a Celery task to the broker; worker processes started with
+With ``CRM_EXECUTOR=celery`` (:func:`orchestration.definitions.executor`) a run keeps its orchestration in
+the run process and sends each step as a Celery task to the broker; worker processes started with
 ``dagster-celery worker start -A dagster_celery.app -y <worker config>`` take the tasks and run the steps.
 Run and workers must name the same broker and result backend: :func:`celery_executor_config` builds the
 executor's config and :func:`worker_config` the file the workers read (the same block under

@@ -1,10 +1,12 @@
-"""Jobs: everything built so far, one job per partitioning (daily business date, month-end, week)."""
+"""Jobs: everything built so far, one job per cadence (daily business date, month end, week, the month's
+reports, the quarter's). Each selects its assets by their ``crm/cadence`` tag (:mod:`assets`), never by a
+list of keys; the executor is the Definitions' (:func:`orchestration.definitions.executor`)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets import DAILY_KEYS, MONTH_END_KEYS, REPORT_KEYS, WEEKLY_KEYS, WEEKLY_REPORT_KEYS
+from assets import CADENCE_TAG, DAILY, MONTH_END, MONTHLY, QUARTERLY, WEEKLY
 from crm.bank_calendar import BANK_TZ, TIMEZONE, month_start, months_before
 
 DAILY_JOB = "daily_pipeline"
@@ -15,34 +17,46 @@ QUARTERLY_JOB = "quarterly_satisfaction"
 # runs that send e-mail carry this tag; the instance runs one of them at a time (dagster.yaml)
 SENDS_EMAIL = {"crm/sends-email": "true"}
 
+
+def cadence(name: str) -> dg.AssetSelection:
+    """The assets tagged ``crm/cadence: name`` (their checks come with them)."""
+    return dg.AssetSelection.tag(CADENCE_TAG, name)
+
+
+DAILY_SELECTION = cadence(DAILY)
+MONTH_END_SELECTION = cadence(MONTH_END)
+WEEKLY_SELECTION = cadence(WEEKLY)
+REPORTS_SELECTION = cadence(MONTHLY)
+# the quarterly report and the assets that read it directly: the report leak scan and the delivery (not the
+# auditors' data-quality report, which reads the scan's result: it is monthly)
+QUARTERLY_SELECTION = cadence(QUARTERLY).downstream(depth=1)
+
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets(*DAILY_KEYS),
+    selection=DAILY_SELECTION,
     description="Everything built per business date from the daily extracts.",
 )
 month_end_job = dg.define_asset_job(
     MONTH_END_JOB,
-    selection=dg.AssetSelection.assets(*MONTH_END_KEYS),
+    selection=MONTH_END_SELECTION,
     description="Everything built per month from the month-end extracts (loan performance, financial statements).",
 )
 weekly_job = dg.define_asset_job(
     WEEKLY_JOB,
-    selection=dg.AssetSelection.assets(*WEEKLY_KEYS, *WEEKLY_REPORT_KEYS),
+    selection=WEEKLY_SELECTION,
     description="The weekly early-warning watch list per manager (week Monday..Sunday, Asia/Shanghai), its "
     "digest per manager and the digest's delivery.",
     tags=SENDS_EMAIL,
 )
-_quarterly = dg.AssetKey(["reports", "satisfaction_quarterly"])
 reports_job = dg.define_asset_job(
     REPORTS_JOB,
-    selection=dg.AssetSelection.assets(*[k for k in REPORT_KEYS if k != _quarterly]),
+    selection=REPORTS_SELECTION,
     description="The month's reports: key-account, branch, satisfaction, data quality; the leak scan; delivery.",
     tags=SENDS_EMAIL,
 )
 quarterly_job = dg.define_asset_job(
     QUARTERLY_JOB,
-    selection=dg.AssetSelection.assets(_quarterly, dg.AssetKey(["dq", "report_leak_scan"]),
-                                       dg.AssetKey(["delivery", "monthly"])),
+    selection=QUARTERLY_SELECTION,
     description="The quarterly satisfaction report (partition: the quarter's last month), its leak scan and "
     "delivery.",
     tags=SENDS_EMAIL,

@@ -1,6 +1,6 @@
 """Render reports on Celery workers: the ``celery`` backend of :func:`crm.reports.pool.render_many`.
 
-``CRM_RENDER_BACKEND=celery`` makes ``render_many`` send every :class:`~crm.reports.pool.RenderJob` as one
+``CRM_RENDER_BACKEND=celery`` makes ``render_many`` send every :class:`~crm.reports.job.RenderJob` as one
 task to the queue ``CRM_RENDER_QUEUE`` (default ``crm-render``) and gather the :class:`JobResult` s over the
 result backend; the default backend (``local``) stays the process pool. Workers, on any host:
 
@@ -44,7 +44,7 @@ from celery import Celery
 from celery.result import ResultSet
 from celery.signals import worker_process_init
 
-from crm.reports.pool import PROGRESS_MIN_JOBS, JobResult, RenderJob, _error, _run_safely
+from crm.reports.job import PROGRESS_MIN_JOBS, JobResult, RenderJob, error_text, run_safely
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ def listening_workers(queue: str, timeout: float = 2.0) -> list[str]:
 
 @app.task(name=TASK_NAME, bind=True)
 def render_report(self, job: RenderJob) -> JobResult:
-    """Render one job in this worker process (:func:`crm.reports.pool.render_job`); never raises."""
-    result = _run_safely(job)
+    """Render one job in this worker process (:func:`crm.reports.job.run_safely`); never raises."""
+    result = run_safely(job)
     result.worker = self.request.hostname
     return result
 
@@ -161,7 +161,7 @@ def render_many_celery(
             if meta.get("status") == "SUCCESS" and isinstance(value, JobResult):
                 results[job.job_id] = value
             else:  # the task itself failed: worker lost, time limit, a job that could not be unpickled
-                error = _error(value) if isinstance(value, BaseException) else f"{meta.get('status')}: {value!r}"
+                error = error_text(value) if isinstance(value, BaseException) else f"{meta.get('status')}: {value!r}"
                 results[job.job_id] = JobResult(job.job_id, False, error=error)
             if not results[job.job_id].ok:
                 log.warning("report job %s failed: %s", job.job_id, results[job.job_id].error)

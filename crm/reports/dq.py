@@ -5,7 +5,7 @@ rows went, and the masking evidence, for every business date of one month.
 ``dq_rule_results``, ``dq_rules``, ``dq_file_outcomes``, ``dq_quarantine``, ``raw_purges``) with SQLAlchemy
 Core, so it runs on DuckDB and PostgreSQL alike, and returns a plain, picklable context (dicts, lists,
 dates, numbers; no DataFrame) for ``render_html("dq_report", ctx, locale)``. Charts are drawn at render
-time by :func:`prepare` (their labels depend on the locale).
+time by :func:`crm.reports.dq_charts.prepare` (their labels depend on the locale).
 
 The DQ tables are append-only history; the report uses the **current verdict** of each partition:
 
@@ -385,31 +385,3 @@ def is_empty(ctx: Mapping[str, Any]) -> bool:
     result, no file outcome): the caller skips the report rather than sending an empty one."""
     return not (ctx["files"]["expected"] or ctx["files"]["rejected"] or ctx["files"]["accepted"]
                 or ctx["rules"]["evaluated"] or ctx["rules"]["skipped"] or ctx["control"]["files"])
-
-
-def prepare(ctx: Mapping[str, Any], fmt: Any, t: Any) -> dict[str, Any]:
-    """Render-time variables (:class:`crm.reports.render.ReportSpec` hook): the charts, with labels in the
-    report's locale. Charts whose data is empty are ``None``."""
-    from crm.reports import charts
-
-    out: dict[str, Any] = {"chart_arrivals": None, "chart_pass_rate": None, "chart_quarantine": None}
-    daily = ctx["files"]["daily"]
-    if daily:
-        out["chart_arrivals"] = charts.stacked_bar(
-            [d["business_date"].day for d in daily],
-            {t("dq.status.on_time"): [d["on_time"] for d in daily], t("dq.status.late"): [d["late"] for d in daily],
-             t("dq.status.missing"): [d["missing"] for d in daily]},
-            title=t("dq.chart.arrivals"), colors=["#2f7d4f", "#c0913f", "#a9473b"])
-    rate_days = [d for d in ctx["rules"]["daily"] if d["pass_rate"] is not None]
-    if rate_days:
-        low = min(d["pass_rate"] for d in rate_days)
-        out["chart_pass_rate"] = charts.line_chart(
-            [d["business_date"].day for d in rate_days], {t("dq.chart.pass_rate_series"):
-                                                         [d["pass_rate"] for d in rate_days]},
-            title=t("dq.chart.pass_rate"), y_format="percent",
-            y_limits=(max(0.0, low - max(0.01, (1 - low) * 0.5)), 1.0))
-    by_rule = ctx["quarantine"]["by_rule"]
-    if by_rule:
-        out["chart_quarantine"] = charts.bar_chart_h(
-            [r["rule_id"] for r in by_rule], [r["rows"] for r in by_rule], title=t("dq.chart.quarantine"))
-    return out

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from crm.bank_calendar import month_period, quarter_period, week_period
-from crm.reports.pool import JobResult, RenderJob
+from crm.reports.job import JobResult, RenderJob
 from crm.zones import row_origin, safe_path
 
 BANK = "bank"  # the recipient folder of a bank-wide rendering

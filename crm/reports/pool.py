@@ -1,8 +1,8 @@
 """Render many reports in recycled worker processes.
 
-:func:`render_many` runs :class:`RenderJob` s in a ``ProcessPoolExecutor``: each worker is started once
-(``forkserver`` on POSIX, else ``spawn``; ``fork`` is not allowed with ``max_tasks_per_child``), warmed up
-once by :func:`crm.reports.render.warm_up` (WeasyPrint, Pango, the CJK font in the process's
+:func:`render_many` runs :class:`~crm.reports.job.RenderJob` s in a ``ProcessPoolExecutor``: each worker is
+started once (``forkserver`` on POSIX, else ``spawn``; ``fork`` is not allowed with ``max_tasks_per_child``),
+warmed up once by :func:`crm.reports.render.warm_up` (WeasyPrint, Pango, the CJK font in the process's
 ``FontConfiguration``), and replaced after ``max_tasks_per_child`` jobs, because WeasyPrint's memory grows
 with every document a process renders.
 
@@ -13,8 +13,9 @@ worker that exits is always replaced while the pool is below ``max_workers``.
 
 Each job writes its HTML and PDF atomically (a temporary file in the target folder, then ``os.replace``),
 so a reader never sees half a file and a failed job leaves no file behind. A job that raises is reported
-in its :class:`JobResult` (``ok=False``, ``error``) and the others go on. A worker that dies (e.g. killed
-for memory) breaks the pool: the jobs still in flight are then reported as failed with that error.
+in its :class:`~crm.reports.job.JobResult` (``ok=False``, ``error``) and the others go on. A worker that
+dies (e.g. killed for memory) breaks the pool: the jobs still in flight are then reported as failed with
+that error.
 
 ``CRM_RENDER_BACKEND=celery`` (or ``backend="celery"``) sends the jobs to Celery render workers instead
 (:mod:`crm.reports.celery_render`), with the same results.
@@ -22,88 +23,19 @@ for memory) breaks the pool: the jobs still in flight are then reported as faile
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from crm.atomic import write_bytes as write_atomically
-from crm.reports.fmt import DEFAULT_LOCALE
-
-log = logging.getLogger(__name__)
+from crm.reports.job import PROGRESS_MIN_JOBS, JobResult, RenderJob, error_text, run_safely
 
 DEFAULT_TASKS_PER_CHILD = 50
-PROGRESS_MIN_JOBS = 20
 BACKEND_ENV = "CRM_RENDER_BACKEND"
 BACKENDS = ("local", "celery")
-
-
-@dataclass(frozen=True)
-class RenderJob:
-    """One report to render. ``context`` is the template context, or a picklable callable (a module-level
-    function or ``functools.partial``) that builds it inside the worker: lets the workers also share the
-    work of reading the warehouse. At least one of ``html_path`` and ``pdf_path`` must be set."""
-
-    job_id: str
-    report: str
-    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
-    locale: str = DEFAULT_LOCALE
-    html_path: Path | None = None
-    pdf_path: Path | None = None
-
-
-@dataclass
-class JobResult:
-    job_id: str
-    ok: bool
-    html_path: Path | None = None
-    pdf_path: Path | None = None
-    pages: int = 0
-    html_bytes: int = 0
-    pdf_bytes: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    worker_pid: int | None = field(default=None, repr=False)
-    worker_peak_rss_kib: int = field(default=0, repr=False)  # the rendering process's peak RSS so far
-    worker: str | None = field(default=None, repr=False)  # the Celery worker's name (celery backend only)
-
-
-def render_job(job: RenderJob) -> JobResult:
-    """Render one job in this process and write its files. Raises on failure (the pool catches it)."""
-    from crm.reports.render import render_html, render_pdf_document
-
-    if job.html_path is None and job.pdf_path is None:
-        raise ValueError(f"job {job.job_id}: neither html_path nor pdf_path is set")
-    start = time.perf_counter()
-    context = job.context() if callable(job.context) else job.context
-    html = render_html(job.report, context, job.locale)
-    pdf = render_pdf_document(html) if job.pdf_path else None
-    result = JobResult(job.job_id, True, pages=pdf.pages if pdf else 0, worker_pid=os.getpid())
-    if job.html_path:
-        data = html.encode("utf-8")
-        write_atomically(Path(job.html_path), data)
-        result.html_path, result.html_bytes = Path(job.html_path), len(data)
-    if pdf is not None:
-        write_atomically(Path(job.pdf_path), pdf.data)
-        result.pdf_path, result.pdf_bytes = Path(job.pdf_path), len(pdf.data)
-    result.seconds = time.perf_counter() - start
-    result.worker_peak_rss_kib = _peak_rss_kib()
-    return result
-
-
-def _peak_rss_kib() -> int:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not POSIX
-        return 0
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
 def _worker_init() -> None:
@@ -180,14 +112,14 @@ def render_many(
     try:
         if workers == 0:
             for job in jobs:
-                results[job.job_id] = _run_safely(job)
+                results[job.job_id] = run_safely(job)
                 bar.update()
         else:
             with _RecyclingPool(
                 max_workers=min(workers, len(jobs)), mp_context=_context(start_method),
                 initializer=_worker_init, max_tasks_per_child=max_tasks_per_child,
             ) as pool:
-                futures: dict[Future, RenderJob] = {pool.submit(_run_safely, job): job for job in jobs}
+                futures: dict[Future, RenderJob] = {pool.submit(run_safely, job): job for job in jobs}
                 for fut in as_completed(futures):
                     job = futures[fut]
                     results[job.job_id] = _outcome(job, fut)
@@ -197,24 +129,10 @@ def render_many(
     return [results[i] for i in ids]
 
 
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _run_safely(job: RenderJob) -> JobResult:
-    """:func:`render_job`, with a failure returned as a result (no exception crosses the process boundary:
-    some exception types cannot be unpickled in the parent, which would break the pool)."""
-    try:
-        return render_job(job)
-    except Exception as e:
-        log.warning("report job %s failed", job.job_id, exc_info=True)
-        return JobResult(job.job_id, False, error=_error(e), worker_pid=os.getpid())
-
-
 def _outcome(job: RenderJob, fut: Future) -> JobResult:
     exc = fut.exception()  # only pool failures (a worker died, the initialiser failed): jobs never raise
     if exc is not None:
-        return JobResult(job.job_id, False, error=_error(exc))
+        return JobResult(job.job_id, False, error=error_text(exc))
     return fut.result()
 
 

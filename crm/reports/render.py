@@ -8,10 +8,10 @@ bidirectional overrides and isolates, zero-width characters ...) are removed, so
 make a report display text in another order than the one stored, whatever the data holds.
 
 A report is a name. :data:`REPORTS` maps names to a :class:`ReportSpec` when a report needs more than its
-template; a name without an entry renders ``<name>.html.j2`` with the context as given. A spec's ``prepare``
-(``"module:function"``, imported when first used, so worker processes need no registration step) is called
-as ``prepare(context, fmt, t)`` and returns extra template variables: that is where locale-dependent work
-that is not plain formatting happens, e.g. charts with translated labels. See ``crm/reports/README.md``.
+template, one line per report, its ``prepare`` function imported explicitly above it; a name without an
+entry renders ``<name>.html.j2`` with the context as given. A spec's ``prepare`` is called as
+``prepare(context, fmt, t)`` and returns extra template variables: that is where locale-dependent work that
+is not plain formatting happens, e.g. charts with translated labels. See ``crm/reports/README.md``.
 
 PDF rendering imports WeasyPrint inside the functions (the Dagster definitions must not load it), reuses one
 ``FontConfiguration`` per process, and fetches nothing from the network: the URL fetcher allows ``data:``
@@ -22,7 +22,6 @@ URL stops the rendering with :class:`RenderError`. Output is byte-for-byte deter
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from markupsafe import Markup
 
+from crm.reports import dq_charts, portfolio
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
 from crm.text import clean
@@ -50,21 +50,25 @@ class RenderError(RuntimeError):
     """A report could not be rendered (unknown report, reserved context key, refused URL ...)."""
 
 
+Prepare = Callable[[Mapping[str, Any], Formatter, Callable[..., str]], Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class ReportSpec:
-    """How to render one report: its template and, optionally, a ``"module:function"`` called as
+    """How to render one report: its template and, optionally, a function called as
     ``prepare(context, fmt, t) -> dict`` whose result is added to the template variables."""
 
     template: str
-    prepare: str | None = None
+    prepare: Prepare | None = None
 
 
+# The reports that need more than their template: one explicit line each.
 REPORTS: dict[str, ReportSpec] = {
-    "dq_report": ReportSpec("dq_report.html.j2", prepare="crm.reports.dq:prepare"),
-    "key_account": ReportSpec("key_account.html.j2", prepare="crm.reports.portfolio:prepare_key_account"),
-    "branch": ReportSpec("branch.html.j2", prepare="crm.reports.portfolio:prepare_branch"),
-    "satisfaction": ReportSpec("satisfaction.html.j2", prepare="crm.reports.portfolio:prepare_satisfaction"),
-    "watch_digest": ReportSpec("watch_digest.html.j2", prepare="crm.reports.portfolio:prepare_watch_digest"),
+    "dq_report": ReportSpec("dq_report.html.j2", prepare=dq_charts.prepare),
+    "key_account": ReportSpec("key_account.html.j2", prepare=portfolio.prepare_key_account),
+    "branch": ReportSpec("branch.html.j2", prepare=portfolio.prepare_branch),
+    "satisfaction": ReportSpec("satisfaction.html.j2", prepare=portfolio.prepare_satisfaction),
+    "watch_digest": ReportSpec("watch_digest.html.j2", prepare=portfolio.prepare_watch_digest),
 }
 
 
@@ -116,11 +120,6 @@ def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DI
     return env
 
 
-def _load(ref: str) -> Callable[..., Mapping[str, Any]]:
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def render_html(
     report_name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE, *,
     templates_dir: Path = TEMPLATES_DIR,
@@ -134,7 +133,7 @@ def render_html(
     env = environment(locale, templates_dir)
     variables = dict(context)
     if spec.prepare:
-        extra = _load(spec.prepare)(variables, env.globals["fmt"], env.globals["t"])
+        extra = spec.prepare(variables, env.globals["fmt"], env.globals["t"])
         variables.update(extra)
     return env.get_template(spec.template).render(variables, report_name=report_name)
 

@@ -4,8 +4,8 @@ ordinary run gives, and its steps really ran in both workers.
 One business date of a small synthetic bank, a month end, is written to two CRM_HOMEs. One is run the usual
 way (``run_dates``, what ``crm run`` runs, multiprocess executor) through its data jobs, the daily and then the
 month-end pipeline; for the other, two ``dagster-celery worker start`` processes listen on a queue of this
-test's own, and ``dagster job execute -m orchestration.celery_defs`` runs the Celery-executed
-``daily_pipeline`` and then ``month_end_pipeline`` in a persistent (SQLite) Dagster instance. Both write the
+test's own, and ``dagster job execute -m orchestration.definitions`` with ``CRM_EXECUTOR=celery`` runs the
+same ``daily_pipeline`` and then ``month_end_pipeline`` on them in a persistent (SQLite) Dagster instance. Both write the
 same DuckDB warehouse file from two processes; ``crm.warehouse.begin`` waits while the other holds the lock.
 """
 
@@ -64,7 +64,7 @@ def _env(tmp: Path, home: Path, queue: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DAGSTER_", "CRM_")) and k != "PYTHONPATH"}
     env.update(CRM_ENV="local", CRM_HOME=str(home), CRM_MASKING_KEY=KEY, DAGSTER_HOME=str(tmp / "dagster_home"),
-               CRM_CELERY_BROKER=LOCAL_BROKER, CRM_CELERY_BACKEND=LOCAL_BACKEND, CRM_CELERY_QUEUE=queue,
+               CRM_EXECUTOR="celery", CRM_CELERY_BROKER=LOCAL_BROKER, CRM_CELERY_BACKEND=LOCAL_BACKEND, CRM_CELERY_QUEUE=queue,
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     return env
 
@@ -87,7 +87,7 @@ def _start_worker(name: str, env: dict, config: Path, queue: str, log: Path) -> 
     with log.open("w") as out:
         return subprocess.Popen(
             [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
-             "-n", name, "-q", queue, "-l", "INFO", "-i", "orchestration.celery_defs", "--", "--concurrency=1",
+             "-n", name, "-q", queue, "-l", "INFO", "-i", "orchestration.definitions", "--", "--concurrency=1",
              "--without-mingle", "--without-gossip"],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -187,6 +187,7 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
         # meanwhile, the reference: the same bank run the ordinary way in another CRM_HOME
         ref_env = _env(tmp_path, ref_home, queue)
         del ref_env["DAGSTER_HOME"]
+        del ref_env["CRM_EXECUTOR"]  # the default, multiprocess
         ref_env["CRM_DAGSTER_DIR"] = str(tmp_path / "ref_dagster")
         ref = subprocess.run([sys.executable, "-c", REFERENCE], env=ref_env, cwd=REPO, capture_output=True,
                              text=True, timeout=600)
@@ -197,7 +198,7 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
             run_log = tmp_path / f"celery-{job}.log"
             with run_log.open("w") as out:
                 proc = subprocess.run(
-                    [str(BIN / "dagster"), "job", "execute", "-m", "orchestration.celery_defs", "-j", job,
+                    [str(BIN / "dagster"), "job", "execute", "-m", "orchestration.definitions", "-j", job,
                      "--tags", f'{{"dagster/partition": "{partition}"}}'],
                     env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=300)
             assert proc.returncode == 0, run_log.read_text()[-5000:]
@@ -260,14 +261,22 @@ def test_the_deploy_worker_config_is_valid_for_dagster_celery(monkeypatch):
     assert config["broker"] == "pyamqp://crm@mq.bank.example:5672//" and config["backend"] == "rpc://"
 
 
-def test_celery_definitions_run_the_daily_and_month_end_jobs_on_celery_and_leave_the_default_alone():
-    from orchestration.celery_defs import celery_daily_pipeline, celery_month_end_pipeline
-    from orchestration.definitions import defs
+def test_crm_executor_celery_runs_every_job_on_celery_and_the_default_stays_multiprocess(monkeypatch):
+    """One declaration of the jobs: ``CRM_EXECUTOR=celery`` gives the same jobs (selection, partitions, graph)
+    with dagster-celery's executor; without it they keep the multiprocess executor."""
+    from orchestration.definitions import definitions, defs
 
-    for job in (celery_daily_pipeline(), celery_month_end_pipeline()):
-        default = defs.resolve_job_def(job.name)
-        assert job.executor_def.name == "crm_celery" and default.executor_def.name == "multiprocess"
-        assert job.partitions_def == default.partitions_def is not None
-        assert {n.name for n in job.graph.node_defs} == {n.name for n in default.graph.node_defs}
-        assert job.asset_layer.executable_asset_keys == default.asset_layer.executable_asset_keys
-    assert celery_month_end_pipeline().name == "month_end_pipeline"
+    monkeypatch.setenv("CRM_EXECUTOR", "celery")
+    celery = definitions()
+    names = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+    assert {"daily_pipeline", "month_end_pipeline", "monthly_reports", "quarterly_satisfaction",
+            "weekly_watch_list", "raw_retention"} == set(names)
+    assert sorted(j.name for j in celery.resolve_all_job_defs() if not j.name.startswith("__")) == names
+    for name in names:
+        job, default = celery.resolve_job_def(name), defs.resolve_job_def(name)
+        assert job.executor_def.name == "crm_celery" and default.executor_def.name == "multiprocess", name
+        assert job.partitions_def == default.partitions_def, name
+        assert {n.name for n in job.graph.node_defs} == {n.name for n in default.graph.node_defs}, name
+        if default.asset_layer.executable_asset_keys:
+            assert job.asset_layer.executable_asset_keys == default.asset_layer.executable_asset_keys, name
+    assert celery.resolve_job_def("month_end_pipeline").partitions_def is not None

@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets import DAILY_KEYS, MONTH_END_KEYS, all_assets
+from assets import all_assets
 from crm.delivery import HELD, PENDING, SENT, leak_scan_files, report_outbox, sha256_of
 from crm.reports.fmt import Formatter
 from crm.synthetic import generate
 from crm.warehouse import begin, make_engine
+from orchestration.jobs import DAILY_SELECTION, MONTH_END_SELECTION
 from orchestration.resources import (
     CrmHomeResource,
     DeliveryResource,
@@ -49,7 +50,8 @@ def _resources(home: Path, quality: QualityResource | None = None, **delivery) -
 
 def _run(home: Path, keys, partition_key: str = MONTH, quality: QualityResource | None = None,
          **delivery) -> dg.ExecuteInProcessResult:
-    return dg.materialize(all_assets, selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
+    selection = keys if isinstance(keys, dg.AssetSelection) else dg.AssetSelection.assets(*keys)
+    return dg.materialize(all_assets, selection=selection, partition_key=partition_key,
                           resources=_resources(home, quality, **delivery), instance=dg.DagsterInstance.ephemeral(),
                           raise_on_error=False)
 
@@ -68,7 +70,7 @@ def bank(tmp_path_factory) -> Path:
     """A small bank's home after the daily and month-end pipelines of 2026-01-31 (no report yet)."""
     home = tmp_path_factory.mktemp("bank") / "home"
     generate(home / "landing", customers=60, start=DAY, end=DAY, seed=11)
-    for keys, pk in ((DAILY_KEYS, DAY.isoformat()), (MONTH_END_KEYS, MONTH)):
+    for keys, pk in ((DAILY_SELECTION, DAY.isoformat()), (MONTH_END_SELECTION, MONTH)):
         result = _run(home, keys, pk)
         assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
     return home

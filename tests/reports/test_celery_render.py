@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crm.reports.pool import RenderJob, render_many, summary
+from crm.reports.job import RenderJob
+from crm.reports.pool import render_many, summary
 
 WORKERS = 2
 
@@ -61,7 +62,7 @@ def test_reports_render_on_two_celery_workers(tmp_path, empty_dq_context, render
     out = tmp_path / "out"
     jobs = [RenderJob(f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en",
                       out / f"r{i}.html", out / f"r{i}.pdf") for i in range(6)]
-    # a broken job in the middle: its context lacks what the report needs (dq.prepare reads ctx["files"])
+    # a broken job in the middle: its context lacks what the report needs (dq_charts.prepare reads ctx["files"])
     jobs.insert(3, RenderJob("broken", "dq_report", {"generated_at": dt.datetime(2026, 11, 2)}, "zh_CN",
                              out / "broken.html", out / "broken.pdf"))
     with ThreadPoolExecutor(1) as ex:  # workers=4 is ignored by the celery backend

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from crm.reports.data import MonthData, branch_context, key_account_context, satisfaction_context
+from crm.reports.job import JobResult
 from crm.reports.plan import BANK, outbox_items, portfolio_plan
-from crm.reports.pool import JobResult
 from crm.reports.recipients import recipients
 from crm.reports.render import render_html, render_pdf_document
 

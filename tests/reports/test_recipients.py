@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from crm.delivery import PENDING, SKIPPED_EMPTY, UNDELIVERABLE, enqueue, ensure_outbox, report_outbox
 from crm.reports.dq import dq_context, reason_parts
+from crm.reports.job import JobResult
 from crm.reports.plan import BANK, complete, dq_plan, outbox_items, portfolio_plan
-from crm.reports.pool import JobResult
 from crm.reports.recipients import (
     QUARANTINE_COLUMNS,
     quarantined_recipients,
