@@ -10,38 +10,11 @@ days); they read the month-end date's partitions.
 import dagster as dg
 import pandas as pd
 
+from assets.factory import month_end_asset, month_rows, write_mart
 from crm.bank_calendar import business_date_for, closes_quarter, months_before
+from crm.warehouse.marts import read_month
 from crm.zones import read_staged, read_staged_until
-from orchestration.partitions import monthly_partitions
 from orchestration.resources import CrmHomeResource, WarehouseResource
-
-OWNERS = ["team:data-engineering"]
-
-
-def write_mart(warehouse: WarehouseResource, name: str, frame: pd.DataFrame, partition: dict) -> int:
-    from crm.warehouse.marts import replace_partition
-
-    with warehouse.transaction() as conn:
-        return replace_partition(conn, name, frame, partition)
-
-
-def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), tags=None,
-                    **more):
-    """The decorator of a month-end asset of ``layer`` (``marts``, ``models``, ``reports`` ...): monthly
-    partitions, one run for a range (single-run backfill), owners, kinds and tags of the layer (plus
-    ``tags``); internal sensitivity."""
-    return dg.asset(
-        key=dg.AssetKey([layer, name]),
-        group_name=layer,
-        partitions_def=monthly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=deps,
-        kinds=set(kinds),
-        owners=OWNERS,
-        tags={"layer": layer, "sensitivity": "internal", **(tags or {})},
-        description=description,
-        **more,
-    )
 
 
 def _keys(*names: str) -> list[dg.AssetKey]:
@@ -242,39 +215,6 @@ def _satisfaction_tables(surveys: pd.DataFrame, config: dict):
             detractor_verbatims(surveys, found.flags, config))
 
 
-def month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str]) -> pd.DataFrame:
-    """This month's rows of a mart, or an empty frame when the mart has never been written."""
-    import sqlalchemy as sa
-
-    from crm.warehouse import _schema_of
-    from crm.warehouse.marts import read_table
-
-    with warehouse.transaction() as conn:
-        if not sa.inspect(conn).has_table(name, schema=_schema_of(conn)):
-            return pd.DataFrame(columns=columns)  # e.g. a bank too small for a scorecard: no credit_scores
-        return read_table(conn, name, {"month_end": day})
-
-
-def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: bool = False) -> pd.DataFrame:
-    """The rows of the latest month end on or before ``day`` (strictly before with ``before``) of a mart, or an
-    empty frame when there is none (or the mart has never been written)."""
-    import sqlalchemy as sa
-
-    from crm.warehouse import _schema_of
-    from crm.warehouse.marts import read_table
-
-    with warehouse.transaction() as conn:
-        schema = _schema_of(conn)
-        if not sa.inspect(conn).has_table(name, schema=schema):
-            return pd.DataFrame()
-        target = f'"{schema}"."{name}"' if schema else f'"{name}"'
-        op = "<" if before else "<="
-        last = conn.execute(sa.text(f"SELECT max(month_end) FROM {target} WHERE month_end {op} :d"),
-                            {"d": day}).scalar()
-        return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()
-
-
-
 @month_end_asset(
     "marts",
     "customer_value",
@@ -302,13 +242,14 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
     meta: dict = {"config_version": str(config.get("version"))}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        c360 = month_rows(warehouse, "customer_360", day, [])
+        with warehouse.transaction() as conn:  # the month's inputs in one read
+            c360 = read_month(conn, "customer_360", day)
+            scores = read_month(conn, "credit_scores", day, ["customer_id", "pd", "grade"])
+            earlier = read_month(conn, "customer_360", months_before(day, 3))
         if c360.empty:
             raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
-        scores = month_rows(warehouse, "credit_scores", day, ["customer_id", "pd", "grade"])
         frame = c360.merge(loan_attributes(read_staged(home.staged, "loans", day)), on="customer_id", how="left")
-        frame = frame.merge(trends(c360, month_rows(warehouse, "customer_360", months_before(day, 3), [])),
-                            on="customer_id", how="left")
+        frame = frame.merge(trends(c360, earlier), on="customer_id", how="left")
         parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
         frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
                             on="customer_id", how="left")

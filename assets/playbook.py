@@ -9,7 +9,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from assets.marts import (
+from assets.factory import (
     OWNERS,
     latest_month_rows,
     month_end_asset,

@@ -28,7 +28,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets.marts import OWNERS, month_end_asset
+from assets.factory import OWNERS, month_end_asset
 from crm.bank_calendar import (
     bank_now,
     business_date_for,
@@ -300,7 +300,7 @@ def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
 
 
 def _write_scan(warehouse: WarehouseResource, day: dt.date, result: dict) -> None:
-    from assets.marts import write_mart
+    from assets.factory import write_mart
 
     frame = pd.DataFrame([{"month_end": day, "files_scanned": result["files_scanned"], "passed": result["passed"],
                            "findings": "\n".join(result["findings"]), "scanned_at": _now()}])
@@ -308,7 +308,7 @@ def _write_scan(warehouse: WarehouseResource, day: dt.date, result: dict) -> Non
 
 
 def _leak_scan_of(warehouse: WarehouseResource, day: dt.date) -> dict | None:
-    from assets.marts import month_rows
+    from assets.factory import month_rows
 
     rows = month_rows(warehouse, "report_leak_scans", day, [])
     if rows.empty:
@@ -476,7 +476,7 @@ WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
 )
 def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
                  warehouse: WarehouseResource, delivery: DeliveryResource):
-    from assets.marts import latest_month_rows
+    from assets.factory import latest_month_rows
     from crm.reports.plan import complete, digest_plan
     from crm.reports.recipients import servable
     from crm.warehouse.marts import read_table

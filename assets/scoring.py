@@ -7,7 +7,7 @@ Sensitivity: internal (tokens, scores, no personal data). Conventions and the de
 
 import dagster as dg
 
-from assets.marts import month_end_asset, write_mart
+from assets.factory import month_end_asset, write_mart
 from crm.bank_calendar import business_date_for
 from orchestration.resources import CrmHomeResource, ScoringResource, WarehouseResource
 

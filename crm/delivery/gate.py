@@ -132,9 +132,9 @@ def record_scans(conn: sa.Connection, rows: list[dict]) -> int:
 
 
 def _has_table(conn: sa.Connection) -> bool:
-    from crm.warehouse import _schema_of
+    from crm.warehouse import schema_of
 
-    return sa.inspect(conn).has_table(leak_scan_files.name, schema=_schema_of(conn))
+    return sa.inspect(conn).has_table(leak_scan_files.name, schema=schema_of(conn))
 
 
 def coverage(conn: sa.Connection, sha256s: Iterable[str]) -> dict[str, bool]:

@@ -41,7 +41,7 @@ def _day(value: Any) -> dt.date:
 
 
 def _has(conn: sa.Connection, table: str) -> bool:
-    return sa.inspect(conn).has_table(table, schema=wh._schema_of(conn))
+    return sa.inspect(conn).has_table(table, schema=wh.schema_of(conn))
 
 
 def _blocked(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame:

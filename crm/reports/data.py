@@ -47,9 +47,9 @@ MONTH_TABLES = ["customer_360", "customer_value", "credit_scores", "early_warnin
 
 
 def _read(conn: sa.Connection, table: str, where: str, params: dict) -> pd.DataFrame:
-    from crm.warehouse import _schema_of
+    from crm.warehouse import schema_of
 
-    schema = _schema_of(conn)
+    schema = schema_of(conn)
     target = f'"{schema}"."{table}"' if schema else f'"{table}"'
     if not sa.inspect(conn).has_table(table, schema=schema):
         return pd.DataFrame()

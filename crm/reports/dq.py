@@ -317,7 +317,7 @@ def reason_parts(reason: str | None) -> tuple[str, str]:
 def _undeliverable(conn: sa.Connection, month_end: dt.date) -> list[dict[str, Any]]:
     from crm.delivery.outbox import UNDELIVERABLE, report_outbox
 
-    if not sa.inspect(conn).has_table(report_outbox.name, schema=wh._schema_of(conn)):
+    if not sa.inspect(conn).has_table(report_outbox.name, schema=wh.schema_of(conn)):
         return []
     t = report_outbox.c
     df = _frame(conn, sa.select(t.report, t.period, t.recipient_id, t.last_error)

@@ -261,8 +261,14 @@ def ensure_schema(engine: sa.Engine, schema: str | None = None) -> None:
         metadata.create_all(conn, checkfirst=True)
 
 
-def _schema_of(conn: sa.Connection) -> str | None:
+def schema_of(conn: sa.Connection) -> str | None:
+    """The schema the connection's tables live in (PostgreSQL tests and deployments may set one), or None."""
     return (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+
+
+def has_table(conn: sa.Connection, name: str) -> bool:
+    """Whether the table ``name`` exists in the connection's schema."""
+    return sa.inspect(conn).has_table(name, schema=schema_of(conn))
 
 
 def uses_copy(conn: sa.Connection) -> bool:
@@ -294,7 +300,7 @@ def copy_frame(conn: sa.Connection, name: str, frame: pd.DataFrame, integer_colu
     if frame.empty:
         return 0
     integer = set(integer_columns)
-    schema = _schema_of(conn)
+    schema = schema_of(conn)
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         target, sql.SQL(", ").join(sql.Identifier(str(c)) for c in frame.columns))
@@ -323,7 +329,7 @@ def append_frame(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> int:
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
         view = f"_append_{uuid.uuid4().hex}"
-        schema = _schema_of(conn)
+        schema = schema_of(conn)
         target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
         names = ", ".join(f'"{c}"' for c in cols)
         raw.register(view, frame)

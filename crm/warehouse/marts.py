@@ -13,11 +13,11 @@ import uuid
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.warehouse import _schema_of, copy_frame, uses_copy
+from crm.warehouse import copy_frame, has_table, schema_of, uses_copy
 
 
 def _quoted(conn: sa.Connection, name: str) -> str:
-    schema = _schema_of(conn)
+    schema = schema_of(conn)
     return f'"{schema}"."{name}"' if schema else f'"{name}"'
 
 
@@ -48,7 +48,7 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
         finally:
             raw.unregister(view)
         return len(frame)
-    schema = _schema_of(conn)
+    schema = schema_of(conn)
     types = _sql_types(frame, partition)
     if existing is None:  # the first load creates the table from the frame's columns
         frame.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)
@@ -84,8 +84,8 @@ def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> lis
     """Schema evolution of an existing mart: columns of ``frame`` the table lacks are added (nullable; earlier
     partitions read NULL there). Columns the frame lacks stay and get NULL in the new rows. Returns the table's
     columns as they were before (SQLAlchemy inspector entries), or None when there is no such table yet."""
-    existing = sa.inspect(conn).get_columns(name, schema=_schema_of(conn)) if sa.inspect(conn).has_table(
-        name, schema=_schema_of(conn)) else None
+    existing = sa.inspect(conn).get_columns(name, schema=schema_of(conn)) if sa.inspect(conn).has_table(
+        name, schema=schema_of(conn)) else None
     if existing is None:
         return None
     have = {c["name"] for c in existing}
@@ -161,7 +161,7 @@ def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None =
     result = conn.execute(sa.text(f"SELECT * FROM {_quoted(conn, name)}{clause}"), where or {})
     columns, rows = list(result.keys()), result.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)  # as pd.read_sql builds it
-    types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(name, schema=_schema_of(conn))}
+    types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(name, schema=schema_of(conn))}
     integers = [c for c in columns if isinstance(types.get(c), sa.Integer)]
     for col in integers:  # from the Python ints, not from the float64 column pandas made of them
         i = columns.index(col)
@@ -180,3 +180,22 @@ def _exact_integers(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if series.dtype != dtype:
             frame[col] = series.astype(dtype)
     return frame
+
+
+def read_month(conn: sa.Connection, name: str, month_end: object, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of mart ``name`` of one month end, or an empty frame (with ``columns``) when the mart has
+    never been written (e.g. a bank too small for a scorecard has no ``credit_scores``)."""
+    if not has_table(conn, name):
+        return pd.DataFrame(columns=columns or [])
+    return read_table(conn, name, {"month_end": month_end})
+
+
+def read_latest_month(conn: sa.Connection, name: str, day: object, *, before: bool = False) -> pd.DataFrame:
+    """The rows of the latest month end on or before ``day`` (strictly before with ``before``) of mart
+    ``name``, or an empty frame when there is none (or the mart has never been written)."""
+    if not has_table(conn, name):
+        return pd.DataFrame()
+    op = "<" if before else "<="
+    last = conn.execute(sa.text(f"SELECT max(month_end) FROM {_quoted(conn, name)} WHERE month_end {op} :d"),
+                        {"d": day}).scalar()
+    return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()

@@ -127,7 +127,7 @@ def _name(warehouse, table: str) -> str:
 
 
 def test_read_table_follows_other_queries_on_the_same_connection(warehouse):
-    """As ``assets.marts.month_rows`` calls it: after an inspection on the same connection, in the transaction
+    """As ``crm.warehouse.marts.read_month`` calls it: after an inspection on the same connection, in the transaction
     that wrote the rows."""
     frame = pd.DataFrame({"month_end": [MONTH_END], "customer_id": ["k1.a"], "n": pd.array([None], dtype="Int64")})
     with begin(warehouse.engine, warehouse.schema) as conn:
