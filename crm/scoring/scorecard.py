@@ -39,6 +39,12 @@ Conventions (stated once, here, and copied into every saved model and model card
 - **Hold-out metrics** on the held-out split: AUC of PD against the target, KS = max(TPR - FPR),
   Gini = 2 AUC - 1, and a calibration table by PD decile (rows ranked by PD, ties in rank order).
 
+This module holds the configuration, the fitted :class:`Scorecard` (points table, scoring, reason codes) and
+:func:`fit_scorecard`; the fixed parts (file names, master scale, conventions text) are in
+:mod:`crm.scoring.scorecard_conventions`, reading the target and characteristics in
+:mod:`crm.scoring.scorecard_inputs`, the hold-out metrics in :mod:`crm.scoring.scorecard_metrics` and the model
+directory (JSON, model card, save and load) in :mod:`crm.scoring.scorecard_files`.
+
 Heavy libraries (optbinning, scikit-learn, joblib, jinja2, scipy) are imported inside functions.
 """
 
@@ -46,57 +52,54 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import warnings
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.joblib"
-JSON_FILE = "scorecard.json"
-TABLE_FILE = "scorecard_table.csv"
-CARD_FILE = "model_card.html"
-N_REASONS = 4
-# optbinning monotonic_trend values for numeric characteristics
-TRENDS = ("ascending", "descending", "auto", "auto_heuristic", "auto_asc_desc", "concave", "convex", "peak",
-          "valley", "peak_heuristic", "valley_heuristic")
-MIN_CLASS_ROWS = 10
-TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
-
-# PD master scale: (grade, PD upper bound, inclusive). Fixed: grades keep their meaning across models.
-MASTER_SCALE: tuple[tuple[str, float], ...] = (
-    ("A1", 0.001), ("A2", 0.0025), ("A3", 0.005),
-    ("B1", 0.01), ("B2", 0.02), ("B3", 0.04),
-    ("C1", 0.08), ("C2", 0.15), ("C3", 0.30),
-    ("D", 1.0),
+from crm.scoring.scorecard_conventions import (
+    CARD_FILE,
+    CONVENTIONS,
+    FORMAT_VERSION,
+    JSON_FILE,
+    MASTER_SCALE,
+    MIN_CLASS_ROWS,
+    MODEL_FILE,
+    N_REASONS,
+    TABLE_FILE,
+    TRENDS,
+    ScorecardInputError,
+    grade_for_pd,
 )
+from crm.scoring.scorecard_files import load_scorecard, model_card_html, save_scorecard, scorecard_dict
+from crm.scoring.scorecard_inputs import as_categories, as_numbers, binary_target
+from crm.scoring.scorecard_metrics import auc_score, calibration_table, ks_statistic
 
-CONVENTIONS = {
-    "target": "1 = bad (event), 0 = good; text labels 'good'/'bad' map to 0/1, anything else is refused",
-    "woe": "WOE = ln(%good / %bad) per bin (optbinning's convention); positive = better than average",
-    "model": "logistic regression of P(bad) on WOE; coefficients expected negative",
-    "odds": "odds = good:bad = (1 - PD) / PD",
-    "score": "score = offset + factor * ln(odds); factor = PDO / ln 2; offset = base_points - factor * ln(base_odds)",
-    "points": "points(bin) = -(coef * WOE + intercept / n) * factor + offset / n; sum of points = score",
-    "pd": "PD = 1 / (1 + odds), odds = exp((score - offset) / factor)",
-    "grade": "first master-scale grade whose PD upper bound is >= PD",
-    "reason_codes": "top 4 characteristics by points shortfall (max attainable - obtained), ties by name; "
-                    "no shortfall, no reason",
-    "selection": "characteristics with training IV < min_iv are dropped",
-    "binning": "optimal binning on the training split only; missing values in their own bin; unseen "
-               "categories score WOE 0",
-    "monotonic": "'ascending' = bad rate rises with the value, 'descending' = falls",
-    "holdout": "stratified split; AUC, KS = max(TPR - FPR), Gini = 2 AUC - 1 on the held-out rows",
-}
-
-
-class ScorecardInputError(ValueError):
-    """The data cannot be used as given (missing column, bad target, unusable characteristic)."""
+# The classes whose instances are pickled in model.joblib (Scorecard and ScorecardConfig) stay in this module,
+# so that saved model directories keep loading; the names imported above are re-exported from here.
+__all__ = [
+    "CARD_FILE",
+    "CONVENTIONS",
+    "FORMAT_VERSION",
+    "JSON_FILE",
+    "MASTER_SCALE",
+    "MIN_CLASS_ROWS",
+    "MODEL_FILE",
+    "N_REASONS",
+    "TABLE_FILE",
+    "TRENDS",
+    "Scorecard",
+    "ScorecardConfig",
+    "ScorecardInputError",
+    "binary_target",
+    "calibration_table",
+    "fit_scorecard",
+    "grade_for_pd",
+]
 
 
 @dataclass
@@ -146,140 +149,10 @@ class ScorecardConfig:
         return self
 
 
-# ---------------------------------------------------------------------------------------------- helpers
-
-
-def binary_target(values: pd.Series, name: str = "target") -> np.ndarray:
-    """The target as 0/1 int8 (1 = bad). Accepts bool, numbers 0/1, the texts "0"/"1", or exactly the labels
-    "good"/"bad" (any case; bad = 1). Anything else, or a missing value, is refused naming the problem."""
-    s = pd.Series(values)
-    n_missing = int(s.isna().sum())
-    if n_missing:
-        raise ScorecardInputError(f"target column {name!r} has {n_missing} missing values")
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=np.int8)
-    if pd.api.types.is_numeric_dtype(s):
-        seen = set(np.unique(s.to_numpy()).tolist())
-        if seen <= {0, 1}:
-            return s.to_numpy().astype(np.int8)
-        raise ScorecardInputError(f"target column {name!r} is not binary 0/1: it holds {len(seen)} distinct "
-                                  "values")
-    text = s.astype(str).str.strip().str.lower()
-    seen = set(text.unique().tolist())
-    if seen <= {"0", "1"}:
-        return (text == "1").to_numpy(dtype=np.int8)
-    if seen <= {"good", "bad"}:
-        return (text == "bad").to_numpy(dtype=np.int8)
-    # the values themselves are not echoed: a wrong column may hold personal data
-    raise ScorecardInputError(f"target column {name!r} is not binary: expected 0/1 or good/bad, found "
-                              f"{len(seen)} distinct values")
-
-
-def _as_categories(s: pd.Series) -> np.ndarray:
-    """A categorical column as an object array of strings (NaN for missing). Integral numbers print without
-    a decimal point, so a code read as 3 in one file and 3.0 in another (because of a gap) is one category."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        finite = v[~np.isnan(v)]
-        if len(finite) and np.all(finite == np.round(finite)):
-            s = s.astype("Int64")
-    out = s.astype("string").to_numpy(dtype=object, na_value=np.nan)
-    return out
-
-
-def _as_numbers(s: pd.Series, name: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=float, na_value=np.nan)
-    if pd.api.types.is_numeric_dtype(s):
-        return s.to_numpy(dtype=float, na_value=np.nan)
-    num = pd.to_numeric(s, errors="coerce")
-    bad = int((num.isna() & s.notna()).sum())
-    if bad:
-        raise ScorecardInputError(f"column {name!r} is numeric in the scorecard but {bad} values are not numbers")
-    return num.to_numpy(dtype=float, na_value=np.nan)
-
-
-def grade_for_pd(pd_values: np.ndarray | pd.Series) -> np.ndarray:
-    """Master-scale grade per PD: the first grade whose PD upper bound is >= the PD."""
-    bounds = np.array([b for _, b in MASTER_SCALE])
-    names = np.array([g for g, _ in MASTER_SCALE], dtype=object)
-    idx = np.searchsorted(bounds, np.clip(np.asarray(pd_values, dtype=float), 0.0, 1.0), side="left")
-    return names[np.minimum(idx, len(names) - 1)]
-
-
-def _ks(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(y, p)
-    return float(np.max(tpr - fpr))
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p))
-
-
-def calibration_table(y: np.ndarray, pd_values: np.ndarray, groups: int = 10) -> pd.DataFrame:
-    """Rows ranked by PD (ties in row order) and cut into ``groups`` equal-count groups (1 = lowest PD): count,
-    PD range, predicted mean PD, observed bads and bad rate."""
-    p = np.asarray(pd_values, dtype=float)
-    rank = pd.Series(p).rank(method="first").to_numpy()
-    decile = np.ceil(rank * groups / len(p)).astype(int)
-    frame = pd.DataFrame({"decile": decile, "pd": p, "bad": np.asarray(y, dtype=float)})
-    out = frame.groupby("decile").agg(count=("pd", "size"), pd_min=("pd", "min"), pd_max=("pd", "max"),
-                                      predicted_pd=("pd", "mean"), bads=("bad", "sum"),
-                                      observed_bad_rate=("bad", "mean")).reset_index()
-    out["bads"] = out["bads"].astype(int)
-    return out
-
-
 def _bin_label(value) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):
         return ", ".join(str(v) for v in value)
     return str(value)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _jsonable(obj):
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if obj is pd.NA:
-        return None
-    return obj
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return _jsonable(frame.to_dict(orient="records"))
-
-
-def _library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("optbinning", "scikit-learn", "numpy", "pandas", "joblib"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[name] = "absent"
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -403,7 +276,7 @@ class Scorecard:
         bp = self.model.binning_process_
         out = {}
         for f in features:
-            x = _as_categories(df[f]) if f in self.categorical else _as_numbers(df[f], f)
+            x = as_categories(df[f]) if f in self.categorical else as_numbers(df[f], f)
             out[f] = np.asarray(bp.get_binned_variable(f).transform(
                 x, metric="indices", metric_special="empirical", metric_missing="empirical"), dtype=np.int64)
         return pd.DataFrame(out, index=df.index)
@@ -451,89 +324,23 @@ class Scorecard:
             rows.append({"grade": grade, "pd_lower": lower_pd, "pd_upper": upper, "min_score": min_score})
             lower_pd = upper
         return pd.DataFrame(rows)
-
     def to_dict(self) -> dict:
-        cfg = asdict(self.config)
-        return _jsonable({
-            "format_version": FORMAT_VERSION,
-            "version": self.version,
-            "created": self.created.isoformat(),
-            "target": self.target,
-            "conventions": {**CONVENTIONS, "base_points": self.config.base_points,
-                            "base_odds": self.config.base_odds, "pdo": self.config.pdo,
-                            "factor": self.factor, "offset": self.offset},
-            "config": cfg,
-            "features": self.features,
-            "categorical": self.categorical,
-            "excluded": self.excluded,
-            "intercept": self.intercept,
-            "coefficients": self.coefficients,
-            "training_rows": self.training_rows,
-            "bad_rate": self.bad_rate,
-            "metrics": self.metrics,
-            "calibration": _records(self.calibration),
-            "master_scale": _records(self.master_scale()),
-            "characteristics": _records(self.characteristics),
-            "bins": _records(self.table),
-            "libraries": _library_versions(),
-        })
+        """Everything readable about the scorecard, JSON-able: the content of ``scorecard.json``."""
+        return scorecard_dict(self)
 
     def model_card_html(self) -> str:
         """The model card (HTML, from ``reports/templates/model_card.html.j2``): bins, WOE, IV, coefficients,
         hold-out metrics, calibration, master scale, conventions, exclusions. Aggregates only."""
-        import jinja2
+        return model_card_html(self)
 
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        env.filters["num"] = _fmt_num
-        env.filters["pct"] = _fmt_pct
-        max_woe = float(np.nanmax(np.abs(self.table["woe"]))) or 1.0
-        bins = []
-        for f in self.features:
-            rows = self.table[self.table["feature"] == f].to_dict(orient="records")
-            for r in rows:
-                w = float(r["woe"]) / max_woe * 50.0
-                r["bar_x"], r["bar_w"] = (50.0, w) if w >= 0 else (50.0 + w, -w)
-            bins.append({"feature": f, "categorical": f in self.categorical, "rows": rows,
-                         "coefficient": self.coefficients[f],
-                         "iv": float(self.table.loc[self.table["feature"] == f, "iv"].sum()),
-                         "monotonic": self.config.monotonic.get(f)})
-        return env.get_template("model_card.html.j2").render(
-            sc=self, conventions=CONVENTIONS, bins=bins,
-            characteristics=self.characteristics.to_dict(orient="records"),
-            calibration=self.calibration.to_dict(orient="records"),
-            master_scale=self.master_scale().to_dict(orient="records"),
-            excluded=sorted(self.excluded.items()),
-            wrong_sign=[f for f, c in self.coefficients.items() if c > 0],
-        )
-
-    # -- persistence
+    # -- persistence (crm.scoring.scorecard_files)
     def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
         """Write the versioned model directory: ``model.joblib`` (this object), ``scorecard.json`` (everything
         readable, with the pickle's sha256), ``scorecard_table.csv`` (formula-safe, :func:`crm.exports.write_csv`:
         bin labels can carry data values) and ``model_card.html``. An existing model directory is not
         overwritten unless ``overwrite``; a file a symlink leads out of the directory is refused
         (:class:`crm.zones.UnsafePathError`)."""
-        import joblib
-
-        from crm.exports import write_csv
-        from crm.zones import safe_path
-
-        d = Path(directory)
-        if (d / JSON_FILE).exists() and not overwrite:
-            raise FileExistsError(f"{d} already holds a scorecard ({JSON_FILE}); choose a new directory")
-        d.mkdir(parents=True, exist_ok=True)
-        model, table, card, json_file, tmp = (
-            safe_path(d, name, origin="the scorecard's model directory")
-            for name in (MODEL_FILE, TABLE_FILE, CARD_FILE, JSON_FILE, JSON_FILE + ".tmp"))
-        joblib.dump(self, model)
-        payload = self.to_dict()
-        payload["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(model)}
-        write_csv(self.table, table)
-        card.write_text(self.model_card_html(), encoding="utf-8")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8")
-        tmp.replace(json_file)
-        return d
+        return save_scorecard(self, directory, overwrite=overwrite)
 
     @classmethod
     def load(cls, directory: str | Path) -> Scorecard:
@@ -541,51 +348,7 @@ class Scorecard:
         ``scorecard.json`` (integrity, not a defence against someone who can rewrite both files: only
         load model directories from the bank's own model store). The model file named in the JSON must be a
         plain file name inside the directory (:func:`crm.zones.safe_path`)."""
-        import joblib
-
-        from crm.zones import safe_path
-
-        d = Path(directory)
-        if not (d / JSON_FILE).is_file():
-            raise ScorecardInputError(f"{d} is not a scorecard directory (no {JSON_FILE})")
-        meta = json.loads((d / JSON_FILE).read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ScorecardInputError(f"{d}: unsupported scorecard format {meta.get('format_version')!r}")
-        model = safe_path(d, meta["model_file"]["name"], origin=f"{JSON_FILE} (model_file.name)")
-        expected = meta["model_file"]["sha256"]
-        actual = _sha256(model)
-        if actual != expected:
-            raise ScorecardInputError(f"{d}: {MODEL_FILE} sha256 {actual[:12]}... does not match {JSON_FILE} "
-                                      f"({expected[:12]}...): the model file was changed or corrupted")
-        obj = joblib.load(model)
-        if not isinstance(obj, cls) or obj.version != meta["version"]:
-            raise ScorecardInputError(f"{d}: {MODEL_FILE} is not the scorecard {meta['version']}")
-        now = _library_versions()
-        changed = {k: (v, now.get(k)) for k, v in meta.get("libraries", {}).items() if now.get(k) != v}
-        if changed:
-            warnings.warn(f"scorecard {obj.version} was saved with other library versions: {changed}",
-                          stacklevel=2)
-        return obj
-
-
-def _fmt_num(value, digits: int = 4) -> str:
-    if value is None:
-        return ""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return ""
-    if math.isinf(v):
-        return "∞" if v > 0 else "−∞"
-    return f"{v:,.{digits}f}"
-
-
-def _fmt_pct(value, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value) * 100:.{digits}f}%"
+        return load_scorecard(cls, directory)
 
 
 # ---------------------------------------------------------------------------------------------- fitting
@@ -653,7 +416,7 @@ def fit_scorecard(df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (),
         raise ScorecardInputError(f"target column {target!r} needs at least {MIN_CLASS_ROWS} goods and "
                                   f"{MIN_CLASS_ROWS} bads, has {n_good} and {n_bad}")
     features, categorical, excluded = _candidates(df, target, exclude, config)
-    X = pd.DataFrame({f: _as_categories(df[f]) if f in categorical else _as_numbers(df[f], f) for f in features},
+    X = pd.DataFrame({f: as_categories(df[f]) if f in categorical else as_numbers(df[f], f) for f in features},
                      index=df.index)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=config.test_size, stratify=y, random_state=config.random_state)
@@ -701,10 +464,10 @@ def fit_scorecard(df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (),
                    bad_rate=float(np.mean(y_train)), created=dt.datetime.now(dt.UTC).replace(microsecond=0))
     p_test = sc.score(X_test)["pd"].to_numpy()
     p_train = sc.score(X_train)["pd"].to_numpy()
-    auc = _auc(y_test, p_test)
+    auc = auc_score(y_test, p_test)
     sc.metrics = {
-        "auc": auc, "ks": _ks(y_test, p_test), "gini": 2 * auc - 1,
-        "auc_train": _auc(y_train, p_train), "ks_train": _ks(y_train, p_train),
+        "auc": auc, "ks": ks_statistic(y_test, p_test), "gini": 2 * auc - 1,
+        "auc_train": auc_score(y_train, p_train), "ks_train": ks_statistic(y_train, p_train),
         "holdout_rows": int(len(y_test)), "holdout_bad_rate": float(np.mean(y_test)),
         "training_rows": int(len(y_train)), "training_bad_rate": float(np.mean(y_train)),
     }

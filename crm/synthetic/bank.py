@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from crm.synthetic import cal, deposits, events, holdings, loans, params, relations, world
+from crm.synthetic import cal, deposits, events, holdings, loans, params, profiles, relations, world
 from crm.synthetic.world import NS
 
 
@@ -38,8 +38,8 @@ class Bank:
         world.build_staff(self.seed, self.org, base_sb)
         world.assign_managers(self.seed, self.org, c)
         self.c = c
-        self.ind = world.build_individuals(self.seed, c, ref)
-        self.corp = world.build_corporates(self.seed, c, ref)
+        self.ind = profiles.build_individuals(self.seed, c, ref)
+        self.corp = profiles.build_corporates(self.seed, c, ref)
         world.build_lifecycle(self.seed, c, self.ind, self.corp)
         self.acc = deposits.build_accounts(self.seed, c, self.ind, self.corp)
         # loans starting up to a month after the range: their approval queries fall inside it

@@ -399,7 +399,7 @@ def counterparty_vocab(seed: int, c: NS, ind: NS, corp: NS, n: int = 4096) -> NS
     person, _ = vocab.person_names(
         uniform(seed, "cp_sn", k), uniform(seed, "cp_g1", k), uniform(seed, "cp_g2", k), male
     )
-    from crm.synthetic.world import company_names
+    from crm.synthetic.profiles import company_names
 
     prefs = np.asarray([p for p, _ in vocab.BRANCH_CITIES], dtype=np.int64)[
         (uniform(seed, "cp_city", k) * 20).astype(int)

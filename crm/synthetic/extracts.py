@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crm import contract
-from crm.synthetic import cal, deposits, events, holdings, ids, loans, params, statements
+from crm.synthetic import bureau, cal, deposits, events, holdings, ids, loans, params, statements
 from crm.synthetic.bank import Bank
 from crm.synthetic.rand import lookup, uniform
 from crm.synthetic.world import NEVER
@@ -438,7 +438,7 @@ def financial_statements(bank: Bank, t: int, first: bool) -> pd.DataFrame:
 
 
 def bureau_records(bank: Bank, t: int) -> pd.DataFrame:
-    b = events.bureau(bank, t)
+    b = bureau.bureau(bank, t)
     c = bank.c
     return frame(
         "bureau_records",

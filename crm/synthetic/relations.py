@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from crm.synthetic import cal, ids, vocab
+from crm.synthetic.profiles import company_names
 from crm.synthetic.rand import choice_index, hash64, uniform
-from crm.synthetic.world import NEVER, NS, company_names
+from crm.synthetic.world import NEVER, NS
 
 
 def _person(

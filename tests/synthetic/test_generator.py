@@ -20,8 +20,8 @@ from crm.ingest.fileformat import ExtractRejected, read_extract, write_extract
 from crm.synthetic import cal, generate, ids
 from crm.synthetic import loans as L
 from crm.synthetic.bank import Bank
+from crm.synthetic.bureau import report_contents
 from crm.synthetic.defects import FILE_KINDS, ROW_KINDS
-from crm.synthetic.events import report_contents
 from crm.synthetic.writer import write_chunks
 from tests.synthetic.checks import check_day, parse_day
 
