@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from assets.delivery import DELIVERY_KEYS, WEEKLY_DELIVERY_KEYS, delivery_assets, weekly_delivery_assets
 from assets.ingest import DAILY_RAW_KEYS, MONTH_END_RAW_KEYS, ingest_assets
 from assets.marts import MART_KEYS, mart_assets
 from assets.playbook import PLAYBOOK_KEYS, WEEKLY_KEYS, playbook_month_end_assets, watch_list_weekly
@@ -42,8 +43,8 @@ def _cadences() -> dict[dg.AssetKey, str]:
     for cadence, keys in (
         (DAILY, [*DAILY_RAW_KEYS, *DAILY_STAGED_KEYS, ARRIVALS_KEY]),
         (MONTH_END, [*MONTH_END_RAW_KEYS, *MONTH_END_STAGED_KEYS, *MART_KEYS, *SCORING_KEYS, *PLAYBOOK_KEYS]),
-        (WEEKLY, [*WEEKLY_KEYS, *WEEKLY_REPORT_KEYS]),
-        (MONTHLY, [k for k in REPORT_KEYS if k != satisfaction_quarterly.key]),
+        (WEEKLY, [*WEEKLY_KEYS, *WEEKLY_REPORT_KEYS, *WEEKLY_DELIVERY_KEYS]),
+        (MONTHLY, [*[k for k in REPORT_KEYS if k != satisfaction_quarterly.key], *DELIVERY_KEYS]),
         (QUARTERLY, [satisfaction_quarterly.key]),
     ):
         for key in keys:
@@ -66,7 +67,7 @@ def _with_cadence(assets: Sequence[dg.AssetsDefinition], cadence_of: Mapping[dg.
 
 all_assets = _with_cadence(
     [*ingest_assets, *staged_assets, arrivals, *mart_assets, *scoring_assets, *playbook_month_end_assets,
-     watch_list_weekly, *report_assets, *weekly_report_assets],
+     watch_list_weekly, *report_assets, *delivery_assets, *weekly_report_assets, *weekly_delivery_assets],
     _cadences(),
 )
 __all__ = ["CADENCES", "CADENCE_TAG", "DAILY", "MONTHLY", "MONTH_END", "QUARTERLY", "WEEKLY", "all_assets"]

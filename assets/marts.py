@@ -8,10 +8,9 @@ days); they read the month-end date's partitions.
 """
 
 import dagster as dg
-import pandas as pd
 
 from assets.factory import month_end_asset, month_rows, write_mart
-from crm.bank_calendar import business_date_for, closes_quarter, months_before
+from crm.bank_calendar import business_date_for, months_before
 from crm.warehouse.marts import read_month
 from crm.zones import read_staged, read_staged_until
 from orchestration.resources import CrmHomeResource, WarehouseResource
@@ -161,7 +160,8 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
     "months.",
 )
 def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    from crm.satisfaction.analytics import load_config, sla, sla_vs_satisfaction
+    from crm.satisfaction.analytics import load_config
+    from crm.satisfaction.marts import satisfaction_month
 
     home = crm_home.home()
     config = load_config()
@@ -169,50 +169,15 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     meta: dict = {"config_version": version}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        surveys = read_staged_until(home.staged, "surveys", day)
-        sent = pd.to_datetime(surveys["sent_date"]).dt.date
-        staff = read_staged(home.staged, "staff", day)[["staff_id", "branch_id"]].drop_duplicates("staff_id")
-        value = month_rows(warehouse, "customer_value", day, ["customer_id", "tier"])
-        surveys = surveys.merge(staff, on="staff_id", how="left").merge(
-            value[["customer_id", "tier"]].drop_duplicates("customer_id"), on="customer_id", how="left")
-        quarter = surveys[(sent >= day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)).to_numpy()]
-        surveys = surveys[(sent >= day.replace(day=1)).to_numpy()]
-        by_dim, drivers, themes, verbatims = _satisfaction_tables(surveys, config)
-        overall = by_dim[by_dim["dimension"] == "all"]
-        service = sla(read_staged_until(home.staged, "service_requests", day), config, day)
-        by_priority = service.by_priority.reset_index()
-        link = sla_vs_satisfaction(surveys, service, config).reset_index()
+        month = satisfaction_month(
+            read_staged_until(home.staged, "surveys", day), read_staged_until(home.staged, "service_requests", day),
+            read_staged(home.staged, "staff", day), month_rows(warehouse, "customer_value", day, ["customer_id", "tier"]),
+            config, day)
         stamp = {"month_end": day, "config_version": version}
-        write_mart(warehouse, "satisfaction_by_dimension", by_dim.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "satisfaction_drivers", drivers.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "complaint_themes", themes.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "satisfaction_verbatims", verbatims.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "service_sla", by_priority.assign(**stamp), {"month_end": day})
-        write_mart(warehouse, "sla_vs_satisfaction", link.assign(**stamp), {"month_end": day})
-        if closes_quarter(day):  # the quarter closes: the same tables over its three months
-            for name, frame in zip(("satisfaction_by_dimension", "satisfaction_drivers", "complaint_themes",
-                                    "satisfaction_verbatims"), _satisfaction_tables(quarter, config), strict=True):
-                write_mart(warehouse, f"{name}_quarter", frame.assign(**stamp), {"month_end": day})
-            meta["quarter_responses"] = int(quarter["response_date"].notna().sum())
-        o = overall.iloc[0]
-        meta.update({"surveys_sent": int(o["sent"]), "responses": int(o["responses"]),
-                     "csat_mean": round(float(o["csat_mean"]), 3), "nps": round(float(o["nps"]), 1),
-                     "top_driver": str(drivers["attribute"].iloc[0]) if len(drivers) else "none",
-                     "service_requests": int(len(service.detail))})
+        for name, frame in month.tables.items():
+            write_mart(warehouse, name, frame.assign(**stamp), {"month_end": day})
+        meta.update(month.figures)
     return dg.MaterializeResult(metadata=meta)
-
-
-def _satisfaction_tables(surveys: pd.DataFrame, config: dict):
-    """CSAT/NPS overall and by dimension, drivers, complaint themes and detractors' comments of ``surveys``."""
-    from crm.satisfaction.analytics import complaint_themes, detractor_verbatims, key_drivers, satisfaction_by
-
-    parts = [satisfaction_by(surveys, [], config).assign(dimension="all", value="all")]
-    for dim in ("branch_id", "staff_id", "channel", "product_family", "tier"):
-        t = satisfaction_by(surveys, [dim], config).rename(columns={dim: "value"})
-        parts.append(t.assign(dimension=dim, value=t["value"].astype(str)))
-    found = complaint_themes(surveys, config)
-    return (pd.concat(parts, ignore_index=True), key_drivers(surveys, config), found.counts.reset_index(),
-            detractor_verbatims(surveys, found.flags, config))
 
 
 @month_end_asset(
@@ -227,15 +192,8 @@ def _satisfaction_tables(surveys: pd.DataFrame, config: dict):
     "Warehouse table customer_value (month_end).",
 )
 def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
-    from crm.value.value import (
-        contribution,
-        lifecycle,
-        load_config,
-        loan_attributes,
-        tiers,
-        trends,
-        value_score,
-    )
+    from crm.value.value import customer_value as build
+    from crm.value.value import load_config
 
     home = crm_home.home()
     config = load_config()
@@ -248,17 +206,7 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
             earlier = read_month(conn, "customer_360", months_before(day, 3))
         if c360.empty:
             raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
-        frame = c360.merge(loan_attributes(read_staged(home.staged, "loans", day)), on="customer_id", how="left")
-        frame = frame.merge(trends(c360, earlier), on="customer_id", how="left")
-        parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
-        frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
-                            on="customer_id", how="left")
-        frame = lifecycle(tiers(value_score(frame, config), config), config)
-        keep = ["customer_id", "segment", "value_segment", *[c for c in parts.columns if c != "customer_id"],
-                "value_score", *[c for c in frame.columns if c.startswith("rank_")], "value_tier", "tier",
-                "watch", "review_flag", "key_account", "lifecycle_stage", "deposit_change_3m", "balance_change_3m",
-                "branch_id", "manager_id"]
-        out = frame[[c for c in dict.fromkeys(keep) if c in frame.columns]].assign(month_end=day)
+        out = build(c360, earlier, scores, read_staged(home.staged, "loans", day), config).assign(month_end=day)
         write_mart(warehouse, "customer_value", out, {"month_end": day})
         meta.update({"customers": len(out), "key_accounts": int(out["key_account"].sum()),
                      "watch": int(out["watch"].sum()),

@@ -34,7 +34,13 @@ def _staged(*names: str) -> list[dg.AssetKey]:
 
 def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.date, config: dict):
     """Early warnings at ``day`` against ``before`` and the customer frame (manager, branch, tier, balance)."""
-    from crm.playbook.warnings import behaviour_psi_files, early_warnings, signals
+    from crm.playbook.warnings import (
+        behaviour_psi_files,
+        behaviour_window,
+        early_warnings,
+        signals,
+        watch_customers,
+    )
 
     bureau = read_staged_until(home.staged, "bureau_records", day)
     now = signals(day, loans=read_staged(home.staged, "loans", day),
@@ -44,9 +50,8 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
                        deposits=read_staged(home.staged, "deposits", before), bureau=bureau)
     except FileNotFoundError:  # e.g. the first month loaded: the comparing rules are not evaluated
         then = None
-    rc = config["early_warning"]["behaviour_shift"]
-    first = day - dt.timedelta(days=int(rc["recent_days"]) + int(rc["baseline_days"]) - 1)
-    files = partitions(home.staged, "transactions", since=first, until=day)
+    first, last = behaviour_window(day, config)
+    files = partitions(home.staged, "transactions", since=first, until=last)
     behaviour = behaviour_psi_files(files, day, config)
     scores_now = latest_month_rows(warehouse, "credit_scores", day)
     scores_before = (latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
@@ -55,11 +60,7 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
         now, then, config, day=day, scores_now=scores_now, scores_before=scores_before, behaviour=behaviour,
         ratios=latest_month_rows(warehouse, "financial_ratios", day),
         related=read_staged(home.staged, "related_parties", day))
-    value = latest_month_rows(warehouse, "customer_value", day)
-    customers = now[["loan_balance"]].reset_index()
-    if len(value):
-        customers = customers.merge(value[["customer_id", "manager_id", "branch_id", "tier"]], on="customer_id",
-                                    how="outer")
+    customers = watch_customers(now, latest_month_rows(warehouse, "customer_value", day))
     return warnings, customers, behaviour, then is not None
 
 
@@ -152,7 +153,7 @@ def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
 )
 def cross_sell(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
-    from crm.playbook.crosssell import next_best, supply_chain_leads
+    from crm.playbook.crosssell import cross_sell_customers, next_best, supply_chain_leads
 
     config = load_config()
     meta: dict = {"config_version": str(config["version"])}
@@ -162,9 +163,7 @@ def cross_sell(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, war
         c360 = month_rows(warehouse, "customer_360", day, [])
         if value.empty or c360.empty:
             raise FileNotFoundError(f"customer_value / customer_360 have no rows for {day}: materialise them first")
-        frame = value[["customer_id", "value_segment", "tier", "manager_id"]].merge(
-            c360[["customer_id", "product_families", "status"]], on="customer_id", how="left")
-        suggestions, lifts = next_best(frame, config)
+        suggestions, lifts = next_best(cross_sell_customers(value, c360), config)
         links = month_rows(warehouse, "supply_chain_links", day, ["supplier", "buyer", "amount",
                                                                    "supplier_is_customer", "buyer_is_customer"])
         leads = supply_chain_leads(links, value, c360, config)
@@ -189,7 +188,7 @@ def cross_sell(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, war
 )
 def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
-    from crm.playbook.revisit import overdue_by_manager
+    from crm.playbook.revisit import overdue_by_manager, revisit_customers
     from crm.playbook.revisit import revisit_plan as plan_for
 
     home = crm_home.home()
@@ -201,10 +200,8 @@ def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         c360 = month_rows(warehouse, "customer_360", day, [])
         if value.empty:
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
-        customers = value[["customer_id", "tier", "manager_id", "branch_id"]].merge(
-            c360[["customer_id", "onboarding_date"]], on="customer_id", how="left")
         interactions = read_staged_until(home.staged, "interactions", day)
-        plan = plan_for(customers, interactions, day, config)
+        plan = plan_for(revisit_customers(value, c360), interactions, day, config)
         by_manager = overdue_by_manager(plan)
         stamp = {"month_end": day, "config_version": config["version"]}
         write_mart(warehouse, "revisit_plan", plan.assign(**stamp), {"month_end": day})
@@ -230,6 +227,7 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
     from crm.playbook.managers import manager_scorecards as build
     from crm.satisfaction.analytics import load_config as satisfaction_config
     from crm.satisfaction.analytics import satisfaction_by
+    from crm.satisfaction.marts import month_surveys
 
     home = crm_home.home()
     config = load_config()
@@ -239,8 +237,7 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
         value = month_rows(warehouse, "customer_value", day, [])
         if value.empty:
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
-        surveys = read_staged_until(home.staged, "surveys", day)
-        surveys = surveys[pd.to_datetime(surveys["sent_date"]).dt.date >= day.replace(day=1)]
+        surveys = month_surveys(read_staged_until(home.staged, "surveys", day), day)
         card = build(
             value, month_rows(warehouse, "customer_360", day, []), read_staged(home.staged, "loans", day), config,
             revisits=month_rows(warehouse, "revisit_by_manager", day, []),

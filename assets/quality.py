@@ -16,129 +16,51 @@ is blocked) and ``rows_accounted`` (per file, accepted + quarantined = parsed).
 or missing; its check fails when one is.
 """
 
-
 import dagster as dg
 import pandas as pd
 
 from crm.bank_calendar import business_date_for
 from crm.contract import EXTRACTS, Extract
-from crm.quality.rules import FAMILIES, rules_for
+from crm.quality.rules import rules_for
+from crm.quality.verdicts import (
+    FAMILY_TEXT,
+    accounted_verdict,
+    allowance,
+    families_of,
+    family_verdict,
+    pct,
+    rate_verdict,
+)
 from orchestration.partitions import daily_partitions, monthly_partitions
 from orchestration.resources import CrmHomeResource, PrivacyResource, QualityResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
 
-FAMILY_TEXT = {
-    "completeness": "mandatory fields are present",
-    "type": "values parse as the contract's types and records have the right number of fields",
-    "code_set": "codes are in the contract's code sets",
-    "range": "amounts, rates and scores are within their ranges",
-    "length": "texts fit their maximum length",
-    "uniqueness": "the key identifies one row",
-    "format": "ID numbers (GB 11643), credit codes (GB 32100), card numbers (Luhn), mobiles, e-mails and the "
-    "identifier patterns of crm/contract/identifiers.toml",
-    "text": "no control or format characters (Unicode Cc, Cf, U+2028/9): quarantined in ids, codes, names, "
-    "addresses and e-mails; counted and removed in free text",
-    "referential": "references exist in the other extracts of the same business date",
-    "date_order": "dates are in order and none is after the business date",
-    "consistency": "the bank's cross-field rules (balance vs contract, five-category class, balance sheet)",
-}
 
-
-def families_of(extract: Extract) -> list[str]:
-    present = {r.family for r in rules_for(extract.name)}
-    return [f for f in FAMILIES if f in present]
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
-
-
-def _allowance(r) -> str:
-    return f"{_pct(r.threshold)} and {r.rows_threshold} rows"
+def _check(key: dg.AssetKey, name: str, verdict: dict, markdown: tuple[str, ...] = ()) -> dg.AssetCheckResult:
+    """A verdict of :mod:`crm.quality.verdicts` as the check ``name`` of ``key``."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        asset_key=key,
+        passed=verdict["passed"],
+        severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
+        metadata={k: dg.MetadataValue.md(v) if k in markdown else v for k, v in verdict["metadata"].items()},
+    )
 
 
 def family_check(key: dg.AssetKey, family: str, results) -> dg.AssetCheckResult:
-    """One rule family over the staged partitions of a step: ERROR when it has critical failures in a blocked
-    partition (see :attr:`crm.quality.stage.StageResult.blocked`)."""
-    rows = sum(r.parsed for r in results)
-    rows_by_part = []
-    crit = warn = 0
-    failed_rules: dict[str, int] = {}
-    over = []
-    for r in results:
-        fam = r.families.set_index("family")
-        if family not in fam.index:
-            continue
-        f = fam.loc[family]
-        crit += int(f["critical_rows"])
-        warn += int(f["warning_rows"])
-        if r.blocked and f["critical_rows"]:
-            over.append(r.partition_key)
-        counts = r.summary.set_index("rule_id")["failed"]
-        for rid in f["failed_rules"]:
-            failed_rules[rid] = failed_rules.get(rid, 0) + int(counts[rid])
-        rows_by_part.append(r.partition_key)
-    skipped = sorted({rid for r in results for rid in r.skipped if rid in set(
-        r.summary.loc[r.summary["family"] == family, "rule_id"])})
-    passed = crit == 0 and warn == 0
-    severity = dg.AssetCheckSeverity.ERROR if over else dg.AssetCheckSeverity.WARN
-    table = "\n".join(f"| {rid} | {n} |" for rid, n in sorted(failed_rules.items()))
-    return dg.AssetCheckResult(
-        check_name=family,
-        asset_key=key,
-        passed=passed,
-        severity=severity,
-        metadata={
-            "rows_checked": rows,
-            "rows_failing_critical": crit,
-            "rows_failing_warning_only_rules": warn,
-            "allowance": ", ".join(sorted({_allowance(r) for r in results})) or "none",
-            "partitions_blocked": ", ".join(over) or "none",
-            "rules_not_evaluated": ", ".join(skipped) or "none",
-            "failed_rules": dg.MetadataValue.md(
-                "| rule | failed rows |\n|---|---|\n" + table if table else "none"
-            ),
-        },
-    )
+    """One rule family over the staged partitions of a step (:func:`crm.quality.verdicts.family_verdict`)."""
+    return _check(key, family, family_verdict(family, results), markdown=("failed_rules",))
 
 
 def rate_check(key: dg.AssetKey, results) -> dg.AssetCheckResult:
-    """Fails (ERROR) when a partition is blocked: quarantined rows over both allowances, or unaccounted."""
-    parsed = sum(r.parsed for r in results)
-    quarantined = sum(r.quarantined for r in results)
-    over = [f"{r.partition_key} ({r.quarantined} rows, {_pct(r.quarantine_rate)})" for r in results if r.blocked]
-    return dg.AssetCheckResult(
-        check_name="quarantine_rate",
-        asset_key=key,
-        passed=not over,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "parsed": parsed,
-            "quarantined": quarantined,
-            "rate": _pct(quarantined / parsed if parsed else 0.0),
-            "allowance": ", ".join(sorted({_allowance(r) for r in results})) or "none",
-            "partitions_blocked": ", ".join(over) or "none",
-        },
-    )
+    """Fails (ERROR) when a partition is blocked (:func:`crm.quality.verdicts.rate_verdict`)."""
+    return _check(key, "quarantine_rate", rate_verdict(results))
 
 
 def accounted_check(key: dg.AssetKey, results) -> dg.AssetCheckResult:
-    files = pd.concat([r.files for r in results], ignore_index=True) if results else pd.DataFrame()
-    unbalanced = files.loc[~files["balanced"], "_source_file"].tolist() if len(files) else []
-    return dg.AssetCheckResult(
-        check_name="rows_accounted",
-        asset_key=key,
-        passed=not unbalanced,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "files": len(files),
-            "parsed": int(files["parsed"].sum()) if len(files) else 0,
-            "accepted": int(files["accepted"].sum()) if len(files) else 0,
-            "quarantined": int(files["quarantined"].sum()) if len(files) else 0,
-            "unbalanced_files": ", ".join(unbalanced) or "none",
-        },
-    )
+    """Per file, accepted + quarantined = parsed (:func:`crm.quality.verdicts.accounted_verdict`)."""
+    return _check(key, "rows_accounted", accounted_verdict(results))
 
 
 def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
@@ -170,7 +92,7 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         dg.AssetCheckSpec(
             "quarantine_rate", asset=key, blocking=True,
             description="Rows quarantined (failing any critical rule) stay within the extract's share allowance "
-            f"({_pct(extract.quarantine_share)}) or its row allowance ({extract.quarantine_rows} rows) by "
+            f"({pct(extract.quarantine_share)}) or its row allowance ({extract.quarantine_rows} rows) by "
             "default; the partition blocks only when it exceeds both.",
         ),
         dg.AssetCheckSpec(
@@ -227,7 +149,7 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
             if r.quarantined:
                 context.log.info(
                     f"{extract.name} {r.business_date}: parsed {r.parsed}, quarantined {r.quarantined} "
-                    f"({_pct(r.quarantine_rate)}; allowance {_allowance(r)}; "
+                    f"({pct(r.quarantine_rate)}; allowance {allowance(r)}; "
                     f"{'blocked' if r.blocked else 'not blocked'})"
                 )
         if results:

@@ -30,7 +30,7 @@ STAGED_INPUTS = [dg.AssetKey(["staged", n]) for n in ("loan_performance", "custo
 )
 def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, scoring: ScoringResource):
     from crm.scoring.models import approve, approved_version, save_version, version_dir
-    from crm.scoring.sample import CATEGORICAL, FEATURES, MONOTONIC, development_sample
+    from crm.scoring.sample import binning_options, development_sample, segment_features
     from crm.scoring.scorecard import ScorecardConfig, fit_scorecard
 
     home = crm_home.home()
@@ -46,9 +46,8 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
                                     f"{scoring.min_bads}: no model trained")
                 meta[f"{segment}_skipped"] = f"{bads} bads < {scoring.min_bads}"
                 continue
-            features = [f for f in FEATURES[segment] if f in data.columns]
-            config = ScorecardConfig(monotonic={k: v for k, v in MONOTONIC.items() if k in features},
-                                     categorical=[c for c in CATEGORICAL if c in features])
+            features = segment_features(segment, data.columns)
+            config = ScorecardConfig(**binning_options(features))
             card = fit_scorecard(data[features + ["bad"]], "bad", config=config)
             dev = data[features].join(card.score(data[features])[["score"]])
             version = save_version(home.models, segment, day, card, dev)
@@ -90,8 +89,8 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
 def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     import pandas as pd
 
-    from crm.scoring.models import load_approved
-    from crm.scoring.psi import psi_by_feature
+    from crm.scoring.models import load_approved, score_rows
+    from crm.scoring.psi import ACT, WARN, drift_verdict, psi_by_feature
     from crm.scoring.sample import scoring_population
 
     home = crm_home.home()
@@ -109,13 +108,7 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
                 unscored.add(segment)
                 continue
             scores = card.score(data)
-            reasons = [c for c in scores.columns if c.startswith("reason_")]
-            scored_rows.append(pd.DataFrame({
-                "month_end": day, "segment": segment, "customer_id": data["customer_id"].to_numpy(),
-                "model_version": version, "score": scores["score"].round(1).to_numpy(),
-                "pd": scores["pd"].to_numpy(), "grade": scores["grade"].to_numpy(),
-                **{c: scores[c].to_numpy() for c in reasons},
-            }))
+            scored_rows.append(score_rows(day, segment, version, data["customer_id"], scores))
             drift = psi_by_feature(dev, data[card.features].join(scores[["score"]]), card)
             drift_rows.append(drift.assign(month_end=day, segment=segment, model_version=version))
     if not scored_rows:  # a bank too small to train on, or nothing approved yet: visible, not a crash
@@ -137,15 +130,12 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
         write_mart(warehouse, "scorecard_drift", drift[drift["month_end"] == day], {"month_end": day})
 
     def check(name: str, rows: pd.DataFrame) -> dg.AssetCheckResult:
-        worst = float(rows["psi"].max()) if len(rows) else 0.0
-        table = "\n".join(f"| {r.month_end} | {r.segment} | {r.feature} | {r.psi:.4f} | {r.status} |"
-                          for r in rows.sort_values("psi", ascending=False).head(20).itertuples())
+        verdict = drift_verdict(rows)
         return dg.AssetCheckResult(
-            check_name=name, passed=worst < 0.10,
-            severity=dg.AssetCheckSeverity.ERROR if worst >= 0.25 else dg.AssetCheckSeverity.WARN,
-            metadata={"max_psi": round(worst, 4), "warn_at": 0.10, "fail_at": 0.25,
-                      "largest": dg.MetadataValue.md("| month end | segment | characteristic | PSI | status |\n"
-                                                     "|---|---|---|---|---|\n" + table)},
+            check_name=name, passed=verdict["passed"],
+            severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
+            metadata={"max_psi": round(verdict["worst"], 4), "warn_at": WARN, "fail_at": ACT,
+                      "largest": dg.MetadataValue.md(verdict["table"])},
         )
 
     grade_counts = scored.groupby("grade").size().to_dict()

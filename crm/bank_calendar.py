@@ -42,6 +42,11 @@ def bank_now() -> dt.datetime:
     return dt.datetime.now(BANK_TZ)
 
 
+def bank_now_naive() -> dt.datetime:
+    """Now in bank time, naive and to the second: a report's generation time, a bank-time stamp in a table."""
+    return bank_now().replace(tzinfo=None, microsecond=0)
+
+
 def bank_today() -> dt.date:
     """Today's date in bank time."""
     return bank_now().date()

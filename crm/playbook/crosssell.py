@@ -38,6 +38,13 @@ def lift_table(held: pd.DataFrame, min_support: int) -> pd.DataFrame:
     return pd.DataFrame(lift, index=held.columns, columns=held.columns)
 
 
+def cross_sell_customers(value: pd.DataFrame, c360: pd.DataFrame) -> pd.DataFrame:
+    """:func:`next_best`'s ``frame`` from a month's marts: customer_id, value_segment, tier and manager_id of
+    the customer value, with product_families and status of the customer 360 (left join)."""
+    return value[["customer_id", "value_segment", "tier", "manager_id"]].merge(
+        c360[["customer_id", "product_families", "status"]], on="customer_id", how="left")
+
+
 def next_best(frame: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``frame``: customer_id, value_segment, product_families, tier (optional), status (optional).
 

@@ -35,6 +35,13 @@ def last_visits(interactions: pd.DataFrame, day: dt.date, config: dict[str, Any]
     return pd.DataFrame({"last_visit": v["_t"].dt.normalize(), "planned_date": planned})
 
 
+def revisit_customers(value: pd.DataFrame, c360: pd.DataFrame) -> pd.DataFrame:
+    """:func:`revisit_plan`'s ``customers`` from a month's marts: customer_id, tier, manager_id and branch_id of
+    the customer value, with onboarding_date of the customer 360 (left join)."""
+    return value[["customer_id", "tier", "manager_id", "branch_id"]].merge(
+        c360[["customer_id", "onboarding_date"]], on="customer_id", how="left")
+
+
 def revisit_plan(customers: pd.DataFrame, interactions: pd.DataFrame, day: dt.date,
                  config: dict[str, Any]) -> pd.DataFrame:
     """``customers``: customer_id, tier, manager_id, branch_id, onboarding_date (customer_value joined with

@@ -122,6 +122,13 @@ def behaviour_psi(transactions: pd.DataFrame, day: dt.date, config: dict[str, An
                          "baseline_transactions": nb.astype("int64")})
 
 
+def behaviour_window(day: dt.date, config: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    """The first and last business date of the transactions :func:`behaviour_psi` reads at ``day``: the
+    ``baseline_days`` and the ``recent_days`` up to ``day`` (config early_warning.behaviour_shift)."""
+    rc = config["early_warning"]["behaviour_shift"]
+    return day - dt.timedelta(days=int(rc["recent_days"]) + int(rc["baseline_days"]) - 1), day
+
+
 def behaviour_psi_files(files: list, day: dt.date, config: dict[str, Any]) -> pd.DataFrame:
     """:func:`behaviour_psi` computed by DuckDB straight from staged transactions Parquet files (the same
     statistic, the same columns): a bank's 90 days of transactions are aggregated without loading them into
@@ -341,6 +348,18 @@ def early_warnings(
     rank = {s: i for i, s in enumerate(ew["severities"])}
     return out.assign(_r=out["severity"].map(rank)).sort_values(["_r", "rule_id", "customer_id"]).drop(
         columns="_r").reset_index(drop=True)
+
+
+def watch_customers(now: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
+    """The customers a watch list ranks (:func:`watch_list`'s ``customers``): the ``loan_balance`` of the
+    signals at the as-of date (:func:`signals`, index customer_id) and, when the latest customer value has
+    rows, each customer's ``manager_id``, ``branch_id`` and ``tier`` from it (outer join: a customer in
+    either)."""
+    customers = now[["loan_balance"]].reset_index()
+    if len(value):
+        customers = customers.merge(value[["customer_id", "manager_id", "branch_id", "tier"]], on="customer_id",
+                                    how="outer")
+    return customers
 
 
 def watch_list(warnings: pd.DataFrame, customers: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:

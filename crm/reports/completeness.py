@@ -15,7 +15,8 @@ that period,
 machine fields only (extract, its Chinese title from the contract, date, cause code, detail such as the
 rejection reason); the templates word them through the message catalogue. ``dq_partition_gates`` is written
 by the data-quality staging (:mod:`crm.quality.stage`, declared in :mod:`crm.warehouse`); a warehouse created
-before the table existed contributes no blocking failure.
+before the table existed contributes no blocking failure. :func:`period_notice` gives the notice of the month,
+quarter or week a report covers, :func:`notice_log_line` the warning a run logs about it.
 """
 
 from __future__ import annotations
@@ -102,3 +103,20 @@ def incomplete_data(conn: sa.Connection, start: dt.date, end: dt.date) -> list[d
     return [{"extract": str(e), "title": BY_NAME[e].title if e in BY_NAME else str(e), "business_date": d,
              "cause": str(c), "detail": str(x or "")}
             for e, d, c, x in zip(both["extract"], both["business_date"], both["cause"], both["detail"], strict=True)]
+
+
+def period_notice(conn: sa.Connection, kind: str, day: dt.date) -> list[dict[str, Any]]:
+    """The incomplete-data notice (:func:`incomplete_data`) of the ``kind`` period (``month``, ``quarter``,
+    ``week``: :func:`crm.bank_calendar.period_bounds`) ending with ``day``."""
+    from crm.bank_calendar import period_bounds
+
+    return incomplete_data(conn, *period_bounds(kind, day))
+
+
+def notice_log_line(notice: list[dict[str, Any]], limit: int = 20) -> str | None:
+    """The warning a run logs when its period's data is incomplete (extract, date and cause of the first
+    ``limit`` entries; no value from the data), or None when the notice is empty."""
+    if not notice:
+        return None
+    return "incomplete data this period, shown on every report's cover: " + "; ".join(
+        f"{n['extract']} {n['business_date']} {n['cause']}" for n in notice[:limit])

@@ -18,24 +18,46 @@ value itself, so findings can be logged, asserted on and shown to auditors:
 For the send gate (:mod:`crm.delivery.gate`), :func:`scan_outputs` reads each file's bytes once, hashes
 them and scans the text extracted from those same bytes, and does the same for e-mail subjects: one row per
 file or subject (source, SHA-256, findings) for ``leak_scan_files``.
+
+What the pipeline's scans look for and record (the assets of ``assets/delivery.py`` call these):
+:func:`raw_personal_values` (the personal values of the restricted raw zone at a date, by kind: names, ID
+numbers, mobiles, cards, e-mails, addresses of :data:`SCANNED_RAW`), :func:`report_files` (the outputs under a
+period's folder), :func:`scan_period` (scan one period's files and outbox subjects and record every file's and
+subject's verdict for the send gate), :func:`merge_scans` (a month and its quarter as one result), and the
+row of ``report_leak_scans`` that the auditors' report shows (:func:`leak_scan_frame`, :func:`leak_scan_of`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import shutil
 import subprocess
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm.text import clean
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import sqlalchemy as sa
+
+# raw extracts holding the personal values the scan looks for
+SCANNED_RAW = ["customers", "corporates", "contacts", "related_parties", "staff", "deposits", "loans"]
+# the contract's semantics of the personal values looked for
+PERSONAL_KINDS = ("person_name", "id_number", "mobile", "card_number", "email", "address")
+# Two-character personal names are not scanned: they collide with words and company names (a name 康健 in
+# 北京康健服饰有限公司); the display masking of every name is tested directly instead.
+MIN_NAME_LENGTH = 3
+OUTPUT_SUFFIXES = (".pdf", ".html", ".eml")
 
 _SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
@@ -226,3 +248,99 @@ def scan_outputs(
     rows = [{"source": label, "sha256": sha, "findings": counts.get(label, 0), "passed": not counts.get(label)}
             for label, sha in hashes.items()]
     return findings, rows
+
+
+# ------------------------------------------------------------------------------------ the pipeline's scans
+
+
+def raw_personal_values(raw: Path, day: dt.date) -> dict[str, list[str]]:
+    """The personal values of the raw zone at ``day`` that no report may contain, by kind (the contract's
+    semantics, :data:`PERSONAL_KINDS`), sorted; from the raw partitions of ``day`` of :data:`SCANNED_RAW`
+    (an extract without one is left out). Values are stripped; person names shorter than
+    :data:`MIN_NAME_LENGTH`, other values shorter than 2 characters are left out. Related parties that are
+    companies (``party_type`` C) carry a company name and a business registration number, which are not
+    personal data, and are left out. Restricted zone: keep the result in memory only."""
+    import pandas as pd
+
+    from crm.contract import BY_NAME
+    from crm.zones import raw_file
+
+    values: dict[str, set[str]] = {s: set() for s in PERSONAL_KINDS}
+    for name in SCANNED_RAW:
+        extract = BY_NAME[name]
+        cols = [(c.name, c.semantic) for c in extract.columns if c.semantic in PERSONAL_KINDS]
+        path = raw_file(raw, name, day)
+        if not cols or not path.exists():
+            continue
+        frame = pd.read_parquet(path, columns=[c for c, _ in cols] + (["party_type"] if name == "related_parties"
+                                                                        else []))
+        if name == "related_parties":
+            frame = frame[frame["party_type"] == "I"]
+        for col, sem in cols:
+            text = frame[col].dropna().astype(str).str.strip()
+            values[sem].update(text[text.str.len() >= (MIN_NAME_LENGTH if sem == "person_name" else 2)])
+    return {k: sorted(v) for k, v in values.items()}
+
+
+def report_files(folder: Path) -> list[Path]:
+    """Every rendered output (PDF, HTML, ``.eml``) under ``folder``, at any depth, sorted; none if there is no
+    such folder."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in OUTPUT_SUFFIXES)
+
+
+def scan_period(
+    transaction: Callable[[], AbstractContextManager[sa.Connection]],
+    root: Path,
+    period: str,
+    files: Sequence[Path],
+    forbidden_values: Mapping[str, Iterable[Any]],
+    *,
+    run_id: str,
+    report: str | None = None,
+) -> dict[str, Any]:
+    """Scan ``files`` and the subjects of ``period``'s outbox rows (of ``report``, or of every report) for
+    ``forbidden_values``, record every file's and subject's SHA-256 and verdict in ``leak_scan_files``
+    (method ``values``, ``run_id``; what the send gate looks for), and return the summary
+    (:func:`scan_summary`: files_scanned, passed, findings; plus subjects_scanned).
+
+    ``transaction()`` opens one warehouse transaction (e.g. :func:`crm.warehouse.begin` of an engine): one to
+    read the outbox and one to record, none held while the files are read."""
+    from crm.delivery.gate import record_scans, subject_label
+    from crm.delivery.outbox import rows_with_status
+
+    with transaction() as conn:
+        rows = rows_with_status(conn, None, [period], report)
+    subjects = {subject_label(r.report, r.period, r.recipient_id): r.subject for r in rows if r.subject}
+    findings, scanned = scan_outputs(files, root, subjects, forbidden_values)
+    with transaction() as conn:
+        record_scans(conn, [{**r, "period": period, "method": "values", "run_id": run_id} for r in scanned])
+    summary = scan_summary(len(files), findings)
+    summary["subjects_scanned"] = len(subjects)
+    return summary
+
+
+def merge_scans(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several period scans (:func:`scan_period`: a month and the quarter it closes) as one result:
+    files_scanned, findings, passed, subjects_scanned."""
+    findings = [f for r in results for f in r["findings"]]
+    return {"files_scanned": sum(r["files_scanned"] for r in results), "findings": findings,
+            "passed": not findings, "subjects_scanned": sum(r.get("subjects_scanned", 0) for r in results)}
+
+
+def leak_scan_frame(month_end: dt.date, result: Mapping[str, Any], scanned_at: dt.datetime) -> pd.DataFrame:
+    """The month's row of ``report_leak_scans``: files scanned, passed, the findings one per line."""
+    import pandas as pd
+
+    return pd.DataFrame([{"month_end": month_end, "files_scanned": result["files_scanned"],
+                          "passed": result["passed"], "findings": "\n".join(result["findings"]),
+                          "scanned_at": scanned_at}])
+
+
+def leak_scan_of(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """The scan result (files_scanned, passed, findings) of a month's ``report_leak_scans`` rows (the first),
+    or None when the month was not scanned."""
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    return {"files_scanned": int(r["files_scanned"]), "passed": bool(r["passed"]),
+            "findings": [f for f in str(r["findings"] or "").split("\n") if f]}

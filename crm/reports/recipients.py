@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from crm.zones import CrmHome
 
 ROLE_REPORTS = {"RM": ["key_account", "watch_digest"], "BH": ["branch", "satisfaction"], "AU": ["data_quality"]}
 
@@ -153,6 +157,20 @@ def with_quarantined(served: pd.DataFrame, quarantined: pd.DataFrame) -> pd.Data
         return served
     both = pd.concat([served, quarantined], ignore_index=True)
     return both.drop_duplicates(["report", "recipient_id"], keep="first").reset_index(drop=True)
+
+
+def readers(home: CrmHome, day: dt.date, staff: pd.DataFrame | None = None,
+            branches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Everyone a report of ``day`` is for (:func:`with_quarantined`): the readers of the staged staff extract
+    (``staff``, read from the staged partition of ``day`` when not given; ``branches`` likewise, an empty
+    frame for no branch cut) and those whose staff row was quarantined (undeliverable, with the reason; read
+    from the restricted quarantine file: ids, role, status, branch, rule ids and lineage only)."""
+    from crm.zones import read_staged
+
+    staff = read_staged(home.staged, "staff", day) if staff is None else staff
+    if branches is None:
+        branches = read_staged(home.staged, "branches", day)
+    return with_quarantined(recipients(staff, branches), quarantined_recipients(home.raw, day, home.reports, branches))
 
 
 def servable(recipients: pd.DataFrame) -> pd.DataFrame:

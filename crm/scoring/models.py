@@ -77,3 +77,16 @@ def load_approved(models: Path, segment: str):
     origin = f"the {APPROVED} file of the {segment} scorecards"
     d = version_dir(models, segment, version, origin=origin)
     return version, Scorecard.load(d), pd.read_parquet(safe_path(d, DEV_SAMPLE, origin=origin))
+
+
+def score_rows(month_end: dt.date, segment: str, version: str, customer_ids, scores: pd.DataFrame) -> pd.DataFrame:
+    """The ``credit_scores`` rows of one segment at ``month_end``: customer_id, the scorecard ``version``, the
+    score (to one decimal), PD, grade and the reason codes (``reason_*``) of ``scores`` (``Scorecard.score``
+    of the customers ``customer_ids``, in their order)."""
+    reasons = [c for c in scores.columns if c.startswith("reason_")]
+    return pd.DataFrame({
+        "month_end": month_end, "segment": segment, "customer_id": customer_ids.to_numpy(),
+        "model_version": version, "score": scores["score"].round(1).to_numpy(),
+        "pd": scores["pd"].to_numpy(), "grade": scores["grade"].to_numpy(),
+        **{c: scores[c].to_numpy() for c in reasons},
+    })

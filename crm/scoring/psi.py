@@ -15,6 +15,8 @@ Conventions, stated:
 - An empty bin's share is replaced by ``EPSILON`` = 0.0001 before the logarithm (both sides), so PSI stays
   finite; shares are not renormalised.
 - Bands (:func:`psi_status`): below 0.10 ``ok``; 0.10 up to 0.25 ``warn``; 0.25 and above ``act``.
+- :func:`drift_verdict`: a drift check over such rows passes while the largest PSI is below 0.10 and is an
+  error from 0.25.
 - :func:`psi_by_feature` bins each characteristic with the scorecard's own bins (one bin per scorecard bin,
   Special and Missing included; a category unseen in training is its own bin), and the score by deciles
   of the development score.
@@ -141,3 +143,14 @@ def psi_by_feature(dev_scores_df: pd.DataFrame, current_df: pd.DataFrame, scorec
         rows.append({"feature": "score", "psi": value, "status": psi_status(value), "bins": len(t),
                      "basis": "score deciles"})
     return pd.DataFrame(rows, columns=["feature", "psi", "status", "bins", "basis"])
+
+
+def drift_verdict(rows: pd.DataFrame, limit: int = 20) -> dict:
+    """The verdict of a drift check over rows of :func:`psi_by_feature` carrying ``month_end`` and ``segment``:
+    ``worst`` (the largest PSI, 0.0 without rows), ``passed`` (``worst`` below :data:`WARN`), ``error``
+    (``worst`` from :data:`ACT`) and ``table`` (Markdown: the ``limit`` largest, largest first)."""
+    worst = float(rows["psi"].max()) if len(rows) else 0.0
+    table = "\n".join(f"| {r.month_end} | {r.segment} | {r.feature} | {r.psi:.4f} | {r.status} |"
+                      for r in rows.sort_values("psi", ascending=False).head(limit).itertuples())
+    return {"worst": worst, "passed": worst < WARN, "error": worst >= ACT,
+            "table": "| month end | segment | characteristic | PSI | status |\n|---|---|---|---|---|\n" + table}

@@ -50,6 +50,20 @@ FEATURES = {"retail": BEHAVIOUR + RETAIL, "corporate": BEHAVIOUR + CORPORATE}
 MONOTONIC = {"max_dpd_now": "ascending", "max_dpd_6m": "ascending", "max_dpd_12m": "ascending",
              "months_in_arrears_12m": "ascending"}
 OUTCOME_MONTHS = 12
+
+
+def segment_features(segment: str, columns) -> list[str]:
+    """The characteristics of ``segment`` (:data:`FEATURES`) that are among ``columns``, in order."""
+    present = set(columns)
+    return [f for f in FEATURES[segment] if f in present]
+
+
+def binning_options(features: list[str]) -> dict:
+    """The binning of ``features`` for the scorecard (``ScorecardConfig`` keyword arguments): ``monotonic``
+    trends (:data:`MONOTONIC`) and ``categorical`` characteristics (:data:`CATEGORICAL`) among them."""
+    return {"monotonic": {k: v for k, v in MONOTONIC.items() if k in features},
+            "categorical": [c for c in CATEGORICAL if c in features]}
+
 BAD_DPD = 90
 POPULATION_MAX_DPD = 30
 

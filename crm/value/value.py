@@ -17,6 +17,9 @@ Conventions (every number lives in ``config.toml`` next to this file):
 - Value segments: retail; SME = corporate with enterprise_size in ``sme_sizes`` (S 小型, X 微型); corporate.
   Percentile ranks are pandas ``rank(pct=True, method="average")`` within the value segment (ties share the
   average rank; values in (0, 1]); missing inputs rank as 0.
+
+:func:`customer_value` puts the steps together into the month's ``customer_value`` mart (its columns:
+:func:`mart_columns`).
 """
 
 from __future__ import annotations
@@ -244,3 +247,30 @@ def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     out["lifecycle_stage"] = np.select(conds, ["churned", "dormant", "new", "decline", "unknown", "growth"],
                                        default="mature")
     return out
+
+
+def mart_columns(frame: pd.DataFrame, parts: pd.DataFrame) -> list[str]:
+    """The columns of the ``customer_value`` mart that ``frame`` has, in order: the customer and its segments,
+    every column of the contribution ``parts`` (:func:`contribution`), the value score and its ranks, tiers,
+    key account, lifecycle stage and trends, branch and manager."""
+    keep = ["customer_id", "segment", "value_segment", *[c for c in parts.columns if c != "customer_id"],
+            "value_score", *[c for c in frame.columns if c.startswith("rank_")], "value_tier", "tier",
+            "watch", "review_flag", "key_account", "lifecycle_stage", "deposit_change_3m", "balance_change_3m",
+            "branch_id", "manager_id"]
+    return [c for c in dict.fromkeys(keep) if c in frame.columns]
+
+
+def customer_value(c360: pd.DataFrame, earlier: pd.DataFrame, scores: pd.DataFrame, loans: pd.DataFrame,
+                   config: dict[str, Any]) -> pd.DataFrame:
+    """The ``customer_value`` mart of a month end (without its ``month_end``): the month's customer 360
+    (``c360``) with the loan attributes of the staged ``loans`` (:func:`loan_attributes`), the trends against
+    the customer 360 of three month ends before (``earlier``, :func:`trends`), the contribution with the
+    credit scores' PD and grade (``scores``: customer_id, pd, grade), value score, tiers and lifecycle stage;
+    the columns of :func:`mart_columns`."""
+    frame = c360.merge(loan_attributes(loans), on="customer_id", how="left")
+    frame = frame.merge(trends(c360, earlier), on="customer_id", how="left")
+    parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
+    frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
+                        on="customer_id", how="left")
+    frame = lifecycle(tiers(value_score(frame, config), config), config)
+    return frame[mart_columns(frame, parts)]

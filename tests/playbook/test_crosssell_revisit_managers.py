@@ -144,3 +144,19 @@ def test_manager_scorecards(config):
     assert m1["products_per_customer"] == 2 and m1["cross_sell_suggestions"] == 2
     assert m1["revisit_compliance"] == 0.5 and m1["csat_mean"] == 4.2 and m1["high_warnings"] == 1
     assert np.isnan(m2["overdue_share"]) and m2["satisfaction_suppressed"] and m2["warned_customers"] == 0
+
+
+def test_the_customers_of_cross_sell_and_revisits_from_the_month_marts():
+    from crm.playbook.crosssell import cross_sell_customers
+    from crm.playbook.revisit import revisit_customers
+
+    value = pd.DataFrame({"customer_id": ["C1", "C2"], "value_segment": ["retail", "sme"], "tier": ["key", "growth"],
+                          "manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"], "contribution": [1.0, 2.0]})
+    c360 = pd.DataFrame({"customer_id": ["C1", "C9"], "product_families": ["DEP,LOAN", "DEP"], "status": ["A", "A"],
+                         "onboarding_date": [pd.Timestamp("2020-01-01"), pd.Timestamp("2021-01-01")]})
+    cs = cross_sell_customers(value, c360)
+    assert list(cs.columns) == ["customer_id", "value_segment", "tier", "manager_id", "product_families", "status"]
+    assert cs["customer_id"].tolist() == ["C1", "C2"] and pd.isna(cs.loc[1, "product_families"])
+    rv = revisit_customers(value, c360)
+    assert list(rv.columns) == ["customer_id", "tier", "manager_id", "branch_id", "onboarding_date"]
+    assert rv.loc[0, "onboarding_date"] == pd.Timestamp("2020-01-01") and pd.isna(rv.loc[1, "onboarding_date"])

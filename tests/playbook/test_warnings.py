@@ -225,3 +225,28 @@ def test_behaviour_psi_in_duckdb_equals_pandas(config, tmp_path):
     assert list(b.index) == list(a.index) == ["c0", "c1"]
     pd.testing.assert_frame_equal(b[["psi", "p_value"]], a[["psi", "p_value"]].astype("float64"), check_names=False)
     assert list(b["categories"]) == [2, 3] and list(b["recent_transactions"]) == [40, 25]
+
+
+def test_the_behaviour_window_is_baseline_and_recent_days_up_to_the_day(config):
+    from crm.playbook.warnings import behaviour_window
+
+    rc = config["early_warning"]["behaviour_shift"]
+    rc.update(recent_days=30, baseline_days=60)
+    assert behaviour_window(DAY, config) == (dt.date(2026, 8, 3), DAY)  # 90 days, DAY included
+    rc.update(recent_days=1, baseline_days=1)
+    assert behaviour_window(DAY, config) == (dt.date(2026, 10, 30), DAY)
+
+
+def test_watch_customers_take_the_balance_of_now_and_manager_branch_tier_of_the_latest_value():
+    from crm.playbook.warnings import watch_customers
+
+    now = pd.DataFrame({"loan_balance": [100.0, 50.0], "deposit_balance": [1.0, 2.0]},
+                       index=pd.Index(["C1", "C2"], name="customer_id"))
+    value = pd.DataFrame({"customer_id": ["C2", "C3"], "manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"],
+                          "tier": ["key", "watch"], "contribution": [1.0, 2.0]})
+    out = watch_customers(now, value).set_index("customer_id")
+    assert list(out.columns) == ["loan_balance", "manager_id", "branch_id", "tier"]
+    assert sorted(out.index) == ["C1", "C2", "C3"]  # a customer in either
+    assert out.loc["C2", "tier"] == "key" and np.isnan(out.loc["C3", "loan_balance"])
+    alone = watch_customers(now, pd.DataFrame())
+    assert list(alone.columns) == ["customer_id", "loan_balance"] and len(alone) == 2

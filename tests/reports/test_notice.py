@@ -73,6 +73,35 @@ def test_current_blocking_failures_and_unreplaced_rejections(warehouse):
     assert {g["extract"]: g["title"] for g in got} == {e: BY_NAME[e].title for e in ("loans", "deposits", "staff")}
 
 
+def test_the_notice_of_a_month_a_quarter_and_a_week(warehouse):
+    from crm.reports.completeness import period_notice
+
+    with wh.begin(warehouse.engine, warehouse.schema) as conn:
+        _gates(conn, [
+            ("staff", dt.date(2026, 7, 31), True, "quarantine_over_threshold", T1),  # first month of Q3
+            ("loans", D[5], True, "quarantine_over_threshold", T1),  # Monday 2026-10-05
+            ("deposits", D[12], True, "quarantine_over_threshold", T1),  # the next Monday
+        ])
+        month = period_notice(conn, "month", D[31])
+        quarter = period_notice(conn, "quarter", dt.date(2026, 9, 30))
+        week = period_notice(conn, "week", D[11])  # Sunday: the week 2026-10-05..11
+        with pytest.raises(ValueError):
+            period_notice(conn, "year", D[31])
+    assert [(n["extract"], n["business_date"]) for n in month] == [("loans", D[5]), ("deposits", D[12])]
+    assert [(n["extract"], n["business_date"]) for n in quarter] == [("staff", dt.date(2026, 7, 31))]
+    assert [(n["extract"], n["business_date"]) for n in week] == [("loans", D[5])]
+
+
+def test_the_notice_log_line_names_extract_date_and_cause_only():
+    from crm.reports.completeness import notice_log_line
+
+    assert notice_log_line([]) is None
+    line = notice_log_line(NOTICE)
+    assert line == ("incomplete data this period, shown on every report's cover: "
+                    "staff 2026-10-31 quarantine_over_threshold; loans 2026-10-30 rejected")
+    assert notice_log_line(NOTICE * 15).count(";") == 19  # the first 20 entries
+
+
 NOTICE = [{"extract": "staff", "title": BY_NAME["staff"].title, "business_date": D[31],
            "cause": "quarantine_over_threshold", "detail": ""},
           {"extract": "loans", "title": BY_NAME["loans"].title, "business_date": D[30], "cause": "rejected",

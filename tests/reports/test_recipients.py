@@ -220,3 +220,21 @@ def test_a_reader_whose_role_or_status_failed_a_rule_or_whose_id_is_duplicated_i
     assert q.loc[("branch", "S22"), "scope"] == "B2" and q.loc[("key_account", "S22"), "branch_id"] == "B1"
     assert q.loc[("branch", "S21"), "undeliverable"].startswith("quarantined: staff.status.code_set")
     assert q["usable"].all()
+
+
+def test_readers_of_a_day_from_the_staged_zone_and_the_quarantine(everyone, tmp_path):
+    from crm.reports.recipients import readers
+    from crm.zones import CrmHome, staged_file
+
+    home = CrmHome(tmp_path / "home").ensure()
+    for name, frame in (("staff", _staff()), ("branches", _branches())):
+        path = staged_file(home.staged, name, DAY)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+    _quarantine(home.raw, QUARANTINED)
+    expected, _ = everyone
+    pd.testing.assert_frame_equal(readers(home, DAY), expected)
+    # a digest: the staff frame given, no branch cut
+    digest = readers(home, DAY, _staff(), branches=pd.DataFrame())
+    assert set(digest.loc[digest["report"] == "watch_digest", "recipient_id"]) == {"S1", "S2", "S8", "row-13"}
+    assert digest["undeliverable"].notna().any()

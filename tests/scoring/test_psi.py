@@ -100,3 +100,25 @@ def test_psi_by_feature_with_the_scorecards_bins():
     e = sc.bin_indices(dev)["age"].value_counts(normalize=True)
     a = sc.bin_indices(current)["age"].value_counts(normalize=True).reindex(e.index, fill_value=0)
     assert raw.loc["age", "psi"] == pytest.approx(float(((a - e) * np.log(a / e)).sum()))
+
+
+def test_drift_verdict_passes_below_warn_and_is_an_error_from_act():
+    from crm.scoring.psi import ACT, WARN, drift_verdict
+
+    def rows(*values):
+        return pd.DataFrame({"month_end": "2026-10-31", "segment": "retail",
+                             "feature": [f"f{i}" for i in range(len(values))], "psi": list(values),
+                             "status": [psi_status(v) for v in values]})
+
+    empty = drift_verdict(rows())
+    assert (empty["worst"], empty["passed"], empty["error"]) == (0.0, True, False)
+    assert empty["table"] == "| month end | segment | characteristic | PSI | status |\n|---|---|---|---|---|\n"
+    assert drift_verdict(rows(0.05, WARN - 1e-9))["passed"]
+    warn = drift_verdict(rows(0.05, WARN))
+    assert (warn["passed"], warn["error"]) == (False, False)
+    act = drift_verdict(rows(ACT, 0.01, 0.3))
+    assert (act["worst"], act["passed"], act["error"]) == (0.3, False, True)
+    assert act["table"].splitlines()[2:] == ["| 2026-10-31 | retail | f2 | 0.3000 | act |",
+                                             "| 2026-10-31 | retail | f0 | 0.2500 | act |",
+                                             "| 2026-10-31 | retail | f1 | 0.0100 | ok |"]
+    assert len(drift_verdict(rows(*[0.01] * 30))["table"].splitlines()) == 2 + 20  # the 20 largest

@@ -88,3 +88,30 @@ def test_history_from_files_restatements_windows_and_whole_customer_draws(tmp_pa
     assert everyone.attrs["drawn_share"] == 1.0 and some.attrs["drawn_share"] == 0.25
     assert some.attrs["customers"] == 400
     assert set(some["customer_id"]) == set(per_customer.index) & set(everyone["customer_id"])
+
+
+def test_segment_features_and_their_binning():
+    from crm.scoring.sample import CATEGORICAL, FEATURES, MONOTONIC, binning_options, segment_features
+
+    columns = ["customer_id", "employees", "max_dpd_now", "industry", "bad", "balance"]
+    features = segment_features("corporate", columns)
+    assert features == [f for f in FEATURES["corporate"] if f in columns] == ["max_dpd_now", "balance", "industry",
+                                                                               "employees"]
+    assert segment_features("retail", ["industry"]) == []
+    options = binning_options(features)
+    assert options == {"monotonic": {"max_dpd_now": MONOTONIC["max_dpd_now"]}, "categorical": ["industry"]}
+    assert set(binning_options(FEATURES["retail"])["categorical"]) <= set(CATEGORICAL)
+
+
+def test_score_rows_of_a_segment():
+    import datetime as dt
+
+    from crm.scoring.models import score_rows
+
+    scores = pd.DataFrame({"score": [612.345, 580.0], "pd": [0.01, 0.05], "grade": ["A2", "B3"],
+                           "reason_1": ["max_dpd_now", "balance"], "points_balance": [10.0, 5.0]}, index=[7, 9])
+    out = score_rows(dt.date(2026, 10, 31), "retail", "202610-1", pd.Series(["k1", "k2"], index=[3, 4]), scores)
+    assert list(out.columns) == ["month_end", "segment", "customer_id", "model_version", "score", "pd", "grade",
+                                 "reason_1"]
+    assert out["customer_id"].tolist() == ["k1", "k2"] and out["score"].tolist() == [612.3, 580.0]
+    assert (out["segment"] == "retail").all() and (out["model_version"] == "202610-1").all()

@@ -195,3 +195,34 @@ def test_trends_against_three_months_earlier():
     assert t.loc["b", "balance_change_3m"] == pytest.approx(1.0)
     assert np.isnan(t.loc["d", "deposit_change_3m"])  # not a customer then
     assert trends(now, pd.DataFrame())["deposit_change_3m"].isna().all()
+
+
+def test_customer_value_mart_from_the_month_inputs(config):
+    """The chain the customer_value asset runs: loan attributes and trends merged in, contribution with the
+    scores, value score, tiers and lifecycle; the mart's columns in order, one row per customer."""
+    from crm.value.value import customer_value, mart_columns
+
+    c360 = _c360(loan_balance=[1_000_000.0, 0.0, 50_000.0], deposit_mtd_avg=[500_000.0, 20_000.0, 0.0],
+                 products_held=[3, 1, 1], loans=[1, 0, 1], product_families=["DEP,LOAN,SETL", "DEP", "LOAN"],
+                 segment=["corporate", "retail", "retail"], branch_id=["B1"] * 3, manager_id=["S1", "S1", "S2"])
+    earlier = c360.assign(deposit_mtd_avg=[400_000.0, 40_000.0, 0.0])
+    scores = pd.DataFrame({"customer_id": ["C0", "C2"], "pd": [0.02, 0.10], "grade": ["B2", "C3"],
+                           "score": [650.0, 540.0]})
+    loans = pd.DataFrame({
+        "loan_id": ["L1", "L2"], "customer_id": ["C0", "C2"], "status": ["N", "N"], "balance": [1_000_000.0, 50_000.0],
+        "interest_rate": [4.35, 6.0], "start_date": ["2025-01-01", "2025-06-01"],
+        "maturity_date": ["2027-01-01", "2026-06-01"], "guarantee_type": ["MO", "CR"]})
+    out = customer_value(c360, earlier, scores, loans, config)
+    assert out["customer_id"].tolist() == ["C0", "C1", "C2"]
+    assert list(out.columns[:3]) == ["customer_id", "segment", "value_segment"]
+    assert list(out.columns[-4:]) == ["deposit_change_3m", "balance_change_3m", "branch_id", "manager_id"]
+    assert "score" not in out.columns and "loan_rate_pct" not in out.columns  # inputs, not the mart's
+    assert out.loc[0, "deposit_change_3m"] == pytest.approx(0.25) and out.loc[1, "deposit_change_3m"] == -0.5
+    assert out.loc[0, "grade"] == "B2" and out.loc[0, "margin_source"] == "loan_rate"
+    row = out.iloc[0]
+    assert row["contribution"] == pytest.approx(row["loan_nii"] + row["deposit_spread"] + row["fees"]
+                                                - row["expected_loss"] - row["servicing_cost"])
+    assert out["lifecycle_stage"].notna().all() and out["tier"].notna().all()
+    parts = pd.DataFrame(columns=["customer_id", "loan_nii", "contribution"])
+    frame = pd.DataFrame(columns=["manager_id", "contribution", "customer_id", "rank_value", "tier", "extra"])
+    assert mart_columns(frame, parts) == ["customer_id", "contribution", "rank_value", "tier", "manager_id"]
