@@ -54,20 +54,33 @@ def _cadences() -> dict[dg.AssetKey, str]:
     return by_key
 
 
-def _with_cadence(assets: Sequence[dg.AssetsDefinition], cadence_of: Mapping[dg.AssetKey, str]
-                  ) -> list[dg.AssetsDefinition]:
+def _with_cadence(
+    assets: Sequence[dg.AssetsDefinition], cadence_of: Mapping[dg.AssetKey, str]
+) -> list[dg.AssetsDefinition]:
     """The assets with the tag ``crm/cadence`` added to the tags they declare. An asset without a cadence
     would be built by no job: refused."""
     missing = sorted(k.to_user_string() for a in assets for k in a.keys if k not in cadence_of)
     if missing:
         raise ValueError(f"no cadence for {missing}: add the asset to its module's key list")
-    return [a.map_asset_specs(lambda spec: spec.merge_attributes(tags={CADENCE_TAG: cadence_of[spec.key]}))
-            for a in assets]
+    return [
+        a.map_asset_specs(lambda spec: spec.merge_attributes(tags={CADENCE_TAG: cadence_of[spec.key]})) for a in assets
+    ]
 
 
 all_assets = _with_cadence(
-    [*ingest_assets, *staged_assets, arrivals, *mart_assets, *scoring_assets, *playbook_month_end_assets,
-     watch_list_weekly, *report_assets, *delivery_assets, *weekly_report_assets, *weekly_delivery_assets],
+    [
+        *ingest_assets,
+        *staged_assets,
+        arrivals,
+        *mart_assets,
+        *scoring_assets,
+        *playbook_month_end_assets,
+        watch_list_weekly,
+        *report_assets,
+        *delivery_assets,
+        *weekly_report_assets,
+        *weekly_delivery_assets,
+    ],
     _cadences(),
 )
 __all__ = ["CADENCES", "CADENCE_TAG", "DAILY", "MONTHLY", "MONTH_END", "QUARTERLY", "WEEKLY", "all_assets"]

@@ -51,16 +51,26 @@ def _raw_keys(*names: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(["raw", n]) for n in names]
 
 
-def _scan(context, warehouse: WarehouseResource, home, period: str, files: list[Path],
-          forbidden: dict[str, list[str]], *, report: str | None = None) -> dict:
+def _scan(
+    context,
+    warehouse: WarehouseResource,
+    home,
+    period: str,
+    files: list[Path],
+    forbidden: dict[str, list[str]],
+    *,
+    report: str | None = None,
+) -> dict:
     """Scan ``files`` and the subjects of the period's outbox rows (of ``report``, or all) and record the
     verdicts for the send gate (:func:`crm.reports.leakscan.scan_period`)."""
-    return scan_period(warehouse.transaction, home.reports, period, files, forbidden, run_id=context.run.run_id,
-                       report=report)
+    return scan_period(
+        warehouse.transaction, home.reports, period, files, forbidden, run_id=context.run.run_id, report=report
+    )
 
 
-def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, home, day: dt.date,
-          periods: list[str]) -> dict:
+def _send(
+    context, warehouse: WarehouseResource, delivery: DeliveryResource, home, day: dt.date, periods: list[str]
+) -> dict:
     """Send the periods' messages (:func:`crm.delivery.send.send_periods`), addresses from the raw staff
     partition of ``day``; the run's metadata."""
     from crm.delivery.send import send_periods
@@ -69,9 +79,16 @@ def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, hom
     book = address_book(home.raw, day)
     engine = warehouse.engine()  # deliver() commits each message's state on its own (sending, then sent)
     try:
-        totals = send_periods(engine, warehouse.schema, lambda: delivery.transport_for(home.outbox), periods,
-                              sender=delivery.sender, address_of=book.get, reports_root=home.reports,
-                              log=context.log)
+        totals = send_periods(
+            engine,
+            warehouse.schema,
+            lambda: delivery.transport_for(home.outbox),
+            periods,
+            sender=delivery.sender,
+            address_of=book.get,
+            reports_root=home.reports,
+            log=context.log,
+        )
     finally:
         engine.dispose()
     totals["held_rows"] = dg.MetadataValue.md(totals["held_rows"])
@@ -82,8 +99,11 @@ def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, hom
 @month_end_asset(
     "dq",
     "report_leak_scan",
-    deps=[dg.AssetKey(["reports", "portfolio"]), dg.AssetKey(["reports", "satisfaction_quarterly"]),
-          *_raw_keys(*SCANNED_RAW)],
+    deps=[
+        dg.AssetKey(["reports", "portfolio"]),
+        dg.AssetKey(["reports", "satisfaction_quarterly"]),
+        *_raw_keys(*SCANNED_RAW),
+    ],
     kinds=("python",),
     description="Leak scan of the month's reports before any is sent: the text of every HTML and PDF (via "
     "pdftotext) under CRM_HOME/reports/<YYYY-MM>/ and <YYYY-Qn>/, and every subject of those periods' outbox "
@@ -92,8 +112,14 @@ def _send(context, warehouse: WarehouseResource, delivery: DeliveryResource, hom
     "kind and file, never the value. Warehouse tables report_leak_scans (month_end) and leak_scan_files (the "
     "SHA-256 and verdict of every file and subject scanned: delivery sends only bytes a passing scan "
     "covers); blocking check no_personal_data.",
-    check_specs=[dg.AssetCheckSpec("no_personal_data", asset=LEAK_SCAN_KEY, blocking=True,
-                                   description="No personal value of the raw zone in the month's reports.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_personal_data",
+            asset=LEAK_SCAN_KEY,
+            blocking=True,
+            description="No personal value of the raw zone in the month's reports.",
+        )
+    ],
 )
 def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     home = crm_home.home()
@@ -101,19 +127,34 @@ def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     for pk in context.partition_keys:  # one result for the whole range (a single-run backfill)
         day = business_date_for(pk, "month_end")
         forbidden = raw_personal_values(home.raw, day)
-        result = merge_scans([_scan(context, warehouse, home, period, report_files(home.reports / period), forbidden)
-                              for period in month_and_quarter(day)])
+        result = merge_scans(
+            [
+                _scan(context, warehouse, home, period, report_files(home.reports / period), forbidden)
+                for period in month_and_quarter(day)
+            ]
+        )
         write_mart(warehouse, "report_leak_scans", leak_scan_frame(day, result, bank_now_naive()), {"month_end": day})
         scanned += result["files_scanned"]
         subjects += result["subjects_scanned"]
         findings += [f"{day:%Y-%m}: {f}" for f in result["findings"]]
         values = max(values, sum(len(v) for v in forbidden.values()))
     return dg.MaterializeResult(
-        metadata={"files_scanned": scanned, "subjects_scanned": subjects, "findings": len(findings),
-                  "values_checked": values, "months": len(context.partition_keys)},
-        check_results=[dg.AssetCheckResult(
-            check_name="no_personal_data", passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"})])
+        metadata={
+            "files_scanned": scanned,
+            "subjects_scanned": subjects,
+            "findings": len(findings),
+            "values_checked": values,
+            "months": len(context.partition_keys),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_personal_data",
+                passed=not findings,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"},
+            )
+        ],
+    )
 
 
 @month_end_asset(
@@ -126,33 +167,51 @@ def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     "data_quality/ and the subjects of its outbox rows, against the raw zone's personal values at the month "
     "end. Records every file's and subject's SHA-256 and verdict in leak_scan_files; blocking check "
     "no_personal_data.",
-    check_specs=[dg.AssetCheckSpec("no_personal_data", asset=DQ_REPORT_SCAN_KEY, blocking=True,
-                                   description="No personal value of the raw zone in the data-quality report.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_personal_data",
+            asset=DQ_REPORT_SCAN_KEY,
+            blocking=True,
+            description="No personal value of the raw zone in the data-quality report.",
+        )
+    ],
 )
-def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
-                           warehouse: WarehouseResource):
+def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     home = crm_home.home()
     scanned, findings = 0, []
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
         period = month_period(day)
         files = report_files(home.reports / period / "data_quality")
-        result = _scan(context, warehouse, home, period, files, raw_personal_values(home.raw, day),
-                       report="data_quality")
+        result = _scan(
+            context, warehouse, home, period, files, raw_personal_values(home.raw, day), report="data_quality"
+        )
         scanned += result["files_scanned"]
         findings += [f"{day:%Y-%m}: {f}" for f in result["findings"]]
     return dg.MaterializeResult(
         metadata={"files_scanned": scanned, "findings": len(findings), "months": len(context.partition_keys)},
-        check_results=[dg.AssetCheckResult(
-            check_name="no_personal_data", passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"})])
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_personal_data",
+                passed=not findings,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"},
+            )
+        ],
+    )
 
 
 @month_end_asset(
     "delivery",
     "monthly",
-    deps=[dg.AssetKey(["reports", "portfolio"]), dg.AssetKey(["reports", "satisfaction_quarterly"]),
-          dg.AssetKey(["reports", "data_quality"]), LEAK_SCAN_KEY, DQ_REPORT_SCAN_KEY, *_raw_keys("staff")],
+    deps=[
+        dg.AssetKey(["reports", "portfolio"]),
+        dg.AssetKey(["reports", "satisfaction_quarterly"]),
+        dg.AssetKey(["reports", "data_quality"]),
+        LEAK_SCAN_KEY,
+        DQ_REPORT_SCAN_KEY,
+        *_raw_keys("staff"),
+    ],
     kinds=("python", "email"),
     tags={"crm/sends-email": "true"},
     description="Sends the month's (and a closing quarter's) queued reports: each message is marked sent only "
@@ -160,8 +219,12 @@ def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeR
     "queued, 5xx fail and are reported; a rerun sends nothing already sent. Addresses come from the raw staff "
     "extract at send time and are not stored. Runs only when the leak scan passed (blocking check).",
 )
-def monthly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
-            delivery: DeliveryResource):
+def monthly(
+    context: dg.AssetExecutionContext,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
@@ -170,8 +233,10 @@ def monthly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, wareho
         meta = _send(context, warehouse, delivery, home, day, periods)
         meta["periods"] = ", ".join(periods)
     if meta.get("failed"):
-        raise RuntimeError(f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
-                           "report_outbox table; fix and rerun with the failed rows retried")
+        raise RuntimeError(
+            f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
+            "report_outbox table; fix and rerun with the failed rows retried"
+        )
     return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
 
 
@@ -188,24 +253,36 @@ def monthly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, wareho
     "zone (every file's and subject's SHA-256 and verdict recorded in leak_scan_files; a finding stops the "
     "step before anything is sent); same delivery guarantees and send gate as delivery/monthly.",
 )
-def weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
-           delivery: DeliveryResource):
+def weekly(
+    context: dg.AssetExecutionContext,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
         day = week_end(pk)
         raw_day = _latest_raw_day(home, day)
         period = week_period(day)
-        scan = _scan(context, warehouse, home, period, report_files(home.reports / period),
-                     raw_personal_values(home.raw, raw_day))
+        scan = _scan(
+            context,
+            warehouse,
+            home,
+            period,
+            report_files(home.reports / period),
+            raw_personal_values(home.raw, raw_day),
+        )
         if not scan["passed"]:
-            raise RuntimeError("personal data found in the weekly digests; nothing sent: "
-                               + "; ".join(scan["findings"][:10]))
+            raise RuntimeError(
+                "personal data found in the weekly digests; nothing sent: " + "; ".join(scan["findings"][:10])
+            )
         meta["files_scanned"] = scan["files_scanned"]
         meta.update(_send(context, warehouse, delivery, home, raw_day, [period]))
     if meta.get("failed"):
-        raise RuntimeError(f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the "
-                           "report_outbox table")
+        raise RuntimeError(
+            f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the report_outbox table"
+        )
     return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
 
 

@@ -17,8 +17,7 @@ OWNERS = ["team:data-engineering"]
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
 
-def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), tags=None,
-                    **more):
+def month_end_asset(layer: str, name: str, *, deps, description: str, kinds=("python", "duckdb"), tags=None, **more):
     """The decorator of a month-end asset of ``layer`` (``marts``, ``models``, ``reports`` ...): monthly
     partitions, one run for a range (single-run backfill), owners, kinds and tags of the layer (plus
     ``tags``); internal sensitivity."""

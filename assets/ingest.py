@@ -69,8 +69,13 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
             for pk in context.partition_keys:
                 day = business_date_for(pk, extract.cadence)
                 outcome = ingest_partition(
-                    extract, day, landing=home.landing, raw=home.raw, engine=engine,
-                    schema=warehouse.schema, run_id=context.run.run_id,
+                    extract,
+                    day,
+                    landing=home.landing,
+                    raw=home.raw,
+                    engine=engine,
+                    schema=warehouse.schema,
+                    run_id=context.run.run_id,
                 )
                 outcomes.append(outcome)
                 if outcome.status == "rejected":
@@ -80,7 +85,9 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         finally:
             engine.dispose()
 
-        by_status = {s: [o for o in outcomes if o.status == s] for s in ("accepted", "unchanged", "rejected", "missing")}
+        by_status = {
+            s: [o for o in outcomes if o.status == s] for s in ("accepted", "unchanged", "rejected", "missing")
+        }
         rejected, missing = by_status["rejected"], by_status["missing"]
         # A rejected file fails the check as an error (blocking downstream); a file that has not arrived
         # fails it as a warning.

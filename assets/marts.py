@@ -23,8 +23,17 @@ def _keys(*names: str) -> list[dg.AssetKey]:
 @month_end_asset(
     "marts",
     "customer_360",
-    deps=_keys("customers", "corporates", "loans", "deposits", "product_holdings", "related_parties",
-               "bureau_records", "branches", "staff"),
+    deps=_keys(
+        "customers",
+        "corporates",
+        "loans",
+        "deposits",
+        "product_holdings",
+        "related_parties",
+        "bureau_records",
+        "branches",
+        "staff",
+    ),
     description="Customer 360 at month end: one row per customer with a loan, a guarantee or a deposit: masked "
     "profile, branch and manager, products held, exposure (loans, overdue, worst class), guarantees given and "
     "received, deposits and the latest credit-bureau summary. Warehouse table customer_360 (month_end). "
@@ -37,15 +46,26 @@ def customer_360(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     rows, customers = 0, 0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        frames = {n: read_staged(home.staged, n, day) for n in ("customers", "corporates", "loans", "deposits",
-                                                                "product_holdings", "related_parties", "branches",
-                                                                "staff")}
+        frames = {
+            n: read_staged(home.staged, n, day)
+            for n in (
+                "customers",
+                "corporates",
+                "loans",
+                "deposits",
+                "product_holdings",
+                "related_parties",
+                "branches",
+                "staff",
+            )
+        }
         frames["bureau_records"] = read_staged_until(home.staged, "bureau_records", day)
         view = build(day, **frames).rename(columns={"business_date": "month_end"})
         rows += write_mart(warehouse, "customer_360", view, {"month_end": day})
         customers += int(view["is_credit_customer"].sum())
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "credit_customers": customers,
-                                          "months": len(context.partition_keys)})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "credit_customers": customers, "months": len(context.partition_keys)}
+    )
 
 
 @month_end_asset(
@@ -57,8 +77,9 @@ def customer_360(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     "reported, at month end: every loan that differs, with the direction and the reason. Warehouse table "
     "five_class_differences (month_end).",
 )
-def five_class_reconciliation(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
-                              warehouse: WarehouseResource):
+def five_class_reconciliation(
+    context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource
+):
     from crm.scoring.five_class import reconcile, summary
 
     home = crm_home.home()
@@ -73,10 +94,15 @@ def five_class_reconciliation(context: dg.AssetExecutionContext, crm_home: CrmHo
         better += figures["reported_better"]
         balance += float(figures["balance_affected"])
         write_mart(warehouse, "five_class_differences", diff.assign(month_end=day), {"month_end": day})
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": differences, "loans_checked": checked, "differences": differences,
-        "reported_better_than_rule": better, "balance_affected": round(balance, 2),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": differences,
+            "loans_checked": checked,
+            "differences": differences,
+            "reported_better_than_rule": better,
+            "balance_affected": round(balance, 2),
+        }
+    )
 
 
 @month_end_asset(
@@ -112,8 +138,7 @@ def financial_ratios(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
     "exposure and the largest single-group concentration; supply-chain links (suppliers and buyers). Warehouse "
     "tables party_groups, group_exposure, guarantee_circles and supply_chain_links (month_end).",
 )
-def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
-                         warehouse: WarehouseResource):
+def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.scoring.graph import (
         build_graphs,
         group_exposure,
@@ -138,9 +163,13 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
         supply = supply_chain_links(graphs)
         write_mart(warehouse, "supply_chain_links", supply.assign(month_end=day), {"month_end": day})
         top, share = largest_group_concentration(exposure)
-        meta = {"groups_with_2_or_more_customers": int((exposure["customers"] >= 2).sum()),
-                "guarantee_circles": len(circles), "supply_chain_links": len(supply), "largest_group": str(top),
-                "largest_group_share": round(float(share), 4) if share == share else 0.0}
+        meta = {
+            "groups_with_2_or_more_customers": int((exposure["customers"] >= 2).sum()),
+            "guarantee_circles": len(circles),
+            "supply_chain_links": len(supply),
+            "largest_group": str(top),
+            "largest_group_share": round(float(share), 4) if share == share else 0.0,
+        }
     return dg.MaterializeResult(metadata={"months": len(context.partition_keys), **meta})
 
 
@@ -170,9 +199,13 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
         month = satisfaction_month(
-            read_staged_until(home.staged, "surveys", day), read_staged_until(home.staged, "service_requests", day),
-            read_staged(home.staged, "staff", day), month_rows(warehouse, "customer_value", day, ["customer_id", "tier"]),
-            config, day)
+            read_staged_until(home.staged, "surveys", day),
+            read_staged_until(home.staged, "service_requests", day),
+            read_staged(home.staged, "staff", day),
+            month_rows(warehouse, "customer_value", day, ["customer_id", "tier"]),
+            config,
+            day,
+        )
         stamp = {"month_end": day, "config_version": version}
         for name, frame in month.tables.items():
             write_mart(warehouse, name, frame.assign(**stamp), {"month_end": day})
@@ -208,13 +241,24 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
             raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
         out = build(c360, earlier, scores, read_staged(home.staged, "loans", day), config).assign(month_end=day)
         write_mart(warehouse, "customer_value", out, {"month_end": day})
-        meta.update({"customers": len(out), "key_accounts": int(out["key_account"].sum()),
-                     "watch": int(out["watch"].sum()),
-                     "tiers": ", ".join(f"{k}: {v}" for k, v in out["tier"].value_counts().sort_index().items()),
-                     "total_contribution": round(float(out["contribution"].sum()), 2)})
+        meta.update(
+            {
+                "customers": len(out),
+                "key_accounts": int(out["key_account"].sum()),
+                "watch": int(out["watch"].sum()),
+                "tiers": ", ".join(f"{k}: {v}" for k, v in out["tier"].value_counts().sort_index().items()),
+                "total_contribution": round(float(out["contribution"].sum()), 2),
+            }
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers", 0), **meta})
 
 
-mart_assets = [customer_360, five_class_reconciliation, financial_ratios, related_party_groups, satisfaction,
-               customer_value]
+mart_assets = [
+    customer_360,
+    five_class_reconciliation,
+    financial_ratios,
+    related_party_groups,
+    satisfaction,
+    customer_value,
+]
 MART_KEYS = [a.key for a in mart_assets]

@@ -43,29 +43,56 @@ def _warnings_at(home, warehouse: WarehouseResource, day: dt.date, before: dt.da
     )
 
     bureau = read_staged_until(home.staged, "bureau_records", day)
-    now = signals(day, loans=read_staged(home.staged, "loans", day),
-                  deposits=read_staged(home.staged, "deposits", day), bureau=bureau)
+    now = signals(
+        day,
+        loans=read_staged(home.staged, "loans", day),
+        deposits=read_staged(home.staged, "deposits", day),
+        bureau=bureau,
+    )
     try:
-        then = signals(before, loans=read_staged(home.staged, "loans", before),
-                       deposits=read_staged(home.staged, "deposits", before), bureau=bureau)
+        then = signals(
+            before,
+            loans=read_staged(home.staged, "loans", before),
+            deposits=read_staged(home.staged, "deposits", before),
+            bureau=bureau,
+        )
     except FileNotFoundError:  # e.g. the first month loaded: the comparing rules are not evaluated
         then = None
     first, last = behaviour_window(day, config)
     files = partitions(home.staged, "transactions", since=first, until=last)
     behaviour = behaviour_psi_files(files, day, config)
     scores_now = latest_month_rows(warehouse, "credit_scores", day)
-    scores_before = (latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
-                     if len(scores_now) else pd.DataFrame())
+    scores_before = (
+        latest_month_rows(warehouse, "credit_scores", scores_now["month_end"].iloc[0], before=True)
+        if len(scores_now)
+        else pd.DataFrame()
+    )
     warnings = early_warnings(
-        now, then, config, day=day, scores_now=scores_now, scores_before=scores_before, behaviour=behaviour,
+        now,
+        then,
+        config,
+        day=day,
+        scores_now=scores_now,
+        scores_before=scores_before,
+        behaviour=behaviour,
         ratios=latest_month_rows(warehouse, "financial_ratios", day),
-        related=read_staged(home.staged, "related_parties", day))
+        related=read_staged(home.staged, "related_parties", day),
+    )
     customers = watch_customers(now, latest_month_rows(warehouse, "customer_value", day))
     return warnings, customers, behaviour, then is not None
 
 
-def _warn_and_write(context, home, warehouse: WarehouseResource, config: dict, day: dt.date, before: dt.date,
-                    partition: str, warnings_table: str, watch_table: str) -> dict:
+def _warn_and_write(
+    context,
+    home,
+    warehouse: WarehouseResource,
+    config: dict,
+    day: dt.date,
+    before: dt.date,
+    partition: str,
+    warnings_table: str,
+    watch_table: str,
+) -> dict:
     """The early warnings at ``day`` against ``before`` and the watch list, written to the two tables under
     ``partition`` = ``day``; returns the metadata (counts only)."""
     from crm.playbook.warnings import watch_list
@@ -75,23 +102,34 @@ def _warn_and_write(context, home, warehouse: WarehouseResource, config: dict, d
         context.log.warning(f"{day}: no snapshot at {before}; rules comparing two dates skipped")
     # a timestamp column either way (NaT without a comparison), so the table's type does not depend on
     # whether the first period loaded had one
-    stamp = {partition: day, "compared_with": pd.Timestamp(before) if compared else pd.NaT,
-             "config_version": config["version"]}
+    stamp = {
+        partition: day,
+        "compared_with": pd.Timestamp(before) if compared else pd.NaT,
+        "config_version": config["version"],
+    }
     watch = watch_list(warnings, customers, config)
     write_mart(warehouse, warnings_table, warnings.assign(**stamp), {partition: day})
     write_mart(warehouse, watch_table, watch.assign(**stamp), {partition: day})
-    return {"warnings": len(warnings), "customers_on_watch_list": len(watch),
-            "by_rule": ", ".join(f"{k}: {v}" for k, v in warnings["rule_id"].value_counts().sort_index().items())
-            or "none", "high": int((watch["severity"] == "high").sum()),
-            "managers": int(watch["manager_id"].nunique()), "behaviour_customers_tested": len(behaviour),
-            "compared": compared}
+    return {
+        "warnings": len(warnings),
+        "customers_on_watch_list": len(watch),
+        "by_rule": ", ".join(f"{k}: {v}" for k, v in warnings["rule_id"].value_counts().sort_index().items()) or "none",
+        "high": int((watch["severity"] == "high").sum()),
+        "managers": int(watch["manager_id"].nunique()),
+        "behaviour_customers_tested": len(behaviour),
+        "compared": compared,
+    }
 
 
 @month_end_asset(
     MART,
     "early_warnings",
-    deps=[_mart("customer_value"), _mart("credit_scores"), _mart("financial_ratios"),
-          *_staged("loans", "deposits", "bureau_records", "transactions", "related_parties")],
+    deps=[
+        _mart("customer_value"),
+        _mart("credit_scores"),
+        _mart("financial_ratios"),
+        *_staged("loans", "deposits", "bureau_records", "transactions", "related_parties"),
+    ],
     description="Early warnings at month end against the previous month end: new or rising overdue, grade or "
     "score drop, a significant shift in the customer's own transaction mix (PSI), deposit outflow, financial-"
     "ratio deterioration, credit-bureau inquiry spike, new external debt, a related party or guarantor in "
@@ -107,8 +145,19 @@ def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
     meta: dict = {"config_version": str(config["version"])}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        meta.update(_warn_and_write(context, home, warehouse, config, day, months_before(day, 1), "month_end",
-                                    "early_warnings", "watch_list"))
+        meta.update(
+            _warn_and_write(
+                context,
+                home,
+                warehouse,
+                config,
+                day,
+                months_before(day, 1),
+                "month_end",
+                "early_warnings",
+                "watch_list",
+            )
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("warnings", 0), **meta})
 
 
@@ -117,8 +166,10 @@ def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
     group_name=MART,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(_mart(n), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
-          for n in ("customer_value", "credit_scores", "financial_ratios")]
+    deps=[
+        dg.AssetDep(_mart(n), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
+        for n in ("customer_value", "credit_scores", "financial_ratios")
+    ]
     + _staged("loans", "deposits", "bureau_records", "transactions", "related_parties"),
     kinds={"python", "duckdb"},
     owners=OWNERS,
@@ -136,9 +187,22 @@ def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
     meta: dict = {"config_version": str(config["version"])}
     for pk in context.partition_keys:
         day = week_end(pk)
-        meta.update({"week_end": day.isoformat(), **_warn_and_write(
-            context, home, warehouse, config, day, day - dt.timedelta(days=7), "week_end", "early_warnings_weekly",
-            "watch_list_weekly")})
+        meta.update(
+            {
+                "week_end": day.isoformat(),
+                **_warn_and_write(
+                    context,
+                    home,
+                    warehouse,
+                    config,
+                    day,
+                    day - dt.timedelta(days=7),
+                    "week_end",
+                    "early_warnings_weekly",
+                    "watch_list_weekly",
+                ),
+            }
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers_on_watch_list", 0), **meta})
 
 
@@ -164,17 +228,28 @@ def cross_sell(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, war
         if value.empty or c360.empty:
             raise FileNotFoundError(f"customer_value / customer_360 have no rows for {day}: materialise them first")
         suggestions, lifts = next_best(cross_sell_customers(value, c360), config)
-        links = month_rows(warehouse, "supply_chain_links", day, ["supplier", "buyer", "amount",
-                                                                   "supplier_is_customer", "buyer_is_customer"])
+        links = month_rows(
+            warehouse,
+            "supply_chain_links",
+            day,
+            ["supplier", "buyer", "amount", "supplier_is_customer", "buyer_is_customer"],
+        )
         leads = supply_chain_leads(links, value, c360, config)
         stamp = {"month_end": day, "config_version": config["version"]}
         write_mart(warehouse, "cross_sell_suggestions", suggestions.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "cross_sell_lifts", lifts.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "supply_chain_leads", leads.assign(**stamp), {"month_end": day})
-        meta.update({"suggestions": len(suggestions), "customers_with_suggestions":
-                     int(suggestions["customer_id"].nunique()), "supply_chain_leads": len(leads),
-                     "by_family": ", ".join(f"{k}: {v}" for k, v in suggestions["product_family"].value_counts()
-                                            .sort_index().items()) or "none"})
+        meta.update(
+            {
+                "suggestions": len(suggestions),
+                "customers_with_suggestions": int(suggestions["customer_id"].nunique()),
+                "supply_chain_leads": len(leads),
+                "by_family": ", ".join(
+                    f"{k}: {v}" for k, v in suggestions["product_family"].value_counts().sort_index().items()
+                )
+                or "none",
+            }
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("suggestions", 0), **meta})
 
 
@@ -214,15 +289,20 @@ def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
 @month_end_asset(
     MART,
     "manager_scorecards",
-    deps=[_mart("customer_value"), _mart("customer_360"), _mart("early_warnings"), _mart("cross_sell"),
-          _mart("revisit_plan"), *_staged("loans", "surveys")],
+    deps=[
+        _mart("customer_value"),
+        _mart("customer_360"),
+        _mart("early_warnings"),
+        _mart("cross_sell"),
+        _mart("revisit_plan"),
+        *_staged("loans", "surveys"),
+    ],
     description="Manager scorecards: per relationship manager, portfolio size and value, key accounts and their "
     "revisit coverage, revisit compliance, CSAT and NPS of the month's surveys, cross-sell depth and open "
     "suggestions, overdue and non-performing shares of the loan balance, warned customers. Warehouse table "
     "manager_scorecards (month_end).",
 )
-def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
-                       warehouse: WarehouseResource):
+def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
     from crm.playbook.managers import manager_scorecards as build
     from crm.satisfaction.analytics import load_config as satisfaction_config
@@ -239,15 +319,28 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
         surveys = month_surveys(read_staged_until(home.staged, "surveys", day), day)
         card = build(
-            value, month_rows(warehouse, "customer_360", day, []), read_staged(home.staged, "loans", day), config,
+            value,
+            month_rows(warehouse, "customer_360", day, []),
+            read_staged(home.staged, "loans", day),
+            config,
             revisits=month_rows(warehouse, "revisit_by_manager", day, []),
             satisfaction=satisfaction_by(surveys, ["staff_id"], satisfaction_config()),
             suggestions=month_rows(warehouse, "cross_sell_suggestions", day, []),
-            watch=month_rows(warehouse, "watch_list", day, []))
-        write_mart(warehouse, "manager_scorecards", card.assign(month_end=day, config_version=config["version"]),
-                   {"month_end": day})
-        meta.update({"managers": len(card), "key_accounts": int(card["key_accounts"].sum()),
-                     "mean_revisit_compliance": round(float(card["revisit_compliance"].mean()), 4)})
+            watch=month_rows(warehouse, "watch_list", day, []),
+        )
+        write_mart(
+            warehouse,
+            "manager_scorecards",
+            card.assign(month_end=day, config_version=config["version"]),
+            {"month_end": day},
+        )
+        meta.update(
+            {
+                "managers": len(card),
+                "key_accounts": int(card["key_accounts"].sum()),
+                "mean_revisit_compliance": round(float(card["revisit_compliance"].mean()), 4),
+            }
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("managers", 0), **meta})
 
 

@@ -82,7 +82,9 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
     )
     check_specs = [
         dg.AssetCheckSpec(
-            family, asset=key, blocking=True,
+            family,
+            asset=key,
+            blocking=True,
             description=f"Rule family '{family}': {FAMILY_TEXT[family]}. ERROR (blocks downstream) when it has "
             "critical failures in a partition whose quarantined rows exceed both the extract's share and row "
             "allowances; WARN otherwise.",
@@ -90,13 +92,17 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         for family in families
     ] + [
         dg.AssetCheckSpec(
-            "quarantine_rate", asset=key, blocking=True,
+            "quarantine_rate",
+            asset=key,
+            blocking=True,
             description="Rows quarantined (failing any critical rule) stay within the extract's share allowance "
             f"({pct(extract.quarantine_share)}) or its row allowance ({extract.quarantine_rows} rows) by "
             "default; the partition blocks only when it exceeds both.",
         ),
         dg.AssetCheckSpec(
-            "rows_accounted", asset=key, blocking=True,
+            "rows_accounted",
+            asset=key,
+            blocking=True,
             description="Per file: accepted + quarantined = parsed. No row is lost.",
         ),
     ]
@@ -137,9 +143,15 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         keys = list(context.partition_keys)
         ring = privacy.ring(context.log)
         batch = stage_partitions(
-            extract.name, [(pk, business_date_for(pk, extract.cadence)) for pk in keys],
-            raw=home.raw, staged=home.staged, engine=quality.engine, threshold=threshold,
-            rows_threshold=rows_threshold, context=gx_context, ring=ring,
+            extract.name,
+            [(pk, business_date_for(pk, extract.cadence)) for pk in keys],
+            raw=home.raw,
+            staged=home.staged,
+            engine=quality.engine,
+            threshold=threshold,
+            rows_threshold=rows_threshold,
+            context=gx_context,
+            ring=ring,
             progress=lambda done, total: context.log.info(f"{extract.name}: staged {done}/{total} partitions"),
         )
         results = batch.results
@@ -184,7 +196,8 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
                 "text_rows_cleaned": sum(rows for r in results for rows, _ in r.text_stripped.values()),
                 "text_chars_removed_by_partition": ", ".join(
                     f"{r.partition_key}: {r.text_chars_removed}" for r in results if r.text_chars_removed
-                ) or "none",
+                )
+                or "none",
                 "key_version": ring.current,
             },
             check_results=checks,
@@ -211,14 +224,16 @@ ARRIVALS_KEY = dg.AssetKey(["dq", "arrivals"])
     tags={"layer": "dq", "sensitivity": "internal"},
     check_specs=[
         dg.AssetCheckSpec(
-            "extracts_arrived", asset=ARRIVALS_KEY,
+            "extracts_arrived",
+            asset=ARRIVALS_KEY,
             description="Every expected extract arrived by the cut-off (ERROR when one is missing after the "
             "cut-off, WARN when one arrived late).",
         )
     ],
 )
-def arrivals(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
-             quality: QualityResource):
+def arrivals(
+    context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource, quality: QualityResource
+):
     from crm import warehouse as wh
     from crm.quality.arrivals import arrivals as arrivals_of
     from crm.quality.arrivals import parse_cutoff

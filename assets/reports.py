@@ -35,8 +35,17 @@ from crm.zones import latest_staged_file, partition_date, read_staged
 from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, DeliveryResource, PrivacyResource, WarehouseResource
 
-PORTFOLIO_MARTS = ["customer_360", "customer_value", "credit_scores", "early_warnings", "cross_sell",
-                   "revisit_plan", "manager_scorecards", "satisfaction", "related_party_groups"]
+PORTFOLIO_MARTS = [
+    "customer_360",
+    "customer_value",
+    "credit_scores",
+    "early_warnings",
+    "cross_sell",
+    "revisit_plan",
+    "manager_scorecards",
+    "satisfaction",
+    "related_party_groups",
+]
 LEAK_SCAN_KEY = dg.AssetKey(["dq", "report_leak_scan"])  # assets.delivery: its result is in the auditors' report
 PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
 WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
@@ -68,14 +77,16 @@ def _log_incomplete(context, notice: list[dict]) -> None:
         context.log.warning(line)
 
 
-def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *,
-                      resend: bool) -> dict:
+def _render_and_queue(
+    context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *, resend: bool
+) -> dict:
     """Render the planned jobs in the pool, queue the mailed ones (:func:`crm.reports.queue.render_and_queue`;
     a failed rendering fails the step); the run's metadata."""
     from crm.reports.queue import render_and_queue
 
-    meta = render_and_queue(planned, warehouse.transaction, workers=delivery.workers or None, resend=resend,
-                            log=context.log)
+    meta = render_and_queue(
+        planned, warehouse.transaction, workers=delivery.workers or None, resend=resend, log=context.log
+    )
     meta["undeliverable_rows"] = dg.MetadataValue.md(meta["undeliverable_rows"])
     return meta
 
@@ -92,8 +103,13 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
     "recorded undeliverable with the reason (metadata undeliverable_rows); a period with incomplete data "
     "(a current blocking DQ failure, an unrestated rejected file) carries the notice on every cover.",
 )
-def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
-              warehouse: WarehouseResource, delivery: DeliveryResource):
+def portfolio(
+    context: dg.AssetExecutionContext,
+    config: RenderConfig,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     from crm.reports.data import load_month
     from crm.reports.plan import complete, portfolio_plan
     from crm.reports.recipients import servable
@@ -108,8 +124,13 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
         everyone, notice = readers(home, day), _incomplete(warehouse, "month", day)
         _log_incomplete(context, notice)
-        planned = complete(portfolio_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
-                           everyone, notice, period=month_period(day), reports=PORTFOLIO_REPORTS)
+        planned = complete(
+            portfolio_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
+            everyone,
+            notice,
+            period=month_period(day),
+            reports=PORTFOLIO_REPORTS,
+        )
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
@@ -123,8 +144,13 @@ def portfolio(context: dg.AssetExecutionContext, config: RenderConfig, crm_home:
     "trend, by branch, channel, product and tier, drivers, complaint themes, SLAs, verbatims) per branch head "
     "and bank-wide, for a quarter-closing month (March, June, September, December); other months do nothing.",
 )
-def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
-                           warehouse: WarehouseResource, delivery: DeliveryResource):
+def satisfaction_quarterly(
+    context: dg.AssetExecutionContext,
+    config: RenderConfig,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     from crm.reports.data import load_month
     from crm.reports.plan import complete, quarterly_plan
     from crm.reports.recipients import servable
@@ -140,11 +166,17 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
             data = load_month(conn, day, read_staged(home.staged, "staff", day))
         everyone, notice = readers(home, day), _incomplete(warehouse, "quarter", day)
         _log_incomplete(context, notice)
-        planned = complete(quarterly_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
-                           everyone, notice, period=quarter_period(day),
-                           reports={"satisfaction": "satisfaction_quarter"})
-        meta = {"quarters": meta["quarters"] + 1,
-                **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend)}
+        planned = complete(
+            quarterly_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
+            everyone,
+            notice,
+            period=quarter_period(day),
+            reports={"satisfaction": "satisfaction_quarter"},
+        )
+        meta = {
+            "quarters": meta["quarters"] + 1,
+            **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend),
+        }
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -157,8 +189,14 @@ def satisfaction_quarterly(context: dg.AssetExecutionContext, config: RenderConf
     "totals; rule pass rates with their trend; quarantine by rule; masking evidence (policy version, key "
     "versions, the month's report leak scan); raw-zone purges. Rendered once, mailed to every auditor.",
 )
-def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
-                 warehouse: WarehouseResource, privacy: PrivacyResource, delivery: DeliveryResource):
+def data_quality(
+    context: dg.AssetExecutionContext,
+    config: RenderConfig,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    privacy: PrivacyResource,
+    delivery: DeliveryResource,
+):
     from crm.privacy.policy import load_policy
     from crm.reports.dq import dq_context, is_empty
     from crm.reports.leakscan import leak_scan_of
@@ -172,13 +210,24 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
         day = business_date_for(pk, "month_end")
         scan = leak_scan_of(month_rows(warehouse, "report_leak_scans", day, []))
         with warehouse.transaction() as conn:
-            ctx = dq_context(conn, day, policy_version=load_policy().version, key_versions=list(ring.keys),
-                             leak_scan=scan, generated_at=bank_now_naive())
+            ctx = dq_context(
+                conn,
+                day,
+                policy_version=load_policy().version,
+                key_versions=list(ring.keys),
+                leak_scan=scan,
+                generated_at=bank_now_naive(),
+            )
         rows = 0 if is_empty(ctx) else 1
         everyone = readers(home, day)
         _log_incomplete(context, ctx["incomplete"])
-        planned = complete(dq_plan(ctx, servable(everyone), home.reports, delivery.locale, rows), everyone,
-                           ctx["incomplete"], period=month_period(day), reports={"data_quality": "data_quality"})
+        planned = complete(
+            dq_plan(ctx, servable(everyone), home.reports, delivery.locale, rows),
+            everyone,
+            ctx["incomplete"],
+            period=month_period(day),
+            reports={"data_quality": "data_quality"},
+        )
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
@@ -188,16 +237,24 @@ def data_quality(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
     group_name="reports",
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetKey(["marts", "watch_list_weekly"]), dg.AssetKey(["staged", "staff"]),
-          dg.AssetKey(["marts", "customer_360"])],
+    deps=[
+        dg.AssetKey(["marts", "watch_list_weekly"]),
+        dg.AssetKey(["staged", "staff"]),
+        dg.AssetKey(["marts", "customer_360"]),
+    ],
     kinds={"python", "pdf", "html"},
     owners=OWNERS,
     tags=WEEKLY_TAGS,
     description="The weekly early-warning digest per relationship manager (their own customers on the weekly "
     "watch list), HTML and PDF under CRM_HOME/reports/<YYYY-Www>/, queued in the outbox.",
 )
-def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_home: CrmHomeResource,
-                 warehouse: WarehouseResource, delivery: DeliveryResource):
+def watch_digest(
+    context: dg.AssetExecutionContext,
+    config: RenderConfig,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     from crm.reports.plan import complete, digest_plan
     from crm.reports.recipients import servable
     from crm.warehouse.marts import read_table
@@ -209,16 +266,23 @@ def watch_digest(context: dg.AssetExecutionContext, config: RenderConfig, crm_ho
         with warehouse.transaction() as conn:
             watch = read_table(conn, "watch_list_weekly", {"week_end": day})
         names = latest_month_rows(warehouse, "customer_360", day)
-        names = names[["customer_id", "display_name"]] if len(names) else pd.DataFrame(
-            columns=["customer_id", "display_name"])
+        names = (
+            names[["customer_id", "display_name"]]
+            if len(names)
+            else pd.DataFrame(columns=["customer_id", "display_name"])
+        )
         staff_day = _latest_staged_day(home, "staff", day)
         staff = read_staged(home.staged, "staff", staff_day)
         everyone = readers(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
         notice = _incomplete(warehouse, "week", day)
         _log_incomplete(context, notice)
-        planned = complete(digest_plan(watch, names, staff, servable(everyone), day, home.reports, delivery.locale,
-                                       bank_now_naive()), everyone, notice, period=week_period(day),
-                           reports={"watch_digest": "watch_digest"})
+        planned = complete(
+            digest_plan(watch, names, staff, servable(everyone), day, home.reports, delivery.locale, bank_now_naive()),
+            everyone,
+            notice,
+            period=week_period(day),
+            reports={"watch_digest": "watch_digest"},
+        )
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 

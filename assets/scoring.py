@@ -42,8 +42,9 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
             data = sample[segment]
             bads = int(data["bad"].sum())
             if bads < scoring.min_bads:
-                context.log.warning(f"{segment} {day}: {bads} bads in {len(data)} rows, fewer than "
-                                    f"{scoring.min_bads}: no model trained")
+                context.log.warning(
+                    f"{segment} {day}: {bads} bads in {len(data)} rows, fewer than {scoring.min_bads}: no model trained"
+                )
                 meta[f"{segment}_skipped"] = f"{bads} bads < {scoring.min_bads}"
                 continue
             features = segment_features(segment, data.columns)
@@ -55,17 +56,20 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
                 approve(home.models, segment, version)
                 context.log.warning(f"{segment}: first scorecard {version} approved automatically (local only)")
             m = card.metrics
-            meta.update({
-                f"{segment}_version": version,
-                f"{segment}_rows": len(data), f"{segment}_bad_rate": round(bads / len(data), 4),
-                "customers_in_history": data.attrs.get("customers"),
-                "customers_drawn_share": round(float(data.attrs.get("drawn_share", 1.0)), 4),
-                f"{segment}_holdout_auc": round(float(m.get("auc", float("nan"))), 4),
-                f"{segment}_holdout_ks": round(float(m.get("ks", float("nan"))), 4),
-                f"{segment}_holdout_gini": round(float(m.get("gini", float("nan"))), 4),
-                f"{segment}_characteristics": ", ".join(card.features),
-                f"{segment}_model_card": str(version_dir(home.models, segment, version) / "model_card.html"),
-            })
+            meta.update(
+                {
+                    f"{segment}_version": version,
+                    f"{segment}_rows": len(data),
+                    f"{segment}_bad_rate": round(bads / len(data), 4),
+                    "customers_in_history": data.attrs.get("customers"),
+                    "customers_drawn_share": round(float(data.attrs.get("drawn_share", 1.0)), 4),
+                    f"{segment}_holdout_auc": round(float(m.get("auc", float("nan"))), 4),
+                    f"{segment}_holdout_ks": round(float(m.get("ks", float("nan"))), 4),
+                    f"{segment}_holdout_gini": round(float(m.get("gini", float("nan"))), 4),
+                    f"{segment}_characteristics": ", ".join(card.features),
+                    f"{segment}_model_card": str(version_dir(home.models, segment, version) / "model_card.html"),
+                }
+            )
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -78,12 +82,16 @@ def scorecard_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource
     "credit_scores and scorecard_drift (PSI of the score and of each characteristic against the "
     "development sample).",
     check_specs=[
-        dg.AssetCheckSpec("score_drift", asset=SCORES_KEY,
-                          description="PSI of the score against the development sample: WARN from 0.10, "
-                          "ERROR from 0.25."),
-        dg.AssetCheckSpec("characteristic_drift", asset=SCORES_KEY,
-                          description="PSI of each characteristic against the development sample: WARN from "
-                          "0.10, ERROR from 0.25."),
+        dg.AssetCheckSpec(
+            "score_drift",
+            asset=SCORES_KEY,
+            description="PSI of the score against the development sample: WARN from 0.10, ERROR from 0.25.",
+        ),
+        dg.AssetCheckSpec(
+            "characteristic_drift",
+            asset=SCORES_KEY,
+            description="PSI of each characteristic against the development sample: WARN from 0.10, ERROR from 0.25.",
+        ),
     ],
 )
 def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
@@ -117,11 +125,18 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
         # materialised with no rows (the warehouse table is left as it is): the month's value, warnings and
         # reports still build, with the configured PD for unscored borrowers, and the checks say why
         yield dg.MaterializeResult(
-            metadata={"dagster/row_count": 0, "segments_without_approved_model": ", ".join(sorted(unscored)),
-                      "reason": why},
-            check_results=[dg.AssetCheckResult(check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                               metadata={"reason": why})
-                           for name in ("score_drift", "characteristic_drift")])
+            metadata={
+                "dagster/row_count": 0,
+                "segments_without_approved_model": ", ".join(sorted(unscored)),
+                "reason": why,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": why}
+                )
+                for name in ("score_drift", "characteristic_drift")
+            ],
+        )
         return
     scored = pd.concat(scored_rows, ignore_index=True)
     drift = pd.concat(drift_rows, ignore_index=True)
@@ -132,20 +147,30 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
     def check(name: str, rows: pd.DataFrame) -> dg.AssetCheckResult:
         verdict = drift_verdict(rows)
         return dg.AssetCheckResult(
-            check_name=name, passed=verdict["passed"],
+            check_name=name,
+            passed=verdict["passed"],
             severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
-            metadata={"max_psi": round(verdict["worst"], 4), "warn_at": WARN, "fail_at": ACT,
-                      "largest": dg.MetadataValue.md(verdict["table"])},
+            metadata={
+                "max_psi": round(verdict["worst"], 4),
+                "warn_at": WARN,
+                "fail_at": ACT,
+                "largest": dg.MetadataValue.md(verdict["table"]),
+            },
         )
 
     grade_counts = scored.groupby("grade").size().to_dict()
     yield dg.MaterializeResult(
-        metadata={"dagster/row_count": len(scored), "mean_pd": round(float(scored["pd"].mean()), 5),
-                  "segments_without_approved_model": ", ".join(sorted(unscored)) or "none",
-                  "models": ", ".join(sorted(set(scored["segment"] + ":" + scored["model_version"]))),
-                  "grades": ", ".join(f"{g}: {n}" for g, n in sorted(grade_counts.items()))},
-        check_results=[check("score_drift", drift[drift["feature"] == "score"]),
-                       check("characteristic_drift", drift[drift["feature"] != "score"])],
+        metadata={
+            "dagster/row_count": len(scored),
+            "mean_pd": round(float(scored["pd"].mean()), 5),
+            "segments_without_approved_model": ", ".join(sorted(unscored)) or "none",
+            "models": ", ".join(sorted(set(scored["segment"] + ":" + scored["model_version"]))),
+            "grades": ", ".join(f"{g}: {n}" for g, n in sorted(grade_counts.items())),
+        },
+        check_results=[
+            check("score_drift", drift[drift["feature"] == "score"]),
+            check("characteristic_drift", drift[drift["feature"] != "score"]),
+        ],
     )
 
 

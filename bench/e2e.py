@@ -67,9 +67,11 @@ def duckdb_floor(landing: Path, day: dt.date) -> tuple[float, int]:
         cols = ", ".join(f"'{c.name}': '{DUCK_TYPES[c.type]}'" for c in e.columns)
         for path in sorted(folder.glob(f"{e.file_code}_*.dat")):
             # as bench/ingest.py, with the dialect given (no sniffing: it fails on some small files)
-            sql = (f"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv('{path}', delim='|', quote='\"', "
-                   f"escape='\"', header=false, skip=1, auto_detect=false, columns={{{cols}}}, "
-                   "ignore_errors=true, timestampformat='%Y-%m-%d %H:%M:%S')")
+            sql = (
+                f"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv('{path}', delim='|', quote='\"', "
+                f"escape='\"', header=false, skip=1, auto_detect=false, columns={{{cols}}}, "
+                "ignore_errors=true, timestampformat='%Y-%m-%d %H:%M:%S')"
+            )
             t = time.perf_counter()
             con.execute(sql)
             seconds += time.perf_counter() - t
@@ -120,9 +122,18 @@ def run_size(customers: int, day: dt.date, seed: int, out: Path) -> dict:
     peak = sampler.stop()
     # the steps running when the process tree peaked (a step's process outlives its STEP_SUCCESS event briefly)
     at_peak = sorted(k for k, (a, b) in spans.items() if a - 1 <= sampler.peak_at <= b + 1)
-    return {"customers": customers, "generate_s": gen_s, "records": records, "duckdb_floor_s": floor_s,
-            "wall_s": wall, "peak_mib": peak / 1024, "steps": steps, "steps_at_peak": at_peak,
-            "ok": all(s.success for s in summaries), "runs": [(s.job, s.success) for s in summaries]}
+    return {
+        "customers": customers,
+        "generate_s": gen_s,
+        "records": records,
+        "duckdb_floor_s": floor_s,
+        "wall_s": wall,
+        "peak_mib": peak / 1024,
+        "steps": steps,
+        "steps_at_peak": at_peak,
+        "ok": all(s.success for s in summaries),
+        "runs": [(s.job, s.success) for s in summaries],
+    }
 
 
 def main() -> None:
@@ -140,21 +151,36 @@ def main() -> None:
         # each size in its own process: the definitions (and the step processes' forkserver) read CRM_HOME
         # when first loaded
         result_file = args.out.resolve() / f"result_{n}.json"
-        subprocess.run([sys.executable, __file__, "--_one", str(n), day.isoformat(), str(args.seed),
-                        str(args.out.resolve()), str(result_file)], check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--_one",
+                str(n),
+                day.isoformat(),
+                str(args.seed),
+                str(args.out.resolve()),
+                str(result_file),
+            ],
+            check=False,
+        )
         if not result_file.exists():
             print(f"{n:,} customers: the run did not finish (see its output above)")
             results.append({"customers": n, "ok": False})
             continue
         r = json.loads(result_file.read_text())
         results.append(r)
-        print(f"\n{n:,} customers, business date {day}: {r['records']:,} records; generated in "
-              f"{r['generate_s']:.1f} s; runs {r['runs']}")
+        print(
+            f"\n{n:,} customers, business date {day}: {r['records']:,} records; generated in "
+            f"{r['generate_s']:.1f} s; runs {r['runs']}"
+        )
         for key, sec in sorted(r["steps"].items(), key=lambda kv: -kv[1])[:25]:
             print(f"  {key:<44}{sec:>9.1f} s")
-        print(f"  total wall {r['wall_s']:.1f} s, {r['records'] / r['wall_s']:,.0f} records/s; peak RSS of the "
-              f"process tree {r['peak_mib']:,.0f} MiB; DuckDB bare parse {r['duckdb_floor_s']:.1f} s "
-              f"({r['wall_s'] / r['duckdb_floor_s']:.1f}x)")
+        print(
+            f"  total wall {r['wall_s']:.1f} s, {r['records'] / r['wall_s']:,.0f} records/s; peak RSS of the "
+            f"process tree {r['peak_mib']:,.0f} MiB; DuckDB bare parse {r['duckdb_floor_s']:.1f} s "
+            f"({r['wall_s'] / r['duckdb_floor_s']:.1f}x)"
+        )
         print(f"  steps running at the peak: {', '.join(r.get('steps_at_peak') or ['none'])}")
         if not args.keep:
             shutil.rmtree(args.out / f"bank_{n}", ignore_errors=True)
@@ -162,9 +188,11 @@ def main() -> None:
     if len(done) > 1:
         print("\nscaling")
         for a, b in zip(done, done[1:], strict=False):
-            print(f"  {a['customers']:,} -> {b['customers']:,} customers ({b['customers'] / a['customers']:.0f}x): "
-                  f"time {b['wall_s'] / a['wall_s']:.2f}x, records {b['records'] / a['records']:.2f}x, peak memory "
-                  f"{b['peak_mib'] / a['peak_mib']:.2f}x")
+            print(
+                f"  {a['customers']:,} -> {b['customers']:,} customers ({b['customers'] / a['customers']:.0f}x): "
+                f"time {b['wall_s'] / a['wall_s']:.2f}x, records {b['records'] / a['records']:.2f}x, peak memory "
+                f"{b['peak_mib'] / a['peak_mib']:.2f}x"
+            )
     sys.exit(0 if all(r["ok"] for r in results) else 1)
 
 

@@ -27,8 +27,14 @@ from crm.synthetic import generate
 from crm.warehouse import ensure_schema, make_engine
 from crm.zones import landing_dir
 
-DUCK_TYPES = {"string": "VARCHAR", "int": "BIGINT", "decimal": "DOUBLE", "date": "DATE", "timestamp": "TIMESTAMP",
-              "bool": "VARCHAR"}
+DUCK_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "decimal": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "bool": "VARCHAR",
+}
 
 
 def duckdb_parse_seconds(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> float:
@@ -62,8 +68,10 @@ def bench(customers: int, day: dt.date, work: Path) -> dict:
     ensure_schema(engine)
     con = duckdb.connect()
     rows_total = ingest_total = duck_total = 0.0
-    print(f"\n{customers:,} customers, business date {day}: generated {len(files)} files, "
-          f"{size / 2**20:,.0f} MiB in {gen_s:,.1f} s")
+    print(
+        f"\n{customers:,} customers, business date {day}: generated {len(files)} files, "
+        f"{size / 2**20:,.0f} MiB in {gen_s:,.1f} s"
+    )
     print(f"{'file':<34}{'rows':>12}{'MiB':>8}{'ingest s':>10}{'duckdb s':>10}{'ratio':>7}{'rows/s':>12}")
     for f in files:
         extract = BY_FILE_CODE[FileName.parse(f.name).file_code]
@@ -75,16 +83,29 @@ def bench(customers: int, day: dt.date, work: Path) -> dict:
         rows_total += out.records
         ingest_total += ing
         duck_total += duck
-        print(f"{f.name:<34}{out.records:>12,}{f.stat().st_size / 2**20:>8.1f}{ing:>10.2f}{duck:>10.2f}"
-              f"{ing / duck if duck else 0:>7.2f}{out.records / ing if ing else 0:>12,.0f}")
-    print(f"{'TOTAL':<34}{rows_total:>12,.0f}{size / 2**20:>8.0f}{ingest_total:>10.2f}{duck_total:>10.2f}"
-          f"{ingest_total / duck_total:>7.2f}{rows_total / ingest_total:>12,.0f}")
-    print(f"generator: {rows_total / gen_s:,.0f} rows/s; ingest: {rows_total / ingest_total:,.0f} rows/s; "
-          f"DuckDB parse: {rows_total / duck_total:,.0f} rows/s; ingest/DuckDB = {ingest_total / duck_total:.2f}x; "
-          f"peak RSS so far {peak_rss_mib():,.0f} MiB")
+        print(
+            f"{f.name:<34}{out.records:>12,}{f.stat().st_size / 2**20:>8.1f}{ing:>10.2f}{duck:>10.2f}"
+            f"{ing / duck if duck else 0:>7.2f}{out.records / ing if ing else 0:>12,.0f}"
+        )
+    print(
+        f"{'TOTAL':<34}{rows_total:>12,.0f}{size / 2**20:>8.0f}{ingest_total:>10.2f}{duck_total:>10.2f}"
+        f"{ingest_total / duck_total:>7.2f}{rows_total / ingest_total:>12,.0f}"
+    )
+    print(
+        f"generator: {rows_total / gen_s:,.0f} rows/s; ingest: {rows_total / ingest_total:,.0f} rows/s; "
+        f"DuckDB parse: {rows_total / duck_total:,.0f} rows/s; ingest/DuckDB = {ingest_total / duck_total:.2f}x; "
+        f"peak RSS so far {peak_rss_mib():,.0f} MiB"
+    )
     engine.dispose()
-    return {"customers": customers, "files": len(files), "mib": size / 2**20, "rows": rows_total,
-            "generate_s": gen_s, "ingest_s": ingest_total, "duckdb_s": duck_total}
+    return {
+        "customers": customers,
+        "files": len(files),
+        "mib": size / 2**20,
+        "rows": rows_total,
+        "generate_s": gen_s,
+        "ingest_s": ingest_total,
+        "duckdb_s": duck_total,
+    }
 
 
 def main() -> None:
@@ -97,12 +118,16 @@ def main() -> None:
     work = Path(args.work)
     results = [bench(n, dt.date.fromisoformat(args.date), work) for n in args.customers]
     print("\nsummary")
-    print(f"{'customers':>10}{'files':>7}{'MiB':>8}{'rows':>13}{'gen s':>9}{'gen rows/s':>12}{'ingest s':>10}"
-          f"{'ingest rows/s':>15}{'duckdb s':>10}{'ratio':>7}")
+    print(
+        f"{'customers':>10}{'files':>7}{'MiB':>8}{'rows':>13}{'gen s':>9}{'gen rows/s':>12}{'ingest s':>10}"
+        f"{'ingest rows/s':>15}{'duckdb s':>10}{'ratio':>7}"
+    )
     for r in results:
-        print(f"{r['customers']:>10,}{r['files']:>7}{r['mib']:>8.0f}{r['rows']:>13,.0f}{r['generate_s']:>9.1f}"
-              f"{r['rows'] / r['generate_s']:>12,.0f}{r['ingest_s']:>10.1f}{r['rows'] / r['ingest_s']:>15,.0f}"
-              f"{r['duckdb_s']:>10.1f}{r['ingest_s'] / r['duckdb_s']:>7.2f}")
+        print(
+            f"{r['customers']:>10,}{r['files']:>7}{r['mib']:>8.0f}{r['rows']:>13,.0f}{r['generate_s']:>9.1f}"
+            f"{r['rows'] / r['generate_s']:>12,.0f}{r['ingest_s']:>10.1f}{r['rows'] / r['ingest_s']:>15,.0f}"
+            f"{r['duckdb_s']:>10.1f}{r['ingest_s'] / r['duckdb_s']:>7.2f}"
+        )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

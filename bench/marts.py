@@ -37,9 +37,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-MARTS = ["marts/customer_360", "marts/five_class_reconciliation", "marts/financial_ratios",
-         "marts/related_party_groups", "marts/satisfaction", "marts/credit_scores", "marts/customer_value",
-         "marts/early_warnings", "marts/cross_sell", "marts/revisit_plan", "marts/manager_scorecards"]
+MARTS = [
+    "marts/customer_360",
+    "marts/five_class_reconciliation",
+    "marts/financial_ratios",
+    "marts/related_party_groups",
+    "marts/satisfaction",
+    "marts/credit_scores",
+    "marts/customer_value",
+    "marts/early_warnings",
+    "marts/cross_sell",
+    "marts/revisit_plan",
+    "marts/manager_scorecards",
+]
 
 
 def peak_rss_mib() -> float:
@@ -55,8 +65,10 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
     marker = root / "bank.json"
     if marker.exists():
         info = json.loads(marker.read_text())
-        print(f"reusing {root} (generated {info['generate_s']:.0f} s, ingested {info['ingest_s']:.0f} s, "
-              f"staged {info['stage_s']:.0f} s)")
+        print(
+            f"reusing {root} (generated {info['generate_s']:.0f} s, ingested {info['ingest_s']:.0f} s, "
+            f"staged {info['stage_s']:.0f} s)"
+        )
         return info
     if root.exists():
         shutil.rmtree(root)
@@ -79,8 +91,9 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
     before = previous_month_end(day)
     first_txn = day - dt.timedelta(days=89)
     files = [(d, e) for d in (before, day) for e in contract.EXTRACTS]
-    files += [(first_txn + dt.timedelta(days=i), contract.get("transactions"))
-              for i in range((day - first_txn).days + 1)]
+    files += [
+        (first_txn + dt.timedelta(days=i), contract.get("transactions")) for i in range((day - first_txn).days + 1)
+    ]
     files = sorted({(d, e.name): (d, e) for d, e in files}.values(), key=lambda x: (x[0], x[1].name))
 
     t0 = time.perf_counter()
@@ -112,8 +125,16 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
         staged = protect(frame, e.name, ring, d, names=row_names(frame, e.name, home.raw, d))
         write_frame(staged.reset_index(drop=True), staged_file(home.staged, e.name, d))
     stage_s = time.perf_counter() - t0
-    info = {"customers": customers, "date": day.isoformat(), "comparison_date": before.isoformat(),
-            "seed": seed, "files": len(files), "generate_s": gen_s, "ingest_s": ingest_s, "stage_s": stage_s}
+    info = {
+        "customers": customers,
+        "date": day.isoformat(),
+        "comparison_date": before.isoformat(),
+        "seed": seed,
+        "files": len(files),
+        "generate_s": gen_s,
+        "ingest_s": ingest_s,
+        "stage_s": stage_s,
+    }
     marker.write_text(json.dumps(info, indent=2) + "\n")
     print(f"generated {len(files)} files in {gen_s:.1f} s, ingested in {ingest_s:.1f} s, staged in {stage_s:.1f} s")
     return info
@@ -130,8 +151,14 @@ def run_marts(root: Path, day: dt.date) -> None:
     keys = [dg.AssetKey.from_user_string(k) for k in MARTS]
     t0 = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(all_assets, selection=keys, partition_key=day.replace(day=1).isoformat(),
-                                resources=resources_for(), instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            all_assets,
+            selection=keys,
+            partition_key=day.replace(day=1).isoformat(),
+            resources=resources_for(),
+            instance=instance,
+            raise_on_error=False,
+        )
         total = time.perf_counter() - t0
         logs = instance.all_logs(result.run_id)
     starts, rows = {}, {}
@@ -148,8 +175,10 @@ def run_marts(root: Path, day: dt.date) -> None:
         elif e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             key = e.step_key.replace("__", "/")
             n = rows.get(key)
-            print(f"{key:<36}{entry.timestamp - starts[e.step_key]:>10.1f}{(f'{n.value:,}' if n else ''):>14}"
-                  f"{'' if e.event_type_value == 'STEP_SUCCESS' else '  FAILED'}")
+            print(
+                f"{key:<36}{entry.timestamp - starts[e.step_key]:>10.1f}{(f'{n.value:,}' if n else ''):>14}"
+                f"{'' if e.event_type_value == 'STEP_SUCCESS' else '  FAILED'}"
+            )
             if e.event_type_value == "STEP_FAILURE":
                 print(e.event_specific_data.error.to_string()[:2000])
     print(f"{'total (materialize, one process)':<36}{total:>10.1f}")

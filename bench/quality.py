@@ -62,7 +62,12 @@ def write_business_date(landing: Path, customers: int, day: dt.date, seed: int, 
         chunks = _chunks(bank, e.name, t, initial)
         if rate > 0:
             chunks = _with_row_defects(
-                chunks, e, rate, rng(seed, "defects", "rows", e.name, t), e.file_name(day.isoformat(), 1), day,
+                chunks,
+                e,
+                rate,
+                rng(seed, "defects", "rows", e.name, t),
+                e.file_name(day.isoformat(), 1),
+                day,
                 listings,
             )
         write_chunks(chunks, e, day, landing / day.strftime("%Y%m%d"))
@@ -95,8 +100,16 @@ def build_bank(root: Path, customers: int, day: dt.date, seed: int, rate: float,
     ingest_s = time.perf_counter() - t0
     engine.dispose()
     shutil.rmtree(landing)  # the raw Parquet is all the benchmark reads
-    info = {"customers": customers, "date": day.isoformat(), "seed": seed, "defect_rate": rate,
-            "initial_load": initial, "injected": injected, "generate_s": gen_s, "ingest_s": ingest_s}
+    info = {
+        "customers": customers,
+        "date": day.isoformat(),
+        "seed": seed,
+        "defect_rate": rate,
+        "initial_load": initial,
+        "injected": injected,
+        "generate_s": gen_s,
+        "ingest_s": ingest_s,
+    }
     marker.write_text(json.dumps(info, indent=2) + "\n")
     print(f"generated in {gen_s:.1f} s, ingested in {ingest_s:.1f} s; injected row defects {injected}")
     return info
@@ -112,15 +125,19 @@ def main() -> None:
     ap.add_argument("--date", default="2026-01-31", help="a month-end business date")
     ap.add_argument("--defect-rate", type=float, default=0.001)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--no-initial-load", action="store_true",
-                    help="loan performance of the month only (not the 36-month initial load)")
+    ap.add_argument(
+        "--no-initial-load",
+        action="store_true",
+        help="loan performance of the month only (not the 36-month initial load)",
+    )
     ap.add_argument("--cache", default="bench/out/quality", help="where generated banks are kept and reused")
     ap.add_argument("--fresh", action="store_true", help="rebuild the bank even if cached")
     args = ap.parse_args()
     day = dt.date.fromisoformat(args.date)
     initial = not args.no_initial_load
-    root = Path(args.cache) / (f"bank_{args.customers}_{day:%Y%m%d}_s{args.seed}_d{args.defect_rate:g}"
-                               f"_{'initial' if initial else 'month'}")
+    root = Path(args.cache) / (
+        f"bank_{args.customers}_{day:%Y%m%d}_s{args.seed}_d{args.defect_rate:g}_{'initial' if initial else 'month'}"
+    )
     if args.fresh and root.exists():
         shutil.rmtree(root)
     build_bank(root, args.customers, day, args.seed, args.defect_rate, initial)
@@ -130,9 +147,11 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     total_rows = sum(len(f) for f in frames.values())
     rss_loaded = peak_rss_mib()
-    print(f"\n{args.customers:,} customers, business date {day} ({'with' if initial else 'without'} the "
-          f"loan-performance initial load): {len(frames)} extracts, {total_rows:,} rows read from raw Parquet "
-          f"in {load_s:.1f} s; peak RSS {rss_loaded:,.0f} MiB")
+    print(
+        f"\n{args.customers:,} customers, business date {day} ({'with' if initial else 'without'} the "
+        f"loan-performance initial load): {len(frames)} extracts, {total_rows:,} rows read from raw Parquet "
+        f"in {load_s:.1f} s; peak RSS {rss_loaded:,.0f} MiB"
+    )
 
     rules = build_rules(list(frames))
     pd_ev, pd_s = {}, {}
@@ -158,8 +177,10 @@ def main() -> None:
         gx_s[name] = time.perf_counter() - t
     rss_gx = peak_rss_mib()
 
-    print(f"{'extract':<22}{'rows':>12}{'rules':>6}{'failing':>9}{'pandas s':>10}{'GX s':>9}{'GX/pd':>7}"
-          f"{'pandas rows/s':>15}{'GX rows/s':>12}{'batches':>8}  agree")
+    print(
+        f"{'extract':<22}{'rows':>12}{'rules':>6}{'failing':>9}{'pandas s':>10}{'GX s':>9}{'GX/pd':>7}"
+        f"{'pandas rows/s':>15}{'GX rows/s':>12}{'batches':>8}  agree"
+    )
     disagree = []
     failing_total = 0
     for name, a in pd_ev.items():
@@ -172,20 +193,29 @@ def main() -> None:
         failing_total += failing
         n = a.rows
         batches = (b.gx_result or {}).get("meta", {}).get("batches", 1 if b.gx_result else 0)
-        print(f"{name:<22}{n:>12,}{len(a.failed.columns):>6}{failing:>9,}{pd_s[name]:>10.2f}{gx_s[name]:>9.2f}"
-              f"{gx_s[name] / pd_s[name]:>7.2f}{n / pd_s[name]:>15,.0f}{n / gx_s[name]:>12,.0f}{batches:>8}"
-              f"  {'yes' if rows_equal else 'NO'}")
+        print(
+            f"{name:<22}{n:>12,}{len(a.failed.columns):>6}{failing:>9,}{pd_s[name]:>10.2f}{gx_s[name]:>9.2f}"
+            f"{gx_s[name] / pd_s[name]:>7.2f}{n / pd_s[name]:>15,.0f}{n / gx_s[name]:>12,.0f}{batches:>8}"
+            f"  {'yes' if rows_equal else 'NO'}"
+        )
     pandas_total = sum(pd_s.values())
     gx_total = context_s + sum(gx_s.values())
     n_rules = sum(len(ev.failed.columns) for ev in pd_ev.values())
-    print(f"{'TOTAL':<22}{total_rows:>12,}{n_rules:>6}{failing_total:>9,}{pandas_total:>10.2f}{gx_total:>9.2f}"
-          f"{gx_total / pandas_total:>7.2f}{total_rows / pandas_total:>15,.0f}{total_rows / gx_total:>12,.0f}")
-    print(f"GX: import great_expectations {import_s:.1f} s (once per process, not in the total), ephemeral "
-          f"context {context_s:.2f} s (in the total)")
-    print(f"peak RSS: {rss_loaded:,.0f} MiB after loading, {rss_pandas:,.0f} MiB after pandas, "
-          f"{rss_gx:,.0f} MiB after GX")
-    print(f"GX / pandas = {gx_total / pandas_total:.2f}x; pandas {total_rows / pandas_total:,.0f} rows/s, "
-          f"GX {total_rows / gx_total:,.0f} rows/s")
+    print(
+        f"{'TOTAL':<22}{total_rows:>12,}{n_rules:>6}{failing_total:>9,}{pandas_total:>10.2f}{gx_total:>9.2f}"
+        f"{gx_total / pandas_total:>7.2f}{total_rows / pandas_total:>15,.0f}{total_rows / gx_total:>12,.0f}"
+    )
+    print(
+        f"GX: import great_expectations {import_s:.1f} s (once per process, not in the total), ephemeral "
+        f"context {context_s:.2f} s (in the total)"
+    )
+    print(
+        f"peak RSS: {rss_loaded:,.0f} MiB after loading, {rss_pandas:,.0f} MiB after pandas, {rss_gx:,.0f} MiB after GX"
+    )
+    print(
+        f"GX / pandas = {gx_total / pandas_total:.2f}x; pandas {total_rows / pandas_total:,.0f} rows/s, "
+        f"GX {total_rows / gx_total:,.0f} rows/s"
+    )
     if disagree:
         raise SystemExit(f"pandas and GX disagree on failing rows of: {', '.join(disagree)}")
     print("pandas and GX agree: same failing rows for every rule of every extract")

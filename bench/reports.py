@@ -78,39 +78,106 @@ def fill_sample_month(conn, month_end: dt.date, seed: int = 7) -> None:
             roll = rng.random()
             status = "missing" if roll < 0.004 else "late" if roll < 0.02 else "on_time"
             arrived = None if status == "missing" else (cutoff + dt.timedelta(hours=3) if status == "late" else at)
-            arrivals.append({"business_date": day, "extract": e.name, "expected_by": cutoff,
-                             "file_name": None if status == "missing" else name, "arrived_at": arrived,
-                             "status": status, "recorded_at": now})
+            arrivals.append(
+                {
+                    "business_date": day,
+                    "extract": e.name,
+                    "expected_by": cutoff,
+                    "file_name": None if status == "missing" else name,
+                    "arrived_at": arrived,
+                    "status": status,
+                    "recorded_at": now,
+                }
+            )
             if status == "missing":
                 continue
             n = int(rng.integers(200, 5000))
             if rng.random() < 0.01:
-                files.append({"file_name": name, "extract": e.name, "business_date": day, "sequence": 1,
-                              "status": "rejected", "reason": "control_total", "recorded_at": at})
+                files.append(
+                    {
+                        "file_name": name,
+                        "extract": e.name,
+                        "business_date": day,
+                        "sequence": 1,
+                        "status": "rejected",
+                        "reason": "control_total",
+                        "recorded_at": at,
+                    }
+                )
                 name = name.replace("_001.dat", "_002.dat")
-            files.append({"file_name": name, "extract": e.name, "business_date": day, "sequence": 1, "records": n,
-                          "control_column": "balance", "control_sum": f"{rng.random() * 1e9:.2f}",
-                          "status": "accepted", "recorded_at": at})
+            files.append(
+                {
+                    "file_name": name,
+                    "extract": e.name,
+                    "business_date": day,
+                    "sequence": 1,
+                    "records": n,
+                    "control_column": "balance",
+                    "control_sum": f"{rng.random() * 1e9:.2f}",
+                    "status": "accepted",
+                    "recorded_at": at,
+                }
+            )
             ext_rules = rules[rules["extract"] == e.name]
             failed = (rng.random(len(ext_rules)) < 0.05) * rng.integers(1, 12, len(ext_rules))
-            results.append(pd.DataFrame({
-                "partition_key": day.isoformat(), "business_date": day, "extract": e.name, "suite_version": suite,
-                "engine": "pandas", "rule_id": ext_rules["rule_id"].to_numpy(), "family": ext_rules["family"].to_numpy(),
-                "severity": ext_rules["severity"].to_numpy(), "success": failed == 0, "evaluated": n,
-                "failed": failed, "recorded_at": now}))
+            results.append(
+                pd.DataFrame(
+                    {
+                        "partition_key": day.isoformat(),
+                        "business_date": day,
+                        "extract": e.name,
+                        "suite_version": suite,
+                        "engine": "pandas",
+                        "rule_id": ext_rules["rule_id"].to_numpy(),
+                        "family": ext_rules["family"].to_numpy(),
+                        "severity": ext_rules["severity"].to_numpy(),
+                        "success": failed == 0,
+                        "evaluated": n,
+                        "failed": failed,
+                        "recorded_at": now,
+                    }
+                )
+            )
             bad = ext_rules["rule_id"].to_numpy()[(failed > 0) & (ext_rules["severity"].to_numpy() == "critical")]
             q = int(failed[(failed > 0) & (ext_rules["severity"].to_numpy() == "critical")].sum())
             for r in range(q):
-                quarantine.append({"extract": e.name, "business_date": day, "source_file": name,
-                                   "row_number": r + 1, "rule_ids": str(bad[r % len(bad)]), "recorded_at": now})
-            outcomes.append({"extract": e.name, "business_date": day, "source_file": name, "suite_version": suite,
-                             "parsed": n, "accepted": n - q, "quarantined": q, "accepted_with_warnings": 0,
-                             "balanced": True, "recorded_at": now})
-    purges = [{"extract": e.name, "business_date": start - dt.timedelta(days=400 - k), "zone": "raw",
-               "file": f"{start - dt.timedelta(days=400 - k):%Y-%m-%d}.parquet", "bytes": int(rng.integers(1e5, 5e7)),
-               "reason": "raw zone retention: business date before cut-off (400 days)",
-               "purged_at": dt.datetime.combine(start + dt.timedelta(days=k), dt.time(3, 0))}
-              for k in range(3) for e in EXTRACTS]
+                quarantine.append(
+                    {
+                        "extract": e.name,
+                        "business_date": day,
+                        "source_file": name,
+                        "row_number": r + 1,
+                        "rule_ids": str(bad[r % len(bad)]),
+                        "recorded_at": now,
+                    }
+                )
+            outcomes.append(
+                {
+                    "extract": e.name,
+                    "business_date": day,
+                    "source_file": name,
+                    "suite_version": suite,
+                    "parsed": n,
+                    "accepted": n - q,
+                    "quarantined": q,
+                    "accepted_with_warnings": 0,
+                    "balanced": True,
+                    "recorded_at": now,
+                }
+            )
+    purges = [
+        {
+            "extract": e.name,
+            "business_date": start - dt.timedelta(days=400 - k),
+            "zone": "raw",
+            "file": f"{start - dt.timedelta(days=400 - k):%Y-%m-%d}.parquet",
+            "bytes": int(rng.integers(1e5, 5e7)),
+            "reason": "raw zone retention: business date before cut-off (400 days)",
+            "purged_at": dt.datetime.combine(start + dt.timedelta(days=k), dt.time(3, 0)),
+        }
+        for k in range(3)
+        for e in EXTRACTS
+    ]
     wh.append_frame(conn, wh.dq_arrivals, pd.DataFrame(arrivals))
     wh.append_frame(conn, wh.ingest_files, pd.DataFrame(files))
     wh.append_frame(conn, wh.dq_file_outcomes, pd.DataFrame(outcomes))
@@ -130,18 +197,25 @@ def sample_dq_context(month_end: dt.date = dt.date(2026, 10, 31), seed: int = 7)
         with wh.begin(engine) as conn:
             fill_sample_month(conn, month_end, seed)
         with wh.begin(engine) as conn:
-            ctx = dq_context(conn, month_end, policy_version="2026.11-1", key_versions=["k1", "k2"],
-                             leak_scan=scan_summary(48, []),
-                             generated_at=dt.datetime(month_end.year, month_end.month, month_end.day) +
-                             dt.timedelta(days=2, hours=8, minutes=30))
+            ctx = dq_context(
+                conn,
+                month_end,
+                policy_version="2026.11-1",
+                key_versions=["k1", "k2"],
+                leak_scan=scan_summary(48, []),
+                generated_at=dt.datetime(month_end.year, month_end.month, month_end.day)
+                + dt.timedelta(days=2, hours=8, minutes=30),
+            )
         engine.dispose()
     return ctx
 
 
 def dq_jobs(k: int, out: Path, locale: str) -> list[RenderJob]:
     ctx = sample_dq_context()
-    return [RenderJob(f"dq-{i:04d}", "dq_report", ctx, locale, out / f"dq-{i:04d}.html", out / f"dq-{i:04d}.pdf")
-            for i in range(k)]
+    return [
+        RenderJob(f"dq-{i:04d}", "dq_report", ctx, locale, out / f"dq-{i:04d}.html", out / f"dq-{i:04d}.pdf")
+        for i in range(k)
+    ]
 
 
 # ------------------------------------------------------------------------ key-account report per manager
@@ -161,42 +235,120 @@ def sample_portfolio(managers: int, key_accounts: int = KEY_ACCOUNTS_PER_MANAGER
     key = np.tile(np.arange(per) < key_accounts, managers)
     tier = np.where(key, rng.choice(["strategic", "key"], n), rng.choice(["growth", "standard", "watch"], n))
     month_end = dt.date(2026, 10, 31)
-    comp = {c: rng.gamma(2, 5000, n).round(2) for c in ("loan_nii", "deposit_spread", "fees", "expected_loss",
-                                                          "servicing_cost")}
-    value = pd.DataFrame({"customer_id": ids, "manager_id": mgr, "branch_id": "0101", "segment": "retail",
-                          "value_segment": "retail", "tier": tier, "key_account": key,
-                          "value_score": rng.uniform(0, 100, n).round(2), "lifecycle_stage": "mature",
-                          "pd": rng.uniform(0.001, 0.05, n), **comp})
-    value["contribution"] = (value["loan_nii"] + value["deposit_spread"] + value["fees"] - value["expected_loss"]
-                             - value["servicing_cost"]).round(2)
-    c360 = pd.DataFrame({"customer_id": ids, "display_name": rng.choice(["张*", "李**", "王*", "上海某某贸易有限公司"], n),
-                         "branch_id": "0101", "branch_name": "上海黄浦区支行", "city": "上海市",
-                         "age_band": "40-49", "tenure_months": rng.integers(1, 200, n), "products_held": 3,
-                         "product_families": "DEP,LOAN,WMP", "loans": 1, "loan_balance": rng.gamma(2, 3e5, n),
-                         "contract_amount": rng.gamma(2, 4e5, n), "overdue_principal": 0.0, "max_overdue_days": 0,
-                         "worst_five_class": "1", "guarantees_received": 0.0, "guarantees_given": 0.0,
-                         "deposit_balance": rng.gamma(2, 1e5, n), "deposit_mtd_avg": rng.gamma(2, 1e5, n)})
+    comp = {
+        c: rng.gamma(2, 5000, n).round(2)
+        for c in ("loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost")
+    }
+    value = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "manager_id": mgr,
+            "branch_id": "0101",
+            "segment": "retail",
+            "value_segment": "retail",
+            "tier": tier,
+            "key_account": key,
+            "value_score": rng.uniform(0, 100, n).round(2),
+            "lifecycle_stage": "mature",
+            "pd": rng.uniform(0.001, 0.05, n),
+            **comp,
+        }
+    )
+    value["contribution"] = (
+        value["loan_nii"] + value["deposit_spread"] + value["fees"] - value["expected_loss"] - value["servicing_cost"]
+    ).round(2)
+    c360 = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "display_name": rng.choice(["张*", "李**", "王*", "上海某某贸易有限公司"], n),
+            "branch_id": "0101",
+            "branch_name": "上海黄浦区支行",
+            "city": "上海市",
+            "age_band": "40-49",
+            "tenure_months": rng.integers(1, 200, n),
+            "products_held": 3,
+            "product_families": "DEP,LOAN,WMP",
+            "loans": 1,
+            "loan_balance": rng.gamma(2, 3e5, n),
+            "contract_amount": rng.gamma(2, 4e5, n),
+            "overdue_principal": 0.0,
+            "max_overdue_days": 0,
+            "worst_five_class": "1",
+            "guarantees_received": 0.0,
+            "guarantees_given": 0.0,
+            "deposit_balance": rng.gamma(2, 1e5, n),
+            "deposit_mtd_avg": rng.gamma(2, 1e5, n),
+        }
+    )
     months = pd.date_range(end=month_end, periods=12, freq="ME").date
-    hist = pd.DataFrame({"customer_id": np.repeat(ids[key], 12), "month_end": np.tile(months, int(key.sum())),
-                         "score": rng.normal(600, 30, int(key.sum()) * 12).round(1), "grade": "B2"})
+    hist = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids[key], 12),
+            "month_end": np.tile(months, int(key.sum())),
+            "score": rng.normal(600, 30, int(key.sum()) * 12).round(1),
+            "grade": "B2",
+        }
+    )
     scores = hist[hist["month_end"] == month_end].assign(pd=0.01, reason_1="annual_income", reason_2="education")
     warn_ids = ids[rng.random(n) < 0.15]
-    warnings = pd.DataFrame({"customer_id": warn_ids, "rule_id": "EW06", "severity": "medium",
-                             "evidence": "deposit balance 302845.45 -> 142977.68"})
-    watch = warnings.assign(manager_id=pd.Series(mgr, index=ids)[warn_ids].to_numpy(), branch_id="0101",
-                            rule_ids="EW06", rank_in_manager=1)
-    sugg = pd.DataFrame({"customer_id": np.repeat(ids[key], 2), "rank": np.tile([1, 2], int(key.sum())),
-                         "product_family": np.tile(["FUND", "INS"], int(key.sum())), "score": 1.3, "because": "DEP"})
-    cards = pd.DataFrame({"manager_id": [f"S{i:06d}" for i in range(managers)], "branch_id": "0101",
-                          "customers": per, "credit_customers": per, "key_accounts": key_accounts,
-                          "loan_balance": 1e8, "deposit_avg": 5e7, "contribution": 1e6, "value_score_mean": 50.0,
-                          "npl_share": 0.01, "overdue_share": 0.02, "revisit_compliance": 0.8, "revisits_overdue": 3,
-                          "csat_mean": 4.1, "nps": 12.0, "responses": 20, "warned_customers": 5, "high_warnings": 1,
-                          "key_account_coverage": 0.75})
+    warnings = pd.DataFrame(
+        {
+            "customer_id": warn_ids,
+            "rule_id": "EW06",
+            "severity": "medium",
+            "evidence": "deposit balance 302845.45 -> 142977.68",
+        }
+    )
+    watch = warnings.assign(
+        manager_id=pd.Series(mgr, index=ids)[warn_ids].to_numpy(), branch_id="0101", rule_ids="EW06", rank_in_manager=1
+    )
+    sugg = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids[key], 2),
+            "rank": np.tile([1, 2], int(key.sum())),
+            "product_family": np.tile(["FUND", "INS"], int(key.sum())),
+            "score": 1.3,
+            "because": "DEP",
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "manager_id": [f"S{i:06d}" for i in range(managers)],
+            "branch_id": "0101",
+            "customers": per,
+            "credit_customers": per,
+            "key_accounts": key_accounts,
+            "loan_balance": 1e8,
+            "deposit_avg": 5e7,
+            "contribution": 1e6,
+            "value_score_mean": 50.0,
+            "npl_share": 0.01,
+            "overdue_share": 0.02,
+            "revisit_compliance": 0.8,
+            "revisits_overdue": 3,
+            "csat_mean": 4.1,
+            "nps": 12.0,
+            "responses": 20,
+            "warned_customers": 5,
+            "high_warnings": 1,
+            "key_account_coverage": 0.75,
+        }
+    )
     staff = pd.DataFrame({"staff_id": cards["manager_id"], "staff_name": "张*"})
-    return MonthData(month_end, {"customer_value": value, "customer_360": c360, "credit_scores": scores,
-                                 "score_history": hist, "early_warnings": warnings, "watch_list": watch,
-                                 "cross_sell_suggestions": sugg, "manager_scorecards": cards, "staff": staff})
+    return MonthData(
+        month_end,
+        {
+            "customer_value": value,
+            "customer_360": c360,
+            "credit_scores": scores,
+            "score_history": hist,
+            "early_warnings": warnings,
+            "watch_list": watch,
+            "cross_sell_suggestions": sugg,
+            "manager_scorecards": cards,
+            "staff": staff,
+        },
+    )
 
 
 def key_account_jobs(k: int, out: Path, locale: str) -> list[RenderJob]:
@@ -283,13 +435,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--locale", default="zh_CN")
     p.add_argument("--max-tasks-per-child", type=int, default=50)
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "crm-bench-reports")
-    p.add_argument("--backend", choices=["local", "celery"], default="local",
-                   help="local: the process pool; celery: N crm render-worker processes, concurrency 1 each")
+    p.add_argument(
+        "--backend",
+        choices=["local", "celery"],
+        default="local",
+        help="local: the process pool; celery: N crm render-worker processes, concurrency 1 each",
+    )
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     shutil.rmtree(a.out, ignore_errors=True)
-    print(f"report={a.report} k={a.k} locale={a.locale} max_tasks_per_child={a.max_tasks_per_child} "
-          f"backend={a.backend}")
+    print(
+        f"report={a.report} k={a.k} locale={a.locale} max_tasks_per_child={a.max_tasks_per_child} backend={a.backend}"
+    )
     for w in (int(x) for x in a.workers.split(",")):
         out = a.out / f"w{w}"
         jobs = REPORTS[a.report](a.k, out, a.locale)
@@ -301,20 +458,26 @@ def main(argv: list[str] | None = None) -> None:
             by_worker = {}
             for r in results:
                 by_worker[r.worker] = by_worker.get(r.worker, 0) + 1
-            extra = (f" | peak RSS per worker tree {', '.join(f'{_mib(x):.0f}' for x in trees)} MiB | "
-                     f"workers started in {startup:.1f} s | jobs per worker {sorted(by_worker.values())}")
+            extra = (
+                f" | peak RSS per worker tree {', '.join(f'{_mib(x):.0f}' for x in trees)} MiB | "
+                f"workers started in {startup:.1f} s | jobs per worker {sorted(by_worker.values())}"
+            )
         else:
             start = time.perf_counter()
-            results = render_many(jobs, workers=w, max_tasks_per_child=a.max_tasks_per_child, progress=True,
-                                  backend="local")
+            results = render_many(
+                jobs, workers=w, max_tasks_per_child=a.max_tasks_per_child, progress=True, backend="local"
+            )
             wall = time.perf_counter() - start
         s = summary(results)
         worker_rss = max((r.worker_peak_rss_kib for r in results if r.ok), default=0)
-        print(f"  workers={w}: {s['jobs'] - s['failed']}/{s['jobs']} ok in {wall:.1f} s wall | "
-              f"{(s['jobs'] - s['failed']) / wall * 60:.1f} reports/min | {s['pages'] / wall:.2f} pages/s | "
-              f"{s['pages'] / max(1, s['jobs'] - s['failed']):.0f} pages/report | "
-              f"{s['seconds'] / max(1, s['jobs'] - s['failed']):.2f} s/report in worker | "
-              f"peak RSS worker {_mib(worker_rss):.0f} MiB{extra}", flush=True)
+        print(
+            f"  workers={w}: {s['jobs'] - s['failed']}/{s['jobs']} ok in {wall:.1f} s wall | "
+            f"{(s['jobs'] - s['failed']) / wall * 60:.1f} reports/min | {s['pages'] / wall:.2f} pages/s | "
+            f"{s['pages'] / max(1, s['jobs'] - s['failed']):.0f} pages/report | "
+            f"{s['seconds'] / max(1, s['jobs'] - s['failed']):.2f} s/report in worker | "
+            f"peak RSS worker {_mib(worker_rss):.0f} MiB{extra}",
+            flush=True,
+        )
         for r in results:
             if not r.ok:
                 print(f"    failed {r.job_id}: {r.error}", file=sys.stderr)

@@ -50,7 +50,10 @@ def build(rows: int, pii_rate: float) -> tuple[pd.Series, pd.Series, pd.DataFram
     customer_id = ids.zero_pad("C", key, 12)
     customers = pd.DataFrame({"customer_id": customer_id, "customer_name": name})
     contacts = pd.DataFrame(
-        {"customer_id": np.concatenate([customer_id, customer_id]), "contact_name": np.concatenate([contact1, contact2])}
+        {
+            "customer_id": np.concatenate([customer_id, customer_id]),
+            "contact_name": np.concatenate([contact1, contact2]),
+        }
     )
     names = pd.Series(list(zip(name, contact1, contact2, strict=True)), dtype=object)
     return pd.Series(notes, dtype=object), names, customers, contacts

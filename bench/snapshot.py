@@ -64,16 +64,20 @@ NULL = "\\N"
 FIRST, LAST = "2024-02-26", "2024-03-31"
 # the rule of the module docstring
 KEPT_AT = {"arrived_at"}
-RENDERED_HASHES = {("report_outbox", "content_sha256"), ("report_outbox", "latest_sha256"),
-                   ("leak_scan_files", "sha256")}
+RENDERED_HASHES = {
+    ("report_outbox", "content_sha256"),
+    ("report_outbox", "latest_sha256"),
+    ("leak_scan_files", "sha256"),
+}
 STAMPED = {"model_version"}  # a scorecard version: <month>-<YYYYMMDDTHHMMSSZ>-<digest of its table>
 STAMP_RE = r"[0-9]{8}T[0-9]{6}Z"
 
 
 def left_out(table: str, column: str) -> bool:
     """Whether a column is left out of the snapshot."""
-    return (column == "run_id" or (column.endswith("_at") and column not in KEPT_AT)
-            or (table, column) in RENDERED_HASHES)
+    return (
+        column == "run_id" or (column.endswith("_at") and column not in KEPT_AT) or (table, column) in RENDERED_HASHES
+    )
 
 
 def _text(column: str) -> str:
@@ -96,10 +100,24 @@ def fixed_ring(home: Path) -> None:
 def run_pipeline(home: Path, first: str, last: str) -> tuple[int, float]:
     """``crm --home HOME run --from FIRST --to LAST`` in a new process; (exit code, seconds)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_"))}
-    env.update(CRM_ENV="local", CRM_EXECUTOR="in_process", CRM_DAGSTER_DIR=str(home / "dagster"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    cmd = [sys.executable, "-c", "import sys; from crm.cli import main; sys.argv[0] = 'crm'; main()",
-           "--home", str(home), "run", "--from", first, "--to", last]
+    env.update(
+        CRM_ENV="local",
+        CRM_EXECUTOR="in_process",
+        CRM_DAGSTER_DIR=str(home / "dagster"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from crm.cli import main; sys.argv[0] = 'crm'; main()",
+        "--home",
+        str(home),
+        "run",
+        "--from",
+        first,
+        "--to",
+        last,
+    ]
     log = home / "run.log"
     t0 = time.perf_counter()
     with log.open("w") as err:
@@ -144,19 +162,27 @@ def snapshot_warehouse(home: Path, out: Path) -> tuple[int, int]:
     try:
         tables = con.execute(
             "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() ORDER BY ALL").fetchall()
+            "WHERE table_catalog = current_database() ORDER BY ALL"
+        ).fetchall()
         n_rows = 0
         for schema, name, kind in tables:
-            columns = [r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-                "AND table_catalog = current_database()", [schema, name]).fetchall()]
+            columns = [
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                    "AND table_catalog = current_database()",
+                    [schema, name],
+                ).fetchall()
+            ]
             header, rows = _canonical(con, f"{_quote(schema)}.{_quote(name)}", name, columns, home)
             dropped = sorted(set(columns) - set(header))
             _write_csv(out / "warehouse" / f"{schema}.{name}.csv", header, rows)
             n_rows += len(rows)
             note = f"  (left out: {', '.join(dropped)})" if dropped else ""
-            print(f"  {schema}.{name}{' [view]' if kind != 'BASE TABLE' else ''}: {len(rows):,} rows, "
-                  f"{len(header)} columns{note}")
+            print(
+                f"  {schema}.{name}{' [view]' if kind != 'BASE TABLE' else ''}: {len(rows):,} rows, "
+                f"{len(header)} columns{note}"
+            )
         return len(tables), n_rows
     finally:
         con.close()
@@ -194,8 +220,12 @@ def snapshot_outbox(home: Path, out: Path) -> int:
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        status = {(r, p, i): s for r, p, i, s in con.execute(
-            "SELECT report, CAST(period AS VARCHAR), recipient_id, status FROM report_outbox").fetchall()}
+        status = {
+            (r, p, i): s
+            for r, p, i, s in con.execute(
+                "SELECT report, CAST(period AS VARCHAR), recipient_id, status FROM report_outbox"
+            ).fetchall()
+        }
     finally:
         con.close()
     rows = []
@@ -233,8 +263,10 @@ def main() -> int:
         first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
         t0 = time.perf_counter()
         summary = generate(home / "landing", customers=args.customers, start=first, end=last, seed=args.seed)
-        print(f"generated {args.customers:,} customers (seed {args.seed}), {first}..{last}: {summary['files']} "
-              f"files, {sum(summary['rows'].values()):,} records in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"generated {args.customers:,} customers (seed {args.seed}), {first}..{last}: {summary['files']} "
+            f"files, {sum(summary['rows'].values()):,} records in {time.perf_counter() - t0:.0f} s"
+        )
         fixed_ring(home)
         code, seconds = run_pipeline(home, args.first, args.last)
         print(f"pipeline: exit {code} in {seconds:.0f} s (log: {home / 'run.log'})")

@@ -154,10 +154,14 @@ def quarantined_engineers(raw: Path, day: dt.date, root: Path) -> dict[str, str]
     where = "staff file " + q["_source_file"].fillna("?").astype(str) + " row " + row
     ids = q["staff_id"]
     text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
-    usable = (~rules.str.contains(ID_RULES, regex=True) & text.str.len().between(1, MAX_RECIPIENT_ID)
-              & ~text.str.contains("@", regex=False))
-    usable &= pd.Series([_safe_name(root, n, w) if ok else False
-                         for n, w, ok in zip(text, where, usable, strict=True)], index=q.index)
+    usable = (
+        ~rules.str.contains(ID_RULES, regex=True)
+        & text.str.len().between(1, MAX_RECIPIENT_ID)
+        & ~text.str.contains("@", regex=False)
+    )
+    usable &= pd.Series(
+        [_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable, strict=True)], index=q.index
+    )
     recipient = text.where(usable, "row-" + row)
     unusable = "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"
     reason = ("quarantined: " + rules + " (" + where + ")").where(usable, unusable)
@@ -193,8 +197,12 @@ def _translator(locale: str) -> Callable[..., str]:
 
 def subject(failure: RunFailure, locale: str) -> str:
     t = _translator(locale)
-    return t("rf.subject", job=identifier(failure.job), partition=failure.partition_label or "—",
-             run=identifier(failure.run_id)[:8])
+    return t(
+        "rf.subject",
+        job=identifier(failure.job),
+        partition=failure.partition_label or "—",
+        run=identifier(failure.run_id)[:8],
+    )
 
 
 def plain_text(failure: RunFailure, locale: str) -> str:
@@ -204,14 +212,18 @@ def plain_text(failure: RunFailure, locale: str) -> str:
     t, ctx = _translator(locale), notice_context(failure)
     none = t("rf.none")
     lines = [
-        t("rf.title"), "",
+        t("rf.title"),
+        "",
         f"{t('rf.job')}: {ctx['job']}",
         f"{t('rf.partition')}: {ctx['partition'] or none}",
         f"{t('rf.run_id')}: {ctx['run_id']}",
         f"{t('rf.failed_at')}: {Formatter(locale).datetime(ctx['failed_at'])}",
         f"{t('rf.steps')}: {', '.join(ctx['failed_steps']) or none}",
         f"{t('rf.checks')}: {', '.join(ctx['failed_checks']) or none}",
-        "", t("rf.next"), t("rf.footnote"), "",
+        "",
+        t("rf.next"),
+        t("rf.footnote"),
+        "",
     ]
     return "\n".join(lines)
 
@@ -229,8 +241,10 @@ def notice_paths(reports: Path, failure: RunFailure) -> tuple[Path, Path]:
 
     parts = (f"{failure.bank_time:%Y-%m-%d}", REPORT, failure.run_id)
     origin = f"the failed run's id (job {identifier(failure.job)})"
-    return (safe_path(reports, *parts, origin=origin, suffix=".html"),
-            safe_path(reports, *parts, origin=origin, suffix=".txt"))
+    return (
+        safe_path(reports, *parts, origin=origin, suffix=".html"),
+        safe_path(reports, *parts, origin=origin, suffix=".txt"),
+    )
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -239,8 +253,9 @@ def _write(path: Path, data: bytes) -> None:
     write_atomically(path, data)  # unchanged bytes are not rewritten
 
 
-def scan_rows(failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Path,
-              subjects: Sequence[tuple[str, str]] = ()) -> list[dict]:
+def scan_rows(
+    failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Path, subjects: Sequence[tuple[str, str]] = ()
+) -> list[dict]:
     """The send gate's records (:mod:`crm.delivery.gate`) for the notice: a structural scan (content built
     only from identifiers and catalogue text, no data value), passed, of the exact bytes of each file and of
     each recipient's subject (``subjects``: (recipient id, subject) pairs)."""
@@ -249,9 +264,19 @@ def scan_rows(failure: RunFailure, files: Sequence[tuple[Path, bytes]], root: Pa
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts = [(path.relative_to(root).as_posix(), data) for path, data in files]
     parts += [(subject_label(REPORT, failure.period, r), subject_bytes(text)) for r, text in subjects]
-    return [{"sha256": hashlib.sha256(data).hexdigest(), "source": source, "period": failure.period,
-             "passed": True, "findings": 0, "method": "structural", "run_id": failure.run_id,
-             "scanned_at": now} for source, data in parts]
+    return [
+        {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "source": source,
+            "period": failure.period,
+            "passed": True,
+            "findings": 0,
+            "method": "structural",
+            "run_id": failure.run_id,
+            "scanned_at": now,
+        }
+        for source, data in parts
+    ]
 
 
 @dataclass
@@ -272,17 +297,32 @@ class NoticeResult:
     html_path: Path | None = None
 
 
-def outbox_items(failure: RunFailure, recipients: Sequence[str], html_path: Path, subject_text: str,
-                 undeliverable: Mapping[str, str] | None = None) -> list:
+def outbox_items(
+    failure: RunFailure,
+    recipients: Sequence[str],
+    html_path: Path,
+    subject_text: str,
+    undeliverable: Mapping[str, str] | None = None,
+) -> list:
     """One outbox row per recipient, then one recorded ``undeliverable`` with its reason per other entry of
     ``undeliverable`` (recipient id -> reason)."""
     from crm.delivery import OutboxItem
 
     unserved = {r: why for r, why in (undeliverable or {}).items() if r not in recipients}
-    return [OutboxItem(report=REPORT, period=failure.period, recipient_id=r, rows=1, subject=subject_text,
-                       html_path=str(html_path), recipient_role=ROLE, rendered_at=failure.failed_at,
-                       undeliverable=unserved.get(r))
-            for r in [*recipients, *unserved]]
+    return [
+        OutboxItem(
+            report=REPORT,
+            period=failure.period,
+            recipient_id=r,
+            rows=1,
+            subject=subject_text,
+            html_path=str(html_path),
+            recipient_role=ROLE,
+            rendered_at=failure.failed_at,
+            undeliverable=unserved.get(r),
+        )
+        for r in [*recipients, *unserved]
+    ]
 
 
 def message_builder(sender: str, address_of: Callable[[str], str], gate):
@@ -310,12 +350,28 @@ def message_builder(sender: str, address_of: Callable[[str], str], gate):
         html_path = Path(row.html_path)
         html, text = html_path.read_bytes(), html_path.with_suffix(".txt").read_bytes()
         subject_text = row.subject or ""
-        gate.require({gate.label(html_path): html, gate.label(html_path.with_suffix(".txt")): text,
-                      subject_label(row.report, row.period, row.recipient_id): subject_bytes(subject_text)})
+        gate.require(
+            {
+                gate.label(html_path): html,
+                gate.label(html_path.with_suffix(".txt")): text,
+                subject_label(row.report, row.period, row.recipient_id): subject_bytes(subject_text),
+            }
+        )
         return build_message(
-            sender=sender, to=to, subject=subject_text, html=html.decode("utf-8"), text=text.decode("utf-8"),
-            pdf=None, pdf_filename="", report=row.report, period=row.period, recipient_id=row.recipient_id,
-            generation=row.generation, date=row.rendered_at or row.created_at, msg_id=row.message_id)
+            sender=sender,
+            to=to,
+            subject=subject_text,
+            html=html.decode("utf-8"),
+            text=text.decode("utf-8"),
+            pdf=None,
+            pdf_filename="",
+            report=row.report,
+            period=row.period,
+            recipient_id=row.recipient_id,
+            generation=row.generation,
+            date=row.rendered_at or row.created_at,
+            msg_id=row.message_id,
+        )
 
     return build
 
@@ -349,14 +405,24 @@ def within_deadline(transport, deadline: float, *, timeout: float = ATTEMPT_TIME
 
     if isinstance(transport, SmtpTransport):
         settings = replace(transport.settings, timeout=min(transport.settings.timeout, timeout))
-        transport = SmtpTransport(settings, retries=1, backoff=transport.backoff, sleep=transport.sleep,
-                                  tls_context=transport.tls_context)
+        transport = SmtpTransport(
+            settings, retries=1, backoff=transport.backoff, sleep=transport.sleep, tls_context=transport.tls_context
+        )
     return _Deadline(transport, deadline)
 
 
 def notify(
-    failure: RunFailure, *, staged: Path, raw: Path, reports: Path, engine: sa.Engine, schema: str | None,
-    transport, sender: str, locale: str = "zh_CN", log: logging.Logger | logging.LoggerAdapter | None = None,
+    failure: RunFailure,
+    *,
+    staged: Path,
+    raw: Path,
+    reports: Path,
+    engine: sa.Engine,
+    schema: str | None,
+    transport,
+    sender: str,
+    locale: str = "zh_CN",
+    log: logging.Logger | logging.LoggerAdapter | None = None,
     deadline: float | None = None,
 ) -> NoticeResult:
     """Render, record, queue and send the notice of ``failure`` to the active data engineers (see the module
@@ -375,18 +441,23 @@ def notify(
     staff_path = latest_staff_partition(staged)
     if staff_path is None:
         result.reason = "no_staff_partition"
-        log.error(f"run {run} of job {job} failed, but there is no staged staff partition to find the data "
-                  "engineers in: no notice sent")
+        log.error(
+            f"run {run} of job {job} failed, but there is no staged staff partition to find the data "
+            "engineers in: no notice sent"
+        )
         return result
     staff = pd.read_parquet(staff_path, columns=["staff_id", "role", "status"])
     staff_day = dt.date.fromisoformat(staff_path.stem)
     result.recipients = data_engineers(staff)
-    result.undeliverable = {r: why for r, why in quarantined_engineers(raw, staff_day, reports).items()
-                            if r not in result.recipients}
+    result.undeliverable = {
+        r: why for r, why in quarantined_engineers(raw, staff_day, reports).items() if r not in result.recipients
+    }
     if not result.recipients and not result.undeliverable:
         result.reason = "no_data_engineer"
-        log.error(f"run {run} of job {job} failed, but the staff directory of {staff_path.stem} has no active "
-                  f"data engineer (role {ROLE}): no notice sent")
+        log.error(
+            f"run {run} of job {job} failed, but the staff directory of {staff_path.stem} has no active "
+            f"data engineer (role {ROLE}): no notice sent"
+        )
         return result
     html_path, text_path = notice_paths(reports, failure)
     html = render_notice(failure, locale).encode("utf-8")
@@ -396,23 +467,32 @@ def notify(
     result.html_path = html_path
     subject_text = subject(failure, locale)
     with begin(engine, schema) as conn:
-        record_scans(conn, scan_rows(failure, [(html_path, html), (text_path, text)], reports,
-                                     [(r, subject_text) for r in result.recipients]))
-        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject_text,
-                                            result.undeliverable))
+        record_scans(
+            conn,
+            scan_rows(
+                failure, [(html_path, html), (text_path, text)], reports, [(r, subject_text) for r in result.recipients]
+            ),
+        )
+        counts = enqueue(conn, outbox_items(failure, result.recipients, html_path, subject_text, result.undeliverable))
     result.queued = counts.inserted + counts.refreshed + counts.resend - counts.undeliverable
     if result.undeliverable:
         unserved = "; ".join(f"{identifier(r)}: {why}" for r, why in result.undeliverable.items())
-        log.warning(f"run_failure notice of run {run} (job {job}): {len(result.undeliverable)} data "
-                    f"engineers cannot be mailed (recorded undeliverable in the outbox): {unserved}")
+        log.warning(
+            f"run_failure notice of run {run} (job {job}): {len(result.undeliverable)} data "
+            f"engineers cannot be mailed (recorded undeliverable in the outbox): {unserved}"
+        )
     if not result.recipients:
         result.reason = "no_data_engineer"
-        log.error(f"run {run} of job {job} failed, but no active data engineer (role {ROLE}) of the staff "
-                  f"directory of {staff_path.stem} can be mailed: no notice sent")
+        log.error(
+            f"run {run} of job {job} failed, but no active data engineer (role {ROLE}) of the staff "
+            f"directory of {staff_path.stem} can be mailed: no notice sent"
+        )
     if transport is None:  # the mail settings are unusable: queued, sent by the next notice that can be
         result.reason = result.reason or "no_transport"
-        log.error(f"run_failure notice of run {run} (job {job}) queued for {len(result.recipients)} data "
-                  "engineers but not sent: the mail transport is not usable")
+        log.error(
+            f"run_failure notice of run {run} (job {job}) queued for {len(result.recipients)} data "
+            "engineers but not sent: the mail transport is not usable"
+        )
         return result
     book: dict[str, str] | None = None
 
@@ -431,9 +511,13 @@ def notify(
     summary = deliver(engine, schema, transport, build, report=REPORT, log=log, **stop)
     result.sent, result.failed, result.deferred = summary.sent, summary.failed, summary.deferred
     if getattr(transport, "late", 0):
-        log.warning(f"run_failure notices of run {run} (job {job}): the time for sending was spent; what was "
-                    "not sent stays pending for the next notice")
-    log.info(f"run_failure notice of run {run} (job {job}): {len(result.recipients)} data engineers "
-             f"({', '.join(result.recipients)}); sent {summary.sent}, failed {summary.failed}, "
-             f"deferred {summary.deferred}")
+        log.warning(
+            f"run_failure notices of run {run} (job {job}): the time for sending was spent; what was "
+            "not sent stays pending for the next notice"
+        )
+    log.info(
+        f"run_failure notice of run {run} (job {job}): {len(result.recipients)} data engineers "
+        f"({', '.join(result.recipients)}); sent {summary.sent}, failed {summary.failed}, "
+        f"deferred {summary.deferred}"
+    )
     return result

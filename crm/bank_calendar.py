@@ -238,7 +238,8 @@ class WorkingDays:
         if day.year not in self.years:
             raise CalendarNotCovered(
                 f"{day.isoformat()}: the holiday file {self.source} (version {self.version}) covers the years "
-                f"{', '.join(map(str, sorted(self.years)))}; add {day.year} from the State Council's notice")
+                f"{', '.join(map(str, sorted(self.years)))}; add {day.year} from the State Council's notice"
+            )
         if day in self.work:
             return True
         return day.weekday() < 5 and day not in self.off

@@ -42,14 +42,27 @@ def main(ctx: click.Context, home: str) -> None:
 @click.option("--end", callback=_date, required=True, help="Last business date, YYYY-MM-DD.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--encoding", type=click.Choice(["utf-8", "gb18030"]), default="utf-8", show_default=True)
-@click.option("--defect-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of rows (and files) given a real defect, listed in defects.csv.")
+@click.option(
+    "--defect-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of rows (and files) given a real defect, listed in defects.csv.",
+)
 def generate(out, customers, start, end, seed, encoding, defect_rate):
     """Write a deterministic synthetic core bank's extracts, with .ok flags, into OUT/<YYYYMMDD>/."""
     from crm.synthetic import generate as gen
 
-    summary = gen(Path(out), customers=customers, start=start, end=end, seed=seed, encoding=encoding,
-                  defect_rate=defect_rate, progress=True)
+    summary = gen(
+        Path(out),
+        customers=customers,
+        start=start,
+        end=end,
+        seed=seed,
+        encoding=encoding,
+        defect_rate=defect_rate,
+        progress=True,
+    )
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
 
 
@@ -112,7 +125,8 @@ def _registry_summary(home: CrmHome) -> str:
         with begin(engine) as conn:
             rows = conn.execute(
                 sa.select(ingest_files.c.status, sa.func.count(sa.distinct(ingest_files.c.file_name)))
-                .group_by(ingest_files.c.status).order_by(ingest_files.c.status)
+                .group_by(ingest_files.c.status)
+                .order_by(ingest_files.c.status)
             ).all()
     finally:
         engine.dispose()
@@ -128,11 +142,14 @@ def _quality_summary(home: CrmHome) -> str:
     t = dq_file_outcomes
     latest = (
         sa.select(t.c.extract, t.c.business_date, sa.func.max(t.c.recorded_at).label("at"))
-        .group_by(t.c.extract, t.c.business_date).subquery()
+        .group_by(t.c.extract, t.c.business_date)
+        .subquery()
     )
     query = sa.select(sa.func.sum(t.c.parsed), sa.func.sum(t.c.accepted), sa.func.sum(t.c.quarantined)).join(
-        latest, sa.and_(t.c.extract == latest.c.extract, t.c.business_date == latest.c.business_date,
-                        t.c.recorded_at == latest.c.at)
+        latest,
+        sa.and_(
+            t.c.extract == latest.c.extract, t.c.business_date == latest.c.business_date, t.c.recorded_at == latest.c.at
+        ),
     )
     engine = make_engine(home.warehouse_url)
     try:
@@ -176,8 +193,10 @@ def demo(home: CrmHome, customers, months, seed):
     click.echo(f"warehouse:   {home.warehouse_path}  (ingest_files: every file seen; dq_*: data-quality evidence)")
     click.echo(f"Data Docs:   {home.dq / 'site' / 'index.html'}")
     click.echo(f"reports:     {_files_summary(home.reports, ('.pdf',))} under {home.reports}/<period>/<report>/")
-    click.echo(f"outbox:      {_files_summary(home.outbox, ('.eml',))} in {home.outbox} (the exact messages; "
-               "CRM_SMTP_HOST sends them instead)")
+    click.echo(
+        f"outbox:      {_files_summary(home.outbox, ('.eml',))} in {home.outbox} (the exact messages; "
+        "CRM_SMTP_HOST sends them instead)"
+    )
     click.echo(f"dagster:     instance {dagster_home}/dagster.yaml, storage {os.environ['CRM_DAGSTER_DIR']}")
     click.echo("Dagster UI:  run `.venv/bin/crm ui`, then open http://127.0.0.1:3000")
     sys.exit(0 if ok else 1)
@@ -231,6 +250,7 @@ def rotate_key(home: CrmHome):
     save_ring(ring, path)
     click.echo(f"key ring {path}: new current version {ring.current} (versions: {', '.join(sorted(ring.keys))})")
     with click.progressbar(length=1, label="re-tokenising staged partitions") as bar:
+
         def progress(done, total):
             bar.length = total
             bar.update(1)
@@ -240,8 +260,13 @@ def rotate_key(home: CrmHome):
 
 
 @privacy.command("purge")
-@click.option("--days", type=click.IntRange(min=1), default=lambda: int(os.environ.get("CRM_RAW_RETENTION_DAYS")
-              or 400), show_default="CRM_RAW_RETENTION_DAYS or 400", help="Keep this many days of raw data.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=lambda: int(os.environ.get("CRM_RAW_RETENTION_DAYS") or 400),
+    show_default="CRM_RAW_RETENTION_DAYS or 400",
+    help="Keep this many days of raw data.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be purged, delete nothing.")
 @click.pass_obj
 def purge(home: CrmHome, days, dry_run):
@@ -257,8 +282,10 @@ def purge(home: CrmHome, days, dry_run):
     finally:
         engine.dispose()
     verb = "would purge" if dry_run else "purged"
-    click.echo(f"{verb} {len(purged)} raw partitions ({int(purged['bytes'].sum()) if len(purged) else 0:,} bytes) "
-               f"older than {days} days")
+    click.echo(
+        f"{verb} {len(purged)} raw partitions ({int(purged['bytes'].sum()) if len(purged) else 0:,} bytes) "
+        f"older than {days} days"
+    )
 
 
 @main.group()
@@ -267,8 +294,13 @@ def retention():
 
 
 @retention.command("purge")
-@click.option("--zone", "zones", multiple=True, type=click.Choice(["reports", "outbox", "dq", "dagster"]),
-              help="Only these zones (repeatable). Default: all four.")
+@click.option(
+    "--zone",
+    "zones",
+    multiple=True,
+    type=click.Choice(["reports", "outbox", "dq", "dagster"]),
+    help="Only these zones (repeatable). Default: all four.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be purged, delete and record nothing.")
 @click.option("--today", callback=_date, help="Judge as of this date (YYYY-MM-DD; default: today, bank time).")
 @click.pass_obj
@@ -289,10 +321,16 @@ def retention_purge(home: CrmHome, zones, dry_run, today):
     try:
         ensure_schema(engine)
         with begin(engine) as conn:
-            rows = purge_files(home.root, days, today=today, conn=conn, run_id="cli", dry_run=dry_run,
-                               zones=[z for z in zones if z != DAGSTER])
-        summary = {z: (int((rows["zone"] == z).sum()), int(rows.loc[rows["zone"] == z, "bytes"].sum()))
-                   for z in zones}
+            rows = purge_files(
+                home.root,
+                days,
+                today=today,
+                conn=conn,
+                run_id="cli",
+                dry_run=dry_run,
+                zones=[z for z in zones if z != DAGSTER],
+            )
+        summary = {z: (int((rows["zone"] == z).sum()), int(rows.loc[rows["zone"] == z, "bytes"].sum())) for z in zones}
         if DAGSTER in zones:
             import dagster as dg
 
@@ -311,8 +349,10 @@ def retention_purge(home: CrmHome, zones, dry_run, today):
     verb = "would purge" if dry_run else "purged"
     for zone in zones:
         n, size = summary[zone]
-        click.echo(f"{zone}: {verb} {n} {'runs' if zone == DAGSTER else 'files'} ({size:,} bytes) judged older "
-                   f"than {days[zone]} days (as of {today})")
+        click.echo(
+            f"{zone}: {verb} {n} {'runs' if zone == DAGSTER else 'files'} ({size:,} bytes) judged older "
+            f"than {days[zone]} days (as of {today})"
+        )
 
 
 @main.group()
@@ -349,8 +389,14 @@ def ui(home: CrmHome, host, port):
 
 
 @main.command("render-worker")
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Rendering processes of this worker.")
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Rendering processes of this worker.",
+)
 @click.option("-n", "--name", default="render@%h", show_default=True, help="Worker name (%h: host name).")
 @click.option("-Q", "--queue", default=None, help="Queue to take jobs from  [default: CRM_RENDER_QUEUE or crm-render]")
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
@@ -358,8 +404,21 @@ def render_worker(concurrency, name, queue, loglevel):
     """Start a Celery worker that renders reports (used when CRM_RENDER_BACKEND=celery)."""
     from crm.reports.celery_render import app, render_queue
 
-    app.worker_main(["worker", "-Q", queue or render_queue(), "-c", str(concurrency), "-n", name,
-                     "-l", loglevel, "--without-gossip", "--without-mingle"])
+    app.worker_main(
+        [
+            "worker",
+            "-Q",
+            queue or render_queue(),
+            "-c",
+            str(concurrency),
+            "-n",
+            name,
+            "-l",
+            loglevel,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 main.add_command(scorecard)

@@ -36,13 +36,18 @@ def _trend(_ctx, _param, values):
 
 
 @scorecard.command("fit")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="Development sample, CSV with a header.")
+@click.option(
+    "--data", type=click.Path(exists=True, dir_okay=False), required=True, help="Development sample, CSV with a header."
+)
 @click.option("--target", required=True, help="Target column: 1/0 (1 = bad), or the labels good/bad.")
 @click.option("--exclude", multiple=True, help="Column that is not a characteristic (repeatable).")
 @click.option("--categorical", multiple=True, help="Numeric column to bin as categories (repeatable).")
-@click.option("--trend", multiple=True, callback=_trend,
-              help="COLUMN=ascending|descending: the bad rate rises/falls with the value (repeatable).")
+@click.option(
+    "--trend",
+    multiple=True,
+    callback=_trend,
+    help="COLUMN=ascending|descending: the bad rate rises/falls with the value (repeatable).",
+)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="New model directory.")
 @click.option("--base-points", type=float, default=600.0, show_default=True)
 @click.option("--base-odds", type=float, default=50.0, show_default=True, help="Good:bad odds at base points.")
@@ -54,8 +59,9 @@ def scorecard_fit(data, target, exclude, categorical, trend, out, base_points, b
     if Path(out, "scorecard.json").exists():
         raise click.ClickException(f"{out} already holds a scorecard; choose a new directory")
     frame = _read_csv(data)
-    config = ScorecardConfig(base_points=base_points, base_odds=base_odds, pdo=pdo,
-                             categorical=list(categorical), monotonic=trend)
+    config = ScorecardConfig(
+        base_points=base_points, base_odds=base_odds, pdo=pdo, categorical=list(categorical), monotonic=trend
+    )
     try:
         sc = fit_scorecard(frame, target, exclude=exclude, config=config)
     except ScorecardInputError as exc:
@@ -65,22 +71,32 @@ def scorecard_fit(data, target, exclude, categorical, trend, out, base_points, b
     click.echo(f"scorecard {sc.version}: {len(sc.features)} characteristics ({', '.join(sc.features)})")
     for col, reason in sorted(sc.excluded.items()):
         click.echo(f"  excluded {col}: {reason}")
-    click.echo(f"training {m['training_rows']:,} rows (bad rate {m['training_bad_rate']:.2%}), "
-               f"hold-out {m['holdout_rows']:,} rows (bad rate {m['holdout_bad_rate']:.2%})")
+    click.echo(
+        f"training {m['training_rows']:,} rows (bad rate {m['training_bad_rate']:.2%}), "
+        f"hold-out {m['holdout_rows']:,} rows (bad rate {m['holdout_bad_rate']:.2%})"
+    )
     click.echo(f"hold-out AUC {m['auc']:.3f}  KS {m['ks']:.3f}  Gini {m['gini']:.3f}")
     click.echo(f"wrote {out} (scorecard_table.csv, model_card.html, scorecard.json, model.joblib)")
 
 
 @scorecard.command("apply")
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), required=True,
-              help="Model directory written by `crm scorecard fit`.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Model directory written by `crm scorecard fit`.",
+)
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), required=True, help="CSV to score.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Scored CSV to write.")
 @click.option("--points", is_flag=True, help="Also write the points of each characteristic.")
-@click.option("--raw", is_flag=True,
-              help="Write text cells exactly as read. Default: formula-safe for Excel/WPS, a text cell (or column "
-                   "name) starting with = + - @ tab or CR gets a leading ' (numbers stay numbers), and "
-                   "the file starts with the UTF-8 byte order mark (Excel reads it as UTF-8).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write text cells exactly as read. Default: formula-safe for Excel/WPS, a text cell (or column "
+    "name) starting with = + - @ tab or CR gets a leading ' (numbers stay numbers), and "
+    "the file starts with the UTF-8 byte order mark (Excel reads it as UTF-8).",
+)
 def scorecard_apply(model_dir, data, out, points, raw):
     """Score DATA with the model: the input columns plus score, pd, grade and reason_1..reason_4.
 
@@ -132,7 +148,9 @@ def scorecard_versions(home: CrmHome, segment):
         metrics = json.loads(card.read_text())["metrics"]
         mark = "*" if v == approved else " "
         click.echo(f"{mark} {v}  AUC {metrics.get('auc', float('nan')):.3f}  KS {metrics.get('ks', float('nan')):.3f}")
-    click.echo(f"approved: {approved or 'none'}; model cards: {segment_dir(home.models, segment)}/<version>/model_card.html")
+    click.echo(
+        f"approved: {approved or 'none'}; model cards: {segment_dir(home.models, segment)}/<version>/model_card.html"
+    )
 
 
 @scorecard.command("approve")

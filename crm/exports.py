@@ -41,8 +41,12 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy(deep=False)  # columns that change are replaced, never written into
     for i in range(out.shape[1]):
         s = out.iloc[:, i]
-        if (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
-                or pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s)):
+        if (
+            pd.api.types.is_numeric_dtype(s)
+            or pd.api.types.is_bool_dtype(s)
+            or pd.api.types.is_datetime64_any_dtype(s)
+            or pd.api.types.is_timedelta64_dtype(s)
+        ):
             continue
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
@@ -69,6 +73,7 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, raw: bool = 
     (pandas' ``read_csv`` skips the mark; Python's ``csv`` needs ``encoding="utf-8-sig"``); ``raw`` output,
     for machines, has none. Returns the path."""
     path = Path(path)
-    (frame if raw else formula_safe(frame)).to_csv(path, index=False, lineterminator="\r\n",
-                                                    encoding="utf-8" if raw else "utf-8-sig")
+    (frame if raw else formula_safe(frame)).to_csv(
+        path, index=False, lineterminator="\r\n", encoding="utf-8" if raw else "utf-8-sig"
+    )
     return path

@@ -62,8 +62,12 @@ from crm.bank_calendar import BANK_TZ
 FILE_ZONES = ("reports", "outbox", "dq")
 DAGSTER = "dagster"
 ZONES = (*FILE_ZONES, DAGSTER)
-ENV = {"reports": "CRM_REPORTS_RETENTION_DAYS", "outbox": "CRM_OUTBOX_RETENTION_DAYS",
-       "dq": "CRM_DQ_RETENTION_DAYS", DAGSTER: "CRM_DAGSTER_RETENTION_DAYS"}
+ENV = {
+    "reports": "CRM_REPORTS_RETENTION_DAYS",
+    "outbox": "CRM_OUTBOX_RETENTION_DAYS",
+    "dq": "CRM_DQ_RETENTION_DAYS",
+    DAGSTER: "CRM_DAGSTER_RETENTION_DAYS",
+}
 DEFAULT_DAYS = {"reports": 400, "outbox": 400, "dq": 1825, DAGSTER: 180}
 COLUMNS = ["run_id", "zone", "item", "judged_by", "retention_days", "bytes", "purged_at"]
 
@@ -218,8 +222,14 @@ def record(conn: sa.Connection, purges: Iterable[Purge], *, run_id: str | None) 
 
 
 def purge_files(
-    home_root: Path, days: Mapping[str, int], *, today: dt.date, conn: sa.Connection | None = None,
-    run_id: str | None = None, dry_run: bool = False, zones: Iterable[str] = FILE_ZONES,
+    home_root: Path,
+    days: Mapping[str, int],
+    *,
+    today: dt.date,
+    conn: sa.Connection | None = None,
+    run_id: str | None = None,
+    dry_run: bool = False,
+    zones: Iterable[str] = FILE_ZONES,
 ) -> pd.DataFrame:
     """Purge each of ``zones`` (``reports``, ``outbox``, ``dq``) under ``home_root`` with its period from
     ``days`` and record the deletions through ``conn`` (not on a dry run). Returns the rows (what was, or
@@ -230,8 +240,13 @@ def purge_files(
         if zone not in FILE_ZONES:
             raise ValueError(f"unknown zone {zone!r}; one of {', '.join(FILE_ZONES)}")
         found = purge_zone(zone, home_root / zone, days[zone], today=today, dry_run=dry_run)
-        _log.info("retention: %s %d files of %s/ judged older than %d days", "would purge" if dry_run else
-                  "purged", len(found), zone, days[zone])
+        _log.info(
+            "retention: %s %d files of %s/ judged older than %d days",
+            "would purge" if dry_run else "purged",
+            len(found),
+            zone,
+            days[zone],
+        )
         purges += found
     if conn is not None and not dry_run:
         record(conn, purges, run_id=run_id)

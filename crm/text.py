@@ -110,8 +110,7 @@ def strip_controls(values) -> tuple[np.ndarray, np.ndarray]:
     hit = counts > 0
     if hit.any():
         dirty = arr.filter(pa.array(hit))
-        clean = pc.replace_substring_regex(pc.replace_substring_regex(dirty, BREAK_RUN_RE2, " "),
-                                           CONTROL_CLASS_RE2, "")
+        clean = pc.replace_substring_regex(pc.replace_substring_regex(dirty, BREAK_RUN_RE2, " "), CONTROL_CLASS_RE2, "")
         out[hit] = np.asarray(clean.to_pylist(), dtype=object)
     return out, counts.astype(np.int64)
 

@@ -244,20 +244,21 @@ def partition_name(day: dt.date) -> str:
 
 def raw_file(raw: Path, extract: str, day: dt.date) -> Path:
     """``raw/<extract>/<YYYY-MM-DD>.parquet``: the parsed rows of ``extract`` for ``day``."""
-    return safe_path(raw, extract, partition_name(day),
-                     origin=f"the raw {extract} partition of {day.isoformat()}")
+    return safe_path(raw, extract, partition_name(day), origin=f"the raw {extract} partition of {day.isoformat()}")
 
 
 def quarantine_file(raw: Path, extract: str, day: dt.date) -> Path:
     """``raw/_quarantine/<extract>/<YYYY-MM-DD>.parquet``: the quarantined rows of ``extract`` for ``day``."""
-    return safe_path(raw, QUARANTINE, extract, partition_name(day),
-                     origin=f"the quarantine of {extract} for {day.isoformat()}")
+    return safe_path(
+        raw, QUARANTINE, extract, partition_name(day), origin=f"the quarantine of {extract} for {day.isoformat()}"
+    )
 
 
 def staged_file(staged: Path, extract: str, day: dt.date) -> Path:
     """``staged/<extract>/<YYYY-MM-DD>.parquet``: the validated, masked rows of ``extract`` for ``day``."""
-    return safe_path(staged, extract, partition_name(day),
-                     origin=f"the staged {extract} partition of {day.isoformat()}")
+    return safe_path(
+        staged, extract, partition_name(day), origin=f"the staged {extract} partition of {day.isoformat()}"
+    )
 
 
 def partition_date(path: Path) -> dt.date:
@@ -268,8 +269,7 @@ def partition_date(path: Path) -> dt.date:
 # -------------------------------------------------------------------------------------------- the lookups
 
 
-def partitions(zone: Path, extract: str, *, since: dt.date | None = None,
-               until: dt.date | None = None) -> list[Path]:
+def partitions(zone: Path, extract: str, *, since: dt.date | None = None, until: dt.date | None = None) -> list[Path]:
     """The partitions of ``extract`` in ``zone`` (``<zone>/<extract>/*.parquet``), oldest first; only those
     dated on or after ``since`` and on or before ``until`` when given. Empty when there is none."""
     files = sorted((zone / extract).glob(f"*{PARTITION_SUFFIX}"))

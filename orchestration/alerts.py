@@ -36,7 +36,8 @@ def failure_of(instance: dg.DagsterInstance, run: dg.DagsterRun):
     from crm.alerts import RunFailure
 
     records = instance.get_records_for_run(
-        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION},
+        run.run_id,
+        of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION},
     ).records
     steps: list[str] = []
     checks: list[str] = []
@@ -59,12 +60,17 @@ def failure_of(instance: dg.DagsterInstance, run: dg.DagsterRun):
         match = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
         stamp = match[-1].event_log_entry.timestamp if match else None
     failed_at = (dt.datetime.fromtimestamp(stamp, dt.UTC) if stamp else dt.datetime.now(dt.UTC)).replace(
-        tzinfo=None, microsecond=0)
+        tzinfo=None, microsecond=0
+    )
     tags = run.tags
     first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     return RunFailure(
-        job=run.job_name, run_id=run.run_id, failed_at=failed_at, partition=tags.get(PARTITION_NAME_TAG),
-        partition_range=(first, last) if first and last else None, failed_steps=tuple(steps),
+        job=run.job_name,
+        run_id=run.run_id,
+        failed_at=failed_at,
+        partition=tags.get(PARTITION_NAME_TAG),
+        partition_range=(first, last) if first and last else None,
+        failed_steps=tuple(steps),
         failed_checks=tuple(checks),
     )
 
@@ -78,15 +84,21 @@ def failure_of(instance: dg.DagsterInstance, run: dg.DagsterRun):
     "ERROR checks and the run id; never the error message or a data value. Runs that Dagster will retry "
     "(a crashed worker) are notified only if their last retry fails.",
 )
-def run_failure_notice(context: dg.RunFailureSensorContext, crm_home: CrmHomeResource,
-                       warehouse: WarehouseResource, delivery: DeliveryResource):
+def run_failure_notice(
+    context: dg.RunFailureSensorContext,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
     from crm.alerts import identifier, notify
 
     deadline = time.monotonic() + SEND_BUDGET
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
-        context.log.info(f"run {identifier(run.run_id)} of job {identifier(run.job_name)} failed and will be "
-                         "retried: no notice for this attempt")
+        context.log.info(
+            f"run {identifier(run.run_id)} of job {identifier(run.job_name)} failed and will be "
+            "retried: no notice for this attempt"
+        )
         return
     failure = failure_of(context.instance, run)
     home = crm_home.home()
@@ -97,8 +109,18 @@ def run_failure_notice(context: dg.RunFailureSensorContext, crm_home: CrmHomeRes
         transport = None
     engine = warehouse.engine()
     try:
-        notify(failure, staged=home.staged, raw=home.raw, reports=home.reports, engine=engine,
-               schema=warehouse.schema, transport=transport, sender=delivery.sender, locale=delivery.locale,
-               log=context.log, deadline=deadline)
+        notify(
+            failure,
+            staged=home.staged,
+            raw=home.raw,
+            reports=home.reports,
+            engine=engine,
+            schema=warehouse.schema,
+            transport=transport,
+            sender=delivery.sender,
+            locale=delivery.locale,
+            log=context.log,
+            deadline=deadline,
+        )
     finally:
         engine.dispose()

@@ -52,8 +52,11 @@ def executor(choice: str | None = None) -> dg.ExecutorDefinition:
     if choice != "multiprocess":
         raise ValueError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, not {choice!r}")
     return dg.multiprocess_executor.configured(
-        {"max_concurrent": 2,
-         "start_method": {"forkserver": {"preload_modules": ["orchestration.definitions", "great_expectations"]}}})
+        {
+            "max_concurrent": 2,
+            "start_method": {"forkserver": {"preload_modules": ["orchestration.definitions", "great_expectations"]}},
+        }
+    )
 
 
 def definitions(executor_choice: str | None = None) -> dg.Definitions:

@@ -57,23 +57,28 @@ reports_job = dg.define_asset_job(
 quarterly_job = dg.define_asset_job(
     QUARTERLY_JOB,
     selection=QUARTERLY_SELECTION,
-    description="The quarterly satisfaction report (partition: the quarter's last month), its leak scan and "
-    "delivery.",
+    description="The quarterly satisfaction report (partition: the quarter's last month), its leak scan and delivery.",
     tags=SENDS_EMAIL,
 )
 # Monday 09:00 in the bank's time zone, after the arrival cut-off (08:00) of Sunday's extracts: the week
 # that ended the day before.
-weekly_schedule = dg.build_schedule_from_partitioned_job(weekly_job, hour_of_day=9, minute_of_hour=0,
-                                                         name="weekly_watch_list_schedule")
+weekly_schedule = dg.build_schedule_from_partitioned_job(
+    weekly_job, hour_of_day=9, minute_of_hour=0, name="weekly_watch_list_schedule"
+)
 # The 1st of each month, 10:00 bank time: the previous month's reports (its month-end files arrive in the
 # night and the month-end pipeline runs on their arrival).
-reports_schedule = dg.build_schedule_from_partitioned_job(reports_job, day_of_month=1, hour_of_day=10,
-                                                          minute_of_hour=0, name="monthly_reports_schedule")
+reports_schedule = dg.build_schedule_from_partitioned_job(
+    reports_job, day_of_month=1, hour_of_day=10, minute_of_hour=0, name="monthly_reports_schedule"
+)
 
 
-@dg.schedule(job=quarterly_job, cron_schedule="0 11 1 1,4,7,10 *", execution_timezone=TIMEZONE,
-             name="quarterly_satisfaction_schedule",
-             description="The 1st of January, April, July and October, 11:00 bank time: the quarter just closed.")
+@dg.schedule(
+    job=quarterly_job,
+    cron_schedule="0 11 1 1,4,7,10 *",
+    execution_timezone=TIMEZONE,
+    name="quarterly_satisfaction_schedule",
+    description="The 1st of January, April, July and October, 11:00 bank time: the quarter just closed.",
+)
 def quarterly_schedule(context: dg.ScheduleEvaluationContext):
     when = context.scheduled_execution_time.astimezone(BANK_TZ)
     key = month_start(months_before(when.date(), 1)).isoformat()  # the quarter's last month

@@ -148,16 +148,21 @@ class RetentionResource(dg.ConfigurableResource):
     dagster_days: int = DEFAULT_DAYS["dagster"]
 
     def days(self) -> dict[str, int]:
-        return {"reports": self.reports_days, "outbox": self.outbox_days, "dq": self.dq_days,
-                "dagster": self.dagster_days}
+        return {
+            "reports": self.reports_days,
+            "outbox": self.outbox_days,
+            "dq": self.dq_days,
+            "dagster": self.dagster_days,
+        }
 
 
 def _retention() -> RetentionResource:
     from crm.retention import retention_days
 
     days = retention_days()
-    return RetentionResource(reports_days=days["reports"], outbox_days=days["outbox"], dq_days=days["dq"],
-                             dagster_days=days["dagster"])
+    return RetentionResource(
+        reports_days=days["reports"], outbox_days=days["outbox"], dq_days=days["dq"], dagster_days=days["dagster"]
+    )
 
 
 class ScoringResource(dg.ConfigurableResource):
@@ -196,10 +201,18 @@ class DeliveryResource(dg.ConfigurableResource):
         if self.transport == "smtp":
             if not self.smtp_host:
                 raise ValueError("CRM_SMTP_HOST is not set: the smtp transport needs a server")
-            return SmtpTransport(SmtpSettings(
-                host=self.smtp_host, port=self.smtp_port, starttls=self.smtp_starttls,
-                username=self.smtp_user or None, password=self.smtp_password or None, timeout=self.smtp_timeout,
-                sender=self.sender), retries=self.retries)
+            return SmtpTransport(
+                SmtpSettings(
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                    starttls=self.smtp_starttls,
+                    username=self.smtp_user or None,
+                    password=self.smtp_password or None,
+                    timeout=self.smtp_timeout,
+                    sender=self.sender,
+                ),
+                retries=self.retries,
+            )
         raise ValueError(f"delivery transport must be file or smtp, not {self.transport!r}")
 
 
@@ -207,15 +220,21 @@ def _delivery(env: str) -> DeliveryResource:
     """Local: .eml files unless CRM_SMTP_HOST names a server. Production: SMTP, everything from the
     environment (EnvVar, so the password never shows in the UI)."""
     if env == "local" and not os.environ.get("CRM_SMTP_HOST"):
-        return DeliveryResource(transport="file", locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"),
-                                sender=os.environ.get("CRM_MAIL_FROM", "crm-reports@bank.example"))
+        return DeliveryResource(
+            transport="file",
+            locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"),
+            sender=os.environ.get("CRM_MAIL_FROM", "crm-reports@bank.example"),
+        )
     return DeliveryResource(
-        transport="smtp", smtp_host=dg.EnvVar("CRM_SMTP_HOST"), smtp_port=int(os.environ.get("CRM_SMTP_PORT") or 25),
+        transport="smtp",
+        smtp_host=dg.EnvVar("CRM_SMTP_HOST"),
+        smtp_port=int(os.environ.get("CRM_SMTP_PORT") or 25),
         smtp_starttls=os.environ.get("CRM_SMTP_STARTTLS", "1" if env == "prod" else "0") == "1",
         smtp_user=os.environ.get("CRM_SMTP_USER", ""),
         smtp_password=dg.EnvVar("CRM_SMTP_PASSWORD") if os.environ.get("CRM_SMTP_PASSWORD") else "",
         sender=os.environ.get("CRM_MAIL_FROM", "crm-reports@bank.example"),
-        locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"))
+        locale=os.environ.get("CRM_REPORT_LOCALE", "zh_CN"),
+    )
 
 
 def _float_env(name: str, default: float | None) -> float | None:

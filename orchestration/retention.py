@@ -3,7 +3,6 @@
 instance's old runs (:mod:`crm.retention`, table ``retention_purges``). The job keeps its first name,
 ``raw_retention``, so schedules and run history of existing deployments carry on."""
 
-
 import datetime as dt
 import os
 import re
@@ -56,8 +55,7 @@ def _run_files(instance: dg.DagsterInstance, run_id: str) -> tuple[list[Path], P
     storage = instance.event_log_storage
     if getattr(storage, "is_run_sharded", False) and hasattr(storage, "path_for_shard") and _RUN_ID.match(run_id):
         shard = Path(storage.path_for_shard(run_id))
-        shards = [p for p in (shard, Path(f"{shard}-wal"), Path(f"{shard}-shm")) if p.is_file()
-                  and not p.is_symlink()]
+        shards = [p for p in (shard, Path(f"{shard}-wal"), Path(f"{shard}-shm")) if p.is_file() and not p.is_symlink()]
     cm = instance.compute_log_manager
     logs = _run_folder(getattr(cm, "_base_dir", None), run_id) if isinstance(cm, LocalComputeLogManager) else None
     try:
@@ -67,8 +65,9 @@ def _run_files(instance: dg.DagsterInstance, run_id: str) -> tuple[list[Path], P
     return shards, logs, outputs
 
 
-def purge_dagster_runs(instance: dg.DagsterInstance, days: int, *, today: dt.date, dry_run: bool = False,
-                       keep: tuple[str, ...] = ()):
+def purge_dagster_runs(
+    instance: dg.DagsterInstance, days: int, *, today: dt.date, dry_run: bool = False, keep: tuple[str, ...] = ()
+):
     """Delete the finished runs (success, failure, canceled) that ended more than ``days`` before ``today``
     (bank time), through the instance API: ``delete_run`` removes the run and its event log (its
     materialisation and check records included, so their partitions no longer show as materialised in the
@@ -117,8 +116,9 @@ def _today(context) -> dt.date:
 
 
 @dg.op(description="Delete raw-zone partitions older than the retention period and record each deletion.")
-def purge_raw_zone(context: dg.OpExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
-                   privacy: PrivacyResource) -> dg.Output:
+def purge_raw_zone(
+    context: dg.OpExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource, privacy: PrivacyResource
+) -> dg.Output:
     from crm.privacy.retention import purge_raw
     from crm.warehouse import begin
 
@@ -141,10 +141,16 @@ def purge_raw_zone(context: dg.OpExecutionContext, crm_home: CrmHomeResource, wa
     )
 
 
-@dg.op(description="Delete files of reports/, outbox/ and dq/ and Dagster runs older than their zone's "
-       "retention period, and record each deletion in retention_purges.")
-def purge_other_zones(context: dg.OpExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource,
-                      retention: RetentionResource) -> dg.Output:
+@dg.op(
+    description="Delete files of reports/, outbox/ and dq/ and Dagster runs older than their zone's "
+    "retention period, and record each deletion in retention_purges."
+)
+def purge_other_zones(
+    context: dg.OpExecutionContext,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    retention: RetentionResource,
+) -> dg.Output:
     from crm.retention import DAGSTER, FILE_ZONES, frame, purge_files, record
     from crm.warehouse import begin
 
@@ -171,16 +177,22 @@ def purge_other_zones(context: dg.OpExecutionContext, crm_home: CrmHomeResource,
     return dg.Output(None, metadata=metadata)
 
 
-@dg.job(name=RETENTION_JOB, description="Retention: delete raw partitions past CRM_RAW_RETENTION_DAYS (recorded "
-        "in raw_purges), files of reports/, outbox/ and dq/ and Dagster runs past their own periods "
-        "(CRM_REPORTS_RETENTION_DAYS, CRM_OUTBOX_RETENTION_DAYS, CRM_DQ_RETENTION_DAYS, "
-        "CRM_DAGSTER_RETENTION_DAYS; recorded in retention_purges).")
+@dg.job(
+    name=RETENTION_JOB,
+    description="Retention: delete raw partitions past CRM_RAW_RETENTION_DAYS (recorded "
+    "in raw_purges), files of reports/, outbox/ and dq/ and Dagster runs past their own periods "
+    "(CRM_REPORTS_RETENTION_DAYS, CRM_OUTBOX_RETENTION_DAYS, CRM_DQ_RETENTION_DAYS, "
+    "CRM_DAGSTER_RETENTION_DAYS; recorded in retention_purges).",
+)
 def raw_retention_job():
     purge_raw_zone()
     purge_other_zones()
 
 
 raw_retention_schedule = dg.ScheduleDefinition(
-    name="raw_retention_daily", job=raw_retention_job, cron_schedule="30 3 * * *", execution_timezone=TIMEZONE,
+    name="raw_retention_daily",
+    job=raw_retention_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -92,23 +92,40 @@ def plan(first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
 
 
 def run_dates(
-    first: dt.date, last: dt.date, *, instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
+    first: dt.date,
+    last: dt.date,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    log_level: str = "WARNING",
     skip: tuple[str, ...] = (),
 ) -> list[RunSummary]:
     """Run :func:`plan`'s jobs for the dates in order (``skip``: job names left out, e.g. the reports in a
     benchmark of the data pipeline)."""
     instance = instance or dg.DagsterInstance.get()
-    return [run_job(job, start, end, instance=instance, log_level=log_level)
-            for job, start, end in plan(first, last) if job not in skip]
+    return [
+        run_job(job, start, end, instance=instance, log_level=log_level)
+        for job, start, end in plan(first, last)
+        if job not in skip
+    ]
 
 
-JOBS = {DAILY_JOB: daily_pipeline, MONTH_END_JOB: month_end_pipeline, WEEKLY_JOB: weekly_watch_list,
-        REPORTS_JOB: monthly_reports, QUARTERLY_JOB: quarterly_satisfaction}
+JOBS = {
+    DAILY_JOB: daily_pipeline,
+    MONTH_END_JOB: month_end_pipeline,
+    WEEKLY_JOB: weekly_watch_list,
+    REPORTS_JOB: monthly_reports,
+    QUARTERLY_JOB: quarterly_satisfaction,
+}
 
 
 def run_job(
-    job: str, start: str, end: str | None = None, *, instance: dg.DagsterInstance | None = None,
-    log_level: str = "WARNING", trigger: str = "cli",
+    job: str,
+    start: str,
+    end: str | None = None,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    log_level: str = "WARNING",
+    trigger: str = "cli",
 ) -> RunSummary:
     """One run of ``job`` (a name in :data:`JOBS`) over its partition keys ``start``..``end`` (one key when
     ``end`` is None or equal), tagged as a schedule or a backfill would tag it, executed in this process
@@ -121,7 +138,10 @@ def run_job(
         tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
     tags["crm/trigger"] = trigger
     result = dg.execute_job(
-        dg.reconstructable(JOBS[job]), instance=instance, tags=tags, raise_on_error=False,
+        dg.reconstructable(JOBS[job]),
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
         # the full event stream is in the instance (and the UI); the terminal gets warnings and errors
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

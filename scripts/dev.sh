@@ -122,8 +122,9 @@ services() {
 run_tests() {
     setup
     services
-    log "ruff check ."
+    log "ruff check . && ruff format --check ."
     "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
     log "lint-imports (the layers of pyproject.toml's [tool.importlinter])"
     "$VENV/bin/lint-imports"
 

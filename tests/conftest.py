@@ -46,8 +46,11 @@ def pytest_collection_modifyitems(config, items):
 # session bank (``scheduled_bank``) run in one process, so the bank is built once, and they and the other long
 # files are handed out first, so that no process is left running a long file after the others have finished.
 BANK_FILES = ("tests/test_scheduled_jobs.py", "tests/test_end_to_end.py", "tests/test_production_path.py")
-LONG_FILES = ("tests/orchestration/test_celery.py", "tests/orchestration/test_hostile_pipeline.py",
-              "tests/quality/test_hostile.py")
+LONG_FILES = (
+    "tests/orchestration/test_celery.py",
+    "tests/orchestration/test_hostile_pipeline.py",
+    "tests/quality/test_hostile.py",
+)
 BANK_SCOPE = "scheduled_bank"
 
 
@@ -100,8 +103,10 @@ def warehouse(request, tmp_path):
         with engine.connect():
             pass
     except sa.exc.OperationalError as e:  # fail clearly, never skip silently
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {e.__class__.__name__}. "
-                    "Start it (see README) or set CRM_TEST_PG_URL.")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_URL}: {e.__class__.__name__}. "
+            "Start it (see README) or set CRM_TEST_PG_URL."
+        )
     schema = f"t_{uuid.uuid4().hex[:12]}"
     ensure_schema(engine, schema)
     try:
@@ -119,11 +124,20 @@ def pg_admin():
 
     url = sa.engine.make_url(PG_URL)
     try:
-        return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                               dbname=url.database, autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            autocommit=True,
+            connect_timeout=5,
+        )
     except psycopg.OperationalError as e:
-        pytest.fail(f"PostgreSQL is not reachable at {url.host}:{url.port}: {e.__class__.__name__}. "
-                    "Start it (see README) or set CRM_TEST_PG_URL.")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url.host}:{url.port}: {e.__class__.__name__}. "
+            "Start it (see README) or set CRM_TEST_PG_URL."
+        )
 
 
 @pytest.fixture(scope="session")
@@ -189,9 +203,11 @@ def scheduled_bank(tmp_path_factory) -> Bank:
     home = root / "local"
     shutil.copytree(landing, home / "landing")  # copy2: the files keep their arrival times
     # steps in process: the same jobs and outcomes without a process per step (about 3 CPU-seconds each)
-    env = clean_env(CRM_ENV="local", CRM_HOME=str(home), CRM_DAGSTER_DIR=str(root / "local_dagster"),
-                    CRM_EXECUTOR="in_process")
+    env = clean_env(
+        CRM_ENV="local", CRM_HOME=str(home), CRM_DAGSTER_DIR=str(root / "local_dagster"), CRM_EXECUTOR="in_process"
+    )
     month = FIRST_MONTH_END.replace(day=1).isoformat()
-    runs = run_jobs(env, [(DAILY_JOB, FIRST_MONTH_END.isoformat(), None), (MONTH_END_JOB, month, None),
-                          (REPORTS_JOB, month, None)])
+    runs = run_jobs(
+        env, [(DAILY_JOB, FIRST_MONTH_END.isoformat(), None), (MONTH_END_JOB, month, None), (REPORTS_JOB, month, None)]
+    )
     return Bank(root, landing, home, env, runs)

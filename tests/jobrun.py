@@ -36,22 +36,32 @@ def run_jobs(env: dict[str, str], runs: list[tuple[str, str, str | None]], timeo
     succeeded or not, as scheduled runs do); their summaries, in order, each with ``errors``: the run's
     failed steps' log lines, each with its exception. Fails (with the process's output) when the process
     does not finish cleanly or a run is missing."""
-    proc = subprocess.run([sys.executable, "-m", "tests.jobrun", json.dumps(runs)], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
-    summaries = [json.loads(line[len(MARK):]) for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.jobrun", json.dumps(runs)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    summaries = [json.loads(line[len(MARK) :]) for line in proc.stdout.splitlines() if line.startswith(MARK)]
     assert proc.returncode == 0 and len(summaries) == len(runs), (
-        f"exit {proc.returncode}, {len(summaries)} of {len(runs)} runs\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        f"exit {proc.returncode}, {len(summaries)} of {len(runs)} runs\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    )
     lines = (proc.stderr + proc.stdout).splitlines()
     for s in summaries:
-        s["errors"] = [_error_at(lines, i) for i, line in enumerate(lines)
-                       if " - ERROR - " in line and s["run_id"] in line and "STEP_FAILURE" in line][:10]
+        s["errors"] = [
+            _error_at(lines, i)
+            for i, line in enumerate(lines)
+            if " - ERROR - " in line and s["run_id"] in line and "STEP_FAILURE" in line
+        ][:10]
     return summaries
 
 
 def _error_at(lines: list[str], i: int) -> str:
     """The log line ``i`` and the exception lines of the traceback after it (its unindented lines)."""
     out = [lines[i]]
-    for line in lines[i + 1:i + 120]:
+    for line in lines[i + 1 : i + 120]:
         if " - dagster - " in line:
             break
         if line.strip() and not line.startswith((" ", "Traceback", "The above exception", "Stack Trace")):
@@ -64,7 +74,8 @@ def assert_succeeded(runs: list[dict]) -> None:
     for r in runs:
         assert r["success"] and not r["failed_steps"] and not r["failed_checks"], (
             f"{r['job']} {r['first_partition']}..{r['last_partition']} (run {r['run_id']}): steps "
-            f"{r['failed_steps']}, checks {r['failed_checks']}\n" + "\n".join(r["errors"]))
+            f"{r['failed_steps']}, checks {r['failed_checks']}\n" + "\n".join(r["errors"])
+        )
 
 
 def main(runs: list[list]) -> None:

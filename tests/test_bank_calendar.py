@@ -63,12 +63,24 @@ def test_period_labels_and_bounds():
         bc.period_bounds("year", D(2026, 1, 1))
 
 
-@pytest.mark.parametrize(("label", "end"), [
-    ("2026-02", D(2026, 2, 28)), ("2024-02", D(2024, 2, 29)), ("9999-12", D(9999, 12, 31)),
-    ("2026-Q3", D(2026, 9, 30)), ("2026-W53", D(2027, 1, 3)),
-    ("0000-01", None), ("0000-Q1", None), ("2026-00", None), ("2026-Q0", None), ("2025-W53", None),
-    ("2026-03\n", None), ("2026-3", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("label", "end"),
+    [
+        ("2026-02", D(2026, 2, 28)),
+        ("2024-02", D(2024, 2, 29)),
+        ("9999-12", D(9999, 12, 31)),
+        ("2026-Q3", D(2026, 9, 30)),
+        ("2026-W53", D(2027, 1, 3)),
+        ("0000-01", None),
+        ("0000-Q1", None),
+        ("2026-00", None),
+        ("2026-Q0", None),
+        ("2025-W53", None),
+        ("2026-03\n", None),
+        ("2026-3", None),
+        ("", None),
+    ],
+)
 def test_period_end(label, end):
     assert bc.period_end(label) == end
 
@@ -110,8 +122,14 @@ def test_make_up_days_and_holidays():
     assert not bc.is_working_day(D(2026, 2, 15))  # a Sunday inside the holiday
     assert bc.is_working_day(D(2026, 2, 24)) and not bc.is_working_day(D(2026, 3, 1))  # an ordinary week
     cal = bc.working_days()
-    assert cal.working_days(D(2026, 9, 28), D(2026, 10, 11)) == [D(2026, 9, 28), D(2026, 9, 29), D(2026, 9, 30),
-                                                                  D(2026, 10, 8), D(2026, 10, 9), D(2026, 10, 10)]
+    assert cal.working_days(D(2026, 9, 28), D(2026, 10, 11)) == [
+        D(2026, 9, 28),
+        D(2026, 9, 29),
+        D(2026, 9, 30),
+        D(2026, 10, 8),
+        D(2026, 10, 9),
+        D(2026, 10, 10),
+    ]
     assert cal.add_working_days(D(2026, 9, 30), 1) == D(2026, 10, 8)
     assert cal.add_working_days(D(2026, 10, 8), -1) == D(2026, 9, 30)
     assert cal.add_working_days(D(2026, 10, 8), 0) == D(2026, 10, 8)
@@ -132,22 +150,32 @@ def _file(tmp_path: Path, body: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ('[[holiday]]\nname = "x"\noff = "2026-10-01..2026-10-07"\nwork = ["2026-10-09"]\n', "not a Saturday or Sunday"),
-    ('[[holiday]]\nname = "x"\noff = "2026-10-07..2026-10-01"\n', "ends before it starts"),
-    ('[[holiday]]\nname = "x"\noff = "2026-13-01"\n', "not a date"),
-    ('[[holiday]]\nname = "x"\noff = "2027-10-01"\n', "outside the years"),
-    ('[[holiday]]\nname = "x"\noff = "2026-10-03"\n[[holiday]]\nname = "y"\noff = "2026-10-05"\n'
-     'work = ["2026-10-03"]\n', "both a rest day and a make-up working day"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[[holiday]]\nname = "x"\noff = "2026-10-01..2026-10-07"\nwork = ["2026-10-09"]\n',
+            "not a Saturday or Sunday",
+        ),
+        ('[[holiday]]\nname = "x"\noff = "2026-10-07..2026-10-01"\n', "ends before it starts"),
+        ('[[holiday]]\nname = "x"\noff = "2026-13-01"\n', "not a date"),
+        ('[[holiday]]\nname = "x"\noff = "2027-10-01"\n', "outside the years"),
+        (
+            '[[holiday]]\nname = "x"\noff = "2026-10-03"\n[[holiday]]\nname = "y"\noff = "2026-10-05"\n'
+            'work = ["2026-10-03"]\n',
+            "both a rest day and a make-up working day",
+        ),
+    ],
+)
 def test_a_broken_holiday_file_is_refused_naming_the_entry(tmp_path, body, message):
     with pytest.raises(bc.CalendarFileError, match=message):
         bc.load_working_days(_file(tmp_path, body))
 
 
 def test_a_bank_adds_a_year(tmp_path):
-    cal = bc.load_working_days(_file(tmp_path, '[[holiday]]\nname = "国庆节"\noff = "2026-10-01..2026-10-07"\n'
-                                               'work = ["2026-10-10"]\n'))
+    cal = bc.load_working_days(
+        _file(tmp_path, '[[holiday]]\nname = "国庆节"\noff = "2026-10-01..2026-10-07"\nwork = ["2026-10-10"]\n')
+    )
     assert cal.version == "t1" and cal.years == {2026}
     assert not cal.is_working_day(D(2026, 10, 1)) and cal.is_working_day(D(2026, 10, 10))
     with pytest.raises(bc.CalendarNotCovered):

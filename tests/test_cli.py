@@ -30,8 +30,10 @@ def test_plan_splits_daily_range_and_month_ends():
         # weeks (Monday keys) whose Sunday and the Sunday before are in the range: 01-25 (vs 01-18) .. 03-08
         ("weekly_watch_list", "2026-01-19", "2026-03-02"),
     ]
-    assert plan(dt.date(2026, 1, 2), dt.date(2026, 1, 30)) == [("daily_pipeline", "2026-01-02", "2026-01-30"),
-                                                               ("weekly_watch_list", "2026-01-05", "2026-01-19")]
+    assert plan(dt.date(2026, 1, 2), dt.date(2026, 1, 30)) == [
+        ("daily_pipeline", "2026-01-02", "2026-01-30"),
+        ("weekly_watch_list", "2026-01-05", "2026-01-19"),
+    ]
     assert plan(dt.date(2026, 1, 4), dt.date(2026, 1, 10)) == [("daily_pipeline", "2026-01-04", "2026-01-10")]
     # a quarter-closing month adds the quarterly satisfaction run
     assert ("quarterly_satisfaction", "2026-03-01", "2026-06-01") in plan(dt.date(2026, 3, 1), dt.date(2026, 6, 30))

@@ -36,8 +36,9 @@ FEB = "2024-02-29"  # the session bank's first month end (tests/conftest.py FIRS
 
 def _env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME",)}
-    env.update(CRM_HOME=str(tmp / "home"), CRM_DAGSTER_DIR=str(tmp / "dagster"), CRM_ENV="local",
-               CRM_EXECUTOR="in_process")
+    env.update(
+        CRM_HOME=str(tmp / "home"), CRM_DAGSTER_DIR=str(tmp / "dagster"), CRM_ENV="local", CRM_EXECUTOR="in_process"
+    )
     return env
 
 
@@ -74,8 +75,9 @@ def test_generated_files_round_trip_through_the_parser(bank):
 def ran(bank):
     """`crm run` of one business date that is not a month end (the daily pipeline), once for the module."""
     env = _env(bank)
-    proc = subprocess.run([CRM, "run", "--date", FIRST.isoformat()], env=env, capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    proc = subprocess.run(
+        [CRM, "run", "--date", FIRST.isoformat()], env=env, capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return bank, env, proc
 
@@ -105,8 +107,9 @@ def test_crm_run_ingests_a_date_into_the_instance_and_a_rerun_rewrites_nothing(r
     # without resending: tests/test_scheduled_jobs.py)
     loans = home / "raw" / "loans" / f"{FIRST.isoformat()}.parquet"
     before = loans.stat().st_mtime_ns
-    proc = subprocess.run([CRM, "run", "--date", FIRST.isoformat()], env=env, capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    proc = subprocess.run(
+        [CRM, "run", "--date", FIRST.isoformat()], env=env, capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert loans.stat().st_mtime_ns == before
     reg = _registry(home)
@@ -212,13 +215,18 @@ def test_no_personal_value_outside_the_raw_zone(scheduled_bank):
     assert c360["customer_id"].str.startswith("k1.").all() and c360["is_credit_customer"].any()
     # the same customer has the same token in two extracts
     loans = pd.read_parquet(home / "staged" / "loans" / f"{FEB}.parquet")
-    customers = pd.concat([pd.read_parquet(home / "staged" / n / f"{FEB}.parquet") for n in ("customers", "corporates")])
+    customers = pd.concat(
+        [pd.read_parquet(home / "staged" / n / f"{FEB}.parquet") for n in ("customers", "corporates")]
+    )
     assert loans["customer_id"].str.startswith("k1.").all()
     assert loans["customer_id"].isin(customers["customer_id"]).all()
 
 
-FILE_LEVEL = {"wrong_control_total": {"control_total"}, "truncated_file": {"truncated", "control_total"},
-              "undecodable_bytes": {"encoding"}}
+FILE_LEVEL = {
+    "wrong_control_total": {"control_total"},
+    "truncated_file": {"truncated", "control_total"},
+    "undecodable_bytes": {"encoding"},
+}
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
@@ -291,19 +299,29 @@ def test_a_key_accounts_value_traces_to_its_source_rows(scheduled_bank):
         value = pd.read_sql(sa.text("select * from customer_value where month_end = :d"), c, params={"d": day})
         registry = pd.read_sql(sa.text("select file_name, sha256 from ingest_files"), c)
     engine.dispose()
-    keys = value[value["key_account"] & (value["loan_nii"] != 0) & (value["deposit_spread"] > 0)
-                 & (value["fees"] > 0)].sort_values("value_score", ascending=False)
+    keys = value[
+        value["key_account"] & (value["loan_nii"] != 0) & (value["deposit_spread"] > 0) & (value["fees"] > 0)
+    ].sort_values("value_score", ascending=False)
     assert len(keys), "the demo bank has a key account with a loan, deposits and fee-paying products"
     row = keys.iloc[0]
-    staged = {n: pd.read_parquet(home / "staged" / n / f"{day}.parquet")
-              for n in ("loans", "deposits", "product_holdings")}
+    staged = {
+        n: pd.read_parquet(home / "staged" / n / f"{day}.parquet") for n in ("loans", "deposits", "product_holdings")
+    }
     with open(REPO / "crm" / "value" / "config.toml", "rb") as fh:
         config = tomllib.load(fh)
-    trace = trace_value(row["customer_id"], row, loans=staged["loans"], deposits=staged["deposits"],
-                        holdings=staged["product_holdings"], config=config)
+    trace = trace_value(
+        row["customer_id"],
+        row,
+        loans=staged["loans"],
+        deposits=staged["deposits"],
+        holdings=staged["product_holdings"],
+        config=config,
+    )
     parts = trace.components.set_index("component")["amount"]
-    assert parts["contribution"] == pytest.approx(parts["loan_nii"] + parts["deposit_spread"] + parts["fees"]
-                                                  - parts["expected_loss"] - parts["servicing_cost"], abs=0.005)
+    assert parts["contribution"] == pytest.approx(
+        parts["loan_nii"] + parts["deposit_spread"] + parts["fees"] - parts["expected_loss"] - parts["servicing_cost"],
+        abs=0.005,
+    )
 
     # every part again, by hand, from the traced records only
     src = trace.sources
@@ -314,12 +332,14 @@ def test_a_key_accounts_value_traces_to_its_source_rows(scheduled_bank):
     rate = (loans["balance"].astype(float) * loans["interest_rate"].astype(float)).sum() / balance / 100
     assert row["loan_margin"] == pytest.approx(rate - row["ftp_loan_rate"])  # balance-weighted rate over FTP
     spread = cc["ftp_deposit_rate"] - cc["deposit_rate"]
-    assert parts["deposit_spread"] == pytest.approx(round(deps["mtd_avg_balance"].astype(float).sum() * spread, 2),
-                                                    abs=0.005)
+    assert parts["deposit_spread"] == pytest.approx(
+        round(deps["mtd_avg_balance"].astype(float).sum() * spread, 2), abs=0.005
+    )
     assert parts["fees"] == pytest.approx(held["annual_fee"].sum(), abs=0.005)
     assert parts["expected_loss"] == pytest.approx(round(row["pd"] * row["lgd"] * balance, 2), abs=0.005)
     assert parts["servicing_cost"] == pytest.approx(
-        round(cc["cost_per_product"] * len(held) + cc["cost_per_loan"] * len(loans), 2), abs=0.005)
+        round(cc["cost_per_product"] * len(held) + cc["cost_per_loan"] * len(loans), 2), abs=0.005
+    )
 
     # lineage: the same record sits at that row of that file in the raw zone, and the file is the registered one
     for extract, key in (("loans", "loan_id"), ("deposits", "account_id"), ("product_holdings", "holding_id")):
@@ -358,7 +378,8 @@ def test_reports_are_mailed_once_to_exactly_the_right_people(scheduled_bank):
     # every recipient the directory names is accounted for: sent, or recorded as an empty report (a branch
     # with no survey response this month) that is never sent
     assert set(zip(outbox["report"], outbox["recipient_id"], strict=True)) == set(
-        zip(expected["report"], expected["recipient_id"], strict=True))
+        zip(expected["report"], expected["recipient_id"], strict=True)
+    )
     assert set(outbox["status"]) <= {"sent", "skipped_empty"} and (outbox["status"] == "sent").sum() >= 6
     sent = outbox[outbox["status"] == "sent"]
 

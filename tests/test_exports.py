@@ -15,22 +15,24 @@ from click.testing import CliRunner
 from crm.cli import main
 from crm.exports import FORMULA_STARTS, formula_safe, write_csv
 
-HOSTILE = ["=HYPERLINK(\"http://x.example\",\"y\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tq", "\r=1", "-5", "+86 138"]
+HOSTILE = ['=HYPERLINK("http://x.example","y")', "+1+2", "-2+3", "@SUM(A1:A9)", "\tq", "\r=1", "-5", "+86 138"]
 HARMLESS = ["plain", "a=b", " =1", "'=1", "中文=1", "", "5-2"]
 
 
 def _frame() -> pd.DataFrame:
     n = len(HOSTILE) + len(HARMLESS)
-    return pd.DataFrame({
-        "text": HOSTILE + HARMLESS,
-        "amount": np.linspace(-5.5, 10.0, n),
-        "count": np.arange(-7, n - 7),
-        "flag": [True, False] * (n // 2) + [True] * (n % 2),
-        "day": [dt.date(2026, 1, 31)] * n,
-        "stamp": pd.to_datetime(["2026-01-31 10:00"] * n),
-        "code": pd.Categorical((["=A1", "ok"] * n)[:n]),
-        "maybe": pd.array((["-x", None] * n)[:n], dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "text": HOSTILE + HARMLESS,
+            "amount": np.linspace(-5.5, 10.0, n),
+            "count": np.arange(-7, n - 7),
+            "flag": [True, False] * (n // 2) + [True] * (n % 2),
+            "day": [dt.date(2026, 1, 31)] * n,
+            "stamp": pd.to_datetime(["2026-01-31 10:00"] * n),
+            "code": pd.Categorical((["=A1", "ok"] * n)[:n]),
+            "maybe": pd.array((["-x", None] * n)[:n], dtype="string"),
+        }
+    )
 
 
 def test_text_cells_starting_a_formula_get_a_quote_and_nothing_else_changes():
@@ -52,8 +54,9 @@ def test_column_names_are_cells_too():
 
 
 def test_mixed_and_empty_object_columns():
-    frame = pd.DataFrame({"mixed": ["=1", 2, 3.5, None], "empty": [None] * 4,
-                          "dates": [dt.date(2026, 1, d) for d in (1, 2, 3, 4)]})
+    frame = pd.DataFrame(
+        {"mixed": ["=1", 2, 3.5, None], "empty": [None] * 4, "dates": [dt.date(2026, 1, d) for d in (1, 2, 3, 4)]}
+    )
     safe = formula_safe(frame)
     assert safe["mixed"].tolist() == ["'=1", 2, 3.5, None]
     pd.testing.assert_series_equal(safe["empty"], frame["empty"])
@@ -86,12 +89,13 @@ def test_written_file_parses_back_to_the_same_numbers_and_raw_is_exact(tmp_path)
 
 # ------------------------------------------------------------------------------------ scorecard files
 
+
 @pytest.fixture(scope="module")
 def hostile_sample() -> pd.DataFrame:
     from tests.scoring.test_scorecard import credit_frame
 
     frame = credit_frame(2000, seed=7)
-    frame["purpose"] = frame["purpose"].replace({"car": "=HYPERLINK(\"http://x.example\",\"car\")"})
+    frame["purpose"] = frame["purpose"].replace({"car": '=HYPERLINK("http://x.example","car")'})
     return frame
 
 
@@ -99,8 +103,21 @@ def hostile_sample() -> pd.DataFrame:
 def model(hostile_sample, tmp_path_factory):
     out = tmp_path_factory.mktemp("m") / "model"
     hostile_sample.to_csv(out.parent / "train.csv", index=False)
-    r = CliRunner().invoke(main, ["scorecard", "fit", "--data", str(out.parent / "train.csv"), "--target", "bad",
-                                  "--exclude", "application_id", "--out", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "scorecard",
+            "fit",
+            "--data",
+            str(out.parent / "train.csv"),
+            "--target",
+            "bad",
+            "--exclude",
+            "application_id",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     return out
 
@@ -122,8 +139,20 @@ def test_scorecard_apply_is_formula_safe_unless_raw(model, hostile_sample, tmp_p
     outs = {}
     for flag in ([], ["--raw"]):
         out = tmp_path / f"scored{''.join(flag)}.csv"
-        r = runner.invoke(main, ["scorecard", "apply", "--model", str(model), "--data", str(tmp_path / "new.csv"),
-                                 "--out", str(out), *flag])
+        r = runner.invoke(
+            main,
+            [
+                "scorecard",
+                "apply",
+                "--model",
+                str(model),
+                "--data",
+                str(tmp_path / "new.csv"),
+                "--out",
+                str(out),
+                *flag,
+            ],
+        )
         assert r.exit_code == 0, r.output
         outs[bool(flag)] = pd.read_csv(out, keep_default_na=False)
     safe, raw = outs[False], outs[True]

@@ -87,8 +87,9 @@ def _month_tables(engine: sa.Engine) -> list[str]:
     """Every table with a ``month_end`` column: the marts (the assets create them from their frames)."""
     with begin(engine) as conn:
         inspector = sa.inspect(conn)
-        return sorted(t for t in inspector.get_table_names()
-                      if "month_end" in {c["name"] for c in inspector.get_columns(t)})
+        return sorted(
+            t for t in inspector.get_table_names() if "month_end" in {c["name"] for c in inspector.get_columns(t)}
+        )
 
 
 def _read_month(engine: sa.Engine, table: str) -> pd.DataFrame:
@@ -119,8 +120,12 @@ def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in the order of every column's text (floats rounded to 6 decimals for the order only)."""
-    key = pd.DataFrame({c: frame[c].round(6).astype(str) if frame[c].dtype.kind == "f" else frame[c].astype(str)
-                        for c in frame.columns})
+    key = pd.DataFrame(
+        {
+            c: frame[c].round(6).astype(str) if frame[c].dtype.kind == "f" else frame[c].astype(str)
+            for c in frame.columns
+        }
+    )
     return frame.loc[key.sort_values(list(key.columns), kind="stable").index].reset_index(drop=True)
 
 
@@ -153,11 +158,15 @@ def _render_window(instance: dg.DagsterInstance, run_id: str) -> tuple[dt.dateti
 
 # the render time as the reports print it (crm.reports.fmt.Formatter.datetime, zh_CN and en) and as the
 # HTML's dcterms.created (ISO, +08:00)
-RENDER_TIME = re.compile(r"(?P<zh>(?P<zy>\d{4})年(?P<zm>\d{1,2})月(?P<zd>\d{1,2})日 (?P<zH>\d{2}):(?P<zM>\d{2}))"
-                         r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})T(?P<iH>\d{2}):(?P<iM>\d{2}):\d{2}\+08:00)"
-                         r"|(?P<en>(?P<eb>[A-Z][a-z]{2}) (?P<ed>\d{1,2}), (?P<ey>\d{4}) (?P<eH>\d{2}):(?P<eM>\d{2}))")
-MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                      "Nov", "Dec"], start=1)}
+RENDER_TIME = re.compile(
+    r"(?P<zh>(?P<zy>\d{4})年(?P<zm>\d{1,2})月(?P<zd>\d{1,2})日 (?P<zH>\d{2}):(?P<zM>\d{2}))"
+    r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})T(?P<iH>\d{2}):(?P<iM>\d{2}):\d{2}\+08:00)"
+    r"|(?P<en>(?P<eb>[A-Z][a-z]{2}) (?P<ed>\d{1,2}), (?P<ey>\d{4}) (?P<eH>\d{2}):(?P<eM>\d{2}))"
+)
+MONTHS = {
+    m: i
+    for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)
+}
 
 
 def _without_render_time(text: str, window: tuple[dt.datetime, dt.datetime]) -> tuple[str, int]:
@@ -194,9 +203,14 @@ def _comparable(msg: email.message.EmailMessage, window) -> tuple[tuple[str, str
     html_text, in_html = _without_render_time(html.get_content(), window)
     pdf_clean, in_pdf = _without_render_time(pdf_text, window)
     assert in_html and in_pdf, "the render time was not found: the comparison would not be what it says"
-    body = {"headers": headers, "html": html_text, "plain": plain.get_content() if plain else None,
-            "pdf_name": pdfs[0].get_filename(), "pdf_pages": pdf_text.count("\f"),
-            "pdf_text": re.sub(r"[ \t]+", " ", pdf_clean)}
+    body = {
+        "headers": headers,
+        "html": html_text,
+        "plain": plain.get_content() if plain else None,
+        "pdf_name": pdfs[0].get_filename(),
+        "pdf_pages": pdf_text.count("\f"),
+        "pdf_text": re.sub(r"[ \t]+", " ", pdf_clean),
+    }
     return (headers["X-CRM-Report"], headers["X-CRM-Period"], headers["X-CRM-Recipient"]), body
 
 
@@ -205,8 +219,9 @@ def _first_difference(a: dict, b: dict) -> str:
 
     for part in a:
         if a[part] != b[part]:
-            lines = difflib.unified_diff(str(a[part]).splitlines(), str(b[part]).splitlines(), "local", "prod",
-                                         lineterm="", n=1)
+            lines = difflib.unified_diff(
+                str(a[part]).splitlines(), str(b[part]).splitlines(), "local", "prod", lineterm="", n=1
+            )
             return f"{part}:\n" + "\n".join(list(lines)[:30])
     return "equal"
 
@@ -214,12 +229,29 @@ def _first_difference(a: dict, b: dict) -> str:
 def _outbox(engine: sa.Engine) -> pd.DataFrame:
     with begin(engine) as conn:
         frame = read_table(conn, "report_outbox", {"period": PERIOD})
-    return frame[["report", "recipient_id", "recipient_role", "generation", "status", "attempts", "report_rows",
-                  "message_id", "subject", "last_code"]].sort_values(["report", "recipient_id"]).reset_index(drop=True)
+    return (
+        frame[
+            [
+                "report",
+                "recipient_id",
+                "recipient_role",
+                "generation",
+                "status",
+                "attempts",
+                "report_rows",
+                "message_id",
+                "subject",
+                "last_code",
+            ]
+        ]
+        .sort_values(["report", "recipient_id"])
+        .reset_index(drop=True)
+    )
 
 
-def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(postgres_server, scheduled_bank,
-                                                                           smtp_server, tmp_path, monkeypatch):
+def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(
+    postgres_server, scheduled_bank, smtp_server, tmp_path, monkeypatch
+):
     local = scheduled_bank
     assert_succeeded(local.runs)
     handler, port = smtp_server
@@ -237,13 +269,25 @@ def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(post
 
     with pg_database("crm_e2e_warehouse") as warehouse_url, pg_database("crm_e2e_dagster") as dagster_url:
         db = sa.engine.make_url(dagster_url)
-        instance_env = {"DAGSTER_HOME": str(dagster_home), "DAGSTER_PG_HOST": db.host, "DAGSTER_PG_PORT": str(db.port),
-                        "DAGSTER_PG_DB": db.database, "DAGSTER_PG_USER": db.username,
-                        "DAGSTER_PG_PASSWORD": db.password or ""}
-        env = clean_env(CRM_ENV="prod", CRM_HOME=str(home), CRM_WAREHOUSE_URL=warehouse_url,
-                        CRM_MASKING_KEY=str(keys / "masking-keys.json"), CRM_SMTP_HOST="127.0.0.1",
-                        CRM_SMTP_PORT=str(port), CRM_SMTP_STARTTLS="0", CRM_DAGSTER_DIR=str(tmp_path / "unused"),
-                        **instance_env)
+        instance_env = {
+            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_PG_HOST": db.host,
+            "DAGSTER_PG_PORT": str(db.port),
+            "DAGSTER_PG_DB": db.database,
+            "DAGSTER_PG_USER": db.username,
+            "DAGSTER_PG_PASSWORD": db.password or "",
+        }
+        env = clean_env(
+            CRM_ENV="prod",
+            CRM_HOME=str(home),
+            CRM_WAREHOUSE_URL=warehouse_url,
+            CRM_MASKING_KEY=str(keys / "masking-keys.json"),
+            CRM_SMTP_HOST="127.0.0.1",
+            CRM_SMTP_PORT=str(port),
+            CRM_SMTP_STARTTLS="0",
+            CRM_DAGSTER_DIR=str(tmp_path / "unused"),
+            **instance_env,
+        )
         runs = run_jobs(env, RUNS)
         assert_succeeded(runs)
 
@@ -296,8 +340,10 @@ def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(post
     assert not list((home / "outbox").glob("*.eml")), "the production path wrote .eml files instead of sending"
     assert set(handler.message_ids().values()) == {1}, "a message was delivered more than once"
     prod = dict(_comparable(m, prod_window) for m in handler.messages())
-    emls = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted((local.home / "outbox").glob("*.eml"))]
+    emls = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((local.home / "outbox").glob("*.eml"))
+    ]
     loc = dict(_comparable(m, local_window) for m in emls if m["X-CRM-Period"] == PERIOD)
     assert set(prod) == set(loc) == {(r.report, PERIOD, r.recipient_id) for r in sent.itertuples()}
     for key in sorted(loc):

@@ -56,21 +56,39 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def _records(warehouse) -> pd.DataFrame:
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
-        return pd.DataFrame(conn.execute(sa.select(wh.retention_purges)).mappings().all(),
-                            columns=retention.COLUMNS)
+        return pd.DataFrame(conn.execute(sa.select(wh.retention_purges)).mappings().all(), columns=retention.COLUMNS)
 
 
-@pytest.mark.parametrize(("text", "end"), [
-    ("2026-01", dt.date(2026, 1, 31)), ("2024-02", dt.date(2024, 2, 29)), ("2026-12", dt.date(2026, 12, 31)),
-    ("2026-Q1", dt.date(2026, 3, 31)), ("2026-Q4", dt.date(2026, 12, 31)),
-    ("2026-W01", dt.date(2026, 1, 4)), ("2026-W53", dt.date(2027, 1, 3)),
-    ("2026-01-31", dt.date(2026, 1, 31)), ("20260131", dt.date(2026, 1, 31)),
-    ("20260101-20260131", dt.date(2026, 1, 31)), ("20260201-0f1e2d3c4b5", dt.date(2026, 2, 1)),
-    ("2026-13", None), ("2026-Q5", None), ("2025-W53", None), ("20260231", None), ("20260131-20260101", None),
-    ("bank", None), ("R2026-01", None), ("2026-01-31x", None), ("", None),
-    # years at the edge of the calendar: judged or ignored, never an error that stops the purge
-    ("9999-12", dt.date(9999, 12, 31)), ("9999-Q4", dt.date(9999, 12, 31)), ("0000-06", None), ("0000-Q2", None),
-])
+@pytest.mark.parametrize(
+    ("text", "end"),
+    [
+        ("2026-01", dt.date(2026, 1, 31)),
+        ("2024-02", dt.date(2024, 2, 29)),
+        ("2026-12", dt.date(2026, 12, 31)),
+        ("2026-Q1", dt.date(2026, 3, 31)),
+        ("2026-Q4", dt.date(2026, 12, 31)),
+        ("2026-W01", dt.date(2026, 1, 4)),
+        ("2026-W53", dt.date(2027, 1, 3)),
+        ("2026-01-31", dt.date(2026, 1, 31)),
+        ("20260131", dt.date(2026, 1, 31)),
+        ("20260101-20260131", dt.date(2026, 1, 31)),
+        ("20260201-0f1e2d3c4b5", dt.date(2026, 2, 1)),
+        ("2026-13", None),
+        ("2026-Q5", None),
+        ("2025-W53", None),
+        ("20260231", None),
+        ("20260131-20260101", None),
+        ("bank", None),
+        ("R2026-01", None),
+        ("2026-01-31x", None),
+        ("", None),
+        # years at the edge of the calendar: judged or ignored, never an error that stops the purge
+        ("9999-12", dt.date(9999, 12, 31)),
+        ("9999-Q4", dt.date(9999, 12, 31)),
+        ("0000-06", None),
+        ("0000-Q2", None),
+    ],
+)
 def test_period_end(text, end):
     assert retention.period_end(text) == end
 
@@ -112,8 +130,7 @@ def test_old_files_go_recent_and_undated_stay_and_every_deletion_is_recorded(tmp
     assert by_item.loc["2025-01/key_account/R001.html", "judged_by"] == dt.date(2025, 1, 31)
     assert by_item.loc["run_failure__20250105-0f1e2d3c4b5__D001.eml", "judged_by"] == dt.date(2025, 1, 5)
     assert by_item.loc["2025-W02/watch_digest/R001.html", "judged_by"] == dt.date(2025, 1, 12)
-    assert rows["bytes"].tolist() == [len(before[f"{z}/{i}"]) for z, i in zip(rows["zone"], rows["item"],
-                                                                               strict=True)]
+    assert rows["bytes"].tolist() == [len(before[f"{z}/{i}"]) for z, i in zip(rows["zone"], rows["item"], strict=True)]
 
     # a second run finds nothing more and records nothing more
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
@@ -157,8 +174,9 @@ def test_nothing_outside_a_zone_is_touched(tmp_path):
     purged = retention.purge_files(home, DAYS, today=TODAY)
     assert purged.empty
     assert secret.read_bytes() == b"outside" and mail.read_bytes() == b"outside"
-    assert (home / "reports" / "2020-01").is_symlink() and (home / "outbox" / "key_account__2020-01__R9.eml"
-                                                             ).is_symlink()
+    assert (home / "reports" / "2020-01").is_symlink() and (
+        home / "outbox" / "key_account__2020-01__R9.eml"
+    ).is_symlink()
 
 
 def test_a_zone_folder_that_is_missing_is_nothing_to_purge(tmp_path):
@@ -166,8 +184,11 @@ def test_a_zone_folder_that_is_missing_is_nothing_to_purge(tmp_path):
 
 
 def test_periods_come_from_the_environment_with_defaults():
-    assert retention.retention_days({}) == retention.DEFAULT_DAYS == {
-        "reports": 400, "outbox": 400, "dq": 1825, "dagster": 180}
+    assert (
+        retention.retention_days({})
+        == retention.DEFAULT_DAYS
+        == {"reports": 400, "outbox": 400, "dq": 1825, "dagster": 180}
+    )
     days = retention.retention_days({"CRM_DQ_RETENTION_DAYS": "3650", "CRM_OUTBOX_RETENTION_DAYS": ""})
     assert days["dq"] == 3650 and days["outbox"] == 400
     for bad in ("0", "-1", "ten", "1.5"):
@@ -176,10 +197,11 @@ def test_periods_come_from_the_environment_with_defaults():
 
 
 def test_runs_are_judged_by_their_end_date_in_bank_time():
-    runs = [("a", dt.datetime(2026, 1, 15, 15, 59)),  # 23:59 on the 15th in the bank: kept with a 31-day cut
-            ("b", dt.datetime(2026, 1, 14, 16, 0)),  # 00:00 on the 15th in the bank: kept
-            ("c", dt.datetime(2026, 1, 14, 15, 59, tzinfo=dt.UTC)),  # 23:59 on the 14th: purged
-            ]
+    runs = [
+        ("a", dt.datetime(2026, 1, 15, 15, 59)),  # 23:59 on the 15th in the bank: kept with a 31-day cut
+        ("b", dt.datetime(2026, 1, 14, 16, 0)),  # 00:00 on the 15th in the bank: kept
+        ("c", dt.datetime(2026, 1, 14, 15, 59, tzinfo=dt.UTC)),  # 23:59 on the 14th: purged
+    ]
     purged = retention.runs_to_purge(runs, 31, today=TODAY)
     assert [(p.item, p.judged_by, p.zone) for p in purged] == [("c", dt.date(2026, 1, 14), "dagster")]
 

@@ -50,14 +50,17 @@ MAILED = ("sent",)  # the outbox status of a message handed to the transport
 def quarter(scheduled_bank):
     """The second month end, the week and the quarter, after the session's first month end."""
     assert WEEK_END == SECOND_MONTH_END and WEEK.weekday() == 0  # the bank's calendar, as conftest chose it
-    runs = run_jobs(scheduled_bank.env, [
-        (DAILY_JOB, SUNDAY_BEFORE.isoformat(), SECOND_MONTH_END.isoformat()),
-        (MONTH_END_JOB, SECOND_MONTH, None),
-        (WEEKLY_JOB, WEEK.isoformat(), None),
-        (REPORTS_JOB, SECOND_MONTH, None),
-        (QUARTERLY_JOB, SECOND_MONTH, None),
-        (REPORTS_JOB, SECOND_MONTH, None),  # the rerun
-    ])
+    runs = run_jobs(
+        scheduled_bank.env,
+        [
+            (DAILY_JOB, SUNDAY_BEFORE.isoformat(), SECOND_MONTH_END.isoformat()),
+            (MONTH_END_JOB, SECOND_MONTH, None),
+            (WEEKLY_JOB, WEEK.isoformat(), None),
+            (REPORTS_JOB, SECOND_MONTH, None),
+            (QUARTERLY_JOB, SECOND_MONTH, None),
+            (REPORTS_JOB, SECOND_MONTH, None),  # the rerun
+        ],
+    )
     return scheduled_bank, scheduled_bank.runs + runs
 
 
@@ -137,8 +140,10 @@ def _assert_served_once(home: Path, period: str, expected: pd.DataFrame, day: dt
     assert len({m["Message-ID"] for m in msgs}) == len(msgs)
     for m in msgs:
         assert m["To"] == book[m["X-CRM-Recipient"]], m["X-CRM-Recipient"]
-        assert m["Message-ID"] == full.set_index(["report", "recipient_id"]).loc[
-            (m["X-CRM-Report"], m["X-CRM-Recipient"]), "message_id"]
+        assert (
+            m["Message-ID"]
+            == full.set_index(["report", "recipient_id"]).loc[(m["X-CRM-Report"], m["X-CRM-Recipient"]), "message_id"]
+        )
         pdfs = [p for p in m.iter_attachments() if p.get_content_type() == "application/pdf"]
         assert len(pdfs) == 1 and pdfs[0].get_content()[:5] == b"%PDF-"
     return outbox
@@ -156,11 +161,23 @@ def test_every_scheduled_run_succeeded_and_is_in_the_instance(quarter, instance)
         if r["first_partition"] == r["last_partition"]:
             assert run.tags["dagster/partition"] == r["first_partition"]
         else:
-            assert (run.tags["dagster/asset_partition_range_start"],
-                    run.tags["dagster/asset_partition_range_end"]) == (r["first_partition"], r["last_partition"])
+            assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == (
+                r["first_partition"],
+                r["last_partition"],
+            )
     assert sorted(r["job"] for r in runs) == sorted(
-        [DAILY_JOB, MONTH_END_JOB, REPORTS_JOB, DAILY_JOB, MONTH_END_JOB, WEEKLY_JOB, REPORTS_JOB, QUARTERLY_JOB,
-         REPORTS_JOB])
+        [
+            DAILY_JOB,
+            MONTH_END_JOB,
+            REPORTS_JOB,
+            DAILY_JOB,
+            MONTH_END_JOB,
+            WEEKLY_JOB,
+            REPORTS_JOB,
+            QUARTERLY_JOB,
+            REPORTS_JOB,
+        ]
+    )
 
 
 def test_the_second_month_evaluates_the_rules_that_compare_two_dates(quarter, instance):
@@ -191,8 +208,9 @@ def test_the_second_month_evaluates_the_rules_that_compare_two_dates(quarter, in
     weekly = _warehouse(bank.home, "early_warnings_weekly", {"week_end": WEEK_END})
     assert len(weekly) and (weekly["compared_with"] == pd.Timestamp(SUNDAY_BEFORE)).all()
     assert weekly["rule"].isin(COMPARING).any()
-    (meta,) = _materializations(instance, _run(runs, WEEKLY_JOB, WEEK.isoformat())["run_id"],
-                                ["marts", "watch_list_weekly"])
+    (meta,) = _materializations(
+        instance, _run(runs, WEEKLY_JOB, WEEK.isoformat())["run_id"], ["marts", "watch_list_weekly"]
+    )
     assert meta["compared"] is True
 
 
@@ -202,16 +220,21 @@ def test_trend_tables_hold_both_months(quarter):
     development sample."""
     bank, _ = quarter
     both = {pd.Timestamp(FIRST_MONTH_END), pd.Timestamp(SECOND_MONTH_END)}
-    for table in ("revisit_plan", "revisit_by_manager", "customer_value", "credit_scores", "scorecard_drift",
-                  "manager_scorecards"):
+    for table in (
+        "revisit_plan",
+        "revisit_by_manager",
+        "customer_value",
+        "credit_scores",
+        "scorecard_drift",
+        "manager_scorecards",
+    ):
         frame = _warehouse(bank.home, table)
         assert set(frame["month_end"]) == both, table
     value = _warehouse(bank.home, "customer_value")
     assert value.groupby("month_end")["lifecycle_stage"].apply(lambda s: s.notna().all()).all()
     scores = _warehouse(bank.home, "credit_scores")
     drift = _warehouse(bank.home, "scorecard_drift")
-    approved = {p.parent.name: p.read_text().strip()
-                for p in (bank.home / "models" / "scorecard").glob("*/APPROVED")}
+    approved = {p.parent.name: p.read_text().strip() for p in (bank.home / "models" / "scorecard").glob("*/APPROVED")}
     assert approved, "no scorecard approved: the bank is too small to train one"
     for frame in (scores, drift):
         assert dict(frame[["segment", "model_version"]].drop_duplicates().itertuples(index=False)) == approved
@@ -273,8 +296,10 @@ def test_quarterly_reports_per_branch_head_and_bank_wide_scanned_and_mailed(quar
         assert (folder / f"{who}.pdf").stat().st_size > 0 and (folder / f"{who}.html").exists(), who
 
     run = _run(runs, QUARTERLY_JOB, SECOND_MONTH)
-    checks = [e.dagster_event.event_specific_data for e in
-              instance.all_logs(run["run_id"], of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
+    checks = [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run["run_id"], of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
     assert "no_personal_data" in {c.check_name for c in checks} and all(c.passed for c in checks)
     (meta,) = _materializations(instance, run["run_id"], ["delivery", "monthly"])
     assert meta["sent"] == len(heads) and quarter_period(SECOND_MONTH_END) in meta["periods"]
@@ -291,8 +316,12 @@ def test_both_months_every_recipient_served_or_recorded_once(quarter):
         _assert_scanned_before_sending(bank.home, outbox[outbox["status"] == "sent"])
     # every kind of monthly report carried data and was mailed in at least one of the two months
     both = pd.concat([_outbox(bank.home, month_period(d)) for d in (FIRST_MONTH_END, SECOND_MONTH_END)])
-    assert set(both.loc[both["status"] == "sent", "report"]) >= {"key_account", "branch", "satisfaction",
-                                                                 "data_quality"}
+    assert set(both.loc[both["status"] == "sent", "report"]) >= {
+        "key_account",
+        "branch",
+        "satisfaction",
+        "data_quality",
+    }
 
 
 def test_a_rerun_of_the_second_months_reports_renders_again_and_sends_nothing_twice(quarter, instance):

@@ -95,7 +95,14 @@ CODE_SETS: dict[str, dict[str, str]] = {
     "deposit_product": {"CUR": "活期存款", "FIX": "定期存款", "NTC": "通知存款", "AGR": "协定存款"},
     "account_status": {"A": "正常", "F": "冻结", "D": "久悬", "C": "销户"},
     "txn_direction": {"D": "借", "C": "贷"},
-    "txn_channel": {"CNTR": "柜面", "NET": "网上银行", "MOB": "手机银行", "ATM": "自助设备", "POS": "POS", "API": "银企直联"},
+    "txn_channel": {
+        "CNTR": "柜面",
+        "NET": "网上银行",
+        "MOB": "手机银行",
+        "ATM": "自助设备",
+        "POS": "POS",
+        "API": "银企直联",
+    },
     "txn_type": {
         "SAL": "代发工资",
         "TRF": "转账",
@@ -121,7 +128,13 @@ CODE_SETS: dict[str, dict[str, str]] = {
     "holding_status": {"A": "持有", "C": "已结清"},
     "period_type": {"Q": "季报", "H": "半年报", "A": "年报"},
     "query_reason": {"01": "贷款审批", "02": "贷后管理", "03": "信用卡审批", "04": "担保资格审查", "05": "本人查询"},
-    "interaction_channel": {"VISIT": "上门拜访", "BRANCH": "网点面谈", "PHONE": "电话", "WECHAT": "企业微信", "VIDEO": "视频"},
+    "interaction_channel": {
+        "VISIT": "上门拜访",
+        "BRANCH": "网点面谈",
+        "PHONE": "电话",
+        "WECHAT": "企业微信",
+        "VIDEO": "视频",
+    },
     "interaction_purpose": {
         "REVIEW": "贷后检查",
         "MARKET": "营销拜访",

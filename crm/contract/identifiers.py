@@ -33,8 +33,27 @@ _REPEAT = re.compile(r"\{([0-9]+)(?:,([0-9]*))?\}")  # ASCII digits only, as Pyt
 # Values no pattern may accept; checked for every kind when the file loads (the vocabulary already excludes
 # them: this is the belt to its braces).
 PROBES = (
-    "", " ", "/", "\\", ".", "..", "../x", "/etc/passwd", "C:\\x", "a b", "<x>", "'", '"', "\n", "\x00",
-    "\u202e", "\u200b", "S000001\n", "0100\n", "=1+1", "@SUM(1)",
+    "",
+    " ",
+    "/",
+    "\\",
+    ".",
+    "..",
+    "../x",
+    "/etc/passwd",
+    "C:\\x",
+    "a b",
+    "<x>",
+    "'",
+    '"',
+    "\n",
+    "\x00",
+    "\u202e",
+    "\u200b",
+    "S000001\n",
+    "0100\n",
+    "=1+1",
+    "@SUM(1)",
 )
 
 

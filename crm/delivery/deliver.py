@@ -132,16 +132,27 @@ def message_from_files(
         html_bytes = Path(row.html_path).read_bytes()
         pdf = Path(row.pdf_path).read_bytes() if row.pdf_path else None
         subject = row.subject or ""
-        parts = {gate.label(row.html_path): html_bytes,
-                 subject_label(row.report, row.period, row.recipient_id): subject_bytes(subject)}
+        parts = {
+            gate.label(row.html_path): html_bytes,
+            subject_label(row.report, row.period, row.recipient_id): subject_bytes(subject),
+        }
         if pdf is not None:
             parts[gate.label(str(row.pdf_path))] = pdf
         gate.require(parts)
         name = pdf_filename(row) if pdf_filename else Path(row.pdf_path or "report.pdf").name
         return build_message(
-            sender=sender, to=to, subject=subject, html=html_bytes.decode("utf-8"), pdf=pdf,
-            pdf_filename=name, report=row.report, period=row.period, recipient_id=row.recipient_id,
-            generation=row.generation, date=row.rendered_at or row.created_at, msg_id=row.message_id,
+            sender=sender,
+            to=to,
+            subject=subject,
+            html=html_bytes.decode("utf-8"),
+            pdf=pdf,
+            pdf_filename=name,
+            report=row.report,
+            period=row.period,
+            recipient_id=row.recipient_id,
+            generation=row.generation,
+            date=row.rendered_at or row.created_at,
+            msg_id=row.message_id,
         )
 
     return build
@@ -184,23 +195,42 @@ def deliver(
         for i, row in enumerate(rows):
             if consecutive_deferrals >= max_consecutive_deferrals:
                 summary.stopped_early = True
-                log.warning("delivery: %d deferrals in a row, stopping; %d rows stay pending",
-                            consecutive_deferrals, len(rows) - i)
+                log.warning(
+                    "delivery: %d deferrals in a row, stopping; %d rows stay pending",
+                    consecutive_deferrals,
+                    len(rows) - i,
+                )
                 break
             outcome = _deliver_one(engine, schema, transport, build, row, summary, log)
             consecutive_deferrals = consecutive_deferrals + 1 if outcome == "deferred" else 0
     finally:
         transport.close()
-    log.info("delivery: report %s period %s: sent %d, failed %d, deferred %d, held %d, undeliverable %d, "
-             "skipped_empty %d, already_sent %d, attempts %d", report or "*", period or "*", summary.sent,
-             summary.failed, summary.deferred, summary.held, summary.undeliverable, summary.skipped_empty,
-             summary.already_sent, summary.attempts)
+    log.info(
+        "delivery: report %s period %s: sent %d, failed %d, deferred %d, held %d, undeliverable %d, "
+        "skipped_empty %d, already_sent %d, attempts %d",
+        report or "*",
+        period or "*",
+        summary.sent,
+        summary.failed,
+        summary.deferred,
+        summary.held,
+        summary.undeliverable,
+        summary.skipped_empty,
+        summary.already_sent,
+        summary.attempts,
+    )
     return summary
 
 
-def _deliver_one(engine: sa.Engine, schema: str | None, transport: Transport, build: Builder,
-                 row: OutboxRow, summary: DeliverySummary,
-                 log: logging.Logger | logging.LoggerAdapter) -> str:
+def _deliver_one(
+    engine: sa.Engine,
+    schema: str | None,
+    transport: Transport,
+    build: Builder,
+    row: OutboxRow,
+    summary: DeliverySummary,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> str:
     key = (row.report, row.period, row.recipient_id)
     try:
         msg = build(row)
@@ -210,8 +240,7 @@ def _deliver_one(engine: sa.Engine, schema: str | None, transport: Transport, bu
         with begin(engine, schema) as conn:
             done = (outbox.mark_held if held else outbox.mark_undeliverable)(conn, row, reason)
         if not done:
-            log.warning("delivery: report %s period %s recipient %s changed since read (another run?): skipped",
-                        *key)
+            log.warning("delivery: report %s period %s recipient %s changed since read (another run?): skipped", *key)
             return "skipped"
         status = HELD if held else UNDELIVERABLE
         (summary.holds if held else summary.undeliverables).append(NotSent(*key, reason))
@@ -230,8 +259,11 @@ def _deliver_one(engine: sa.Engine, schema: str | None, transport: Transport, bu
         if claimed:
             summary.failed += 1
             summary.failures.append(Failure(*key, None, error))
-            log.error("delivery: report %s period %s recipient %s status failed (message not built: %s)",
-                      *key, type(e).__name__)
+            log.error(
+                "delivery: report %s period %s recipient %s status failed (message not built: %s)",
+                *key,
+                type(e).__name__,
+            )
         return "failed" if claimed else "skipped"
     mid = str(msg["Message-ID"] or "")
     if not mid:
@@ -243,12 +275,14 @@ def _deliver_one(engine: sa.Engine, schema: str | None, transport: Transport, bu
     with begin(engine, schema) as conn:
         claimed = outbox.mark_sending(conn, row, mid)
     if not claimed:
-        log.warning("delivery: report %s period %s recipient %s changed since read (another run?): skipped",
-                    *key)
+        log.warning("delivery: report %s period %s recipient %s changed since read (another run?): skipped", *key)
         return "skipped"
     if row.status == SENDING:
-        log.warning("delivery: report %s period %s recipient %s was left sending by an earlier run: "
-                    "re-sending with the same Message-ID (possible duplicate)", *key)
+        log.warning(
+            "delivery: report %s period %s recipient %s was left sending by an earlier run: "
+            "re-sending with the same Message-ID (possible duplicate)",
+            *key,
+        )
     try:
         result = transport.send(msg)
     except TransportConfigError as e:
@@ -266,20 +300,41 @@ def _deliver_one(engine: sa.Engine, schema: str | None, transport: Transport, bu
             outbox.record_attempt(conn, row, result.attempts, result.code, result.error)
     if result.ok:
         summary.sent += 1
-        log.info("delivery: report %s period %s recipient %s status sent code %s attempts %d",
-                 *key, result.code, result.attempts)
+        log.info(
+            "delivery: report %s period %s recipient %s status sent code %s attempts %d",
+            *key,
+            result.code,
+            result.attempts,
+        )
         return "sent"
     if result.permanent:
         summary.failed += 1
         summary.failures.append(Failure(*key, result.code, result.error))
-        log.error("delivery: report %s period %s recipient %s status failed code %s attempts %d",
-                  *key, result.code, result.attempts)
+        log.error(
+            "delivery: report %s period %s recipient %s status failed code %s attempts %d",
+            *key,
+            result.code,
+            result.attempts,
+        )
         return "failed"
     summary.deferred += 1
-    log.warning("delivery: report %s period %s recipient %s status pending code %s attempts %d (transient)",
-                *key, result.code, result.attempts)
+    log.warning(
+        "delivery: report %s period %s recipient %s status pending code %s attempts %d (transient)",
+        *key,
+        result.code,
+        result.attempts,
+    )
     return "deferred"
 
 
-__all__ = ["INVALID_ADDRESS", "NO_ADDRESS", "Builder", "DeliverySummary", "Failure", "NotSent", "Undeliverable",
-           "deliver", "message_from_files"]
+__all__ = [
+    "INVALID_ADDRESS",
+    "NO_ADDRESS",
+    "Builder",
+    "DeliverySummary",
+    "Failure",
+    "NotSent",
+    "Undeliverable",
+    "deliver",
+    "message_from_files",
+]

@@ -125,9 +125,18 @@ def record_scans(conn: sa.Connection, rows: list[dict]) -> int:
             raise ValueError(f"scan row {i}: passed must be a bool and findings an int >= 0")
         if passed and findings:
             raise ValueError(f"scan row {i}: a scan with findings cannot pass")
-        clean.append({"sha256": sha, "source": source, "period": r.get("period"), "passed": passed,
-                      "findings": findings, "method": method, "run_id": r.get("run_id"),
-                      "scanned_at": r.get("scanned_at") or now})
+        clean.append(
+            {
+                "sha256": sha,
+                "source": source,
+                "period": r.get("period"),
+                "passed": passed,
+                "findings": findings,
+                "method": method,
+                "run_id": r.get("run_id"),
+                "scanned_at": r.get("scanned_at") or now,
+            }
+        )
     return append_frame(conn, leak_scan_files, pd.DataFrame(clean))
 
 
@@ -147,7 +156,7 @@ def coverage(conn: sa.Connection, sha256s: Iterable[str]) -> dict[str, bool]:
     t = leak_scan_files.c
     latest: dict[str, tuple[dt.datetime, bool]] = {}
     for i in range(0, len(wanted), _CHUNK):
-        stmt = sa.select(t.sha256, t.passed, t.scanned_at).where(t.sha256.in_(wanted[i:i + _CHUNK]))
+        stmt = sa.select(t.sha256, t.passed, t.scanned_at).where(t.sha256.in_(wanted[i : i + _CHUNK]))
         for sha, passed, at in conn.execute(stmt):
             seen = latest.get(sha)
             if seen is None or at > seen[0]:
@@ -165,8 +174,9 @@ def scanned_sources(conn: sa.Connection, sources: Iterable[str]) -> set[str]:
     t = leak_scan_files.c
     out: set[str] = set()
     for i in range(0, len(wanted), _CHUNK):
-        out.update(s for (s,) in conn.execute(
-            sa.select(t.source).where(t.source.in_(wanted[i:i + _CHUNK])).distinct()))
+        out.update(
+            s for (s,) in conn.execute(sa.select(t.source).where(t.source.in_(wanted[i : i + _CHUNK])).distinct())
+        )
     return out
 
 
@@ -207,5 +217,19 @@ class SendGate:
         return hashes
 
 
-__all__ = ["METHODS", "STRUCTURAL", "VALUES", "Held", "SendGate", "coverage", "ensure_gate", "leak_scan_files",
-           "record_scans", "scanned_sources", "sha256_of", "source_label", "subject_bytes", "subject_label"]
+__all__ = [
+    "METHODS",
+    "STRUCTURAL",
+    "VALUES",
+    "Held",
+    "SendGate",
+    "coverage",
+    "ensure_gate",
+    "leak_scan_files",
+    "record_scans",
+    "scanned_sources",
+    "sha256_of",
+    "source_label",
+    "subject_bytes",
+    "subject_label",
+]

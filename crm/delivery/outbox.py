@@ -250,20 +250,41 @@ def enqueue(conn: sa.Connection, items: Iterable[OutboxItem], *, resend: bool = 
         empty = item.rows == 0
         wanted = UNDELIVERABLE if item.undeliverable else SKIPPED_EMPTY if empty else PENDING
         render = {
-            "recipient_role": item.recipient_role, "report_rows": item.rows, "subject": item.subject,
-            "html_path": item.html_path, "pdf_path": item.pdf_path, "content_sha256": checksum,
-            "rendered_at": rendered_at, "latest_sha256": checksum, "latest_rendered_at": rendered_at,
+            "recipient_role": item.recipient_role,
+            "report_rows": item.rows,
+            "subject": item.subject,
+            "html_path": item.html_path,
+            "pdf_path": item.pdf_path,
+            "content_sha256": checksum,
+            "rendered_at": rendered_at,
+            "latest_sha256": checksum,
+            "latest_rendered_at": rendered_at,
         }
         where = _where_key(item.report, item.period, item.recipient_id)
         row = get(conn, item.report, item.period, item.recipient_id)
         if wanted == SKIPPED_EMPTY:
-            log.info("outbox: report %s period %s recipient %s is empty: skipped, not sent",
-                     item.report, item.period, item.recipient_id)
+            log.info(
+                "outbox: report %s period %s recipient %s is empty: skipped, not sent",
+                item.report,
+                item.period,
+                item.recipient_id,
+            )
         if row is None:
-            conn.execute(sa.insert(t).values(
-                report=item.report, period=item.period, recipient_id=item.recipient_id, generation=0,
-                status=wanted, attempts=0, version=0, created_at=now, updated_at=now,
-                last_error=item.undeliverable, **render))
+            conn.execute(
+                sa.insert(t).values(
+                    report=item.report,
+                    period=item.period,
+                    recipient_id=item.recipient_id,
+                    generation=0,
+                    status=wanted,
+                    attempts=0,
+                    version=0,
+                    created_at=now,
+                    updated_at=now,
+                    last_error=item.undeliverable,
+                    **render,
+                )
+            )
             counts.inserted += 1
             counts.skipped_empty += wanted == SKIPPED_EMPTY
             counts.undeliverable += wanted == UNDELIVERABLE
@@ -274,12 +295,30 @@ def enqueue(conn: sa.Connection, items: Iterable[OutboxItem], *, resend: bool = 
             conn.execute(sa.update(t).where(where).values(**latest))
             counts.kept_sent += 1
             if resend:
-                log.info("outbox: report %s period %s recipient %s: new render is %s, not re-sent",
-                         item.report, item.period, item.recipient_id, wanted)
+                log.info(
+                    "outbox: report %s period %s recipient %s: new render is %s, not re-sent",
+                    item.report,
+                    item.period,
+                    item.recipient_id,
+                    wanted,
+                )
         elif row.status == SENT:
-            conn.execute(sa.update(t).where(where).values(
-                status=PENDING, generation=row.generation + 1, attempts=0, message_id=None, eml_path=None,
-                sent_at=None, last_code=None, last_error=None, **render, **bump))
+            conn.execute(
+                sa.update(t)
+                .where(where)
+                .values(
+                    status=PENDING,
+                    generation=row.generation + 1,
+                    attempts=0,
+                    message_id=None,
+                    eml_path=None,
+                    sent_at=None,
+                    last_code=None,
+                    last_error=None,
+                    **render,
+                    **bump,
+                )
+            )
             counts.resend += 1
         elif row.status == FAILED and not resend:
             conn.execute(sa.update(t).where(where).values(**latest))
@@ -289,8 +328,11 @@ def enqueue(conn: sa.Connection, items: Iterable[OutboxItem], *, resend: bool = 
             counts.kept_sending += 1
         else:
             extra = {"attempts": 0, "last_code": None} if row.status == FAILED else {}
-            conn.execute(sa.update(t).where(where).values(status=wanted, last_error=item.undeliverable,
-                                                          **render, **bump, **extra))
+            conn.execute(
+                sa.update(t)
+                .where(where)
+                .values(status=wanted, last_error=item.undeliverable, **render, **bump, **extra)
+            )
             counts.refreshed += 1
             counts.skipped_empty += wanted == SKIPPED_EMPTY
             counts.undeliverable += wanted == UNDELIVERABLE
@@ -340,17 +382,32 @@ def mark_sending(conn: sa.Connection, row: OutboxRow, message_id: str | None) ->
 
 def _finish(conn: sa.Connection, row: OutboxRow, **values: object) -> bool:
     t = report_outbox
-    res = conn.execute(sa.update(t).where(
-        _where_key(*row.key), t.c.generation == row.generation, t.c.status == SENDING,
-    ).values(attempts=t.c.attempts + values.pop("add_attempts"), version=t.c.version + 1, updated_at=_now(),
-             **values))
+    res = conn.execute(
+        sa.update(t)
+        .where(
+            _where_key(*row.key),
+            t.c.generation == row.generation,
+            t.c.status == SENDING,
+        )
+        .values(
+            attempts=t.c.attempts + values.pop("add_attempts"), version=t.c.version + 1, updated_at=_now(), **values
+        )
+    )
     return res.rowcount == 1
 
 
 def mark_sent(conn: sa.Connection, row: OutboxRow, attempts: int, *, eml_path: str | None = None) -> bool:
     """The transport accepted the message (after ``attempts`` tries in this run)."""
-    return _finish(conn, row, add_attempts=attempts, status=SENT, sent_at=_now(), eml_path=eml_path,
-                   last_code=None, last_error=None)
+    return _finish(
+        conn,
+        row,
+        add_attempts=attempts,
+        status=SENT,
+        sent_at=_now(),
+        eml_path=eml_path,
+        last_code=None,
+        last_error=None,
+    )
 
 
 def mark_failed(conn: sa.Connection, row: OutboxRow, attempts: int, code: int | None, error: str | None) -> bool:
@@ -361,8 +418,11 @@ def mark_failed(conn: sa.Connection, row: OutboxRow, attempts: int, code: int | 
 def _set_status(conn: sa.Connection, row: OutboxRow, status: str, reason: str) -> bool:
     """Move an unclaimed row (as read: same ``version``) to ``status`` with ``reason`` in ``last_error``."""
     t = report_outbox
-    res = conn.execute(sa.update(t).where(_where_key(*row.key), t.c.version == row.version).values(
-        status=status, last_code=None, last_error=reason, version=t.c.version + 1, updated_at=_now()))
+    res = conn.execute(
+        sa.update(t)
+        .where(_where_key(*row.key), t.c.version == row.version)
+        .values(status=status, last_code=None, last_error=reason, version=t.c.version + 1, updated_at=_now())
+    )
     return res.rowcount == 1
 
 
@@ -380,8 +440,9 @@ def mark_undeliverable(conn: sa.Connection, row: OutboxRow, reason: str) -> bool
     return _set_status(conn, row, UNDELIVERABLE, reason)
 
 
-def rows_with_status(conn: sa.Connection, statuses: Sequence[str] | None, periods: Sequence[str] | None = None,
-                     report: str | None = None) -> list[OutboxRow]:
+def rows_with_status(
+    conn: sa.Connection, statuses: Sequence[str] | None, periods: Sequence[str] | None = None, report: str | None = None
+) -> list[OutboxRow]:
     """Rows in ``statuses`` (``None``: any), optionally of some periods and one report, ordered by period
     and key."""
     t = report_outbox
@@ -396,8 +457,7 @@ def rows_with_status(conn: sa.Connection, statuses: Sequence[str] | None, period
     return [OutboxRow.from_mapping(m) for m in conn.execute(q).mappings()]
 
 
-def record_attempt(conn: sa.Connection, row: OutboxRow, attempts: int, code: int | None,
-                   error: str | None) -> bool:
+def record_attempt(conn: sa.Connection, row: OutboxRow, attempts: int, code: int | None, error: str | None) -> bool:
     """A transient failure (retries exhausted, or nothing handed over): back to ``pending`` for a later run,
     keeping the generation and so the Message-ID."""
     return _finish(conn, row, add_attempts=attempts, status=PENDING, last_code=code, last_error=error)

@@ -60,9 +60,14 @@ def send_periods(
     totals: dict[str, Any] = dict.fromkeys(TOTALS, 0)
     not_sent: dict[str, list[str]] = {"held": [], "undeliverable": []}
     for period in periods:
-        s = deliver(engine, schema, new_transport(),
-                    message_from_files(sender, address_of, gate=gate, pdf_filename=attachment_name),
-                    period=period, log=log)
+        s = deliver(
+            engine,
+            schema,
+            new_transport(),
+            message_from_files(sender, address_of, gate=gate, pdf_filename=attachment_name),
+            period=period,
+            log=log,
+        )
         for k in totals:
             totals[k] += getattr(s, k)
         for f in s.failures:
@@ -70,11 +75,15 @@ def send_periods(
         not_sent["held"] += [str(h) for h in s.holds]
         not_sent["undeliverable"] += [str(u) for u in s.undeliverables]
     if not_sent["held"]:
-        log.warning(f"{len(not_sent['held'])} messages held by the send gate (not sent; retried by the "
-                    "next delivery once a passing leak scan covers them): " + "; ".join(not_sent["held"][:20]))
+        log.warning(
+            f"{len(not_sent['held'])} messages held by the send gate (not sent; retried by the "
+            "next delivery once a passing leak scan covers them): " + "; ".join(not_sent["held"][:20])
+        )
     if not_sent["undeliverable"]:
-        log.warning(f"{len(not_sent['undeliverable'])} recipients undeliverable at send time: "
-                    + "; ".join(not_sent["undeliverable"][:20]))
+        log.warning(
+            f"{len(not_sent['undeliverable'])} recipients undeliverable at send time: "
+            + "; ".join(not_sent["undeliverable"][:20])
+        )
     totals["held_rows"] = bullets(not_sent["held"])
     totals["undeliverable_rows"] = bullets(not_sent["undeliverable"])
     return totals

@@ -59,9 +59,11 @@ class SmtpSettings:
     sender: str = "crm-reports@localhost"
 
     def __repr__(self) -> str:  # never print the password
-        return (f"SmtpSettings(host={self.host!r}, port={self.port}, starttls={self.starttls}, "
-                f"username={self.username!r}, password={'***' if self.password else None}, "
-                f"timeout={self.timeout}, sender={self.sender!r})")
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port}, starttls={self.starttls}, "
+            f"username={self.username!r}, password={'***' if self.password else None}, "
+            f"timeout={self.timeout}, sender={self.sender!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,20 @@ class FileTransport:
         report, period, recipient = msg["X-CRM-Report"], msg["X-CRM-Period"], msg["X-CRM-Recipient"]
         if report and period and recipient:
             generation = int(msg["X-CRM-Generation"] or 0)
-            origin = f"the outbox message of report {_UNSAFE.sub('_', str(report))} period {_UNSAFE.sub('_', str(period))}"
-            return safe_path(self.outbox_dir, eml_name(str(report), str(period), str(recipient), generation),
-                             origin=origin)
+            origin = (
+                f"the outbox message of report {_UNSAFE.sub('_', str(report))} period {_UNSAFE.sub('_', str(period))}"
+            )
+            return safe_path(
+                self.outbox_dir, eml_name(str(report), str(period), str(recipient), generation), origin=origin
+            )
         mid = str(msg["Message-ID"] or "")
         if not mid:
             raise ValueError("message has neither X-CRM key headers nor a Message-ID")
-        return safe_path(self.outbox_dir, f"{hashlib.sha256(mid.encode()).hexdigest()[:32]}.eml",
-                         origin="an outbox message named by its Message-ID")
+        return safe_path(
+            self.outbox_dir,
+            f"{hashlib.sha256(mid.encode()).hexdigest()[:32]}.eml",
+            origin="an outbox message named by its Message-ID",
+        )
 
     def send(self, msg: EmailMessage) -> SendResult:
         try:
@@ -222,7 +230,8 @@ class SmtpTransport:
         except smtplib.SMTPConnectError as e:  # the greeting was not 220
             if _is_permanent(e.smtp_code):
                 raise TransportConfigError(
-                    f"{s.host}:{s.port} refused the session: {_reply(e.smtp_code, e.smtp_error)}") from None
+                    f"{s.host}:{s.port} refused the session: {_reply(e.smtp_code, e.smtp_error)}"
+                ) from None
             raise
         self.connections += 1
         try:
@@ -244,7 +253,8 @@ class SmtpTransport:
             smtp.close()
             if _is_permanent(e.smtp_code):
                 raise TransportConfigError(
-                    f"{s.host}:{s.port} refused the session: {_reply(e.smtp_code, e.smtp_error)}") from None
+                    f"{s.host}:{s.port} refused the session: {_reply(e.smtp_code, e.smtp_error)}"
+                ) from None
             raise
         except BaseException:
             smtp.close()

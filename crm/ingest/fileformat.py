@@ -167,8 +167,12 @@ def _arrow_text(s: pd.Series, kind: str, scale: int, layout) -> pa.Array:
         # integer units of the last decimal place, like the control sum, then the point put back in
         units = pc.cast(pc.round(pc.multiply(values, float(10**scale))), pa.int64())
         digits = pc.utf8_lpad(pc.cast(pc.abs(units), pa.string()), scale + 1, "0")
-        text = digits if scale == 0 else pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(digits, 0, -scale), pc.utf8_slice_codeunits(digits, -scale), "."
+        text = (
+            digits
+            if scale == 0
+            else pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(digits, 0, -scale), pc.utf8_slice_codeunits(digits, -scale), "."
+            )
         )
         return pc.if_else(pc.less(units, 0), pc.binary_join_element_wise("-", text, ""), text)
     if kind == "date":
@@ -243,8 +247,16 @@ def write_extract(
 
     def records(n: int, total: int) -> tuple[bytes, bytes]:
         sep, nl = extract.layout.delimiter, extract.layout.line_terminator
-        fields = ["H", extract.file_code, business_date.strftime("%Y%m%d"), f"{sequence:03d}", label, str(n),
-                  ctrl or "", _format_sum(total, scale)]
+        fields = [
+            "H",
+            extract.file_code,
+            business_date.strftime("%Y%m%d"),
+            f"{sequence:03d}",
+            label,
+            str(n),
+            ctrl or "",
+            _format_sum(total, scale),
+        ]
         trailer = ["T", str(n), _format_sum(total, scale)]
         return (sep.join(fields) + nl).encode("ascii"), (sep.join(trailer) + nl).encode("ascii")
 
@@ -290,9 +302,7 @@ def _split_records(data: bytes, file_name: str) -> tuple[bytes, memoryview, byte
     trailer_start = first + 1 if last < 0 else last + 1
     trailer = data[trailer_start:end].rstrip(b"\r")
     if not trailer.startswith(b"T"):
-        raise ExtractRejected(
-            file_name, "truncated", "trailer record missing: the file is truncated or incomplete"
-        )
+        raise ExtractRejected(file_name, "truncated", "trailer record missing: the file is truncated or incomplete")
     body = memoryview(data)[first + 1 : trailer_start]
     return header, body, trailer
 
@@ -312,14 +322,16 @@ def parse_header(line: bytes, extract: Extract, file_name: str) -> Header:
         raise ExtractRejected(file_name, "header", f"header declares unsupported encoding {enc!r}")
     if (ctrl or None) != extract.control_sum_column:
         raise ExtractRejected(
-            file_name, "header",
+            file_name,
+            "header",
             f"header control-sum column {ctrl!r}, contract says {extract.control_sum_column!r}",
         )
     try:
         business_date = dt.datetime.strptime(day, "%Y%m%d").date()
         scale = _scale(extract, ctrl or None)
-        return Header(code, business_date, int(seq), ENCODINGS[enc.upper()], int(count), ctrl or None,
-                      _parse_sum(total, scale))
+        return Header(
+            code, business_date, int(seq), ENCODINGS[enc.upper()], int(count), ctrl or None, _parse_sum(total, scale)
+        )
     except ValueError:
         raise ExtractRejected(file_name, "header", "header date, sequence, count or sum is malformed") from None
 
@@ -347,7 +359,8 @@ def _decode(body: bytes, codec: str, file_name: str, *, validate_utf8: bool = Fa
     except UnicodeDecodeError as e:
         record = bytes(body[: e.start]).count(b"\n") + 1
         raise ExtractRejected(
-            file_name, "encoding",
+            file_name,
+            "encoding",
             f"record {record} (line {record + 1}) has bytes that are not valid {codec.upper()} "
             f"at byte offset {e.start} of the body",
         ) from None
@@ -375,7 +388,10 @@ def _read_csv(body: bytes, extract: Extract, types: dict[str, pa.DataType]) -> p
             delimiter=layout.delimiter, quote_char=layout.quote, double_quote=True, newlines_in_values=False
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
             timestamp_parsers=[layout.timestamp_format, pacsv.ISO8601],
         ),
     )
@@ -487,11 +503,14 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
         type_errors = None
     if sent is not extract:  # a column not sent yet is null, typed as the contract says
         present = set(sent.column_names)
-        table = pa.table({
-            c.name: table[c.name] if c.name in present
-            else pa.chunked_array([pa.nulls(table.num_rows, _ARROW_TYPES[c.type])])
-            for c in extract.columns
-        })
+        table = pa.table(
+            {
+                c.name: table[c.name]
+                if c.name in present
+                else pa.chunked_array([pa.nulls(table.num_rows, _ARROW_TYPES[c.type])])
+                for c in extract.columns
+            }
+        )
 
     n = table.num_rows
     ctrl = extract.control_sum_column
@@ -506,7 +525,8 @@ def read_extract(path: Path, extract: Extract) -> ParsedExtract:
             return f"{count} records" + (f", {ctrl} {_format_sum(units, scale)}" if ctrl else "")
 
         raise ExtractRejected(
-            name, "control_total",
+            name,
+            "control_total",
             f"control totals disagree (records{what}): header {fmt(header.record_count, header.control_sum)}; "
             f"trailer {fmt(trailer.record_count, trailer.control_sum)}; body {fmt(n, body_sum)}",
         )

@@ -98,8 +98,9 @@ def _last_loaded(conn: sa.Connection, extract: Extract, business_date: dt.date):
     t = ingest_files
     return conn.execute(
         sa.select(t.c.file_name, t.c.sha256, t.c.sequence, t.c.records, t.c.type_error_rows)
-        .where(t.c.extract == extract.name, t.c.business_date == business_date,
-               t.c.status.in_(("accepted", "unchanged")))
+        .where(
+            t.c.extract == extract.name, t.c.business_date == business_date, t.c.status.in_(("accepted", "unchanged"))
+        )
         .order_by(t.c.recorded_at.desc(), t.c.sequence.desc())
         .limit(1)
     ).first()
@@ -151,21 +152,38 @@ def ingest_partition(
         superseded = [f for f in landed[:-1] if f.path.name not in already]
         previous = _last_loaded(conn, extract, business_date)
     rows = [
-        {**base, "file_name": f.path.name, "sequence": f.name.sequence,
-         "sha256": None if f.path.name in unsafe else sha256_file(f.path),
-         "size_bytes": None if f.path.name in unsafe else f.path.stat().st_size, "status": "superseded",
-         "error": f"a higher sequence ({latest.name.sequence:03d}) exists for this date"}
+        {
+            **base,
+            "file_name": f.path.name,
+            "sequence": f.name.sequence,
+            "sha256": None if f.path.name in unsafe else sha256_file(f.path),
+            "size_bytes": None if f.path.name in unsafe else f.path.stat().st_size,
+            "status": "superseded",
+            "error": f"a higher sequence ({latest.name.sequence:03d}) exists for this date",
+        }
         for f in superseded
     ]
     outcome = IngestOutcome(
-        extract.name, business_date, "accepted", latest.path.name, latest.name.sequence,
+        extract.name,
+        business_date,
+        "accepted",
+        latest.path.name,
+        latest.name.sequence,
         superseded=[f.path.name for f in superseded],
     )
     if latest.path.name in unsafe:  # not read, not hashed: the partition keeps its last good state
         outcome.status, outcome.reason, outcome.error = "rejected", "unsafe_path", unsafe[latest.path.name]
         log.error("rejected %s", outcome.error)
-        rows.append({**base, "file_name": latest.path.name, "sequence": latest.name.sequence,
-                     "status": "rejected", "reason": "unsafe_path", "error": outcome.error})
+        rows.append(
+            {
+                **base,
+                "file_name": latest.path.name,
+                "sequence": latest.name.sequence,
+                "status": "rejected",
+                "reason": "unsafe_path",
+                "error": outcome.error,
+            }
+        )
         _record(engine, schema, rows)
         return outcome
     size = latest.path.stat().st_size
@@ -174,10 +192,20 @@ def ingest_partition(
     if previous is not None and previous.file_name == latest.path.name and previous.sha256 == sha and target.exists():
         outcome.status, outcome.sha256, outcome.raw_path = "unchanged", sha, target
         outcome.records, outcome.type_error_rows = previous.records, previous.type_error_rows
-        rows.append({**base, "file_name": latest.path.name, "sequence": latest.name.sequence, "sha256": sha,
-                     "size_bytes": size, "status": "unchanged", "raw_path": str(target),
-                     "records": previous.records, "type_error_rows": previous.type_error_rows,
-                     "error": "same file as the loaded one; raw partition left as it is"})
+        rows.append(
+            {
+                **base,
+                "file_name": latest.path.name,
+                "sequence": latest.name.sequence,
+                "sha256": sha,
+                "size_bytes": size,
+                "status": "unchanged",
+                "raw_path": str(target),
+                "records": previous.records,
+                "type_error_rows": previous.type_error_rows,
+                "error": "same file as the loaded one; raw partition left as it is",
+            }
+        )
     else:
         try:
             parsed = read_extract(latest.path, extract)
@@ -185,20 +213,40 @@ def ingest_partition(
             outcome.status, outcome.reason, outcome.error = "rejected", e.reason, str(e)
             outcome.sha256 = sha or sha256_file(latest.path)
             log.error("rejected %s", e)
-            rows.append({**base, "file_name": latest.path.name, "sequence": latest.name.sequence,
-                         "sha256": outcome.sha256, "size_bytes": size, "status": "rejected",
-                         "reason": e.reason, "error": str(e)})
+            rows.append(
+                {
+                    **base,
+                    "file_name": latest.path.name,
+                    "sequence": latest.name.sequence,
+                    "sha256": outcome.sha256,
+                    "size_bytes": size,
+                    "status": "rejected",
+                    "reason": e.reason,
+                    "error": str(e),
+                }
+            )
         else:
             write_parquet(parsed.table, target, _dictionary_columns(extract))
             h = parsed.header
             outcome.sha256, outcome.records = parsed.sha256, parsed.records
             outcome.type_error_rows, outcome.raw_path = parsed.type_error_rows, target
             scale = extract.column(h.control_column).scale if h.control_column else 2
-            rows.append({**base, "file_name": parsed.file_name, "sequence": h.sequence, "sha256": parsed.sha256,
-                         "size_bytes": parsed.size_bytes, "encoding": h.encoding, "records": parsed.records,
-                         "control_column": h.control_column, "control_sum": _format_sum(h.control_sum, scale),
-                         "type_error_rows": parsed.type_error_rows, "status": "accepted",
-                         "raw_path": str(target)})
+            rows.append(
+                {
+                    **base,
+                    "file_name": parsed.file_name,
+                    "sequence": h.sequence,
+                    "sha256": parsed.sha256,
+                    "size_bytes": parsed.size_bytes,
+                    "encoding": h.encoding,
+                    "records": parsed.records,
+                    "control_column": h.control_column,
+                    "control_sum": _format_sum(h.control_sum, scale),
+                    "type_error_rows": parsed.type_error_rows,
+                    "status": "accepted",
+                    "raw_path": str(target),
+                }
+            )
     _record(engine, schema, rows)
     return outcome
 

@@ -20,8 +20,7 @@ import pandas as pd
 
 def holdings_matrix(families: pd.Series) -> pd.DataFrame:
     """0/1 matrix customer x product family from comma-separated family codes (c360 ``product_families``)."""
-    return families.fillna("").astype(str).str.replace(" ", "", regex=False).str.get_dummies(sep=",").astype(
-        np.int8)
+    return families.fillna("").astype(str).str.replace(" ", "", regex=False).str.get_dummies(sep=",").astype(np.int8)
 
 
 def lift_table(held: pd.DataFrame, min_support: int) -> pd.DataFrame:
@@ -42,7 +41,8 @@ def cross_sell_customers(value: pd.DataFrame, c360: pd.DataFrame) -> pd.DataFram
     """:func:`next_best`'s ``frame`` from a month's marts: customer_id, value_segment, tier and manager_id of
     the customer value, with product_families and status of the customer 360 (left join)."""
     return value[["customer_id", "value_segment", "tier", "manager_id"]].merge(
-        c360[["customer_id", "product_families", "status"]], on="customer_id", how="left")
+        c360[["customer_id", "product_families", "status"]], on="customer_id", how="left"
+    )
 
 
 def next_best(frame: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,8 +61,9 @@ def next_best(frame: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame
         if held.empty or held.shape[1] == 0:
             continue
         lift = lift_table(held, int(cc["min_support"]))
-        lift_rows.append(lift.stack().rename("lift").rename_axis(["held", "suggested"]).reset_index().assign(
-            value_segment=seg))
+        lift_rows.append(
+            lift.stack().rename("lift").rename_axis(["held", "suggested"]).reset_index().assign(value_segment=seg)
+        )
         x = held.to_numpy(dtype=np.float64)
         lv = np.nan_to_num(lift.to_numpy(), nan=0.0)
         # best[c, f] = max_g x[c, g] * lift[g, f], and the g giving it: one pass per held family g
@@ -95,21 +96,32 @@ def next_best(frame: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame
             j = order[:, r]
             score = best[np.arange(len(j)), j]
             keep = score > 0
-            rows.append(pd.DataFrame({
-                "customer_id": ids[keep], "value_segment": seg, "rank": r + 1, "product_family": fams[j[keep]],
-                "score": score[keep].round(4),
-                "because": fams[because[np.arange(len(j)), j][keep]],
-            }))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": ids[keep],
+                        "value_segment": seg,
+                        "rank": r + 1,
+                        "product_family": fams[j[keep]],
+                        "score": score[keep].round(4),
+                        "because": fams[because[np.arange(len(j)), j][keep]],
+                    }
+                )
+            )
     cols = ["customer_id", "value_segment", "rank", "product_family", "score", "because"]
     sugg = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
     sugg = sugg.sort_values(["customer_id", "rank"]).reset_index(drop=True)[cols]
-    lifts = pd.concat(lift_rows, ignore_index=True) if lift_rows else pd.DataFrame(
-        columns=["held", "suggested", "lift", "value_segment"])
+    lifts = (
+        pd.concat(lift_rows, ignore_index=True)
+        if lift_rows
+        else pd.DataFrame(columns=["held", "suggested", "lift", "value_segment"])
+    )
     return sugg, lifts
 
 
-def supply_chain_leads(links: pd.DataFrame, accounts: pd.DataFrame, c360: pd.DataFrame,
-                       config: dict[str, Any]) -> pd.DataFrame:
+def supply_chain_leads(
+    links: pd.DataFrame, accounts: pd.DataFrame, c360: pd.DataFrame, config: dict[str, Any]
+) -> pd.DataFrame:
     """Supply-chain finance leads around key corporate accounts (anchors).
 
     ``links``: the supply_chain_links mart (supplier, buyer, amount, *_is_customer). ``accounts``: customer_value
@@ -118,28 +130,59 @@ def supply_chain_leads(links: pd.DataFrame, accounts: pd.DataFrame, c360: pd.Dat
     ``role`` (supplier / buyer of the anchor), ``amount``, ``product`` (config text), ``counterparty_is_customer``,
     ``holds_scf``, ``anchor_manager_id``, ``counterparty_manager_id``. Sorted by anchor, amount descending."""
     sc = config["supply_chain"]
-    cols = ["anchor_id", "counterparty_id", "role", "amount", "product", "counterparty_is_customer", "holds_scf",
-            "anchor_manager_id", "counterparty_manager_id"]
+    cols = [
+        "anchor_id",
+        "counterparty_id",
+        "role",
+        "amount",
+        "product",
+        "counterparty_is_customer",
+        "holds_scf",
+        "anchor_manager_id",
+        "counterparty_manager_id",
+    ]
     anchors = accounts[accounts["key_account"].astype(bool) & (accounts["segment"] == "corporate")]
     big = links[pd.to_numeric(links["amount"], errors="coerce") >= float(sc["min_amount"])]
     sup = big[big["buyer"].isin(anchors["customer_id"])]
     buy = big[big["supplier"].isin(anchors["customer_id"])]
-    leads = pd.concat([
-        pd.DataFrame({"anchor_id": sup["buyer"], "counterparty_id": sup["supplier"], "role": "supplier",
-                      "amount": sup["amount"], "product": sc["supplier_product"],
-                      "counterparty_is_customer": sup["supplier_is_customer"]}),
-        pd.DataFrame({"anchor_id": buy["supplier"], "counterparty_id": buy["buyer"], "role": "buyer",
-                      "amount": buy["amount"], "product": sc["buyer_product"],
-                      "counterparty_is_customer": buy["buyer_is_customer"]}),
-    ], ignore_index=True)
+    leads = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "anchor_id": sup["buyer"],
+                    "counterparty_id": sup["supplier"],
+                    "role": "supplier",
+                    "amount": sup["amount"],
+                    "product": sc["supplier_product"],
+                    "counterparty_is_customer": sup["supplier_is_customer"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "anchor_id": buy["supplier"],
+                    "counterparty_id": buy["buyer"],
+                    "role": "buyer",
+                    "amount": buy["amount"],
+                    "product": sc["buyer_product"],
+                    "counterparty_is_customer": buy["buyer_is_customer"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     info = c360.drop_duplicates("customer_id").set_index("customer_id")
-    fams = info["product_families"].fillna("").astype(str) if "product_families" in info.columns else \
-        pd.Series("", index=info.index)
+    fams = (
+        info["product_families"].fillna("").astype(str)
+        if "product_families" in info.columns
+        else pd.Series("", index=info.index)
+    )
     scf = fams.str.contains(r"(?:^|,)\s*SCF\s*(?:,|$)", regex=True)
     leads["holds_scf"] = leads["counterparty_id"].map(scf).astype("boolean").fillna(False).astype(bool)
     mgr = accounts.drop_duplicates("customer_id").set_index("customer_id")["manager_id"]
     leads["anchor_manager_id"] = leads["anchor_id"].map(mgr)
-    leads["counterparty_manager_id"] = leads["counterparty_id"].map(info["manager_id"]) if (
-        "manager_id" in info.columns) else None
-    return leads.sort_values(["anchor_id", "amount", "counterparty_id"], ascending=[True, False, True]
-                             ).reset_index(drop=True)[cols]
+    leads["counterparty_manager_id"] = (
+        leads["counterparty_id"].map(info["manager_id"]) if ("manager_id" in info.columns) else None
+    )
+    return leads.sort_values(["anchor_id", "amount", "counterparty_id"], ascending=[True, False, True]).reset_index(
+        drop=True
+    )[cols]

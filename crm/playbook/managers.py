@@ -14,11 +14,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["manager_id", "branch_id", "customers", "credit_customers", "contribution", "value_score_mean",
-           "loan_balance", "deposit_avg", "key_accounts", "key_account_coverage", "revisit_compliance",
-           "revisits_overdue", "responses", "csat_mean", "nps", "satisfaction_suppressed", "products_per_customer",
-           "cross_sell_suggestions", "overdue_balance", "overdue_share", "npl_balance", "npl_share",
-           "warned_customers", "high_warnings"]
+COLUMNS = [
+    "manager_id",
+    "branch_id",
+    "customers",
+    "credit_customers",
+    "contribution",
+    "value_score_mean",
+    "loan_balance",
+    "deposit_avg",
+    "key_accounts",
+    "key_account_coverage",
+    "revisit_compliance",
+    "revisits_overdue",
+    "responses",
+    "csat_mean",
+    "nps",
+    "satisfaction_suppressed",
+    "products_per_customer",
+    "cross_sell_suggestions",
+    "overdue_balance",
+    "overdue_share",
+    "npl_balance",
+    "npl_share",
+    "warned_customers",
+    "high_warnings",
+]
 
 
 def loan_quality(loans: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -28,8 +49,11 @@ def loan_quality(loans: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     bal = pd.to_numeric(live["balance"], errors="coerce").fillna(0.0)
     over = pd.to_numeric(live["overdue_days"], errors="coerce").fillna(0) > 0
     npl = live["five_class"].astype("string").isin(config["managers"]["npl_classes"]).fillna(False)
-    return pd.DataFrame({"overdue_balance": bal.where(over, 0.0), "npl_balance": bal.where(npl, 0.0)}).groupby(
-        live["customer_id"]).sum()
+    return (
+        pd.DataFrame({"overdue_balance": bal.where(over, 0.0), "npl_balance": bal.where(npl, 0.0)})
+        .groupby(live["customer_id"])
+        .sum()
+    )
 
 
 def manager_scorecards(
@@ -47,21 +71,33 @@ def manager_scorecards(
     ``revisits``: :func:`crm.playbook.revisit.overdue_by_manager`; ``satisfaction``:
     :func:`crm.satisfaction.analytics.satisfaction_by` over ``staff_id``; ``suggestions``: cross-sell rows;
     ``watch``: :func:`crm.playbook.warnings.watch_list`."""
-    c = value[["customer_id", "manager_id", "branch_id", "contribution", "value_score", "key_account"]].merge(
-        c360[["customer_id", "loan_balance", "deposit_mtd_avg", "products_held", "is_credit_customer"]],
-        on="customer_id", how="left").merge(loan_quality(loans, config), left_on="customer_id", right_index=True,
-                                            how="left")
+    c = (
+        value[["customer_id", "manager_id", "branch_id", "contribution", "value_score", "key_account"]]
+        .merge(
+            c360[["customer_id", "loan_balance", "deposit_mtd_avg", "products_held", "is_credit_customer"]],
+            on="customer_id",
+            how="left",
+        )
+        .merge(loan_quality(loans, config), left_on="customer_id", right_index=True, how="left")
+    )
     for col in ("overdue_balance", "npl_balance", "loan_balance", "deposit_mtd_avg", "products_held"):
         c[col] = pd.to_numeric(c[col], errors="coerce").fillna(0.0)
     g = c.groupby("manager_id", dropna=False)
-    out = pd.DataFrame({
-        "branch_id": g["branch_id"].agg(lambda s: s.mode().iloc[0] if len(s.mode()) else None),
-        "customers": g.size(), "credit_customers": g["is_credit_customer"].sum(),
-        "contribution": g["contribution"].sum().round(2), "value_score_mean": g["value_score"].mean().round(2),
-        "loan_balance": g["loan_balance"].sum().round(2), "deposit_avg": g["deposit_mtd_avg"].sum().round(2),
-        "key_accounts": g["key_account"].sum(), "products_per_customer": g["products_held"].mean().round(3),
-        "overdue_balance": g["overdue_balance"].sum().round(2), "npl_balance": g["npl_balance"].sum().round(2),
-    })
+    out = pd.DataFrame(
+        {
+            "branch_id": g["branch_id"].agg(lambda s: s.mode().iloc[0] if len(s.mode()) else None),
+            "customers": g.size(),
+            "credit_customers": g["is_credit_customer"].sum(),
+            "contribution": g["contribution"].sum().round(2),
+            "value_score_mean": g["value_score"].mean().round(2),
+            "loan_balance": g["loan_balance"].sum().round(2),
+            "deposit_avg": g["deposit_mtd_avg"].sum().round(2),
+            "key_accounts": g["key_account"].sum(),
+            "products_per_customer": g["products_held"].mean().round(3),
+            "overdue_balance": g["overdue_balance"].sum().round(2),
+            "npl_balance": g["npl_balance"].sum().round(2),
+        }
+    )
     lb = out["loan_balance"].where(out["loan_balance"] > 0)
     out["overdue_share"] = out["overdue_balance"] / lb
     out["npl_share"] = out["npl_balance"] / lb

@@ -27,10 +27,28 @@ import numpy as np
 import pandas as pd
 
 LIVE_LOANS = ("N", "O")
-RULES = ["new_overdue", "rising_overdue", "grade_drop", "score_drop", "behaviour_shift", "deposit_outflow",
-         "ratio_deterioration", "inquiry_spike", "new_external_debt", "related_trouble"]
-SIGNALS = ["loan_balance", "max_overdue_days", "overdue_amount", "worst_five_class", "deposit_balance",
-           "inquiries_3m", "external_loan_count", "external_loan_balance"]
+RULES = [
+    "new_overdue",
+    "rising_overdue",
+    "grade_drop",
+    "score_drop",
+    "behaviour_shift",
+    "deposit_outflow",
+    "ratio_deterioration",
+    "inquiry_spike",
+    "new_external_debt",
+    "related_trouble",
+]
+SIGNALS = [
+    "loan_balance",
+    "max_overdue_days",
+    "overdue_amount",
+    "worst_five_class",
+    "deposit_balance",
+    "inquiries_3m",
+    "external_loan_count",
+    "external_loan_balance",
+]
 # rules that compare the as-of date with the comparison date
 COMPARING = {"new_overdue", "rising_overdue", "deposit_outflow", "inquiry_spike", "new_external_debt"}
 COLUMNS = ["customer_id", "rule_id", "rule", "severity", "value", "threshold", "evidence", "related_customer_id"]
@@ -40,21 +58,32 @@ def _f(x: pd.Series) -> pd.Series:
     return pd.to_numeric(x, errors="coerce").astype("float64")
 
 
-def signals(day: dt.date, *, loans: pd.DataFrame, deposits: pd.DataFrame,
-            bureau: pd.DataFrame | None = None) -> pd.DataFrame:
+def signals(
+    day: dt.date, *, loans: pd.DataFrame, deposits: pd.DataFrame, bureau: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per customer at ``day`` (index customer_id): open-loan balance, worst days past due, overdue amount
     (principal + interest), worst reported five-category class (of open loans), deposit balance (accounts not
     closed), and from the latest bureau report queried on or before ``day``: inquiries in 3 months, external
     loan count and balance. ``loans`` and ``deposits`` are that day's snapshots."""
     live = loans[loans["status"].astype("string").isin(LIVE_LOANS).fillna(False).to_numpy(bool)]
-    overdue_amount = _f(live["overdue_principal"]).fillna(0) + _f(live.get(
-        "overdue_interest", pd.Series(0.0, index=live.index))).fillna(0)
-    lg = live.assign(_bal=_f(live["balance"]).fillna(0), _od=_f(live["overdue_days"]).fillna(0),
-                     _oda=overdue_amount, _fc=_f(live["five_class"])).groupby("customer_id")
+    overdue_amount = _f(live["overdue_principal"]).fillna(0) + _f(
+        live.get("overdue_interest", pd.Series(0.0, index=live.index))
+    ).fillna(0)
+    lg = live.assign(
+        _bal=_f(live["balance"]).fillna(0),
+        _od=_f(live["overdue_days"]).fillna(0),
+        _oda=overdue_amount,
+        _fc=_f(live["five_class"]),
+    ).groupby("customer_id")
     worst = lg["_fc"].max()  # class codes "1".."5" compared as numbers (vectorised), back to codes
-    out = pd.DataFrame({"loan_balance": lg["_bal"].sum(), "max_overdue_days": lg["_od"].max(),
-                        "overdue_amount": lg["_oda"].sum(),
-                        "worst_five_class": worst.astype("Int64").astype("string")})
+    out = pd.DataFrame(
+        {
+            "loan_balance": lg["_bal"].sum(),
+            "max_overdue_days": lg["_od"].max(),
+            "overdue_amount": lg["_oda"].sum(),
+            "worst_five_class": worst.astype("Int64").astype("string"),
+        }
+    )
     open_dep = deposits[(deposits["status"].astype("string") != "C").fillna(True).to_numpy(bool)]
     dep = _f(open_dep["balance"]).fillna(0).groupby(open_dep["customer_id"]).sum().rename("deposit_balance")
     out = out.join(dep, how="outer")
@@ -89,11 +118,16 @@ def behaviour_psi(transactions: pd.DataFrame, day: dt.date, config: dict[str, An
     end = pd.Timestamp(day)
     split = end - pd.Timedelta(days=int(rc["recent_days"]))
     start = split - pd.Timedelta(days=int(rc["baseline_days"]))
-    window = np.select([(when > split) & (when <= end), (when > start) & (when <= split)], ["recent", "base"],
-                       default="")
-    t = pd.DataFrame({"customer_id": transactions["customer_id"].to_numpy(), "window": window,
-                      "cat": (transactions["txn_type"].astype(str) + "/" + transactions["direction"].astype(str))
-                      .to_numpy()})
+    window = np.select(
+        [(when > split) & (when <= end), (when > start) & (when <= split)], ["recent", "base"], default=""
+    )
+    t = pd.DataFrame(
+        {
+            "customer_id": transactions["customer_id"].to_numpy(),
+            "window": window,
+            "cat": (transactions["txn_type"].astype(str) + "/" + transactions["direction"].astype(str)).to_numpy(),
+        }
+    )
     t = t[t["window"] != ""]
     cols = ["psi", "p_value", "categories", "recent_transactions", "baseline_transactions"]
     empty = pd.DataFrame(columns=cols, index=pd.Index([], name="customer_id"))
@@ -118,8 +152,15 @@ def behaviour_psi(transactions: pd.DataFrame, day: dt.date, config: dict[str, An
     n_eff = nr * nb / (nr + nb)
     dof = (cats - 1).clip(lower=1)
     p = pd.Series(chi2.sf(n_eff * psi, dof), index=psi.index).where(cats > 1, 1.0)
-    return pd.DataFrame({"psi": psi, "p_value": p, "categories": cats, "recent_transactions": nr.astype("int64"),
-                         "baseline_transactions": nb.astype("int64")})
+    return pd.DataFrame(
+        {
+            "psi": psi,
+            "p_value": p,
+            "categories": cats,
+            "recent_transactions": nr.astype("int64"),
+            "baseline_transactions": nb.astype("int64"),
+        }
+    )
 
 
 def behaviour_window(day: dt.date, config: dict[str, Any]) -> tuple[dt.date, dt.date]:
@@ -165,15 +206,25 @@ def behaviour_psi_files(files: list, day: dt.date, config: dict[str, Any]) -> pd
     """
     con = duckdb.connect()
     try:
-        out = con.execute(sql, {"files": [str(f) for f in files], "split": split, "end": end, "start": start,
-                                "min_n": int(rc["min_transactions"]), "s": float(rc["smoothing"])}).df()
+        out = con.execute(
+            sql,
+            {
+                "files": [str(f) for f in files],
+                "split": split,
+                "end": end,
+                "start": start,
+                "min_n": int(rc["min_transactions"]),
+                "s": float(rc["smoothing"]),
+            },
+        ).df()
     finally:
         con.close()
     out = out.set_index("customer_id")
     nr, nb = out["recent_transactions"].astype("float64"), out["baseline_transactions"].astype("float64")
     dof = (out["categories"] - 1).clip(lower=1)
     out["p_value"] = pd.Series(chi2.sf(nr * nb / (nr + nb) * out["psi"], dof), index=out.index).where(
-        out["categories"] > 1, 1.0)
+        out["categories"] > 1, 1.0
+    )
     for c in ("categories", "recent_transactions", "baseline_transactions"):
         out[c] = out[c].astype("int64")
     return out[cols].sort_index()
@@ -193,10 +244,12 @@ def _related_edges(related: pd.DataFrame, day: dt.date, types: list[str]) -> pd.
     end = pd.to_datetime(r["end_date"], errors="coerce")
     ts = pd.Timestamp(day)
     r = r[(start.isna() | (start <= ts)) & (end.isna() | (end >= ts))]
-    a = pd.DataFrame({"customer_id": r["customer_id"], "other": r["related_customer_id"],
-                      "relation_type": r["relation_type"]})
-    b = pd.DataFrame({"customer_id": r["related_customer_id"], "other": r["customer_id"],
-                      "relation_type": r["relation_type"]})
+    a = pd.DataFrame(
+        {"customer_id": r["customer_id"], "other": r["related_customer_id"], "relation_type": r["relation_type"]}
+    )
+    b = pd.DataFrame(
+        {"customer_id": r["related_customer_id"], "other": r["customer_id"], "relation_type": r["relation_type"]}
+    )
     e = pd.concat([a, b], ignore_index=True)
     return e[e["customer_id"] != e["other"]].drop_duplicates(["customer_id", "other"])
 
@@ -249,8 +302,15 @@ def early_warnings(
     f = now.join(before.add_suffix("_before"), how="left")
     parts: list[pd.DataFrame] = []
 
-    def add(rule: str, mask: pd.Series, value: pd.Series, threshold: float | str, template: str,
-            *fields: tuple[pd.Series, int | None], related_id: pd.Series | None = None) -> None:
+    def add(
+        rule: str,
+        mask: pd.Series,
+        value: pd.Series,
+        threshold: float | str,
+        template: str,
+        *fields: tuple[pd.Series, int | None],
+        related_id: pd.Series | None = None,
+    ) -> None:
         mask = mask.fillna(False).astype(bool)
         if rule in COMPARING and not compared:
             return
@@ -258,48 +318,106 @@ def early_warnings(
             return
         rc = ew[rule]
         idx = mask[mask].index
-        parts.append(pd.DataFrame({
-            "customer_id": idx, "rule_id": rc["id"], "rule": rule, "severity": rc["severity"],
-            "value": _f(value.reindex(idx)).to_numpy(), "threshold": str(threshold),
-            "evidence": _evidence(template, idx, fields).to_numpy(),
-            "related_customer_id": related_id.reindex(idx).to_numpy() if related_id is not None else None,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": idx,
+                    "rule_id": rc["id"],
+                    "rule": rule,
+                    "severity": rc["severity"],
+                    "value": _f(value.reindex(idx)).to_numpy(),
+                    "threshold": str(threshold),
+                    "evidence": _evidence(template, idx, fields).to_numpy(),
+                    "related_customer_id": related_id.reindex(idx).to_numpy() if related_id is not None else None,
+                }
+            )
+        )
 
     od, od_b = f["max_overdue_days"], f["max_overdue_days_before"]
     rc = ew["new_overdue"]
-    add("new_overdue", (od >= rc["min_days"]) & (od_b.fillna(0) <= 0), od, rc["min_days"],
-        "worst days past due {0} -> {1}, overdue amount {2}", (od_b.fillna(0), 0), (od, 0),
-        (f["overdue_amount"], 2))
+    add(
+        "new_overdue",
+        (od >= rc["min_days"]) & (od_b.fillna(0) <= 0),
+        od,
+        rc["min_days"],
+        "worst days past due {0} -> {1}, overdue amount {2}",
+        (od_b.fillna(0), 0),
+        (od, 0),
+        (f["overdue_amount"], 2),
+    )
     rc = ew["rising_overdue"]
     rise = od - od_b
-    add("rising_overdue", (od_b > 0) & (rise >= rc["min_increase_days"]), rise, rc["min_increase_days"],
-        "worst days past due {0} -> {1}", (od_b, 0), (od, 0))
+    add(
+        "rising_overdue",
+        (od_b > 0) & (rise >= rc["min_increase_days"]),
+        rise,
+        rc["min_increase_days"],
+        "worst days past due {0} -> {1}",
+        (od_b, 0),
+        (od, 0),
+    )
 
     if scores_now is not None and scores_before is not None and len(scores_now) and len(scores_before):
-        s = scores_now.drop_duplicates("customer_id").set_index("customer_id")[["score", "grade"]].join(
-            scores_before.drop_duplicates("customer_id").set_index("customer_id")[["score", "grade"]],
-            rsuffix="_before", how="inner").reindex(f.index)
+        s = (
+            scores_now.drop_duplicates("customer_id")
+            .set_index("customer_id")[["score", "grade"]]
+            .join(
+                scores_before.drop_duplicates("customer_id").set_index("customer_id")[["score", "grade"]],
+                rsuffix="_before",
+                how="inner",
+            )
+            .reindex(f.index)
+        )
         notches = _grade_rank(s["grade"]) - _grade_rank(s["grade_before"])
         rc = ew["grade_drop"]
-        add("grade_drop", notches >= rc["min_notches"], notches, rc["min_notches"],
-            "grade {0} -> {1}", (s["grade_before"], None), (s["grade"], None))
+        add(
+            "grade_drop",
+            notches >= rc["min_notches"],
+            notches,
+            rc["min_notches"],
+            "grade {0} -> {1}",
+            (s["grade_before"], None),
+            (s["grade"], None),
+        )
         drop = _f(s["score_before"]) - _f(s["score"])
         rc = ew["score_drop"]
-        add("score_drop", drop >= rc["min_points"], drop, rc["min_points"],
-            "score {0} -> {1}", (s["score_before"], 1), (s["score"], 1))
+        add(
+            "score_drop",
+            drop >= rc["min_points"],
+            drop,
+            rc["min_points"],
+            "score {0} -> {1}",
+            (s["score_before"], 1),
+            (s["score"], 1),
+        )
 
     if behaviour is not None and len(behaviour):
         rc = ew["behaviour_shift"]
         b = behaviour.reindex(f.index)
-        add("behaviour_shift", (_f(b["psi"]) >= rc["psi"]) & (_f(b["p_value"]) <= rc["significance"]), b["psi"],
-            rc["psi"], "transaction mix PSI {0} (p {1}; {2} recent vs {3} baseline transactions)", (b["psi"], 3),
-            (b["p_value"], 4), (b["recent_transactions"], 0), (b["baseline_transactions"], 0))
+        add(
+            "behaviour_shift",
+            (_f(b["psi"]) >= rc["psi"]) & (_f(b["p_value"]) <= rc["significance"]),
+            b["psi"],
+            rc["psi"],
+            "transaction mix PSI {0} (p {1}; {2} recent vs {3} baseline transactions)",
+            (b["psi"], 3),
+            (b["p_value"], 4),
+            (b["recent_transactions"], 0),
+            (b["baseline_transactions"], 0),
+        )
 
     rc = ew["deposit_outflow"]
     dep, dep_b = f["deposit_balance"].fillna(0), f["deposit_balance_before"]
     share = (dep_b - dep) / dep_b
-    add("deposit_outflow", (dep_b >= rc["min_balance"]) & (share >= rc["min_drop"]), share, rc["min_drop"],
-        "deposit balance {0} -> {1}", (dep_b, 2), (dep, 2))
+    add(
+        "deposit_outflow",
+        (dep_b >= rc["min_balance"]) & (share >= rc["min_drop"]),
+        share,
+        rc["min_drop"],
+        "deposit balance {0} -> {1}",
+        (dep_b, 2),
+        (dep, 2),
+    )
 
     if ratios is not None and len(ratios):
         rc = ew["ratio_deterioration"]
@@ -309,45 +427,81 @@ def early_warnings(
         flags = [c for c in latest.columns if c.startswith("flag_") and c != "flag_count"]
         names = pd.Series("", index=latest.index)
         for c in flags:
-            names = names + np.where(latest[c].astype("boolean").fillna(False).to_numpy(bool),
-                                     c.removeprefix("flag_") + " ", "")
-        add("ratio_deterioration", _f(latest["flag_count"]) >= rc["min_flags"], latest["flag_count"],
-            rc["min_flags"], "statement {0}: {1}", (latest.get("report_period", pd.Series("", index=latest.index)),
-                                                    None), (names.str.strip(), None))
+            names = names + np.where(
+                latest[c].astype("boolean").fillna(False).to_numpy(bool), c.removeprefix("flag_") + " ", ""
+            )
+        add(
+            "ratio_deterioration",
+            _f(latest["flag_count"]) >= rc["min_flags"],
+            latest["flag_count"],
+            rc["min_flags"],
+            "statement {0}: {1}",
+            (latest.get("report_period", pd.Series("", index=latest.index)), None),
+            (names.str.strip(), None),
+        )
 
     rc = ew["inquiry_spike"]
     inq, inq_b = f["inquiries_3m"], f["inquiries_3m_before"]
-    add("inquiry_spike", (inq >= rc["min_inquiries_3m"]) & ((inq - inq_b.fillna(0)) >= rc["min_increase"]), inq,
-        rc["min_inquiries_3m"], "bureau inquiries in 3 months {0} -> {1}", (inq_b, 0), (inq, 0))
+    add(
+        "inquiry_spike",
+        (inq >= rc["min_inquiries_3m"]) & ((inq - inq_b.fillna(0)) >= rc["min_increase"]),
+        inq,
+        rc["min_inquiries_3m"],
+        "bureau inquiries in 3 months {0} -> {1}",
+        (inq_b, 0),
+        (inq, 0),
+    )
 
     rc = ew["new_external_debt"]
     cnt, cnt_b = f["external_loan_count"], f["external_loan_count_before"]
     bal, bal_b = f["external_loan_balance"], f["external_loan_balance_before"]
     grew = ((bal - bal_b) >= rc["min_amount"]) & ((bal - bal_b) >= rc["min_increase"] * bal_b)
-    add("new_external_debt", (cnt > cnt_b) | grew, bal - bal_b, f"count up or +{rc['min_increase']:.0%}",
-        "external loans {0} -> {1}, balance {2} -> {3}", (cnt_b, 0), (cnt, 0), (bal_b, 2), (bal, 2))
+    add(
+        "new_external_debt",
+        (cnt > cnt_b) | grew,
+        bal - bal_b,
+        f"count up or +{rc['min_increase']:.0%}",
+        "external loans {0} -> {1}, balance {2} -> {3}",
+        (cnt_b, 0),
+        (cnt, 0),
+        (bal_b, 2),
+        (bal, 2),
+    )
 
     if related is not None and len(related):
         rc = ew["related_trouble"]
         edges = _related_edges(related, day, list(rc["relation_types"]))
         fc = f["worst_five_class"].astype("string")
-        troubled = f[(f["max_overdue_days"] >= rc["min_overdue_days"])
-                     | (fc >= rc["min_five_class"]).fillna(False)]
+        troubled = f[(f["max_overdue_days"] >= rc["min_overdue_days"]) | (fc >= rc["min_five_class"]).fillna(False)]
         hit = edges[edges["other"].isin(troubled.index) & edges["customer_id"].isin(f.index)]
-        hit = hit.assign(_od=hit["other"].map(troubled["max_overdue_days"]),
-                         _fc=hit["other"].map(troubled["worst_five_class"]))
+        hit = hit.assign(
+            _od=hit["other"].map(troubled["max_overdue_days"]), _fc=hit["other"].map(troubled["worst_five_class"])
+        )
         hit = hit.sort_values(["customer_id", "_od", "other"], ascending=[True, False, True])
         hit = hit.drop_duplicates("customer_id").set_index("customer_id")
-        add("related_trouble", pd.Series(True, index=hit.index), hit["_od"], f"{rc['min_overdue_days']} days or "
-            f"class {rc['min_five_class']}", "{0} {1}: {2} days past due, class {3}", (hit["relation_type"], None),
-            (hit["other"], None), (hit["_od"], 0), (hit["_fc"], None), related_id=hit["other"])
+        add(
+            "related_trouble",
+            pd.Series(True, index=hit.index),
+            hit["_od"],
+            f"{rc['min_overdue_days']} days or class {rc['min_five_class']}",
+            "{0} {1}: {2} days past due, class {3}",
+            (hit["relation_type"], None),
+            (hit["other"], None),
+            (hit["_od"], 0),
+            (hit["_fc"], None),
+            related_id=hit["other"],
+        )
 
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(parts, ignore_index=True)[COLUMNS]
     rank = {s: i for i, s in enumerate(ew["severities"])}
-    return out.assign(_r=out["severity"].map(rank)).sort_values(["_r", "rule_id", "customer_id"]).drop(
-        columns="_r").reset_index(drop=True)
+    return (
+        out.assign(_r=out["severity"].map(rank))
+        .sort_values(["_r", "rule_id", "customer_id"])
+        .drop(columns="_r")
+        .reset_index(drop=True)
+    )
 
 
 def watch_customers(now: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
@@ -357,8 +511,9 @@ def watch_customers(now: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
     either)."""
     customers = now[["loan_balance"]].reset_index()
     if len(value):
-        customers = customers.merge(value[["customer_id", "manager_id", "branch_id", "tier"]], on="customer_id",
-                                    how="outer")
+        customers = customers.merge(
+            value[["customer_id", "manager_id", "branch_id", "tier"]], on="customer_id", how="outer"
+        )
     return customers
 
 
@@ -367,21 +522,38 @@ def watch_list(warnings: pd.DataFrame, customers: pd.DataFrame, config: dict[str
     severe raised), warnings (count), rule_ids (sorted, comma-separated), evidence (``rule_id: evidence``
     joined by "; "), loan_balance and the customer's tier when ``customers`` carries them; ranked within the
     manager by severity, then loan balance (largest first)."""
-    cols = ["customer_id", "manager_id", "branch_id", "severity", "warnings", "rule_ids", "evidence",
-            "loan_balance", "tier", "rank_in_manager"]
+    cols = [
+        "customer_id",
+        "manager_id",
+        "branch_id",
+        "severity",
+        "warnings",
+        "rule_ids",
+        "evidence",
+        "loan_balance",
+        "tier",
+        "rank_in_manager",
+    ]
     if warnings.empty:
         return pd.DataFrame(columns=cols)
     rank = {s: i for i, s in enumerate(config["early_warning"]["severities"])}
     w = warnings.assign(_r=warnings["severity"].map(rank), _e=warnings["rule_id"] + ": " + warnings["evidence"])
     w = w.sort_values(["customer_id", "_r", "rule_id"])
     g = w.groupby("customer_id", sort=False)
-    out = pd.DataFrame({"_r": g["_r"].min(), "warnings": g.size(), "rule_ids": g["rule_id"].agg(",".join),
-                        "evidence": g["_e"].agg("; ".join)})
+    out = pd.DataFrame(
+        {
+            "_r": g["_r"].min(),
+            "warnings": g.size(),
+            "rule_ids": g["rule_id"].agg(",".join),
+            "evidence": g["_e"].agg("; ".join),
+        }
+    )
     out["severity"] = out["_r"].map({v: k for k, v in rank.items()})
     info = customers.drop_duplicates("customer_id").set_index("customer_id")
     for c in ("manager_id", "branch_id", "loan_balance", "tier"):
         out[c] = out.index.map(info[c]) if c in info.columns else None
-    out = out.reset_index().sort_values(["manager_id", "_r", "loan_balance", "customer_id"],
-                                        ascending=[True, True, False, True], na_position="last")
+    out = out.reset_index().sort_values(
+        ["manager_id", "_r", "loan_balance", "customer_id"], ascending=[True, True, False, True], na_position="last"
+    )
     out["rank_in_manager"] = out.groupby("manager_id", dropna=False).cumcount() + 1
     return out[cols].reset_index(drop=True)

@@ -84,7 +84,9 @@ def age_band(birth_dates, business_date: dt.date) -> pd.Series:
     """Ten-year age band at the business date: ``<20``, ``20-29`` ... ``60-69``, ``70+``; null stays null."""
     born = pd.to_datetime(pd.Series(birth_dates), errors="coerce")
     bd = pd.Timestamp(business_date)
-    years = bd.year - born.dt.year - ((born.dt.month > bd.month) | ((born.dt.month == bd.month) & (born.dt.day > bd.day)))
+    years = (
+        bd.year - born.dt.year - ((born.dt.month > bd.month) | ((born.dt.month == bd.month) & (born.dt.day > bd.day)))
+    )
     decade = (years // 10 * 10).fillna(-1).astype("int64")
     label = decade.astype(str) + "-" + (decade + 9).astype(str)
     out = pd.Series(np.select([decade < 20, decade >= 70], ["<20", "70+"], label), index=born.index, dtype=object)

@@ -69,8 +69,18 @@ def _entry(extract: str, column: str, raw: dict, contract_class: str, siblings: 
         raise PolicyError(f"{where}: class {cls} is below the contract's {contract_class}")
     if treatment not in TREATMENTS:
         raise PolicyError(f"{where}: treatment must be one of {TREATMENTS}, not {treatment!r}")
-    p = ColumnPolicy(extract, column, cls, treatment, raw.get("domain"), raw.get("display"), raw.get("mask"),
-                     raw.get("to"), raw.get("source"), raw.get("why"))
+    p = ColumnPolicy(
+        extract,
+        column,
+        cls,
+        treatment,
+        raw.get("domain"),
+        raw.get("display"),
+        raw.get("mask"),
+        raw.get("to"),
+        raw.get("source"),
+        raw.get("why"),
+    )
     if treatment == "token" and p.domain not in DOMAINS:
         raise PolicyError(f"{where}: a token needs domain = one of {DOMAINS}")
     if p.display is not None and p.display not in MASKS:

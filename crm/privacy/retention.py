@@ -30,8 +30,13 @@ REASON = "raw zone retention"
 
 
 def purge_raw(
-    raw: Path, keep_days: int, *, today: dt.date | None = None, conn: sa.Connection | None = None,
-    run_id: str | None = None, dry_run: bool = False,
+    raw: Path,
+    keep_days: int,
+    *,
+    today: dt.date | None = None,
+    conn: sa.Connection | None = None,
+    run_id: str | None = None,
+    dry_run: bool = False,
 ) -> pd.DataFrame:
     """Delete raw partitions older than ``keep_days`` (by business date) and record each deletion in
     ``raw_purges`` through ``conn``. Returns what was (or, dry run, would be) purged."""
@@ -49,14 +54,21 @@ def purge_raw(
         size = part.path.stat().st_size
         if not dry_run:
             os.remove(part.path)
-        rows.append({
-            "run_id": run_id, "extract": part.extract, "business_date": part.business_date,
-            "zone": f"raw/{QUARANTINE}" if part.quarantine else "raw", "file": part.path.name, "bytes": size,
-            "reason": f"{REASON}: business date before {cutoff.isoformat()} ({keep_days} days)",
-            "purged_at": now,
-        })
-    frame = pd.DataFrame(rows, columns=["run_id", "extract", "business_date", "zone", "file", "bytes", "reason",
-                                        "purged_at"])
+        rows.append(
+            {
+                "run_id": run_id,
+                "extract": part.extract,
+                "business_date": part.business_date,
+                "zone": f"raw/{QUARANTINE}" if part.quarantine else "raw",
+                "file": part.path.name,
+                "bytes": size,
+                "reason": f"{REASON}: business date before {cutoff.isoformat()} ({keep_days} days)",
+                "purged_at": now,
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["run_id", "extract", "business_date", "zone", "file", "bytes", "reason", "purged_at"]
+    )
     if conn is not None and not dry_run:
         wh.append_frame(conn, wh.raw_purges, frame)
     return frame
@@ -71,13 +83,17 @@ def retokenise(
     from crm.privacy.apply import protect
     from crm.privacy.names import row_names
 
-    todo = [p for p in raw_partitions(raw) if not p.quarantine and staged_file(staged, p.extract, p.business_date)
-            .exists()]
+    todo = [
+        p for p in raw_partitions(raw) if not p.quarantine and staged_file(staged, p.extract, p.business_date).exists()
+    ]
     counts = {"partitions": 0, "rows": 0}
     for i, part in enumerate(todo, 1):
         qpath = quarantine_file(raw, part.extract, part.business_date)
-        held = (pd.MultiIndex.from_frame(pd.read_parquet(qpath, columns=["_source_file", "_row_number"]))
-                if qpath.exists() else None)
+        held = (
+            pd.MultiIndex.from_frame(pd.read_parquet(qpath, columns=["_source_file", "_row_number"]))
+            if qpath.exists()
+            else None
+        )
         out = PartWriter(staged_file(staged, part.extract, part.business_date))
         try:  # in batches of rows, in file order: a 14 M-row partition is never held whole
             source = pq.ParquetFile(raw_file(raw, part.extract, part.business_date))

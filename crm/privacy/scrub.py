@@ -68,11 +68,17 @@ def _whole(number: str) -> str:
 
 
 _ID = (
-    _d("1-9") + _D + "{5}"
-    + f"(?:{_d('1')}{_d('89')}|{_d('2')}{_d('0')})" + _D + "{2}"  # birth year 18xx, 19xx, 20xx
+    _d("1-9")
+    + _D
+    + "{5}"
+    + f"(?:{_d('1')}{_d('89')}|{_d('2')}{_d('0')})"
+    + _D
+    + "{2}"  # birth year 18xx, 19xx, 20xx
     + f"(?:{_d('0')}{_d('1-9')}|{_d('1')}{_d('0-2')})"  # month
     + f"(?:{_d('0')}{_d('1-9')}|{_d('12')}{_D}|{_d('3')}{_d('01')})"  # day
-    + _D + "{3}" + "[0-9０-９XxＸｘ]"
+    + _D
+    + "{3}"
+    + "[0-9０-９XxＸｘ]"
 )
 
 #: name -> regex (RE2- and Python-compatible), applied in this order. Numeric patterns capture their
@@ -129,8 +135,9 @@ def _rank_names(key: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarra
     no loop over rows; the names stay an Arrow array. A name loses its control and format characters as free
     text does before it is scrubbed (:func:`crm.text.strip_controls`), so ``张\u200b三丰`` in the
     customer file still finds ``张三丰`` in a comment."""
-    arr = pc.replace_substring_regex(pc.replace_substring_regex(_as_arrow_strings(raw), BREAK_RUN_RE2, " "),
-                                     CONTROL_CLASS_RE2, "")
+    arr = pc.replace_substring_regex(
+        pc.replace_substring_regex(_as_arrow_strings(raw), BREAK_RUN_RE2, " "), CONTROL_CLASS_RE2, ""
+    )
     arr = pc.utf8_trim_whitespace(arr)
     length = pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     ok = length >= MIN_NAME_LENGTH
@@ -263,9 +270,7 @@ def merge_names(*parts: pd.Series | Iterable | None) -> pd.Series:
     n = len(series[0])
     if any(len(s) != n for s in series):
         raise ValueError("merge_names: parts differ in length")
-    long = pd.concat(
-        [pd.Series(s.to_numpy(dtype=object), index=np.arange(n)).explode().dropna() for s in series]
-    )
+    long = pd.concat([pd.Series(s.to_numpy(dtype=object), index=np.arange(n)).explode().dropna() for s in series])
     grouped = long.groupby(level=0).agg(tuple)
     values = np.full(n, None, dtype=object)
     values[grouped.index.to_numpy()] = grouped.to_numpy()

@@ -65,8 +65,9 @@ class KeyRing:
         return hmac.new(self.keys[version], f"crm-token-domain:{domain}".encode(), hashlib.sha256).digest()
 
     def to_json(self) -> str:
-        return json.dumps({"current": self.current, "keys": {v: k.hex() for v, k in sorted(self.keys.items())}},
-                          indent=2)
+        return json.dumps(
+            {"current": self.current, "keys": {v: k.hex() for v, k in sorted(self.keys.items())}}, indent=2
+        )
 
     @classmethod
     def from_json(cls, text: str, source: str = "key file") -> KeyRing:

@@ -47,7 +47,11 @@ def expected_by(day: dt.date, cutoff: dt.time = DEFAULT_CUTOFF) -> dt.datetime:
 
 
 def arrivals(
-    landing: Path, day: dt.date, *, cutoff: dt.time = DEFAULT_CUTOFF, now: dt.datetime | None = None,
+    landing: Path,
+    day: dt.date,
+    *,
+    cutoff: dt.time = DEFAULT_CUTOFF,
+    now: dt.datetime | None = None,
     extracts: Iterable[Extract] = EXTRACTS,
 ) -> pd.DataFrame:
     """One row per expected extract of ``day`` (of ``extracts``, by default the contract's): columns

@@ -119,8 +119,7 @@ def gb11643_birth_dates(values) -> tuple[np.ndarray, np.ndarray]:
         ok = _valid_dates(year, month, day)
         y = np.where(ok, year, 1970) - 1970
         days = (
-            y.astype("datetime64[Y]").astype("datetime64[M]")
-            + (np.where(ok, month, 1) - 1).astype("timedelta64[M]")
+            y.astype("datetime64[Y]").astype("datetime64[M]") + (np.where(ok, month, 1) - 1).astype("timedelta64[M]")
         ).astype("datetime64[D]") + (np.where(ok, day, 1) - 1).astype("timedelta64[D]")
         out[mask] = np.where(ok, days, np.datetime64("NaT"))
     return mask, out

@@ -96,9 +96,7 @@ def prepare(frame: pd.DataFrame, extract: Extract) -> pd.DataFrame:
     for c in extract.columns:
         s = frame[c.name]
         if c.type in ("string", "bool"):
-            out[c.name] = (
-                s.to_numpy() if s.dtype == object else s.astype(object).where(s.notna(), None).to_numpy()
-            )
+            out[c.name] = s.to_numpy() if s.dtype == object else s.astype(object).where(s.notna(), None).to_numpy()
         elif c.type in ("int", "decimal"):
             out[c.name] = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         else:
@@ -109,9 +107,7 @@ def prepare(frame: pd.DataFrame, extract: Extract) -> pd.DataFrame:
         if "_row_number" in frame.columns
         else np.arange(1, n + 1, dtype="int64")
     )
-    out["_source_file"] = (
-        frame["_source_file"].to_numpy(dtype=object) if "_source_file" in frame.columns else none
-    )
+    out["_source_file"] = frame["_source_file"].to_numpy(dtype=object) if "_source_file" in frame.columns else none
     out["_type_errors"] = (
         frame["_type_errors"].astype(object).where(frame["_type_errors"].notna(), None).to_numpy()
         if "_type_errors" in frame.columns
@@ -141,9 +137,7 @@ def _on_present(s: pd.Series, present: np.ndarray, test) -> np.ndarray:
 # ------------------------------------------------------------------------------ references across extracts
 
 
-def reference_keys(
-    frames: Mapping[str, pd.DataFrame], rule: Rule, cache: dict | None = None
-) -> pd.Index | None:
+def reference_keys(frames: Mapping[str, pd.DataFrame], rule: Rule, cache: dict | None = None) -> pd.Index | None:
     """The key values a reference rule may point to, from the extracts of the same business date, or None
     when a referenced extract is absent (``customer_master`` needs both customers and corporates).
     ``cache`` (one dict per evaluation run) avoids rebuilding the customer master for every extract."""
@@ -170,9 +164,7 @@ def reference_keys(
     return keys
 
 
-def skipped_reason(
-    frames: Mapping[str, pd.DataFrame], rule: Rule, business_date: dt.date | None = None
-) -> str | None:
+def skipped_reason(frames: Mapping[str, pd.DataFrame], rule: Rule, business_date: dt.date | None = None) -> str | None:
     """Why a rule is not evaluated on these frames of ``business_date``, or None: it is not in force on that
     date (it reads a column the bank sends only from a later date), or a referenced extract is absent."""
     if business_date is not None and not rule.in_force(business_date):
@@ -242,9 +234,7 @@ def derived_ok(
         e = BY_NAME[rule.extract]
         # two timestamps compare to the second; as soon as one side is a date, compare days
         date_level = {e.column(p["earlier"]).type, e.column(p["later"]).type} != {"timestamp"}
-        av, bv = (
-            (_day(a), _day(b)) if date_level else (a.to_numpy("datetime64[s]"), b.to_numpy("datetime64[s]"))
-        )
+        av, bv = (_day(a), _day(b)) if date_level else (a.to_numpy("datetime64[s]"), b.to_numpy("datetime64[s]"))
         bad = (av >= bv) if p["strict"] else (av > bv)
         return ~(both & bad)
     if k == "not_after_business_date":
@@ -268,9 +258,7 @@ def derived_ok(
         a, liab, eq = (df[p[x]].to_numpy(dtype="float64") for x in ("assets", "liabilities", "equity"))
         known = ~np.isnan(a) & ~np.isnan(liab) & ~np.isnan(eq)
         with np.errstate(invalid="ignore"):  # compared in cents, exact for any realistic amount
-            bad = np.abs(np.rint(a * 100) - np.rint(liab * 100) - np.rint(eq * 100)) > round(
-                p["tolerance"] * 100
-            )
+            bad = np.abs(np.rint(a * 100) - np.rint(liab * 100) - np.rint(eq * 100)) > round(p["tolerance"] * 100)
         return ~(known & bad)
     if k == "id_birth_date":
         shaped, born = checks.gb11643_birth_dates(df[p["id_column"]])
@@ -297,9 +285,7 @@ def native_failed(df: pd.DataFrame, rule: Rule) -> np.ndarray:
         return df[rule.columns[0]].isna().to_numpy()
     if k in ("type", "field_count"):  # ExpectColumnValuesToNotMatchRegex on _type_errors, nulls ignored
         s = df["_type_errors"]
-        return _on_present(
-            s, s.notna().to_numpy(), lambda v: v.astype(str).str.contains(p["regex"], regex=True)
-        )
+        return _on_present(s, s.notna().to_numpy(), lambda v: v.astype(str).str.contains(p["regex"], regex=True))
     s = df[rule.columns[0]]
     present = s.notna().to_numpy()
     if k == "in_set":  # ExpectColumnValuesToBeInSet
@@ -360,9 +346,7 @@ def evaluate_extract_pandas(
         if reason:
             skipped[rule.id] = reason
             continue
-        failed[rule.id] = (
-            native_failed(df, rule) if rule.native else ~derived_ok(df, rule, day, frames, cache)
-        )
+        failed[rule.id] = native_failed(df, rule) if rule.native else ~derived_ok(df, rule, day, frames, cache)
     ordered = sorted(failed)
     out = pd.DataFrame({r: failed[r] for r in ordered}, index=pd.RangeIndex(len(frame)), columns=ordered)
     out = out.astype(bool)
@@ -386,6 +370,5 @@ def evaluate_pandas(
     """
     cache: dict = {}
     return {
-        name: evaluate_extract_pandas(name, frames, business_date, rules, cache)
-        for name in _select(frames, extracts)
+        name: evaluate_extract_pandas(name, frames, business_date, rules, cache) for name in _select(frames, extracts)
     }

@@ -95,8 +95,14 @@ def evidence(result: StageResult, run_id: str | None) -> dict[str, pd.DataFrame]
             "recorded_at": now,
         }
     )
-    return {"dq_rule_results": rule_results, "dq_file_outcomes": files, "dq_quarantine": quarantine,
-            "dq_rules": catalogue, "dq_partition_gates": gate, "dq_text_cleaning": text}
+    return {
+        "dq_rule_results": rule_results,
+        "dq_file_outcomes": files,
+        "dq_quarantine": quarantine,
+        "dq_rules": catalogue,
+        "dq_partition_gates": gate,
+        "dq_text_cleaning": text,
+    }
 
 
 def record(conn: sa.Connection, results: list[StageResult], run_id: str | None) -> dict[str, int]:
@@ -107,10 +113,7 @@ def record(conn: sa.Connection, results: list[StageResult], run_id: str | None) 
 
     appended = ("dq_rule_results", "dq_file_outcomes", "dq_quarantine", "dq_partition_gates", "dq_text_cleaning")
     counts = {name: 0 for name in appended} | {"dq_rules": 0}
-    known = {
-        (v, e)
-        for v, e in conn.execute(sa.select(wh.dq_rules.c.suite_version, wh.dq_rules.c.extract).distinct())
-    }
+    known = {(v, e) for v, e in conn.execute(sa.select(wh.dq_rules.c.suite_version, wh.dq_rules.c.extract).distinct())}
     for result in results:
         rows = evidence(result, run_id)
         for name in appended:

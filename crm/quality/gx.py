@@ -85,9 +85,7 @@ def expectation_for(rule: Rule):
     if k == "in_set":
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(p["values"]), **kw)
     if k == "between":
-        return gxe.ExpectColumnValuesToBeBetween(
-            column=col, min_value=p["min_value"], max_value=p["max_value"], **kw
-        )
+        return gxe.ExpectColumnValuesToBeBetween(column=col, min_value=p["min_value"], max_value=p["max_value"], **kw)
     if k == "max_length":
         return gxe.ExpectColumnValueLengthsToBeBetween(column=col, max_value=p["max_length"], **kw)
     if k == "regex":
@@ -321,8 +319,9 @@ def _validate(
         # would copy every column once more, for nothing, before the narrow batches copy theirs)
         names = keys + [c for c in cols if c not in keys] if cols else list(columns)
         frame_i = pd.DataFrame({c: columns[c] for c in names}, index=index)
-        result = validate_dataframe(batch_definition, frame_i, build_suite(extract, group, version),
-                                    result_format(keys))
+        result = validate_dataframe(
+            batch_definition, frame_i, build_suite(extract, group, version), result_format(keys)
+        )
         parts.append(result.to_json_dict())
     gx_result = _merge_results(parts, extract, version)
     lookup = pd.Index(columns[keys[0]]) if len(keys) == 1 else pd.MultiIndex.from_arrays([columns[k] for k in keys])
@@ -360,8 +359,7 @@ def evaluate_extract_gx(
     if n and active:
         keys = index_columns(df)
         columns = gx_columns(df, active, day, frames, keys, cache)
-        gx_result = _validate(extract, columns, df.index, keys, active, suite_version(extract, rules), context,
-                              failed)
+        gx_result = _validate(extract, columns, df.index, keys, active, suite_version(extract, rules), context, failed)
     ordered = sorted(failed)
     out = pd.DataFrame({r: failed[r] for r in ordered}, index=pd.RangeIndex(n), columns=ordered).astype(bool)
     out.index = frame.index
@@ -423,8 +421,11 @@ def evaluate_days_gx(
     active = [r for r in rules if any(r.id not in skipped[d] for d in ordered_days)]
     # a native rule in force on the later dates only (it reads a column sent from its ``since``) judges the rows
     # of those dates only: a GX row condition on the date's position (the earlier ones are reported as skipped)
-    later = {r.id: next(i for i, d in enumerate(ordered_days) if r.in_force(d)) for r in active
-             if r.native and not r.in_force(ordered_days[0])}
+    later = {
+        r.id: next(i for i, d in enumerate(ordered_days) if r.in_force(d))
+        for r in active
+        if r.native and not r.in_force(ordered_days[0])
+    }
     keys = ["_source_file", "_row_number"]
     parts, sizes = [], []
     cache: dict = {}
@@ -457,8 +458,9 @@ def evaluate_days_gx(
             elif r.id in later:  # judges the rows of the dates from its since only
                 r = dataclasses.replace(r, params={**r.params, "from_dq_day": later[r.id]})
             judged.append(r)
-        gx_result = _validate(extract, columns, pd.RangeIndex(n), keys, judged, suite_version(extract, rules),
-                              context, failed_all)
+        gx_result = _validate(
+            extract, columns, pd.RangeIndex(n), keys, judged, suite_version(extract, rules), context, failed_all
+        )
         gx_result.setdefault("meta", {})["business_dates"] = [d.isoformat() for d in ordered_days]
     out: dict[dt.date, Evaluation] = {}
     start = 0

@@ -108,12 +108,8 @@ def decide_from(frame: pd.DataFrame, evaluation: Evaluation, business_date: dt.d
     warning_cols = [c for c in failed.columns if by_id[c].severity == "warning"]
     f = failed.to_numpy()
     col_pos = {c: i for i, c in enumerate(failed.columns)}
-    crit = (
-        f[:, [col_pos[c] for c in critical_cols]].any(axis=1) if critical_cols else np.zeros(len(frame), bool)
-    )
-    warn = (
-        f[:, [col_pos[c] for c in warning_cols]].any(axis=1) if warning_cols else np.zeros(len(frame), bool)
-    )
+    crit = f[:, [col_pos[c] for c in critical_cols]].any(axis=1) if critical_cols else np.zeros(len(frame), bool)
+    warn = f[:, [col_pos[c] for c in warning_cols]].any(axis=1) if warning_cols else np.zeros(len(frame), bool)
     q_pos = np.flatnonzero(crit)
 
     n = len(frame)

@@ -37,7 +37,13 @@ def reference_frames(raw: Path, extract: str, day: dt.date) -> dict[str, pd.Data
     for target in reference_targets(extract):
         path = raw_file(raw, target, day)
         if path.exists():
-            keys = sorted({c for r in rules_for(extract) if r.kind == "reference" and target in r.params["targets"]
-                           for c in r.params["ref_columns"]})
+            keys = sorted(
+                {
+                    c
+                    for r in rules_for(extract)
+                    if r.kind == "reference" and target in r.params["targets"]
+                    for c in r.params["ref_columns"]
+                }
+            )
             frames[target] = pd.read_parquet(path, columns=keys)
     return frames

@@ -149,10 +149,18 @@ def _combine_summaries(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(parts) == 1:
         return parts[0]
     cat = pd.concat(parts, ignore_index=True)
-    out = cat.groupby("rule_id", sort=True).agg(
-        extract=("extract", "first"), family=("family", "first"), severity=("severity", "first"),
-        evaluated=("evaluated", "sum"), failed=("failed", "sum"), known=("success", "count"),
-    ).reset_index()
+    out = (
+        cat.groupby("rule_id", sort=True)
+        .agg(
+            extract=("extract", "first"),
+            family=("family", "first"),
+            severity=("severity", "first"),
+            evaluated=("evaluated", "sum"),
+            failed=("failed", "sum"),
+            known=("success", "count"),
+        )
+        .reset_index()
+    )
     out["success"] = (out["failed"] == 0).astype("boolean").where(out.pop("known") > 0, pd.NA)
     return out[list(cat.columns)]
 
@@ -162,8 +170,11 @@ def _combine_files(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return parts[0]
     cat = pd.concat(parts, ignore_index=True)
     keys = ["extract", "business_date", "_source_file"]
-    out = cat.groupby(keys, dropna=False, sort=True)[["parsed", "accepted", "quarantined",
-                                                       "accepted_with_warnings"]].sum().reset_index()
+    out = (
+        cat.groupby(keys, dropna=False, sort=True)[["parsed", "accepted", "quarantined", "accepted_with_warnings"]]
+        .sum()
+        .reset_index()
+    )
     out["balanced"] = out["accepted"] + out["quarantined"] == out["parsed"]
     return out[list(cat.columns)]
 
@@ -172,17 +183,31 @@ def _combine_families(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(parts) == 1:
         return parts[0]
     cat = pd.concat(parts, ignore_index=True)
-    out = cat.groupby("family", sort=True).agg(
-        rules=("rules", "first"), skipped=("skipped", "max"), critical_rows=("critical_rows", "sum"),
-        warning_rows=("warning_rows", "sum"),
-        failed_rules=("failed_rules", lambda s: sorted(set().union(*s))),  # a few rule families, not rows
-    ).reset_index()
+    out = (
+        cat.groupby("family", sort=True)
+        .agg(
+            rules=("rules", "first"),
+            skipped=("skipped", "max"),
+            critical_rows=("critical_rows", "sum"),
+            warning_rows=("warning_rows", "sum"),
+            failed_rules=("failed_rules", lambda s: sorted(set().union(*s))),  # a few rule families, not rows
+        )
+        .reset_index()
+    )
     return out[list(cat.columns)]
 
 
 def _finish(
-    extract: str, day: dt.date, parts: Iterable[tuple[pd.DataFrame, Evaluation]], *, raw: Path, staged: Path,
-    partition_key: str | None, threshold: float, rows_threshold: int, ring,
+    extract: str,
+    day: dt.date,
+    parts: Iterable[tuple[pd.DataFrame, Evaluation]],
+    *,
+    raw: Path,
+    staged: Path,
+    partition_key: str | None,
+    threshold: float,
+    rows_threshold: int,
+    ring,
 ) -> StageResult:
     """Split one date's rows by their evaluation, protect the accepted ones, write both files, summarise.
     ``parts``: the date's rows with their evaluation, in one piece or in disjoint pieces (a large partition,
@@ -202,9 +227,11 @@ def _finish(
             if not outcome.files["balanced"].all():  # cannot happen by construction; never lose a row silently
                 raise AssertionError(f"{extract} {day}: accepted + quarantined != parsed")
             q_rows = outcome.quarantined.reset_index(drop=True).copy()
-            q_rows["_rule_ids"] = pd.Series(
-                outcome.quarantine_index["rule_ids"].map(",".join).to_numpy(), dtype=object
-            ) if len(q_rows) else pd.Series([], dtype=object)
+            q_rows["_rule_ids"] = (
+                pd.Series(outcome.quarantine_index["rule_ids"].map(",".join).to_numpy(), dtype=object)
+                if len(q_rows)
+                else pd.Series([], dtype=object)
+            )
             q_out.add(q_rows)
             accepted = outcome.accepted
             protected = protect(accepted, extract, ring, day, names=row_names(accepted, extract, raw, day))
@@ -230,8 +257,11 @@ def _finish(
         q_out.abort()
         s_out.abort()
         raise
-    pairs_df = (pd.concat(pairs).drop_duplicates().sort_values("_source_file") if pairs
-                else pd.DataFrame(columns=["_source_file", "_sha256"]))
+    pairs_df = (
+        pd.concat(pairs).drop_duplicates().sort_values("_source_file")
+        if pairs
+        else pd.DataFrame(columns=["_source_file", "_sha256"])
+    )
     index = pd.concat(indexes, ignore_index=True) if len(indexes) > 1 else indexes[0]
     if len(indexes) > 1:
         index = index.sort_values(["_source_file", "_row_number"], kind="stable").reset_index(drop=True)
@@ -279,9 +309,17 @@ def stage_partition(
     """Validate, split, protect and write one extract of one business date (no warehouse: see
     :func:`crm.quality.evidence.record`). ``ring``: the masking key ring (:mod:`crm.privacy.tokens`). A large
     partition is staged in pieces (:func:`stage_partitions`)."""
-    batch = stage_partitions(extract, [(partition_key or day.isoformat(), day)], raw=raw, staged=staged,
-                             engine=engine, threshold=threshold, rows_threshold=rows_threshold, context=context,
-                             ring=ring)
+    batch = stage_partitions(
+        extract,
+        [(partition_key or day.isoformat(), day)],
+        raw=raw,
+        staged=staged,
+        engine=engine,
+        threshold=threshold,
+        rows_threshold=rows_threshold,
+        context=context,
+        ring=ring,
+    )
     if batch.absent:
         raise FileNotFoundError(next(iter(batch.absent.values())))
     return batch.results[0]
@@ -409,9 +447,19 @@ def stage_partitions(
         else:
             evaluations = {d: evaluate(extract, f, d, engine=engine) for _, d, f in pending}
         for pk, d, f in pending:
-            batch.results.append(_finish(extract, d, [(f[extract], evaluations[d])], raw=raw, staged=staged,
-                                         partition_key=pk, threshold=threshold, rows_threshold=rows_threshold,
-                                         ring=ring))
+            batch.results.append(
+                _finish(
+                    extract,
+                    d,
+                    [(f[extract], evaluations[d])],
+                    raw=raw,
+                    staged=staged,
+                    partition_key=pk,
+                    threshold=threshold,
+                    rows_threshold=rows_threshold,
+                    ring=ring,
+                )
+            )
         pending.clear()
         report()
 
@@ -425,10 +473,20 @@ def stage_partitions(
         if pieces > 1:
             flush()
             rows = 0
-            parts = _pieces(extract, day, pieces, raw=raw, engine=engine, context=context,
-                            gx_results=batch.gx_results)
-            batch.results.append(_finish(extract, day, parts, raw=raw, staged=staged, partition_key=pk,
-                                         threshold=threshold, rows_threshold=rows_threshold, ring=ring))
+            parts = _pieces(extract, day, pieces, raw=raw, engine=engine, context=context, gx_results=batch.gx_results)
+            batch.results.append(
+                _finish(
+                    extract,
+                    day,
+                    parts,
+                    raw=raw,
+                    staged=staged,
+                    partition_key=pk,
+                    threshold=threshold,
+                    rows_threshold=rows_threshold,
+                    ring=ring,
+                )
+            )
             report()
             continue
         frames = load_frames(raw, extract, day)

@@ -73,18 +73,28 @@ def family_verdict(family: str, results: Sequence[Any]) -> dict[str, Any]:
         counts = r.summary.set_index("rule_id")["failed"]
         for rid in f["failed_rules"]:
             failed_rules[rid] = failed_rules.get(rid, 0) + int(counts[rid])
-    skipped = sorted({rid for r in results for rid in r.skipped if rid in set(
-        r.summary.loc[r.summary["family"] == family, "rule_id"])})
+    skipped = sorted(
+        {
+            rid
+            for r in results
+            for rid in r.skipped
+            if rid in set(r.summary.loc[r.summary["family"] == family, "rule_id"])
+        }
+    )
     table = "\n".join(f"| {rid} | {n} |" for rid, n in sorted(failed_rules.items()))
-    return {"passed": crit == 0 and warn == 0, "error": bool(over), "metadata": {
-        "rows_checked": rows,
-        "rows_failing_critical": crit,
-        "rows_failing_warning_only_rules": warn,
-        "allowance": _allowances(results),
-        "partitions_blocked": ", ".join(over) or "none",
-        "rules_not_evaluated": ", ".join(skipped) or "none",
-        "failed_rules": "| rule | failed rows |\n|---|---|\n" + table if table else "none",
-    }}
+    return {
+        "passed": crit == 0 and warn == 0,
+        "error": bool(over),
+        "metadata": {
+            "rows_checked": rows,
+            "rows_failing_critical": crit,
+            "rows_failing_warning_only_rules": warn,
+            "allowance": _allowances(results),
+            "partitions_blocked": ", ".join(over) or "none",
+            "rules_not_evaluated": ", ".join(skipped) or "none",
+            "failed_rules": "| rule | failed rows |\n|---|---|\n" + table if table else "none",
+        },
+    }
 
 
 def rate_verdict(results: Sequence[Any]) -> dict[str, Any]:
@@ -92,13 +102,17 @@ def rate_verdict(results: Sequence[Any]) -> dict[str, Any]:
     parsed = sum(r.parsed for r in results)
     quarantined = sum(r.quarantined for r in results)
     over = [f"{r.partition_key} ({r.quarantined} rows, {pct(r.quarantine_rate)})" for r in results if r.blocked]
-    return {"passed": not over, "error": True, "metadata": {
-        "parsed": parsed,
-        "quarantined": quarantined,
-        "rate": pct(quarantined / parsed if parsed else 0.0),
-        "allowance": _allowances(results),
-        "partitions_blocked": ", ".join(over) or "none",
-    }}
+    return {
+        "passed": not over,
+        "error": True,
+        "metadata": {
+            "parsed": parsed,
+            "quarantined": quarantined,
+            "rate": pct(quarantined / parsed if parsed else 0.0),
+            "allowance": _allowances(results),
+            "partitions_blocked": ", ".join(over) or "none",
+        },
+    }
 
 
 def accounted_verdict(results: Sequence[Any]) -> dict[str, Any]:
@@ -108,10 +122,14 @@ def accounted_verdict(results: Sequence[Any]) -> dict[str, Any]:
 
     files = pd.concat([r.files for r in results], ignore_index=True) if results else pd.DataFrame()
     unbalanced = files.loc[~files["balanced"], "_source_file"].tolist() if len(files) else []
-    return {"passed": not unbalanced, "error": True, "metadata": {
-        "files": len(files),
-        "parsed": int(files["parsed"].sum()) if len(files) else 0,
-        "accepted": int(files["accepted"].sum()) if len(files) else 0,
-        "quarantined": int(files["quarantined"].sum()) if len(files) else 0,
-        "unbalanced_files": ", ".join(unbalanced) or "none",
-    }}
+    return {
+        "passed": not unbalanced,
+        "error": True,
+        "metadata": {
+            "files": len(files),
+            "parsed": int(files["parsed"].sum()) if len(files) else 0,
+            "accepted": int(files["accepted"].sum()) if len(files) else 0,
+            "quarantined": int(files["quarantined"].sum()) if len(files) else 0,
+            "unbalanced_files": ", ".join(unbalanced) or "none",
+        },
+    }

@@ -64,13 +64,18 @@ def render_queue() -> str:
 
 def make_app() -> Celery:
     """The rendering app, configured from the environment when this module is imported (worker and sender)."""
-    app = Celery("crm_render", broker=os.environ.get(BROKER_ENV) or LOCAL_BROKER,
-                 backend=os.environ.get(BACKEND_ENV) or LOCAL_BACKEND)
+    app = Celery(
+        "crm_render",
+        broker=os.environ.get(BROKER_ENV) or LOCAL_BROKER,
+        backend=os.environ.get(BACKEND_ENV) or LOCAL_BACKEND,
+    )
     app.conf.update(
         # render tasks are sent as pickle one by one (render_many_celery); the app's own serializer stays JSON
         # because Celery also uses it for control replies and mingle (a dagster-celery worker on the same
         # broker accepts JSON only and stopped on a pickled reply)
-        task_serializer="json", result_serializer="pickle", accept_content=["pickle", "json"],
+        task_serializer="json",
+        result_serializer="pickle",
+        accept_content=["pickle", "json"],
         task_default_queue=render_queue(),
         task_acks_late=False,  # acknowledged on receipt: a job that kills its worker fails once, not forever
         worker_prefetch_multiplier=1,
@@ -138,11 +143,23 @@ def render_many_celery(
 
     workers = listening_workers(queue)
     if workers:
-        log.info("sending %d %s to the Celery queue %s (%d workers: %s)", len(jobs), desc, queue, len(workers),
-                 ", ".join(workers))
+        log.info(
+            "sending %d %s to the Celery queue %s (%d workers: %s)",
+            len(jobs),
+            desc,
+            queue,
+            len(workers),
+            ", ".join(workers),
+        )
     else:
-        log.warning("sending %d %s to the Celery queue %s, on which no worker answered: they wait for one "
-                    "(crm render-worker) for up to %.0f s", len(jobs), desc, queue, idle_timeout)
+        log.warning(
+            "sending %d %s to the Celery queue %s, on which no worker answered: they wait for one "
+            "(crm render-worker) for up to %.0f s",
+            len(jobs),
+            desc,
+            queue,
+            idle_timeout,
+        )
     start = time.monotonic()
     sent_results = [render_report.apply_async((job,), queue=queue, serializer="pickle") for job in jobs]
     sent = {r.id: job for r, job in zip(sent_results, jobs, strict=True)}
@@ -170,29 +187,36 @@ def render_many_celery(
     except _Idle:
         missing = [task_id for task_id, job in sent.items() if job.job_id not in results]
         app.control.revoke(missing)
-        error = (f"TimeoutError: no render job finished for {idle_timeout:.0f} s (is a worker listening on "
-                 f"queue {queue!r}?)")
+        error = (
+            f"TimeoutError: no render job finished for {idle_timeout:.0f} s (is a worker listening on queue {queue!r}?)"
+        )
         log.error("%d of %d %s not rendered: %s", len(missing), len(jobs), desc, error)
         for task_id in missing:
             results[sent[task_id].job_id] = JobResult(sent[task_id].job_id, False, error=error)
     finally:
         bar.close()
     failed = sum(1 for r in results.values() if not r.ok)
-    log.info("%d %s rendered on Celery in %.1f s, %d failed", len(jobs) - failed, desc,
-             time.monotonic() - start, failed)
+    log.info(
+        "%d %s rendered on Celery in %.1f s, %d failed", len(jobs) - failed, desc, time.monotonic() - start, failed
+    )
     return [results[i] for i in ids]
 
 
 # ------------------------------------------------------------- worker processes (tests and benchmarks)
-def start_worker(name: str, queue: str, log_path: Path, *, concurrency: int = 1,
-                 env: Mapping[str, str] | None = None) -> subprocess.Popen:
+def start_worker(
+    name: str, queue: str, log_path: Path, *, concurrency: int = 1, env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
     """Start ``crm render-worker`` in a session of its own (so that it and its children stop together),
     logging to ``log_path``. ``env``: variables added to this process's environment."""
     crm = Path(sys.executable).parent / "crm"
     with Path(log_path).open("w") as out:
         return subprocess.Popen(
             [str(crm), "render-worker", "-n", name, "-Q", queue, "-c", str(concurrency), "-l", "INFO"],
-            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop_worker(proc: subprocess.Popen, timeout: float = 20) -> None:
@@ -212,8 +236,7 @@ def stop_worker(proc: subprocess.Popen, timeout: float = 20) -> None:
             return
 
 
-def wait_for_workers(queue: str, count: int, timeout: float = 90, procs: Iterable[subprocess.Popen] = ()
-                     ) -> list[str]:
+def wait_for_workers(queue: str, count: int, timeout: float = 90, procs: Iterable[subprocess.Popen] = ()) -> list[str]:
     """Wait until ``count`` workers consume ``queue``; their names. Raises ``TimeoutError`` (or
     ``RuntimeError`` when one of ``procs`` exits first)."""
     deadline = time.monotonic() + timeout

@@ -69,8 +69,15 @@ def line_chart(
             lower, upper = (_floats(v) for v in band)
             ax.fill_between(pos, lower, upper, color=PALETTE[1], alpha=0.15, linewidth=0, label=band_label)
         for i, (name, values) in enumerate(series.items()):
-            ax.plot(pos, _floats(values), color=PALETTE[i % len(PALETTE)], linewidth=1.6, marker="o",
-                    markersize=2.5, label=name)
+            ax.plot(
+                pos,
+                _floats(values),
+                color=PALETTE[i % len(PALETTE)],
+                linewidth=1.6,
+                marker="o",
+                markersize=2.5,
+                label=name,
+            )
         _x_ticks(ax, x, max_ticks)
         _y_axis(ax, y_format, y_limits)
         if len(series) > 1 or band_label:
@@ -200,5 +207,7 @@ def _svg(fig, title: str) -> Markup:
     head, rest = svg.split(">", 1)
     head = _SIZE.sub("", head, count=2)
     title_id = f"{prefix}-title"
-    return Markup(f'{head} class="chart-svg" role="img" aria-labelledby="{title_id}">'
-                  f'<title id="{title_id}">{escape(title)}</title>{rest}')
+    return Markup(
+        f'{head} class="chart-svg" role="img" aria-labelledby="{title_id}">'
+        f'<title id="{title_id}">{escape(title)}</title>{rest}'
+    )

@@ -50,8 +50,12 @@ def _blocked(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     if not _has(conn, "dq_partition_gates"):
         return pd.DataFrame(columns=cols)
     g = wh.dq_partition_gates.c
-    df = _frame(conn, sa.select(g.extract, g.business_date, g.blocked, g.reason, g.recorded_at)
-                .where(g.business_date.between(start, end)))
+    df = _frame(
+        conn,
+        sa.select(g.extract, g.business_date, g.blocked, g.reason, g.recorded_at).where(
+            g.business_date.between(start, end)
+        ),
+    )
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["business_date"] = df["business_date"].map(_day)
@@ -60,15 +64,25 @@ def _blocked(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     current = df[df["recorded_at"] == latest].sort_values("blocked", kind="stable")  # on a tie, blocked wins
     current = current.drop_duplicates(["extract", "business_date"], keep="last")
     current = current[current["blocked"]]
-    return pd.DataFrame({"extract": current["extract"], "business_date": current["business_date"],
-                         "cause": current["reason"].fillna("blocked"), "detail": ""})[cols]
+    return pd.DataFrame(
+        {
+            "extract": current["extract"],
+            "business_date": current["business_date"],
+            "cause": current["reason"].fillna("blocked"),
+            "detail": "",
+        }
+    )[cols]
 
 
 def _rejected(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     cols = ["extract", "business_date", "cause", "detail"]
     t = wh.ingest_files.c
-    df = _frame(conn, sa.select(t.file_name, t.extract, t.business_date, t.sequence, t.status, t.reason,
-                                t.recorded_at).where(t.business_date.between(start, end)))
+    df = _frame(
+        conn,
+        sa.select(t.file_name, t.extract, t.business_date, t.sequence, t.status, t.reason, t.recorded_at).where(
+            t.business_date.between(start, end)
+        ),
+    )
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["business_date"] = df["business_date"].map(_day)
@@ -76,17 +90,24 @@ def _rejected(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.DataFrame
     rejected = df[df["status"] == "rejected"]
     if rejected.empty:
         return pd.DataFrame(columns=cols)
-    accepted = (df[df["status"].isin(ACCEPTED)].groupby(["extract", "business_date"], as_index=False)["sequence"]
-                .max().rename(columns={"sequence": "accepted_sequence"}))
+    accepted = (
+        df[df["status"].isin(ACCEPTED)]
+        .groupby(["extract", "business_date"], as_index=False)["sequence"]
+        .max()
+        .rename(columns={"sequence": "accepted_sequence"})
+    )
     merged = rejected.merge(accepted, on=["extract", "business_date"], how="left")
     open_ = merged[~(merged["accepted_sequence"] > merged["sequence"])]
     if open_.empty:
         return pd.DataFrame(columns=cols)
-    out = (open_.assign(reason=open_["reason"].fillna("unknown"))
-           .groupby(["extract", "business_date"], as_index=False)["reason"]
-           .agg(lambda r: ", ".join(sorted(set(r)))))
-    return pd.DataFrame({"extract": out["extract"], "business_date": out["business_date"], "cause": "rejected",
-                         "detail": out["reason"]})[cols]
+    out = (
+        open_.assign(reason=open_["reason"].fillna("unknown"))
+        .groupby(["extract", "business_date"], as_index=False)["reason"]
+        .agg(lambda r: ", ".join(sorted(set(r))))
+    )
+    return pd.DataFrame(
+        {"extract": out["extract"], "business_date": out["business_date"], "cause": "rejected", "detail": out["reason"]}
+    )[cols]
 
 
 def incomplete_data(conn: sa.Connection, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
@@ -100,9 +121,16 @@ def incomplete_data(conn: sa.Connection, start: dt.date, end: dt.date) -> list[d
     if both.empty:
         return []
     both = both.sort_values(["business_date", "extract", "cause"], kind="stable")
-    return [{"extract": str(e), "title": BY_NAME[e].title if e in BY_NAME else str(e), "business_date": d,
-             "cause": str(c), "detail": str(x or "")}
-            for e, d, c, x in zip(both["extract"], both["business_date"], both["cause"], both["detail"], strict=True)]
+    return [
+        {
+            "extract": str(e),
+            "title": BY_NAME[e].title if e in BY_NAME else str(e),
+            "business_date": d,
+            "cause": str(c),
+            "detail": str(x or ""),
+        }
+        for e, d, c, x in zip(both["extract"], both["business_date"], both["cause"], both["detail"], strict=True)
+    ]
 
 
 def period_notice(conn: sa.Connection, kind: str, day: dt.date) -> list[dict[str, Any]]:
@@ -119,4 +147,5 @@ def notice_log_line(notice: list[dict[str, Any]], limit: int = 20) -> str | None
     if not notice:
         return None
     return "incomplete data this period, shown on every report's cover: " + "; ".join(
-        f"{n['extract']} {n['business_date']} {n['cause']}" for n in notice[:limit])
+        f"{n['extract']} {n['business_date']} {n['cause']}" for n in notice[:limit]
+    )

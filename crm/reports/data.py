@@ -39,11 +39,27 @@ class MonthData:
         return self.frames.get(name, pd.DataFrame())
 
 
-MONTH_TABLES = ["customer_360", "customer_value", "credit_scores", "early_warnings", "watch_list",
-                "cross_sell_suggestions", "revisit_plan", "manager_scorecards", "supply_chain_leads",
-                "satisfaction_by_dimension", "satisfaction_drivers", "complaint_themes", "service_sla",
-                "sla_vs_satisfaction", "satisfaction_verbatims", "satisfaction_by_dimension_quarter",
-                "satisfaction_drivers_quarter", "complaint_themes_quarter", "satisfaction_verbatims_quarter"]
+MONTH_TABLES = [
+    "customer_360",
+    "customer_value",
+    "credit_scores",
+    "early_warnings",
+    "watch_list",
+    "cross_sell_suggestions",
+    "revisit_plan",
+    "manager_scorecards",
+    "supply_chain_leads",
+    "satisfaction_by_dimension",
+    "satisfaction_drivers",
+    "complaint_themes",
+    "service_sla",
+    "sla_vs_satisfaction",
+    "satisfaction_verbatims",
+    "satisfaction_by_dimension_quarter",
+    "satisfaction_drivers_quarter",
+    "complaint_themes_quarter",
+    "satisfaction_verbatims_quarter",
+]
 
 
 def _read(conn: sa.Connection, table: str, where: str, params: dict) -> pd.DataFrame:
@@ -63,11 +79,15 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
     data = MonthData(month_end)
     for t in MONTH_TABLES:
         data.frames[t] = _read(conn, t, "month_end = :d", {"d": month_end})
-    data.frames["score_history"] = _read(conn, "credit_scores", "month_end >= :a AND month_end <= :b",
-                                         {"a": first, "b": month_end})
+    data.frames["score_history"] = _read(
+        conn, "credit_scores", "month_end >= :a AND month_end <= :b", {"a": first, "b": month_end}
+    )
     data.frames["satisfaction_history"] = _read(
-        conn, "satisfaction_by_dimension", "month_end >= :a AND month_end <= :b AND dimension IN ('all', 'branch_id')",
-        {"a": first, "b": month_end})
+        conn,
+        "satisfaction_by_dimension",
+        "month_end >= :a AND month_end <= :b AND dimension IN ('all', 'branch_id')",
+        {"a": first, "b": month_end},
+    )
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -105,14 +125,35 @@ def _join_customers(data: MonthData) -> pd.DataFrame:
     value, c360, scores = data["customer_value"], data["customer_360"], data["credit_scores"]
     if value.empty:
         return pd.DataFrame()
-    prof = ["customer_id", "display_name", "id_masked", "age_band", "industry", "enterprise_size", "city",
-            "tenure_months", "branch_name", "manager_name", "products_held", "product_families", "loans",
-            "loan_balance", "contract_amount", "overdue_principal", "max_overdue_days", "worst_five_class",
-            "guarantees_received", "guarantees_given", "deposit_balance", "deposit_mtd_avg"]
+    prof = [
+        "customer_id",
+        "display_name",
+        "id_masked",
+        "age_band",
+        "industry",
+        "enterprise_size",
+        "city",
+        "tenure_months",
+        "branch_name",
+        "manager_name",
+        "products_held",
+        "product_families",
+        "loans",
+        "loan_balance",
+        "contract_amount",
+        "overdue_principal",
+        "max_overdue_days",
+        "worst_five_class",
+        "guarantees_received",
+        "guarantees_given",
+        "deposit_balance",
+        "deposit_mtd_avg",
+    ]
     out = value.merge(c360[[c for c in prof if c in c360.columns]], on="customer_id", how="left")
     if len(scores):
-        sc = scores.drop_duplicates("customer_id")[["customer_id", "score", "grade", *[
-            c for c in scores.columns if c.startswith("reason_")]]]
+        sc = scores.drop_duplicates("customer_id")[
+            ["customer_id", "score", "grade", *[c for c in scores.columns if c.startswith("reason_")]]
+        ]
         out = out.drop(columns=[c for c in ("grade",) if c in out.columns]).merge(sc, on="customer_id", how="left")
     for col in ("score", "grade", "reason_1", "reason_2", "reason_3", "reason_4"):
         if col not in out.columns:
@@ -128,8 +169,10 @@ def _trends(history: pd.DataFrame, customer_ids: pd.Series) -> dict[str, list[di
     h = history[history["customer_id"].isin(customer_ids)].sort_values(["customer_id", "month_end"])
     out: dict[str, list[dict[str, Any]]] = {}
     for cid, g in h.groupby("customer_id", sort=False):
-        out[cid] = [{"month_end": m, "score": float(sc), "grade": gr}
-                    for m, sc, gr in zip(g["month_end"], g["score"], g["grade"], strict=True)]
+        out[cid] = [
+            {"month_end": m, "score": float(sc), "grade": gr}
+            for m, sc, gr in zip(g["month_end"], g["score"], g["grade"], strict=True)
+        ]
     return out
 
 
@@ -144,10 +187,12 @@ def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
     step = (width - 4) / (len(vals) - 1)
     pts = " ".join(f"{2 + i * step:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}" for i, v in enumerate(vals))
     last = pts.split(" ")[-1].split(",")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img"><title>trend</title>'
-            f'<polyline fill="none" stroke="#1f4e79" stroke-width="1.6" points="{pts}"/>'
-            f'<circle cx="{last[0]}" cy="{last[1]}" r="2.4" fill="#1f4e79"/></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img"><title>trend</title>'
+        f'<polyline fill="none" stroke="#1f4e79" stroke-width="1.6" points="{pts}"/>'
+        f'<circle cx="{last[0]}" cy="{last[1]}" r="2.4" fill="#1f4e79"/></svg>'
+    )
 
 
 def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int | None = None) -> dict[str, Any]:
@@ -156,13 +201,17 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     mine = customers[customers["manager_id"] == manager_id] if len(customers) else customers
     card = data["manager_scorecards"]
     card = card[card["manager_id"] == manager_id] if len(card) else card
-    keys = mine[mine["key_account"].astype(bool)].sort_values(["value_score", "customer_id"],
-                                                               ascending=[False, True]) if len(mine) else mine
+    keys = (
+        mine[mine["key_account"].astype(bool)].sort_values(["value_score", "customer_id"], ascending=[False, True])
+        if len(mine)
+        else mine
+    )
     if max_accounts is not None:
         keys = keys.head(max_accounts)
     warnings = data["early_warnings"]
-    warnings = warnings[warnings["customer_id"].isin(mine["customer_id"])] if len(warnings) and len(mine) else \
-        pd.DataFrame()
+    warnings = (
+        warnings[warnings["customer_id"].isin(mine["customer_id"])] if len(warnings) and len(mine) else pd.DataFrame()
+    )
     sugg = data["cross_sell_suggestions"]
     sugg = sugg[sugg["customer_id"].isin(keys["customer_id"])] if len(sugg) and len(keys) else pd.DataFrame()
     plan = data["revisit_plan"]
@@ -183,35 +232,73 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         p = plan[plan["customer_id"] == cid] if len(plan) else pd.DataFrame()
         lead = leads[leads["anchor_id"] == cid] if len(leads) else pd.DataFrame()
         row = r._asdict()
-        accounts.append({
-            "profile": {k: row.get(k) for k in ("display_name", "ref", "segment", "value_segment", "industry",
-                                                 "enterprise_size", "age_band", "city", "tenure_months", "tier",
-                                                 "lifecycle_stage", "branch_name", "products_held",
-                                                 "product_families")},
-            "exposure": {k: row.get(k) for k in ("loans", "loan_balance", "contract_amount", "overdue_principal",
-                                                  "max_overdue_days", "worst_five_class", "guarantees_received",
-                                                  "guarantees_given", "deposit_balance", "deposit_mtd_avg")},
-            "score": {"score": row.get("score"), "grade": row.get("grade"), "pd": row.get("pd"),
-                      "reasons": [row.get(f"reason_{i}") for i in range(1, 5) if row.get(f"reason_{i}")]},
-            "trend": trend,
-            "spark": sparkline([t["score"] for t in trend]),
-            "value": {c: row.get(c) for c in COMPONENTS} | {"value_score": row.get("value_score")},
-            "warnings": _records(w, ["rule_id", "severity", "evidence"]) if len(w) else [],
-            "suggestions": _records(s, ["rank", "product_family", "score", "because"]) if len(s) else [],
-            "leads": _records(lead.assign(ref=_ref(lead["counterparty_id"])), ["ref", "role", "amount", "product",
-                                                                               "holds_scf"]) if len(lead) else [],
-            "revisit": _records(p, ["last_visit", "due_date", "days_overdue", "status"])[0] if len(p) else None,
-        })
+        accounts.append(
+            {
+                "profile": {
+                    k: row.get(k)
+                    for k in (
+                        "display_name",
+                        "ref",
+                        "segment",
+                        "value_segment",
+                        "industry",
+                        "enterprise_size",
+                        "age_band",
+                        "city",
+                        "tenure_months",
+                        "tier",
+                        "lifecycle_stage",
+                        "branch_name",
+                        "products_held",
+                        "product_families",
+                    )
+                },
+                "exposure": {
+                    k: row.get(k)
+                    for k in (
+                        "loans",
+                        "loan_balance",
+                        "contract_amount",
+                        "overdue_principal",
+                        "max_overdue_days",
+                        "worst_five_class",
+                        "guarantees_received",
+                        "guarantees_given",
+                        "deposit_balance",
+                        "deposit_mtd_avg",
+                    )
+                },
+                "score": {
+                    "score": row.get("score"),
+                    "grade": row.get("grade"),
+                    "pd": row.get("pd"),
+                    "reasons": [row.get(f"reason_{i}") for i in range(1, 5) if row.get(f"reason_{i}")],
+                },
+                "trend": trend,
+                "spark": sparkline([t["score"] for t in trend]),
+                "value": {c: row.get(c) for c in COMPONENTS} | {"value_score": row.get("value_score")},
+                "warnings": _records(w, ["rule_id", "severity", "evidence"]) if len(w) else [],
+                "suggestions": _records(s, ["rank", "product_family", "score", "because"]) if len(s) else [],
+                "leads": _records(
+                    lead.assign(ref=_ref(lead["counterparty_id"])), ["ref", "role", "amount", "product", "holds_scf"]
+                )
+                if len(lead)
+                else [],
+                "revisit": _records(p, ["last_visit", "due_date", "days_overdue", "status"])[0] if len(p) else None,
+            }
+        )
     summary = _records(card)[0] if len(card) else {}
     return {
-        "month_end": data.month_end, "manager_id": manager_id,
+        "month_end": data.month_end,
+        "manager_id": manager_id,
         "manager_name": _staff_name(data, manager_id),
-        "summary": summary, "customers": len(mine),
+        "summary": summary,
+        "customers": len(mine),
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
-        "grades": _counts(mine["grade"].dropna(), GRADE_ORDER)
-        if len(mine) else [],
+        "grades": _counts(mine["grade"].dropna(), GRADE_ORDER) if len(mine) else [],
         "watch": _records(watch.head(30), ["ref", "display_name", "severity", "rule_ids", "evidence"])
-        if len(watch) else [],
+        if len(watch)
+        else [],
         "accounts": accounts,
         "rows": len(mine),
     }
@@ -234,8 +321,11 @@ def branch_context(data: MonthData, branch_id: str, *, top: int = 30) -> dict[st
     mine = customers[customers["branch_id"] == branch_id] if len(customers) else customers
     if len(cards):
         cards = cards.assign(manager_name=cards["manager_id"].map(lambda s: _staff_name(data, s)))
-    keys = mine[mine["key_account"].astype(bool)].sort_values(["value_score", "customer_id"],
-                                                               ascending=[False, True]) if len(mine) else mine
+    keys = (
+        mine[mine["key_account"].astype(bool)].sort_values(["value_score", "customer_id"], ascending=[False, True])
+        if len(mine)
+        else mine
+    )
     watch = data["watch_list"]
     watch = watch[watch["branch_id"] == branch_id] if len(watch) else pd.DataFrame()
     if len(watch):
@@ -246,19 +336,39 @@ def branch_context(data: MonthData, branch_id: str, *, top: int = 30) -> dict[st
     overdue = float(cards["overdue_balance"].sum()) if len(cards) else 0.0
     branch_name = mine["branch_name"].dropna().iloc[0] if len(mine) and mine["branch_name"].notna().any() else None
     return {
-        "month_end": data.month_end, "branch_id": branch_id, "branch_name": branch_name,
-        "totals": {"customers": int(cards["customers"].sum()) if len(cards) else 0,
-                   "key_accounts": int(cards["key_accounts"].sum()) if len(cards) else 0,
-                   "loan_balance": loan, "contribution": float(cards["contribution"].sum()) if len(cards) else 0.0,
-                   "npl_share": npl / loan if loan else None, "overdue_share": overdue / loan if loan else None,
-                   "warned": int(cards["warned_customers"].sum()) if len(cards) else 0},
+        "month_end": data.month_end,
+        "branch_id": branch_id,
+        "branch_name": branch_name,
+        "totals": {
+            "customers": int(cards["customers"].sum()) if len(cards) else 0,
+            "key_accounts": int(cards["key_accounts"].sum()) if len(cards) else 0,
+            "loan_balance": loan,
+            "contribution": float(cards["contribution"].sum()) if len(cards) else 0.0,
+            "npl_share": npl / loan if loan else None,
+            "overdue_share": overdue / loan if loan else None,
+            "warned": int(cards["warned_customers"].sum()) if len(cards) else 0,
+        },
         "managers": _records(cards),
-        "key_accounts": _records(keys.head(top), ["ref", "display_name", "manager_name", "tier", "value_score",
-                                                   "contribution", "loan_balance", "grade", "worst_five_class"])
-        if len(keys) else [],
+        "key_accounts": _records(
+            keys.head(top),
+            [
+                "ref",
+                "display_name",
+                "manager_name",
+                "tier",
+                "value_score",
+                "contribution",
+                "loan_balance",
+                "grade",
+                "worst_five_class",
+            ],
+        )
+        if len(keys)
+        else [],
         "key_accounts_total": len(keys),
         "warnings": _records(watch.head(top), ["ref", "display_name", "manager_id", "rule_ids", "evidence"])
-        if len(watch) else [],
+        if len(watch)
+        else [],
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
     }
@@ -292,45 +402,84 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
     dims = {}
     for dim in (("branch_id",) if branch_id is None else ()) + ("channel", "product_family", "tier"):
         d = by[by["dimension"] == dim] if len(by) else by
-        dims[dim] = _records(d.sort_values("value"), ["value", "sent", "responses", "response_rate", "csat_mean",
-                                                      "csat_ci_low", "csat_ci_high", "nps", "nps_ci_low",
-                                                      "nps_ci_high", "suppressed"]) if len(d) else []
+        dims[dim] = (
+            _records(
+                d.sort_values("value"),
+                [
+                    "value",
+                    "sent",
+                    "responses",
+                    "response_rate",
+                    "csat_mean",
+                    "csat_ci_low",
+                    "csat_ci_high",
+                    "nps",
+                    "nps_ci_low",
+                    "nps_ci_high",
+                    "suppressed",
+                ],
+            )
+            if len(d)
+            else []
+        )
     verb = data[f"satisfaction_verbatims{q}"]
     if branch_id is not None and len(verb):
         verb = verb[verb["branch_id"] == branch_id]
     cols = ["month_end", "responses", "csat_mean", "csat_ci_low", "csat_ci_high", "nps", "nps_ci_low", "nps_ci_high"]
     names = _branch_names(data)
     return {
-        "month_end": data.month_end, "branch_id": branch_id, "scope": "branch" if branch_id else "bank",
-        "branch_name": names.get(branch_id) if branch_id else None, "branch_names": names,
+        "month_end": data.month_end,
+        "branch_id": branch_id,
+        "scope": "branch" if branch_id else "bank",
+        "branch_name": names.get(branch_id) if branch_id else None,
+        "branch_names": names,
         "quarterly": months == 3,
         "overall": _records(overall)[0] if len(overall) else None,
         "trend": _records(trend, cols) if len(trend) else [],
         "dimensions": dims,
         # drivers, themes and SLAs are bank-wide figures (the marts do not split them by branch)
-        "drivers": _records(data[f"satisfaction_drivers{q}"].sort_values("rank")) if len(
-            data[f"satisfaction_drivers{q}"]) else [],
-        "themes": _records(data[f"complaint_themes{q}"].sort_values("complaints", ascending=False)) if len(
-            data[f"complaint_themes{q}"]) else [],
+        "drivers": _records(data[f"satisfaction_drivers{q}"].sort_values("rank"))
+        if len(data[f"satisfaction_drivers{q}"])
+        else [],
+        "themes": _records(data[f"complaint_themes{q}"].sort_values("complaints", ascending=False))
+        if len(data[f"complaint_themes{q}"])
+        else [],
         "sla": _records(data["service_sla"]),
         "sla_link": _records(data["sla_vs_satisfaction"]),
         "verbatims": _records(verb.head(20), ["channel", "product_family", "csat", "nps", "comment", "themes"])
-        if len(verb) else [],
+        if len(verb)
+        else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,
     }
 
 
-def watch_digest_context(watch: pd.DataFrame, manager_id: str, week_end: dt.date,
-                         names: pd.DataFrame | None = None, manager_name: str | None = None) -> dict[str, Any]:
+def watch_digest_context(
+    watch: pd.DataFrame,
+    manager_id: str,
+    week_end: dt.date,
+    names: pd.DataFrame | None = None,
+    manager_name: str | None = None,
+) -> dict[str, Any]:
     """The weekly early-warning digest of one manager from ``watch_list_weekly`` rows."""
     w = watch[watch["manager_id"] == manager_id].sort_values("rank_in_manager") if len(watch) else watch
     if names is not None and len(w):
-        w = w.merge(names[["customer_id", "display_name"]].drop_duplicates("customer_id"), on="customer_id",
-                    how="left")
+        w = w.merge(names[["customer_id", "display_name"]].drop_duplicates("customer_id"), on="customer_id", how="left")
     if len(w):
         w = w.assign(ref=_ref(w["customer_id"]))
-    return {"week_end": week_end, "manager_id": manager_id, "manager_name": manager_name,
-            "counts": _counts(w["severity"], SEVERITY_ORDER) if len(w) else [],
-            "rows_list": _records(w, [c for c in ("ref", "display_name", "severity", "rule_ids", "evidence",
-                                                  "loan_balance", "tier") if c in w.columns]) if len(w) else [],
-            "rows": len(w)}
+    return {
+        "week_end": week_end,
+        "manager_id": manager_id,
+        "manager_name": manager_name,
+        "counts": _counts(w["severity"], SEVERITY_ORDER) if len(w) else [],
+        "rows_list": _records(
+            w,
+            [
+                c
+                for c in ("ref", "display_name", "severity", "rule_ids", "evidence", "loan_balance", "tier")
+                if c in w.columns
+            ],
+        )
+        if len(w)
+        else [],
+        "rows": len(w),
+    }

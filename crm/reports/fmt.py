@@ -164,11 +164,18 @@ class Formatter:
     def filters(self) -> dict[str, Any]:
         """The Jinja2 filters bound to this locale (names as used in templates)."""
         return {
-            "num": self.number, "pct": self.percent, "amount": self.amount, "money": self.money,
-            "filesize": self.filesize, "date": self.date, "day": self.day, "datetime": self.datetime,
-            "month": self.month, "quarter": self.quarter, "fmt": self.value,
+            "num": self.number,
+            "pct": self.percent,
+            "amount": self.amount,
+            "money": self.money,
+            "filesize": self.filesize,
+            "date": self.date,
+            "day": self.day,
+            "datetime": self.datetime,
+            "month": self.month,
+            "quarter": self.quarter,
+            "fmt": self.value,
         }
 
 
-_KINDS = {"text", "number", "percent", "amount", "money", "date", "day", "datetime", "month", "quarter",
-          "filesize"}
+_KINDS = {"text", "number", "percent", "amount", "money", "date", "day", "datetime", "month", "quarter", "filesize"}

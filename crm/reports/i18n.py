@@ -37,8 +37,10 @@ def load_file(path: Path) -> dict[str, dict[str, str]]:
         raw = tomllib.load(f)
     out: dict[str, dict[str, str]] = {}
     for key, entry in raw.items():
-        if not isinstance(entry, dict) or set(entry) != set(LOCALES) or not all(
-            isinstance(v, str) and v for v in entry.values()
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != set(LOCALES)
+            or not all(isinstance(v, str) and v for v in entry.values())
         ):
             raise ValueError(f"{path.name}: {key!r} must have a non-empty text for exactly {', '.join(LOCALES)}")
         out[key] = entry

@@ -110,7 +110,7 @@ def scan_texts(
         for length, needles in by_length.items():
             if length > len(hay):
                 continue
-            grams = {hay[i:i + length] for i in range(len(hay) - length + 1)}
+            grams = {hay[i : i + length] for i in range(len(hay) - length + 1)}
             for n in grams & needles.keys():
                 findings.extend(Finding(kind, i, source) for kind, i in needles[n])
     return sorted(findings, key=lambda f: (f.source, f.kind, f.index))
@@ -134,8 +134,9 @@ def pdf_bytes_text(data: bytes) -> str:
 def pdf_text(path: str | Path) -> str:
     """The text of a PDF file, as ``pdftotext -layout -enc UTF-8`` extracts it (pages separated by form
     feeds). Raises ``RuntimeError`` if poppler cannot read the file."""
-    proc = subprocess.run([_pdftotext(), "-layout", "-enc", "UTF-8", str(path), "-"], capture_output=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [_pdftotext(), "-layout", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=120, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"pdftotext failed on {Path(path).name}: exit {proc.returncode}")
     return proc.stdout.decode("utf-8", errors="replace")
@@ -245,8 +246,10 @@ def scan_outputs(
     counts: dict[str, int] = {}
     for f in findings:
         counts[owner[f.source]] = counts.get(owner[f.source], 0) + 1
-    rows = [{"source": label, "sha256": sha, "findings": counts.get(label, 0), "passed": not counts.get(label)}
-            for label, sha in hashes.items()]
+    rows = [
+        {"source": label, "sha256": sha, "findings": counts.get(label, 0), "passed": not counts.get(label)}
+        for label, sha in hashes.items()
+    ]
     return findings, rows
 
 
@@ -272,8 +275,9 @@ def raw_personal_values(raw: Path, day: dt.date) -> dict[str, list[str]]:
         path = raw_file(raw, name, day)
         if not cols or not path.exists():
             continue
-        frame = pd.read_parquet(path, columns=[c for c, _ in cols] + (["party_type"] if name == "related_parties"
-                                                                        else []))
+        frame = pd.read_parquet(
+            path, columns=[c for c, _ in cols] + (["party_type"] if name == "related_parties" else [])
+        )
         if name == "related_parties":
             frame = frame[frame["party_type"] == "I"]
         for col, sem in cols:
@@ -323,17 +327,29 @@ def merge_scans(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Several period scans (:func:`scan_period`: a month and the quarter it closes) as one result:
     files_scanned, findings, passed, subjects_scanned."""
     findings = [f for r in results for f in r["findings"]]
-    return {"files_scanned": sum(r["files_scanned"] for r in results), "findings": findings,
-            "passed": not findings, "subjects_scanned": sum(r.get("subjects_scanned", 0) for r in results)}
+    return {
+        "files_scanned": sum(r["files_scanned"] for r in results),
+        "findings": findings,
+        "passed": not findings,
+        "subjects_scanned": sum(r.get("subjects_scanned", 0) for r in results),
+    }
 
 
 def leak_scan_frame(month_end: dt.date, result: Mapping[str, Any], scanned_at: dt.datetime) -> pd.DataFrame:
     """The month's row of ``report_leak_scans``: files scanned, passed, the findings one per line."""
     import pandas as pd
 
-    return pd.DataFrame([{"month_end": month_end, "files_scanned": result["files_scanned"],
-                          "passed": result["passed"], "findings": "\n".join(result["findings"]),
-                          "scanned_at": scanned_at}])
+    return pd.DataFrame(
+        [
+            {
+                "month_end": month_end,
+                "files_scanned": result["files_scanned"],
+                "passed": result["passed"],
+                "findings": "\n".join(result["findings"]),
+                "scanned_at": scanned_at,
+            }
+        ]
+    )
 
 
 def leak_scan_of(rows: pd.DataFrame) -> dict[str, Any] | None:
@@ -342,5 +358,8 @@ def leak_scan_of(rows: pd.DataFrame) -> dict[str, Any] | None:
     if rows.empty:
         return None
     r = rows.iloc[0]
-    return {"files_scanned": int(r["files_scanned"]), "passed": bool(r["passed"]),
-            "findings": [f for f in str(r["findings"] or "").split("\n") if f]}
+    return {
+        "files_scanned": int(r["files_scanned"]),
+        "passed": bool(r["passed"]),
+        "findings": [f for f in str(r["findings"] or "").split("\n") if f],
+    }

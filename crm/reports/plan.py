@@ -55,8 +55,10 @@ def _paths(root: Path, period: str, report: str, recipient: str, origin: str | N
     """The HTML and PDF file of one rendering, inside ``root`` (:func:`crm.zones.safe_path`; ``origin``:
     where ``recipient`` came from, for the error)."""
     origin = origin or ("the bank-wide rendering" if recipient == BANK else "the recipient list")
-    return (safe_path(root, period, report, recipient, origin=origin, suffix=".html"),
-            safe_path(root, period, report, recipient, origin=origin, suffix=".pdf"))
+    return (
+        safe_path(root, period, report, recipient, origin=origin, suffix=".html"),
+        safe_path(root, period, report, recipient, origin=origin, suffix=".pdf"),
+    )
 
 
 def _origins(recipients: pd.DataFrame) -> list[str]:
@@ -84,18 +86,31 @@ def _subject(t: Callable[..., str], report: str, label: str, who: str) -> str:
     return clean(t(f"mail.subject.{report}", period=label, who=who))
 
 
-def _planned(report: str, period: str, recipient: str, role: str, context: dict[str, Any], rows: int,
-             subject: str, root: Path, locale: str, template: str | None = None, mail: bool = True,
-             origin: str | None = None) -> Planned:
+def _planned(
+    report: str,
+    period: str,
+    recipient: str,
+    role: str,
+    context: dict[str, Any],
+    rows: int,
+    subject: str,
+    root: Path,
+    locale: str,
+    template: str | None = None,
+    mail: bool = True,
+    origin: str | None = None,
+) -> Planned:
     html, pdf = _paths(root, period, report, recipient, origin)
     job = RenderJob(f"{report}:{period}:{recipient}", template or report, context, locale, html, pdf) if rows else None
     return Planned(report, period, recipient, role, rows, subject, job, mail)
 
 
-def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
-                   generated_at: dt.datetime) -> list[Planned]:
+def portfolio_plan(
+    data: Any, recipients: pd.DataFrame, root: Path, locale: str, generated_at: dt.datetime
+) -> list[Planned]:
     """The month's key-account, branch and satisfaction reports (see :mod:`crm.reports.recipients`)."""
     from crm.reports.data import branch_context, key_account_context, satisfaction_context
+
     t, fmt = _labels(locale)
     period, label = month_period(data.month_end), fmt.month(data.month_end)
     out: list[Planned] = []
@@ -113,37 +128,87 @@ def portfolio_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
             continue
         ctx["generated_at"] = generated_at
         who = ctx.get("manager_name") or ctx.get("branch_name") or r.recipient_id
-        out.append(_planned(r.report, period, r.recipient_id, r.role, ctx, rows,
-                            _subject(t, r.report, label, str(who)), root, locale, origin=origin))
+        out.append(
+            _planned(
+                r.report,
+                period,
+                r.recipient_id,
+                r.role,
+                ctx,
+                rows,
+                _subject(t, r.report, label, str(who)),
+                root,
+                locale,
+                origin=origin,
+            )
+        )
     bank = satisfaction_context(data) | {"generated_at": generated_at}
-    out.append(_planned("satisfaction", period, BANK, "file", bank, bank["rows"],
-                        _subject(t, "satisfaction", label, t("sat.recipient_bank")), root, locale, mail=False))
+    out.append(
+        _planned(
+            "satisfaction",
+            period,
+            BANK,
+            "file",
+            bank,
+            bank["rows"],
+            _subject(t, "satisfaction", label, t("sat.recipient_bank")),
+            root,
+            locale,
+            mail=False,
+        )
+    )
     return out
 
 
-def quarterly_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str,
-                   generated_at: dt.datetime) -> list[Planned]:
+def quarterly_plan(
+    data: Any, recipients: pd.DataFrame, root: Path, locale: str, generated_at: dt.datetime
+) -> list[Planned]:
     """The quarterly satisfaction report per branch head (bank-wide for a head-office head) and on file."""
     from crm.reports.data import satisfaction_context
+
     t, fmt = _labels(locale)
     period, label = quarter_period(data.month_end), fmt.quarter(data.month_end)
     out: list[Planned] = []
-    targets = [(r.recipient_id, r.role, None if r.scope == BANK else r.branch_id, origin)
-               for r, origin in zip(recipients.itertuples(index=False), _origins(recipients), strict=True)
-               if r.report == "satisfaction"]
+    targets = [
+        (r.recipient_id, r.role, None if r.scope == BANK else r.branch_id, origin)
+        for r, origin in zip(recipients.itertuples(index=False), _origins(recipients), strict=True)
+        if r.report == "satisfaction"
+    ]
     for recipient, role, branch, origin in [*targets, (BANK, "file", None, None)]:
         ctx = satisfaction_context(data, branch_id=branch, months=3) | {"generated_at": generated_at}
         who = ctx.get("branch_name") or t("sat.recipient_bank")
-        out.append(_planned("satisfaction_quarter", period, recipient, role, ctx, ctx["rows"],
-                            _subject(t, "satisfaction_quarter", label, str(who)), root, locale,
-                            template="satisfaction", mail=recipient != BANK, origin=origin))
+        out.append(
+            _planned(
+                "satisfaction_quarter",
+                period,
+                recipient,
+                role,
+                ctx,
+                ctx["rows"],
+                _subject(t, "satisfaction_quarter", label, str(who)),
+                root,
+                locale,
+                template="satisfaction",
+                mail=recipient != BANK,
+                origin=origin,
+            )
+        )
     return out
 
 
-def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, recipients: pd.DataFrame,
-                week_end: dt.date, root: Path, locale: str, generated_at: dt.datetime) -> list[Planned]:
+def digest_plan(
+    watch: pd.DataFrame,
+    names: pd.DataFrame,
+    staff: pd.DataFrame,
+    recipients: pd.DataFrame,
+    week_end: dt.date,
+    root: Path,
+    locale: str,
+    generated_at: dt.datetime,
+) -> list[Planned]:
     """The weekly early-warning digest of every relationship manager (their own watch list)."""
     from crm.reports.data import watch_digest_context
+
     t, fmt = _labels(locale)
     period = week_period(week_end)
     staff_names = staff.drop_duplicates("staff_id").set_index("staff_id")["staff_name"]
@@ -152,9 +217,20 @@ def digest_plan(watch: pd.DataFrame, names: pd.DataFrame, staff: pd.DataFrame, r
     for r, origin in zip(digest.itertuples(index=False), _origins(digest), strict=True):
         ctx = watch_digest_context(watch, r.recipient_id, week_end, names, staff_names.get(r.recipient_id))
         ctx["generated_at"] = generated_at
-        out.append(_planned("watch_digest", period, r.recipient_id, r.role, ctx, ctx["rows"],
-                            _subject(t, "watch_digest", fmt.date(week_end), str(ctx["manager_name"] or "")),
-                            root, locale, origin=origin))
+        out.append(
+            _planned(
+                "watch_digest",
+                period,
+                r.recipient_id,
+                r.role,
+                ctx,
+                ctx["rows"],
+                _subject(t, "watch_digest", fmt.date(week_end), str(ctx["manager_name"] or "")),
+                root,
+                locale,
+                origin=origin,
+            )
+        )
     return out
 
 
@@ -163,8 +239,9 @@ def dq_plan(context: dict[str, Any], recipients: pd.DataFrame, root: Path, local
     t, fmt = _labels(locale)
     period = month_period(context["month_end"])
     subject = _subject(t, "data_quality", fmt.month(context["month_end"]), t("dq.recipient"))
-    once = _planned("data_quality", period, BANK, "file", context, rows, subject, root, locale,
-                    template="dq_report", mail=False)
+    once = _planned(
+        "data_quality", period, BANK, "file", context, rows, subject, root, locale, template="dq_report", mail=False
+    )
     out = [once]
     for r in recipients[recipients["report"] == "data_quality"].itertuples(index=False):
         out.append(Planned("data_quality", period, r.recipient_id, r.role, rows, subject, None))
@@ -186,16 +263,31 @@ def outbox_items(planned: Sequence[Planned], results: Sequence[JobResult], rende
         result = by_id.get(p.job_id) if p.job else shared.get((p.report, p.period))
         if p.rows and (result is None or not result.ok):
             continue
-        items.append(OutboxItem(
-            report=p.report, period=p.period, recipient_id=p.recipient_id, rows=p.rows if result else 0,
-            subject=p.subject, html_path=str(result.html_path) if result else None,
-            pdf_path=str(result.pdf_path) if result else None, recipient_role=p.role, rendered_at=rendered_at,
-            undeliverable=p.undeliverable))
+        items.append(
+            OutboxItem(
+                report=p.report,
+                period=p.period,
+                recipient_id=p.recipient_id,
+                rows=p.rows if result else 0,
+                subject=p.subject,
+                html_path=str(result.html_path) if result else None,
+                pdf_path=str(result.pdf_path) if result else None,
+                recipient_role=p.role,
+                rendered_at=rendered_at,
+                undeliverable=p.undeliverable,
+            )
+        )
     return items
 
 
-def complete(planned: list[Planned], recipients: pd.DataFrame, incomplete: Sequence[dict[str, Any]], *,
-             period: str, reports: dict[str, str]) -> list[Planned]:
+def complete(
+    planned: list[Planned],
+    recipients: pd.DataFrame,
+    incomplete: Sequence[dict[str, Any]],
+    *,
+    period: str,
+    reports: dict[str, str],
+) -> list[Planned]:
     """``planned`` (a plan made for the servable recipients) finished for everyone in ``recipients``
     (:func:`crm.reports.recipients.with_quarantined`; ``reports`` maps its ``report`` column to this plan's
     outbox report names, e.g. ``{"satisfaction": "satisfaction_quarter"}``):
@@ -214,14 +306,17 @@ def complete(planned: list[Planned], recipients: pd.DataFrame, incomplete: Seque
         return planned
     mine = recipients[recipients["report"].isin(list(reports))]
     reasons = mine[mine["undeliverable"].notna()]
-    why = {(reports[r], i): u for r, i, u in zip(reasons["report"], reasons["recipient_id"],
-                                                 reasons["undeliverable"], strict=True)}
+    why = {
+        (reports[r], i): u
+        for r, i, u in zip(reasons["report"], reasons["recipient_id"], reasons["undeliverable"], strict=True)
+    }
     for p in planned:
         p.undeliverable = why.get((p.report, p.recipient_id), p.undeliverable)
     usable = mine["usable"].astype(bool) if "usable" in mine.columns else pd.Series(True, index=mine.index)
     unusable = mine[~usable]
     out = list(planned)
     for r in unusable.itertuples(index=False):
-        out.append(Planned(reports[r.report], period, r.recipient_id, r.role, 0, "", None,
-                           undeliverable=r.undeliverable))
+        out.append(
+            Planned(reports[r.report], period, r.recipient_id, r.role, 0, "", None, undeliverable=r.undeliverable)
+        )
     return out

@@ -116,8 +116,10 @@ def render_many(
                 bar.update()
         else:
             with _RecyclingPool(
-                max_workers=min(workers, len(jobs)), mp_context=_context(start_method),
-                initializer=_worker_init, max_tasks_per_child=max_tasks_per_child,
+                max_workers=min(workers, len(jobs)),
+                mp_context=_context(start_method),
+                initializer=_worker_init,
+                max_tasks_per_child=max_tasks_per_child,
             ) as pool:
                 futures: dict[Future, RenderJob] = {pool.submit(run_safely, job): job for job in jobs}
                 for fut in as_completed(futures):
@@ -139,5 +141,10 @@ def _outcome(job: RenderJob, fut: Future) -> JobResult:
 def summary(results: Sequence[JobResult]) -> dict[str, Any]:
     """Totals of a batch: jobs, failed, pages, PDF bytes, render seconds (sum over jobs)."""
     ok = [r for r in results if r.ok]
-    return {"jobs": len(results), "failed": len(results) - len(ok), "pages": sum(r.pages for r in ok),
-            "pdf_bytes": sum(r.pdf_bytes for r in ok), "seconds": sum(r.seconds for r in ok)}
+    return {
+        "jobs": len(results),
+        "failed": len(results) - len(ok),
+        "pages": sum(r.pages for r in ok),
+        "pdf_bytes": sum(r.pdf_bytes for r in ok),
+        "seconds": sum(r.seconds for r in ok),
+    }

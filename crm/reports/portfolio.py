@@ -43,11 +43,15 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
 
 
 def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
-    managers = [{**m, "manager_label": f"{m.get('manager_name') or '—'} ({m['manager_id']})"}
-                for m in context["managers"]]
+    managers = [
+        {**m, "manager_label": f"{m.get('manager_name') or '—'} ({m['manager_id']})"} for m in context["managers"]
+    ]
     keys = [{**k, "tier_label": t(f"tier.{k['tier']}")} for k in context["key_accounts"]]
-    return {"managers": managers, "key_accounts": keys,
-            "tier_chart": _bar(context["tiers"], lambda k: t(f"tier.{k}"), t("ka.chart.tiers"))}
+    return {
+        "managers": managers,
+        "key_accounts": keys,
+        "tier_chart": _bar(context["tiers"], lambda k: t(f"tier.{k}"), t("ka.chart.tiers")),
+    }
 
 
 def prepare_watch_digest(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
@@ -70,20 +74,34 @@ def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
                 label = f"{branch_names.get(v, v)}"
             else:
                 label = _code_label(DIM_CODE_SETS.get(dim, ""), None if v in ("nan", "None") else v, locale)
-            out.append({**r, "label": label,
-                        "csat_interval": f"{fmt.number(r['csat_ci_low'], 2)} – {fmt.number(r['csat_ci_high'], 2)}",
-                        "nps_interval": f"{fmt.number(r['nps_ci_low'], 1)} – {fmt.number(r['nps_ci_high'], 1)}"})
+            out.append(
+                {
+                    **r,
+                    "label": label,
+                    "csat_interval": f"{fmt.number(r['csat_ci_low'], 2)} – {fmt.number(r['csat_ci_high'], 2)}",
+                    "nps_interval": f"{fmt.number(r['nps_ci_low'], 1)} – {fmt.number(r['nps_ci_high'], 1)}",
+                }
+            )
         dims[dim] = out
     trend = context["trend"]
     csat_chart = nps_chart = ""
     if len(trend) >= 2:
         x = [fmt.month(p["month_end"]) for p in trend]
-        csat_chart = line_chart(x, {"CSAT": [p["csat_mean"] for p in trend]}, title=t("sat.chart.csat"),
-                                band=([p["csat_ci_low"] for p in trend], [p["csat_ci_high"] for p in trend]),
-                                band_label=t("sat.ci"))
-        nps_chart = line_chart(x, {"NPS": [p["nps"] for p in trend]}, title=t("sat.chart.nps"),
-                               band=([p["nps_ci_low"] for p in trend], [p["nps_ci_high"] for p in trend]),
-                               band_label=t("sat.ci"))
-    verbatims = [{**v, "channel": _code_label("survey_channel", v.get("channel"), locale)}
-                 for v in context["verbatims"]]
+        csat_chart = line_chart(
+            x,
+            {"CSAT": [p["csat_mean"] for p in trend]},
+            title=t("sat.chart.csat"),
+            band=([p["csat_ci_low"] for p in trend], [p["csat_ci_high"] for p in trend]),
+            band_label=t("sat.ci"),
+        )
+        nps_chart = line_chart(
+            x,
+            {"NPS": [p["nps"] for p in trend]},
+            title=t("sat.chart.nps"),
+            band=([p["nps_ci_low"] for p in trend], [p["nps_ci_high"] for p in trend]),
+            band_label=t("sat.ci"),
+        )
+    verbatims = [
+        {**v, "channel": _code_label("survey_channel", v.get("channel"), locale)} for v in context["verbatims"]
+    ]
     return {"dimensions": dims, "csat_chart": csat_chart, "nps_chart": nps_chart, "verbatims": verbatims}

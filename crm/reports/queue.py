@@ -52,16 +52,28 @@ def render_and_queue(
             log.info(f"{p.report} {p.period} for {p.recipient_id}: empty, not rendered or sent")
     unserved = [f"{i.report} {i.period} {i.recipient_id}: {i.undeliverable}" for i in items if i.undeliverable]
     if unserved:
-        log.warning(f"{len(unserved)} recipients cannot be mailed (recorded undeliverable in the outbox): "
-                    + "; ".join(unserved[:20]))
+        log.warning(
+            f"{len(unserved)} recipients cannot be mailed (recorded undeliverable in the outbox): "
+            + "; ".join(unserved[:20])
+        )
     failed = [r for r in results if not r.ok]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(results)} reports failed to render: "
-                           + "; ".join(f"{r.job_id}: {r.error}" for r in failed[:5]))
+        raise RuntimeError(
+            f"{len(failed)} of {len(results)} reports failed to render: "
+            + "; ".join(f"{r.job_id}: {r.error}" for r in failed[:5])
+        )
     s = summary(results)
     notice = next((p.job.context.get("incomplete") or [] for p in planned if p.job is not None), [])
-    return {"rendered": len(results), "incomplete_data": len(notice), "empty": sum(1 for p in planned if not p.rows),
-            "pages": int(s.get("pages", 0)), "render_seconds": round(float(s.get("seconds", 0.0)), 1),
-            "queued": len(items), "kept_sent": counts.kept_sent, "resend": counts.resend,
-            "undeliverable": len(unserved), "undeliverable_rows": bullets(unserved),
-            "reports": ", ".join(sorted({p.report for p in planned}))}
+    return {
+        "rendered": len(results),
+        "incomplete_data": len(notice),
+        "empty": sum(1 for p in planned if not p.rows),
+        "pages": int(s.get("pages", 0)),
+        "render_seconds": round(float(s.get("seconds", 0.0)), 1),
+        "queued": len(items),
+        "kept_sent": counts.kept_sent,
+        "resend": counts.resend,
+        "undeliverable": len(unserved),
+        "undeliverable_rows": bullets(unserved),
+        "reports": ", ".join(sorted({p.report for p in planned})),
+    }

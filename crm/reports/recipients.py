@@ -58,8 +58,9 @@ def recipients(staff: pd.DataFrame, branches: pd.DataFrame | None = None) -> pd.
             scope = r.branch_id
             if report == "data_quality" or (report == "satisfaction" and level.get(r.branch_id) == "HO"):
                 scope = "bank"
-            rows.append({"report": report, "recipient_id": r.staff_id, "role": r.role, "branch_id": r.branch_id,
-                         "scope": scope})
+            rows.append(
+                {"report": report, "recipient_id": r.staff_id, "role": r.role, "branch_id": r.branch_id, "scope": scope}
+            )
     return with_lineage(pd.DataFrame(rows, columns=["report", "recipient_id", "role", "branch_id", "scope"]), active)
 
 
@@ -99,8 +100,7 @@ def _plain(values: pd.Series) -> pd.Series:
     return text.str.replace(CONTROL_CLASS, "", regex=True).str.strip().str.upper().astype(object)
 
 
-def quarantined_recipients(raw: Path, day: dt.date, root: Path,
-                           branches: pd.DataFrame | None = None) -> pd.DataFrame:
+def quarantined_recipients(raw: Path, day: dt.date, root: Path, branches: pd.DataFrame | None = None) -> pd.DataFrame:
     """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined, one row per
     (report, recipient) as :func:`recipients` gives, plus ``undeliverable`` (why they cannot be mailed: the
     row's failing rule ids, its staff file and row; never a value) and ``usable`` (False when the staff id
@@ -110,8 +110,17 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path,
     file; nothing if there is none."""
     from crm.zones import quarantine_file
 
-    columns = ["report", "recipient_id", "role", "branch_id", "scope", "undeliverable", "usable",
-               "_source_file", "_row_number"]
+    columns = [
+        "report",
+        "recipient_id",
+        "role",
+        "branch_id",
+        "scope",
+        "undeliverable",
+        "usable",
+        "_source_file",
+        "_row_number",
+    ]
     path = quarantine_file(raw, "staff", day)
     if not path.exists():
         return pd.DataFrame(columns=columns)
@@ -127,24 +136,35 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path,
     if q.empty:
         return pd.DataFrame(columns=columns)
     rules = q["_rule_ids"].fillna("").astype(str)
-    where = ("staff file " + q["_source_file"].fillna("?").astype(str) + " row "
-             + q["_row_number"].astype("Int64").astype(str))
+    where = (
+        "staff file "
+        + q["_source_file"].fillna("?").astype(str)
+        + " row "
+        + q["_row_number"].astype("Int64").astype(str)
+    )
     ids = q["staff_id"]
     text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
-    usable = (~rules.str.contains(ID_RULES, regex=True) & text.str.len().between(1, MAX_RECIPIENT_ID)
-              & ~text.str.contains("@", regex=False))
-    usable &= pd.Series([_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable,
-                                                                                     strict=True)], index=q.index)
+    usable = (
+        ~rules.str.contains(ID_RULES, regex=True)
+        & text.str.len().between(1, MAX_RECIPIENT_ID)
+        & ~text.str.contains("@", regex=False)
+    )
+    usable &= pd.Series(
+        [_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable, strict=True)], index=q.index
+    )
     q = q.assign(
         staff_id=text.where(usable, "row-" + q["_row_number"].astype("Int64").astype(str)),
         undeliverable=("quarantined: " + rules + " (" + where + ")").where(
-            usable, "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"),
-        usable=usable)
+            usable, "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"
+        ),
+        usable=usable,
+    )
     found = recipients(q, branches)
     extra = q.drop_duplicates(["staff_id", "role"]).set_index(["staff_id", "role"])
     for col in ("undeliverable", "usable", "_source_file", "_row_number"):
-        found[col] = pd.Series(list(zip(found["recipient_id"], found["role"], strict=True)),
-                               index=found.index, dtype=object).map(extra[col])
+        found[col] = pd.Series(
+            list(zip(found["recipient_id"], found["role"], strict=True)), index=found.index, dtype=object
+        ).map(extra[col])
     return found.reindex(columns=columns)
 
 
@@ -159,8 +179,9 @@ def with_quarantined(served: pd.DataFrame, quarantined: pd.DataFrame) -> pd.Data
     return both.drop_duplicates(["report", "recipient_id"], keep="first").reset_index(drop=True)
 
 
-def readers(home: CrmHome, day: dt.date, staff: pd.DataFrame | None = None,
-            branches: pd.DataFrame | None = None) -> pd.DataFrame:
+def readers(
+    home: CrmHome, day: dt.date, staff: pd.DataFrame | None = None, branches: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Everyone a report of ``day`` is for (:func:`with_quarantined`): the readers of the staged staff extract
     (``staff``, read from the staged partition of ``day`` when not given; ``branches`` likewise, an empty
     frame for no branch cut) and those whose staff row was quarantined (undeliverable, with the reason; read

@@ -114,14 +114,21 @@ def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DI
     fmt = Formatter(locale)
     env.filters.update(fmt.filters())
     env.globals.update(
-        t=translator(locale), fmt=fmt, locale=locale, html_lang=HTML_LANG[locale],
-        stylesheet=_stylesheet(templates_dir), NUMERIC_KINDS=NUMERIC_KINDS,
+        t=translator(locale),
+        fmt=fmt,
+        locale=locale,
+        html_lang=HTML_LANG[locale],
+        stylesheet=_stylesheet(templates_dir),
+        NUMERIC_KINDS=NUMERIC_KINDS,
     )
     return env
 
 
 def render_html(
-    report_name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE, *,
+    report_name: str,
+    context: Mapping[str, Any],
+    locale: str = DEFAULT_LOCALE,
+    *,
     templates_dir: Path = TEMPLATES_DIR,
 ) -> str:
     """The report as one self-contained HTML document (stylesheet inlined, charts inline SVG, no external

@@ -283,8 +283,11 @@ def detractor_verbatims(surveys: pd.DataFrame, flags: pd.DataFrame, config: dict
     themes = pd.Series("", index=rows.index, dtype=object)
     for t in theme_ids:
         themes = themes + np.where(hits[t], t + ",", "")
-    cols = [c for c in ("survey_id", "branch_id", "staff_id", "channel", "product_family", "tier", "csat", "nps",
-                        "comment") if c in rows.columns]
+    cols = [
+        c
+        for c in ("survey_id", "branch_id", "staff_id", "channel", "product_family", "tier", "csat", "nps", "comment")
+        if c in rows.columns
+    ]
     return rows[cols].assign(themes=themes.str.rstrip(",")).sort_values("survey_id").reset_index(drop=True)
 
 
@@ -314,11 +317,7 @@ def latest_requests(service_requests: pd.DataFrame) -> pd.DataFrame:
         },
         index=sr.index,
     )
-    idx = (
-        order.assign(request_id=sr["request_id"])
-        .sort_values(["request_id", "_s", "_v", "_r"], kind="stable")
-        .index
-    )
+    idx = order.assign(request_id=sr["request_id"]).sort_values(["request_id", "_s", "_v", "_r"], kind="stable").index
     return sr.loc[idx].drop_duplicates("request_id", keep="last").sort_index()
 
 
@@ -348,12 +347,8 @@ def sla(service_requests: pd.DataFrame, config: dict | None, as_of) -> SlaResult
     d["response_minutes"] = _minutes(opened, first)
     d["resolution_minutes"] = _minutes(opened, resolved)
     limits = config["sla"]
-    d["response_limit"] = (
-        d["priority"].map({p: v["response_minutes"] for p, v in limits.items()}).astype(float)
-    )
-    d["resolution_limit"] = (
-        d["priority"].map({p: v["resolution_minutes"] for p, v in limits.items()}).astype(float)
-    )
+    d["response_limit"] = d["priority"].map({p: v["response_minutes"] for p, v in limits.items()}).astype(float)
+    d["resolution_limit"] = d["priority"].map({p: v["resolution_minutes"] for p, v in limits.items()}).astype(float)
     d["sla_known"] = d["response_limit"].notna()
     d["responded"] = first.notna()
     d["resolved"] = resolved.notna()
@@ -368,9 +363,7 @@ def sla(service_requests: pd.DataFrame, config: dict | None, as_of) -> SlaResult
     # outcome known = done, or already late without being done
     d["response_decided"] = d["responded"] | d["response_breach"]
     d["resolution_decided"] = d["resolved"] | d["resolution_breach"]
-    return SlaResult(
-        detail=d, by_priority=_sla_summary(d, "priority"), by_staff=_sla_summary(d, "assigned_staff_id")
-    )
+    return SlaResult(detail=d, by_priority=_sla_summary(d, "priority"), by_staff=_sla_summary(d, "assigned_staff_id"))
 
 
 def _sla_summary(d: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -387,9 +380,7 @@ def _sla_summary(d: pd.DataFrame, key: str) -> pd.DataFrame:
         resolution_minutes_median=("resolution_minutes", "median"),
         open_overdue=("open_overdue", "sum"),
     )
-    out["response_breach_rate"] = out["response_breaches"] / out["response_decided"].where(
-        out["response_decided"] > 0
-    )
+    out["response_breach_rate"] = out["response_breaches"] / out["response_decided"].where(out["response_decided"] > 0)
     out["resolution_breach_rate"] = out["resolution_breaches"] / out["resolution_decided"].where(
         out["resolution_decided"] > 0
     )

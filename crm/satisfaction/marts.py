@@ -37,7 +37,8 @@ def with_branch_and_tier(surveys: pd.DataFrame, staff: pd.DataFrame, value: pd.D
     joins, one row per survey, in order."""
     staff = staff[["staff_id", "branch_id"]].drop_duplicates("staff_id")
     return surveys.merge(staff, on="staff_id", how="left").merge(
-        value[["customer_id", "tier"]].drop_duplicates("customer_id"), on="customer_id", how="left")
+        value[["customer_id", "tier"]].drop_duplicates("customer_id"), on="customer_id", how="left"
+    )
 
 
 def satisfaction_tables(surveys: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, ...]:
@@ -50,8 +51,12 @@ def satisfaction_tables(surveys: pd.DataFrame, config: dict) -> tuple[pd.DataFra
         t = satisfaction_by(surveys, [dim], config).rename(columns={dim: "value"})
         parts.append(t.assign(dimension=dim, value=t["value"].astype(str)))
     found = complaint_themes(surveys, config)
-    return (pd.concat(parts, ignore_index=True), key_drivers(surveys, config), found.counts.reset_index(),
-            detractor_verbatims(surveys, found.flags, config))
+    return (
+        pd.concat(parts, ignore_index=True),
+        key_drivers(surveys, config),
+        found.counts.reset_index(),
+        detractor_verbatims(surveys, found.flags, config),
+    )
 
 
 @dataclass
@@ -62,8 +67,14 @@ class SatisfactionMonth:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def satisfaction_month(surveys: pd.DataFrame, service_requests: pd.DataFrame, staff: pd.DataFrame,
-                       value: pd.DataFrame, config: dict, day: dt.date) -> SatisfactionMonth:
+def satisfaction_month(
+    surveys: pd.DataFrame,
+    service_requests: pd.DataFrame,
+    staff: pd.DataFrame,
+    value: pd.DataFrame,
+    config: dict,
+    day: dt.date,
+) -> SatisfactionMonth:
     """The satisfaction marts of the month end ``day`` from the staged ``surveys`` and ``service_requests`` up
     to ``day``, the staff extract of ``day`` and the month's customer value (:func:`with_branch_and_tier`):
     the :data:`TABLES` over the month's surveys, ``service_sla`` (by priority) and ``sla_vs_satisfaction``; when
@@ -87,8 +98,14 @@ def satisfaction_month(surveys: pd.DataFrame, service_requests: pd.DataFrame, st
             out.tables[f"{name}_quarter"] = frame
         out.figures["quarter_responses"] = int(quarter["response_date"].notna().sum())
     o = by_dim[by_dim["dimension"] == "all"].iloc[0]
-    out.figures.update({"surveys_sent": int(o["sent"]), "responses": int(o["responses"]),
-                        "csat_mean": round(float(o["csat_mean"]), 3), "nps": round(float(o["nps"]), 1),
-                        "top_driver": str(drivers["attribute"].iloc[0]) if len(drivers) else "none",
-                        "service_requests": int(len(service.detail))})
+    out.figures.update(
+        {
+            "surveys_sent": int(o["sent"]),
+            "responses": int(o["responses"]),
+            "csat_mean": round(float(o["csat_mean"]), 3),
+            "nps": round(float(o["nps"]), 1),
+            "top_driver": str(drivers["attribute"].iloc[0]) if len(drivers) else "none",
+            "service_requests": int(len(service.detail)),
+        }
+    )
     return out

@@ -16,27 +16,54 @@ import datetime as dt
 
 import pandas as pd
 
-BUREAU = ["inquiries_3m", "inquiries_12m", "external_loan_count", "external_loan_balance", "card_utilisation",
-          "overdue_count_24m", "worst_overdue_months_24m", "current_overdue_amount", "has_bad_debt"]
+BUREAU = [
+    "inquiries_3m",
+    "inquiries_12m",
+    "external_loan_count",
+    "external_loan_balance",
+    "card_utilisation",
+    "overdue_count_24m",
+    "worst_overdue_months_24m",
+    "current_overdue_amount",
+    "has_bad_debt",
+]
 
 
 def _profiles(customers: pd.DataFrame, corporates: pd.DataFrame) -> pd.DataFrame:
-    ind = pd.DataFrame({
-        "customer_id": customers["customer_id"], "segment": "retail",
-        "display_name": customers["customer_name"], "id_masked": customers.get("id_number_masked"),
-        "age_band": customers.get("age_band"), "occupation": customers.get("occupation"),
-        "enterprise_size": None, "industry": None, "city": customers["city"],
-        "branch_id": customers["branch_id"], "manager_id": customers["manager_id"],
-        "onboarding_date": customers["onboarding_date"], "status": customers["status"],
-    })
-    corp = pd.DataFrame({
-        "customer_id": corporates["customer_id"], "segment": "corporate",
-        "display_name": corporates["company_name"], "id_masked": corporates["uscc"],  # a company's code is public
-        "age_band": None, "occupation": None, "enterprise_size": corporates["enterprise_size"],
-        "industry": corporates["industry"], "city": corporates["city"],
-        "branch_id": corporates["branch_id"], "manager_id": corporates["manager_id"],
-        "onboarding_date": corporates["onboarding_date"], "status": corporates["status"],
-    })
+    ind = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "segment": "retail",
+            "display_name": customers["customer_name"],
+            "id_masked": customers.get("id_number_masked"),
+            "age_band": customers.get("age_band"),
+            "occupation": customers.get("occupation"),
+            "enterprise_size": None,
+            "industry": None,
+            "city": customers["city"],
+            "branch_id": customers["branch_id"],
+            "manager_id": customers["manager_id"],
+            "onboarding_date": customers["onboarding_date"],
+            "status": customers["status"],
+        }
+    )
+    corp = pd.DataFrame(
+        {
+            "customer_id": corporates["customer_id"],
+            "segment": "corporate",
+            "display_name": corporates["company_name"],
+            "id_masked": corporates["uscc"],  # a company's code is public
+            "age_band": None,
+            "occupation": None,
+            "enterprise_size": corporates["enterprise_size"],
+            "industry": corporates["industry"],
+            "city": corporates["city"],
+            "branch_id": corporates["branch_id"],
+            "manager_id": corporates["manager_id"],
+            "onboarding_date": corporates["onboarding_date"],
+            "status": corporates["status"],
+        }
+    )
     return pd.concat([ind, corp], ignore_index=True).drop_duplicates("customer_id")
 
 
@@ -69,8 +96,11 @@ def customer_360(
     """The 360 view at ``day`` for every customer of the masters that has a loan, a guarantee or a deposit."""
     out = _profiles(customers, corporates)
     out = out.merge(branches[["branch_id", "branch_name"]].drop_duplicates("branch_id"), on="branch_id", how="left")
-    managers = staff[["staff_id", "staff_name"]].drop_duplicates("staff_id").rename(
-        columns={"staff_id": "manager_id", "staff_name": "manager_name"})
+    managers = (
+        staff[["staff_id", "staff_name"]]
+        .drop_duplicates("staff_id")
+        .rename(columns={"staff_id": "manager_id", "staff_name": "manager_name"})
+    )
     out = out.merge(managers, on="manager_id", how="left")
     onboard = pd.to_datetime(out["onboarding_date"])
     ts = pd.Timestamp(day)
@@ -83,20 +113,33 @@ def customer_360(
     # the class codes "1".."5" compared as numbers (a string max runs per customer in Python)
     live = live.assign(_class=pd.to_numeric(live["five_class"], errors="coerce"))
     lo = live.groupby("customer_id").agg(
-        loans=("loan_id", "size"), loan_balance=("balance", "sum"), contract_amount=("contract_amount", "sum"),
-        overdue_principal=("overdue_principal", "sum"), max_overdue_days=("overdue_days", "max"),
+        loans=("loan_id", "size"),
+        loan_balance=("balance", "sum"),
+        contract_amount=("contract_amount", "sum"),
+        overdue_principal=("overdue_principal", "sum"),
+        max_overdue_days=("overdue_days", "max"),
         worst_five_class=("_class", "max"),
     )
-    lo["worst_five_class"] = lo["worst_five_class"].astype("Int64").astype("string").astype(object).where(
-        lo["worst_five_class"].notna(), None)
+    lo["worst_five_class"] = (
+        lo["worst_five_class"]
+        .astype("Int64")
+        .astype("string")
+        .astype(object)
+        .where(lo["worst_five_class"].notna(), None)
+    )
     guar = related_parties[related_parties["relation_type"] == "GUARANTOR"]
     received = guar.groupby("customer_id")["amount"].sum().rename("guarantees_received")
-    given = guar.dropna(subset=["related_customer_id"]).groupby("related_customer_id")["amount"].sum().rename(
-        "guarantees_given")
+    given = (
+        guar.dropna(subset=["related_customer_id"])
+        .groupby("related_customer_id")["amount"]
+        .sum()
+        .rename("guarantees_given")
+    )
     given.index.name = "customer_id"
     open_dep = deposits[deposits["status"].astype(str) != "C"]  # closed accounts (销户) are not held
     dep = open_dep.groupby("customer_id").agg(
-        deposit_accounts=("account_id", "size"), deposit_balance=("balance", "sum"),
+        deposit_accounts=("account_id", "size"),
+        deposit_balance=("balance", "sum"),
         deposit_mtd_avg=("mtd_avg_balance", "sum"),
     )
     bureau = bureau_records.copy()
@@ -104,13 +147,21 @@ def customer_360(
     bureau = bureau[bureau["query_date"] <= ts].sort_values(["customer_id", "query_date", "report_id"])
     latest = bureau.drop_duplicates("customer_id", keep="last").set_index("customer_id")
     latest = latest[[c for c in BUREAU if c in latest.columns] + ["query_date"]].rename(
-        columns={"query_date": "bureau_query_date"})
+        columns={"query_date": "bureau_query_date"}
+    )
     out = out.set_index("customer_id")
     out = out.join([ph, lo, received, given, dep, latest], how="left")
     for col in ("products_held", "loans", "deposit_accounts"):
         out[col] = out[col].fillna(0).astype("int64")
-    for col in ("loan_balance", "contract_amount", "overdue_principal", "guarantees_received", "guarantees_given",
-                "deposit_balance", "deposit_mtd_avg"):
+    for col in (
+        "loan_balance",
+        "contract_amount",
+        "overdue_principal",
+        "guarantees_received",
+        "guarantees_given",
+        "deposit_balance",
+        "deposit_mtd_avg",
+    ):
         out[col] = out[col].fillna(0.0)
     out["is_credit_customer"] = (out["loans"] > 0) | (out["guarantees_received"] > 0) | (out["guarantees_given"] > 0)
     out = out[out["is_credit_customer"] | (out["deposit_accounts"] > 0)].reset_index()

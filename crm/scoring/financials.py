@@ -45,11 +45,21 @@ THRESHOLDS = {
     "interest_coverage_floor": 1.5,  # operating profit / interest expense below this flags
     "revenue_decline": -0.15,  # revenue growth on a year earlier below this flags
 }
-FLAGS = ["flag_leverage_up", "flag_liquidity", "flag_interest_coverage", "flag_negative_ocf",
-         "flag_revenue_decline"]
+FLAGS = ["flag_leverage_up", "flag_liquidity", "flag_interest_coverage", "flag_negative_ocf", "flag_revenue_decline"]
 RATIOS = ["debt_to_asset", "current_ratio", "quick_ratio", "interest_coverage", "roa", "roe", "ocf_to_debt"]
-_NUMERIC = ["inventory", "current_assets", "total_assets", "current_liabilities", "total_liabilities", "equity",
-            "revenue", "operating_profit", "interest_expense", "net_profit", "operating_cash_flow"]
+_NUMERIC = [
+    "inventory",
+    "current_assets",
+    "total_assets",
+    "current_liabilities",
+    "total_liabilities",
+    "equity",
+    "revenue",
+    "operating_profit",
+    "interest_expense",
+    "net_profit",
+    "operating_cash_flow",
+]
 _KEY = ["customer_id", "period_type"]
 
 
@@ -100,16 +110,18 @@ def ratios(statements: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     months = np.where(annual, 12, s["report_period"].dt.month.to_numpy())
     factor = 12.0 / months
 
-    out = pd.DataFrame({
-        "statement_id": s["statement_id"].to_numpy(),
-        "customer_id": s["customer_id"].to_numpy(),
-        "report_period": s["report_period"].dt.date.to_numpy(),
-        "period_type": s["period_type"].to_numpy(),
-        "audited": s["audited"].to_numpy() if "audited" in s.columns else None,
-        "received_date": s["received_date"].dt.date.to_numpy(),
-        "months": months.astype(np.int64),
-        "annualisation": factor,
-    })
+    out = pd.DataFrame(
+        {
+            "statement_id": s["statement_id"].to_numpy(),
+            "customer_id": s["customer_id"].to_numpy(),
+            "report_period": s["report_period"].dt.date.to_numpy(),
+            "period_type": s["period_type"].to_numpy(),
+            "audited": s["audited"].to_numpy() if "audited" in s.columns else None,
+            "received_date": s["received_date"].dt.date.to_numpy(),
+            "months": months.astype(np.int64),
+            "annualisation": factor,
+        }
+    )
     out["debt_to_asset"] = _div(s["total_liabilities"], s["total_assets"])
     out["current_ratio"] = _div(s["current_assets"], s["current_liabilities"])
     out["quick_ratio"] = _div(s["current_assets"] - s["inventory"], s["current_liabilities"])
@@ -124,13 +136,16 @@ def ratios(statements: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
     # the same period one year earlier (same customer and period type), like for like year-to-date
     year_ago = out[["customer_id", "period_type", "report_period", "revenue", "net_profit"]].rename(
-        columns={"revenue": "revenue_ya", "net_profit": "net_profit_ya"})
+        columns={"revenue": "revenue_ya", "net_profit": "net_profit_ya"}
+    )
     year_ago["report_period"] = (pd.to_datetime(year_ago["report_period"]) + pd.offsets.DateOffset(years=1)).dt.date
     ya = out[["customer_id", "period_type", "report_period"]].merge(
-        year_ago, on=["customer_id", "period_type", "report_period"], how="left", validate="one_to_one")
+        year_ago, on=["customer_id", "period_type", "report_period"], how="left", validate="one_to_one"
+    )
     out["revenue_growth"] = _div(out["revenue"], ya["revenue_ya"]) - 1.0
-    out["profit_growth"] = _div(out["net_profit"] - ya["net_profit_ya"].to_numpy(float),
-                                np.abs(ya["net_profit_ya"].to_numpy(float)))
+    out["profit_growth"] = _div(
+        out["net_profit"] - ya["net_profit_ya"].to_numpy(float), np.abs(ya["net_profit_ya"].to_numpy(float))
+    )
 
     # the previous statement of the same customer and period type (rows are sorted by period within the key)
     g = out.groupby(_KEY, sort=False)
@@ -143,11 +158,13 @@ def ratios(statements: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     t = THRESHOLDS
     ic = out["interest_coverage"].to_numpy(float)
     out["flag_leverage_up"] = (out["debt_to_asset_change"] > t["leverage_up"]).to_numpy(bool)
-    out["flag_liquidity"] = ((out["current_ratio"] < t["current_ratio_floor"])
-                             & (out["current_ratio_change"] < 0)).to_numpy(bool)
+    out["flag_liquidity"] = (
+        (out["current_ratio"] < t["current_ratio_floor"]) & (out["current_ratio_change"] < 0)
+    ).to_numpy(bool)
     out["flag_interest_coverage"] = np.isfinite(ic) & (ic < t["interest_coverage_floor"])
-    out["flag_negative_ocf"] = ((out["operating_cash_flow"] < 0)
-                                & (prev["operating_cash_flow"].to_numpy(float) < 0)).to_numpy(bool)
+    out["flag_negative_ocf"] = (
+        (out["operating_cash_flow"] < 0) & (prev["operating_cash_flow"].to_numpy(float) < 0)
+    ).to_numpy(bool)
     out["flag_revenue_decline"] = (out["revenue_growth"] < t["revenue_decline"]).to_numpy(bool)
     out["flag_count"] = out[FLAGS].sum(axis=1).astype(np.int64)
 
@@ -168,9 +185,11 @@ def latest_by_customer(ratios_df: pd.DataFrame) -> pd.DataFrame:
     """Each customer's latest annual statement, else its latest statement of any type (one row per customer).
 
     Latest = greatest ``report_period``, then ``received_date``, then ``statement_id``."""
-    r = ratios_df.assign(_annual=(ratios_df["period_type"].astype("string") == "A").fillna(False).to_numpy(bool),
-                         _period=pd.to_datetime(ratios_df["report_period"]),
-                         _received=pd.to_datetime(ratios_df["received_date"]))
+    r = ratios_df.assign(
+        _annual=(ratios_df["period_type"].astype("string") == "A").fillna(False).to_numpy(bool),
+        _period=pd.to_datetime(ratios_df["report_period"]),
+        _received=pd.to_datetime(ratios_df["received_date"]),
+    )
     r = r.sort_values(["customer_id", "_annual", "_period", "_received", "statement_id"], kind="stable")
     last = r.drop_duplicates("customer_id", keep="last")
     return last.drop(columns=["_annual", "_period", "_received"]).reset_index(drop=True)

@@ -134,8 +134,7 @@ def reconcile(loans: pd.DataFrame) -> pd.DataFrame:
     out["loan_id"] = sub["loan_id"].to_numpy()
     out["customer_id"] = sub["customer_id"].to_numpy()
     out["status"] = sub["status"].to_numpy()
-    out["balance"] = (sub["balance"].to_numpy(dtype=float) if "balance" in sub.columns
-                      else np.full(len(out), np.nan))
+    out["balance"] = sub["balance"].to_numpy(dtype=float) if "balance" in sub.columns else np.full(len(out), np.nan)
     out["overdue_days"] = od_k
     out["restructured"] = np.where(restr_k, "Y", "N") if has_restr else None
     out["reported_class"] = rep_k
@@ -158,12 +157,16 @@ def summary(differences: pd.DataFrame, loans_checked: int | None = None) -> dict
     checked = loans_checked if loans_checked is not None else differences.attrs.get("loans_checked")
     d = differences
     by_direction = (
-        d.groupby("direction", sort=True).agg(loans=("loan_id", "size"), balance=("balance", "sum"))
-        .reindex([BETTER, WORSE], fill_value=0).rename_axis("direction").reset_index()
+        d.groupby("direction", sort=True)
+        .agg(loans=("loan_id", "size"), balance=("balance", "sum"))
+        .reindex([BETTER, WORSE], fill_value=0)
+        .rename_axis("direction")
+        .reset_index()
     )
     by_pair = (
         d.groupby(["reported_class", "rule_class", "direction"], sort=True)
-        .agg(loans=("loan_id", "size"), balance=("balance", "sum")).reset_index()
+        .agg(loans=("loan_id", "size"), balance=("balance", "sum"))
+        .reset_index()
         .sort_values(["loans", "reported_class", "rule_class"], ascending=[False, True, True], kind="stable")
         .reset_index(drop=True)
     )

@@ -102,18 +102,28 @@ def build_graphs(related_parties: pd.DataFrame, as_of: dt.date | None = None) ->
     rp = rp.loc[active.to_numpy(bool)]
 
     cust = _str(rp["customer_id"])
-    rel_cust = _str(rp["related_customer_id"]) if "related_customer_id" in rp.columns else pd.Series(
-        pd.NA, index=rp.index, dtype="string")
-    cert = _str(rp["related_cert_number"]) if "related_cert_number" in rp.columns else pd.Series(
-        pd.NA, index=rp.index, dtype="string")
+    rel_cust = (
+        _str(rp["related_customer_id"])
+        if "related_customer_id" in rp.columns
+        else pd.Series(pd.NA, index=rp.index, dtype="string")
+    )
+    cert = (
+        _str(rp["related_cert_number"])
+        if "related_cert_number" in rp.columns
+        else pd.Series(pd.NA, index=rp.index, dtype="string")
+    )
     fallback = "R:" + rp["relation_id"].astype("string")
     party = rel_cust.fillna(cert).fillna(fallback)
     unidentified = int((rel_cust.isna() & cert.isna()).sum())
     typ = rp["relation_type"].astype("string").str.strip().str.upper()
-    share = pd.to_numeric(rp["share_ratio"], errors="coerce") if "share_ratio" in rp.columns else pd.Series(
-        np.nan, index=rp.index)
-    amount = pd.to_numeric(rp["amount"], errors="coerce") if "amount" in rp.columns else pd.Series(
-        np.nan, index=rp.index)
+    share = (
+        pd.to_numeric(rp["share_ratio"], errors="coerce")
+        if "share_ratio" in rp.columns
+        else pd.Series(np.nan, index=rp.index)
+    )
+    amount = (
+        pd.to_numeric(rp["amount"], errors="coerce") if "amount" in rp.columns else pd.Series(np.nan, index=rp.index)
+    )
     edges = pd.DataFrame({"customer": cust, "party": party, "type": typ, "share": share, "amount": amount})
     edges = edges.dropna(subset=["customer"])
     self_loop = edges["customer"] == edges["party"]
@@ -131,22 +141,33 @@ def build_graphs(related_parties: pd.DataFrame, as_of: dt.date | None = None) ->
     # guarantees: guarantor (party) -> borrower (customer)
     is_guar = edges["type"] == "GUARANTOR"
     guar = edges.loc[is_guar & ~self_loop]
-    guar = (guar.groupby(["party", "customer"], sort=True)
-            .agg(amount=("amount", "sum"), relations=("amount", "size")).reset_index())
-    guarantee = nx.from_pandas_edgelist(guar, "party", "customer", edge_attr=["amount", "relations"],
-                                        create_using=nx.DiGraph)
+    guar = (
+        guar.groupby(["party", "customer"], sort=True)
+        .agg(amount=("amount", "sum"), relations=("amount", "size"))
+        .reset_index()
+    )
+    guarantee = nx.from_pandas_edgelist(
+        guar, "party", "customer", edge_attr=["amount", "relations"], create_using=nx.DiGraph
+    )
 
     # supply chain: supplier -> buyer, one link per pair (mirrored reports collapse, larger amount kept)
     sup = edges.loc[(edges["type"] == "SUPPLIER") & ~self_loop]
     buy = edges.loc[(edges["type"] == "BUYER") & ~self_loop]
-    links = pd.concat([
-        pd.DataFrame({"supplier": sup["party"], "buyer": sup["customer"], "amount": sup["amount"]}),
-        pd.DataFrame({"supplier": buy["customer"], "buyer": buy["party"], "amount": buy["amount"]}),
-    ], ignore_index=True)
-    links = (links.groupby(["supplier", "buyer"], sort=True)
-             .agg(amount=("amount", "max"), relations=("amount", "size")).reset_index())
-    supply = nx.from_pandas_edgelist(links, "supplier", "buyer", edge_attr=["amount", "relations"],
-                                     create_using=nx.DiGraph)
+    links = pd.concat(
+        [
+            pd.DataFrame({"supplier": sup["party"], "buyer": sup["customer"], "amount": sup["amount"]}),
+            pd.DataFrame({"supplier": buy["customer"], "buyer": buy["party"], "amount": buy["amount"]}),
+        ],
+        ignore_index=True,
+    )
+    links = (
+        links.groupby(["supplier", "buyer"], sort=True)
+        .agg(amount=("amount", "max"), relations=("amount", "size"))
+        .reset_index()
+    )
+    supply = nx.from_pandas_edgelist(
+        links, "supplier", "buyer", edge_attr=["amount", "relations"], create_using=nx.DiGraph
+    )
 
     stats = {
         "relations_in": int(n_in),
@@ -168,10 +189,12 @@ def build_graphs(related_parties: pd.DataFrame, as_of: dt.date | None = None) ->
 def _components_frame(components: list[set], key: str) -> pd.DataFrame:
     """node, component number, size; plus the component's smallest node (for ids)."""
     sizes = np.fromiter((len(c) for c in components), dtype=np.int64, count=len(components))
-    frame = pd.DataFrame({
-        "node": pd.Series(list(chain.from_iterable(components)), dtype=object),
-        key: np.repeat(np.arange(len(components)), sizes),
-    })
+    frame = pd.DataFrame(
+        {
+            "node": pd.Series(list(chain.from_iterable(components)), dtype=object),
+            key: np.repeat(np.arange(len(components)), sizes),
+        }
+    )
     frame["size"] = np.repeat(sizes, sizes)
     frame["smallest"] = frame.groupby(key)["node"].transform("min")
     return frame
@@ -186,9 +209,15 @@ def groups(graphs: Graphs) -> pd.DataFrame:
 
     comps = list(nx.connected_components(graphs.group))
     if not comps:
-        return pd.DataFrame({"node": pd.Series(dtype=object), "group_id": pd.Series(dtype=object),
-                             "group_size": pd.Series(dtype=np.int64), "is_customer": pd.Series(dtype=bool),
-                             "group_customers": pd.Series(dtype=np.int64)})
+        return pd.DataFrame(
+            {
+                "node": pd.Series(dtype=object),
+                "group_id": pd.Series(dtype=object),
+                "group_size": pd.Series(dtype=np.int64),
+                "is_customer": pd.Series(dtype=bool),
+                "group_customers": pd.Series(dtype=np.int64),
+            }
+        )
     f = _components_frame(comps, "comp")
     smallest = f.drop_duplicates("comp").set_index("comp")["smallest"]
     ids = pd.Series(_hash_id("G", smallest.to_numpy()), index=smallest.index)
@@ -216,18 +245,24 @@ def guarantee_circles(graphs: Graphs, max_length: int = CIRCLE_MAX_LENGTH) -> pd
         rows.append(members)
     cols = ["circle_id", "length", "members", "customers", "amount"]
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("circle_id", "members") else
-                                          (float if c == "amount" else np.int64)) for c in cols})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=object if c in ("circle_id", "members") else (float if c == "amount" else np.int64))
+                for c in cols
+            }
+        )
     amount_of = nx.get_edge_attributes(g, "amount")
-    out = pd.DataFrame({
-        "circle_id": _hash_id("C", ("|".join(m) for m in rows)),
-        "length": np.fromiter((len(m) for m in rows), dtype=np.int64, count=len(rows)),
-        "members": rows,
-        "customers": np.fromiter((sum(x in graphs.customers for x in m) for m in rows), dtype=np.int64,
-                                 count=len(rows)),
-        "amount": [float(np.nansum([amount_of[(m[i], m[(i + 1) % len(m)])] for i in range(len(m))]))
-                   for m in rows],
-    })
+    out = pd.DataFrame(
+        {
+            "circle_id": _hash_id("C", ("|".join(m) for m in rows)),
+            "length": np.fromiter((len(m) for m in rows), dtype=np.int64, count=len(rows)),
+            "members": rows,
+            "customers": np.fromiter(
+                (sum(x in graphs.customers for x in m) for m in rows), dtype=np.int64, count=len(rows)
+            ),
+            "amount": [float(np.nansum([amount_of[(m[i], m[(i + 1) % len(m)])] for i in range(len(m))])) for m in rows],
+        }
+    )
     return out.sort_values(["length", "circle_id"], kind="stable").reset_index(drop=True)
 
 
@@ -248,8 +283,9 @@ def guarantee_chains(graphs: Graphs) -> pd.DataFrame:
     g = graphs.guarantee
     cols = ["chain_id", "members", "customers", "links", "amount", "longest_chain", "circle_members"]
     if g.number_of_nodes() == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "chain_id" else
-                                          (float if c == "amount" else np.int64)) for c in cols})
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object if c == "chain_id" else (float if c == "amount" else np.int64)) for c in cols}
+        )
     f = _components_frame(list(nx.weakly_connected_components(g)), "comp")
     comp_of = pd.Series(f["comp"].to_numpy(), index=f["node"].to_numpy())
 
@@ -274,9 +310,13 @@ def guarantee_chains(graphs: Graphs) -> pd.DataFrame:
     e = nx.to_pandas_edgelist(g, source="src", target="dst")
     e["comp"] = comp_of.reindex(e["src"]).to_numpy()
     per_edge = e.groupby("comp").agg(links=("src", "size"), amount=("amount", "sum"))
-    per_node = f.groupby("comp").agg(members=("node", "size"), customers=("is_customer", "sum"),
-                                     longest_chain=("best", "max"), circle_members=("in_circle", "sum"),
-                                     smallest=("smallest", "first"))
+    per_node = f.groupby("comp").agg(
+        members=("node", "size"),
+        customers=("is_customer", "sum"),
+        longest_chain=("best", "max"),
+        circle_members=("in_circle", "sum"),
+        smallest=("smallest", "first"),
+    )
     out = per_node.join(per_edge, how="left")
     out["chain_id"] = _hash_id("K", out["smallest"].to_numpy())
     out = out.reset_index(drop=True)[cols]
@@ -297,9 +337,16 @@ def guarantee_reach(graphs: Graphs) -> pd.DataFrame:
     nodes, index = _node_index(g)
     n = len(nodes)
     if n == 0:
-        return pd.DataFrame({"node": pd.Series(dtype=object), "is_customer": pd.Series(dtype=bool),
-                             **{c: pd.Series(dtype=np.int64) for c in
-                                ("guarantees_given", "guaranteed_by", "downstream", "upstream")}})
+        return pd.DataFrame(
+            {
+                "node": pd.Series(dtype=object),
+                "is_customer": pd.Series(dtype=bool),
+                **{
+                    c: pd.Series(dtype=np.int64)
+                    for c in ("guarantees_given", "guaranteed_by", "downstream", "upstream")
+                },
+            }
+        )
     e = nx.to_pandas_edgelist(g, source="src", target="dst")
     src = e["src"].map(index).to_numpy(np.int64)
     dst = e["dst"].map(index).to_numpy(np.int64)
@@ -314,14 +361,16 @@ def guarantee_reach(graphs: Graphs) -> pd.DataFrame:
     reach.setdiag(0)  # a node on a circle reaches itself: not counted
     reach = reach.tocsr()
     reach.eliminate_zeros()
-    out = pd.DataFrame({
-        "node": nodes,
-        "is_customer": pd.Series(nodes, dtype=object).isin(graphs.customers).to_numpy(),
-        "guarantees_given": np.asarray((adj > 0).sum(axis=1)).ravel().astype(np.int64),
-        "guaranteed_by": np.asarray((adj > 0).sum(axis=0)).ravel().astype(np.int64),
-        "downstream": np.diff(reach.indptr).astype(np.int64),
-        "upstream": np.bincount(reach.indices, minlength=n).astype(np.int64),
-    })
+    out = pd.DataFrame(
+        {
+            "node": nodes,
+            "is_customer": pd.Series(nodes, dtype=object).isin(graphs.customers).to_numpy(),
+            "guarantees_given": np.asarray((adj > 0).sum(axis=1)).ravel().astype(np.int64),
+            "guaranteed_by": np.asarray((adj > 0).sum(axis=0)).ravel().astype(np.int64),
+            "downstream": np.diff(reach.indptr).astype(np.int64),
+            "upstream": np.bincount(reach.indices, minlength=n).astype(np.int64),
+        }
+    )
     return out.sort_values(["downstream", "node"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
@@ -333,13 +382,20 @@ def supply_chain_links(graphs: Graphs) -> pd.DataFrame:
 
     e = nx.to_pandas_edgelist(graphs.supply, source="supplier", target="buyer")
     if e.empty:
-        e = pd.DataFrame({"supplier": pd.Series(dtype=object), "buyer": pd.Series(dtype=object),
-                          "amount": pd.Series(dtype=float), "relations": pd.Series(dtype=np.int64)})
+        e = pd.DataFrame(
+            {
+                "supplier": pd.Series(dtype=object),
+                "buyer": pd.Series(dtype=object),
+                "amount": pd.Series(dtype=float),
+                "relations": pd.Series(dtype=np.int64),
+            }
+        )
     e = e[["supplier", "buyer", "amount", "relations"]]
     e["supplier_is_customer"] = e["supplier"].isin(graphs.customers)
     e["buyer_is_customer"] = e["buyer"].isin(graphs.customers)
-    return e.sort_values(["amount", "supplier", "buyer"], ascending=[False, True, True],
-                         kind="stable").reset_index(drop=True)
+    return e.sort_values(["amount", "supplier", "buyer"], ascending=[False, True, True], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def group_exposure(groups_df: pd.DataFrame, loans_df: pd.DataFrame) -> pd.DataFrame:
@@ -350,8 +406,9 @@ def group_exposure(groups_df: pd.DataFrame, loans_df: pd.DataFrame) -> pd.DataFr
     (members with a counted loan), ``balance``, ``share_of_total``. Sorted by balance descending, group_id."""
     loans = loans_df
     if "status" in loans.columns:
-        loans = loans.loc[loans["status"].astype("string").str.strip().isin(LIVE_LOAN_STATUS).fillna(False)
-                          .to_numpy(bool)]
+        loans = loans.loc[
+            loans["status"].astype("string").str.strip().isin(LIVE_LOAN_STATUS).fillna(False).to_numpy(bool)
+        ]
     per_cust = loans.groupby("customer_id")["balance"].sum()
     total = float(per_cust.sum())
     members = groups_df[["node", "group_id"]].copy()
@@ -361,8 +418,11 @@ def group_exposure(groups_df: pd.DataFrame, loans_df: pd.DataFrame) -> pd.DataFr
         members["is_customer"] = groups_df["is_customer"].to_numpy(bool) | members["borrower"].to_numpy()
     else:
         members["is_customer"] = members["borrower"]
-    out = members.groupby("group_id", sort=True).agg(
-        customers=("is_customer", "sum"), borrowers=("borrower", "sum"), balance=("balance", "sum")).reset_index()
+    out = (
+        members.groupby("group_id", sort=True)
+        .agg(customers=("is_customer", "sum"), borrowers=("borrower", "sum"), balance=("balance", "sum"))
+        .reset_index()
+    )
     out["customers"] = out["customers"].astype(np.int64)
     out["borrowers"] = out["borrowers"].astype(np.int64)
     out["share_of_total"] = out["balance"] / total if total > 0 else np.nan

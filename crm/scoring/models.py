@@ -46,8 +46,10 @@ def approved_version(models: Path, segment: str) -> str | None:
 def approve(models: Path, segment: str, version: str) -> Path:
     """Make ``version`` the one scoring uses (atomic write of ``APPROVED``)."""
     if version not in versions(models, segment):
-        raise FileNotFoundError(f"no scorecard version {version!r} for segment {segment!r}; "
-                                f"known: {', '.join(versions(models, segment)) or 'none'}")
+        raise FileNotFoundError(
+            f"no scorecard version {version!r} for segment {segment!r}; "
+            f"known: {', '.join(versions(models, segment)) or 'none'}"
+        )
     path = safe_path(models, "scorecard", segment, APPROVED, origin="the scorecard segment name")
     tmp = safe_path(models, "scorecard", segment, APPROVED + ".tmp", origin="the scorecard segment name")
     tmp.write_text(version + "\n", encoding="utf-8")
@@ -84,9 +86,15 @@ def score_rows(month_end: dt.date, segment: str, version: str, customer_ids, sco
     score (to one decimal), PD, grade and the reason codes (``reason_*``) of ``scores`` (``Scorecard.score``
     of the customers ``customer_ids``, in their order)."""
     reasons = [c for c in scores.columns if c.startswith("reason_")]
-    return pd.DataFrame({
-        "month_end": month_end, "segment": segment, "customer_id": customer_ids.to_numpy(),
-        "model_version": version, "score": scores["score"].round(1).to_numpy(),
-        "pd": scores["pd"].to_numpy(), "grade": scores["grade"].to_numpy(),
-        **{c: scores[c].to_numpy() for c in reasons},
-    })
+    return pd.DataFrame(
+        {
+            "month_end": month_end,
+            "segment": segment,
+            "customer_id": customer_ids.to_numpy(),
+            "model_version": version,
+            "score": scores["score"].round(1).to_numpy(),
+            "pd": scores["pd"].to_numpy(),
+            "grade": scores["grade"].to_numpy(),
+            **{c: scores[c].to_numpy() for c in reasons},
+        }
+    )

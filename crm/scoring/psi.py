@@ -66,11 +66,16 @@ def _table_from_counts(labels: list[str], e: np.ndarray, a: np.ndarray) -> pd.Da
     a_pct = a / a.sum() if a.sum() else np.zeros_like(a, dtype=float)
     e_adj = np.where(e_pct > 0, e_pct, EPSILON)
     a_adj = np.where(a_pct > 0, a_pct, EPSILON)
-    return pd.DataFrame({
-        "bin": labels, "expected_count": e.astype(int), "actual_count": a.astype(int),
-        "expected_pct": e_pct, "actual_pct": a_pct,
-        "psi": (a_adj - e_adj) * np.log(a_adj / e_adj),
-    })
+    return pd.DataFrame(
+        {
+            "bin": labels,
+            "expected_count": e.astype(int),
+            "actual_count": a.astype(int),
+            "expected_pct": e_pct,
+            "actual_pct": a_pct,
+            "psi": (a_adj - e_adj) * np.log(a_adj / e_adj),
+        }
+    )
 
 
 def psi_table(expected, actual, *, bins: int | Sequence[float] = 10) -> pd.DataFrame:
@@ -109,10 +114,10 @@ def psi_categorical_table(expected, actual) -> pd.DataFrame:
     a = pd.Series(actual).astype(object).where(pd.Series(actual).notna(), "Missing")
     ec, ac = e.value_counts(), a.value_counts()
     # numbers in order, then text values alphabetically ("Missing" among them)
-    keys = sorted(set(ec.index) | set(ac.index),
-                  key=lambda v: (1, 0.0, v) if isinstance(v, str) else (0, float(v), ""))
-    return _table_from_counts([str(k) for k in keys], ec.reindex(keys, fill_value=0).to_numpy(),
-                              ac.reindex(keys, fill_value=0).to_numpy())
+    keys = sorted(set(ec.index) | set(ac.index), key=lambda v: (1, 0.0, v) if isinstance(v, str) else (0, float(v), ""))
+    return _table_from_counts(
+        [str(k) for k in keys], ec.reindex(keys, fill_value=0).to_numpy(), ac.reindex(keys, fill_value=0).to_numpy()
+    )
 
 
 def psi_by_feature(dev_scores_df: pd.DataFrame, current_df: pd.DataFrame, scorecard) -> pd.DataFrame:
@@ -140,8 +145,9 @@ def psi_by_feature(dev_scores_df: pd.DataFrame, current_df: pd.DataFrame, scorec
     if "score" in dev_scores_df.columns and "score" in current_df.columns:
         t = psi_table(dev_scores_df["score"], current_df["score"], bins=10)
         value = float(t["psi"].sum())
-        rows.append({"feature": "score", "psi": value, "status": psi_status(value), "bins": len(t),
-                     "basis": "score deciles"})
+        rows.append(
+            {"feature": "score", "psi": value, "status": psi_status(value), "bins": len(t), "basis": "score deciles"}
+        )
     return pd.DataFrame(rows, columns=["feature", "psi", "status", "bins", "basis"])
 
 
@@ -150,7 +156,13 @@ def drift_verdict(rows: pd.DataFrame, limit: int = 20) -> dict:
     ``worst`` (the largest PSI, 0.0 without rows), ``passed`` (``worst`` below :data:`WARN`), ``error``
     (``worst`` from :data:`ACT`) and ``table`` (Markdown: the ``limit`` largest, largest first)."""
     worst = float(rows["psi"].max()) if len(rows) else 0.0
-    table = "\n".join(f"| {r.month_end} | {r.segment} | {r.feature} | {r.psi:.4f} | {r.status} |"
-                      for r in rows.sort_values("psi", ascending=False).head(limit).itertuples())
-    return {"worst": worst, "passed": worst < WARN, "error": worst >= ACT,
-            "table": "| month end | segment | characteristic | PSI | status |\n|---|---|---|---|---|\n" + table}
+    table = "\n".join(
+        f"| {r.month_end} | {r.segment} | {r.feature} | {r.psi:.4f} | {r.status} |"
+        for r in rows.sort_values("psi", ascending=False).head(limit).itertuples()
+    )
+    return {
+        "worst": worst,
+        "passed": worst < WARN,
+        "error": worst >= ACT,
+        "table": "| month end | segment | characteristic | PSI | status |\n|---|---|---|---|---|\n" + table,
+    }

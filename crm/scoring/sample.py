@@ -40,15 +40,27 @@ import pandas as pd
 
 from crm.zones import partitions
 
-BEHAVIOUR = ["max_dpd_now", "max_dpd_6m", "max_dpd_12m", "months_in_arrears_12m", "n_loans", "balance",
-             "balance_change_12m", "secured_share"]
+BEHAVIOUR = [
+    "max_dpd_now",
+    "max_dpd_6m",
+    "max_dpd_12m",
+    "months_in_arrears_12m",
+    "n_loans",
+    "balance",
+    "balance_change_12m",
+    "secured_share",
+]
 RETAIL = ["annual_income", "age_band", "occupation", "education", "marital_status"]
 CORPORATE = ["enterprise_size", "industry", "registered_capital", "employees"]
 CATEGORICAL = ["age_band", "occupation", "education", "marital_status", "enterprise_size", "industry"]
 FEATURES = {"retail": BEHAVIOUR + RETAIL, "corporate": BEHAVIOUR + CORPORATE}
 # the bad rate rises with past arrears: bins must follow (optbinning monotonic trends)
-MONOTONIC = {"max_dpd_now": "ascending", "max_dpd_6m": "ascending", "max_dpd_12m": "ascending",
-             "months_in_arrears_12m": "ascending"}
+MONOTONIC = {
+    "max_dpd_now": "ascending",
+    "max_dpd_6m": "ascending",
+    "max_dpd_12m": "ascending",
+    "months_in_arrears_12m": "ascending",
+}
 OUTCOME_MONTHS = 12
 
 
@@ -61,8 +73,11 @@ def segment_features(segment: str, columns) -> list[str]:
 def binning_options(features: list[str]) -> dict:
     """The binning of ``features`` for the scorecard (``ScorecardConfig`` keyword arguments): ``monotonic``
     trends (:data:`MONOTONIC`) and ``categorical`` characteristics (:data:`CATEGORICAL`) among them."""
-    return {"monotonic": {k: v for k, v in MONOTONIC.items() if k in features},
-            "categorical": [c for c in CATEGORICAL if c in features]}
+    return {
+        "monotonic": {k: v for k, v in MONOTONIC.items() if k in features},
+        "categorical": [c for c in CATEGORICAL if c in features],
+    }
+
 
 BAD_DPD = 90
 POPULATION_MAX_DPD = 30
@@ -105,8 +120,10 @@ def load_performance(
     files = _perf_files(staged)
     where, params = _where(since, until, share)
     cols = ", ".join(c for c in _PERF_COLUMNS if c != "snapshot_date")
-    sql = (f"SELECT CAST(snapshot_date AS TIMESTAMP) AS snapshot_date, {cols} "
-           f"FROM read_parquet(?, union_by_name = true) WHERE {where}")
+    sql = (
+        f"SELECT CAST(snapshot_date AS TIMESTAMP) AS snapshot_date, {cols} "
+        f"FROM read_parquet(?, union_by_name = true) WHERE {where}"
+    )
     con = _connect()
     try:
         table = con.sql(sql, params=[files, *params]).to_arrow_table()  # files in order, rows in file order
@@ -132,8 +149,12 @@ def customer_count(staged: Path, until: dt.date | None = None) -> int:
     where, params = _where(None, until, 1.0)
     con = _connect()
     try:
-        return int(con.execute(f"SELECT count(DISTINCT customer_id) FROM read_parquet(?, union_by_name = true) "
-                               f"WHERE {where}", [_perf_files(staged), *params]).fetchone()[0])
+        return int(
+            con.execute(
+                f"SELECT count(DISTINCT customer_id) FROM read_parquet(?, union_by_name = true) WHERE {where}",
+                [_perf_files(staged), *params],
+            ).fetchone()[0]
+        )
     finally:
         con.close()
 
@@ -195,12 +216,23 @@ def loan_month_features(perf: pd.DataFrame, at: pd.Timestamp | None = None) -> p
         li, mi = np.nonzero(open_ & keep)
     else:
         li, mi = np.nonzero(open_)
-    return pd.DataFrame({
-        "loan_id": loans[li], "customer_id": owner[li], "product_code": product[li],
-        "month_end": months[mi], "dpd": dpd[li, mi], "max_dpd_6m": max6[li, mi], "max_dpd_12m": max12[li, mi],
-        "arrears_months_12m": in_arrears_12[li, mi], "balance": bal[li, mi], "balance_12m_ago": bal_12[li, mi],
-        "future_max_dpd": future[li, mi], "outcome_known": known[mi], "lookback_full": mi >= 12,
-    })
+    return pd.DataFrame(
+        {
+            "loan_id": loans[li],
+            "customer_id": owner[li],
+            "product_code": product[li],
+            "month_end": months[mi],
+            "dpd": dpd[li, mi],
+            "max_dpd_6m": max6[li, mi],
+            "max_dpd_12m": max12[li, mi],
+            "arrears_months_12m": in_arrears_12[li, mi],
+            "balance": bal[li, mi],
+            "balance_12m_ago": bal_12[li, mi],
+            "future_max_dpd": future[li, mi],
+            "outcome_known": known[mi],
+            "lookback_full": mi >= 12,
+        }
+    )
 
 
 def customer_month_features(loan_months: pd.DataFrame) -> pd.DataFrame:
@@ -211,14 +243,21 @@ def customer_month_features(loan_months: pd.DataFrame) -> pd.DataFrame:
     )
     g = lm.groupby(["customer_id", "month_end"], sort=False)
     out = g.agg(
-        max_dpd_now=("dpd", "max"), max_dpd_6m=("max_dpd_6m", "max"), max_dpd_12m=("max_dpd_12m", "max"),
-        months_in_arrears_12m=("arrears_months_12m", "max"), n_loans=("loan_id", "size"),
-        balance=("balance", "sum"), balance_12m_ago=("balance_12m_ago", "sum"),
-        secured=("secured_balance", "sum"), future_max_dpd=("future_max_dpd", "max"),
-        outcome_known=("outcome_known", "all"), lookback_full=("lookback_full", "all"),
+        max_dpd_now=("dpd", "max"),
+        max_dpd_6m=("max_dpd_6m", "max"),
+        max_dpd_12m=("max_dpd_12m", "max"),
+        months_in_arrears_12m=("arrears_months_12m", "max"),
+        n_loans=("loan_id", "size"),
+        balance=("balance", "sum"),
+        balance_12m_ago=("balance_12m_ago", "sum"),
+        secured=("secured_balance", "sum"),
+        future_max_dpd=("future_max_dpd", "max"),
+        outcome_known=("outcome_known", "all"),
+        lookback_full=("lookback_full", "all"),
     ).reset_index()
-    out["balance_change_12m"] = np.where(out["balance_12m_ago"] > 0, out["balance"] / out["balance_12m_ago"].where(
-        out["balance_12m_ago"] > 0), np.nan)
+    out["balance_change_12m"] = np.where(
+        out["balance_12m_ago"] > 0, out["balance"] / out["balance_12m_ago"].where(out["balance_12m_ago"] > 0), np.nan
+    )
     out["secured_share"] = np.where(out["balance"] > 0, out["secured"] / out["balance"].where(out["balance"] > 0), 0.0)
     out["bad"] = (out["future_max_dpd"] > BAD_DPD).astype("int8")
     return out.drop(columns=["balance_12m_ago", "secured"])
@@ -261,8 +300,11 @@ def development_sample(
     perf = load_performance(staged, until=as_of, share=share)
     features = customer_month_features(loan_month_features(perf))
     del perf
-    population = features[features["outcome_known"] & features["lookback_full"]
-                          & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)]
+    population = features[
+        features["outcome_known"]
+        & features["lookback_full"]
+        & (features["max_dpd_now"].fillna(0) <= POPULATION_MAX_DPD)
+    ]
     out = with_segments(population, attributes(staged, as_of))
     for frame in out.values():
         frame.attrs.update(customers=customers, drawn_share=share)

@@ -112,19 +112,19 @@ class ScorecardConfig:
     data are ignored, so one list can serve several segments); text columns are always categorical.
     """
 
-    base_points: float = 600.0     # score at odds base_odds
-    base_odds: float = 50.0        # good:bad odds at base_points
-    pdo: float = 20.0              # points to double the odds
-    min_bin_size: float = 0.05     # minimum share of training rows per bin
-    max_n_bins: int | None = 8     # maximum bins per characteristic
-    test_size: float = 0.3         # held-out share (stratified)
-    random_state: int = 42         # split seed
+    base_points: float = 600.0  # score at odds base_odds
+    base_odds: float = 50.0  # good:bad odds at base_points
+    pdo: float = 20.0  # points to double the odds
+    min_bin_size: float = 0.05  # minimum share of training rows per bin
+    max_n_bins: int | None = 8  # maximum bins per characteristic
+    test_size: float = 0.3  # held-out share (stratified)
+    random_state: int = 42  # split seed
     monotonic: dict[str, str] = field(default_factory=dict)
     default_trend: str = "auto"
     categorical: list[str] = field(default_factory=list)
-    min_iv: float = 0.02           # characteristics below this training IV are dropped
-    max_categories: int = 50       # text columns with more distinct values are refused as identifier-like
-    logistic_c: float = 1.0        # inverse L2 regularisation strength (scikit-learn's C)
+    min_iv: float = 0.02  # characteristics below this training IV are dropped
+    max_categories: int = 50  # text columns with more distinct values are refused as identifier-like
+    logistic_c: float = 1.0  # inverse L2 regularisation strength (scikit-learn's C)
 
     @property
     def factor(self) -> float:
@@ -168,9 +168,20 @@ class Scorecard:
     ``training_rows``, ``bad_rate``, ``created``, ``version``.
     """
 
-    def __init__(self, *, model, config: ScorecardConfig, target: str, features: list[str],
-                 categorical: list[str], characteristics: pd.DataFrame, excluded: dict[str, str],
-                 training_rows: int, bad_rate: float, created: dt.datetime):
+    def __init__(
+        self,
+        *,
+        model,
+        config: ScorecardConfig,
+        target: str,
+        features: list[str],
+        categorical: list[str],
+        characteristics: pd.DataFrame,
+        excluded: dict[str, str],
+        training_rows: int,
+        bad_rate: float,
+        created: dt.datetime,
+    ):
         self.model = model  # optbinning.scorecard.Scorecard, fitted
         self.config = config
         self.target = target
@@ -234,14 +245,27 @@ class Scorecard:
             bads = t["Event"].to_numpy(dtype=float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 bad_rate = np.where(count > 0, bads / count, np.nan)
-            frames.append(pd.DataFrame({
-                "feature": f, "bin_id": t["Bin id"].to_numpy(dtype=int), "kind": kind,
-                "bin": [_bin_label(b) for b in t["Bin"]], "lower": lower, "upper": upper,
-                "count": count.astype(int), "count_pct": t["Count (%)"].to_numpy(dtype=float),
-                "goods": t["Non-event"].to_numpy(dtype=int), "bads": bads.astype(int), "bad_rate": bad_rate,
-                "woe": t["WoE"].to_numpy(dtype=float), "iv": t["IV"].to_numpy(dtype=float),
-                "coefficient": t["Coefficient"].to_numpy(dtype=float), "points": t["Points"].to_numpy(dtype=float),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "feature": f,
+                        "bin_id": t["Bin id"].to_numpy(dtype=int),
+                        "kind": kind,
+                        "bin": [_bin_label(b) for b in t["Bin"]],
+                        "lower": lower,
+                        "upper": upper,
+                        "count": count.astype(int),
+                        "count_pct": t["Count (%)"].to_numpy(dtype=float),
+                        "goods": t["Non-event"].to_numpy(dtype=int),
+                        "bads": bads.astype(int),
+                        "bad_rate": bad_rate,
+                        "woe": t["WoE"].to_numpy(dtype=float),
+                        "iv": t["IV"].to_numpy(dtype=float),
+                        "coefficient": t["Coefficient"].to_numpy(dtype=float),
+                        "points": t["Points"].to_numpy(dtype=float),
+                    }
+                )
+            )
         table = pd.concat(frames, ignore_index=True)
         populated = table[table["count"] > 0].groupby("feature")["points"].max()
         table["max_points"] = table["feature"].map(populated)
@@ -255,7 +279,7 @@ class Scorecard:
         self._max_points = np.empty(n)
         for j, f in enumerate(self.features):
             t = self.table[self.table["feature"] == f].sort_values("bin_id")
-            neutral = (-(self.coefficients[f] * 0.0 + self.intercept / n) * self.factor + self.offset / n)
+            neutral = -(self.coefficients[f] * 0.0 + self.intercept / n) * self.factor + self.offset / n
             self._points[f] = np.append(t["points"].to_numpy(dtype=float), neutral)
             self._max_points[j] = float(t["max_points"].iloc[0])
 
@@ -277,8 +301,12 @@ class Scorecard:
         out = {}
         for f in features:
             x = as_categories(df[f]) if f in self.categorical else as_numbers(df[f], f)
-            out[f] = np.asarray(bp.get_binned_variable(f).transform(
-                x, metric="indices", metric_special="empirical", metric_missing="empirical"), dtype=np.int64)
+            out[f] = np.asarray(
+                bp.get_binned_variable(f).transform(
+                    x, metric="indices", metric_special="empirical", metric_missing="empirical"
+                ),
+                dtype=np.int64,
+            )
         return pd.DataFrame(out, index=df.index)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -324,6 +352,7 @@ class Scorecard:
             rows.append({"grade": grade, "pd_lower": lower_pd, "pd_upper": upper, "min_score": min_score})
             lower_pd = upper
         return pd.DataFrame(rows)
+
     def to_dict(self) -> dict:
         """Everything readable about the scorecard, JSON-able: the content of ``scorecard.json``."""
         return scorecard_dict(self)
@@ -354,8 +383,9 @@ class Scorecard:
 # ---------------------------------------------------------------------------------------------- fitting
 
 
-def _candidates(df: pd.DataFrame, target: str, exclude: Iterable[str], config: ScorecardConfig
-                ) -> tuple[list[str], list[str], dict[str, str]]:
+def _candidates(
+    df: pd.DataFrame, target: str, exclude: Iterable[str], config: ScorecardConfig
+) -> tuple[list[str], list[str], dict[str, str]]:
     excluded = {c: "excluded by the caller" for c in exclude}
     declared_cat = set(config.categorical)
     unknown_trend = [c for c in config.monotonic if c not in df.columns]
@@ -379,8 +409,9 @@ def _candidates(df: pd.DataFrame, target: str, exclude: Iterable[str], config: S
         if is_cat:
             distinct = int(s.nunique(dropna=True))
             if distinct > config.max_categories:
-                excluded[c] = (f"{distinct} distinct values: identifier-like, not binned "
-                               f"(max_categories={config.max_categories})")
+                excluded[c] = (
+                    f"{distinct} distinct values: identifier-like, not binned (max_categories={config.max_categories})"
+                )
                 continue
             if c in config.monotonic:
                 raise ScorecardInputError(f"monotonic trend declared for the categorical column {c!r}")
@@ -391,8 +422,9 @@ def _candidates(df: pd.DataFrame, target: str, exclude: Iterable[str], config: S
     return features, categorical, excluded
 
 
-def fit_scorecard(df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (),
-                  config: ScorecardConfig | None = None) -> Scorecard:
+def fit_scorecard(
+    df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (), config: ScorecardConfig | None = None
+) -> Scorecard:
     """Fit a scorecard on ``df`` (one row per account/customer, ``target`` 1 = bad): stratified split,
     optimal binning and WOE on the training split, IV selection, logistic regression, points, then hold-out
     AUC/KS/Gini and calibration. Every column except ``target`` and ``exclude`` is a candidate
@@ -405,33 +437,47 @@ def fit_scorecard(df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (),
     config = (config or ScorecardConfig()).validate()
     exclude = list(exclude)
     if target not in df.columns:
-        raise ScorecardInputError(f"target column {target!r} is not in the data "
-                                  f"(columns: {', '.join(map(str, df.columns[:20]))})")
+        raise ScorecardInputError(
+            f"target column {target!r} is not in the data (columns: {', '.join(map(str, df.columns[:20]))})"
+        )
     absent = [c for c in exclude if c not in df.columns]
     if absent:
         raise ScorecardInputError(f"excluded columns not in the data: {', '.join(map(str, absent))}")
     y = binary_target(df[target], target)
     n_bad, n_good = int(y.sum()), int(len(y) - y.sum())
     if min(n_bad, n_good) < MIN_CLASS_ROWS:
-        raise ScorecardInputError(f"target column {target!r} needs at least {MIN_CLASS_ROWS} goods and "
-                                  f"{MIN_CLASS_ROWS} bads, has {n_good} and {n_bad}")
+        raise ScorecardInputError(
+            f"target column {target!r} needs at least {MIN_CLASS_ROWS} goods and "
+            f"{MIN_CLASS_ROWS} bads, has {n_good} and {n_bad}"
+        )
     features, categorical, excluded = _candidates(df, target, exclude, config)
-    X = pd.DataFrame({f: as_categories(df[f]) if f in categorical else as_numbers(df[f], f) for f in features},
-                     index=df.index)
+    X = pd.DataFrame(
+        {f: as_categories(df[f]) if f in categorical else as_numbers(df[f], f) for f in features}, index=df.index
+    )
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=config.test_size, stratify=y, random_state=config.random_state)
+        X, y, test_size=config.test_size, stratify=y, random_state=config.random_state
+    )
 
-    fit_params = {f: {"monotonic_trend": config.monotonic.get(f, config.default_trend)}
-                  for f in features if f not in categorical}
-    bp = BinningProcess(variable_names=features, categorical_variables=categorical or None,
-                        max_n_bins=config.max_n_bins, min_bin_size=config.min_bin_size,
-                        selection_criteria={"iv": {"min": config.min_iv}}, binning_fit_params=fit_params)
+    fit_params = {
+        f: {"monotonic_trend": config.monotonic.get(f, config.default_trend)} for f in features if f not in categorical
+    }
+    bp = BinningProcess(
+        variable_names=features,
+        categorical_variables=categorical or None,
+        max_n_bins=config.max_n_bins,
+        min_bin_size=config.min_bin_size,
+        selection_criteria={"iv": {"min": config.min_iv}},
+        binning_fit_params=fit_params,
+    )
     model = OptbScorecard(
         binning_process=bp,
         estimator=LogisticRegression(C=config.logistic_c, max_iter=1000),
         scaling_method="pdo_odds",
         scaling_method_params={"pdo": config.pdo, "odds": config.base_odds, "scorecard_points": config.base_points},
-        intercept_based=False, reverse_scorecard=False, rounding=False)
+        intercept_based=False,
+        reverse_scorecard=False,
+        rounding=False,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -439,37 +485,55 @@ def fit_scorecard(df: pd.DataFrame, target: str, *, exclude: Iterable[str] = (),
         except ValueError as exc:
             fitted = getattr(model, "binning_process_", None)
             if fitted is not None and not np.any(fitted.get_support()):
-                raise ScorecardInputError(f"no characteristic reaches IV {config.min_iv} on the training split") \
-                    from exc
+                raise ScorecardInputError(
+                    f"no characteristic reaches IV {config.min_iv} on the training split"
+                ) from exc
             raise
 
     summary = model.binning_process_.summary()
-    characteristics = pd.DataFrame({
-        "feature": summary["name"].astype(str),
-        "dtype": summary["dtype"].astype(str),
-        "n_bins": summary["n_bins"].astype(int),
-        "iv": summary["iv"].astype(float),
-        "gini": summary["gini"].astype(float),
-        "selected": summary["selected"].astype(bool),
-        "monotonic": [config.monotonic.get(f, config.default_trend if f not in categorical else "")
-                      for f in summary["name"]],
-    })
+    characteristics = pd.DataFrame(
+        {
+            "feature": summary["name"].astype(str),
+            "dtype": summary["dtype"].astype(str),
+            "n_bins": summary["n_bins"].astype(int),
+            "iv": summary["iv"].astype(float),
+            "gini": summary["gini"].astype(float),
+            "selected": summary["selected"].astype(bool),
+            "monotonic": [
+                config.monotonic.get(f, config.default_trend if f not in categorical else "") for f in summary["name"]
+            ],
+        }
+    )
     selected = [f for f in features if f in set(model.binning_process_.get_support(names=True))]
     for f, iv in zip(characteristics["feature"], characteristics["iv"], strict=True):
         if f not in selected:
             excluded[f] = f"IV {iv:.4f} < {config.min_iv} on the training split"
 
-    sc = Scorecard(model=model, config=config, target=target, features=selected, categorical=categorical,
-                   characteristics=characteristics, excluded=excluded, training_rows=len(y_train),
-                   bad_rate=float(np.mean(y_train)), created=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    sc = Scorecard(
+        model=model,
+        config=config,
+        target=target,
+        features=selected,
+        categorical=categorical,
+        characteristics=characteristics,
+        excluded=excluded,
+        training_rows=len(y_train),
+        bad_rate=float(np.mean(y_train)),
+        created=dt.datetime.now(dt.UTC).replace(microsecond=0),
+    )
     p_test = sc.score(X_test)["pd"].to_numpy()
     p_train = sc.score(X_train)["pd"].to_numpy()
     auc = auc_score(y_test, p_test)
     sc.metrics = {
-        "auc": auc, "ks": ks_statistic(y_test, p_test), "gini": 2 * auc - 1,
-        "auc_train": auc_score(y_train, p_train), "ks_train": ks_statistic(y_train, p_train),
-        "holdout_rows": int(len(y_test)), "holdout_bad_rate": float(np.mean(y_test)),
-        "training_rows": int(len(y_train)), "training_bad_rate": float(np.mean(y_train)),
+        "auc": auc,
+        "ks": ks_statistic(y_test, p_test),
+        "gini": 2 * auc - 1,
+        "auc_train": auc_score(y_train, p_train),
+        "ks_train": ks_statistic(y_train, p_train),
+        "holdout_rows": int(len(y_test)),
+        "holdout_bad_rate": float(np.mean(y_test)),
+        "training_rows": int(len(y_train)),
+        "training_bad_rate": float(np.mean(y_train)),
     }
     sc.calibration = calibration_table(y_test, p_test)
     return sc

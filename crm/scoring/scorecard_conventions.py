@@ -15,15 +15,32 @@ TABLE_FILE = "scorecard_table.csv"
 CARD_FILE = "model_card.html"
 N_REASONS = 4
 # optbinning monotonic_trend values for numeric characteristics
-TRENDS = ("ascending", "descending", "auto", "auto_heuristic", "auto_asc_desc", "concave", "convex", "peak",
-          "valley", "peak_heuristic", "valley_heuristic")
+TRENDS = (
+    "ascending",
+    "descending",
+    "auto",
+    "auto_heuristic",
+    "auto_asc_desc",
+    "concave",
+    "convex",
+    "peak",
+    "valley",
+    "peak_heuristic",
+    "valley_heuristic",
+)
 MIN_CLASS_ROWS = 10
 
 # PD master scale: (grade, PD upper bound, inclusive). Fixed: grades keep their meaning across models.
 MASTER_SCALE: tuple[tuple[str, float], ...] = (
-    ("A1", 0.001), ("A2", 0.0025), ("A3", 0.005),
-    ("B1", 0.01), ("B2", 0.02), ("B3", 0.04),
-    ("C1", 0.08), ("C2", 0.15), ("C3", 0.30),
+    ("A1", 0.001),
+    ("A2", 0.0025),
+    ("A3", 0.005),
+    ("B1", 0.01),
+    ("B2", 0.02),
+    ("B3", 0.04),
+    ("C1", 0.08),
+    ("C2", 0.15),
+    ("C3", 0.30),
     ("D", 1.0),
 )
 
@@ -37,10 +54,10 @@ CONVENTIONS = {
     "pd": "PD = 1 / (1 + odds), odds = exp((score - offset) / factor)",
     "grade": "first master-scale grade whose PD upper bound is >= PD",
     "reason_codes": "top 4 characteristics by points shortfall (max attainable - obtained), ties by name; "
-                    "no shortfall, no reason",
+    "no shortfall, no reason",
     "selection": "characteristics with training IV < min_iv are dropped",
     "binning": "optimal binning on the training split only; missing values in their own bin; unseen "
-               "categories score WOE 0",
+    "categories score WOE 0",
     "monotonic": "'ascending' = bad rate rises with the value, 'descending' = falls",
     "holdout": "stratified split; AUC, KS = max(TPR - FPR), Gini = 2 AUC - 1 on the held-out rows",
 }
@@ -48,8 +65,6 @@ CONVENTIONS = {
 
 class ScorecardInputError(ValueError):
     """The data cannot be used as given (missing column, bad target, unusable characteristic)."""
-
-
 
 
 def grade_for_pd(pd_values: np.ndarray | pd.Series) -> np.ndarray:

@@ -77,29 +77,36 @@ def scorecard_dict(sc) -> dict:
     """Everything readable about ``sc``, JSON-able: conventions, config, features, coefficients, metrics,
     calibration, master scale, characteristics, bins and library versions (``scorecard.json``)."""
     cfg = asdict(sc.config)
-    return _jsonable({
-        "format_version": FORMAT_VERSION,
-        "version": sc.version,
-        "created": sc.created.isoformat(),
-        "target": sc.target,
-        "conventions": {**CONVENTIONS, "base_points": sc.config.base_points,
-                        "base_odds": sc.config.base_odds, "pdo": sc.config.pdo,
-                        "factor": sc.factor, "offset": sc.offset},
-        "config": cfg,
-        "features": sc.features,
-        "categorical": sc.categorical,
-        "excluded": sc.excluded,
-        "intercept": sc.intercept,
-        "coefficients": sc.coefficients,
-        "training_rows": sc.training_rows,
-        "bad_rate": sc.bad_rate,
-        "metrics": sc.metrics,
-        "calibration": _records(sc.calibration),
-        "master_scale": _records(sc.master_scale()),
-        "characteristics": _records(sc.characteristics),
-        "bins": _records(sc.table),
-        "libraries": _library_versions(),
-    })
+    return _jsonable(
+        {
+            "format_version": FORMAT_VERSION,
+            "version": sc.version,
+            "created": sc.created.isoformat(),
+            "target": sc.target,
+            "conventions": {
+                **CONVENTIONS,
+                "base_points": sc.config.base_points,
+                "base_odds": sc.config.base_odds,
+                "pdo": sc.config.pdo,
+                "factor": sc.factor,
+                "offset": sc.offset,
+            },
+            "config": cfg,
+            "features": sc.features,
+            "categorical": sc.categorical,
+            "excluded": sc.excluded,
+            "intercept": sc.intercept,
+            "coefficients": sc.coefficients,
+            "training_rows": sc.training_rows,
+            "bad_rate": sc.bad_rate,
+            "metrics": sc.metrics,
+            "calibration": _records(sc.calibration),
+            "master_scale": _records(sc.master_scale()),
+            "characteristics": _records(sc.characteristics),
+            "bins": _records(sc.table),
+            "libraries": _library_versions(),
+        }
+    )
 
 
 def model_card_html(sc) -> str:
@@ -107,8 +114,13 @@ def model_card_html(sc) -> str:
     hold-out metrics, calibration, master scale, conventions, exclusions. Aggregates only."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["num"] = _fmt_num
     env.filters["pct"] = _fmt_pct
     max_woe = float(np.nanmax(np.abs(sc.table["woe"]))) or 1.0
@@ -118,12 +130,20 @@ def model_card_html(sc) -> str:
         for r in rows:
             w = float(r["woe"]) / max_woe * 50.0
             r["bar_x"], r["bar_w"] = (50.0, w) if w >= 0 else (50.0 + w, -w)
-        bins.append({"feature": f, "categorical": f in sc.categorical, "rows": rows,
-                     "coefficient": sc.coefficients[f],
-                     "iv": float(sc.table.loc[sc.table["feature"] == f, "iv"].sum()),
-                     "monotonic": sc.config.monotonic.get(f)})
+        bins.append(
+            {
+                "feature": f,
+                "categorical": f in sc.categorical,
+                "rows": rows,
+                "coefficient": sc.coefficients[f],
+                "iv": float(sc.table.loc[sc.table["feature"] == f, "iv"].sum()),
+                "monotonic": sc.config.monotonic.get(f),
+            }
+        )
     return env.get_template("model_card.html.j2").render(
-        sc=sc, conventions=CONVENTIONS, bins=bins,
+        sc=sc,
+        conventions=CONVENTIONS,
+        bins=bins,
         characteristics=sc.characteristics.to_dict(orient="records"),
         calibration=sc.calibration.to_dict(orient="records"),
         master_scale=sc.master_scale().to_dict(orient="records"),
@@ -169,7 +189,8 @@ def save_scorecard(sc, directory: str | Path, *, overwrite: bool = False) -> Pat
     d.mkdir(parents=True, exist_ok=True)
     model, table, card, json_file, tmp = (
         safe_path(d, name, origin="the scorecard's model directory")
-        for name in (MODEL_FILE, TABLE_FILE, CARD_FILE, JSON_FILE, JSON_FILE + ".tmp"))
+        for name in (MODEL_FILE, TABLE_FILE, CARD_FILE, JSON_FILE, JSON_FILE + ".tmp")
+    )
     joblib.dump(sc, model)
     payload = scorecard_dict(sc)
     payload["model_file"] = {"name": MODEL_FILE, "sha256": _sha256(model)}
@@ -200,8 +221,10 @@ def load_scorecard(cls: type, directory: str | Path):
     expected = meta["model_file"]["sha256"]
     actual = _sha256(model)
     if actual != expected:
-        raise ScorecardInputError(f"{d}: {MODEL_FILE} sha256 {actual[:12]}... does not match {JSON_FILE} "
-                                  f"({expected[:12]}...): the model file was changed or corrupted")
+        raise ScorecardInputError(
+            f"{d}: {MODEL_FILE} sha256 {actual[:12]}... does not match {JSON_FILE} "
+            f"({expected[:12]}...): the model file was changed or corrupted"
+        )
     obj = joblib.load(model)
     if not isinstance(obj, cls) or obj.version != meta["version"]:
         raise ScorecardInputError(f"{d}: {MODEL_FILE} is not the scorecard {meta['version']}")
@@ -209,6 +232,5 @@ def load_scorecard(cls: type, directory: str | Path):
     changed = {k: (v, now.get(k)) for k, v in meta.get("libraries", {}).items() if now.get(k) != v}
     if changed:
         # stacklevel 3: the warning points at the caller of Scorecard.load, which calls this
-        warnings.warn(f"scorecard {obj.version} was saved with other library versions: {changed}",
-                      stacklevel=3)
+        warnings.warn(f"scorecard {obj.version} was saved with other library versions: {changed}", stacklevel=3)
     return obj

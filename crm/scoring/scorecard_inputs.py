@@ -23,8 +23,7 @@ def binary_target(values: pd.Series, name: str = "target") -> np.ndarray:
         seen = set(np.unique(s.to_numpy()).tolist())
         if seen <= {0, 1}:
             return s.to_numpy().astype(np.int8)
-        raise ScorecardInputError(f"target column {name!r} is not binary 0/1: it holds {len(seen)} distinct "
-                                  "values")
+        raise ScorecardInputError(f"target column {name!r} is not binary 0/1: it holds {len(seen)} distinct values")
     text = s.astype(str).str.strip().str.lower()
     seen = set(text.unique().tolist())
     if seen <= {"0", "1"}:
@@ -32,8 +31,9 @@ def binary_target(values: pd.Series, name: str = "target") -> np.ndarray:
     if seen <= {"good", "bad"}:
         return (text == "bad").to_numpy(dtype=np.int8)
     # the values themselves are not echoed: a wrong column may hold personal data
-    raise ScorecardInputError(f"target column {name!r} is not binary: expected 0/1 or good/bad, found "
-                              f"{len(seen)} distinct values")
+    raise ScorecardInputError(
+        f"target column {name!r} is not binary: expected 0/1 or good/bad, found {len(seen)} distinct values"
+    )
 
 
 def as_categories(s: pd.Series) -> np.ndarray:
@@ -58,4 +58,3 @@ def as_numbers(s: pd.Series, name: str) -> np.ndarray:
     if bad:
         raise ScorecardInputError(f"column {name!r} is numeric in the scorecard but {bad} values are not numbers")
     return num.to_numpy(dtype=float, na_value=np.nan)
-

@@ -29,9 +29,17 @@ def calibration_table(y: np.ndarray, pd_values: np.ndarray, groups: int = 10) ->
     rank = pd.Series(p).rank(method="first").to_numpy()
     decile = np.ceil(rank * groups / len(p)).astype(int)
     frame = pd.DataFrame({"decile": decile, "pd": p, "bad": np.asarray(y, dtype=float)})
-    out = frame.groupby("decile").agg(count=("pd", "size"), pd_min=("pd", "min"), pd_max=("pd", "max"),
-                                      predicted_pd=("pd", "mean"), bads=("bad", "sum"),
-                                      observed_bad_rate=("bad", "mean")).reset_index()
+    out = (
+        frame.groupby("decile")
+        .agg(
+            count=("pd", "size"),
+            pd_min=("pd", "min"),
+            pd_max=("pd", "max"),
+            predicted_pd=("pd", "mean"),
+            bads=("bad", "sum"),
+            observed_bad_rate=("bad", "mean"),
+        )
+        .reset_index()
+    )
     out["bads"] = out["bads"].astype(int)
     return out
-

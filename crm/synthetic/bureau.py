@@ -94,9 +94,7 @@ def report_contents(bank, t: int, rows: np.ndarray, reason: np.ndarray, rid: np.
     starts = ln.by_cust_start[rows]
     ends = ln.by_cust_end[rows]
     cnt = ends - starts
-    lr = ln.by_cust_order[
-        np.repeat(starts, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-    ]
+    lr = ln.by_cust_order[np.repeat(starts, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
     owner = np.repeat(np.arange(n), cnt)
     lo = max(m - 24, ln.store_from)
     if len(lr) and m - ln.store_from >= 0:
@@ -135,9 +133,7 @@ def report_contents(bank, t: int, rows: np.ndarray, reason: np.ndarray, rid: np.
         is_corp | (card_limit <= 0),
         np.nan,
         np.round(
-            np.clip(
-                pick(ind_.util, np.zeros(len(corp_.pos))) * np.exp(0.2 * normal(seed, "cr_util", kq)), 0, 200
-            ),
+            np.clip(pick(ind_.util, np.zeros(len(corp_.pos))) * np.exp(0.2 * normal(seed, "cr_util", kq)), 0, 200),
             2,
         ),
     )
@@ -157,9 +153,7 @@ def report_contents(bank, t: int, rows: np.ndarray, reason: np.ndarray, rid: np.
     # the first credit predates the relationship and the query (a first loan at this bank is not yet reported)
     first_credit = np.minimum(first_credit, np.minimum(c.onboard[rows], t) - 1)
     thin = ~is_corp & (uniform(seed, "cr_thin", uid) < 0.06)
-    ext_overdue = np.where(
-        (od_ext > 0) & (uniform(seed, "cr_curod", kq) < 0.1), np.round(ext_bal * 0.05, 2), 0.0
-    )
+    ext_overdue = np.where((od_ext > 0) & (uniform(seed, "cr_curod", kq) < 0.1), np.round(ext_bal * 0.05, 2), 0.0)
     bad_debt = written_off | (pick(ind_.d_od, corp_.d_od) > 2.6)
     return NS(
         rows=rows,

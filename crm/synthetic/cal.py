@@ -23,10 +23,7 @@ def month_of(days) -> np.ndarray:
 
 
 def year_of(days) -> np.ndarray:
-    return (
-        np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
-        + 1970
-    )
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
 def month_start(months) -> np.ndarray:

@@ -159,9 +159,7 @@ def _frame(rows, kind, extract, file_name, day, column, detail) -> pd.DataFrame:
 
 
 def empty_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series([], dtype="Int64" if c == "row_number" else object) for c in CSV_COLUMNS}
-    )
+    return pd.DataFrame({c: pd.Series([], dtype="Int64" if c == "row_number" else object) for c in CSV_COLUMNS})
 
 
 def inject_rows(
@@ -238,15 +236,17 @@ def inject_rows(
                 pre = np.array([f[0] for f in BAD_IDENTIFIER_FORMS], dtype=object)[form]
                 post = np.array([f[1] for f in BAD_IDENTIFIER_FORMS], dtype=object)[form]
                 df.iloc[rr, loc] = pre + df.iloc[rr, loc].to_numpy(dtype=object) + post
-                detail = np.where(pre != "", "identifier given a path-shaped prefix",
-                                  "identifier given a path-shaped suffix").astype(object)
+                detail = np.where(
+                    pre != "", "identifier given a path-shaped prefix", "identifier given a path-shaped suffix"
+                ).astype(object)
             elif kind == "control_character":
                 pick = g.integers(0, len(CONTROL_CHARACTERS), size=len(rr))
                 chars = pd.Series(np.array(CONTROL_CHARACTERS, dtype=object)[pick], dtype=object)
                 values = pd.Series(df.iloc[rr, loc].to_numpy(dtype=object), dtype=object)
                 df.iloc[rr, loc] = (values.str[:1] + chars + values.str[1:]).to_numpy(dtype=object)
-                named = np.array([f"U+{ord(c):04X} inserted after the first character" for c in CONTROL_CHARACTERS],
-                                 dtype=object)
+                named = np.array(
+                    [f"U+{ord(c):04X} inserted after the first character" for c in CONTROL_CHARACTERS], dtype=object
+                )
                 detail = named[pick]
             else:  # negative_amount
                 v = pd.to_numeric(df.iloc[rr, loc]).to_numpy(dtype=float)
@@ -301,9 +301,7 @@ def _apply_date_rule(
         later = g.integers(1, 60, size=len(rows)).astype("timedelta64[D]").astype("timedelta64[ns]")
         new = base + later
         if kind == "timestamp":
-            new = new + (g.integers(0, 86400, size=len(rows))).astype("timedelta64[s]").astype(
-                "timedelta64[ns]"
-            )
+            new = new + (g.integers(0, 86400, size=len(rows))).astype("timedelta64[s]").astype("timedelta64[ns]")
         detail = f"{col} after the business date"
     df.iloc[rows, loc] = new
     return col, detail

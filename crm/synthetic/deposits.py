@@ -41,9 +41,7 @@ def build_accounts(seed: int, c: NS, ind: NS, corp: NS) -> NS:
     cust, slot = np.nonzero(has)
     uid = c.uid[cust] * 8 + slot
     t0 = c.onboard[cust]
-    open_day = np.where(
-        slot == SLOT_CUR, t0, t0 + 7 + (uniform(seed, "acct_open", uid) * 4 * 365).astype(np.int64)
-    )
+    open_day = np.where(slot == SLOT_CUR, t0, t0 + 7 + (uniform(seed, "acct_open", uid) * 4 * 365).astype(np.int64))
     term = FIX_TERMS[choice_index(uniform(seed, "acct_term", uid), [0.15, 0.2, 0.35, 0.15, 0.15])]
     rollover = uniform(seed, "acct_roll", uid) < 0.7
     natural_close = np.full(len(uid), NEVER, dtype=np.int64)
@@ -207,9 +205,7 @@ class MonthBridge:
         idx = np.where(active, dd[None, :].astype(np.int16), np.int16(-1))
         idx = np.maximum.accumulate(idx, axis=1)
         np.nan_to_num(vals, copy=False)
-        B = np.where(
-            idx >= 0, np.take_along_axis(vals, np.maximum(idx, 0).astype(np.intp), axis=1), v0[:, None]
-        )
+        B = np.where(idx >= 0, np.take_along_axis(vals, np.maximum(idx, 0).astype(np.intp), axis=1), v0[:, None])
         del vals, idx
         B = np.where(dd[None, :] < o[:, None], 0.0, B)
         self.B = B
@@ -310,19 +306,13 @@ def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, nam
     )
     cum = np.cumsum(signed)
     grp_first = np.r_[True, gi[1:] != gi[:-1]] if len(gi) else np.zeros(0, dtype=bool)
-    first_idx = (
-        np.maximum.accumulate(np.where(grp_first, np.arange(len(gi)), 0))
-        if len(gi)
-        else np.zeros(0, np.int64)
-    )
+    first_idx = np.maximum.accumulate(np.where(grp_first, np.arange(len(gi)), 0)) if len(gi) else np.zeros(0, np.int64)
     offset = (cum - signed)[first_idx] if len(gi) else cum
     balance_after = np.round(prev[gi] + (cum - offset), 2)
     # times: sorted within the account-day
     is_corp = corp[gi]
     hour_u = uniform(seed, "txn_time", tkey)
-    secs = np.where(is_corp, 8.5 * 3600 + hour_u * 9 * 3600, 7 * 3600 + hour_u**0.9 * 16 * 3600).astype(
-        np.int64
-    )
+    secs = np.where(is_corp, 8.5 * 3600 + hour_u * 9 * 3600, 7 * 3600 + hour_u**0.9 * 16 * 3600).astype(np.int64)
     secs = secs[np.lexsort((secs, gi))]
     acc_rows = rows[gi]
     cust_rows = acc.cust[acc_rows]
@@ -332,11 +322,7 @@ def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, nam
     for is_c in (False, True):
         for cr in (False, True):
             m = (is_corp == is_c) & (credit == cr)
-            types, w = (
-                (CREDIT_TYPES_C if cr else DEBIT_TYPES_C)
-                if is_c
-                else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
-            )
+            types, w = (CREDIT_TYPES_C if cr else DEBIT_TYPES_C) if is_c else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
             ttype[m] = np.asarray(types, dtype=object)[choice_index(ut[m], w)]
     # salary comes early in the month; static deposits move by transfer
     ttype = np.where((ttype == "SAL") & ~is_corp & (cal.day_of_month(np.array([t]))[0] > 16), "TRF", ttype)
@@ -365,9 +351,7 @@ def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, nam
     cn = names.company[cp_key % len(names.company)]
     cp_name = np.where(needs_cp, np.where(cp_is_company, cn, pn), None)
     cp_name = np.where(ttype == "CON", names.merchant[cp_key % len(names.merchant)], cp_name)
-    cp_acct = np.where(
-        needs_cp, ids.card_numbers(uniform(seed, "txn_cp_bin", tkey), cp_key, 19, ids.OTHER_BINS), None
-    )
+    cp_acct = np.where(needs_cp, ids.card_numbers(uniform(seed, "txn_cp_bin", tkey), cp_key, 19, ids.OTHER_BINS), None)
     # own-account transfers for static deposits
     own = ~dyn
     cp_name = np.where(own, names.holder[cust_rows], cp_name)

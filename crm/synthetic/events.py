@@ -159,15 +159,13 @@ def sr_openings(bank, d: int) -> NS:
     closes = u[4] < 0.8
     close_h = np.where(closes, res_h + 1 + u[5] * 71, np.inf)
     round_the_clock = np.isin(channel, ["PHONE", "APP"])
-    open_s = np.where(
-        round_the_clock, 7 * 3600 + u[6] ** 1.2 * 16.5 * 3600, 9 * 3600 + u[6] * 8 * 3600
-    ).astype(np.int64)
+    open_s = np.where(round_the_clock, 7 * 3600 + u[6] ** 1.2 * 16.5 * 3600, 9 * 3600 + u[6] * 8 * 3600).astype(
+        np.int64
+    )
     opened = d * 86400 + open_s
     first_resp = opened + (resp_h * 3600).astype(np.int64)
     resolved = opened + (res_h * 3600).astype(np.int64)
-    closed = np.where(
-        closes, opened + (np.where(closes, close_h, 0) * 3600).astype(np.int64), np.iinfo(np.int64).max
-    )
+    closed = np.where(closes, opened + (np.where(closes, close_h, 0) * 3600).astype(np.int64), np.iinfo(np.int64).max)
     date_txt = np.asarray(cal.date(d - 1).strftime("%m月%d日"), dtype=object).repeat(len(rows))
     desc = texts.sr_descriptions(
         bank.seed, key, cat, bank.person_name[rows], bank.mobile[rows], bank.id_number[rows], date_txt
@@ -269,9 +267,7 @@ def surveys(bank, t: int) -> NS:
         just = sr.is_resolved & (sr.resolved >= (t - 1) * 86400)
         k = hash64(seed, "sv_sr", np.arange(len(sr.rows)) + t * 1000).astype(np.int64)
         m = just & ((k % 1000) < 800)
-        fam = np.where(sr.category == "LOAN", "LOAN", np.where(sr.category == "CARD", "CARD", "DEP")).astype(
-            object
-        )
+        fam = np.where(sr.category == "LOAN", "LOAN", np.where(sr.category == "CARD", "CARD", "DEP")).astype(object)
         sla_r = lookup(sr.priority, params.SLA_RESPONSE_HOURS)
         sla_s = lookup(sr.priority, params.SLA_RESOLUTION_HOURS)
         resp_ratio = (sr.first_resp - sr.opened) / 3600.0 / sla_r
@@ -346,9 +342,7 @@ def surveys(bank, t: int) -> NS:
     u = [uniform(seed, f"sv_{i}", key) for i in range(4)]
     is_corp = c.is_corp[rows]
     channel = SURVEY_CHANNELS[
-        np.where(
-            is_corp, choice_index(u[0], [0.1, 0.2, 0.3, 0.4]), choice_index(u[0], [0.35, 0.35, 0.1, 0.2])
-        )
+        np.where(is_corp, choice_index(u[0], [0.1, 0.2, 0.3, 0.4]), choice_index(u[0], [0.35, 0.35, 0.1, 0.2]))
     ]
     # satisfaction: manager quality, the customer's disposition, the trigger's experience, noise
     q = bank.org.staff.quality[staff]
@@ -358,18 +352,14 @@ def surveys(bank, t: int) -> NS:
     n1, n2, n3, n4, n5, n6 = (normal(seed, f"sv_n{i}", key) for i in range(6))
     csat = np.clip(np.round(3.85 + 0.8 * s + 0.35 * n1), 1, 5)
     nps = np.clip(np.round(7.3 + 1.9 * s + 0.8 * n2), 0, 10)
-    speed = np.where(
-        np.isnan(resp_ratio), 0.0, -0.6 * np.log(np.clip(np.nan_to_num(resp_ratio, nan=1.0), 0.05, 20))
-    )
+    speed = np.where(np.isnan(resp_ratio), 0.0, -0.6 * np.log(np.clip(np.nan_to_num(resp_ratio, nan=1.0), 0.05, 20)))
     r_resp = np.clip(np.round(3.8 + 0.5 * s + speed + 0.4 * n3), 1, 5)
     r_prof = np.clip(np.round(3.9 + 0.7 * q + 0.3 * s + 0.4 * n4), 1, 5)
     r_prod = np.clip(np.round(3.7 + 0.5 * c.quality_pref[rows] + 0.3 * s + 0.5 * n5), 1, 5)
     age = np.zeros(len(c.uid))
     age[bank.ind.pos] = bank.ind.age_ref
     r_price = np.clip(np.round(3.4 + 0.3 * s - 0.3 * np.clip(c.eta[rows], -2, 2) + 0.5 * n6), 1, 5)
-    r_dig = np.clip(
-        np.round(3.7 + 0.3 * s - 0.02 * (age[rows] - 40) + 0.5 * normal(seed, "sv_n7", key)), 1, 5
-    )
+    r_dig = np.clip(np.round(3.7 + 0.3 * s - 0.02 * (age[rows] - 40) + 0.5 * normal(seed, "sv_n7", key)), 1, 5)
     manager_sn = bank.org.staff.surname[staff]
     comment = texts.survey_comments(seed, key, csat, manager_sn, bank.person_name[rows], bank.mobile[rows])
     sid = (

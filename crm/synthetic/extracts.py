@@ -364,10 +364,7 @@ def transactions(bank: Bank, t: int) -> pd.DataFrame:
     tx = deposits.day_transactions(bank.seed, bank.c, bank.acc, br, t, bank.names)
     return frame(
         "transactions",
-        {
-            k: (F(v) if k in ("amount", "balance_after") else v if k == "txn_time" else S(v))
-            for k, v in tx.items()
-        },
+        {k: (F(v) if k in ("amount", "balance_after") else v if k == "txn_time" else S(v)) for k, v in tx.items()},
     )
 
 
@@ -412,9 +409,7 @@ def financial_statements(bank: Bank, t: int, first: bool) -> pd.DataFrame:
     )
     fs = statements.build(bank.seed, bank.c, bank.corp, lo, t)
     if not fs:
-        return frame(
-            "financial_statements", {c: S([]) for c in contract.get("financial_statements").column_names}
-        )
+        return frame("financial_statements", {c: S([]) for c in contract.get("financial_statements").column_names})
     c = bank.c
     cust = fs["cust"]
     sid = "FS" + ids.zero_pad("", c.uid[cust] * 10**6 + fs["yyyymm"], 17) + fs["period_type"]

@@ -51,9 +51,7 @@ def _with_row_defects(chunks, ex, rate: float, g, file_name: str, day: dt.date, 
     """Inject row-level defects chunk by chunk, numbering records across chunks."""
     offset = 0
     for df in chunks:
-        df, listing = defects.inject_rows(
-            df, ex, rate, g, file_name=file_name, business_date=day, offset=offset
-        )
+        df, listing = defects.inject_rows(df, ex, rate, g, file_name=file_name, business_date=day, offset=offset)
         sink.append(listing)
         offset += len(df)
         yield df
@@ -127,9 +125,7 @@ def generate(
         # a file to corrupt gets its .ok only once corrupted (the bank's transfer believed it complete)
         path, n = write_chunks(chunks, ex, d, folder, encoding=encoding, write_ok=file_kind is None)
         if file_kind is not None:
-            file_defects.append(
-                defects.apply_file(path, ex, file_kind, n, rng(seed, "defects", "file", name, t), d)
-            )
+            file_defects.append(defects.apply_file(path, ex, file_kind, n, rng(seed, "defects", "file", name, t), d))
             path.with_suffix(".ok").touch()
         _stamp_arrival(path, d, rng(seed, "arrival", name, t))
         listing = pd.concat(file_defects, ignore_index=True) if file_defects else None
@@ -143,9 +139,7 @@ def generate(
                 "business_date": d.isoformat(),
                 "records": n,
                 "file_defect": listing["kind"].iloc[-1] if file_kind is not None else None,
-                "row_defects": int(listing["kind"].isin(defects.ROW_KINDS).sum())
-                if listing is not None
-                else 0,
+                "row_defects": int(listing["kind"].isin(defects.ROW_KINDS).sum()) if listing is not None else 0,
             }
         )
         if bar is not None:
@@ -190,7 +184,5 @@ def generate(
         "defects": summary["defects"],
         "files": manifest_files,
     }
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return summary

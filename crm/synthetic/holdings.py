@@ -74,9 +74,7 @@ def build_holdings(seed: int, c: NS, ind: NS, corp: NS, acc: NS, loans: NS) -> N
             dict(
                 cust=np.asarray(cust, np.int64),
                 family=np.full(m, family, dtype=object),
-                code=np.asarray(code, dtype=object)
-                if not isinstance(code, str)
-                else np.full(m, code, object),
+                code=np.asarray(code, dtype=object) if not isinstance(code, str) else np.full(m, code, object),
                 open=np.asarray(open_, np.int64),
                 close=np.asarray(close, np.int64),
                 source=np.full(m, source, dtype=np.int8),
@@ -119,9 +117,7 @@ def build_holdings(seed: int, c: NS, ind: NS, corp: NS, acc: NS, loans: NS) -> N
     pos = ind.pos[has]
     kk = c.uid[pos]
     op = c.onboard[pos] + (uniform(seed, "h_card_open", kk) * 4 * 365).astype(np.int64)
-    limit = np.clip(
-        np.round(ind.income[has] * (0.1 + 0.4 * uniform(seed, "h_card_lim", kk)), -3), 5000, 200_000
-    )
+    limit = np.clip(np.round(ind.income[has] * (0.1 + 0.4 * uniform(seed, "h_card_lim", kk)), -3), 5000, 200_000)
     add(
         pos,
         "CARD",
@@ -145,9 +141,7 @@ def build_holdings(seed: int, c: NS, ind: NS, corp: NS, acc: NS, loans: NS) -> N
     amount = np.maximum(
         np.round(c.dep_level[pos[oi]] * (0.3 + 0.7 * uniform(seed, "h_wmp_amt", kk[oi] * 64 + j)), -4), 10_000
     )
-    wm_code = (
-        "WM" + cal.year_of(op).astype(str).astype(object) + ids.zero_pad("", (kk[oi] * 7 + j) % 10**4, 4)
-    )
+    wm_code = "WM" + cal.year_of(op).astype(str).astype(object) + ids.zero_pad("", (kk[oi] * 7 + j) % 10**4, 4)
     add(
         pos[oi],
         "WMP",
@@ -276,9 +270,7 @@ def build_holdings(seed: int, c: NS, ind: NS, corp: NS, acc: NS, loans: NS) -> N
     return h
 
 
-def amounts_on(
-    seed: int, h: NS, rows: np.ndarray, t: int, dep_balance: dict, loan_balance: dict
-) -> np.ndarray:
+def amounts_on(seed: int, h: NS, rows: np.ndarray, t: int, dep_balance: dict, loan_balance: dict) -> np.ndarray:
     """Holding amounts on ``t``: balances for deposits and loans, valuations for the rest."""
     src = h.source[rows]
     out = h.base[rows].copy()

@@ -183,9 +183,7 @@ MOBILE_PREFIXES = np.array(
 
 def mobiles(u_prefix: np.ndarray, number: np.ndarray) -> np.ndarray:
     """11-digit mainland mobile numbers."""
-    pick = np.minimum(
-        (np.asarray(u_prefix) * len(MOBILE_PREFIXES)).astype(np.int64), len(MOBILE_PREFIXES) - 1
-    )
+    pick = np.minimum((np.asarray(u_prefix) * len(MOBILE_PREFIXES)).astype(np.int64), len(MOBILE_PREFIXES) - 1)
     value = MOBILE_PREFIXES[pick] * 10**8 + np.asarray(number, dtype=np.int64) % 10**8
     return digits_to_str(int_digits(value, 11) + 48)
 

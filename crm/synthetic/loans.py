@@ -59,9 +59,7 @@ def build_loans(seed: int, c: NS, ind: NS, corp: NS, end_day: int) -> NS:
     cust, prod = np.nonzero(want)  # row-major: by customer, then product order
     line_no = np.cumsum(np.ones(len(cust), dtype=np.int64)) - 1
     first_of_cust = np.r_[True, cust[1:] != cust[:-1]] if len(cust) else np.zeros(0, dtype=bool)
-    starts_idx = (
-        np.maximum.accumulate(np.where(first_of_cust, np.arange(len(cust)), 0)) if len(cust) else line_no
-    )
+    starts_idx = np.maximum.accumulate(np.where(first_of_cust, np.arange(len(cust)), 0)) if len(cust) else line_no
     line_no = line_no - starts_idx
     line_uid = c.uid[cust] * 4 + line_no
     nl = len(cust)
@@ -91,9 +89,7 @@ def build_loans(seed: int, c: NS, ind: NS, corp: NS, end_day: int) -> NS:
         guarantee[m] = np.asarray(gc, dtype=object)[choice_index(uniform(seed, "line_guar", k), gw)]
         lo, hi = sp["spread"]
         spread[m] = (
-            lo
-            + (hi - lo) * uniform(seed, "line_spread", k)
-            + sp["risk_spread"] * np.clip(c.eta[cust[m]], -2, 3)
+            lo + (hi - lo) * uniform(seed, "line_spread", k) + sp["risk_spread"] * np.clip(c.eta[cust[m]], -2, 3)
         )
         mlo, mhi = sp["mult"]
         mult[m] = mlo + (mhi - mlo) * uniform(seed, "line_mult", k)
@@ -250,9 +246,7 @@ def simulate(seed: int, loans: NS, c: NS, end_month: int, store_from: int) -> No
             n_inst = loans.n_inst[act]
             due_now = idx <= n_inst
             sc = np.minimum(sp, 12)
-            p_roll = np.where(
-                sp > 0, sigmoid(roll[sc] + params.ROLL_SLOPE * eta), sigmoid(params.MISS_INTERCEPT + eta)
-            )
+            p_roll = np.where(sp > 0, sigmoid(roll[sc] + params.ROLL_SLOPE * eta), sigmoid(params.MISS_INTERCEPT + eta))
             p_cure = np.where(sp > 0, (1 - p_roll) * sigmoid(cure[sc] - params.CURE_SLOPE * eta), 1 - p_roll)
             rolls = u < p_roll
             cures = (~rolls) & (u < p_roll + p_cure)
@@ -266,9 +260,7 @@ def simulate(seed: int, loans: NS, c: NS, end_month: int, store_from: int) -> No
             restr_m[act[restr]] = np.minimum(restr_m[act[restr]], m)
             s[act] = new
             # endings
-            wo = (new >= params.WRITE_OFF_FROM) & (
-                (u_aux < params.WRITE_OFF_RATE) | (new >= params.WRITE_OFF_FORCE)
-            )
+            wo = (new >= params.WRITE_OFF_FROM) & ((u_aux < params.WRITE_OFF_RATE) | (new >= params.WRITE_OFF_FORCE))
             settled = (new == 0) & (idx >= n_inst)
             prepaid = (new == 0) & (idx < n_inst) & (u_aux < loans.prepay[act]) & ~restr
             kind[act[wo]] = KIND_WRITTEN_OFF
@@ -398,12 +390,8 @@ def state_on(seed: int, loans: NS, t: int, rows: np.ndarray | None = None) -> NS
     rule = five_class_rule(overdue_days)
     restructured = loans.restr_m[rows] <= m
     rule_adj = np.where(restructured & ~ended, np.maximum(rule, 2), rule)
-    reported = np.where(
-        loans.misreport[rows] & (overdue_days > 0) & ~ended, np.maximum(rule_adj - 1, 1), rule_adj
-    )
-    reported = np.where(
-        loans.conservative[rows] & (overdue_days == 0) & ~ended, np.maximum(reported, 2), reported
-    )
+    reported = np.where(loans.misreport[rows] & (overdue_days > 0) & ~ended, np.maximum(rule_adj - 1, 1), rule_adj)
+    reported = np.where(loans.conservative[rows] & (overdue_days == 0) & ~ended, np.maximum(reported, 2), reported)
     reported = np.where(wo, 5, np.where(settled, 1, reported))
     status = np.where(wo, "W", np.where(settled, "S", np.where(overdue_days > 0, "O", "N"))).astype(object)
     return NS(

@@ -53,11 +53,7 @@ def _addresses(seed: int, tag: str, keys: np.ndarray, prefs: np.ndarray, residen
         )
         bld = (1 + uniform(seed, tag + "_bld", keys) * 30).astype(np.int64).astype(str).astype(object)
         floor_ = 1 + (uniform(seed, tag + "_fl", keys) * 28).astype(np.int64)
-        room = (
-            (floor_ * 100 + 1 + (uniform(seed, tag + "_rm", keys) * 4).astype(np.int64))
-            .astype(str)
-            .astype(object)
-        )
+        room = (floor_ * 100 + 1 + (uniform(seed, tag + "_rm", keys) * 4).astype(np.int64)).astype(str).astype(object)
         addr = addr + comm + bld + "栋" + room + "室"
     else:
         has_room = uniform(seed, tag + "_office", keys) < 0.5
@@ -183,9 +179,7 @@ def build_individuals(seed: int, c: NS, ref_day: int) -> NS:
         od_lambda=np.exp(-1.6 + 0.9 * d_od),
         inq_lambda=np.exp(0.3 + 0.45 * d_inq),
         util=np.clip(100 * sigmoid(-0.7 + 1.1 * d_util), 0, 160),
-        card_limit=np.where(
-            has_ext_card, _round_to(income * np.exp(-0.9 + 0.5 * normal(seed, "i_lim", k)), 1000), 0.0
-        ),
+        card_limit=np.where(has_ext_card, _round_to(income * np.exp(-0.9 + 0.5 * normal(seed, "i_lim", k)), 1000), 0.0),
         ext_debt=np.where(has_ext_loan, _round_to(income * np.exp(-0.3 + 0.7 * d_dti), 100), 0.0),
         ext_loans=np.where(
             has_ext_loan, 1 + (uniform(seed, "i_nloans", k) * (1.5 + sigmoid(d_dti) * 3)).astype(np.int64), 0
@@ -203,12 +197,7 @@ def _employers(seed: int, k: np.ndarray, occ: np.ndarray, prefs: np.ndarray) -> 
     brand = _brand(seed, "emp", k)
     ind = vocab.INDUSTRY_CODES[choice_index(uniform(seed, "emp_ind", k), vocab.INDUSTRY_WEIGHTS)]
     word = _industry_word(seed, "emp", k, ind)
-    company = (
-        city_short
-        + brand
-        + word
-        + _pick(uniform(seed, "emp_sfx", k), ["有限公司", "股份有限公司"], [0.85, 0.15])
-    )
+    company = city_short + brand + word + _pick(uniform(seed, "emp_sfx", k), ["有限公司", "股份有限公司"], [0.85, 0.15])
     public = city_short + _pick(uniform(seed, "emp_pub", k), vocab.PUBLIC_EMPLOYERS)
     u = uniform(seed, "emp_kind", k)
     out = np.where(np.isin(occ, ["1", "2"]) & (u < 0.45), public, company)
@@ -272,9 +261,7 @@ def build_corporates(seed: int, c: NS, ref_day: int) -> NS:
         rev0[m] = np.exp(np.log(lo) + ur[m] * (np.log(hi) - np.log(lo)))
     onboard = c.onboard[pos]
     established = onboard - ((0.5 + 24 * uniform(seed, "c_est", k) ** 1.5) * 365.25).astype(np.int64)
-    name = company_names(
-        seed, "c_name", k, c.pref[pos], industry, np.where(np.isin(size, ["L", "M"]), 0.4, 0.05)
-    )
+    name = company_names(seed, "c_name", k, c.pref[pos], industry, np.where(np.isin(size, ["L", "M"]), 0.4, 0.05))
     addr = _addresses(seed, "c_addr", k, c.pref[pos], residential=False)
     org_body = (uniform(seed, "c_org", k) * 1e8).astype(np.int64)
     uscc = ids.usccs(addr.district_code, org_body)
@@ -289,16 +276,12 @@ def build_corporates(seed: int, c: NS, ref_day: int) -> NS:
         seed,
         k + 7_000_000_000,
     )
-    rep_id = ids.id_numbers(
-        rep_area, rep_birth.astype("datetime64[D]"), rep_male, uniform(seed, "c_rep_seq", k) * 500
-    )
+    rep_id = ids.id_numbers(rep_area, rep_birth.astype("datetime64[D]"), rep_male, uniform(seed, "c_rep_seq", k) * 500)
     rep_id = np.where(uniform(seed, "c_rep_has_id", k) < 0.92, rep_id, None)
     reg_cap = np.maximum(_round_to(rev0 * np.exp(-1.6 + 0.8 * normal(seed, "c_cap", k)), 100_000), 100_000)
     # --- risk drivers
     f = normal(seed, "c_f", k)
-    shape = np.stack(
-        [lookup(industry, {k: v[j] for k, v in vocab.INDUSTRY_SHAPE.items()}) for j in range(4)], axis=1
-    )
+    shape = np.stack([lookup(industry, {k: v[j] for k, v in vocab.INDUSTRY_SHAPE.items()}) for j in range(4)], axis=1)
     d_lev = 0.7 * f + 0.7 * normal(seed, "c_e_lev", k)
     d_margin = -(0.6 * f + 0.8 * normal(seed, "c_e_mar", k))  # higher = more profitable
     d_growth = -(0.5 * f + 0.87 * normal(seed, "c_e_gro", k))
@@ -359,7 +342,5 @@ def build_corporates(seed: int, c: NS, ref_day: int) -> NS:
         od_lambda=np.exp(-1.8 + 0.9 * d_od),
         inq_lambda=np.exp(0.6 + 0.45 * d_inq),
         guar_ratio=np.exp(-1.6 + 0.7 * d_guar),
-        ext_loans=(1 + uniform(seed, "c_nloans", k) * np.where(np.isin(size, ["L", "M"]), 8, 3)).astype(
-            np.int64
-        ),
+        ext_loans=(1 + uniform(seed, "c_nloans", k) * np.where(np.isin(size, ["L", "M"]), 8, 3)).astype(np.int64),
     )

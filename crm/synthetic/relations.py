@@ -183,16 +183,15 @@ def build_related(seed: int, c: NS, ind: NS, corp: NS, loans: NS) -> NS:
     ctrl_is_cust = (uniform(seed, "grp_ctrl_cust", g_keys) < 0.3) & (len(base_ind) > 0)
     ctrl_cust = (
         base_ind[
-            (uniform(seed, "grp_ctrl_pick", g_keys) * max(len(base_ind), 1)).astype(np.int64)
-            % max(len(base_ind), 1)
+            (uniform(seed, "grp_ctrl_pick", g_keys) * max(len(base_ind), 1)).astype(np.int64) % max(len(base_ind), 1)
         ]
         if len(base_ind)
         else np.full(n_groups, -1)
     )
     ctrl_male = uniform(seed, "grp_ctrl_male", g_keys) < 0.8
-    ctrl_birth = cal.day(cal.date(0).replace(year=1965)) + (
-        uniform(seed, "grp_ctrl_b", g_keys) * 20 * 365
-    ).astype(np.int64)
+    ctrl_birth = cal.day(cal.date(0).replace(year=1965)) + (uniform(seed, "grp_ctrl_b", g_keys) * 20 * 365).astype(
+        np.int64
+    )
     ext_name, ext_id = _person(
         seed,
         "grp_ctrl",
@@ -298,9 +297,7 @@ def build_related(seed: int, c: NS, ind: NS, corp: NS, loans: NS) -> NS:
         corp.established[sp],
         np.full(len(solo), NEVER),
     )
-    share1 = np.round(
-        np.where(uniform(seed, "solo_2nd", sk) < 0.45, 40 + 50 * uniform(seed, "solo_s1", sk), 100), 2
-    )
+    share1 = np.round(np.where(uniform(seed, "solo_2nd", sk) < 0.45, 40 + 50 * uniform(seed, "solo_s1", sk), 100), 2)
     add(
         solo,
         2,
@@ -399,9 +396,7 @@ def build_related(seed: int, c: NS, ind: NS, corp: NS, loans: NS) -> NS:
     short = city_short[np.searchsorted(np.unique(gname), gname)] if len(rc) else np.empty(0, object)
     gco = (
         short
-        + vocab.GUARANTEE_COMPANIES[
-            (uniform(seed, "gu_co_name", kk) * len(vocab.GUARANTEE_COMPANIES)).astype(int)
-        ]
+        + vocab.GUARANTEE_COMPANIES[(uniform(seed, "gu_co_name", kk) * len(vocab.GUARANTEE_COMPANIES)).astype(int)]
     )
     guscc = ids.usccs(corp.district_code[cp], (uniform(seed, "gu_co_org", kk) * 1e8).astype(np.int64))
     add(
@@ -456,8 +451,7 @@ def build_related(seed: int, c: NS, ind: NS, corp: NS, loans: NS) -> NS:
     to_cust = (uniform(seed, "sc_cust", ek) < 0.4) & (len(base_corp_all) > 1)
     partner = (
         base_corp_all[
-            (uniform(seed, "sc_pick", ek) * max(len(base_corp_all), 1)).astype(np.int64)
-            % max(len(base_corp_all), 1)
+            (uniform(seed, "sc_pick", ek) * max(len(base_corp_all), 1)).astype(np.int64) % max(len(base_corp_all), 1)
         ]
         if len(base_corp_all)
         else np.full(len(src), -1)

@@ -34,18 +34,10 @@ def _year_factors(seed: int, c: NS, corp: NS, rows: np.ndarray, years: np.ndarra
     # cumulative log growth relative to REF_FY, year by year (a loop over at most a dozen years)
     cum = {REF_FY: np.zeros(len(rows))}
     for y in range(REF_FY + 1, hi + 1):
-        g = (
-            corp.growth[rows]
-            + 0.08 * normal(seed, "fs_growth", uid * 64 + (y - 2000))
-            - 0.18 * (y >= t_dec_y)
-        )
+        g = corp.growth[rows] + 0.08 * normal(seed, "fs_growth", uid * 64 + (y - 2000)) - 0.18 * (y >= t_dec_y)
         cum[y] = cum[y - 1] + g
     for y in range(REF_FY - 1, lo - 1, -1):
-        g = (
-            corp.growth[rows]
-            + 0.08 * normal(seed, "fs_growth", uid * 64 + (y + 1 - 2000))
-            - 0.18 * (y + 1 >= t_dec_y)
-        )
+        g = corp.growth[rows] + 0.08 * normal(seed, "fs_growth", uid * 64 + (y + 1 - 2000)) - 0.18 * (y + 1 >= t_dec_y)
         cum[y] = cum[y + 1] - g
     table = np.stack([cum[y] for y in range(lo, hi + 1)], axis=1)
     log_rev = np.log(corp.revenue0[rows]) + table[np.arange(len(rows)), np.asarray(years) - lo]
@@ -82,13 +74,9 @@ def build(seed: int, c: NS, corp: NS, first_received: int, last_received: int) -
             natural = period_end + lo + (uniform(seed, "fs_lag", key) * (hi - lo)).astype(np.int64)
             # before the relationship: the bank collects the last three annual statements at onboarding
             pre = natural < onboard
-            received = np.where(
-                pre, onboard + 3 + (uniform(seed, "fs_onb_lag", key) * 20).astype(np.int64), natural
-            )
+            received = np.where(pre, onboard + 3 + (uniform(seed, "fs_onb_lag", key) * 20).astype(np.int64), natural)
             ok = files & (~pre | ((ptype == "A") & (period_end >= onboard - 3 * 366))) & (received < churn)
-            ok &= (
-                (received >= first_received) & (received <= last_received) & (period_end >= corp.established)
-            )
+            ok &= (received >= first_received) & (received <= last_received) & (period_end >= corp.established)
             rows = np.flatnonzero(ok)
             if len(rows):
                 out.append((rows, y, qm, ptype, period_end, received[rows], key[rows]))
@@ -129,17 +117,13 @@ def build(seed: int, c: NS, corp: NS, first_received: int, last_received: int) -
     )
     long_debt = np.round((liabilities - current_liab) * (0.3 + 0.6 * uniform(seed, "fs_ltd", key)), 2)
     revenue = np.round(revenue_year * frac * season, 2)
-    gm = np.clip(
-        corp.gross_margin[rows] + 0.02 * normal(seed, "fs_gm", key) + (margin - corp.margin[rows]), 0.01, 0.9
-    )
+    gm = np.clip(corp.gross_margin[rows] + 0.02 * normal(seed, "fs_gm", key) + (margin - corp.margin[rows]), 0.01, 0.9)
     cost = np.round(revenue * (1 - gm), 2)
     op_profit = np.round(revenue * margin, 2)
     interest = np.round((short_debt + long_debt) * (0.035 + 0.03 * uniform(seed, "fs_rate", key)) * frac, 2)
     pre_tax = op_profit - interest
     net = np.round(np.where(pre_tax > 0, pre_tax * 0.75, pre_tax), 2)
-    ocf = np.round(
-        net * (0.6 + 0.8 * uniform(seed, "fs_ocf", key)) + revenue * 0.03 * normal(seed, "fs_ocfn", key), 2
-    )
+    ocf = np.round(net * (0.6 + 0.8 * uniform(seed, "fs_ocf", key)) + revenue * 0.03 * normal(seed, "fs_ocfn", key), 2)
     icf = np.round(-assets * (0.01 + 0.07 * uniform(seed, "fs_icf", key)) * frac, 2)
     fcf = np.round(-(ocf + icf) * (0.3 + 0.7 * uniform(seed, "fs_fcf", key)), 2)
     audited = np.where(

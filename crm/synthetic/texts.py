@@ -249,13 +249,9 @@ def survey_comments(
         if len(m) == 0:
             continue
         idx = np.minimum((u[1][m] * len(templates)).astype(np.int64), len(templates) - 1)
-        out[m] = _fill(
-            templates, idx, {"manager": np.asarray(manager, dtype=object)[m].astype(str).astype(object)}
-        )
+        out[m] = _fill(templates, idx, {"manager": np.asarray(manager, dtype=object)[m].astype(str).astype(object)})
     # some comments leave a name or a phone number for a call back
     extra = has & (u[2] < 0.06)
-    tail = np.where(
-        u[2] < 0.03, "请回电" + np.asarray(mobile, dtype=object), "我是" + np.asarray(name, dtype=object)
-    )
+    tail = np.where(u[2] < 0.03, "请回电" + np.asarray(mobile, dtype=object), "我是" + np.asarray(name, dtype=object))
     filled = np.where(pd.isna(out), "", out).astype(object)
     return np.where(extra, filled + tail, out)

@@ -256,16 +256,12 @@ def city(prefecture: int) -> City:
     name = province if prov in MUNICIPALITIES else t.prefecture[prefecture]
     current = (t.code // 100 == prefecture) & (t.end == 9999) & (t.code % 100 != 0)
     names = t.name[current]
-    ok = np.array(
-        [bool(re.search(r"(区|县|市)$", n)) and n not in ("市辖区", "郊区", "市区", "县") for n in names]
-    )
+    ok = np.array([bool(re.search(r"(区|县|市)$", n)) and n not in ("市辖区", "郊区", "市区", "县") for n in names])
     short = re.sub(r"(市|省|自治区|特别行政区)$", "", name)
     return City(prefecture, province, name, short, names[ok], t.code[current][ok])
 
 
-def area_codes_valid_in(
-    prefecture_codes: np.ndarray, years: np.ndarray, seed: int, keys: np.ndarray
-) -> np.ndarray:
+def area_codes_valid_in(prefecture_codes: np.ndarray, years: np.ndarray, seed: int, keys: np.ndarray) -> np.ndarray:
     """A county-level code of each person's prefecture that existed in their birth year.
 
     Vectorised rejection sampling over the table rows of the prefecture; after 12 rounds the prefecture's own
@@ -273,9 +269,7 @@ def area_codes_valid_in(
     """
     t = admin_table()
     usable = (
-        (t.code % 100 != 0)
-        & (t.code // 10000 < 70)
-        & np.array([n not in ("市辖区", "郊区", "市区") for n in t.name])
+        (t.code % 100 != 0) & (t.code // 10000 < 70) & np.array([n not in ("市辖区", "郊区", "市区") for n in t.name])
     )
     rows = np.flatnonzero(usable)
     pref_of_row = t.code[rows] // 100
@@ -406,9 +400,7 @@ COMMUNITY_HEADS = np.array(
     ],
     dtype=object,
 )
-COMMUNITY_TAILS = np.array(
-    ["花园", "家园", "小区", "苑", "公寓", "新村", "名苑", "雅居", "华庭", "城"], dtype=object
-)
+COMMUNITY_TAILS = np.array(["花园", "家园", "小区", "苑", "公寓", "新村", "名苑", "雅居", "华庭", "城"], dtype=object)
 
 # ------------------------------------------------------------------------------------------ companies
 
@@ -503,9 +495,7 @@ GUARANTEE_COMPANIES = np.array(
     ["融资担保有限公司", "中小企业融资担保有限公司", "信用融资担保股份有限公司", "再担保有限公司"],
     dtype=object,
 )
-OCCUPATION_EMPLOYER_WORDS = np.array(
-    ["有限公司", "科技有限公司", "贸易有限公司", "股份有限公司"], dtype=object
-)
+OCCUPATION_EMPLOYER_WORDS = np.array(["有限公司", "科技有限公司", "贸易有限公司", "股份有限公司"], dtype=object)
 PUBLIC_EMPLOYERS = np.array(
     [
         "人民医院",

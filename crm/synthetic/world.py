@@ -100,9 +100,7 @@ def build_org(seed: int, n_customers: int) -> Org:
             name = (
                 f"{c.short}{district}支行"
                 if s < len(c.districts)
-                else (
-                    f"{c.short}{street_words[int(uniform(seed, 'sb_street', b, s) * len(street_words))][:-1]}支行"
-                )
+                else (f"{c.short}{street_words[int(uniform(seed, 'sb_street', b, s) * len(street_words))][:-1]}支行")
             )
             sid = f"{b + 1:02d}{s + 1:02d}"
             sb_open = opened + 90 + int(uniform(seed, "sb_open", b, s) * 365 * 4)
@@ -168,9 +166,7 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     email = pinyin + "." + ids.zero_pad("", idx + 1, 6) + "@bank.example"
     hire = cal.day(dt.date(2002, 1, 1)) + (uniform(seed, "staff_hire", idx) * 365 * 16.5).astype(np.int64)
     status = np.where(idx >= rm_first + total_rm, "L", "A").astype(object)
-    mobile = ids.mobiles(
-        uniform(seed, "staff_mp", idx), (uniform(seed, "staff_mn", idx) * 1e8).astype(np.int64)
-    )
+    mobile = ids.mobiles(uniform(seed, "staff_mp", idx), (uniform(seed, "staff_mn", idx) * 1e8).astype(np.int64))
     has_mobile = uniform(seed, "staff_hasm", idx) < 0.9
     org.staff = NS(
         staff_id=staff_id,
@@ -262,9 +258,7 @@ def build_lifecycle(seed: int, c: NS, ind: NS, corp: NS) -> None:
     c.t_dec = c.onboard + 90 + (months_to_decline * 30.44).astype(np.int64)
     c.tau_d = 4 + 14 * uniform(seed, "lc_tau_d", k)
     dormant = uniform(seed, "lc_dorm", k) < params.DORMANT_SHARE
-    c.t_dorm = np.where(
-        dormant, c.t_dec + (-np.log(1 - uniform(seed, "lc_dorm_t", k)) * 300).astype(np.int64), NEVER
-    )
+    c.t_dorm = np.where(dormant, c.t_dec + (-np.log(1 - uniform(seed, "lc_dorm_t", k)) * 300).astype(np.int64), NEVER)
     churn_u = uniform(seed, "lc_churn", k)
     churn_t = -np.log(1 - uniform(seed, "lc_churn_t", k))
     c.t_churn = np.where(

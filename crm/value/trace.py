@@ -30,13 +30,21 @@ class ValueTrace:
 
 
 def _rows(frame: pd.DataFrame, extract: str, key: str, component: str, fields: list[str]) -> pd.DataFrame:
-    out = frame[[key, *fields, *LINEAGE]].rename(columns={key: "record_key", "_source_file": "source_file",
-                                                         "_row_number": "row_number", "_sha256": "sha256"})
+    out = frame[[key, *fields, *LINEAGE]].rename(
+        columns={key: "record_key", "_source_file": "source_file", "_row_number": "row_number", "_sha256": "sha256"}
+    )
     return out.assign(component=component, extract=extract)
 
 
-def trace_value(customer_id: str, value_row: pd.Series, *, loans: pd.DataFrame, deposits: pd.DataFrame,
-                holdings: pd.DataFrame, config: dict[str, Any]) -> ValueTrace:
+def trace_value(
+    customer_id: str,
+    value_row: pd.Series,
+    *,
+    loans: pd.DataFrame,
+    deposits: pd.DataFrame,
+    holdings: pd.DataFrame,
+    config: dict[str, Any],
+) -> ValueTrace:
     """The decomposition of ``value_row`` (the customer's ``customer_value`` row) and its source records.
 
     Loans: open (status N, O) loans of the customer feed loan NII (balance, interest_rate, dates) and expected
@@ -56,30 +64,65 @@ def trace_value(customer_id: str, value_row: pd.Series, *, loans: pd.DataFrame, 
     families = sorted(set(held["product_family"]))
     v = value_row
     spread = cc["ftp_deposit_rate"] - cc["deposit_rate"]
-    components = pd.DataFrame([
-        ("loan_nii", float(v["loan_nii"]),
-         f"balance {balance:,.2f} x margin {float(v['loan_margin']):.6f} ({v['margin_source']}; FTP "
-         f"{float(v['ftp_loan_rate']):.4f}, bucket {v['ftp_bucket']}) over {len(live)} open loans"),
-        ("deposit_spread", float(v["deposit_spread"]),
-         f"month-to-date average {mtd:,.2f} x (FTP {cc['ftp_deposit_rate']} - rate paid {cc['deposit_rate']}) = "
-         f"x {spread:.4f} over {len(dep)} accounts"),
-        ("fees", float(v["fees"]), "families held: " + (", ".join(
-            f"{f} {cc['fees'].get(f, cc['default_fee']):,.2f}" for f in families) or "none")),
-        ("expected_loss", float(v["expected_loss"]),
-         f"PD {float(v['pd']):.6f} ({v['pd_source']}) x LGD {float(v['lgd']):.2f} ({v['lgd_source']}) x EAD "
-         f"{balance:,.2f}"),
-        ("servicing_cost", float(v["servicing_cost"]),
-         f"{len(held)} products x {cc['cost_per_product']:,.2f} + {len(live)} loans x {cc['cost_per_loan']:,.2f}"),
-        ("contribution", float(v["contribution"]),
-         "loan_nii + deposit_spread + fees - expected_loss - servicing_cost"),
-    ], columns=["component", "amount", "formula"])
-    sources = pd.concat([
-        _rows(live, "loans", "loan_id", "loan_nii, expected_loss, servicing_cost",
-              ["balance", "interest_rate", "start_date", "maturity_date", "guarantee_type"]),
-        _rows(dep, "deposits", "account_id", "deposit_spread", ["mtd_avg_balance"]),
-        _rows(held.assign(annual_fee=annual_fee), "product_holdings", "holding_id", "fees, servicing_cost",
-              ["product_family", "annual_fee"]),
-    ], ignore_index=True)
+    components = pd.DataFrame(
+        [
+            (
+                "loan_nii",
+                float(v["loan_nii"]),
+                f"balance {balance:,.2f} x margin {float(v['loan_margin']):.6f} ({v['margin_source']}; FTP "
+                f"{float(v['ftp_loan_rate']):.4f}, bucket {v['ftp_bucket']}) over {len(live)} open loans",
+            ),
+            (
+                "deposit_spread",
+                float(v["deposit_spread"]),
+                f"month-to-date average {mtd:,.2f} x (FTP {cc['ftp_deposit_rate']} - rate paid {cc['deposit_rate']}) = "
+                f"x {spread:.4f} over {len(dep)} accounts",
+            ),
+            (
+                "fees",
+                float(v["fees"]),
+                "families held: "
+                + (", ".join(f"{f} {cc['fees'].get(f, cc['default_fee']):,.2f}" for f in families) or "none"),
+            ),
+            (
+                "expected_loss",
+                float(v["expected_loss"]),
+                f"PD {float(v['pd']):.6f} ({v['pd_source']}) x LGD {float(v['lgd']):.2f} ({v['lgd_source']}) x EAD "
+                f"{balance:,.2f}",
+            ),
+            (
+                "servicing_cost",
+                float(v["servicing_cost"]),
+                f"{len(held)} products x {cc['cost_per_product']:,.2f} + {len(live)} loans x {cc['cost_per_loan']:,.2f}",
+            ),
+            (
+                "contribution",
+                float(v["contribution"]),
+                "loan_nii + deposit_spread + fees - expected_loss - servicing_cost",
+            ),
+        ],
+        columns=["component", "amount", "formula"],
+    )
+    sources = pd.concat(
+        [
+            _rows(
+                live,
+                "loans",
+                "loan_id",
+                "loan_nii, expected_loss, servicing_cost",
+                ["balance", "interest_rate", "start_date", "maturity_date", "guarantee_type"],
+            ),
+            _rows(dep, "deposits", "account_id", "deposit_spread", ["mtd_avg_balance"]),
+            _rows(
+                held.assign(annual_fee=annual_fee),
+                "product_holdings",
+                "holding_id",
+                "fees, servicing_cost",
+                ["product_family", "annual_fee"],
+            ),
+        ],
+        ignore_index=True,
+    )
     first = ["component", "extract", "record_key", "source_file", "row_number", "sha256"]
     sources = sources[first + [c for c in sources.columns if c not in first]]
     return ValueTrace(customer_id, components, sources)

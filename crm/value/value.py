@@ -66,13 +66,22 @@ def loan_attributes(loans: pd.DataFrame) -> pd.DataFrame:
     live["rate_w"] = live["interest_rate"].astype("float64") * live["w"]
     live["term_w"] = live["term"].astype("float64") * live["w"]
     agg = live.groupby("customer_id").agg(w=("w", "sum"), rate_w=("rate_w", "sum"), term_w=("term_w", "sum"))
-    top = live.sort_values(["customer_id", "balance", "loan_id"], ascending=[True, False, True]).drop_duplicates(
-        "customer_id").set_index("customer_id")["guarantee_type"]
-    return pd.DataFrame({
-        "loan_rate_pct": agg["rate_w"] / agg["w"],
-        "loan_term_months": agg["term_w"] / agg["w"],
-        "guarantee_type": top,
-    }).rename_axis("customer_id").reset_index()
+    top = (
+        live.sort_values(["customer_id", "balance", "loan_id"], ascending=[True, False, True])
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")["guarantee_type"]
+    )
+    return (
+        pd.DataFrame(
+            {
+                "loan_rate_pct": agg["rate_w"] / agg["w"],
+                "loan_term_months": agg["term_w"] / agg["w"],
+                "guarantee_type": top,
+            }
+        )
+        .rename_axis("customer_id")
+        .reset_index()
+    )
 
 
 def contribution(c360: pd.DataFrame, scores: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -91,12 +100,10 @@ def contribution(c360: pd.DataFrame, scores: pd.DataFrame, config: dict[str, Any
     default_rate = float(ftp.loc[ftp["bucket"] == cc["default_term_bucket"], "rate"].iloc[0])
     if "loan_term_months" in df.columns:
         term = pd.to_numeric(df["loan_term_months"], errors="coerce")
-        idx = np.searchsorted(ftp["max_months"].to_numpy(dtype="float64"), term.to_numpy(dtype="float64"),
-                              side="left")
+        idx = np.searchsorted(ftp["max_months"].to_numpy(dtype="float64"), term.to_numpy(dtype="float64"), side="left")
         idx = np.minimum(idx, len(ftp) - 1)
         ftp_rate = pd.Series(ftp["rate"].to_numpy()[idx], index=df.index).where(term.notna(), default_rate)
-        bucket = pd.Series(ftp["bucket"].to_numpy()[idx], index=df.index).where(
-            term.notna(), cc["default_term_bucket"])
+        bucket = pd.Series(ftp["bucket"].to_numpy()[idx], index=df.index).where(term.notna(), cc["default_term_bucket"])
     else:
         ftp_rate = pd.Series(default_rate, index=df.index)
         bucket = pd.Series(cc["default_term_bucket"], index=df.index)
@@ -135,10 +142,12 @@ def contribution(c360: pd.DataFrame, scores: pd.DataFrame, config: dict[str, Any
     out["ead"] = balance
     out["expected_loss"] = (out["pd"] * out["lgd"] * balance).round(2)
 
-    out["servicing_cost"] = (cc["cost_per_product"] * _num(df, "products_held")
-                             + cc["cost_per_loan"] * _num(df, "loans")).round(2)
-    out["contribution"] = (out["loan_nii"] + out["deposit_spread"] + out["fees"]
-                           - out["expected_loss"] - out["servicing_cost"]).round(2)
+    out["servicing_cost"] = (
+        cc["cost_per_product"] * _num(df, "products_held") + cc["cost_per_loan"] * _num(df, "loans")
+    ).round(2)
+    out["contribution"] = (
+        out["loan_nii"] + out["deposit_spread"] + out["fees"] - out["expected_loss"] - out["servicing_cost"]
+    ).round(2)
     out["config_version"] = config["version"]
     return out
 
@@ -147,8 +156,9 @@ def value_segment(frame: pd.DataFrame, config: dict[str, Any]) -> pd.Series:
     """retail / sme / corporate: SME = corporate with enterprise_size in config sme_sizes (S 小型, X 微型)."""
     size = frame["enterprise_size"] if "enterprise_size" in frame.columns else pd.Series(None, index=frame.index)
     sme = (frame["segment"] == "corporate") & size.isin(config["value_score"]["sme_sizes"])
-    return pd.Series(np.where(frame["segment"] == "retail", "retail", np.where(sme, "sme", "corporate")),
-                     index=frame.index)
+    return pd.Series(
+        np.where(frame["segment"] == "retail", "retail", np.where(sme, "sme", "corporate")), index=frame.index
+    )
 
 
 def value_score(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -190,8 +200,9 @@ def tiers(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     tc = config["tiers"]
     out = frame.copy()
     s = _num(out, "value_score")
-    out["value_tier"] = np.select([s >= tc["strategic"], s >= tc["key"], s >= tc["growth"]], TIERS[:3],
-                                  default="standard")
+    out["value_tier"] = np.select(
+        [s >= tc["strategic"], s >= tc["key"], s >= tc["growth"]], TIERS[:3], default="standard"
+    )
     fc = _five_class(out)
     grade = out["grade"] if "grade" in out.columns else pd.Series(pd.NA, index=out.index, dtype="object")
     bad_class = (fc >= tc["watch_five_class"]).fillna(False).astype(bool)
@@ -228,10 +239,14 @@ def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     5 unknown (tenure missing); 6 growth (tenure < mature_months); 7 mature."""
     lc = config["lifecycle"]
     out = frame.copy()
-    status = out["status"].astype("string") if "status" in out.columns else pd.Series(
-        pd.NA, index=out.index, dtype="string")
-    tenure = pd.to_numeric(out["tenure_months"], errors="coerce") if "tenure_months" in out.columns else \
-        pd.Series(np.nan, index=out.index)
+    status = (
+        out["status"].astype("string") if "status" in out.columns else pd.Series(pd.NA, index=out.index, dtype="string")
+    )
+    tenure = (
+        pd.to_numeric(out["tenure_months"], errors="coerce")
+        if "tenure_months" in out.columns
+        else pd.Series(np.nan, index=out.index)
+    )
     decline = pd.Series(False, index=out.index)
     for col in ("deposit_change_3m", "balance_change_3m"):
         if col in out.columns:
@@ -244,8 +259,9 @@ def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
         tenure.isna().to_numpy(bool),
         (tenure < lc["mature_months"]).fillna(False).to_numpy(bool),
     ]
-    out["lifecycle_stage"] = np.select(conds, ["churned", "dormant", "new", "decline", "unknown", "growth"],
-                                       default="mature")
+    out["lifecycle_stage"] = np.select(
+        conds, ["churned", "dormant", "new", "decline", "unknown", "growth"], default="mature"
+    )
     return out
 
 
@@ -253,15 +269,30 @@ def mart_columns(frame: pd.DataFrame, parts: pd.DataFrame) -> list[str]:
     """The columns of the ``customer_value`` mart that ``frame`` has, in order: the customer and its segments,
     every column of the contribution ``parts`` (:func:`contribution`), the value score and its ranks, tiers,
     key account, lifecycle stage and trends, branch and manager."""
-    keep = ["customer_id", "segment", "value_segment", *[c for c in parts.columns if c != "customer_id"],
-            "value_score", *[c for c in frame.columns if c.startswith("rank_")], "value_tier", "tier",
-            "watch", "review_flag", "key_account", "lifecycle_stage", "deposit_change_3m", "balance_change_3m",
-            "branch_id", "manager_id"]
+    keep = [
+        "customer_id",
+        "segment",
+        "value_segment",
+        *[c for c in parts.columns if c != "customer_id"],
+        "value_score",
+        *[c for c in frame.columns if c.startswith("rank_")],
+        "value_tier",
+        "tier",
+        "watch",
+        "review_flag",
+        "key_account",
+        "lifecycle_stage",
+        "deposit_change_3m",
+        "balance_change_3m",
+        "branch_id",
+        "manager_id",
+    ]
     return [c for c in dict.fromkeys(keep) if c in frame.columns]
 
 
-def customer_value(c360: pd.DataFrame, earlier: pd.DataFrame, scores: pd.DataFrame, loans: pd.DataFrame,
-                   config: dict[str, Any]) -> pd.DataFrame:
+def customer_value(
+    c360: pd.DataFrame, earlier: pd.DataFrame, scores: pd.DataFrame, loans: pd.DataFrame, config: dict[str, Any]
+) -> pd.DataFrame:
     """The ``customer_value`` mart of a month end (without its ``month_end``): the month's customer 360
     (``c360``) with the loan attributes of the staged ``loans`` (:func:`loan_attributes`), the trends against
     the customer 360 of three month ends before (``earlier``, :func:`trends`), the contribution with the
@@ -270,7 +301,8 @@ def customer_value(c360: pd.DataFrame, earlier: pd.DataFrame, scores: pd.DataFra
     frame = c360.merge(loan_attributes(loans), on="customer_id", how="left")
     frame = frame.merge(trends(c360, earlier), on="customer_id", how="left")
     parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
-    frame = frame.merge(parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"),
-                        on="customer_id", how="left")
+    frame = frame.merge(
+        parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"), on="customer_id", how="left"
+    )
     frame = lifecycle(tiers(value_score(frame, config), config), config)
     return frame[mart_columns(frame, parts)]

@@ -215,7 +215,7 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
-            url = "postgresql+psycopg://" + url[len(bare):]
+            url = "postgresql+psycopg://" + url[len(bare) :]
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -303,7 +303,8 @@ def copy_frame(conn: sa.Connection, name: str, frame: pd.DataFrame, integer_colu
     schema = schema_of(conn)
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        target, sql.SQL(", ").join(sql.Identifier(str(c)) for c in frame.columns))
+        target, sql.SQL(", ").join(sql.Identifier(str(c)) for c in frame.columns)
+    )
     columns = []
     for col in frame.columns:
         series = frame[col]

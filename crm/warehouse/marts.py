@@ -56,8 +56,9 @@ def replace_partition(conn: sa.Connection, name: str, frame: pd.DataFrame, parti
     if uses_copy(conn):
         integer = [c["name"] for c in existing or [] if isinstance(c["type"], sa.Integer)]
         return copy_frame(conn, name, frame, integer)
-    frame.to_sql(name, conn, schema=schema, if_exists="append", index=False, method="multi", chunksize=2000,
-                 dtype=types)
+    frame.to_sql(
+        name, conn, schema=schema, if_exists="append", index=False, method="multi", chunksize=2000, dtype=types
+    )
     return len(frame)
 
 
@@ -84,8 +85,11 @@ def _add_new_columns(conn: sa.Connection, name: str, frame: pd.DataFrame) -> lis
     """Schema evolution of an existing mart: columns of ``frame`` the table lacks are added (nullable; earlier
     partitions read NULL there). Columns the frame lacks stay and get NULL in the new rows. Returns the table's
     columns as they were before (SQLAlchemy inspector entries), or None when there is no such table yet."""
-    existing = sa.inspect(conn).get_columns(name, schema=schema_of(conn)) if sa.inspect(conn).has_table(
-        name, schema=schema_of(conn)) else None
+    existing = (
+        sa.inspect(conn).get_columns(name, schema=schema_of(conn))
+        if sa.inspect(conn).has_table(name, schema=schema_of(conn))
+        else None
+    )
     if existing is None:
         return None
     have = {c["name"] for c in existing}
@@ -153,8 +157,11 @@ def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None =
         clause = (" WHERE " + " AND ".join(f'"{c}" = ${c}' for c in where)) if where else ""
         raw = conn.connection.driver_connection
         kinds = {d[0]: d[1].id for d in raw.execute(f"SELECT * FROM {_quoted(conn, name)} LIMIT 0").description}
-        columns = ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' if k == "decimal" else f'"{c}"'
-                            for c, k in kinds.items()) if "decimal" in kinds.values() else "*"
+        columns = (
+            ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' if k == "decimal" else f'"{c}"' for c, k in kinds.items())
+            if "decimal" in kinds.values()
+            else "*"
+        )
         frame = raw.execute(f"SELECT {columns} FROM {_quoted(conn, name)}{clause}", dict(where or {})).df()
         return _exact_integers(frame, [c for c, k in kinds.items() if k in _DUCKDB_INTEGERS])
     clause = (" WHERE " + " AND ".join(f'"{c}" = :{c}' for c in where)) if where else ""
@@ -196,6 +203,7 @@ def read_latest_month(conn: sa.Connection, name: str, day: object, *, before: bo
     if not has_table(conn, name):
         return pd.DataFrame()
     op = "<" if before else "<="
-    last = conn.execute(sa.text(f"SELECT max(month_end) FROM {_quoted(conn, name)} WHERE month_end {op} :d"),
-                        {"d": day}).scalar()
+    last = conn.execute(
+        sa.text(f"SELECT max(month_end) FROM {_quoted(conn, name)} WHERE month_end {op} :d"), {"d": day}
+    ).scalar()
     return read_table(conn, name, {"month_end": last}) if last is not None else pd.DataFrame()

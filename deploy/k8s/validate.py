@@ -33,8 +33,13 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 SECRET_ENV = ("CRM_MASKING_KEY", "CRM_WAREHOUSE_URL", "CRM_SMTP_PASSWORD", "DAGSTER_PG_PASSWORD")
-PG_PLACEHOLDERS = {"DAGSTER_PG_HOST": "postgres.invalid", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_DB": "dagster",
-                   "DAGSTER_PG_USER": "dagster", "DAGSTER_PG_PASSWORD": "placeholder"}
+PG_PLACEHOLDERS = {
+    "DAGSTER_PG_HOST": "postgres.invalid",
+    "DAGSTER_PG_PORT": "5432",
+    "DAGSTER_PG_DB": "dagster",
+    "DAGSTER_PG_USER": "dagster",
+    "DAGSTER_PG_PASSWORD": "placeholder",
+}
 
 
 class Invalid(Exception):
@@ -90,8 +95,12 @@ def build_job(cls: type, config: dict):
         job_config = context.get_k8s_job_config(job_image=None, run_launcher=launcher)
         name = get_job_name_from_run_id(run.run_id)
         job = construct_dagster_k8s_job(
-            job_config=job_config, args=["dagster", "api", "execute_run", "{}"], job_name=name, pod_name=name,
-            component="run_worker", user_defined_k8s_config=context.run_k8s_config,
+            job_config=job_config,
+            args=["dagster", "api", "execute_run", "{}"],
+            job_name=name,
+            pod_name=name,
+            component="run_worker",
+            user_defined_k8s_config=context.run_k8s_config,
             labels={"dagster/job": run.job_name, "dagster/run-id": run.run_id},
         )
     except Exception as e:  # the launcher's own checks and the Kubernetes models raise plain exceptions
@@ -128,8 +137,9 @@ def check_job(block_config: dict, launcher, context, job) -> list[str]:
         problems.append("no resource requests and limits")
     if problems:
         raise Invalid("the run pod is not as intended:\n" + "\n".join(f"  - {p}" for p in problems))
-    secrets = ", ".join(f"{v}<-{env[v].value_from.secret_key_ref.name}/{env[v].value_from.secret_key_ref.key}"
-                        for v in SECRET_ENV)
+    secrets = ", ".join(
+        f"{v}<-{env[v].value_from.secret_key_ref.name}/{env[v].value_from.secret_key_ref.key}" for v in SECRET_ENV
+    )
     return [
         f"job {job.metadata.name} in namespace {context.namespace}, image {container.image}",
         f"service account {spec.service_account_name}, DAGSTER_HOME {env['DAGSTER_HOME'].value}",
@@ -155,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     block = yaml.safe_load(args.launcher.read_text())["run_launcher"]
     try:
         cls, config = check_schema(block)
-        print(f"ok  {block['module']}.{block['class']} config is valid for its schema "
-              f"(dagster {dagster.__version__}, dagster-k8s {dagster_k8s.__version__})")
+        print(
+            f"ok  {block['module']}.{block['class']} config is valid for its schema "
+            f"(dagster {dagster.__version__}, dagster-k8s {dagster_k8s.__version__})"
+        )
         check_instance(args.instance, block)
         print(f"ok  {args.instance} with this run_launcher is a valid instance configuration")
         launcher, context, job = build_job(cls, config)

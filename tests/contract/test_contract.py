@@ -9,9 +9,23 @@ from crm.contract.model import Column, Extract
 ROOT = Path(__file__).resolve().parents[2]
 
 REQUIRED_EXTRACTS = {
-    "branches", "staff", "customers", "corporates", "contacts", "related_parties", "loans", "repayments",
-    "loan_performance", "deposits", "transactions", "product_holdings", "financial_statements",
-    "bureau_records", "interactions", "service_requests", "surveys",
+    "branches",
+    "staff",
+    "customers",
+    "corporates",
+    "contacts",
+    "related_parties",
+    "loans",
+    "repayments",
+    "loan_performance",
+    "deposits",
+    "transactions",
+    "product_holdings",
+    "financial_statements",
+    "bureau_records",
+    "interactions",
+    "service_requests",
+    "surveys",
 }
 
 
@@ -62,8 +76,7 @@ def test_since_declaration_errors_are_caught():
         Extract("x", "X", "x", "x", (a, Column("m", "decimal", "m", since=day)), key=("a",), control_sum_column="m")
     with pytest.raises(ValueError, match="after its extract's"):
         Extract("x", "X", "x", "x", (a, Column("b", "int", "b", since=day)), key=("a",), since=day)
-    e = Extract("x", "X", "x", "x", (a, Column("b", "int", "b", since=day)), key=("a",),
-                since=dt.date(2026, 1, 1))
+    e = Extract("x", "X", "x", "x", (a, Column("b", "int", "b", since=day)), key=("a",), since=dt.date(2026, 1, 1))
     assert not e.sent_on(dt.date(2025, 12, 31)) and e.sent_on(dt.date(2026, 1, 1))
     assert e.as_of(day - dt.timedelta(days=1)).column_names == ["a"] and e.as_of(day) is e
     assert [(d, c.name) for d, c in e.changes] == [(day, "b")]
@@ -84,15 +97,26 @@ def test_contract_docs_show_since_and_history():
     branches = contract.get("branches")
     new_column = Column("swift_code", "string", "SWIFT代码", max_length=11, text="reject", since=day)
     versioned = dataclasses.replace(branches, columns=(*branches.columns, new_column))
-    new_extract = dataclasses.replace(contract.get("staff"), name="collateral", file_code="COLLAT", title="押品信息",
-                                      references=(), since=dt.date(2026, 9, 1))
+    new_extract = dataclasses.replace(
+        contract.get("staff"),
+        name="collateral",
+        file_code="COLLAT",
+        title="押品信息",
+        references=(),
+        since=dt.date(2026, 9, 1),
+    )
     text = render_markdown((versioned, new_extract))
     assert "| [`collateral`](#押品信息--collateral) | `COLLAT` | 押品信息 | snapshot | daily from 2026-09-01 |" in text
     assert "- Sent: every business date, from business date 2026-09-01 (not expected before)" in text
-    assert f"- Columns added later: `swift_code` from 2026-07-01. A file dated before a column's date has the " \
-           f"layout without it ({len(branches.columns)} fields before 2026-07-01)" in text
+    assert (
+        f"- Columns added later: `swift_code` from 2026-07-01. A file dated before a column's date has the "
+        f"layout without it ({len(branches.columns)} fields before 2026-07-01)" in text
+    )
     assert "| text | since |" in text and "| reject | 2026-07-01 |" in text
-    assert "| 2026-07-01 | column `branches.swift_code` (SWIFT代码) |\n| 2026-09-01 | extract `collateral` (押品信息) |" in text
+    assert (
+        "| 2026-07-01 | column `branches.swift_code` (SWIFT代码) |\n| 2026-09-01 | extract `collateral` (押品信息) |"
+        in text
+    )
     assert "## Changes to the contract" in text and "History: none yet" not in text
     today = render_markdown()
     assert "## Changes to the contract" in today and "History: none yet" in today and " since |" not in today

@@ -20,9 +20,27 @@ from crm.contract.identifiers import (
     load_kinds,
 )
 
-HOSTILE = ["/etc/passwd", "../../x", "C:\\x", "..", ".", "<script>alert(1)</script>", "=HYPERLINK(\"x\")",
-           "'; DROP TABLE loans;--", "a b", "\u202eS000001", "S000\u200b001", "S000001\n", "S000001\r",
-           "\nS000001", "S000001\x00", "S000001 ", " S000001", "Ｓ000001", "S٠٠٠٠٠١"]
+HOSTILE = [
+    "/etc/passwd",
+    "../../x",
+    "C:\\x",
+    "..",
+    ".",
+    "<script>alert(1)</script>",
+    '=HYPERLINK("x")',
+    "'; DROP TABLE loans;--",
+    "a b",
+    "\u202eS000001",
+    "S000\u200b001",
+    "S000001\n",
+    "S000001\r",
+    "\nS000001",
+    "S000001\x00",
+    "S000001 ",
+    " S000001",
+    "Ｓ000001",
+    "S٠٠٠٠٠١",
+]
 
 
 def test_every_key_and_reference_column_has_an_identifier_kind():
@@ -35,8 +53,12 @@ def test_every_key_and_reference_column_has_an_identifier_kind():
                 assert set(c.id_kind) <= set(kinds())
                 assert c.text == "reject"
     # and the other id-like columns named in the issue
-    for e, col in [("loans", "contract_id"), ("related_parties", "related_customer_id"), ("surveys", "related_id"),
-                   ("product_holdings", "product_code")]:
+    for e, col in [
+        ("loans", "contract_id"),
+        ("related_parties", "related_customer_id"),
+        ("surveys", "related_id"),
+        ("product_holdings", "product_code"),
+    ]:
         assert contract.get(e).column(col).id_kind, (e, col)
 
 
@@ -76,10 +98,35 @@ def test_no_pattern_accepts_a_character_outside_the_id_alphabet():
                 assert set(value) <= ID_ALPHABET, (k.name, value)
 
 
-@pytest.mark.parametrize("pattern", [
-    ".", "S.*", "\\d{6}", "[^0-9]+", "[0-z]+", "(S)[0-9]", "^S[0-9]$", "S[0-9] ", "[/]", "S{2,1}", "*S",
-    "[0-9]{3", "S{\u0663}", "S{1,\u0663}", "S[0-9]{6}\\Z", "(?i:s)", "(?:S", "S)", "[A-Z0-9.]", "S|", "|S", "S||T", "(?:)", "[a-Z]",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ".",
+        "S.*",
+        "\\d{6}",
+        "[^0-9]+",
+        "[0-z]+",
+        "(S)[0-9]",
+        "^S[0-9]$",
+        "S[0-9] ",
+        "[/]",
+        "S{2,1}",
+        "*S",
+        "[0-9]{3",
+        "S{\u0663}",
+        "S{1,\u0663}",
+        "S[0-9]{6}\\Z",
+        "(?i:s)",
+        "(?:S",
+        "S)",
+        "[A-Z0-9.]",
+        "S|",
+        "|S",
+        "S||T",
+        "(?:)",
+        "[a-Z]",
+    ],
+)
 def test_patterns_outside_the_vocabulary_are_refused(pattern):
     with pytest.raises(IdentifierError):
         check_pattern(pattern, "test")
@@ -99,12 +146,15 @@ def test_a_bank_can_change_a_pattern(tmp_path):
     assert re.search(staff.regex, "SH00009") and not re.search(staff.regex, "S000009")
 
 
-@pytest.mark.parametrize("change, message", [
-    (('pattern = "S[0-9]{6}"', 'pattern = "S.+"'), "not allowed"),
-    (('example = "S000009"', 'example = "X000009"'), "example does not match"),
-    (('pattern = "S[0-9]{6}"', 'pattern = "S[0-9]*"'), None),  # fine: does not match the empty string
-    (('pattern = "S[0-9]{6}"', 'pattern = "[0-9]*"\nexample_typo = "x"'), "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('pattern = "S[0-9]{6}"', 'pattern = "S.+"'), "not allowed"),
+        (('example = "S000009"', 'example = "X000009"'), "example does not match"),
+        (('pattern = "S[0-9]{6}"', 'pattern = "S[0-9]*"'), None),  # fine: does not match the empty string
+        (('pattern = "S[0-9]{6}"', 'pattern = "[0-9]*"\nexample_typo = "x"'), "unknown keys"),
+    ],
+)
 def test_malformed_settings_stop_the_load(tmp_path, change, message):
     path = tmp_path / "identifiers.toml"
     path.write_text(IDENTIFIERS_FILE.read_text(encoding="utf-8").replace(*change), encoding="utf-8")

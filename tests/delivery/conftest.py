@@ -109,8 +109,9 @@ class SmtpServer:
     def transport(self, retries: int = 5, **kw) -> tuple[SmtpTransport, list[float]]:
         """A transport whose backoff sleeps are recorded instead of slept."""
         sleeps: list[float] = []
-        return SmtpTransport(self.settings(**kw), retries=retries, backoff=(0.01, 2.0, 0.05),
-                             sleep=sleeps.append), sleeps
+        return SmtpTransport(
+            self.settings(**kw), retries=retries, backoff=(0.01, 2.0, 0.05), sleep=sleeps.append
+        ), sleeps
 
 
 @pytest.fixture
@@ -125,19 +126,30 @@ def smtp_server():
         controller.stop()
 
 
-def render(tmp_path: Path, report: str, period: str, recipient_id: str, rows: int = 3,
-           version: str = "v1") -> OutboxItem:
+def render(
+    tmp_path: Path, report: str, period: str, recipient_id: str, rows: int = 3, version: str = "v1"
+) -> OutboxItem:
     """Write a small rendered report (HTML + PDF) for one recipient and return its outbox item."""
     folder = tmp_path / "reports" / report / period
     folder.mkdir(parents=True, exist_ok=True)
     html = folder / f"{recipient_id}.html"
     pdf = folder / f"{recipient_id}.pdf"
-    html.write_text(f"<html><body><h1>客户经理月报 {period}</h1><p>{recipient_id} {version}</p>"
-                    f"<p>rows: {rows}</p></body></html>", encoding="utf-8")
+    html.write_text(
+        f"<html><body><h1>客户经理月报 {period}</h1><p>{recipient_id} {version}</p><p>rows: {rows}</p></body></html>",
+        encoding="utf-8",
+    )
     pdf.write_bytes(b"%PDF-1.4\n% fake pdf " + f"{report}|{period}|{recipient_id}|{version}".encode() + b"\n%%EOF\n")
-    return OutboxItem(report=report, period=period, recipient_id=recipient_id, rows=rows,
-                      subject=f"{period} 客户经理月报", html_path=str(html), pdf_path=str(pdf),
-                      recipient_role="relationship_manager", rendered_at=RENDERED_AT)
+    return OutboxItem(
+        report=report,
+        period=period,
+        recipient_id=recipient_id,
+        rows=rows,
+        subject=f"{period} 客户经理月报",
+        html_path=str(html),
+        pdf_path=str(pdf),
+        recipient_role="relationship_manager",
+        rendered_at=RENDERED_AT,
+    )
 
 
 def scan_rows(items, *, passed: bool = True, root: Path | None = None, run_id: str = "test") -> list[dict]:
@@ -147,9 +159,18 @@ def scan_rows(items, *, passed: bool = True, root: Path | None = None, run_id: s
     for it in items:
         parts = {source_label(p, root): Path(p).read_bytes() for p in (it.html_path, it.pdf_path) if p}
         parts[subject_label(it.report, it.period, it.recipient_id)] = subject_bytes(it.subject)
-        rows += [{"sha256": sha256_of(data), "source": label, "period": it.period, "passed": passed,
-                  "findings": 0 if passed else 1, "method": "values", "run_id": run_id}
-                 for label, data in parts.items()]
+        rows += [
+            {
+                "sha256": sha256_of(data),
+                "source": label,
+                "period": it.period,
+                "passed": passed,
+                "findings": 0 if passed else 1,
+                "method": "values",
+                "run_id": run_id,
+            }
+            for label, data in parts.items()
+        ]
     return rows
 
 

@@ -190,8 +190,9 @@ def test_backfill_does_not_resend_unless_asked(wh, smtp_server, tmp_path):
 
 def test_empty_report_is_skipped_and_logged(wh, smtp_server, tmp_path, caplog):
     caplog.set_level(logging.INFO)
-    counts = _enqueue(wh, [render(tmp_path, REPORT, PERIOD, STAFF[0], rows=0),
-                           render(tmp_path, REPORT, PERIOD, STAFF[1])])
+    counts = _enqueue(
+        wh, [render(tmp_path, REPORT, PERIOD, STAFF[0], rows=0), render(tmp_path, REPORT, PERIOD, STAFF[1])]
+    )
     assert counts.skipped_empty == 1
     summary = _deliver(wh, smtp_server.transport()[0])
     assert (summary.sent, summary.skipped_empty) == (1, 1)  # (f)
@@ -279,12 +280,18 @@ def test_unbuildable_message_fails_without_sending(wh, tmp_path, caplog):
     assert [p.name for p in out.iterdir()] == [f"{REPORT}__{PERIOD}__{STAFF[1]}.eml"]
 
 
-@pytest.mark.parametrize(("address", "reason"), [
-    (None, "no_address"), ("", "no_address"), (KeyError, "no_address"),
-    ("rm.a@branch.example;rm.b@branch.example", "invalid_address"),
-    ("rm.a@branch.example, rm.b@branch.example", "invalid_address"),
-    ("Wang <rm.a@branch.example>", "invalid_address"), ("rm.a@branch.example\nBcc: x@evil.example", "invalid_address"),
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        (None, "no_address"),
+        ("", "no_address"),
+        (KeyError, "no_address"),
+        ("rm.a@branch.example;rm.b@branch.example", "invalid_address"),
+        ("rm.a@branch.example, rm.b@branch.example", "invalid_address"),
+        ("Wang <rm.a@branch.example>", "invalid_address"),
+        ("rm.a@branch.example\nBcc: x@evil.example", "invalid_address"),
+    ],
+)
 def test_recipient_without_a_usable_address_is_undeliverable_not_failed(wh, tmp_path, caplog, address, reason):
     caplog.set_level(logging.INFO)
     _enqueue(wh, [render(tmp_path, REPORT, PERIOD, s) for s in STAFF[:2]])
@@ -304,8 +311,9 @@ def test_recipient_without_a_usable_address_is_undeliverable_not_failed(wh, tmp_
     assert (rows[STAFF[0]]["status"], rows[STAFF[0]]["last_error"]) == (UNDELIVERABLE, reason)
     assert rows[STAFF[0]]["attempts"] == 0 and rows[STAFF[0]]["message_id"] is None  # nothing handed over
     assert [p.name for p in out.iterdir()] == [f"{REPORT}__{PERIOD}__{STAFF[1]}.eml"]
-    assert any(STAFF[0] in r.getMessage() and reason in r.getMessage() for r in caplog.records
-               if r.levelno == logging.WARNING)
+    assert any(
+        STAFF[0] in r.getMessage() and reason in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+    )
     _assert_no_address(wh, caplog)
     # not picked up again by delivery; a re-render for a servable recipient queues it again
     assert deliver(wh.engine, wh.schema, FileTransport(out), _build(wh)).sent == 0

@@ -66,30 +66,55 @@ def _deliver(wh, out: Path, **kw):
 
 
 def _scan(sha: str, passed: bool, at: dt.datetime, source: str = "2026-10/x.html") -> dict:
-    return {"sha256": sha, "source": source, "period": PERIOD, "passed": passed, "findings": 0 if passed else 2,
-            "method": "values", "run_id": "r", "scanned_at": at}
+    return {
+        "sha256": sha,
+        "source": source,
+        "period": PERIOD,
+        "passed": passed,
+        "findings": 0 if passed else 2,
+        "method": "values",
+        "run_id": "r",
+        "scanned_at": at,
+    }
 
 
 def test_coverage_is_the_latest_verdict_on_the_exact_bytes(wh):
     a, b, c, never = (sha256_of(x) for x in (b"a", b"b", b"c", b"never"))
-    assert _record(wh, [
-        _scan(a, True, T0),
-        _scan(b, True, T0), _scan(b, False, T0 + dt.timedelta(minutes=5)),  # the raw zone gained its value
-        _scan(c, True, T0), _scan(c, False, T0),  # the same instant: the failing scan wins
-    ]) == 5
+    assert (
+        _record(
+            wh,
+            [
+                _scan(a, True, T0),
+                _scan(b, True, T0),
+                _scan(b, False, T0 + dt.timedelta(minutes=5)),  # the raw zone gained its value
+                _scan(c, True, T0),
+                _scan(c, False, T0),  # the same instant: the failing scan wins
+            ],
+        )
+        == 5
+    )
     assert _coverage(wh, [a, b, c, never]) == {a: True, b: False, c: False}
     _record(wh, [_scan(b, True, T0 + dt.timedelta(minutes=9))])  # scanned again and clean: covered again
     assert _coverage(wh, [b]) == {b: True}
     with begin(wh.engine, wh.schema) as conn:
-        stored = conn.execute(sa.select(leak_scan_files.c.method, sa.func.count()).group_by(
-            leak_scan_files.c.method)).all()
+        stored = conn.execute(
+            sa.select(leak_scan_files.c.method, sa.func.count()).group_by(leak_scan_files.c.method)
+        ).all()
     assert stored == [("values", 6)]
 
 
-@pytest.mark.parametrize("bad", [
-    {"sha256": "ABC"}, {"sha256": "g" * 64}, {"source": ""}, {"method": "guess"}, {"passed": "yes"},
-    {"passed": True, "findings": 1}, {"findings": -1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sha256": "ABC"},
+        {"sha256": "g" * 64},
+        {"source": ""},
+        {"method": "guess"},
+        {"passed": "yes"},
+        {"passed": True, "findings": 1},
+        {"findings": -1},
+    ],
+)
 def test_malformed_scan_rows_are_refused_and_nothing_is_written(wh, bad):
     good = _scan(sha256_of(b"x"), True, T0)
     with pytest.raises(ValueError, match="scan row 1"):
@@ -99,8 +124,18 @@ def test_malformed_scan_rows_are_refused_and_nothing_is_written(wh, bad):
 
 def test_structural_scans_are_recorded_as_such(wh):
     notice = b"job month_end_pipeline partition 2026-10-01 failed: step marts__customer_360, run 1234"
-    _record(wh, [{"sha256": sha256_of(notice), "source": "notice:run-1234", "passed": True, "findings": 0,
-                  "method": "structural"}])
+    _record(
+        wh,
+        [
+            {
+                "sha256": sha256_of(notice),
+                "source": "notice:run-1234",
+                "passed": True,
+                "findings": 0,
+                "method": "structural",
+            }
+        ],
+    )
     assert _coverage(wh, [sha256_of(notice)]) == {sha256_of(notice): True}
 
 
@@ -128,7 +163,9 @@ def test_unscanned_leaking_and_changed_reports_are_held_the_others_sent(wh, tmp_
     assert rows["S0002"]["attempts"] == 0 and rows["S0002"]["message_id"] is None  # nothing handed over
     assert [p.name for p in out.iterdir()] == [f"{REPORT}__{PERIOD}__S0001.eml"]
     assert {(h.recipient_id, h.reason) for h in summary.holds} == {
-        ("S0002", rows["S0002"]["last_error"]), ("S0003", rows["S0003"]["last_error"])}
+        ("S0002", rows["S0002"]["last_error"]),
+        ("S0003", rows["S0003"]["last_error"]),
+    }
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("S0002" in m and "held" in m and "found personal data" in m for m in warned)
 
@@ -153,8 +190,11 @@ def test_a_part_changed_after_its_passing_scan_is_held(wh, tmp_path, part):
     changed = items[0]
     if part == "subject":
         with begin(wh.engine, wh.schema) as conn:
-            conn.execute(sa.update(report_outbox).where(report_outbox.c.recipient_id == changed.recipient_id)
-                         .values(subject="【重点客户月报】王芳"))
+            conn.execute(
+                sa.update(report_outbox)
+                .where(report_outbox.c.recipient_id == changed.recipient_id)
+                .values(subject="【重点客户月报】王芳")
+            )
         label = f"subject:{REPORT}:{PERIOD}:{changed.recipient_id}"
     else:
         path = Path(changed.html_path if part == "html" else changed.pdf_path)

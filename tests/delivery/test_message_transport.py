@@ -31,9 +31,19 @@ HTML = "<html><body><h1>客户经理月报</h1><p>余额 1,234.56 万元</p></bo
 
 
 def _msg(recipient_id: str = "S0001", generation: int = 0, **kw):
-    args = dict(sender=SENDER, to=address_of(recipient_id), subject="2026年10月 客户经理月报", html=HTML,
-                pdf=PDF, pdf_filename="客户经理月报-2026-10.pdf", report="rm_monthly", period="2026-10",
-                recipient_id=recipient_id, generation=generation, date=dt.datetime(2026, 11, 1, 1, 30))
+    args = dict(
+        sender=SENDER,
+        to=address_of(recipient_id),
+        subject="2026年10月 客户经理月报",
+        html=HTML,
+        pdf=PDF,
+        pdf_filename="客户经理月报-2026-10.pdf",
+        report="rm_monthly",
+        period="2026-10",
+        recipient_id=recipient_id,
+        generation=generation,
+        date=dt.datetime(2026, 11, 1, 1, 30),
+    )
     args.update(kw)
     return build_message(**args)
 
@@ -42,9 +52,11 @@ def test_message_ids_are_deterministic_per_key_and_generation():
     a = message_id("rm_monthly", "2026-10", "S0001", 0, "bank.example")
     assert a == message_id("rm_monthly", "2026-10", "S0001", 0, "bank.example")
     assert re.fullmatch(r"<[0-9a-f]{32}@bank\.example>", a)
-    others = {message_id("rm_monthly", "2026-10", "S0001", 1, "bank.example"),
-              message_id("rm_monthly", "2026-10", "S0002", 0, "bank.example"),
-              message_id("rm_monthly", "2026-Q3", "S0001", 0, "bank.example")}
+    others = {
+        message_id("rm_monthly", "2026-10", "S0001", 1, "bank.example"),
+        message_id("rm_monthly", "2026-10", "S0002", 0, "bank.example"),
+        message_id("rm_monthly", "2026-Q3", "S0001", 0, "bank.example"),
+    }
     assert a not in others and len(others) == 3
     assert _msg()["Message-ID"] == a
     assert _msg().as_bytes() == _msg().as_bytes()  # boundaries and Date fixed too
@@ -58,8 +70,11 @@ def test_file_transport_writes_exact_parsable_eml_and_is_idempotent(tmp_path):
     results = [transport.send(m) for m in msgs]
     assert all(r.ok for r in results)
     files = sorted(out.iterdir())
-    assert [f.name for f in files] == ["rm_monthly__2026-10__S0001.eml", "rm_monthly__2026-10__S0001__g1.eml",
-                                       "rm_monthly__2026-10__S0002.eml"]
+    assert [f.name for f in files] == [
+        "rm_monthly__2026-10__S0001.eml",
+        "rm_monthly__2026-10__S0001__g1.eml",
+        "rm_monthly__2026-10__S0002.eml",
+    ]
     first = {f.name: f.read_bytes() for f in files}
     for m, r in zip(msgs, results, strict=True):
         raw = Path(r.location).read_bytes()
@@ -113,8 +128,12 @@ def test_5xx_on_data_is_permanent_and_4xx_exhausts_retries(smtp_server: SmtpServ
 
 def test_server_down_is_transient():
     sleeps: list[float] = []
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2, sender=SENDER),
-                              retries=2, backoff=(0.01, 2, 1), sleep=sleeps.append)
+    transport = SmtpTransport(
+        SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2, sender=SENDER),
+        retries=2,
+        backoff=(0.01, 2, 1),
+        sleep=sleeps.append,
+    )
     r = transport.send(_msg())
     assert (r.ok, r.permanent, r.attempts, r.code) == (False, False, 2, None)
     assert "ConnectionRefusedError" in r.error and sleeps == [0.01]
@@ -130,16 +149,22 @@ def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -155,21 +180,34 @@ def test_starttls_and_login(tmp_path):
         return AuthResult(success=auth_data.password == b"s3cret", handled=False)
 
     handler, port = Recorder(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=server_ctx,
-                            require_starttls=True, auth_required=True, authenticator=authenticator)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_ctx,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticator,
+    )
     controller.start()
     try:
         server = SmtpServer(handler, controller, "127.0.0.1", port)
         client_ctx = ssl.create_default_context(cafile=str(cert))
-        transport = SmtpTransport(server.settings(starttls=True, username="crm", password="s3cret"),
-                                  tls_context=client_ctx, sleep=lambda s: None)
+        transport = SmtpTransport(
+            server.settings(starttls=True, username="crm", password="s3cret"),
+            tls_context=client_ctx,
+            sleep=lambda s: None,
+        )
         assert "s3cret" not in repr(transport.settings)
         assert transport.send(_msg()).ok
         transport.close()
         assert len(handler.accepted) == 1 and logins == [("crm", b"s3cret")]
 
-        wrong = SmtpTransport(server.settings(starttls=True, username="crm", password="nope"),
-                              tls_context=client_ctx, sleep=lambda s: None)
+        wrong = SmtpTransport(
+            server.settings(starttls=True, username="crm", password="nope"),
+            tls_context=client_ctx,
+            sleep=lambda s: None,
+        )
         with pytest.raises(TransportConfigError, match="535"):
             wrong.send(_msg("S0002"))  # wrong credentials concern every message: raised, not retried
         assert len(handler.accepted) == 1 and wrong.connections == 1

@@ -29,8 +29,9 @@ def test_local_default_writes_eml_files(monkeypatch, tmp_path):
 
 
 def test_smtp_resource_delivers_each_message_once(smtp_server, warehouse, tmp_path: Path):
-    resource = DeliveryResource(transport="smtp", smtp_host=smtp_server.host, smtp_port=smtp_server.port,
-                                smtp_timeout=5.0, sender=SENDER)
+    resource = DeliveryResource(
+        transport="smtp", smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_timeout=5.0, sender=SENDER
+    )
     transport = resource.transport_for(tmp_path / "outbox")
     assert isinstance(transport, SmtpTransport)
     ensure_outbox(warehouse.engine, warehouse.schema)

@@ -46,26 +46,55 @@ def test_send_periods_sums_the_periods_and_lists_what_was_not_sent(wh, tmp_path,
         return None if recipient_id == "S0003" else address_of(recipient_id)
 
     log = logging.getLogger("test_send")
-    totals = send_periods(wh.engine, wh.schema, new_transport, ["2026-09", "2026-Q3"], sender=SENDER,
-                          address_of=address, reports_root=None, log=log)
+    totals = send_periods(
+        wh.engine,
+        wh.schema,
+        new_transport,
+        ["2026-09", "2026-Q3"],
+        sender=SENDER,
+        address_of=address,
+        reports_root=None,
+        log=log,
+    )
     assert len(transports) == 2  # one per period
-    assert {k: totals[k] for k in TOTALS} == {"sent": 2, "failed": 0, "deferred": 0, "held": 1,
-                                              "undeliverable": 1, "already_sent": 0, "skipped_empty": 0}
+    assert {k: totals[k] for k in TOTALS} == {
+        "sent": 2,
+        "failed": 0,
+        "deferred": 0,
+        "held": 1,
+        "undeliverable": 1,
+        "already_sent": 0,
+        "skipped_empty": 0,
+    }
     assert totals["held_rows"].startswith("- key_account 2026-09 S0002: ") and "never scanned" in totals["held_rows"]
     assert totals["undeliverable_rows"] == "- key_account 2026-09 S0003: no_address"
     assert "1 messages held by the send gate" in caplog.text
     assert "1 recipients undeliverable at send time: key_account 2026-09 S0003: no_address" in caplog.text
     with begin(wh.engine, wh.schema) as conn:
         status = {(r.report, r.recipient_id): r.status for r in conn.execute(sa.select(report_outbox))}
-    assert status == {("key_account", "S0001"): SENT, ("key_account", "S0002"): HELD,
-                      ("key_account", "S0003"): UNDELIVERABLE, ("satisfaction_quarter", "S0001"): SENT}
-    sent = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted((tmp_path / "outbox").glob("*.eml"))]
+    assert status == {
+        ("key_account", "S0001"): SENT,
+        ("key_account", "S0002"): HELD,
+        ("key_account", "S0003"): UNDELIVERABLE,
+        ("satisfaction_quarter", "S0001"): SENT,
+    }
+    sent = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
     names = sorted(part.get_filename() for m in sent for part in m.iter_attachments())
     assert names == ["key_account_2026-09_S0001.pdf", "satisfaction_quarter_2026-Q3_S0001.pdf"]
 
-    again = send_periods(wh.engine, wh.schema, new_transport, ["2026-09", "2026-Q3"], sender=SENDER,
-                         address_of=address, reports_root=None, log=log)
+    again = send_periods(
+        wh.engine,
+        wh.schema,
+        new_transport,
+        ["2026-09", "2026-Q3"],
+        sender=SENDER,
+        address_of=address,
+        reports_root=None,
+        log=log,
+    )
     assert (again["sent"], again["already_sent"], again["held_rows"] != "none") == (0, 2, True)
 
 

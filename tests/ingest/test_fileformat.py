@@ -157,8 +157,9 @@ def test_streamed_and_sliced_writes_give_the_same_bytes(tmp_path, encoding):
     df = pd.concat([branches_frame()] * 5, ignore_index=True)
     whole = write_extract(df, BRANCHES, D, tmp_path / "a", encoding=encoding)
     sliced = write_extract(df, BRANCHES, D, tmp_path / "b", encoding=encoding, slice_rows=2)
-    streamed = write_extract((df.iloc[i : i + 4] for i in range(0, len(df), 4)), BRANCHES, D, tmp_path / "c",
-                             encoding=encoding, slice_rows=3)
+    streamed = write_extract(
+        (df.iloc[i : i + 4] for i in range(0, len(df), 4)), BRANCHES, D, tmp_path / "c", encoding=encoding, slice_rows=3
+    )
     assert whole.read_bytes() == sliced.read_bytes() == streamed.read_bytes()
     assert read_extract(streamed, BRANCHES).records == 15
     assert not list((tmp_path / "c").glob("*.part"))

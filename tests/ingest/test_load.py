@@ -20,8 +20,9 @@ def zone(tmp_path, warehouse):
     landing, raw = tmp_path / "landing", tmp_path / "raw"
 
     def run(run_id="r1"):
-        return ingest_partition(LOANS, D, landing=landing, raw=raw, engine=warehouse.engine,
-                                schema=warehouse.schema, run_id=run_id)
+        return ingest_partition(
+            LOANS, D, landing=landing, raw=raw, engine=warehouse.engine, schema=warehouse.schema, run_id=run_id
+        )
 
     def drop(df, seq=1, ok=True):
         return write_extract(df, LOANS, D, landing_dir(landing, D), sequence=seq, write_ok=ok)

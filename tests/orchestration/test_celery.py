@@ -49,8 +49,10 @@ print([(r.job, r.success, r.failed_steps, r.failed_checks) for r in runs])
 assert [r.job for r in runs] == ["daily_pipeline", "month_end_pipeline"] and all(r.success for r in runs)
 """
 KEY = "5a" * 32  # one masking key for both homes, so their staged tokens can be compared
-DQ_COLUMNS = ("extract, business_date, source_file, sha256, suite_version, parsed, accepted, quarantined, "
-              "accepted_with_warnings, balanced")
+DQ_COLUMNS = (
+    "extract, business_date, source_file, sha256, suite_version, parsed, accepted, quarantined, "
+    "accepted_with_warnings, balanced"
+)
 
 
 def _require_rabbitmq() -> None:
@@ -61,11 +63,18 @@ def _require_rabbitmq() -> None:
 
 
 def _env(tmp: Path, home: Path, queue: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DAGSTER_", "CRM_")) and k != "PYTHONPATH"}
-    env.update(CRM_ENV="local", CRM_HOME=str(home), CRM_MASKING_KEY=KEY, DAGSTER_HOME=str(tmp / "dagster_home"),
-               CRM_EXECUTOR="celery", CRM_CELERY_BROKER=LOCAL_BROKER, CRM_CELERY_BACKEND=LOCAL_BACKEND, CRM_CELERY_QUEUE=queue,
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "CRM_")) and k != "PYTHONPATH"}
+    env.update(
+        CRM_ENV="local",
+        CRM_HOME=str(home),
+        CRM_MASKING_KEY=KEY,
+        DAGSTER_HOME=str(tmp / "dagster_home"),
+        CRM_EXECUTOR="celery",
+        CRM_CELERY_BROKER=LOCAL_BROKER,
+        CRM_CELERY_BACKEND=LOCAL_BACKEND,
+        CRM_CELERY_QUEUE=queue,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     return env
 
 
@@ -73,8 +82,9 @@ def _init_instance(env: dict[str, str]) -> None:
     """What docs/operations.md says to run once before the first worker starts: ``dagster instance migrate``
     creates the instance's storage. Workers open the instance as they start, and two starting together on a
     fresh SQLite instance both create its tables: one exits with ``table ... already exists``."""
-    proc = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
@@ -86,10 +96,33 @@ def _start_worker(name: str, env: dict, config: Path, queue: str, log: Path) -> 
     dagster-celery worker stop (``ContentDisallowed``)."""
     with log.open("w") as out:
         return subprocess.Popen(
-            [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
-             "-n", name, "-q", queue, "-l", "INFO", "-i", "orchestration.definitions", "--", "--concurrency=1",
-             "--without-mingle", "--without-gossip"],
-            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(BIN / "dagster-celery"),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(config),
+                "-n",
+                name,
+                "-q",
+                queue,
+                "-l",
+                "INFO",
+                "-i",
+                "orchestration.definitions",
+                "--",
+                "--concurrency=1",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -141,8 +174,12 @@ def _marts(home: Path) -> dict[str, pd.DataFrame]:
     """Every table of the warehouse with a ``month_end`` column (the marts the month-end job writes), the
     month's rows, in an order that does not depend on the order they were written in."""
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        names = [r[0] for r in con.execute("SELECT DISTINCT table_name FROM information_schema.columns "
-                                           "WHERE column_name = 'month_end' ORDER BY 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'month_end' ORDER BY 1"
+            ).fetchall()
+        ]
         out = {}
         for name in names:
             frame = con.execute(f'SELECT * FROM "{name}" WHERE month_end = ?', [DATE]).df()
@@ -154,8 +191,11 @@ def _run_steps(instance: dg.DagsterInstance, run) -> tuple[set, dict, set, set]:
     """(steps that succeeded, step -> Celery worker that ran it, pids of the steps, pids of the run start)."""
     events = [r.dagster_event for r in instance.all_logs(run.run_id) if r.dagster_event]
     # dagster-celery's worker task reports "Executing steps <key> in celery worker" with the worker's name
-    ran_on = {e.step_key: e.engine_event_data.metadata["Celery worker"].value for e in events
-              if e.event_type == DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")}
+    ran_on = {
+        e.step_key: e.engine_event_data.metadata["Celery worker"].value
+        for e in events
+        if e.event_type == DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")
+    }
     succeeded = {e.step_key for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
     step_pids = {e.pid for e in events if e.event_type == DagsterEventType.STEP_SUCCESS}
     orchestrator_pids = {e.pid for e in events if e.event_type == DagsterEventType.RUN_START}
@@ -173,7 +213,8 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
     dagster_home = Path(env["DAGSTER_HOME"])
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text(
-        f"storage:\n  sqlite:\n    base_dir: {tmp_path / 'dagster_storage'}\ntelemetry:\n  enabled: false\n")
+        f"storage:\n  sqlite:\n    base_dir: {tmp_path / 'dagster_storage'}\ntelemetry:\n  enabled: false\n"
+    )
     _init_instance(env)  # the storage, once: two workers starting together would both create it
     from orchestration.celery import write_worker_config
 
@@ -189,8 +230,9 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
         del ref_env["DAGSTER_HOME"]
         del ref_env["CRM_EXECUTOR"]  # the default, multiprocess
         ref_env["CRM_DAGSTER_DIR"] = str(tmp_path / "ref_dagster")
-        ref = subprocess.run([sys.executable, "-c", REFERENCE], env=ref_env, cwd=REPO, capture_output=True,
-                             text=True, timeout=600)
+        ref = subprocess.run(
+            [sys.executable, "-c", REFERENCE], env=ref_env, cwd=REPO, capture_output=True, text=True, timeout=600
+        )
         assert ref.returncode == 0, ref.stdout[-3000:] + ref.stderr[-3000:]
 
         hostnames = _wait_for_workers(names, logs)
@@ -198,9 +240,23 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
             run_log = tmp_path / f"celery-{job}.log"
             with run_log.open("w") as out:
                 proc = subprocess.run(
-                    [str(BIN / "dagster"), "job", "execute", "-m", "orchestration.definitions", "-j", job,
-                     "--tags", f'{{"dagster/partition": "{partition}"}}'],
-                    env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+                    [
+                        str(BIN / "dagster"),
+                        "job",
+                        "execute",
+                        "-m",
+                        "orchestration.definitions",
+                        "-j",
+                        job,
+                        "--tags",
+                        f'{{"dagster/partition": "{partition}"}}',
+                    ],
+                    env=env,
+                    cwd=REPO,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=300,
+                )
             assert proc.returncode == 0, run_log.read_text()[-5000:]
     finally:
         for w in workers:
@@ -269,8 +325,14 @@ def test_crm_executor_celery_runs_every_job_on_celery_and_the_default_stays_mult
     monkeypatch.setenv("CRM_EXECUTOR", "celery")
     celery = definitions()
     names = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
-    assert {"daily_pipeline", "month_end_pipeline", "monthly_reports", "quarterly_satisfaction",
-            "weekly_watch_list", "raw_retention"} == set(names)
+    assert {
+        "daily_pipeline",
+        "month_end_pipeline",
+        "monthly_reports",
+        "quarterly_satisfaction",
+        "weekly_watch_list",
+        "raw_retention",
+    } == set(names)
     assert sorted(j.name for j in celery.resolve_all_job_defs() if not j.name.startswith("__")) == names
     for name in names:
         job, default = celery.resolve_job_def(name), defs.resolve_job_def(name)

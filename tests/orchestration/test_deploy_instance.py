@@ -53,8 +53,10 @@ def test_every_connection_setting_comes_from_the_environment():
     config = yaml.safe_load(DEPLOY.read_text())
     db = config["storage"]["postgres"]["postgres_db"]
     assert {k: v for k, v in db.items()} == {
-        "hostname": {"env": "DAGSTER_PG_HOST"}, "port": {"env": "DAGSTER_PG_PORT"},
-        "db_name": {"env": "DAGSTER_PG_DB"}, "username": {"env": "DAGSTER_PG_USER"},
+        "hostname": {"env": "DAGSTER_PG_HOST"},
+        "port": {"env": "DAGSTER_PG_PORT"},
+        "db_name": {"env": "DAGSTER_PG_DB"},
+        "username": {"env": "DAGSTER_PG_USER"},
         "password": {"env": "DAGSTER_PG_PASSWORD"},
     }
     assert "postgres_url" not in config["storage"]["postgres"]
@@ -89,8 +91,9 @@ def test_the_deploy_instance_on_postgresql(dagster_db, deploy_home, monkeypatch)
         assert instance.run_monitoring_max_resume_run_attempts == 0
         assert not instance.telemetry_enabled
     with psycopg.connect(**PG, dbname=dagster_db, autocommit=True) as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        tables = {
+            r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        }
     assert {"runs", "event_logs", "jobs", "instigators", "concurrency_limits"} <= tables
 
 

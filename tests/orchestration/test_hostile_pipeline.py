@@ -55,9 +55,14 @@ OUTSIDE = f"/tmp/{uuid.uuid4().hex[:5]}"  # a staff id that is an absolute path 
 
 
 def _resources(home: Path) -> dict:
-    return {"crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home)),
-            "quality": QualityResource(engine="pandas"), "privacy": PrivacyResource(key=KEY),
-            "scoring": ScoringResource(auto_approve_first=True), "delivery": DeliveryResource(workers=1)}
+    return {
+        "crm_home": CrmHomeResource(root=str(home)),
+        "warehouse": WarehouseResource(crm_home=str(home)),
+        "quality": QualityResource(engine="pandas"),
+        "privacy": PrivacyResource(key=KEY),
+        "scoring": ScoringResource(auto_approve_first=True),
+        "delivery": DeliveryResource(workers=1),
+    }
 
 
 def _rewrite(home: Path, name: str, change) -> None:
@@ -108,19 +113,34 @@ def _free_text(column: str):
 def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("hostile") / "home"
     generate(home / "landing", customers=80, start=DAY, end=DAY, seed=23)
-    for name, change in (("staff", _staff), ("corporates", _corporates), ("branches", _branches),
-                         ("customers", _customers), ("interactions", _free_text("notes")),
-                         ("service_requests", _free_text("description")), ("surveys", _free_text("comment"))):
+    for name, change in (
+        ("staff", _staff),
+        ("corporates", _corporates),
+        ("branches", _branches),
+        ("customers", _customers),
+        ("interactions", _free_text("notes")),
+        ("service_requests", _free_text("description")),
+        ("surveys", _free_text("comment")),
+    ):
         _rewrite(home, name, change)
     runs = {}
     # the reports: the monthly and the quarterly report jobs' assets, in one run
-    for label, selection, pk in (("daily", DAILY_SELECTION, DAY.isoformat()), ("month_end", MONTH_END_SELECTION, MONTH),
-                                 ("reports", REPORTS_SELECTION | QUARTERLY_SELECTION, MONTH)):
-        runs[label] = dg.materialize(all_assets, selection=selection, partition_key=pk,
-                                     resources=_resources(home), instance=dg.DagsterInstance.ephemeral(),
-                                     raise_on_error=False)
-    home.joinpath("_runs").write_text(repr({k: (r.success, [e.step_key for e in r.all_events if e.is_step_failure])
-                                            for k, r in runs.items()}))
+    for label, selection, pk in (
+        ("daily", DAILY_SELECTION, DAY.isoformat()),
+        ("month_end", MONTH_END_SELECTION, MONTH),
+        ("reports", REPORTS_SELECTION | QUARTERLY_SELECTION, MONTH),
+    ):
+        runs[label] = dg.materialize(
+            all_assets,
+            selection=selection,
+            partition_key=pk,
+            resources=_resources(home),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    home.joinpath("_runs").write_text(
+        repr({k: (r.success, [e.step_key for e in r.all_events if e.is_step_failure]) for k, r in runs.items()})
+    )
     return home
 
 
@@ -168,11 +188,16 @@ def test_every_row_is_accounted_for(home):
     files = _table(home, "dq_file_outcomes")
     assert len(files) and (files["accepted"] + files["quarantined"] == files["parsed"]).all()
     quarantine = _table(home, "dq_quarantine")
-    expected = {("staff", "staff.email.email_format"), ("staff", "staff.staff_name.control_chars"),
-                ("staff", "staff.staff_id.id_pattern"), ("corporates", "corporates.company_name.control_chars"),
-                ("customers", "customers.manager_id.id_pattern")}
-    found = {(e, r) for e, rules in zip(quarantine["extract"], quarantine["rule_ids"], strict=True)
-             for r in rules.split(",")}
+    expected = {
+        ("staff", "staff.email.email_format"),
+        ("staff", "staff.staff_name.control_chars"),
+        ("staff", "staff.staff_id.id_pattern"),
+        ("corporates", "corporates.company_name.control_chars"),
+        ("customers", "customers.manager_id.id_pattern"),
+    }
+    found = {
+        (e, r) for e, rules in zip(quarantine["extract"], quarantine["rule_ids"], strict=True) for r in rules.split(",")
+    }
     assert expected <= found, expected - found
 
 
@@ -213,6 +238,7 @@ def test_no_control_character_in_any_report_or_message(home):
 
 def test_every_reader_is_served_or_listed_undeliverable_with_the_reason(home):
     raw = pd.read_parquet(home / "raw" / "staff" / f"{DAY}.parquet")
+
     def plain(s: pd.Series) -> pd.Series:  # a code as a person reads it, whatever control character it holds
         return s.fillna("").astype(str).map(lambda v: CONTROL_RE.sub("", v).strip().upper())
 
@@ -224,7 +250,9 @@ def test_every_reader_is_served_or_listed_undeliverable_with_the_reason(home):
     assert served <= mailed, served - mailed
     bad = rows[rows["status"] == "undeliverable"]
     two = raw.loc[raw["email"] == TWO_ADDRESSES, "staff_id"].iloc[0]
-    assert bad.loc[bad["recipient_id"] == two, "last_error"].str.startswith("quarantined: staff.email.email_format").all()
+    assert (
+        bad.loc[bad["recipient_id"] == two, "last_error"].str.startswith("quarantined: staff.email.email_format").all()
+    )
     assert (bad["last_error"].str.len() > 0).all()
     everything = rows.to_csv() + "".join(_outputs(home).values())
     assert "a.rm@bank.example.cn" not in everything and "b.rm@" not in everything

@@ -26,8 +26,13 @@ def resources(tmp_path, warehouse):
 
 
 def _materialize(resources, partition_key="2026-01-31"):
-    return dg.materialize([LOANS_ASSET], partition_key=partition_key, resources=resources,
-                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    return dg.materialize(
+        [LOANS_ASSET],
+        partition_key=partition_key,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
 
 
 def test_accepted_file_materialises_with_passing_check(resources):

@@ -12,15 +12,26 @@ from crm.contract import EXTRACTS
 # the staged assets' checks: these for every extract, plus the extract's own below
 STAGED = "code_set completeness format length quarantine_rate referential rows_accounted text type uniqueness"
 STAGED_DAILY = {
-    "branches": "date_order", "bureau_records": "date_order range", "contacts": "",
-    "corporates": "date_order range", "customers": "consistency date_order range", "deposits": "date_order range",
-    "interactions": "date_order range", "loans": "consistency date_order range",
-    "product_holdings": "date_order range", "related_parties": "date_order range",
-    "repayments": "date_order range", "service_requests": "date_order", "staff": "date_order",
-    "surveys": "date_order range", "transactions": "date_order range",
+    "branches": "date_order",
+    "bureau_records": "date_order range",
+    "contacts": "",
+    "corporates": "date_order range",
+    "customers": "consistency date_order range",
+    "deposits": "date_order range",
+    "interactions": "date_order range",
+    "loans": "consistency date_order range",
+    "product_holdings": "date_order range",
+    "related_parties": "date_order range",
+    "repayments": "date_order range",
+    "service_requests": "date_order",
+    "staff": "date_order",
+    "surveys": "date_order range",
+    "transactions": "date_order range",
 }
-STAGED_MONTH_END = {"financial_statements": "consistency date_order range",
-                    "loan_performance": "consistency date_order range"}
+STAGED_MONTH_END = {
+    "financial_statements": "consistency date_order range",
+    "loan_performance": "consistency date_order range",
+}
 SCAN = "no_personal_data"
 
 
@@ -35,17 +46,32 @@ EXPECTED = {
     "daily_pipeline": {**_extract_assets(STAGED_DAILY), "dq/arrivals": "extracts_arrived"},
     "month_end_pipeline": {
         **_extract_assets(STAGED_MONTH_END),
-        "marts/credit_scores": "characteristic_drift score_drift", "marts/cross_sell": "",
-        "marts/customer_360": "", "marts/customer_value": "", "marts/early_warnings": "",
-        "marts/financial_ratios": "", "marts/five_class_reconciliation": "", "marts/manager_scorecards": "",
-        "marts/related_party_groups": "", "marts/revisit_plan": "", "marts/satisfaction": "",
+        "marts/credit_scores": "characteristic_drift score_drift",
+        "marts/cross_sell": "",
+        "marts/customer_360": "",
+        "marts/customer_value": "",
+        "marts/early_warnings": "",
+        "marts/financial_ratios": "",
+        "marts/five_class_reconciliation": "",
+        "marts/manager_scorecards": "",
+        "marts/related_party_groups": "",
+        "marts/revisit_plan": "",
+        "marts/satisfaction": "",
         "models/scorecard": "",
     },
     "weekly_watch_list": {"marts/watch_list_weekly": "", "reports/watch_digest": "", "delivery/weekly": ""},
-    "monthly_reports": {"reports/portfolio": "", "dq/report_leak_scan": SCAN, "reports/data_quality": "",
-                        "dq/data_quality_leak_scan": SCAN, "delivery/monthly": ""},
-    "quarterly_satisfaction": {"reports/satisfaction_quarterly": "", "dq/report_leak_scan": SCAN,
-                               "delivery/monthly": ""},
+    "monthly_reports": {
+        "reports/portfolio": "",
+        "dq/report_leak_scan": SCAN,
+        "reports/data_quality": "",
+        "dq/data_quality_leak_scan": SCAN,
+        "delivery/monthly": "",
+    },
+    "quarterly_satisfaction": {
+        "reports/satisfaction_quarterly": "",
+        "dq/report_leak_scan": SCAN,
+        "delivery/monthly": "",
+    },
 }
 
 
@@ -58,8 +84,10 @@ def defs() -> dg.Definitions:
 
 def _selected(job: dg.JobDefinition) -> tuple[set[str], set[str]]:
     layer = job.asset_layer
-    return ({k.to_user_string() for k in layer.executable_asset_keys},
-            {f"{c.asset_key.to_user_string()}:{c.name}" for c in layer.asset_graph.asset_check_keys})
+    return (
+        {k.to_user_string() for k in layer.executable_asset_keys},
+        {f"{c.asset_key.to_user_string()}:{c.name}" for c in layer.asset_graph.asset_check_keys},
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -91,8 +119,13 @@ def test_jobs_select_by_tag_and_every_asset_has_one_cadence(defs):
     # every asset is built by some job
     built = set().union(*(_selected(defs.resolve_job_def(n))[0] for n in EXPECTED))
     assert built == {s.key.to_user_string() for s in specs}
-    for selection in (jobs.DAILY_SELECTION, jobs.MONTH_END_SELECTION, jobs.WEEKLY_SELECTION,
-                      jobs.REPORTS_SELECTION, jobs.QUARTERLY_SELECTION):
+    for selection in (
+        jobs.DAILY_SELECTION,
+        jobs.MONTH_END_SELECTION,
+        jobs.WEEKLY_SELECTION,
+        jobs.REPORTS_SELECTION,
+        jobs.QUARTERLY_SELECTION,
+    ):
         assert CADENCE_TAG in repr(selection) and "AssetKey" not in repr(selection)
 
 

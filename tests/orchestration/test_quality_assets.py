@@ -27,8 +27,11 @@ STAGED = {a.key.path[1]: a for a in staged_assets}
 CUSTOMER_SLICE = ["branches", "staff", "customers"]
 
 
-@dg.asset(deps=[dg.AssetKey(["staged", "customers"])], partitions_def=STAGED["customers"].partitions_def,
-          backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    deps=[dg.AssetKey(["staged", "customers"])],
+    partitions_def=STAGED["customers"].partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def customer_probe(context: dg.AssetExecutionContext) -> None:
     """Stands in for the masking and scoring assets downstream of staged/customers."""
 
@@ -48,19 +51,26 @@ def bank(tmp_path, warehouse):
 def _land(home, frames, names, sequence=1):
     for name in names:
         e = BY_NAME[name]
-        write_extract(frames[name][e.column_names], e, BUSINESS_DATE, landing_dir(home / "landing", BUSINESS_DATE),
-                      sequence=sequence)
+        write_extract(
+            frames[name][e.column_names],
+            e,
+            BUSINESS_DATE,
+            landing_dir(home / "landing", BUSINESS_DATE),
+            sequence=sequence,
+        )
 
 
 def _run(resources, names, extra=()):
     assets = [RAW[n] for n in names] + [STAGED[n] for n in names] + list(extra)
-    return dg.materialize(assets, partition_key=PK, resources=resources, instance=dg.DagsterInstance.ephemeral(),
-                          raise_on_error=False)
+    return dg.materialize(
+        assets, partition_key=PK, resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
 
 
 def _checks(result, asset="customers"):
-    return {c.check_name: c for c in result.get_asset_check_evaluations()
-            if c.asset_key == dg.AssetKey(["staged", asset])}
+    return {
+        c.check_name: c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey(["staged", asset])
+    }
 
 
 def _table(warehouse, table):
@@ -145,7 +155,8 @@ def test_partition_over_both_allowances_blocks_downstream(bank):
     assert pq.read_table(home / "staged" / "customers" / f"{PK}.parquet").num_rows == n - 1
     index = _table(warehouse, wh.dq_quarantine)
     assert index[["extract", "row_number", "rule_ids"]].values.tolist() == [
-        ["customers", 1, "customers.id_number.gb11643"]]
+        ["customers", 1, "customers.id_number.gb11643"]
+    ]
     outcomes = _table(warehouse, wh.dq_file_outcomes).set_index("extract").loc["customers"]
     assert (outcomes["parsed"], outcomes["accepted"], outcomes["quarantined"]) == (n, n - 1, 1)
     gate = _gates(warehouse).iloc[0]
@@ -181,13 +192,16 @@ def test_allowances_resolve_extract_then_all_then_contract(monkeypatch):
         assert (quality.threshold_for("staff"), quality.rows_threshold_for("staff")) == (0.05, 12)
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"default_threshold": 2.0}, "CRM_DQ_THRESHOLD .* share from 0 to 1"),  # meant as 2 %: would never block
-    ({"default_threshold": float("nan")}, "CRM_DQ_THRESHOLD"),
-    ({"thresholds": {"staff": -0.1}}, "thresholds\\['staff'\\]"),
-    ({"default_rows_threshold": -1}, "CRM_DQ_ROWS_THRESHOLD .* 0 or more"),
-    ({"rows_thresholds": {"staff": -5}}, "rows_thresholds\\['staff'\\]"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"default_threshold": 2.0}, "CRM_DQ_THRESHOLD .* share from 0 to 1"),  # meant as 2 %: would never block
+        ({"default_threshold": float("nan")}, "CRM_DQ_THRESHOLD"),
+        ({"thresholds": {"staff": -0.1}}, "thresholds\\['staff'\\]"),
+        ({"default_rows_threshold": -1}, "CRM_DQ_ROWS_THRESHOLD .* 0 or more"),
+        ({"rows_thresholds": {"staff": -5}}, "rows_thresholds\\['staff'\\]"),
+    ],
+)
 def test_an_allowance_that_could_never_block_is_refused_naming_the_setting(settings, message):
     q = QualityResource(**settings)
     with pytest.raises(ValueError, match=message):
@@ -198,8 +212,11 @@ def test_warning_rules_show_without_blocking(bank):
     home, resources, warehouse = bank
     frames = frames_by_hand()
     loans = frames["loans"]
-    row = loans.index[loans["overdue_days"].fillna(0).astype(float) > 0][0] if (
-        loans["overdue_days"].fillna(0).astype(float) > 0).any() else loans.index[0]
+    row = (
+        loans.index[loans["overdue_days"].fillna(0).astype(float) > 0][0]
+        if (loans["overdue_days"].fillna(0).astype(float) > 0).any()
+        else loans.index[0]
+    )
     loans.loc[row, "overdue_days"] = 400  # > 360 days overdue, reported class stays as it was
     loans.loc[row, "five_class"] = "1"
     names = ["branches", "staff", "customers", "corporates", "loans"]
@@ -245,11 +262,13 @@ def test_evidence_holds_no_raw_value(bank):
     frames["customers"].loc[0, "mobile"] = "99912345678"
     _land(home, frames, CUSTOMER_SLICE)
     _run(resources, CUSTOMER_SLICE)
-    secrets = [str(v) for col in ("customer_name", "id_number", "mobile", "address")
-               for v in frames["customers"][col].dropna()]
+    secrets = [
+        str(v) for col in ("customer_name", "id_number", "mobile", "address") for v in frames["customers"][col].dropna()
+    ]
     assert secrets
-    texts = [p.read_text(errors="ignore") for p in (home / "dq").rglob("*") if p.is_file()
-             and p.suffix in (".json", ".html")]
+    texts = [
+        p.read_text(errors="ignore") for p in (home / "dq").rglob("*") if p.is_file() and p.suffix in (".json", ".html")
+    ]
     assert any("customers.id_number.gb11643" in t for t in texts)  # the failures are documented ...
     for table in (wh.dq_rule_results, wh.dq_quarantine, wh.dq_file_outcomes, wh.dq_rules):
         texts.append(_table(warehouse, table).to_csv())
@@ -266,8 +285,9 @@ def test_arrival_register_reports_late_and_missing(bank):
     late = dt.datetime(2026, 2, 1, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
     os.utime(folder / "BRANCH_20260131_001.ok", (on_time, on_time))
     os.utime(folder / "STAFF_20260131_001.ok", (late, late))
-    result = dg.materialize([arrivals], partition_key=PK, resources=resources,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = dg.materialize(
+        [arrivals], partition_key=PK, resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["late_extracts"].value == "2026-01-31 staff"

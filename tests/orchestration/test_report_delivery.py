@@ -43,17 +43,28 @@ KEY = "5b" * 32
 
 
 def _resources(home: Path, quality: QualityResource | None = None, **delivery) -> dict:
-    return {"crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home)),
-            "quality": quality or QualityResource(engine="pandas"), "privacy": PrivacyResource(key=KEY),
-            "scoring": ScoringResource(auto_approve_first=True), "delivery": DeliveryResource(workers=1, **delivery)}
+    return {
+        "crm_home": CrmHomeResource(root=str(home)),
+        "warehouse": WarehouseResource(crm_home=str(home)),
+        "quality": quality or QualityResource(engine="pandas"),
+        "privacy": PrivacyResource(key=KEY),
+        "scoring": ScoringResource(auto_approve_first=True),
+        "delivery": DeliveryResource(workers=1, **delivery),
+    }
 
 
-def _run(home: Path, keys, partition_key: str = MONTH, quality: QualityResource | None = None,
-         **delivery) -> dg.ExecuteInProcessResult:
+def _run(
+    home: Path, keys, partition_key: str = MONTH, quality: QualityResource | None = None, **delivery
+) -> dg.ExecuteInProcessResult:
     selection = keys if isinstance(keys, dg.AssetSelection) else dg.AssetSelection.assets(*keys)
-    return dg.materialize(all_assets, selection=selection, partition_key=partition_key,
-                          resources=_resources(home, quality, **delivery), instance=dg.DagsterInstance.ephemeral(),
-                          raise_on_error=False)
+    return dg.materialize(
+        all_assets,
+        selection=selection,
+        partition_key=partition_key,
+        resources=_resources(home, quality, **delivery),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
 
 
 def key(*path: str) -> dg.AssetKey:
@@ -61,8 +72,11 @@ def key(*path: str) -> dg.AssetKey:
 
 
 PORTFOLIO, LEAK_SCAN = key("reports", "portfolio"), key("dq", "report_leak_scan")
-DQ_REPORT, DQ_SCAN, MONTHLY = key("reports", "data_quality"), key("dq", "data_quality_leak_scan"), key(
-    "delivery", "monthly")
+DQ_REPORT, DQ_SCAN, MONTHLY = (
+    key("reports", "data_quality"),
+    key("dq", "data_quality_leak_scan"),
+    key("delivery", "monthly"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +167,9 @@ def test_a_planted_personal_value_fails_the_scan_and_its_message_is_never_sent(h
     assert not [p for p in (home / "reports").rglob("*.html") if 'class="incomplete-notice"' in p.read_text("utf-8")]
 
     # delivery alone, in a run of its own where no blocking check can stop it: over real SMTP
-    separate = _run(home, [MONTHLY], transport="smtp", smtp_host=smtp_server.host, smtp_port=smtp_server.port,
-                    smtp_timeout=5.0)
+    separate = _run(
+        home, [MONTHLY], transport="smtp", smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_timeout=5.0
+    )
     assert separate.success
     rows = outbox(home)
     assert rows.loc[target, "status"] == HELD
@@ -239,7 +254,9 @@ def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_
     reason = rows.loc[("key_account", quarantined_rm), "last_error"]
     assert reason.startswith("quarantined: staff.email.email_format") and "STAFF_20260131_002.dat row" in reason
     assert rows.loc[("key_account", unusable), "status"] == "undeliverable"
-    assert rows.loc[("key_account", unusable), "last_error"].startswith("unusable staff id: staff.staff_id.id_pattern,staff.staff_id.max_length")
+    assert rows.loc[("key_account", unusable), "last_error"].startswith(
+        "unusable staff id: staff.staff_id.id_pattern,staff.staff_id.max_length"
+    )
     # the quarantined manager's report is rendered; nothing is rendered under the unusable id
     assert (home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.pdf").exists()
     assert not [p for p in (home / "reports").rglob("*") if long_id in p.name or unusable in p.name]
@@ -252,15 +269,20 @@ def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_
     assert m["undeliverable"] == 2
     assert quarantined_rm in m["undeliverable_rows"] and unusable in m["undeliverable_rows"]
     dq = (home / "reports" / PERIOD / "data_quality" / "bank.html").read_text(encoding="utf-8")
-    section = dq[dq.index('id="undeliverable"'):]
+    section = dq[dq.index('id="undeliverable"') :]
     assert quarantined_rm in section and "员工信息记录被隔离" in section and "staff.email.email_format" in section
     assert unusable in section and "员工号不可用" in section
     # the period's reports carry the incomplete-data notice on their cover, the manager's included
     assert m["incomplete_data"] == 1
-    for path in (home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.html",
-                 home / "reports" / PERIOD / "data_quality" / "bank.html"):
+    for path in (
+        home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.html",
+        home / "reports" / PERIOD / "data_quality" / "bank.html",
+    ):
         cover = path.read_text(encoding="utf-8").split("</header>")[0]
-        assert "数据不完整提示" in cover and f"员工信息（staff）· {Formatter('zh_CN').date(DAY)}：隔离记录超过阈值" in cover
+        assert (
+            "数据不完整提示" in cover
+            and f"员工信息（staff）· {Formatter('zh_CN').date(DAY)}：隔离记录超过阈值" in cover
+        )
     # never the address, anywhere the reason goes
     for text in (dq, rows.to_csv(), str(m)):
         assert "rm.first" not in text and "rm.second" not in text

@@ -57,15 +57,22 @@ def test_old_runs_are_deleted_with_their_event_and_compute_logs():
 
 def test_the_retention_job_purges_every_zone_and_records_it(tmp_path):
     home = tmp_path / "home"
-    old = ["reports/2000-01/key_account/R001.html", "outbox/key_account__2000-01__R001.eml",
-           "dq/validations/s/r/t/20000131.json"]
-    recent = ["reports/2999-01/key_account/R001.html", "outbox/key_account__2999-01__R001.eml",
-              "dq/validations/s/r/t/29990131.json"]
+    old = [
+        "reports/2000-01/key_account/R001.html",
+        "outbox/key_account__2000-01__R001.eml",
+        "dq/validations/s/r/t/20000131.json",
+    ]
+    recent = [
+        "reports/2999-01/key_account/R001.html",
+        "outbox/key_account__2999-01__R001.eml",
+        "dq/validations/s/r/t/29990131.json",
+    ]
     for rel in old + recent:
         (home / rel).parent.mkdir(parents=True, exist_ok=True)
         (home / rel).write_bytes(b"x")
     resources = {
-        "crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home)),
+        "crm_home": CrmHomeResource(root=str(home)),
+        "warehouse": WarehouseResource(crm_home=str(home)),
         "privacy": PrivacyResource(crm_home=str(home), create_if_missing=True),
         "retention": RetentionResource(reports_days=365, outbox_days=365, dq_days=365, dagster_days=30),
     }
@@ -76,8 +83,9 @@ def test_the_retention_job_purges_every_zone_and_records_it(tmp_path):
         result = raw_retention_job.execute_in_process(instance=instance, resources=resources, tags=tags)
         assert result.success
         assert instance.get_run_by_id(earlier) is None and instance.get_run_by_id(result.run_id)
-    out = next(e for e in result.all_events
-               if e.event_type_value == "STEP_OUTPUT" and e.step_key == "purge_other_zones")
+    out = next(
+        e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "purge_other_zones"
+    )
     meta = {k: v.value for k, v in out.step_output_data.metadata.items()}
     assert meta["reports_purged"] == meta["outbox_purged"] == meta["dq_purged"] == meta["dagster_purged"] == 1
     for rel in old:
@@ -93,4 +101,8 @@ def test_the_retention_job_purges_every_zone_and_records_it(tmp_path):
     assert sorted(rows["zone"] + "/" + rows["item"]) == sorted([*old, f"dagster/{earlier}"])
     assert set(rows["run_id"]) == {result.run_id}
     assert dict(zip(rows["zone"], rows["retention_days"], strict=True)) == {
-        "reports": 365, "outbox": 365, "dq": 365, "dagster": 30}
+        "reports": 365,
+        "outbox": 365,
+        "dq": 365,
+        "dagster": 30,
+    }

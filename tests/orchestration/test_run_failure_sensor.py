@@ -25,13 +25,15 @@ from tests.test_alerts import QFILE, QUARANTINED_DE, quarantine
 DAY = "2026-01-31"
 SECRET = "SECRET-VALUE-7731"  # stands for a data value quoted by an error message
 
-STAFF = pd.DataFrame({
-    "staff_id": ["D001", "D002", "D003", "R001", "A001"],
-    "staff_name": ["tok1", "tok2", "tok3", "tok4", "tok5"],  # staged: masked or tokens
-    "role": ["DE", "DE", "DE", "RM", "AU"],
-    "branch_id": ["B001"] * 5,
-    "status": ["A", "A", "L", "A", "A"],
-})
+STAFF = pd.DataFrame(
+    {
+        "staff_id": ["D001", "D002", "D003", "R001", "A001"],
+        "staff_name": ["tok1", "tok2", "tok3", "tok4", "tok5"],  # staged: masked or tokens
+        "role": ["DE", "DE", "DE", "RM", "AU"],
+        "branch_id": ["B001"] * 5,
+        "status": ["A", "A", "L", "A", "A"],
+    }
+)
 ADDRESS = {s: f"{s.lower()}@staff.example" for s in STAFF["staff_id"]}
 
 parts = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="Asia/Shanghai")
@@ -59,8 +61,9 @@ def tidy():
 
 boom_job = dg.define_asset_job("boom_job", selection=[boom])
 ledger_job = dg.define_asset_job("ledger_job", selection=dg.AssetSelection.assets(ledger))
-DEFS = dg.Definitions(assets=[boom, ledger], asset_checks=[balanced, tidy], jobs=[boom_job, ledger_job],
-                      sensors=[run_failure_notice])
+DEFS = dg.Definitions(
+    assets=[boom, ledger], asset_checks=[balanced, tidy], jobs=[boom_job, ledger_job], sensors=[run_failure_notice]
+)
 
 
 def _home(tmp_path, staff=STAFF):
@@ -71,30 +74,41 @@ def _home(tmp_path, staff=STAFF):
 
 
 def _resources(home, locale="en"):
-    return {"crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home)),
-            "delivery": DeliveryResource(transport="file", locale=locale)}
+    return {
+        "crm_home": CrmHomeResource(root=str(home)),
+        "warehouse": WarehouseResource(crm_home=str(home)),
+        "delivery": DeliveryResource(transport="file", locale=locale),
+    }
 
 
 def _fail(instance, job_name):
-    result = DEFS.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=DAY,
-                                                               raise_on_error=False)
+    result = DEFS.resolve_job_def(job_name).execute_in_process(
+        instance=instance, partition_key=DAY, raise_on_error=False
+    )
     assert not result.success
     return result
 
 
 def _notify(instance, result, home, locale="en"):
     ctx = dg.build_run_status_sensor_context(
-        sensor_name=SENSOR, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
-        dagster_run=result.dagster_run, resources=_resources(home, locale))
+        sensor_name=SENSOR,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=_resources(home, locale),
+    )
     return run_failure_notice(ctx)
 
 
 def _queue_only(instance, result, home):
     """The sensor on ``result``'s failure with mail settings that cannot be used: the notice is queued only."""
     ctx = dg.build_run_status_sensor_context(
-        sensor_name=SENSOR, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        sensor_name=SENSOR,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
         dagster_run=result.dagster_run,
-        resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")})
+        resources={**_resources(home), "delivery": DeliveryResource(transport="smtp", smtp_host="")},
+    )
     return run_failure_notice(ctx)
 
 
@@ -108,8 +122,10 @@ def _outbox(home):
 
 
 def _messages(home):
-    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted((home / "outbox").glob("*.eml"))}
+    return {
+        p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((home / "outbox").glob("*.eml"))
+    }
 
 
 def _text(msg):
@@ -167,9 +183,11 @@ def test_the_daemon_ticks_notify_a_failed_run_once(tmp_path):
     notice, the next tick finds nothing new."""
     home = _home(tmp_path)
     with dg.instance_for_test() as instance:
+
         def tick(cursor):
-            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=DEFS,
-                                          resources=_resources(home))
+            ctx = dg.build_sensor_context(
+                instance=instance, cursor=cursor, definitions=DEFS, resources=_resources(home)
+            )
             data = run_failure_notice.evaluate_tick(ctx)
             return data, data.cursor or cursor
 
@@ -207,8 +225,12 @@ def test_a_run_dagster_will_retry_is_not_notified(tmp_path):
         result = _fail(instance, "boom_job")
         instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "true"})
         ctx = dg.build_run_status_sensor_context(
-            sensor_name=SENSOR, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id), resources=_resources(home))
+            sensor_name=SENSOR,
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            resources=_resources(home),
+        )
         run_failure_notice(ctx)
     assert not _messages(home)
 
@@ -264,9 +286,11 @@ def test_a_data_engineer_whose_staff_row_was_quarantined_is_recorded_undeliverab
         gone = rows.loc[["D004", "D005", "row-6"]]
         assert set(gone["status"]) == {"undeliverable"} and set(gone["period"]) == set(rows["period"])
         assert gone.loc["D004", "last_error"] == (
-            f"quarantined: staff.role.control_chars,staff.status.code_set (staff file {QFILE} row 4)")
+            f"quarantined: staff.role.control_chars,staff.status.code_set (staff file {QFILE} row 4)"
+        )
         assert gone.loc["row-6", "last_error"] == (
-            f"unusable staff id: staff.staff_id.max_length (staff file {QFILE} row 6)")
+            f"unusable staff id: staff.staff_id.max_length (staff file {QFILE} row 6)"
+        )
         assert "3 data engineers cannot be mailed" in logged and "D004" in logged
         for text in (logged, rows.to_csv()):  # never the name, the address or the unusable id
             for value in (QUARANTINED_NAME, "ouyang", "D0000000000000000000006"):
@@ -292,8 +316,9 @@ def test_a_mail_server_that_never_answers_cannot_hold_the_sensor_past_its_budget
         assert delivery.retries == 5 and delivery.smtp_timeout == 30.0  # the production settings
 
         def tick(cursor):
-            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=DEFS,
-                                          resources={**_resources(home), "delivery": delivery})
+            ctx = dg.build_sensor_context(
+                instance=instance, cursor=cursor, definitions=DEFS, resources={**_resources(home), "delivery": delivery}
+            )
             data = run_failure_notice.evaluate_tick(ctx)
             return data, data.cursor or cursor
 

@@ -38,10 +38,18 @@ def home(tmp_path_factory):
 
 
 def test_training_reaches_the_documented_discrimination_and_scoring_uses_the_approved_model(home):
-    resources = {"crm_home": CrmHomeResource(root=str(home)), "warehouse": WarehouseResource(crm_home=str(home)),
-                 "scoring": ScoringResource(auto_approve_first=True)}
-    result = dg.materialize([scorecard_model, credit_scores], partition_key="2026-01-01", resources=resources,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    resources = {
+        "crm_home": CrmHomeResource(root=str(home)),
+        "warehouse": WarehouseResource(crm_home=str(home)),
+        "scoring": ScoringResource(auto_approve_first=True),
+    }
+    result = dg.materialize(
+        [scorecard_model, credit_scores],
+        partition_key="2026-01-01",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     assert result.success
     meta = {k: v.value for k, v in result.asset_materializations_for_node("models__scorecard")[0].metadata.items()}
     # docs/synthetic.md: a bureau-only model reaches AUC ~0.69, the latent risk ~0.85; the behavioural

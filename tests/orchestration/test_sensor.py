@@ -73,8 +73,13 @@ def test_month_end_extract_goes_to_monthly_job(tmp_path):
     result, _ = _evaluate(tmp_path)
     (req,) = result.run_requests
     assert req.job_name == "month_end_pipeline" and req.partition_key == "2026-01-01"
-    assert {"raw/loan_performance", "staged/loan_performance", "marts/customer_360", "models/scorecard",
-            "marts/credit_scores"} <= {k.to_user_string() for k in req.asset_selection}
+    assert {
+        "raw/loan_performance",
+        "staged/loan_performance",
+        "marts/customer_360",
+        "models/scorecard",
+        "marts/credit_scores",
+    } <= {k.to_user_string() for k in req.asset_selection}
 
 
 def test_files_already_in_the_registry_launch_nothing(tmp_path):

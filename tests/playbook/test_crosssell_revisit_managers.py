@@ -20,8 +20,9 @@ DAY = dt.date(2026, 10, 31)
 @pytest.fixture
 def config():
     cfg = copy.deepcopy(load_config())
-    cfg["cross_sell"].update(top_n=2, min_support=2, min_lift=1.1, excluded_status=["C"],
-                             credit_families=["LOAN", "CARD", "SCF"])
+    cfg["cross_sell"].update(
+        top_n=2, min_support=2, min_lift=1.1, excluded_status=["C"], credit_families=["LOAN", "CARD", "SCF"]
+    )
     cfg["cross_sell"]["segments"] = {"CARD": ["retail"], "SCF": ["sme", "corporate"]}
     cfg["revisit"].update(channels=["VISIT", "PHONE"], excluded_purposes=["COLLECT"], due_soon_days=14)
     cfg["revisit"]["interval_days"] = {"strategic": 30, "key": 90, "watch": 30, "growth": 180, "standard": 365}
@@ -44,9 +45,15 @@ def test_lift_by_hand():
 def test_next_best_excludes_held_ineligible_watch_and_closed(config):
     # retail segment: DEP+WMP together often, DEP+CARD together often
     fams = ["DEP,WMP", "DEP,WMP", "DEP,CARD", "DEP,CARD", "DEP", "DEP", "DEP", "DEP"]
-    frame = pd.DataFrame({"customer_id": [f"r{i}" for i in range(8)], "value_segment": "retail",
-                          "product_families": fams, "tier": ["growth"] * 5 + ["watch", "growth", "growth"],
-                          "status": ["A"] * 7 + ["C"]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"r{i}" for i in range(8)],
+            "value_segment": "retail",
+            "product_families": fams,
+            "tier": ["growth"] * 5 + ["watch", "growth", "growth"],
+            "status": ["A"] * 7 + ["C"],
+        }
+    )
     sugg, lifts = next_best(frame, config)
     got = {c: list(g.sort_values("rank")["product_family"]) for c, g in sugg.groupby("customer_id")}
     # lift(WMP -> DEP) = 2*8/(2*8) = 1: below min_lift, so WMP holders get only CARD? lift(WMP -> CARD) = 0
@@ -55,9 +62,21 @@ def test_next_best_excludes_held_ineligible_watch_and_closed(config):
     assert "r4" not in got
     assert not set(sugg["product_family"]) & {"DEP"}
     # make DEP less common: co-occurrence then lifts WMP and CARD for DEP-only customers
-    frame2 = pd.concat([frame, pd.DataFrame({"customer_id": ["r8", "r9", "r10"], "value_segment": "retail",
-                                             "product_families": ["FUND", "FUND", "FUND"], "tier": "growth",
-                                             "status": "A"})], ignore_index=True)
+    frame2 = pd.concat(
+        [
+            frame,
+            pd.DataFrame(
+                {
+                    "customer_id": ["r8", "r9", "r10"],
+                    "value_segment": "retail",
+                    "product_families": ["FUND", "FUND", "FUND"],
+                    "tier": "growth",
+                    "status": "A",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     sugg2, _ = next_best(frame2, config)
     got2 = {c: list(g.sort_values("rank")["product_family"]) for c, g in sugg2.groupby("customer_id")}
     # n = 11, n(DEP) = 8, n(WMP) = 2, n(DEP,WMP) = 2: lift = 2*11/(8*2) = 1.375; CARD the same
@@ -73,39 +92,68 @@ def test_next_best_excludes_held_ineligible_watch_and_closed(config):
 
 def test_supply_chain_leads(config):
     config["supply_chain"]["min_amount"] = 1_000_000.0
-    links = pd.DataFrame({"supplier": ["s1", "s2", "K", "K"], "buyer": ["K", "K", "b1", "N"],
-                          "amount": [1_000_000.0, 999_999.0, 5_000_000.0, 2_000_000.0],
-                          "supplier_is_customer": [True, False, True, True],
-                          "buyer_is_customer": [True, True, False, True]})
-    accounts = pd.DataFrame({"customer_id": ["K", "N"], "segment": ["corporate", "corporate"],
-                             "key_account": [True, False], "manager_id": ["M1", "M2"]})
-    c360 = pd.DataFrame({"customer_id": ["s1", "K"], "product_families": ["DEP,SCF", "DEP"],
-                         "manager_id": ["M3", "M1"]})
+    links = pd.DataFrame(
+        {
+            "supplier": ["s1", "s2", "K", "K"],
+            "buyer": ["K", "K", "b1", "N"],
+            "amount": [1_000_000.0, 999_999.0, 5_000_000.0, 2_000_000.0],
+            "supplier_is_customer": [True, False, True, True],
+            "buyer_is_customer": [True, True, False, True],
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "customer_id": ["K", "N"],
+            "segment": ["corporate", "corporate"],
+            "key_account": [True, False],
+            "manager_id": ["M1", "M2"],
+        }
+    )
+    c360 = pd.DataFrame(
+        {"customer_id": ["s1", "K"], "product_families": ["DEP,SCF", "DEP"], "manager_id": ["M3", "M1"]}
+    )
     leads = supply_chain_leads(links, accounts, c360, config)
-    assert list(zip(leads["counterparty_id"], leads["role"], strict=True)) == [("b1", "buyer"), ("N", "buyer"),
-                                                                               ("s1", "supplier")]
+    assert list(zip(leads["counterparty_id"], leads["role"], strict=True)) == [
+        ("b1", "buyer"),
+        ("N", "buyer"),
+        ("s1", "supplier"),
+    ]
     assert leads.set_index("counterparty_id").loc["s1", "holds_scf"]
     assert leads.set_index("counterparty_id").loc["s1", "counterparty_manager_id"] == "M3"
     assert (leads["anchor_manager_id"] == "M1").all()
 
 
 def _visit(cid, day, channel="VISIT", purpose="MARKET", planned=None):
-    return {"customer_id": cid, "staff_id": "M1", "interaction_time": pd.Timestamp(day), "channel": channel,
-            "purpose": purpose, "next_visit_date": planned}
+    return {
+        "customer_id": cid,
+        "staff_id": "M1",
+        "interaction_time": pd.Timestamp(day),
+        "channel": channel,
+        "purpose": purpose,
+        "next_visit_date": planned,
+    }
 
 
 def test_revisit_plan_edges(config):
-    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
-                              "tier": ["strategic", "key", "key", "standard", "strategic"],
-                              "manager_id": "M1", "branch_id": "B1", "onboarding_date": dt.date(2020, 1, 1)})
-    interactions = pd.DataFrame([
-        _visit("a", DAY - dt.timedelta(days=30)),  # due exactly today: not overdue, due soon
-        _visit("b", DAY - dt.timedelta(days=91)),  # due yesterday: 1 day overdue
-        _visit("b", DAY - dt.timedelta(days=5), purpose="COLLECT"),  # collection call: not a visit
-        _visit("c", DAY - dt.timedelta(days=10), channel="WECHAT"),  # channel not counted
-        _visit("d", DAY - dt.timedelta(days=300), planned=dt.date(2026, 12, 1)),  # due in 65 days
-        _visit("e", DAY + dt.timedelta(days=1)),  # after the as-of date: ignored
-    ])
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "tier": ["strategic", "key", "key", "standard", "strategic"],
+            "manager_id": "M1",
+            "branch_id": "B1",
+            "onboarding_date": dt.date(2020, 1, 1),
+        }
+    )
+    interactions = pd.DataFrame(
+        [
+            _visit("a", DAY - dt.timedelta(days=30)),  # due exactly today: not overdue, due soon
+            _visit("b", DAY - dt.timedelta(days=91)),  # due yesterday: 1 day overdue
+            _visit("b", DAY - dt.timedelta(days=5), purpose="COLLECT"),  # collection call: not a visit
+            _visit("c", DAY - dt.timedelta(days=10), channel="WECHAT"),  # channel not counted
+            _visit("d", DAY - dt.timedelta(days=300), planned=dt.date(2026, 12, 1)),  # due in 65 days
+            _visit("e", DAY + dt.timedelta(days=1)),  # after the as-of date: ignored
+        ]
+    )
     plan = revisit_plan(customers, interactions, DAY, config).set_index("customer_id")
     assert plan.loc["a", "status"] == "due_soon" and plan.loc["a", "days_overdue"] == 0
     assert plan.loc["b", "status"] == "overdue" and plan.loc["b", "days_overdue"] == 1
@@ -120,22 +168,51 @@ def test_revisit_plan_edges(config):
 
 
 def test_manager_scorecards(config):
-    value = pd.DataFrame({"customer_id": ["a", "b", "c"], "manager_id": ["M1", "M1", "M2"],
-                          "branch_id": ["B1", "B1", "B2"], "contribution": [100.0, 50.0, 10.0],
-                          "value_score": [90.0, 50.0, 20.0], "key_account": [True, False, False]})
-    c360 = pd.DataFrame({"customer_id": ["a", "b", "c"], "loan_balance": [1000.0, 3000.0, 0.0],
-                         "deposit_mtd_avg": [10.0, 20.0, 30.0], "products_held": [3, 1, 2],
-                         "is_credit_customer": [True, True, False]})
-    loans = pd.DataFrame({"customer_id": ["a", "b", "b"], "balance": [1000.0, 1000.0, 2000.0],
-                          "overdue_days": [0, 10, 100], "five_class": ["1", "2", "3"], "status": ["N", "O", "O"]})
-    revisits = pd.DataFrame({"manager_id": ["M1"], "compliance": [0.5], "overdue": [1], "no_visit": [0],
-                             "key_coverage": [1.0]})
-    sat = pd.DataFrame({"staff_id": ["M1", "M2"], "responses": [7, 2], "csat_mean": [4.2, np.nan],
-                        "nps": [10.0, np.nan], "suppressed": [False, True]})
+    value = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "manager_id": ["M1", "M1", "M2"],
+            "branch_id": ["B1", "B1", "B2"],
+            "contribution": [100.0, 50.0, 10.0],
+            "value_score": [90.0, 50.0, 20.0],
+            "key_account": [True, False, False],
+        }
+    )
+    c360 = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "loan_balance": [1000.0, 3000.0, 0.0],
+            "deposit_mtd_avg": [10.0, 20.0, 30.0],
+            "products_held": [3, 1, 2],
+            "is_credit_customer": [True, True, False],
+        }
+    )
+    loans = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "b"],
+            "balance": [1000.0, 1000.0, 2000.0],
+            "overdue_days": [0, 10, 100],
+            "five_class": ["1", "2", "3"],
+            "status": ["N", "O", "O"],
+        }
+    )
+    revisits = pd.DataFrame(
+        {"manager_id": ["M1"], "compliance": [0.5], "overdue": [1], "no_visit": [0], "key_coverage": [1.0]}
+    )
+    sat = pd.DataFrame(
+        {
+            "staff_id": ["M1", "M2"],
+            "responses": [7, 2],
+            "csat_mean": [4.2, np.nan],
+            "nps": [10.0, np.nan],
+            "suppressed": [False, True],
+        }
+    )
     sugg = pd.DataFrame({"customer_id": ["a", "a", "c"], "product_family": ["WMP", "FUND", "INS"]})
     watch = pd.DataFrame({"customer_id": ["b"], "manager_id": ["M1"], "severity": ["high"]})
-    card = manager_scorecards(value, c360, loans, config, revisits=revisits, satisfaction=sat, suggestions=sugg,
-                              watch=watch).set_index("manager_id")
+    card = manager_scorecards(
+        value, c360, loans, config, revisits=revisits, satisfaction=sat, suggestions=sugg, watch=watch
+    ).set_index("manager_id")
     m1, m2 = card.loc["M1"], card.loc["M2"]
     assert (m1["customers"], m1["credit_customers"], m1["key_accounts"]) == (2, 2, 1)
     assert m1["contribution"] == 150 and m1["loan_balance"] == 4000
@@ -150,10 +227,24 @@ def test_the_customers_of_cross_sell_and_revisits_from_the_month_marts():
     from crm.playbook.crosssell import cross_sell_customers
     from crm.playbook.revisit import revisit_customers
 
-    value = pd.DataFrame({"customer_id": ["C1", "C2"], "value_segment": ["retail", "sme"], "tier": ["key", "growth"],
-                          "manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"], "contribution": [1.0, 2.0]})
-    c360 = pd.DataFrame({"customer_id": ["C1", "C9"], "product_families": ["DEP,LOAN", "DEP"], "status": ["A", "A"],
-                         "onboarding_date": [pd.Timestamp("2020-01-01"), pd.Timestamp("2021-01-01")]})
+    value = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "value_segment": ["retail", "sme"],
+            "tier": ["key", "growth"],
+            "manager_id": ["S1", "S2"],
+            "branch_id": ["B1", "B2"],
+            "contribution": [1.0, 2.0],
+        }
+    )
+    c360 = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C9"],
+            "product_families": ["DEP,LOAN", "DEP"],
+            "status": ["A", "A"],
+            "onboarding_date": [pd.Timestamp("2020-01-01"), pd.Timestamp("2021-01-01")],
+        }
+    )
     cs = cross_sell_customers(value, c360)
     assert list(cs.columns) == ["customer_id", "value_segment", "tier", "manager_id", "product_families", "status"]
     assert cs["customer_id"].tolist() == ["C1", "C2"] and pd.isna(cs.loc[1, "product_families"])

@@ -27,19 +27,28 @@ def config():
     ew["ratio_deterioration"]["min_flags"] = 2
     ew["inquiry_spike"].update(min_inquiries_3m=4, min_increase=2)
     ew["new_external_debt"].update(min_increase=0.3, min_amount=100000.0)
-    ew["related_trouble"].update(min_overdue_days=90, min_five_class="3",
-                                 relation_types=["GUARANTOR", "CONTROLLER", "SHAREHOLDER", "AFFILIATE"])
-    ew["behaviour_shift"].update(recent_days=30, baseline_days=60, min_transactions=10, smoothing=0.5, psi=0.25,
-                                 significance=0.01)
+    ew["related_trouble"].update(
+        min_overdue_days=90, min_five_class="3", relation_types=["GUARANTOR", "CONTROLLER", "SHAREHOLDER", "AFFILIATE"]
+    )
+    ew["behaviour_shift"].update(
+        recent_days=30, baseline_days=60, min_transactions=10, smoothing=0.5, psi=0.25, significance=0.01
+    )
     return cfg
 
 
 def sig(**cols) -> pd.DataFrame:
     """A signals frame; every column defaults to 0 / class 1."""
     n = len(next(iter(cols.values())))
-    base = {"loan_balance": [100000.0] * n, "max_overdue_days": [0.0] * n, "overdue_amount": [0.0] * n,
-            "worst_five_class": ["1"] * n, "deposit_balance": [0.0] * n, "inquiries_3m": [0.0] * n,
-            "external_loan_count": [0.0] * n, "external_loan_balance": [0.0] * n}
+    base = {
+        "loan_balance": [100000.0] * n,
+        "max_overdue_days": [0.0] * n,
+        "overdue_amount": [0.0] * n,
+        "worst_five_class": ["1"] * n,
+        "deposit_balance": [0.0] * n,
+        "inquiries_3m": [0.0] * n,
+        "external_loan_count": [0.0] * n,
+        "external_loan_balance": [0.0] * n,
+    }
     base.update(cols)
     return pd.DataFrame(base, index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
 
@@ -63,11 +72,13 @@ def test_overdue_rules_edges(config):
 
 def test_grade_and_score_drop_edges(config):
     now, before = sig(max_overdue_days=[0, 0, 0]), sig(max_overdue_days=[0, 0, 0])
-    scores_before = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "score": [600.0, 600.0, 600.0],
-                                  "grade": ["B1", "B1", "B1"]})
+    scores_before = pd.DataFrame(
+        {"customer_id": ["c0", "c1", "c2"], "score": [600.0, 600.0, 600.0], "grade": ["B1", "B1", "B1"]}
+    )
     # c0: B1 -> B3 (2 notches) and -20 points; c1: B1 -> B2 (1 notch), -19.9; c2: improves
-    scores_now = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "score": [580.0, 580.1, 650.0],
-                               "grade": ["B3", "B2", "A3"]})
+    scores_now = pd.DataFrame(
+        {"customer_id": ["c0", "c1", "c2"], "score": [580.0, 580.1, 650.0], "grade": ["B3", "B2", "A3"]}
+    )
     w = early_warnings(now, before, config, day=DAY, scores_now=scores_now, scores_before=scores_before)
     assert raised(w, "grade_drop") == ["c0"]
     assert raised(w, "score_drop") == ["c0"]
@@ -76,10 +87,18 @@ def test_grade_and_score_drop_edges(config):
 
 def test_deposit_inquiry_and_external_debt_edges(config):
     # deposits: c0 100k -> 50k (50%, at threshold); c1 100k -> 50,001 (below); c2 49,999 -> 0 (base too small)
-    before = sig(deposit_balance=[100000.0, 100000.0, 49999.0], inquiries_3m=[2, 2, 0],
-                 external_loan_count=[1, 1, 1], external_loan_balance=[400000.0, 400000.0, 100000.0])
-    now = sig(deposit_balance=[50000.0, 50001.0, 0.0], inquiries_3m=[4, 5, 3],
-              external_loan_count=[1, 1, 2], external_loan_balance=[520000.0, 519999.0, 100000.0])
+    before = sig(
+        deposit_balance=[100000.0, 100000.0, 49999.0],
+        inquiries_3m=[2, 2, 0],
+        external_loan_count=[1, 1, 1],
+        external_loan_balance=[400000.0, 400000.0, 100000.0],
+    )
+    now = sig(
+        deposit_balance=[50000.0, 50001.0, 0.0],
+        inquiries_3m=[4, 5, 3],
+        external_loan_count=[1, 1, 2],
+        external_loan_balance=[520000.0, 519999.0, 100000.0],
+    )
     w = early_warnings(now, before, config, day=DAY)
     assert raised(w, "deposit_outflow") == ["c0"]
     # inquiries: c0 2 -> 4 (at both thresholds); c1 2 -> 5; c2 0 -> 3 (below 4)
@@ -89,19 +108,35 @@ def test_deposit_inquiry_and_external_debt_edges(config):
 
 
 def test_missing_inputs_raise_nothing(config):
-    before = sig(max_overdue_days=[np.nan], deposit_balance=[np.nan], inquiries_3m=[np.nan],
-                 external_loan_count=[np.nan], external_loan_balance=[np.nan])
-    now = sig(max_overdue_days=[0.0], deposit_balance=[np.nan], inquiries_3m=[np.nan],
-              external_loan_count=[np.nan], external_loan_balance=[np.nan])
+    before = sig(
+        max_overdue_days=[np.nan],
+        deposit_balance=[np.nan],
+        inquiries_3m=[np.nan],
+        external_loan_count=[np.nan],
+        external_loan_balance=[np.nan],
+    )
+    now = sig(
+        max_overdue_days=[0.0],
+        deposit_balance=[np.nan],
+        inquiries_3m=[np.nan],
+        external_loan_count=[np.nan],
+        external_loan_balance=[np.nan],
+    )
     assert early_warnings(now, before, config, day=DAY).empty
 
 
 def test_ratio_deterioration_uses_the_latest_statement(config):
     # c0: an older statement had 2 flags, the latest has 1 -> not raised; c1: 1 flag
-    ratios = pd.DataFrame({"customer_id": ["c0", "c0", "c1"], "report_period": ["2025-12", "2026-06", "2026-06"],
-                           "received_date": [dt.date(2026, 3, 1), dt.date(2026, 8, 1), dt.date(2026, 8, 1)],
-                           "flag_leverage_up": [True, True, True], "flag_liquidity": [True, False, False],
-                           "flag_count": [2, 1, 1]})
+    ratios = pd.DataFrame(
+        {
+            "customer_id": ["c0", "c0", "c1"],
+            "report_period": ["2025-12", "2026-06", "2026-06"],
+            "received_date": [dt.date(2026, 3, 1), dt.date(2026, 8, 1), dt.date(2026, 8, 1)],
+            "flag_leverage_up": [True, True, True],
+            "flag_liquidity": [True, False, False],
+            "flag_count": [2, 1, 1],
+        }
+    )
     now = before = sig(max_overdue_days=[0, 0])
     assert raised(early_warnings(now, before, config, day=DAY, ratios=ratios), "ratio_deterioration") == []
     ratios.loc[1, ["flag_liquidity", "flag_count"]] = [True, 2]  # the latest now has 2 (the threshold)
@@ -114,10 +149,15 @@ def test_related_party_in_trouble_both_directions(config):
     # c1 is 90 days past due; c0 has c1 as guarantor; c2 guarantees c1 (relation recorded on c1);
     # c3 is related to c4 who is 89 days past due, class 2 (not in trouble); ended relations do not count
     now = sig(max_overdue_days=[0, 90, 0, 0, 89], worst_five_class=["1", "2", "1", "1", "2"])
-    related = pd.DataFrame({
-        "customer_id": ["c0", "c1", "c3", "c0"], "relation_type": ["GUARANTOR", "GUARANTOR", "AFFILIATE", "SUPPLIER"],
-        "related_customer_id": ["c1", "c2", "c4", "c1"],
-        "start_date": [dt.date(2020, 1, 1)] * 4, "end_date": [None, None, None, None]})
+    related = pd.DataFrame(
+        {
+            "customer_id": ["c0", "c1", "c3", "c0"],
+            "relation_type": ["GUARANTOR", "GUARANTOR", "AFFILIATE", "SUPPLIER"],
+            "related_customer_id": ["c1", "c2", "c4", "c1"],
+            "start_date": [dt.date(2020, 1, 1)] * 4,
+            "end_date": [None, None, None, None],
+        }
+    )
     w = early_warnings(now, now, config, day=DAY, related=related)
     assert raised(w, "related_trouble") == ["c0", "c2"]
     assert set(w.loc[w["rule"] == "related_trouble", "related_customer_id"]) == {"c1"}
@@ -133,20 +173,27 @@ def _txns(customer: str, counts: dict[tuple[str, str], int], end: dt.date) -> pd
     for (window, cat), n in counts.items():
         day = end - dt.timedelta(days=5 if window == "recent" else 45)
         t, d = cat.split("/")
-        rows += [{"customer_id": customer, "txn_time": pd.Timestamp(day), "txn_type": t, "direction": d,
-                  "amount": 100.0}] * n
+        rows += [
+            {"customer_id": customer, "txn_time": pd.Timestamp(day), "txn_type": t, "direction": d, "amount": 100.0}
+        ] * n
     return pd.DataFrame(rows)
 
 
 def test_behaviour_shift_needs_size_and_significance(config):
     # c0: 40 baseline all TRF/D, 40 recent all CSH/C: a complete change -> raised
     # c1: same mix both windows -> PSI ~0, not raised; c2: 9 recent transactions (< 10): left out
-    t = pd.concat([
-        _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
-        _txns("c1", {("base", "TRF/D"): 20, ("base", "CSH/C"): 20, ("recent", "TRF/D"): 10,
-                     ("recent", "CSH/C"): 10}, DAY),
-        _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
-    ], ignore_index=True)
+    t = pd.concat(
+        [
+            _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
+            _txns(
+                "c1",
+                {("base", "TRF/D"): 20, ("base", "CSH/C"): 20, ("recent", "TRF/D"): 10, ("recent", "CSH/C"): 10},
+                DAY,
+            ),
+            _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
+        ],
+        ignore_index=True,
+    )
     b = behaviour_psi(t, DAY, config)
     assert sorted(b.index) == ["c0", "c1"]
     assert b.loc["c1", "psi"] == pytest.approx(0.0, abs=1e-12)
@@ -157,23 +204,37 @@ def test_behaviour_shift_needs_size_and_significance(config):
     w = early_warnings(now, now, config, day=DAY, behaviour=b)
     assert raised(w, "behaviour_shift") == ["c0"]
     # the same shift on 10 + 10 transactions is still significant; a mild shift on few is not
-    small = _txns("c0", {("base", "TRF/D"): 6, ("base", "CSH/C"): 4, ("recent", "TRF/D"): 4,
-                         ("recent", "CSH/C"): 6}, DAY)
+    small = _txns(
+        "c0", {("base", "TRF/D"): 6, ("base", "CSH/C"): 4, ("recent", "TRF/D"): 4, ("recent", "CSH/C"): 6}, DAY
+    )
     bs = behaviour_psi(small, DAY, config)
     assert bs.loc["c0", "psi"] < 0.25 or bs.loc["c0", "p_value"] > 0.01
     assert raised(early_warnings(now, now, config, day=DAY, behaviour=bs), "behaviour_shift") == []
 
 
 def test_signals_from_snapshots():
-    loans = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "balance": [100.0, 50.0, 70.0, 30.0],
-                          "overdue_days": [0, 12, 0, 200], "overdue_principal": [0.0, 5.0, 0.0, 30.0],
-                          "overdue_interest": [0.0, 1.0, 0.0, 0.0], "five_class": ["1", "2", "1", "4"],
-                          "status": ["N", "O", "N", "W"]})  # b's written-off loan is not open
+    loans = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b"],
+            "balance": [100.0, 50.0, 70.0, 30.0],
+            "overdue_days": [0, 12, 0, 200],
+            "overdue_principal": [0.0, 5.0, 0.0, 30.0],
+            "overdue_interest": [0.0, 1.0, 0.0, 0.0],
+            "five_class": ["1", "2", "1", "4"],
+            "status": ["N", "O", "N", "W"],
+        }
+    )  # b's written-off loan is not open
     deposits = pd.DataFrame({"customer_id": ["a", "c", "c"], "balance": [10.0, 20.0, 5.0], "status": ["A", "A", "C"]})
-    bureau = pd.DataFrame({"report_id": ["r1", "r2", "r3"], "customer_id": ["a", "a", "a"],
-                           "query_date": [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 2)],
-                           "inquiries_3m": [1, 3, 9], "external_loan_count": [1, 2, 5],
-                           "external_loan_balance": [10.0, 20.0, 90.0]})
+    bureau = pd.DataFrame(
+        {
+            "report_id": ["r1", "r2", "r3"],
+            "customer_id": ["a", "a", "a"],
+            "query_date": [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 2)],
+            "inquiries_3m": [1, 3, 9],
+            "external_loan_count": [1, 2, 5],
+            "external_loan_balance": [10.0, 20.0, 90.0],
+        }
+    )
     s = signals(DAY, loans=loans, deposits=deposits, bureau=bureau)
     assert s.loc["a", "loan_balance"] == 150 and s.loc["a", "max_overdue_days"] == 12
     assert s.loc["a", "overdue_amount"] == 6 and s.loc["a", "worst_five_class"] == "2"
@@ -183,13 +244,27 @@ def test_signals_from_snapshots():
 
 
 def test_watch_list_ranks_by_severity_then_balance(config):
-    w = pd.DataFrame({"customer_id": ["x", "y", "y", "z"], "rule_id": ["EW06", "EW01", "EW08", "EW06"],
-                      "rule": ["deposit_outflow", "new_overdue", "inquiry_spike", "deposit_outflow"],
-                      "severity": ["medium", "high", "low", "medium"], "value": [0.6, 3, 5, 0.7],
-                      "threshold": ["0.5", "1", "4", "0.5"], "evidence": ["e1", "e2", "e3", "e4"],
-                      "related_customer_id": [None] * 4})
-    customers = pd.DataFrame({"customer_id": ["x", "y", "z"], "manager_id": ["M1", "M1", "M1"],
-                              "branch_id": ["B"] * 3, "loan_balance": [10.0, 1.0, 99.0], "tier": ["key"] * 3})
+    w = pd.DataFrame(
+        {
+            "customer_id": ["x", "y", "y", "z"],
+            "rule_id": ["EW06", "EW01", "EW08", "EW06"],
+            "rule": ["deposit_outflow", "new_overdue", "inquiry_spike", "deposit_outflow"],
+            "severity": ["medium", "high", "low", "medium"],
+            "value": [0.6, 3, 5, 0.7],
+            "threshold": ["0.5", "1", "4", "0.5"],
+            "evidence": ["e1", "e2", "e3", "e4"],
+            "related_customer_id": [None] * 4,
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["x", "y", "z"],
+            "manager_id": ["M1", "M1", "M1"],
+            "branch_id": ["B"] * 3,
+            "loan_balance": [10.0, 1.0, 99.0],
+            "tier": ["key"] * 3,
+        }
+    )
     wl = watch_list(w, customers, config)
     assert list(wl["customer_id"]) == ["y", "z", "x"]
     assert list(wl["rank_in_manager"]) == [1, 2, 3]
@@ -199,8 +274,9 @@ def test_watch_list_ranks_by_severity_then_balance(config):
 
 def test_without_a_comparison_snapshot_only_single_date_rules_run(config):
     now = sig(max_overdue_days=[40.0], inquiries_3m=[9.0])
-    ratios = pd.DataFrame({"customer_id": ["c0"], "report_period": ["2026-06"], "flag_count": [3],
-                           "flag_liquidity": [True]})
+    ratios = pd.DataFrame(
+        {"customer_id": ["c0"], "report_period": ["2026-06"], "flag_count": [3], "flag_liquidity": [True]}
+    )
     w = early_warnings(now, None, config, day=DAY, ratios=ratios)
     assert list(w["rule"]) == ["ratio_deterioration"]
 
@@ -209,13 +285,25 @@ def test_behaviour_psi_in_duckdb_equals_pandas(config, tmp_path):
     """The asset computes the statistic in DuckDB from the Parquet files; same numbers as the pandas path."""
     from crm.playbook.warnings import behaviour_psi_files
 
-    t = pd.concat([
-        _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
-        _txns("c1", {("base", "TRF/D"): 20, ("base", "CSH/C"): 20, ("recent", "TRF/D"): 10,
-                     ("recent", "CSH/C"): 13, ("recent", "FEE/D"): 2}, DAY),
-        _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
-        _txns("c3", {("base", "TRF/D"): 12}, DAY - dt.timedelta(days=200)),  # outside both windows
-    ], ignore_index=True)
+    t = pd.concat(
+        [
+            _txns("c0", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 40}, DAY),
+            _txns(
+                "c1",
+                {
+                    ("base", "TRF/D"): 20,
+                    ("base", "CSH/C"): 20,
+                    ("recent", "TRF/D"): 10,
+                    ("recent", "CSH/C"): 13,
+                    ("recent", "FEE/D"): 2,
+                },
+                DAY,
+            ),
+            _txns("c2", {("base", "TRF/D"): 40, ("recent", "CSH/C"): 9}, DAY),
+            _txns("c3", {("base", "TRF/D"): 12}, DAY - dt.timedelta(days=200)),  # outside both windows
+        ],
+        ignore_index=True,
+    )
     files = []
     for i, part in enumerate((t.iloc[::2], t.iloc[1::2])):
         files.append(tmp_path / f"{i}.parquet")
@@ -240,10 +328,18 @@ def test_the_behaviour_window_is_baseline_and_recent_days_up_to_the_day(config):
 def test_watch_customers_take_the_balance_of_now_and_manager_branch_tier_of_the_latest_value():
     from crm.playbook.warnings import watch_customers
 
-    now = pd.DataFrame({"loan_balance": [100.0, 50.0], "deposit_balance": [1.0, 2.0]},
-                       index=pd.Index(["C1", "C2"], name="customer_id"))
-    value = pd.DataFrame({"customer_id": ["C2", "C3"], "manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"],
-                          "tier": ["key", "watch"], "contribution": [1.0, 2.0]})
+    now = pd.DataFrame(
+        {"loan_balance": [100.0, 50.0], "deposit_balance": [1.0, 2.0]}, index=pd.Index(["C1", "C2"], name="customer_id")
+    )
+    value = pd.DataFrame(
+        {
+            "customer_id": ["C2", "C3"],
+            "manager_id": ["S1", "S2"],
+            "branch_id": ["B1", "B2"],
+            "tier": ["key", "watch"],
+            "contribution": [1.0, 2.0],
+        }
+    )
     out = watch_customers(now, value).set_index("customer_id")
     assert list(out.columns) == ["loan_balance", "manager_id", "branch_id", "tier"]
     assert sorted(out.index) == ["C1", "C2", "C3"]  # a customer in either

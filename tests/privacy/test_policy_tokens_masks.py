@@ -25,8 +25,16 @@ def test_policy_covers_every_contract_column_and_nothing_else():
         for c in e.columns:
             entry = p.for_extract(e.name)[c.name]
             assert pol.CLASSES.index(entry.pii_class) >= pol.CLASSES.index(c.pii)
-            if c.semantic in ("id_number", "mobile", "card_number", "email", "person_name", "address",
-                              "free_text", "birth_date"):
+            if c.semantic in (
+                "id_number",
+                "mobile",
+                "card_number",
+                "email",
+                "person_name",
+                "address",
+                "free_text",
+                "birth_date",
+            ):
                 assert entry.treatment != "keep" or entry.why, (e.name, c.name)
             if c.name == "customer_id":
                 assert entry.treatment == "token" and entry.domain == "customer"
@@ -39,8 +47,13 @@ def test_a_column_without_policy_fails_the_load():
     with pytest.raises(pol.PolicyError, match="no policy for contract columns customers.customer_name"):
         pol.parse(broken)
     with pytest.raises(pol.PolicyError, match="needs a `why`"):
-        pol.parse(text.replace('mobile = { class = "C2", treatment = "token", domain = "phone", display = "mobile" }',
-                               'mobile = { class = "C2", treatment = "keep" }', 1))
+        pol.parse(
+            text.replace(
+                'mobile = { class = "C2", treatment = "token", domain = "phone", display = "mobile" }',
+                'mobile = { class = "C2", treatment = "keep" }',
+                1,
+            )
+        )
 
 
 def test_definitions_refuse_an_incomplete_policy(tmp_path):
@@ -49,8 +62,10 @@ def test_definitions_refuse_an_incomplete_policy(tmp_path):
     from pathlib import Path
 
     bad = tmp_path / "policy.toml"
-    bad.write_text(pol.POLICY_FILE.read_text(encoding="utf-8").replace(
-        'employer = { class = "C1", treatment = "keep" }\n', ""), encoding="utf-8")
+    bad.write_text(
+        pol.POLICY_FILE.read_text(encoding="utf-8").replace('employer = { class = "C1", treatment = "keep" }\n', ""),
+        encoding="utf-8",
+    )
     # point the (cached) loader's default path at the incomplete file, then load the definitions
     code = (
         "import pathlib, crm.privacy.policy as p\n"

@@ -106,7 +106,10 @@ def test_text_without_pii_is_unchanged(bank):
         raw, clean = _scrubbed(bank, extract)
         names = _row_names(bank, extract)
         named = pd.Series(
-            [isinstance(t, str) and isinstance(ns, tuple) and any(n in t for n in ns) for t, ns in zip(raw, names, strict=True)],
+            [
+                isinstance(t, str) and isinstance(ns, tuple) and any(n in t for n in ns)
+                for t, ns in zip(raw, names, strict=True)
+            ],
             index=raw.index,
         )
         numbered = raw.str.contains(r"\d{11}|@", na=False)
@@ -118,7 +121,10 @@ def test_text_without_pii_is_unchanged(bank):
         assert clean.index.equals(raw.index)
     # the generator's own vocabulary, amounts and dates are ordinary text
     vocab = pd.Series(
-        list(texts.DETAILS) + list(texts.PRODUCTS_TXT) + list(texts.COMMENTS_MID) + list(texts.EXCUSES)
+        list(texts.DETAILS)
+        + list(texts.PRODUCTS_TXT)
+        + list(texts.COMMENTS_MID)
+        + list(texts.EXCUSES)
         + ["对03月12日一笔12345.67元的交易有异议", "工资3月", "逾期250天", "约500万元资金需求", "2023 2024 2025年"]
     )
     assert scrub_text(vocab).equals(vocab)
@@ -216,9 +222,7 @@ def test_names_by_customer():
     corporates = pd.DataFrame(
         {"customer_id": ["K1"], "company_name": ["某某科技有限公司"], "legal_rep_name": ["赵六一"]}
     )
-    contacts = pd.DataFrame(
-        {"customer_id": ["C1", "C1", "K1", "C9"], "contact_name": ["张三", "周七八", "钱二", None]}
-    )
+    contacts = pd.DataFrame({"customer_id": ["C1", "C1", "K1", "C9"], "contact_name": ["张三", "周七八", "钱二", None]})
     by = names_by_customer(customers, corporates, contacts)
     assert by.to_dict() == {"C1": ("周七八", "张三"), "C2": ("李四",), "K1": ("赵六一", "钱二")}
     assert "某某科技有限公司" not in {n for t in by for n in t}

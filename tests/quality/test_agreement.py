@@ -113,10 +113,18 @@ def test_identifier_text_and_anchor_rules_in_both_engines(both):
     assert not pd_ev["loans"].failed["loans.loan_id.id_pattern"].iloc[1:].any()  # the other ids pass
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("a@b.cn", True), ("a@b.cn\n", False), ("a@b.cn\nBcc: x@y.cn", False), ("a@b.cn,c@d.cn", False),
-    ("a@b.cn c@d.cn", False), ("a@b.cn;c@d.cn", False), ("<a@b.cn>", False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("a@b.cn", True),
+        ("a@b.cn\n", False),
+        ("a@b.cn\nBcc: x@y.cn", False),
+        ("a@b.cn,c@d.cn", False),
+        ("a@b.cn c@d.cn", False),
+        ("a@b.cn;c@d.cn", False),
+        ("<a@b.cn>", False),
+    ],
+)
 def test_email_rule_is_anchored_at_the_very_end(value, ok):
     import re
 
@@ -131,9 +139,7 @@ def test_every_rule_became_one_expectation(both):
         assert ids == sorted(ev.failed.columns), name
         for r in results:
             assert r["result"]["unexpected_index_column_names"] == ["_row_number"]
-            assert not {"unexpected_list", "partial_unexpected_list", "partial_unexpected_counts"} & set(
-                r["result"]
-            )
+            assert not {"unexpected_list", "partial_unexpected_list", "partial_unexpected_counts"} & set(r["result"])
     suite = build_suite("loans")
     assert len(suite.expectations) == len([r for r in build_rules() if r.extract == "loans"])
     assert suite.meta["suite_version"]
@@ -197,9 +203,7 @@ def test_gx_exceptions_are_not_mistaken_for_success():
     from crm.quality.gx import _exception_message, _failed_positions
 
     assert _exception_message({"raised_exception": False, "exception_message": None}) is None
-    assert _exception_message(
-        {"MetricConfigurationID(...)": {"raised_exception": True, "exception_message": "boom"}}
-    )
+    assert _exception_message({"MetricConfigurationID(...)": {"raised_exception": True, "exception_message": "boom"}})
     with pytest.raises(ValueError):
         _failed_positions({}, ["_row_number"], pd.Index([1, 2]))
     with pytest.raises(ValueError):

@@ -117,10 +117,7 @@ def test_luhn_matches_stdnum():
     values += [None, "", "6228480402564890018"]
     mine = checks.valid_luhn(values)
     expected = np.array(
-        [
-            v is not None and v.isdigit() and v.isascii() and 12 <= len(v) <= 19 and luhn.is_valid(v)
-            for v in values
-        ]
+        [v is not None and v.isdigit() and v.isascii() and 12 <= len(v) <= 19 and luhn.is_valid(v) for v in values]
     )
     assert (mine == expected).all()
     assert 0.3 * len(values) < mine.sum() < 0.8 * len(values)

@@ -25,8 +25,9 @@ def _write_raw(root, frames):
 
 
 def _stage(tmp_path, extract, **kw):
-    return stage.stage_partition(extract, BUSINESS_DATE, raw=tmp_path / "raw", staged=tmp_path / "staged",
-                                 engine="pandas", ring=RING, **kw)
+    return stage.stage_partition(
+        extract, BUSINESS_DATE, raw=tmp_path / "raw", staged=tmp_path / "staged", engine="pandas", ring=RING, **kw
+    )
 
 
 @pytest.fixture
@@ -44,8 +45,10 @@ def test_allowances_default_to_the_contract_and_block_only_over_both(bank):
     tmp_path, _ = bank
     r = _stage(tmp_path, "customers")
     assert (r.parsed, r.quarantined) == (4, 1)
-    assert (r.threshold, r.rows_threshold) == (BY_NAME["customers"].quarantine_share,
-                                                BY_NAME["customers"].quarantine_rows)
+    assert (r.threshold, r.rows_threshold) == (
+        BY_NAME["customers"].quarantine_share,
+        BY_NAME["customers"].quarantine_rows,
+    )
     assert r.quarantine_rate > r.threshold  # 25 % is over the share allowance ...
     assert not r.blocked and r.block_reason is None  # ... but one row is within the row allowance
     strict = _stage(tmp_path, "customers", rows_threshold=0)
@@ -96,13 +99,19 @@ def test_gate_and_text_counts_are_recorded_with_the_evidence(bank, warehouse):
     c, i = gates.loc["customers"], gates.loc["interactions"]
     assert (c["run_id"], c["partition_key"], str(c["business_date"])) == ("run-1", PK, PK)
     assert (c["parsed"], c["quarantined"], c["rows_threshold"], bool(c["blocked"]), c["reason"]) == (
-        4, 1, 0, True, "quarantine_over_threshold")
+        4,
+        1,
+        0,
+        True,
+        "quarantine_over_threshold",
+    )
     assert c["share_threshold"] == pytest.approx(0.02)
     assert not bool(i["blocked"]) and i["reason"] is None and i["quarantined"] == 0
     assert pd.notna(c["recorded_at"])
     text = _read(warehouse, wh.dq_text_cleaning)
     assert text[["extract", "partition_key", "column_name", "rows", "characters"]].values.tolist() == [
-        ["interactions", PK, "notes", 1, 4]]
+        ["interactions", PK, "notes", 1, 4]
+    ]
 
 
 def test_gate_rows_roll_back_with_the_other_evidence(bank, warehouse):

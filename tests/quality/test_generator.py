@@ -28,9 +28,7 @@ REJECT_REASON = {
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic")
-    synthetic.generate(
-        out, customers=1500, start=START, end=END, seed=20260131, encoding="utf-8", defect_rate=0.05
-    )
+    synthetic.generate(out, customers=1500, start=START, end=END, seed=20260131, encoding="utf-8", defect_rate=0.05)
     defects = pd.read_csv(out / "defects.csv", dtype={"row_number": "Int64"})
     frames: dict[dt.date, dict[str, pd.DataFrame]] = {}
     rejected: dict[str, str] = {}
@@ -68,9 +66,7 @@ def test_file_level_defects_reject_their_file(generated):
     defects, _, rejected, _ = generated
     file_level = defects[defects["kind"].isin(FILE_LEVEL_DEFECTS)]
     assert len(file_level) >= 1
-    assert {
-        f: REJECT_REASON[k] for f, k in zip(file_level["file"], file_level["kind"], strict=True)
-    } == rejected
+    assert {f: REJECT_REASON[k] for f, k in zip(file_level["file"], file_level["kind"], strict=True)} == rejected
 
 
 def test_every_row_defect_is_quarantined_by_its_family(generated):
@@ -81,9 +77,7 @@ def test_every_row_defect_is_quarantined_by_its_family(generated):
     got: dict[tuple[str, int], list[str]] = {}
     for per_day in outcomes.values():
         for out in per_day.values():
-            for f, r, ids in out.quarantine_index[["_source_file", "_row_number", "rule_ids"]].itertuples(
-                index=False
-            ):
+            for f, r, ids in out.quarantine_index[["_source_file", "_row_number", "rule_ids"]].itertuples(index=False):
                 got[(f, int(r))] = ids
     missed = sorted(k for k in expected if k not in got)
     wrong_family = sorted(
@@ -106,9 +100,7 @@ def test_no_clean_row_is_quarantined(generated):
     examples = []
     for per_day in outcomes.values():
         for out in per_day.values():
-            for f, r, ids in out.quarantine_index[["_source_file", "_row_number", "rule_ids"]].itertuples(
-                index=False
-            ):
+            for f, r, ids in out.quarantine_index[["_source_file", "_row_number", "rule_ids"]].itertuples(index=False):
                 if (f, int(r)) not in expected:
                     for rid in ids:
                         counts[rid] = counts.get(rid, 0) + 1

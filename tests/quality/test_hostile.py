@@ -64,11 +64,20 @@ FAMILIES: dict[str, list[str]] = {
 # the production engine; the others with the pandas engine, which tests/quality/test_agreement.py holds to
 # the same failing rows rule by rule (a GX staging of a whole bank day costs about 20 s).
 ENGINES = {"control": "gx", "path": "gx"}
-FORMAT_RULES = {"email": "email_format", "mobile": "mobile_format", "card_number": "luhn", "uscc": "gb32100",
-                "id_number": "gb11643"}
-REFERENCED = {(t, ref) for e in EXTRACTS for fk in e.references
-              for t in (("customers", "corporates") if fk.extract == "customer_master" else (fk.extract,))
-              for ref in fk.ref_columns}
+FORMAT_RULES = {
+    "email": "email_format",
+    "mobile": "mobile_format",
+    "card_number": "luhn",
+    "uscc": "gb32100",
+    "id_number": "gb11643",
+}
+REFERENCED = {
+    (t, ref)
+    for e in EXTRACTS
+    for fk in e.references
+    for t in (("customers", "corporates") if fk.extract == "customer_master" else (fk.extract,))
+    for ref in fk.ref_columns
+}
 
 
 def text_columns(e: Extract, family: str) -> list[str]:
@@ -88,7 +97,7 @@ def _fresh_key(value: str, i: int, taken: set) -> str:
     m = list(re.finditer(r"[0-9]{4}", value))
     assert m, value
     start = m[-1].start()
-    new = f"{value[:start]}{9000 + i:04d}{value[start + 4:]}"
+    new = f"{value[:start]}{9000 + i:04d}{value[start + 4 :]}"
     assert new not in taken, new
     return new
 
@@ -179,8 +188,9 @@ def expected_rules(e: Extract, col: str, value: str, row: pd.Series) -> set[str]
         out.add(f"{e.name}.{col}.max_length")
     if c.text == "reject" and any(ord(ch) < 0x20 or ch in "\u202e\u2066\u200b" for ch in value):
         out.add(f"{e.name}.{col}.control_chars")
-    if c.semantic in FORMAT_RULES and not (c.semantic == "id_number" and "id_type" in e.column_names
-                                           and row["id_type"] != "01"):
+    if c.semantic in FORMAT_RULES and not (
+        c.semantic == "id_number" and "id_type" in e.column_names and row["id_type"] != "01"
+    ):
         out.add(f"{e.name}.{col}.{FORMAT_RULES[c.semantic]}")  # no hostile value is a valid one
     return out
 
@@ -224,14 +234,16 @@ def _run_family(family: str, base: dict[str, pd.DataFrame], tmp: Path) -> Run:
                     added.append(row)
                     position = len(df) + len(added) - 1
                 else:
-                    position = sum(len(v) for (x, c), v in injections.items()
-                                   if x == e.name and (x, c) not in REFERENCED)
+                    position = sum(
+                        len(v) for (x, c), v in injections.items() if x == e.name and (x, c) not in REFERENCED
+                    )
                     assert position < len(df), (e.name, col)
                     value, cleaned = _hostile_value(family, e, col, i, df.loc[position, col])
                     df.loc[position, col] = value
                     row = df.loc[position]
                 injections.setdefault((e.name, col), []).append(
-                    Injection(e.name, col, position + 1, value, expected_rules(e, col, value, row), cleaned))
+                    Injection(e.name, col, position + 1, value, expected_rules(e, col, value, row), cleaned)
+                )
                 i += 1
         if added:
             frames[e.name] = pd.concat([df, pd.DataFrame(added)], ignore_index=True)
@@ -249,8 +261,9 @@ def _run_family(family: str, base: dict[str, pd.DataFrame], tmp: Path) -> Run:
         context = ephemeral_context()
     results = {}
     for e in EXTRACTS:
-        batch = stage.stage_partitions(e.name, [(DAY.isoformat(), DAY)], raw=raw, staged=staged,
-                                       engine=engine_name, context=context, ring=RING)
+        batch = stage.stage_partitions(
+            e.name, [(DAY.isoformat(), DAY)], raw=raw, staged=staged, engine=engine_name, context=context, ring=RING
+        )
         assert not batch.absent, batch.absent
         results[e.name] = batch.results[0]
     with begin(engine) as conn:
@@ -361,8 +374,12 @@ def test_two_addresses_in_one_email_field(runs, extract, column):
 def test_markup_formulas_and_sql_in_names_and_free_text_are_plain_data(runs, family):
     """Expected to be accepted whenever they fit the column (checked row by row in the family's test)."""
     run = runs(family)
-    plain = [i for injs in run.injections.values() for i in injs
-             if BY_NAME[i.extract].column(i.column).semantic in ("person_name", "company_name", "free_text")]
+    plain = [
+        i
+        for injs in run.injections.values()
+        for i in injs
+        if BY_NAME[i.extract].column(i.column).semantic in ("person_name", "company_name", "free_text")
+    ]
     assert len(plain) >= 10
     for inj in plain:
         fits = len(inj.value) <= (BY_NAME[inj.extract].column(inj.column).max_length or 10**6)

@@ -35,9 +35,7 @@ def test_accepted_plus_quarantined_is_parsed(raw):
     assert (idx["_source_file"] == "LOAN_20260131_001.dat").all()
     files = out.files
     assert list(files.columns) == list(FILE_COLUMNS)
-    assert files[["parsed", "accepted", "quarantined", "accepted_with_warnings"]].values.tolist() == [
-        [4, 2, 2, 1]
-    ]
+    assert files[["parsed", "accepted", "quarantined", "accepted_with_warnings"]].values.tolist() == [[4, 2, 2, 1]]
     assert files["balanced"].all()
     assert out.critical_failure_rate == 0.5
     s = out.summary.set_index("rule_id")
@@ -59,9 +57,7 @@ def test_index_holds_no_raw_value(raw):
     text += out.files.to_json(force_ascii=False)
     for value in ("11010519491231002Y", "1391234567", "张伟", "刘洋"):
         assert value not in text
-    assert (
-        out.quarantined["id_number"].iloc[0] == "11010519491231002Y"
-    )  # raw rows stay in the restricted frame
+    assert out.quarantined["id_number"].iloc[0] == "11010519491231002Y"  # raw rows stay in the restricted frame
 
 
 def test_per_file_balance_with_two_files(raw):
@@ -75,9 +71,7 @@ def test_per_file_balance_with_two_files(raw):
     f = out.files.set_index("_source_file")
     assert f.loc["LOAN_20260131_001.dat", ["parsed", "accepted", "quarantined"]].tolist() == [4, 4, 0]
     assert f.loc["LOAN_20260131_002.dat", ["parsed", "accepted", "quarantined"]].tolist() == [4, 3, 1]
-    assert out.quarantine_index[["_source_file", "_row_number"]].values.tolist() == [
-        ["LOAN_20260131_002.dat", 3]
-    ]
+    assert out.quarantine_index[["_source_file", "_row_number"]].values.tolist() == [["LOAN_20260131_002.dat", 3]]
 
 
 def test_skipped_rules_are_reported_as_not_evaluated(raw):

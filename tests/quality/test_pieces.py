@@ -27,8 +27,9 @@ def _sorted(path):
 
 def _stage(tmp_path, sub, engine, extract):
     raw, staged = tmp_path / "raw", tmp_path / sub
-    batch = stage.stage_partitions(extract, [(BUSINESS_DATE.isoformat(), BUSINESS_DATE)], raw=raw, staged=staged,
-                                   engine=engine, ring=RING)
+    batch = stage.stage_partitions(
+        extract, [(BUSINESS_DATE.isoformat(), BUSINESS_DATE)], raw=raw, staged=staged, engine=engine, ring=RING
+    )
     return batch, batch.results[0]
 
 
@@ -48,8 +49,7 @@ def test_pieces_give_the_same_outcome_as_one_piece(tmp_path, monkeypatch, engine
         rows = w.parsed
         assert stage.piece_count(x, rows) > 1, x
         pd.testing.assert_frame_equal(_sorted(p.staged_path), _sorted(w.staged_path), obj=f"{x} staged")
-        pd.testing.assert_frame_equal(_sorted(p.quarantine_path), _sorted(w.quarantine_path),
-                                      obj=f"{x} quarantine")
+        pd.testing.assert_frame_equal(_sorted(p.quarantine_path), _sorted(w.quarantine_path), obj=f"{x} quarantine")
         assert (p.parsed, p.accepted, p.quarantined) == (w.parsed, w.accepted, w.quarantined), x
         pd.testing.assert_frame_equal(p.summary, w.summary, obj=f"{x} summary")
         pd.testing.assert_frame_equal(p.files, w.files, obj=f"{x} files")

@@ -122,8 +122,7 @@ def test_suite_version_is_a_deterministic_hash_of_the_definitions():
     assert suite_version("loans") == suite_version("loans", build_rules())
     assert suite_version("loans") != suite_version("customers")
     changed = [
-        dataclasses.replace(r, severity="warning") if r.id == "loans.balance.range" else r
-        for r in build_rules()
+        dataclasses.replace(r, severity="warning") if r.id == "loans.balance.range" else r for r in build_rules()
     ]
     assert suite_version("loans", changed) != suite_version("loans")
     assert suite_version("customers", changed) == suite_version("customers")  # other extracts unaffected

@@ -26,14 +26,41 @@ def test_class_covers_every_cc_and_cf_code_point_of_this_python():
     listed = set(control_code_points().tolist())
     wanted = {c for c in ALL if _category(c) in ("Cc", "Cf")} | {0x2028, 0x2029}
     missing = sorted(wanted - listed)
-    assert not missing, f"unicodedata {unicodedata.unidata_version} has Cc/Cf code points not in CONTROL_RANGES: " \
+    assert not missing, (
+        f"unicodedata {unicodedata.unidata_version} has Cc/Cf code points not in CONTROL_RANGES: "
         f"{[hex(c) for c in missing[:20]]} (add them: this re-versions the suites)"
+    )
     assert {_category(c) for c in listed} <= {"Cc", "Cf", "Zl", "Zp", "Cn"}  # Cn: Cf in a later Unicode
 
 
 def test_the_named_characters_are_in_the_class():
-    named = [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x200B,
-             0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x2028, 0x2029, 0x0000, 0x001B, 0x000A, 0x000D, 0x0009, 0x0085]
+    named = [
+        0x202A,
+        0x202B,
+        0x202C,
+        0x202D,
+        0x202E,
+        0x2066,
+        0x2067,
+        0x2068,
+        0x2069,
+        0x200E,
+        0x200F,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x2060,
+        0xFEFF,
+        0x00AD,
+        0x2028,
+        0x2029,
+        0x0000,
+        0x001B,
+        0x000A,
+        0x000D,
+        0x0009,
+        0x0085,
+    ]
     rx = re.compile(CONTROL_CLASS)
     for cp in named:
         assert rx.search(f"a{chr(cp)}b"), hex(cp)

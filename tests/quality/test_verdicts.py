@@ -20,19 +20,56 @@ from crm.quality.verdicts import (
 )
 
 
-def _result(key: str, *, blocked: bool = False, critical: int = 0, warning: int = 0, failed=(), skipped=(),
-            parsed: int = 100, quarantined: int = 0, balanced: bool = True):
+def _result(
+    key: str,
+    *,
+    blocked: bool = False,
+    critical: int = 0,
+    warning: int = 0,
+    failed=(),
+    skipped=(),
+    parsed: int = 100,
+    quarantined: int = 0,
+    balanced: bool = True,
+):
     """One partition's result as :class:`crm.quality.stage.StageResult` gives it (the fields the verdicts read)."""
-    families = pd.DataFrame({"family": ["format", "range"], "critical_rows": [critical, 0], "warning_rows": [warning, 0],
-                             "failed_rules": [list(failed), []]})
-    summary = pd.DataFrame({"rule_id": ["customers.id_number.format", "customers.mobile.format",
-                                        "customers.income.range"],
-                            "family": ["format", "format", "range"], "failed": [critical, warning, 0]})
-    files = pd.DataFrame({"_source_file": [f"CUST_{key}.dat"], "parsed": [parsed], "accepted": [parsed - quarantined],
-                          "quarantined": [quarantined], "balanced": [balanced]})
-    return SimpleNamespace(partition_key=key, blocked=blocked, families=families, summary=summary, skipped=set(skipped),
-                           parsed=parsed, quarantined=quarantined, quarantine_rate=quarantined / parsed,
-                           threshold=0.02, rows_threshold=5, files=files)
+    families = pd.DataFrame(
+        {
+            "family": ["format", "range"],
+            "critical_rows": [critical, 0],
+            "warning_rows": [warning, 0],
+            "failed_rules": [list(failed), []],
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "rule_id": ["customers.id_number.format", "customers.mobile.format", "customers.income.range"],
+            "family": ["format", "format", "range"],
+            "failed": [critical, warning, 0],
+        }
+    )
+    files = pd.DataFrame(
+        {
+            "_source_file": [f"CUST_{key}.dat"],
+            "parsed": [parsed],
+            "accepted": [parsed - quarantined],
+            "quarantined": [quarantined],
+            "balanced": [balanced],
+        }
+    )
+    return SimpleNamespace(
+        partition_key=key,
+        blocked=blocked,
+        families=families,
+        summary=summary,
+        skipped=set(skipped),
+        parsed=parsed,
+        quarantined=quarantined,
+        quarantine_rate=quarantined / parsed,
+        threshold=0.02,
+        rows_threshold=5,
+        files=files,
+    )
 
 
 def test_families_of_an_extract_follow_the_family_order_and_have_a_text():
@@ -45,8 +82,12 @@ def test_families_of_an_extract_follow_the_family_order_and_have_a_text():
 
 def test_a_family_fails_as_an_error_only_in_a_blocked_partition():
     clean = _result("2026-10-01")
-    failing = _result("2026-10-02", critical=3, failed=["customers.id_number.format"],
-                      skipped=["customers.mobile.format", "customers.income.range"])
+    failing = _result(
+        "2026-10-02",
+        critical=3,
+        failed=["customers.id_number.format"],
+        skipped=["customers.mobile.format", "customers.income.range"],
+    )
     v = family_verdict("format", [clean, failing])
     assert (v["passed"], v["error"]) == (False, False)  # critical failures, but the partition is not blocked
     m = v["metadata"]
@@ -59,7 +100,11 @@ def test_a_family_fails_as_an_error_only_in_a_blocked_partition():
     assert (v["passed"], v["error"], v["metadata"]["partitions_blocked"]) == (False, True, "2026-10-03")
     assert v["metadata"]["failed_rules"].endswith("| customers.id_number.format | 12 |")
     warned = family_verdict("format", [_result("2026-10-04", warning=2, failed=["customers.mobile.format"])])
-    assert (warned["passed"], warned["error"], warned["metadata"]["rows_failing_warning_only_rules"]) == (False, False, 2)
+    assert (warned["passed"], warned["error"], warned["metadata"]["rows_failing_warning_only_rules"]) == (
+        False,
+        False,
+        2,
+    )
     v = family_verdict("range", [clean])
     assert v["passed"] and v["metadata"]["failed_rules"] == "none"
     assert family_verdict("text", [clean])["metadata"]["rows_checked"] == 100  # a family the results lack
@@ -68,8 +113,13 @@ def test_a_family_fails_as_an_error_only_in_a_blocked_partition():
 def test_the_quarantine_fails_when_a_partition_is_blocked():
     ok = rate_verdict([_result("2026-10-01", quarantined=1)])
     assert ok["passed"] and ok["error"]
-    assert ok["metadata"] == {"parsed": 100, "quarantined": 1, "rate": "1.00%", "allowance": "2.00% and 5 rows",
-                              "partitions_blocked": "none"}
+    assert ok["metadata"] == {
+        "parsed": 100,
+        "quarantined": 1,
+        "rate": "1.00%",
+        "allowance": "2.00% and 5 rows",
+        "partitions_blocked": "none",
+    }
     over = rate_verdict([_result("2026-10-01", quarantined=1), _result("2026-10-02", quarantined=8, blocked=True)])
     assert not over["passed"]
     assert over["metadata"]["partitions_blocked"] == "2026-10-02 (8 rows, 8.00%)"
@@ -79,9 +129,17 @@ def test_the_quarantine_fails_when_a_partition_is_blocked():
 
 def test_rows_are_accounted_for_per_file():
     ok = accounted_verdict([_result("2026-10-01", quarantined=2), _result("2026-10-02")])
-    assert ok["passed"] and ok["metadata"] == {"files": 2, "parsed": 200, "accepted": 198, "quarantined": 2,
-                                               "unbalanced_files": "none"}
+    assert ok["passed"] and ok["metadata"] == {
+        "files": 2,
+        "parsed": 200,
+        "accepted": 198,
+        "quarantined": 2,
+        "unbalanced_files": "none",
+    }
     bad = accounted_verdict([_result("2026-10-01"), _result("2026-10-02", balanced=False)])
     assert not bad["passed"] and bad["metadata"]["unbalanced_files"] == "CUST_2026-10-02.dat"
-    assert accounted_verdict([]) == {"passed": True, "error": True, "metadata": {
-        "files": 0, "parsed": 0, "accepted": 0, "quarantined": 0, "unbalanced_files": "none"}}
+    assert accounted_verdict([]) == {
+        "passed": True,
+        "error": True,
+        "metadata": {"files": 0, "parsed": 0, "accepted": 0, "quarantined": 0, "unbalanced_files": "none"},
+    }

@@ -55,8 +55,9 @@ COLLATERAL = Extract(
 def branches(monkeypatch) -> Extract:
     """``branches`` with a mandatory column sent from SINCE, in the contract for the test's duration."""
     e = BY_NAME["branches"]
-    column = Column(NEW, "string", "总行对口机构", nullable=False, id_kind="branch", max_length=10, text="reject",
-                    since=SINCE)
+    column = Column(
+        NEW, "string", "总行对口机构", nullable=False, id_kind="branch", max_length=10, text="reject", since=SINCE
+    )
     versioned = dataclasses.replace(
         e, columns=(*e.columns, column), references=(*e.references, ForeignKey((NEW,), "branches", ("branch_id",)))
     )
@@ -106,9 +107,9 @@ def test_ingest_reports_an_extract_not_sent_yet_apart_from_a_missing_file(tmp_pa
 
 def test_the_layout_of_a_business_date_leaves_later_columns_out(branches):
     before, after = branches.as_of(SINCE - dt.timedelta(days=1)), branches.as_of(SINCE)
-    assert before.column_names == BY_NAME["branches"].column_names[:-1] == [
-        c for c in branches.column_names if c != NEW
-    ]
+    assert (
+        before.column_names == BY_NAME["branches"].column_names[:-1] == [c for c in branches.column_names if c != NEW]
+    )
     assert after is branches and NEW in after.column_names
     assert before.file_code == branches.file_code and before.key == branches.key
 
@@ -139,11 +140,14 @@ def test_the_rules_of_a_later_column_apply_from_its_since(branches):
     rules = {r.id: r for r in rules_of(branches)}
     assert {rid for rid, r in rules.items() if r.since} == NEW_RULES
     assert all(rules[rid].since == SINCE and f"on or after {SINCE}" in rules[rid].description for rid in NEW_RULES)
-    assert f"{len(branches.columns) - 1} in files dated before {SINCE}" in rules["branches.record.field_count"].description
+    assert (
+        f"{len(branches.columns) - 1} in files dated before {SINCE}" in rules["branches.record.field_count"].description
+    )
     assert "since" not in rules["branches.branch_id.not_null"].definition()  # older rules keep their definition
-    assert rules["branches.branch_id.not_null"] == {r.id: r for r in rules_of(BY_NAME["branches"].as_of(DAYS[0]))}[
-        "branches.branch_id.not_null"
-    ]
+    assert (
+        rules["branches.branch_id.not_null"]
+        == {r.id: r for r in rules_of(BY_NAME["branches"].as_of(DAYS[0]))}["branches.branch_id.not_null"]
+    )
 
 
 def _days(tmp_path, branches) -> dict[dt.date, pd.DataFrame]:

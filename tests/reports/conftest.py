@@ -40,8 +40,12 @@ class Probe:
     pages: int
 
     def page_text(self, page: int) -> str:
-        return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(self.pdf_path), "-"],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(self.pdf_path), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
 
 def probe_templates(folder: Path) -> Path:
@@ -58,8 +62,13 @@ def probe_context() -> dict:
 
     rows = [{"name": f"客户{i:03d}", "balance": 10000.0 * i} for i in range(ROWS)]
     rows[1]["name"] = SCRIPT
-    return {"month_end": dt.date(2026, 10, 31), "generated_at": dt.datetime(2026, 11, 2, 8, 30),
-            "customer": SCRIPT, "total": sum(r["balance"] for r in rows), "rows": rows}
+    return {
+        "month_end": dt.date(2026, 10, 31),
+        "generated_at": dt.datetime(2026, 11, 2, 8, 30),
+        "customer": SCRIPT,
+        "total": sum(r["balance"] for r in rows),
+        "rows": rows,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +87,13 @@ def empty_dq_context(tmp_path_factory):
     engine = wh.make_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'w.duckdb'}")
     wh.ensure_schema(engine)
     with wh.begin(engine) as conn:
-        ctx = dq_context(conn, dt.date(2026, 10, 31), policy_version="p1", key_versions=["k1"], leak_scan=None,
-                         generated_at=dt.datetime(2026, 11, 2, 8, 30))
+        ctx = dq_context(
+            conn,
+            dt.date(2026, 10, 31),
+            policy_version="p1",
+            key_versions=["k1"],
+            leak_scan=None,
+            generated_at=dt.datetime(2026, 11, 2, 8, 30),
+        )
     engine.dispose()
     return ctx

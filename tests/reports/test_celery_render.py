@@ -60,11 +60,24 @@ def render_workers(tmp_path, monkeypatch):
 
 def test_reports_render_on_two_celery_workers(tmp_path, empty_dq_context, render_workers):
     out = tmp_path / "out"
-    jobs = [RenderJob(f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en",
-                      out / f"r{i}.html", out / f"r{i}.pdf") for i in range(6)]
+    jobs = [
+        RenderJob(
+            f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en", out / f"r{i}.html", out / f"r{i}.pdf"
+        )
+        for i in range(6)
+    ]
     # a broken job in the middle: its context lacks what the report needs (dq_charts.prepare reads ctx["files"])
-    jobs.insert(3, RenderJob("broken", "dq_report", {"generated_at": dt.datetime(2026, 11, 2)}, "zh_CN",
-                             out / "broken.html", out / "broken.pdf"))
+    jobs.insert(
+        3,
+        RenderJob(
+            "broken",
+            "dq_report",
+            {"generated_at": dt.datetime(2026, 11, 2)},
+            "zh_CN",
+            out / "broken.html",
+            out / "broken.pdf",
+        ),
+    )
     with ThreadPoolExecutor(1) as ex:  # workers=4 is ignored by the celery backend
         results = ex.submit(render_many, jobs, workers=4, progress=False).result(timeout=180)
 
@@ -102,14 +115,20 @@ def test_render_backend_selection_and_lazy_imports(monkeypatch):
 
     # the render app uses dagster-celery's broker settings
     assert (celery_render.BROKER_ENV, celery_render.LOCAL_BROKER) == (
-        dagster_celery_settings.BROKER_ENV, dagster_celery_settings.LOCAL_BROKER)
+        dagster_celery_settings.BROKER_ENV,
+        dagster_celery_settings.LOCAL_BROKER,
+    )
     assert (celery_render.BACKEND_ENV, celery_render.LOCAL_BACKEND) == (
-        dagster_celery_settings.BACKEND_ENV, dagster_celery_settings.LOCAL_BACKEND)
+        dagster_celery_settings.BACKEND_ENV,
+        dagster_celery_settings.LOCAL_BACKEND,
+    )
     assert set(celery_render.app.conf.accept_content) == {"pickle", "json"}
     monkeypatch.setenv("CRM_RENDER_BACKEND", "threads")
     with pytest.raises(ValueError, match="CRM_RENDER_BACKEND"):
         render_many([])
-    code = ("import sys, orchestration.definitions, crm.reports.pool; "
-            "print(','.join(m for m in ('celery', 'crm.reports.celery_render', 'weasyprint') if m in sys.modules))")
+    code = (
+        "import sys, orchestration.definitions, crm.reports.pool; "
+        "print(','.join(m for m in ('celery', 'crm.reports.celery_render', 'weasyprint') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

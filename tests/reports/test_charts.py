@@ -9,9 +9,14 @@ from crm.reports import charts
 
 def _all():
     return {
-        "line": lambda title: charts.line_chart(["1", "2", "3", "4"], {"通过率": [0.98, 0.99, None, 0.97]},
-                                                title=title, band=([0.96] * 4, [1.0] * 4), band_label="区间",
-                                                y_format="percent"),
+        "line": lambda title: charts.line_chart(
+            ["1", "2", "3", "4"],
+            {"通过率": [0.98, 0.99, None, 0.97]},
+            title=title,
+            band=([0.96] * 4, [1.0] * 4),
+            band_label="区间",
+            y_format="percent",
+        ),
         "bar": lambda title: charts.bar_chart_h(["customers.id.not_null", "贷款"], [12, 3], title=title),
         "stacked": lambda title: charts.stacked_bar([1, 2, 3], {"按时": [5, 4, 5], "迟到": [0, 1, 0]}, title=title),
     }

@@ -28,15 +28,33 @@ def fill(conn) -> None:
     # arrivals: Oct 1 both on time; Oct 2 customers on time, loans late (an earlier "pending" row is history);
     # a September row is outside the month. -> expected 4, on time 3, late 1, missing 0
     arr = [
-        (D1, "customers", "on_time", T1), (D1, "loans", "on_time", T1),
-        (D2, "customers", "on_time", T1), (D2, "loans", "pending", T0), (D2, "loans", "late", T1),
+        (D1, "customers", "on_time", T1),
+        (D1, "loans", "on_time", T1),
+        (D2, "customers", "on_time", T1),
+        (D2, "loans", "pending", T0),
+        (D2, "loans", "late", T1),
         (dt.date(2026, 9, 30), "loans", "missing", T1),
     ]
-    wh.append_frame(conn, wh.dq_arrivals, pd.DataFrame([
-        {"business_date": d, "extract": e, "expected_by": _cut(d), "status": s, "recorded_at": r,
-         "file_name": None if s in ("pending", "missing") else f"{e.upper()}_{d:%Y%m%d}_001.dat",
-         "arrived_at": None if s in ("pending", "missing") else _cut(d) + dt.timedelta(hours=2 if s == "late" else -6)}
-        for d, e, s, r in arr]))
+    wh.append_frame(
+        conn,
+        wh.dq_arrivals,
+        pd.DataFrame(
+            [
+                {
+                    "business_date": d,
+                    "extract": e,
+                    "expected_by": _cut(d),
+                    "status": s,
+                    "recorded_at": r,
+                    "file_name": None if s in ("pending", "missing") else f"{e.upper()}_{d:%Y%m%d}_001.dat",
+                    "arrived_at": None
+                    if s in ("pending", "missing")
+                    else _cut(d) + dt.timedelta(hours=2 if s == "late" else -6),
+                }
+                for d, e, s, r in arr
+            ]
+        ),
+    )
     # ingest: Oct 2 customers _001 rejected (control_total, seen twice), restated as _002 -> 1 rejected file
     files = [
         ("CUST_INDV_20261001_001.dat", "customers", D1, 1, 100, "accepted", None),
@@ -46,10 +64,27 @@ def fill(conn) -> None:
         ("CUST_INDV_20261002_002.dat", "customers", D2, 2, 120, "accepted", None),
         ("LOAN_20261002_001.dat", "loans", D2, 1, 60, "accepted", None),
     ]
-    wh.append_frame(conn, wh.ingest_files, pd.DataFrame([
-        {"file_name": f, "extract": e, "business_date": d, "sequence": s, "records": n, "status": st, "reason": r,
-         "control_column": "balance" if n else None, "control_sum": "12345.67" if n else None, "recorded_at": T0}
-        for f, e, d, s, n, st, r in files]))
+    wh.append_frame(
+        conn,
+        wh.ingest_files,
+        pd.DataFrame(
+            [
+                {
+                    "file_name": f,
+                    "extract": e,
+                    "business_date": d,
+                    "sequence": s,
+                    "records": n,
+                    "status": st,
+                    "reason": r,
+                    "control_column": "balance" if n else None,
+                    "control_sum": "12345.67" if n else None,
+                    "recorded_at": T0,
+                }
+                for f, e, d, s, n, st, r in files
+            ]
+        ),
+    )
     # rule results (current): evaluated 2,000, failed 30 -> 98.50 %
     #   customers.mobile.format 400/12 + 400/8 = 800/20 -> 97.50 %, failing 2 days
     #   loans.balance.range     200/5  + 200/0 = 400/5  -> 98.75 %
@@ -65,16 +100,48 @@ def fill(conn) -> None:
         (D2, "customers", "customers.mobile.format", "format", "warning", 400, 8, T1),
         (D2, "loans", "loans.balance.range", "range", "critical", 200, 0, T1),
     ]
-    wh.append_frame(conn, wh.dq_rule_results, pd.DataFrame([
-        {"partition_key": d.isoformat(), "business_date": d, "extract": e, "suite_version": "v1", "engine": "pandas",
-         "rule_id": r, "family": fam, "severity": sev, "evaluated": ev, "failed": fl, "recorded_at": at,
-         "success": None if r.endswith("exists") else fl == 0,
-         "skipped_reason": "customers absent" if r.endswith("exists") else None}
-        for d, e, r, fam, sev, ev, fl, at in res]))
-    wh.append_frame(conn, wh.dq_rules, pd.DataFrame([
-        {"suite_version": "v1", "rule_id": "customers.mobile.format", "extract": "customers", "family": "format",
-         "severity": "warning", "description": "手机号 (mobile) must be a mainland mobile number", "columns": "mobile",
-         "recorded_at": T0}]))
+    wh.append_frame(
+        conn,
+        wh.dq_rule_results,
+        pd.DataFrame(
+            [
+                {
+                    "partition_key": d.isoformat(),
+                    "business_date": d,
+                    "extract": e,
+                    "suite_version": "v1",
+                    "engine": "pandas",
+                    "rule_id": r,
+                    "family": fam,
+                    "severity": sev,
+                    "evaluated": ev,
+                    "failed": fl,
+                    "recorded_at": at,
+                    "success": None if r.endswith("exists") else fl == 0,
+                    "skipped_reason": "customers absent" if r.endswith("exists") else None,
+                }
+                for d, e, r, fam, sev, ev, fl, at in res
+            ]
+        ),
+    )
+    wh.append_frame(
+        conn,
+        wh.dq_rules,
+        pd.DataFrame(
+            [
+                {
+                    "suite_version": "v1",
+                    "rule_id": "customers.mobile.format",
+                    "extract": "customers",
+                    "family": "format",
+                    "severity": "warning",
+                    "description": "手机号 (mobile) must be a mainland mobile number",
+                    "columns": "mobile",
+                    "recorded_at": T0,
+                }
+            ]
+        ),
+    )
     # file outcomes: Oct 2 customers has an older run (T0) and the current (T1); Oct 2 loans unbalanced
     # current parsed 100 + 50 + 120 + 60 = 330; quarantined 3 + 1 + 2 + 1 = 7 -> 2.12 %; balanced 3 of 4
     out = [
@@ -84,31 +151,92 @@ def fill(conn) -> None:
         ("customers", D2, "CUST_INDV_20261002_002.dat", 120, 118, 2, True, T1),
         ("loans", D2, "LOAN_20261002_001.dat", 60, 58, 1, False, T1),
     ]
-    wh.append_frame(conn, wh.dq_file_outcomes, pd.DataFrame([
-        {"extract": e, "business_date": d, "source_file": f, "suite_version": "v1", "parsed": p, "accepted": a,
-         "quarantined": q, "accepted_with_warnings": 0, "balanced": b, "recorded_at": at}
-        for e, d, f, p, a, q, b, at in out]))
+    wh.append_frame(
+        conn,
+        wh.dq_file_outcomes,
+        pd.DataFrame(
+            [
+                {
+                    "extract": e,
+                    "business_date": d,
+                    "source_file": f,
+                    "suite_version": "v1",
+                    "parsed": p,
+                    "accepted": a,
+                    "quarantined": q,
+                    "accepted_with_warnings": 0,
+                    "balanced": b,
+                    "recorded_at": at,
+                }
+                for e, d, f, p, a, q, b, at in out
+            ]
+        ),
+    )
     # quarantine (current): by rule mobile.format 1 + 1 + 2 = 4, id.not_null 2, balance.range 2; the T0 run's
     # ten rows are history
     q = [
-        ("customers", D1, "customers.id.not_null", T1), ("customers", D1, "customers.id.not_null,customers.mobile.format", T1),
-        ("customers", D1, "customers.mobile.format", T1), ("loans", D1, "loans.balance.range", T1),
+        ("customers", D1, "customers.id.not_null", T1),
+        ("customers", D1, "customers.id.not_null,customers.mobile.format", T1),
+        ("customers", D1, "customers.mobile.format", T1),
+        ("loans", D1, "loans.balance.range", T1),
         *[("customers", D2, "customers.id.not_null", T0)] * 10,
-        ("customers", D2, "customers.mobile.format", T1), ("customers", D2, "customers.mobile.format", T1),
+        ("customers", D2, "customers.mobile.format", T1),
+        ("customers", D2, "customers.mobile.format", T1),
         ("loans", D2, "loans.balance.range", T1),
     ]
-    wh.append_frame(conn, wh.dq_quarantine, pd.DataFrame([
-        {"extract": e, "business_date": d, "source_file": "f.dat", "row_number": i + 1, "rule_ids": r, "recorded_at": at}
-        for i, (e, d, r, at) in enumerate(q)]))
+    wh.append_frame(
+        conn,
+        wh.dq_quarantine,
+        pd.DataFrame(
+            [
+                {
+                    "extract": e,
+                    "business_date": d,
+                    "source_file": "f.dat",
+                    "row_number": i + 1,
+                    "rule_ids": r,
+                    "recorded_at": at,
+                }
+                for i, (e, d, r, at) in enumerate(q)
+            ]
+        ),
+    )
     # purges: two in October (1 MiB + 0.5 MiB = 1.5 MB), one in November (not this month)
-    wh.append_frame(conn, wh.raw_purges, pd.DataFrame([
-        {"extract": "loans", "business_date": dt.date(2025, 9, 1), "zone": "raw", "file": "2025-09-01.parquet",
-         "bytes": 1048576, "reason": "raw zone retention", "purged_at": dt.datetime(2026, 10, 15, 3)},
-        {"extract": "loans", "business_date": dt.date(2025, 9, 2), "zone": "raw", "file": "2025-09-02.parquet",
-         "bytes": 524288, "reason": "raw zone retention", "purged_at": dt.datetime(2026, 10, 31, 23, 59)},
-        {"extract": "loans", "business_date": dt.date(2025, 10, 1), "zone": "raw", "file": "2025-10-01.parquet",
-         "bytes": 999, "reason": "raw zone retention", "purged_at": dt.datetime(2026, 11, 1, 0, 0)},
-    ]))
+    wh.append_frame(
+        conn,
+        wh.raw_purges,
+        pd.DataFrame(
+            [
+                {
+                    "extract": "loans",
+                    "business_date": dt.date(2025, 9, 1),
+                    "zone": "raw",
+                    "file": "2025-09-01.parquet",
+                    "bytes": 1048576,
+                    "reason": "raw zone retention",
+                    "purged_at": dt.datetime(2026, 10, 15, 3),
+                },
+                {
+                    "extract": "loans",
+                    "business_date": dt.date(2025, 9, 2),
+                    "zone": "raw",
+                    "file": "2025-09-02.parquet",
+                    "bytes": 524288,
+                    "reason": "raw zone retention",
+                    "purged_at": dt.datetime(2026, 10, 31, 23, 59),
+                },
+                {
+                    "extract": "loans",
+                    "business_date": dt.date(2025, 10, 1),
+                    "zone": "raw",
+                    "file": "2025-10-01.parquet",
+                    "bytes": 999,
+                    "reason": "raw zone retention",
+                    "purged_at": dt.datetime(2026, 11, 1, 0, 0),
+                },
+            ]
+        ),
+    )
 
 
 @pytest.fixture
@@ -116,8 +244,14 @@ def ctx(warehouse):
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
         fill(conn)
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
-        return dq_context(conn, dt.date(2026, 10, 31), policy_version="2026.11-1", key_versions=["k2", "k1"],
-                          leak_scan=scan_summary(12, []), generated_at=GENERATED)
+        return dq_context(
+            conn,
+            dt.date(2026, 10, 31),
+            policy_version="2026.11-1",
+            key_versions=["k2", "k1"],
+            leak_scan=scan_summary(12, []),
+            generated_at=GENERATED,
+        )
 
 
 def test_context_figures(ctx):
@@ -125,22 +259,37 @@ def test_context_figures(ctx):
     assert (f["expected"], f["arrived"], f["on_time"], f["late"], f["missing"], f["pending"]) == (4, 4, 3, 1, 0, 0)
     assert [d["business_date"] for d in f["daily"]] == [D1, D2]
     assert f["rejected"] == 1
-    assert f["rejections"] == [{"business_date": D2, "extract": "customers", "file_name": "CUST_INDV_20261002_001.dat",
-                                "reason": "control_total", "replaced_by": "CUST_INDV_20261002_002.dat"}]
+    assert f["rejections"] == [
+        {
+            "business_date": D2,
+            "extract": "customers",
+            "file_name": "CUST_INDV_20261002_001.dat",
+            "reason": "control_total",
+            "replaced_by": "CUST_INDV_20261002_002.dat",
+        }
+    ]
     assert [(e["extract"], e["status"]) for e in f["exceptions"]] == [("loans", "late")]
     r = ctx["rules"]
     assert (r["evaluated"], r["failed"], r["skipped"], r["rules"], r["failing_rules"]) == (2000, 30, 1, 4, 3)
     assert r["pass_rate"] == pytest.approx(0.985)
     assert [round(d["pass_rate"], 4) for d in r["daily"]] == [0.983, 0.987]
-    assert [w["rule_id"] for w in r["worst"]] == ["customers.mobile.format", "loans.balance.range",
-                                                  "customers.id.not_null"]
+    assert [w["rule_id"] for w in r["worst"]] == [
+        "customers.mobile.format",
+        "loans.balance.range",
+        "customers.id.not_null",
+    ]
     assert r["worst"][0]["days_failed"] == 2 and r["worst"][0]["description"].startswith("手机号")
     q = ctx["quarantine"]
     assert (q["rows"], q["parsed"]) == (7, 330)
-    assert {x["rule_id"]: x["rows"] for x in q["by_rule"]} == {"customers.mobile.format": 4,
-                                                                "customers.id.not_null": 2, "loans.balance.range": 2}
-    assert [(x["extract"], x["quarantined"], x["indexed"]) for x in q["by_extract"]] == [("customers", 5, 5),
-                                                                                          ("loans", 2, 2)]
+    assert {x["rule_id"]: x["rows"] for x in q["by_rule"]} == {
+        "customers.mobile.format": 4,
+        "customers.id.not_null": 2,
+        "loans.balance.range": 2,
+    }
+    assert [(x["extract"], x["quarantined"], x["indexed"]) for x in q["by_extract"]] == [
+        ("customers", 5, 5),
+        ("loans", 2, 2),
+    ]
     assert q["index_agrees"]
     c = ctx["control"]
     assert (len(c["files"]), c["validated"], c["balanced"]) == (4, 4, 3)
@@ -181,8 +330,9 @@ def test_html_en_and_empty_month(ctx, warehouse):
     assert "Monthly data-quality report" in html and "October 2026" in html
     assert _tile(html, "Rule pass rate") == "98.50%"
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
-        empty = dq_context(conn, dt.date(2026, 12, 31), policy_version="p", key_versions=[], leak_scan=None,
-                           generated_at=GENERATED)
+        empty = dq_context(
+            conn, dt.date(2026, 12, 31), policy_version="p", key_versions=[], leak_scan=None, generated_at=GENERATED
+        )
     assert is_empty(empty)
     html = render_html("dq_report", empty, "zh_CN")  # renders anyway, without charts
     assert "<svg" not in html and _tile(html, "泄露扫描") == "未执行"

@@ -26,10 +26,11 @@ def _hostile():
     c360["branch_name"] = "一支行\u202eXYZ"
     data.frames["customer_360"] = c360
     watch = data["watch_list"].copy()
-    watch["evidence"] = ["逾期\u202e30天", "=HYPERLINK(\"http://x\")\u200b"]
+    watch["evidence"] = ["逾期\u202e30天", '=HYPERLINK("http://x")\u200b']
     data.frames["watch_list"] = watch
     data.frames["manager_scorecards"] = data["manager_scorecards"].assign(
-        npl_share=0.0, revisit_compliance=0.9, csat_mean=4.1, nps=20.0, products_per_customer=2.5)
+        npl_share=0.0, revisit_compliance=0.9, csat_mean=4.1, nps=20.0, products_per_customer=2.5
+    )
     staff = data["staff"].copy()
     staff["staff_name"] = [f"张{CONTROLS}*"] + list(staff["staff_name"][1:])
     data.frames["staff"] = staff
@@ -44,8 +45,10 @@ def _contexts():
         ("key_account", key_account_context(data, "S1") | stamp),
         ("branch", branch_context(data, "B1") | stamp),
         ("satisfaction", satisfaction_context(data, branch_id="B1") | stamp),
-        ("watch_digest", watch_digest_context(watch, "S1", dt.date(2026, 11, 1), data["customer_360"],
-                                              f"张{CONTROLS}*") | stamp),
+        (
+            "watch_digest",
+            watch_digest_context(watch, "S1", dt.date(2026, 11, 1), data["customer_360"], f"张{CONTROLS}*") | stamp,
+        ),
     ]
 
 

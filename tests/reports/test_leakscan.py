@@ -20,16 +20,21 @@ FORBIDDEN = {"customer_name": ["李四", NAME, "张"], "id_number": ["4403011980
 
 
 def _pdf(body: str) -> bytes:
-    return render_pdf(f"<!DOCTYPE html><html lang='zh-CN'><body style=\"font-family: 'Noto Sans CJK SC'\">"
-                      f"{body}</body></html>")
+    return render_pdf(
+        f"<!DOCTYPE html><html lang='zh-CN'><body style=\"font-family: 'Noto Sans CJK SC'\">{body}</body></html>"
+    )
 
 
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory):
     d = tmp_path_factory.mktemp("leak")
     planted = d / "planted.pdf"
-    planted.write_bytes(_pdf(f"<p>客户 {NAME[0]}** 余额 12 万元</p><table><tr><td>证件</td><td>{ID_NUMBER}</td></tr>"
-                             f"</table><p>备注：{NAME}</p>"))
+    planted.write_bytes(
+        _pdf(
+            f"<p>客户 {NAME[0]}** 余额 12 万元</p><table><tr><td>证件</td><td>{ID_NUMBER}</td></tr>"
+            f"</table><p>备注：{NAME}</p>"
+        )
+    )
     clean = d / "clean.pdf"
     clean.write_bytes(_pdf(f"<p>客户 {NAME[0]}** 证件 110***********7777</p>"))
     return planted, clean
@@ -58,27 +63,35 @@ def test_eml_with_pdf_attachment(tmp_path, pdfs):
     _eml(tmp_path / "good.eml", clean.read_bytes())
     texts = eml_texts(tmp_path / "bad.eml")
     assert "bad.eml:report.pdf" in texts and "bad.eml:headers" in texts
-    assert {str(f) for f in scan_texts(texts, FORBIDDEN)} == {"customer_name #1 found in bad.eml:report.pdf",
-                                                              "id_number #1 found in bad.eml:report.pdf"}
+    assert {str(f) for f in scan_texts(texts, FORBIDDEN)} == {
+        "customer_name #1 found in bad.eml:report.pdf",
+        "id_number #1 found in bad.eml:report.pdf",
+    }
     assert scan_texts(eml_texts(tmp_path / "good.eml"), FORBIDDEN) == []
     # a value in a header (the subject) or an HTML part is found too
     _eml(tmp_path / "subject.eml", clean.read_bytes(), subject=f"{NAME} 的报告")
     assert [str(f) for f in scan_texts(eml_texts(tmp_path / "subject.eml"), FORBIDDEN)] == [
-        "customer_name #1 found in subject.eml:headers"]
+        "customer_name #1 found in subject.eml:headers"
+    ]
 
 
 def test_normalisation_and_short_values(tmp_path):
     text = {"a.txt": "王 小\n明, ＩＤ 110101 19900307 7777"}  # split by layout, full-width letters
-    assert [str(f) for f in scan_texts(text, FORBIDDEN)] == ["customer_name #1 found in a.txt",
-                                                            "id_number #1 found in a.txt"]
+    assert [str(f) for f in scan_texts(text, FORBIDDEN)] == [
+        "customer_name #1 found in a.txt",
+        "id_number #1 found in a.txt",
+    ]
     assert scan_texts({"b.txt": "张经理"}, FORBIDDEN) == []  # one-character values are skipped
     html = tmp_path / "r.html"
     html.write_text("<td>&#29579;&#23567;&#26126;</td>", encoding="utf-8")  # entities decode to the name
     n, findings = scan_files([html], FORBIDDEN)
     assert n == 1 and [str(f) for f in findings] == ["customer_name #1 found in r.html"]
     assert file_texts(html)["r.html"]
-    assert scan_summary(n, findings) == {"files_scanned": 1, "passed": False,
-                                         "findings": ["customer_name #1 found in r.html"]}
+    assert scan_summary(n, findings) == {
+        "files_scanned": 1,
+        "passed": False,
+        "findings": ["customer_name #1 found in r.html"],
+    }
 
 
 def test_a_raw_value_with_a_control_character_is_found_as_the_reader_sees_it():

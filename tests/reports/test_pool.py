@@ -17,11 +17,29 @@ def _with_timeout(fn, seconds: float):
 
 
 def test_pool_renders_recycles_and_reports_failures(tmp_path, empty_dq_context):
-    jobs = [RenderJob(f"j{i}", "dq_report", empty_dq_context, "zh_CN" if i % 2 else "en",
-                      tmp_path / "out" / f"r{i}.html", tmp_path / "out" / f"r{i}.pdf") for i in range(6)]
+    jobs = [
+        RenderJob(
+            f"j{i}",
+            "dq_report",
+            empty_dq_context,
+            "zh_CN" if i % 2 else "en",
+            tmp_path / "out" / f"r{i}.html",
+            tmp_path / "out" / f"r{i}.pdf",
+        )
+        for i in range(6)
+    ]
     # a broken job in the middle: its context lacks what the report needs (dq_charts.prepare reads ctx["files"])
-    jobs.insert(3, RenderJob("broken", "dq_report", {"generated_at": dt.datetime(2026, 11, 2)}, "zh_CN",
-                             tmp_path / "out" / "broken.html", tmp_path / "out" / "broken.pdf"))
+    jobs.insert(
+        3,
+        RenderJob(
+            "broken",
+            "dq_report",
+            {"generated_at": dt.datetime(2026, 11, 2)},
+            "zh_CN",
+            tmp_path / "out" / "broken.html",
+            tmp_path / "out" / "broken.pdf",
+        ),
+    )
     # two workers, each replaced after two jobs while jobs are queued (python/cpython#115634 would hang here)
     results = _with_timeout(lambda: render_many(jobs, workers=2, max_tasks_per_child=2, progress=False), 240)
     assert [r.job_id for r in results] == [j.job_id for j in jobs]

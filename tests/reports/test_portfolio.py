@@ -20,13 +20,15 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 def _staff() -> pd.DataFrame:
-    return pd.DataFrame({
-        "staff_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7"],
-        "staff_name": ["张*", "李*", "王**", "赵*", "钱*", "孙*", "周*"],
-        "role": ["RM", "RM", "BH", "AU", "RM", "BH", "DE"],
-        "branch_id": ["B1", "B2", "B1", "HO", "B1", "HO", "HO"],
-        "status": ["A", "A", "A", "A", "L", "A", "A"],
-    })
+    return pd.DataFrame(
+        {
+            "staff_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7"],
+            "staff_name": ["张*", "李*", "王**", "赵*", "钱*", "孙*", "周*"],
+            "role": ["RM", "RM", "BH", "AU", "RM", "BH", "DE"],
+            "branch_id": ["B1", "B2", "B1", "HO", "B1", "HO", "HO"],
+            "status": ["A", "A", "A", "A", "L", "A", "A"],
+        }
+    )
 
 
 def _branches() -> pd.DataFrame:
@@ -35,50 +37,118 @@ def _branches() -> pd.DataFrame:
 
 def _data() -> MonthData:
     ids = [f"k1.{i:032x}" for i in range(6)]
-    value = pd.DataFrame({
-        "customer_id": ids, "manager_id": ["S1", "S1", "S1", "S2", "S2", "S1"],
-        "branch_id": ["B1", "B1", "B1", "B2", "B2", "B1"], "segment": ["retail"] * 6, "value_segment": ["retail"] * 6,
-        "tier": ["strategic", "key", "watch", "key", "growth", "standard"],
-        "key_account": [True, True, False, True, False, False], "value_score": [95.0, 80, 20, 75, 50, 30],
-        "lifecycle_stage": ["mature"] * 6, "pd": [0.01] * 6,
-        "loan_nii": [100.0] * 6, "deposit_spread": [10.0] * 6, "fees": [5.0] * 6, "expected_loss": [1.0] * 6,
-        "servicing_cost": [2.0] * 6, "contribution": [112.0] * 6,
-    })
-    c360 = pd.DataFrame({
-        "customer_id": ids, "display_name": [SCRIPT, "李*", "王*", "陈*", "刘*", "杨*"],
-        "branch_id": value["branch_id"], "branch_name": ["一支行", "一支行", "一支行", "二支行", "二支行", "一支行"],
-        "city": ["上海市"] * 6, "tenure_months": [40] * 6, "products_held": [3] * 6,
-        "product_families": ["DEP,LOAN"] * 6, "loans": [1] * 6, "loan_balance": [1000.0] * 6,
-        "contract_amount": [2000.0] * 6, "overdue_principal": [0.0] * 6, "max_overdue_days": [0] * 6,
-        "worst_five_class": ["1"] * 6, "guarantees_received": [0.0] * 6, "guarantees_given": [0.0] * 6,
-        "deposit_balance": [50.0] * 6, "deposit_mtd_avg": [40.0] * 6,
-    })
-    cards = pd.DataFrame({"manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"], "customers": [4, 2],
-                          "credit_customers": [4, 2], "key_accounts": [2, 1], "loan_balance": [4000.0, 2000.0],
-                          "npl_balance": [0.0, 0.0], "overdue_balance": [0.0, 0.0], "contribution": [448.0, 224.0],
-                          "warned_customers": [1, 0]})
-    watch = pd.DataFrame({"customer_id": [ids[2], ids[3]], "manager_id": ["S1", "S2"], "branch_id": ["B1", "B2"],
-                          "severity": ["high", "high"], "rule_ids": ["EW01", "EW02"], "evidence": ["e", "f"],
-                          "rank_in_manager": [1, 1]})
-    by_dim = pd.DataFrame({"dimension": ["all", "branch_id", "branch_id"], "value": ["all", "B1", "B2"],
-                           "sent": [20, 12, 8], "responses": [10, 6, 4], "response_rate": [0.5, 0.5, 0.5],
-                           "csat_mean": [4.0, 4.2, None], "csat_ci_low": [3.5, 3.6, None],
-                           "csat_ci_high": [4.5, 4.8, None], "nps": [10.0, 20.0, None],
-                           "nps_ci_low": [-20.0, -10.0, None], "nps_ci_high": [40.0, 50.0, None],
-                           "suppressed": [False, False, True], "csat_top2_share": [0.7, 0.8, None],
-                           "month_end": [DAY] * 3})
-    return MonthData(DAY, {"customer_value": value, "customer_360": c360, "manager_scorecards": cards,
-                           "watch_list": watch, "satisfaction_by_dimension": by_dim, "staff": _staff()})
+    value = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "manager_id": ["S1", "S1", "S1", "S2", "S2", "S1"],
+            "branch_id": ["B1", "B1", "B1", "B2", "B2", "B1"],
+            "segment": ["retail"] * 6,
+            "value_segment": ["retail"] * 6,
+            "tier": ["strategic", "key", "watch", "key", "growth", "standard"],
+            "key_account": [True, True, False, True, False, False],
+            "value_score": [95.0, 80, 20, 75, 50, 30],
+            "lifecycle_stage": ["mature"] * 6,
+            "pd": [0.01] * 6,
+            "loan_nii": [100.0] * 6,
+            "deposit_spread": [10.0] * 6,
+            "fees": [5.0] * 6,
+            "expected_loss": [1.0] * 6,
+            "servicing_cost": [2.0] * 6,
+            "contribution": [112.0] * 6,
+        }
+    )
+    c360 = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "display_name": [SCRIPT, "李*", "王*", "陈*", "刘*", "杨*"],
+            "branch_id": value["branch_id"],
+            "branch_name": ["一支行", "一支行", "一支行", "二支行", "二支行", "一支行"],
+            "city": ["上海市"] * 6,
+            "tenure_months": [40] * 6,
+            "products_held": [3] * 6,
+            "product_families": ["DEP,LOAN"] * 6,
+            "loans": [1] * 6,
+            "loan_balance": [1000.0] * 6,
+            "contract_amount": [2000.0] * 6,
+            "overdue_principal": [0.0] * 6,
+            "max_overdue_days": [0] * 6,
+            "worst_five_class": ["1"] * 6,
+            "guarantees_received": [0.0] * 6,
+            "guarantees_given": [0.0] * 6,
+            "deposit_balance": [50.0] * 6,
+            "deposit_mtd_avg": [40.0] * 6,
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "manager_id": ["S1", "S2"],
+            "branch_id": ["B1", "B2"],
+            "customers": [4, 2],
+            "credit_customers": [4, 2],
+            "key_accounts": [2, 1],
+            "loan_balance": [4000.0, 2000.0],
+            "npl_balance": [0.0, 0.0],
+            "overdue_balance": [0.0, 0.0],
+            "contribution": [448.0, 224.0],
+            "warned_customers": [1, 0],
+        }
+    )
+    watch = pd.DataFrame(
+        {
+            "customer_id": [ids[2], ids[3]],
+            "manager_id": ["S1", "S2"],
+            "branch_id": ["B1", "B2"],
+            "severity": ["high", "high"],
+            "rule_ids": ["EW01", "EW02"],
+            "evidence": ["e", "f"],
+            "rank_in_manager": [1, 1],
+        }
+    )
+    by_dim = pd.DataFrame(
+        {
+            "dimension": ["all", "branch_id", "branch_id"],
+            "value": ["all", "B1", "B2"],
+            "sent": [20, 12, 8],
+            "responses": [10, 6, 4],
+            "response_rate": [0.5, 0.5, 0.5],
+            "csat_mean": [4.0, 4.2, None],
+            "csat_ci_low": [3.5, 3.6, None],
+            "csat_ci_high": [4.5, 4.8, None],
+            "nps": [10.0, 20.0, None],
+            "nps_ci_low": [-20.0, -10.0, None],
+            "nps_ci_high": [40.0, 50.0, None],
+            "suppressed": [False, False, True],
+            "csat_top2_share": [0.7, 0.8, None],
+            "month_end": [DAY] * 3,
+        }
+    )
+    return MonthData(
+        DAY,
+        {
+            "customer_value": value,
+            "customer_360": c360,
+            "manager_scorecards": cards,
+            "watch_list": watch,
+            "satisfaction_by_dimension": by_dim,
+            "staff": _staff(),
+        },
+    )
 
 
 def test_recipients_from_the_staff_directory():
     r = recipients(_staff(), _branches())
     got = {(x.report, x.recipient_id, x.scope) for x in r.itertuples()}
-    assert got == {("key_account", "S1", "B1"), ("watch_digest", "S1", "B1"),
-                   ("key_account", "S2", "B2"), ("watch_digest", "S2", "B2"),
-                   ("branch", "S3", "B1"), ("satisfaction", "S3", "B1"),
-                   ("data_quality", "S4", "bank"),
-                   ("branch", "S6", "HO"), ("satisfaction", "S6", "bank")}  # S5 left the bank; S7 is not a reader
+    assert got == {
+        ("key_account", "S1", "B1"),
+        ("watch_digest", "S1", "B1"),
+        ("key_account", "S2", "B2"),
+        ("watch_digest", "S2", "B2"),
+        ("branch", "S3", "B1"),
+        ("satisfaction", "S3", "B1"),
+        ("data_quality", "S4", "bank"),
+        ("branch", "S6", "HO"),
+        ("satisfaction", "S6", "bank"),
+    }  # S5 left the bank; S7 is not a reader
 
 
 def test_nobody_sees_another_portfolio():
@@ -89,7 +159,9 @@ def test_nobody_sees_another_portfolio():
     others = set(value.loc[value["manager_id"] != "S1", "customer_id"].str[-8:])
     assert refs and not refs & others
     assert mine["customers"] == 4 and [a["profile"]["ref"] for a in mine["accounts"]] == [
-        value["customer_id"][0][-8:], value["customer_id"][1][-8:]]  # key accounts by value score
+        value["customer_id"][0][-8:],
+        value["customer_id"][1][-8:],
+    ]  # key accounts by value score
     branch = branch_context(data, "B2")
     assert [m["manager_id"] for m in branch["managers"]] == ["S2"]
     assert {k["ref"] for k in branch["key_accounts"]} == {value["customer_id"][3][-8:]}
@@ -100,8 +172,14 @@ def test_nobody_sees_another_portfolio():
 
 def test_empty_report_is_planned_but_not_rendered(tmp_path):
     data = _data()
-    staff = pd.concat([_staff(), pd.DataFrame({"staff_id": ["S8"], "staff_name": ["吴*"], "role": ["RM"],
-                                               "branch_id": ["B1"], "status": ["A"]})])
+    staff = pd.concat(
+        [
+            _staff(),
+            pd.DataFrame(
+                {"staff_id": ["S8"], "staff_name": ["吴*"], "role": ["RM"], "branch_id": ["B1"], "status": ["A"]}
+            ),
+        ]
+    )
     planned = portfolio_plan(data, recipients(staff, _branches()), tmp_path, "zh_CN", dt.datetime(2026, 11, 1, 10))
     by = {(p.report, p.recipient_id): p for p in planned}
     assert by[("key_account", "S8")].rows == 0 and by[("key_account", "S8")].job is None

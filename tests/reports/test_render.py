@@ -64,8 +64,10 @@ def test_pdf_fetches_nothing_outside_the_templates(url):
 
 
 def test_pdf_may_use_data_urls():
-    pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
-             "WjR9awAAAABJRU5ErkJggg==")
+    pixel = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
+        "WjR9awAAAABJRU5ErkJggg=="
+    )
     assert render_pdf_document(f"<html><body><img src='{pixel}'></body></html>").pages == 1
 
 
@@ -89,7 +91,9 @@ def test_strict_rendering(probe):
 
 
 def test_importing_the_engine_loads_neither_weasyprint_nor_matplotlib():
-    code = ("import sys, crm.reports.render, crm.reports.pool, crm.reports.dq, crm.reports.leakscan, "
-            "crm.reports.charts; print(','.join(m for m in ('weasyprint', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, crm.reports.render, crm.reports.pool, crm.reports.dq, crm.reports.leakscan, "
+        "crm.reports.charts; print(','.join(m for m in ('weasyprint', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

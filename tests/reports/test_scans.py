@@ -35,13 +35,27 @@ def _raw(root, extract: str, frame: pd.DataFrame, day: dt.date = DAY) -> None:
 
 def test_the_raw_values_a_scan_looks_for(tmp_path):
     raw = tmp_path / "raw"
-    _raw(raw, "customers", pd.DataFrame({
-        "customer_id": ["C1", "C2", "C3"], "customer_name": [" 王小明 ", "康健", None],
-        "id_number": ["110101199003077777", None, "1"], "mobile": ["13800138000", "13800138000", None],
-        "address": ["北京市东城区1号", None, None]}))
-    _raw(raw, "related_parties", pd.DataFrame({
-        "party_type": ["I", "C"], "related_name": ["李四光", "北京康健服饰有限公司"]}))
-    _raw(raw, "staff", pd.DataFrame({"staff_name": ["赵钱孙"], "email": ["a.b@bank.example"], "mobile": ["13900139000"]}))
+    _raw(
+        raw,
+        "customers",
+        pd.DataFrame(
+            {
+                "customer_id": ["C1", "C2", "C3"],
+                "customer_name": [" 王小明 ", "康健", None],
+                "id_number": ["110101199003077777", None, "1"],
+                "mobile": ["13800138000", "13800138000", None],
+                "address": ["北京市东城区1号", None, None],
+            }
+        ),
+    )
+    _raw(
+        raw,
+        "related_parties",
+        pd.DataFrame({"party_type": ["I", "C"], "related_name": ["李四光", "北京康健服饰有限公司"]}),
+    )
+    _raw(
+        raw, "staff", pd.DataFrame({"staff_name": ["赵钱孙"], "email": ["a.b@bank.example"], "mobile": ["13900139000"]})
+    )
     _raw(raw, "deposits", pd.DataFrame({"card_number": ["6222020200112233445"]}))
     _raw(raw, "loans", pd.DataFrame({"repay_card_no": ["6222020200112233446"]}), dt.date(2026, 10, 30))  # not DAY
 
@@ -62,8 +76,7 @@ def test_report_files_are_the_outputs_under_a_folder(tmp_path):
     for name in ("a/x.html", "a/x.pdf", "b/c/y.eml", "a/x.json", "z.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("t")
-    assert [p.relative_to(tmp_path).as_posix() for p in report_files(tmp_path)] == ["a/x.html", "a/x.pdf",
-                                                                                    "b/c/y.eml"]
+    assert [p.relative_to(tmp_path).as_posix() for p in report_files(tmp_path)] == ["a/x.html", "a/x.pdf", "b/c/y.eml"]
     assert report_files(tmp_path / "missing") == []
 
 
@@ -87,8 +100,9 @@ def test_a_period_scan_reads_its_files_and_subjects_and_records_every_verdict(wh
         return begin(wh.engine, wh.schema)
 
     forbidden = {"person_name": ["王小明"]}
-    result = scan_period(transaction, tmp_path / "reports", "2026-10", files, forbidden, run_id="r1",
-                         report="key_account")
+    result = scan_period(
+        transaction, tmp_path / "reports", "2026-10", files, forbidden, run_id="r1", report="key_account"
+    )
     assert result["files_scanned"] == 2 and result["subjects_scanned"] == 2 and not result["passed"]
     assert result["findings"] == ["person_name #0 found in key_account/2026-10/S0002.html"]
     with begin(wh.engine, wh.schema) as conn:
@@ -106,13 +120,24 @@ def test_a_month_and_its_quarter_as_one_result_and_its_row():
     month = {"files_scanned": 3, "subjects_scanned": 2, "passed": True, "findings": []}
     quarter = {"files_scanned": 1, "subjects_scanned": 1, "passed": False, "findings": ["email #0 found in q.html"]}
     merged = merge_scans([month, quarter])
-    assert merged == {"files_scanned": 4, "findings": ["email #0 found in q.html"], "passed": False,
-                      "subjects_scanned": 3}
+    assert merged == {
+        "files_scanned": 4,
+        "findings": ["email #0 found in q.html"],
+        "passed": False,
+        "subjects_scanned": 3,
+    }
     assert merge_scans([month])["passed"]
     at = dt.datetime(2026, 11, 1, 10)
     frame = leak_scan_frame(DAY, merged, at)
-    assert frame.to_dict("records") == [{"month_end": DAY, "files_scanned": 4, "passed": False,
-                                         "findings": "email #0 found in q.html", "scanned_at": at}]
+    assert frame.to_dict("records") == [
+        {
+            "month_end": DAY,
+            "files_scanned": 4,
+            "passed": False,
+            "findings": "email #0 found in q.html",
+            "scanned_at": at,
+        }
+    ]
     assert leak_scan_of(frame) == {"files_scanned": 4, "passed": False, "findings": ["email #0 found in q.html"]}
     assert leak_scan_of(frame.iloc[:0]) is None
     clean = leak_scan_frame(DAY, merge_scans([month]), at)

@@ -33,20 +33,31 @@ def _surveys(n: int = 60) -> pd.DataFrame:
     two customers of each tier."""
     rng = np.random.default_rng(3)
     sent = pd.to_datetime(np.repeat(["2026-01-10", "2026-02-10", "2026-03-10"], n // 3))
-    df = pd.DataFrame({
-        "survey_id": [f"SV{i:03d}" for i in range(n)], "customer_id": [f"C{i % 4}" for i in range(n)],
-        "staff_id": ["S1", "S2"] * (n // 2), "channel": "SMS", "trigger": "VISIT", "related_id": None,
-        "product_family": "LOAN", "sent_date": sent, "response_date": sent,
-        "csat": pd.array(rng.integers(1, 6, n), dtype="Int64"), "nps": pd.array(rng.integers(0, 11, n), dtype="Int64"),
-        "comment": ["电话一直打不通", None, "手机银行操作方便", None] * (n // 4)})
+    df = pd.DataFrame(
+        {
+            "survey_id": [f"SV{i:03d}" for i in range(n)],
+            "customer_id": [f"C{i % 4}" for i in range(n)],
+            "staff_id": ["S1", "S2"] * (n // 2),
+            "channel": "SMS",
+            "trigger": "VISIT",
+            "related_id": None,
+            "product_family": "LOAN",
+            "sent_date": sent,
+            "response_date": sent,
+            "csat": pd.array(rng.integers(1, 6, n), dtype="Int64"),
+            "nps": pd.array(rng.integers(0, 11, n), dtype="Int64"),
+            "comment": ["电话一直打不通", None, "手机银行操作方便", None] * (n // 4),
+        }
+    )
     for c in RATINGS:
         df[c] = rng.integers(1, 6, n)
     return df
 
 
 STAFF = pd.DataFrame({"staff_id": ["S1", "S1", "S2"], "branch_id": ["B1", "B1", "B2"], "name": ["a", "b", "c"]})
-VALUE = pd.DataFrame({"customer_id": ["C0", "C1", "C2", "C3", "C0"], "tier": ["key", "growth", "key", "standard",
-                                                                               "watch"]})
+VALUE = pd.DataFrame(
+    {"customer_id": ["C0", "C1", "C2", "C3", "C0"], "tier": ["key", "growth", "key", "standard", "watch"]}
+)
 
 
 def test_the_month_surveys_are_those_sent_since_its_first_day():
@@ -61,8 +72,12 @@ def test_each_survey_gets_its_staff_branch_and_customer_tier_once():
     out = with_branch_and_tier(df, STAFF, VALUE)
     assert len(out) == len(df) and out["survey_id"].tolist() == df["survey_id"].tolist()
     assert out.set_index("survey_id").loc["SV001", "branch_id"] == "B2"
-    assert dict(zip(out["customer_id"], out["tier"], strict=True)) == {"C0": "key", "C1": "growth", "C2": "key",
-                                                                       "C3": "standard"}
+    assert dict(zip(out["customer_id"], out["tier"], strict=True)) == {
+        "C0": "key",
+        "C1": "growth",
+        "C2": "key",
+        "C3": "standard",
+    }
     assert "name" not in out.columns  # only the branch of the staff member
 
 
@@ -83,8 +98,15 @@ def test_a_month_that_closes_a_quarter_also_has_the_quarter_tables(cfg):
     df = _surveys()
     march = satisfaction_month(df, _requests(), STAFF, VALUE, cfg, MARCH)
     assert list(march.tables) == [*TABLES, "service_sla", "sla_vs_satisfaction", *(f"{t}_quarter" for t in TABLES)]
-    assert list(march.figures) == ["quarter_responses", "surveys_sent", "responses", "csat_mean", "nps", "top_driver",
-                                   "service_requests"]
+    assert list(march.figures) == [
+        "quarter_responses",
+        "surveys_sent",
+        "responses",
+        "csat_mean",
+        "nps",
+        "top_driver",
+        "service_requests",
+    ]
     assert march.figures["quarter_responses"] == 60
     assert march.figures["surveys_sent"] == 20 and march.figures["service_requests"] == 4
     month_all = march.tables["satisfaction_by_dimension"].iloc[0]
@@ -93,7 +115,8 @@ def test_a_month_that_closes_a_quarter_also_has_the_quarter_tables(cfg):
     assert march.figures["csat_mean"] == round(float(month_all["csat_mean"]), 3)
     assert march.figures["top_driver"] == march.tables["satisfaction_drivers"]["attribute"].iloc[0]
 
-    february = satisfaction_month(df[df["sent_date"] < "2026-03-01"], _requests(), STAFF, VALUE, cfg,
-                                  dt.date(2026, 2, 28))
+    february = satisfaction_month(
+        df[df["sent_date"] < "2026-03-01"], _requests(), STAFF, VALUE, cfg, dt.date(2026, 2, 28)
+    )
     assert list(february.tables) == [*TABLES, "service_sla", "sla_vs_satisfaction"]
     assert "quarter_responses" not in february.figures and february.figures["surveys_sent"] == 20

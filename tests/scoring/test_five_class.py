@@ -29,19 +29,20 @@ def test_written_off_is_loss_and_missing_days_raise():
 def _loans():
     rows = [
         # loan, customer, reported, days, restructured, status, balance
-        ("L1", "k1.a", "2", 95, "N", "O", 1000.0),   # 次级 by days, reported 关注: better than rule
-        ("L2", "k1.b", "2", 0, "N", "N", 2000.0),    # current, reported 关注: conservative
-        ("L3", "k1.c", "1", 0, "Y", "N", 3000.0),    # restructured, reported 正常: better than rule
+        ("L1", "k1.a", "2", 95, "N", "O", 1000.0),  # 次级 by days, reported 关注: better than rule
+        ("L2", "k1.b", "2", 0, "N", "N", 2000.0),  # current, reported 关注: conservative
+        ("L3", "k1.c", "1", 0, "Y", "N", 3000.0),  # restructured, reported 正常: better than rule
         ("L4", "k1.d", "5", 400, "N", "O", 4000.0),  # 损失 and reported so: agrees
-        ("L5", "k1.e", "3", 0, "N", "S", 0.0),       # settled: not classified
-        ("L6", "k1.f", "4", 200, "N", "W", 0.0),     # written off, reported 可疑: better than rule
-        ("L7", "k1.g", "2", 30, "Y", "O", 500.0),    # restructured, 30 days, 关注: agrees
-        ("L8", "k1.h", "5", 0, "N", "W", 0.0),       # written off and 损失: agrees
-        ("L9", "k1.i", "4", 271, "N", "O", 700.0),   # 可疑 at 271 days: agrees
+        ("L5", "k1.e", "3", 0, "N", "S", 0.0),  # settled: not classified
+        ("L6", "k1.f", "4", 200, "N", "W", 0.0),  # written off, reported 可疑: better than rule
+        ("L7", "k1.g", "2", 30, "Y", "O", 500.0),  # restructured, 30 days, 关注: agrees
+        ("L8", "k1.h", "5", 0, "N", "W", 0.0),  # written off and 损失: agrees
+        ("L9", "k1.i", "4", 271, "N", "O", 700.0),  # 可疑 at 271 days: agrees
         ("L10", "k1.j", "4", 100, "N", "O", 800.0),  # 次级 by days, reported 可疑: conservative
     ]
-    return pd.DataFrame(rows, columns=["loan_id", "customer_id", "five_class", "overdue_days", "restructured",
-                                       "status", "balance"])
+    return pd.DataFrame(
+        rows, columns=["loan_id", "customer_id", "five_class", "overdue_days", "restructured", "status", "balance"]
+    )
 
 
 def test_reconciliation_lists_only_differences_with_reasons():
@@ -58,8 +59,18 @@ def test_reconciliation_lists_only_differences_with_reasons():
     assert d["reported_class"].dtype == np.int64 and d["rule_class"].dtype == np.int64
     assert (d["difference"] == d["rule_class"] - d["reported_class"]).all()
     assert list(reconcile(_loans()).columns) == [
-        "loan_id", "customer_id", "status", "balance", "overdue_days", "restructured", "reported_class",
-        "rule_class", "difference", "direction", "reason"]
+        "loan_id",
+        "customer_id",
+        "status",
+        "balance",
+        "overdue_days",
+        "restructured",
+        "reported_class",
+        "rule_class",
+        "difference",
+        "direction",
+        "reason",
+    ]
 
 
 def test_summary_counts_and_balances():

@@ -9,8 +9,19 @@ import pytest
 
 from crm.scoring import graph as G
 
-COLS = ["relation_id", "customer_id", "relation_type", "party_type", "related_customer_id", "related_name",
-        "related_cert_number", "share_ratio", "amount", "start_date", "end_date"]
+COLS = [
+    "relation_id",
+    "customer_id",
+    "relation_type",
+    "party_type",
+    "related_customer_id",
+    "related_name",
+    "related_cert_number",
+    "share_ratio",
+    "amount",
+    "start_date",
+    "end_date",
+]
 START = dt.date(2020, 1, 1)
 
 
@@ -115,12 +126,14 @@ def test_supply_chain_links(graphs):
 
 
 def test_group_exposure_shares(graphs):
-    loans = pd.DataFrame({
-        "loan_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
-        "customer_id": ["c1", "c2", "c2", "c4", "c6", "c3"],
-        "balance": [100.0, 200.0, 999.0, 350.0, 350.0, 0.0],
-        "status": ["N", "O", "S", "N", "N", "W"],  # settled and written-off loans are not exposure
-    })
+    loans = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
+            "customer_id": ["c1", "c2", "c2", "c4", "c6", "c3"],
+            "balance": [100.0, 200.0, 999.0, 350.0, 350.0, 0.0],
+            "status": ["N", "O", "S", "N", "N", "W"],  # settled and written-off loans are not exposure
+        }
+    )
     g = G.groups(graphs)
     e = G.group_exposure(g, loans)
     assert list(e.columns) == ["group_id", "customers", "borrowers", "balance", "share_of_total"]
@@ -142,8 +155,7 @@ def test_scoring_on_a_generated_bank(tmp_path):
     from crm.scoring.five_class import BETTER, reconcile, summary
     from crm.synthetic import generate
 
-    generate(tmp_path, customers=600, start=dt.date(2026, 1, 31), end=dt.date(2026, 1, 31), seed=3,
-             progress=False)
+    generate(tmp_path, customers=600, start=dt.date(2026, 1, 31), end=dt.date(2026, 1, 31), seed=3, progress=False)
 
     def load(name):
         e = contract.BY_NAME[name]

@@ -40,7 +40,8 @@ def test_quantile_bins_and_epsilon():
     assert t["upper"].iloc[:3].tolist() == [24.75, 49.5, 74.25]
     assert psi(expected, actual, bins=4) == pytest.approx(4.257033, abs=1e-5)
     assert psi(expected, actual, bins=4) == pytest.approx(
-        2 * 0.25 * math.log(2) + 2 * (EPSILON - 0.25) * math.log(EPSILON / 0.25))
+        2 * 0.25 * math.log(2) + 2 * (EPSILON - 0.25) * math.log(EPSILON / 0.25)
+    )
     assert psi_status(psi(expected, actual, bins=4)) == "act"
 
 
@@ -74,8 +75,12 @@ def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     util = np.clip(rng.beta(2, 3, n) * 1.3 + shift, 0, None)
     age = rng.integers(19, 76, n)
     region = rng.choice(["north", "south", "east", "west"], n)
-    logit = -2.0 + 2.5 * (util - shift) - 0.03 * (age - 40) + pd.Series(region).map(
-        {"north": 0.5, "south": -0.5, "east": 0.0, "west": 0.2}).to_numpy()
+    logit = (
+        -2.0
+        + 2.5 * (util - shift)
+        - 0.03 * (age - 40)
+        + pd.Series(region).map({"north": 0.5, "south": -0.5, "east": 0.0, "west": 0.2}).to_numpy()
+    )
     bad = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return pd.DataFrame({"card_utilisation": util, "age": age, "region": region, "bad": bad})
 
@@ -106,9 +111,15 @@ def test_drift_verdict_passes_below_warn_and_is_an_error_from_act():
     from crm.scoring.psi import ACT, WARN, drift_verdict
 
     def rows(*values):
-        return pd.DataFrame({"month_end": "2026-10-31", "segment": "retail",
-                             "feature": [f"f{i}" for i in range(len(values))], "psi": list(values),
-                             "status": [psi_status(v) for v in values]})
+        return pd.DataFrame(
+            {
+                "month_end": "2026-10-31",
+                "segment": "retail",
+                "feature": [f"f{i}" for i in range(len(values))],
+                "psi": list(values),
+                "status": [psi_status(v) for v in values],
+            }
+        )
 
     empty = drift_verdict(rows())
     assert (empty["worst"], empty["passed"], empty["error"]) == (0.0, True, False)
@@ -118,7 +129,9 @@ def test_drift_verdict_passes_below_warn_and_is_an_error_from_act():
     assert (warn["passed"], warn["error"]) == (False, False)
     act = drift_verdict(rows(ACT, 0.01, 0.3))
     assert (act["worst"], act["passed"], act["error"]) == (0.3, False, True)
-    assert act["table"].splitlines()[2:] == ["| 2026-10-31 | retail | f2 | 0.3000 | act |",
-                                             "| 2026-10-31 | retail | f0 | 0.2500 | act |",
-                                             "| 2026-10-31 | retail | f1 | 0.0100 | ok |"]
+    assert act["table"].splitlines()[2:] == [
+        "| 2026-10-31 | retail | f2 | 0.3000 | act |",
+        "| 2026-10-31 | retail | f0 | 0.2500 | act |",
+        "| 2026-10-31 | retail | f1 | 0.0100 | ok |",
+    ]
     assert len(drift_verdict(rows(*[0.01] * 30))["table"].splitlines()) == 2 + 20  # the 20 largest

@@ -18,8 +18,9 @@ def _perf():
         rows.append((m, "L2", "B", "RHL", 5000.0 - 10 * i, dpd_b[i], "N"))
         if i < 3:  # a loan of B that settles in month 3
             rows.append((m, "L3", "B", "RCL", 100.0, 0, "N" if i < 2 else "S"))
-    return pd.DataFrame(rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance",
-                                       "overdue_days", "status"])
+    return pd.DataFrame(
+        rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
+    )
 
 
 def test_outcome_window_population_and_characteristics():
@@ -58,8 +59,9 @@ def test_history_from_files_restatements_windows_and_whole_customer_draws(tmp_pa
     for c in range(400):  # 400 customers, one loan each, 16 month-ends
         for i, m in enumerate(MONTHS):
             rows.append((m, f"L{c}", f"C{c}", "RCL", 100.0 + c, 120 if (c % 7 == 0 and i > 13) else 0, "N"))
-    perf = pd.DataFrame(rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance",
-                                       "overdue_days", "status"])
+    perf = pd.DataFrame(
+        rows, columns=["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "overdue_days", "status"]
+    )
     _write_history(tmp_path, perf, "2025-04-30.parquet")
     # a later partition restates the last month-end of loan L1
     restated = perf[(perf["loan_id"] == "L1") & (perf["snapshot_date"] == MONTHS[-1])].assign(balance=1.0)
@@ -79,8 +81,16 @@ def test_history_from_files_restatements_windows_and_whole_customer_draws(tmp_pa
     assert 60 <= len(per_customer) <= 140  # about a quarter of 400
     assert drawn.equals(load_performance(tmp_path, share=0.25))  # the same draw every time
 
-    attrs = pd.DataFrame({"customer_id": [f"C{c}" for c in range(400)], "annual_income": 1.0,
-                          "age_band": "30-39", "occupation": "X", "education": "B", "marital_status": "M"})
+    attrs = pd.DataFrame(
+        {
+            "customer_id": [f"C{c}" for c in range(400)],
+            "annual_income": 1.0,
+            "age_band": "30-39",
+            "occupation": "X",
+            "education": "B",
+            "marital_status": "M",
+        }
+    )
     (tmp_path / "customers").mkdir()
     attrs.to_parquet(tmp_path / "customers" / "2025-05-31.parquet")
     everyone = development_sample(tmp_path, max_customers=None)["retail"]
@@ -95,8 +105,11 @@ def test_segment_features_and_their_binning():
 
     columns = ["customer_id", "employees", "max_dpd_now", "industry", "bad", "balance"]
     features = segment_features("corporate", columns)
-    assert features == [f for f in FEATURES["corporate"] if f in columns] == ["max_dpd_now", "balance", "industry",
-                                                                               "employees"]
+    assert (
+        features
+        == [f for f in FEATURES["corporate"] if f in columns]
+        == ["max_dpd_now", "balance", "industry", "employees"]
+    )
     assert segment_features("retail", ["industry"]) == []
     options = binning_options(features)
     assert options == {"monotonic": {"max_dpd_now": MONOTONIC["max_dpd_now"]}, "categorical": ["industry"]}
@@ -108,10 +121,26 @@ def test_score_rows_of_a_segment():
 
     from crm.scoring.models import score_rows
 
-    scores = pd.DataFrame({"score": [612.345, 580.0], "pd": [0.01, 0.05], "grade": ["A2", "B3"],
-                           "reason_1": ["max_dpd_now", "balance"], "points_balance": [10.0, 5.0]}, index=[7, 9])
+    scores = pd.DataFrame(
+        {
+            "score": [612.345, 580.0],
+            "pd": [0.01, 0.05],
+            "grade": ["A2", "B3"],
+            "reason_1": ["max_dpd_now", "balance"],
+            "points_balance": [10.0, 5.0],
+        },
+        index=[7, 9],
+    )
     out = score_rows(dt.date(2026, 10, 31), "retail", "202610-1", pd.Series(["k1", "k2"], index=[3, 4]), scores)
-    assert list(out.columns) == ["month_end", "segment", "customer_id", "model_version", "score", "pd", "grade",
-                                 "reason_1"]
+    assert list(out.columns) == [
+        "month_end",
+        "segment",
+        "customer_id",
+        "model_version",
+        "score",
+        "pd",
+        "grade",
+        "reason_1",
+    ]
     assert out["customer_id"].tolist() == ["k1", "k2"] and out["score"].tolist() == [612.3, 580.0]
     assert (out["segment"] == "retail").all() and (out["model_version"] == "202610-1").all()

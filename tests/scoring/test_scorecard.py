@@ -37,15 +37,30 @@ def credit_frame(n: int, seed: int) -> pd.DataFrame:
     income = rng.lognormal(10, 0.5, n)
     purpose = rng.choice(list(PURPOSE), n)
     checking = rng.choice(list(CHECKING), n, p=[0.3, 0.25, 0.1, 0.35])
-    logit = (-2.6 + 2.2 * util + 0.04 * (duration - 24) - 0.035 * (age - 40) - 0.5 * np.log(income / 20000)
-             + pd.Series(purpose).map(PURPOSE).to_numpy() + pd.Series(checking).map(CHECKING).to_numpy())
+    logit = (
+        -2.6
+        + 2.2 * util
+        + 0.04 * (duration - 24)
+        - 0.035 * (age - 40)
+        - 0.5 * np.log(income / 20000)
+        + pd.Series(purpose).map(PURPOSE).to_numpy()
+        + pd.Series(checking).map(CHECKING).to_numpy()
+    )
     bad = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     income[rng.random(n) < 0.04] = np.nan  # some applicants did not state an income
-    return pd.DataFrame({
-        "application_id": [f"APP{seed:02d}{i:07d}" for i in range(n)],
-        "card_utilisation": util.round(4), "duration": duration, "age": age, "income": income.round(0),
-        "purpose": purpose, "checking_status": checking, "noise": rng.normal(size=n).round(3), "bad": bad,
-    })
+    return pd.DataFrame(
+        {
+            "application_id": [f"APP{seed:02d}{i:07d}" for i in range(n)],
+            "card_utilisation": util.round(4),
+            "duration": duration,
+            "age": age,
+            "income": income.round(0),
+            "purpose": purpose,
+            "checking_status": checking,
+            "noise": rng.normal(size=n).round(3),
+            "bad": bad,
+        }
+    )
 
 
 CONFIG = ScorecardConfig(monotonic={"card_utilisation": "ascending", "age": "descending"})
@@ -118,8 +133,20 @@ def test_discrimination_and_model_card(sc, data):
     assert len(cal) == 10 and cal["count"].sum() == 1800
     assert cal["observed_bad_rate"].iloc[-1] > cal["observed_bad_rate"].iloc[0]
     html = sc.model_card_html()
-    for text in ("AUC", "KS", "Gini", f"{sc.metrics['auc']:.3f}", "Calibration", "master scale", "A1", "PDO",
-                 "ln(%good / %bad)", "application_id", "card_utilisation", "excluded by the caller"):
+    for text in (
+        "AUC",
+        "KS",
+        "Gini",
+        f"{sc.metrics['auc']:.3f}",
+        "Calibration",
+        "master scale",
+        "A1",
+        "PDO",
+        "ln(%good / %bad)",
+        "application_id",
+        "card_utilisation",
+        "excluded by the caller",
+    ):
         assert text in html
     # aggregates only: no applicant identifier reaches the card
     assert not any(a in html for a in data["application_id"].head(50))
@@ -245,17 +272,34 @@ def test_cli_fit_and_apply(tmp_path, runner):
     new = credit_frame(400, seed=12).drop(columns=["bad"])
     new.to_csv(tmp_path / "new.csv", index=False)
     model = tmp_path / "model"
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "train.csv"), "--target", "bad",
-                             "--exclude", "application_id", "--trend", "card_utilisation=ascending",
-                             "--out", str(model), "--pdo", "40"])
+    r = runner.invoke(
+        main,
+        [
+            "scorecard",
+            "fit",
+            "--data",
+            str(tmp_path / "train.csv"),
+            "--target",
+            "bad",
+            "--exclude",
+            "application_id",
+            "--trend",
+            "card_utilisation=ascending",
+            "--out",
+            str(model),
+            "--pdo",
+            "40",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "hold-out AUC" in r.output and "KS" in r.output and "Gini" in r.output
     assert (model / "model_card.html").is_file() and (model / "scorecard_table.csv").is_file()
     assert json.loads((model / "scorecard.json").read_text())["conventions"]["pdo"] == 40
 
     out = tmp_path / "scored.csv"
-    r = runner.invoke(main, ["scorecard", "apply", "--model", str(model), "--data", str(tmp_path / "new.csv"),
-                             "--out", str(out)])
+    r = runner.invoke(
+        main, ["scorecard", "apply", "--model", str(model), "--data", str(tmp_path / "new.csv"), "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     result = pd.read_csv(out)
     assert len(result) == 400
@@ -264,12 +308,24 @@ def test_cli_fit_and_apply(tmp_path, runner):
     assert result["pd"].between(0, 1).all() and set(result["grade"]) <= {g for g, _ in MASTER_SCALE}
 
     # a re-fit into the same directory is refused; a file lacking a characteristic is named
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "train.csv"), "--target", "bad",
-                             "--out", str(model)])
+    r = runner.invoke(
+        main, ["scorecard", "fit", "--data", str(tmp_path / "train.csv"), "--target", "bad", "--out", str(model)]
+    )
     assert r.exit_code != 0 and "already holds a scorecard" in r.output
     new.drop(columns=["checking_status"]).to_csv(tmp_path / "short.csv", index=False)
-    r = runner.invoke(main, ["scorecard", "apply", "--model", str(model), "--data", str(tmp_path / "short.csv"),
-                             "--out", str(tmp_path / "x.csv")])
+    r = runner.invoke(
+        main,
+        [
+            "scorecard",
+            "apply",
+            "--model",
+            str(model),
+            "--data",
+            str(tmp_path / "short.csv"),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+    )
     assert r.exit_code != 0 and "checking_status" in r.output
 
 
@@ -277,17 +333,46 @@ def test_cli_text_targets_and_bad_input(tmp_path, runner):
     frame = credit_frame(2000, seed=5)
     # good/bad labels are mapped (bad = 1), documented in crm.scoring.scorecard
     frame.assign(bad=np.where(frame["bad"] == 1, "bad", "good")).to_csv(tmp_path / "gb.csv", index=False)
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "gb.csv"), "--target", "bad",
-                             "--exclude", "application_id", "--out", str(tmp_path / "m")])
+    r = runner.invoke(
+        main,
+        [
+            "scorecard",
+            "fit",
+            "--data",
+            str(tmp_path / "gb.csv"),
+            "--target",
+            "bad",
+            "--exclude",
+            "application_id",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     # anything else is refused naming the column
     frame.assign(bad=np.where(frame["bad"] == 1, "yes", "no")).to_csv(tmp_path / "yn.csv", index=False)
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "yn.csv"), "--target", "bad",
-                             "--out", str(tmp_path / "m2")])
+    r = runner.invoke(
+        main, ["scorecard", "fit", "--data", str(tmp_path / "yn.csv"), "--target", "bad", "--out", str(tmp_path / "m2")]
+    )
     assert r.exit_code == 1 and "target column 'bad' is not binary" in r.output
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "yn.csv"), "--target", "default",
-                             "--out", str(tmp_path / "m3")])
+    r = runner.invoke(
+        main,
+        ["scorecard", "fit", "--data", str(tmp_path / "yn.csv"), "--target", "default", "--out", str(tmp_path / "m3")],
+    )
     assert r.exit_code == 1 and "target column 'default' is not in the data" in r.output
-    r = runner.invoke(main, ["scorecard", "fit", "--data", str(tmp_path / "gb.csv"), "--target", "bad",
-                             "--exclude", "nope", "--out", str(tmp_path / "m4")])
+    r = runner.invoke(
+        main,
+        [
+            "scorecard",
+            "fit",
+            "--data",
+            str(tmp_path / "gb.csv"),
+            "--target",
+            "bad",
+            "--exclude",
+            "nope",
+            "--out",
+            str(tmp_path / "m4"),
+        ],
+    )
     assert r.exit_code == 1 and "nope" in r.output

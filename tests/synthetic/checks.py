@@ -109,9 +109,7 @@ def check_day(res: DayResult) -> set[tuple[str, int, str]]:
             if not c.nullable:
                 flag(name, ~present, f"null:{c.name}")
             if c.code_set:
-                flag(
-                    name, present & ~s.isin(list(contract.CODE_SETS[c.code_set])).to_numpy(), f"code:{c.name}"
-                )
+                flag(name, present & ~s.isin(list(contract.CODE_SETS[c.code_set])).to_numpy(), f"code:{c.name}")
             if c.semantic in VALIDATORS:
                 ok = np.array([VALIDATORS[c.semantic](v) if v is not None else True for v in s], dtype=bool)
                 flag(name, ~ok, f"check:{c.name}")
@@ -126,12 +124,19 @@ def check_day(res: DayResult) -> set[tuple[str, int, str]]:
                 flag(name, present & (lengths > c.max_length), f"len:{c.name}")
             if c.id_kind:  # the whole value has the shape of one of its kinds
                 kinds = contract.identifier_kinds()
-                ok = np.array([v is None or any(re.fullmatch(kinds[k].pattern, v) for k in c.id_kind)
-                               for v in s], dtype=bool)
+                ok = np.array(
+                    [v is None or any(re.fullmatch(kinds[k].pattern, v) for k in c.id_kind) for v in s], dtype=bool
+                )
                 flag(name, ~ok, f"id:{c.name}")
             if c.text == "reject":  # control and format characters, by Unicode category
-                ok = np.array([v is None or not any(unicodedata.category(ch) in ("Cc", "Cf")
-                                                    or ch in "\u2028\u2029" for ch in v) for v in s], dtype=bool)
+                ok = np.array(
+                    [
+                        v is None
+                        or not any(unicodedata.category(ch) in ("Cc", "Cf") or ch in "\u2028\u2029" for ch in v)
+                        for v in s
+                    ],
+                    dtype=bool,
+                )
                 flag(name, ~ok, f"control:{c.name}")
         dup = df.duplicated(list(ex.key), keep=False).to_numpy()
         flag(name, dup, "duplicate_key")
@@ -159,8 +164,6 @@ def check_day(res: DayResult) -> set[tuple[str, int, str]]:
                 bad = col.notna() & ref.notna() & (col < ref)
             else:
                 limit = t + pd.Timedelta(days=1) if ex.column(rule[1]).type == "timestamp" else t
-                bad = col.notna() & (
-                    (col >= limit) if ex.column(rule[1]).type == "timestamp" else (col > limit)
-                )
+                bad = col.notna() & ((col >= limit) if ex.column(rule[1]).type == "timestamp" else (col > limit))
             flag(name, bad.to_numpy(), f"date:{rule[1]}")
     return out

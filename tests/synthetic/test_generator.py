@@ -54,9 +54,7 @@ def days(bank_dir):
 
 def test_layout_every_day_every_extract(bank_dir):
     folders = sorted(p.name for p in bank_dir.iterdir() if p.is_dir())
-    assert folders == [
-        (START + dt.timedelta(days=i)).strftime("%Y%m%d") for i in range((END - START).days + 1)
-    ]
+    assert folders == [(START + dt.timedelta(days=i)).strftime("%Y%m%d") for i in range((END - START).days + 1)]
     for name in folders:
         codes = {p.name.split("_2026")[0] for p in (bank_dir / name).glob("*.dat")}
         month_end = name == "20260131"
@@ -95,9 +93,7 @@ def test_every_file_conforms_to_the_contract(days):
     for name, res in days.items():
         assert not res.rejected, (name, res.rejected)
         for ex_name, df in res.tables.items():
-            assert (
-                list(df.columns[: len(contract.get(ex_name).columns)]) == contract.get(ex_name).column_names
-            )
+            assert list(df.columns[: len(contract.get(ex_name).columns)]) == contract.get(ex_name).column_names
         violations = check_day(res)
         assert not violations, sorted(violations)[:20]
 
@@ -194,9 +190,7 @@ def test_balances_transactions_and_averages_agree(days):
         tx = t["transactions"]
         signed = np.where(tx["direction"] == "C", tx["amount"], -tx["amount"])
         net = pd.Series(signed, index=tx["account_id"]).groupby(level=0).sum()
-        last_after = (
-            tx.sort_values(["account_id", "txn_time", "txn_id"]).groupby("account_id")["balance_after"].last()
-        )
+        last_after = tx.sort_values(["account_id", "txn_time", "txn_id"]).groupby("account_id")["balance_after"].last()
         assert np.allclose(last_after.to_numpy(), dep.loc[last_after.index, "balance"].to_numpy(), atol=0.011)
         assert (tx["balance_after"] >= -0.001).all()
         if prev is not None:
@@ -208,8 +202,7 @@ def test_balances_transactions_and_averages_agree(days):
         prev = dep
     # month-to-date average = mean of the daily balances since the 1st (0 before opening)
     d1, d2, d3 = (
-        days[n].tables["deposits"].set_index("account_id")["balance"]
-        for n in ("20260201", "20260202", "20260203")
+        days[n].tables["deposits"].set_index("account_id")["balance"] for n in ("20260201", "20260202", "20260203")
     )
     frame = pd.concat([d1, d2, d3], axis=1).fillna(0.0)
     mtd = days["20260203"].tables["deposits"].set_index("account_id")["mtd_avg_balance"]
@@ -250,9 +243,7 @@ def test_satisfaction_surveys_and_free_text(tmp_path):
     assert r["csat"].between(1, 5).all() and r["nps"].between(0, 10).all()
     assert visits["notes"].str.contains(r"[\u4e00-\u9fff]").all()
     # some free text carries a phone number, an identity number or a name: the privacy scrubber's catch
-    requests = pd.concat(
-        [parse_day(p).tables["service_requests"] for p in sorted(out.iterdir()) if p.is_dir()]
-    )
+    requests = pd.concat([parse_day(p).tables["service_requests"] for p in sorted(out.iterdir()) if p.is_dir()])
     text = pd.concat([visits["notes"], requests["description"], surveys["comment"].dropna()])
     assert text.str.contains(r"1[3-9]\d{9}").sum() >= 3
     names = set(parse_day(out / "20260313").tables["customers"]["customer_name"])
@@ -279,9 +270,7 @@ def test_bad_rate_is_plausible_and_predictable():
         bad |= L.state_on(bank.seed, bank.loans, int(cal.month_end(m + k)), rows).overdue_days > 90
     assert 0.02 < bad.mean() < 0.06
     cust = bank.loans.cust[rows]
-    rep = report_contents(
-        bank, obs, cust, np.full(len(cust), "02", dtype=object), np.full(len(cust), "", object)
-    )
+    rep = report_contents(bank, obs, cust, np.full(len(cust), "02", dtype=object), np.full(len(cust), "", object))
     ind = ~bank.c.is_corp[cust]
     util = pd.cut(rep.util[ind], [-1, 30, 60, 90, 300])
     rates = pd.Series(bad[ind]).groupby(util, observed=True).mean().to_numpy()
@@ -296,9 +285,7 @@ def test_bad_rate_is_plausible_and_predictable():
 
 def test_gb18030_output_decodes(tmp_path):
     out = tmp_path / "gb"
-    generate(
-        out, customers=200, start=dt.date(2026, 2, 27), end=dt.date(2026, 2, 27), seed=3, encoding="gb18030"
-    )
+    generate(out, customers=200, start=dt.date(2026, 2, 27), end=dt.date(2026, 2, 27), seed=3, encoding="gb18030")
     f = out / "20260227" / "CUST_INDV_20260227_001.dat"
     raw = f.read_bytes()
     assert raw.startswith(b"H|CUST_INDV|20260227|001|GB18030|")
@@ -314,9 +301,7 @@ def test_gb18030_output_decodes(tmp_path):
 def test_streamed_file_is_byte_identical_to_write_extract(days, tmp_path):
     ex = contract.get("loan_performance")
     df = days["20260131"].tables["loan_performance"][ex.column_names]
-    df = df.assign(
-        snapshot_date=pd.to_datetime(df["snapshot_date"]), overdue_days=df["overdue_days"].astype("Int64")
-    )
+    df = df.assign(snapshot_date=pd.to_datetime(df["snapshot_date"]), overdue_days=df["overdue_days"].astype("Int64"))
     a = write_extract(df, ex, dt.date(2026, 1, 31), tmp_path / "a")
     chunks = [df.iloc[i : i + 997] for i in range(0, len(df), 997)]
     b, n = write_chunks(chunks, ex, dt.date(2026, 1, 31), tmp_path / "b")
@@ -331,9 +316,7 @@ def test_streamed_file_is_byte_identical_to_write_extract(days, tmp_path):
 @pytest.fixture(scope="module")
 def defect_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("defects")
-    generate(
-        out, customers=300, start=dt.date(2026, 1, 30), end=dt.date(2026, 2, 1), seed=7, defect_rate=0.15
-    )
+    generate(out, customers=300, start=dt.date(2026, 1, 30), end=dt.date(2026, 2, 1), seed=7, defect_rate=0.15)
     return out
 
 
@@ -344,9 +327,7 @@ def test_defects_listed_and_caught_exactly(defect_dir, bank_dir):
     kinds = {d["kind"] for d in listed}
     assert kinds == set(ROW_KINDS) | set(FILE_KINDS)
     row_listed = {(d["file"], int(d["row_number"])) for d in listed if d["kind"] in ROW_KINDS}
-    originals = {
-        (d["file"], int(d["detail"].rsplit(" ", 1)[1])) for d in listed if d["kind"] == "duplicate_key"
-    }
+    originals = {(d["file"], int(d["detail"].rsplit(" ", 1)[1])) for d in listed if d["kind"] == "duplicate_key"}
     file_listed = {d["file"]: d for d in listed if d["kind"] in FILE_KINDS}
     flagged = set()
     for folder in sorted(p for p in defect_dir.iterdir() if p.is_dir()):

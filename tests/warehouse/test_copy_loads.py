@@ -21,19 +21,59 @@ NAN = float("nan")
 # (id, big, amount, share, note, day, stamp, flag): the expected values, None = NULL. The frame built from them
 # holds NaN / NaT / pd.NA where a value is missing; `note` has a float NaN in one row and None in another.
 ROWS = [
-    (1, 2**62 + 1, 1.5, Decimal("1234.5678"), "tab\there", dt.date(2026, 1, 31),
-     dt.datetime(2026, 1, 31, 23, 59, 59, 999999), True),
+    (
+        1,
+        2**62 + 1,
+        1.5,
+        Decimal("1234.5678"),
+        "tab\there",
+        dt.date(2026, 1, 31),
+        dt.datetime(2026, 1, 31, 23, 59, 59, 999999),
+        True,
+    ),
     (2, None, None, None, None, None, None, None),
-    (3, 9_007_199_254_740_993, -0.0, Decimal("-0.0001"), "line1\nline2\r\nline3", dt.date(1999, 12, 31),
-     dt.datetime(2000, 2, 29, 0, 0, 0, 1), False),
-    (4, -(2**63) + 1, 1e-300, Decimal("0"), "back\\slash \\N \\. \\t", dt.date(2026, 2, 1),
-     dt.datetime(2026, 2, 1, 8, 0), True),
-    (5, 0, 123456789.125, Decimal("1.5"), "客户经理：张三，信贷 “关注” 类", dt.date(2026, 1, 1),
-     dt.datetime(2026, 1, 1), None),
+    (
+        3,
+        9_007_199_254_740_993,
+        -0.0,
+        Decimal("-0.0001"),
+        "line1\nline2\r\nline3",
+        dt.date(1999, 12, 31),
+        dt.datetime(2000, 2, 29, 0, 0, 0, 1),
+        False,
+    ),
+    (
+        4,
+        -(2**63) + 1,
+        1e-300,
+        Decimal("0"),
+        "back\\slash \\N \\. \\t",
+        dt.date(2026, 2, 1),
+        dt.datetime(2026, 2, 1, 8, 0),
+        True,
+    ),
+    (
+        5,
+        0,
+        123456789.125,
+        Decimal("1.5"),
+        "客户经理：张三，信贷 “关注” 类",
+        dt.date(2026, 1, 1),
+        dt.datetime(2026, 1, 1),
+        None,
+    ),
     (6, 42, 2.5, Decimal("-99.9900"), "", dt.date(2026, 1, 30), None, False),  # "" is not NULL
     (7, None, NAN, None, NAN, None, None, True),  # NaN in a float and in a text column -> NULL
-    (8, 7, 0.1, Decimal("3.1416"), 'quotes \' " and ; and , and |', dt.date(2026, 1, 29),
-     dt.datetime(2026, 1, 29, 12, 30, 15, 250000), True),
+    (
+        8,
+        7,
+        0.1,
+        Decimal("3.1416"),
+        "quotes ' \" and ; and , and |",
+        dt.date(2026, 1, 29),
+        dt.datetime(2026, 1, 29, 12, 30, 15, 250000),
+        True,
+    ),
 ]
 NAMES = ["id", "big", "amount", "share", "note", "day", "stamp", "flag"]
 
@@ -49,16 +89,18 @@ def _frame(rows=ROWS) -> pd.DataFrame:
     """Column by column from Python values (a frame built from the rows would pass the big integers through
     float64 and lose their last digits)."""
     col = dict(zip(NAMES, map(list, zip(*rows, strict=True)), strict=True))
-    return pd.DataFrame({
-        "id": pd.Series(col["id"], dtype="int64"),
-        "big": pd.array(col["big"], dtype="Int64"),
-        "amount": pd.Series(col["amount"], dtype="float64"),
-        "share": pd.Series(col["share"], dtype=object),
-        "note": pd.Series(col["note"], dtype=object),
-        "day": pd.Series(col["day"], dtype=object),
-        "stamp": pd.to_datetime(pd.Series(col["stamp"], dtype=object)),
-        "flag": pd.array(col["flag"], dtype="boolean"),
-    })
+    return pd.DataFrame(
+        {
+            "id": pd.Series(col["id"], dtype="int64"),
+            "big": pd.array(col["big"], dtype="Int64"),
+            "amount": pd.Series(col["amount"], dtype="float64"),
+            "share": pd.Series(col["share"], dtype=object),
+            "note": pd.Series(col["note"], dtype=object),
+            "day": pd.Series(col["day"], dtype=object),
+            "stamp": pd.to_datetime(pd.Series(col["stamp"], dtype=object)),
+            "flag": pd.array(col["flag"], dtype="boolean"),
+        }
+    )
 
 
 def test_frame_holds_the_missing_values_the_loads_must_turn_into_null():
@@ -71,7 +113,8 @@ def test_frame_holds_the_missing_values_the_loads_must_turn_into_null():
 
 def _awkward_table() -> sa.Table:
     return sa.Table(
-        "awkward_t", sa.MetaData(),
+        "awkward_t",
+        sa.MetaData(),
         sa.Column("id", sa.BigInteger, nullable=False),
         sa.Column("big", sa.BigInteger),
         sa.Column("amount", sa.Float(53)),
@@ -131,8 +174,9 @@ def test_replace_partition_round_trips_awkward_values_and_reloads_idempotently(w
     with begin(warehouse.engine, warehouse.schema) as conn:
         again = _select(conn, warehouse, "awkward_mart", cols, MONTH_END)
         total = conn.execute(sa.text(f"SELECT count(*) FROM {_target(warehouse, 'awkward_mart')}")).scalar()
-        types = {c["name"]: str(c["type"]) for c in sa.inspect(conn).get_columns("awkward_mart",
-                                                                                  schema=warehouse.schema)}
+        types = {
+            c["name"]: str(c["type"]) for c in sa.inspect(conn).get_columns("awkward_mart", schema=warehouse.schema)
+        }
     assert again == expected
     assert total == len(ROWS) + len(other)
     # created from the frame's columns: the date column is a DATE, the timestamps a TIMESTAMP
@@ -195,8 +239,9 @@ def test_postgres_loads_use_copy_not_inserts(warehouse, monkeypatch):
     big = pd.concat([_frame()] * 500, ignore_index=True)  # 4,000 rows: more than one insert batch would take
     with begin(warehouse.engine, warehouse.schema) as conn:
         append_frame(conn, table, big)
-        replace_partition(conn, "awkward_mart", pd.concat([_mart_frame()] * 500, ignore_index=True),
-                          {"month_end": MONTH_END})
+        replace_partition(
+            conn, "awkward_mart", pd.concat([_mart_frame()] * 500, ignore_index=True), {"month_end": MONTH_END}
+        )
     assert spy.copies == [
         f'COPY "{warehouse.schema}"."awkward_t" ("id", "big", "amount", "share", "note", "day", "stamp", "flag") '
         "FROM STDIN",
@@ -205,8 +250,10 @@ def test_postgres_loads_use_copy_not_inserts(warehouse, monkeypatch):
     ]
     assert spy.executemany == 0 and spy.inserts == []
     with begin(warehouse.engine, warehouse.schema) as conn:
-        counts = [conn.execute(sa.text(f"SELECT count(*) FROM {_target(warehouse, t)}")).scalar()
-                  for t in ("awkward_t", "awkward_mart")]
+        counts = [
+            conn.execute(sa.text(f"SELECT count(*) FROM {_target(warehouse, t)}")).scalar()
+            for t in ("awkward_t", "awkward_mart")
+        ]
     assert counts == [4000, 4000]
 
 

@@ -17,10 +17,15 @@ def test_duckdb_writer_waits_for_another_process_lock(tmp_path, monkeypatch):
     ensure_schema(engine)
     engine.dispose()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('held', flush=True); sys.stdin.readline(); "
-         "c.close(); print('released', flush=True)"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('held', flush=True); sys.stdin.readline(); "
+            "c.close(); print('released', flush=True)",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -29,8 +29,17 @@ def test_a_new_column_is_added_to_an_existing_mart(warehouse):
     """Schema evolution: a later version of a mart with a new column loads; earlier rows read NULL there."""
     jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
     old = pd.DataFrame({"month_end": [jan], "customer_id": ["k1.a"], "pd": [0.01]})
-    new = pd.DataFrame({"month_end": [feb], "customer_id": ["k1.a"], "pd": [0.02], "change_3m": [-0.25],
-                        "flag": [True], "since": [dt.date(2026, 1, 1)], "label": ["x"]})
+    new = pd.DataFrame(
+        {
+            "month_end": [feb],
+            "customer_id": ["k1.a"],
+            "pd": [0.02],
+            "change_3m": [-0.25],
+            "flag": [True],
+            "since": [dt.date(2026, 1, 1)],
+            "label": ["x"],
+        }
+    )
     with begin(warehouse.engine, warehouse.schema) as conn:
         replace_partition(conn, "evolving_t", old, {"month_end": jan})
         replace_partition(conn, "evolving_t", new, {"month_end": feb})

@@ -19,13 +19,15 @@ BIG = 2**62 + 1  # float64 would read 4611686018427387904
 
 
 def test_integer_columns_with_nulls_read_as_nullable_int64_and_exact(warehouse):
-    frame = pd.DataFrame({
-        "month_end": [MONTH_END] * 3,
-        "customer_id": ["k1.a", "k1.b", "k1.c"],
-        "loans": pd.Series([2, 0, 5], dtype="int64"),  # no NULL
-        "overdue_days": pd.array([None, 91, BIG], dtype="Int64"),  # a NULL
-        "unused": pd.array([None, None, None], dtype="Int64"),  # only NULLs
-    })
+    frame = pd.DataFrame(
+        {
+            "month_end": [MONTH_END] * 3,
+            "customer_id": ["k1.a", "k1.b", "k1.c"],
+            "loans": pd.Series([2, 0, 5], dtype="int64"),  # no NULL
+            "overdue_days": pd.array([None, 91, BIG], dtype="Int64"),  # a NULL
+            "unused": pd.array([None, None, None], dtype="Int64"),  # only NULLs
+        }
+    )
     with begin(warehouse.engine, warehouse.schema) as conn:
         replace_partition(conn, "int_types_mart", frame, {"month_end": MONTH_END})
     with begin(warehouse.engine, warehouse.schema) as conn:
@@ -40,13 +42,23 @@ def test_integer_columns_with_nulls_read_as_nullable_int64_and_exact(warehouse):
 
 def test_smallint_integer_and_bigint_columns_read_alike_on_both_engines(warehouse):
     """A table declared with SQLAlchemy (DuckDB's ``.df()`` alone gives Int16/Int32 for the smaller types)."""
-    table = sa.Table("declared_ints", sa.MetaData(), sa.Column("id", sa.Integer, nullable=False),
-                     sa.Column("small", sa.SmallInteger), sa.Column("normal", sa.Integer),
-                     sa.Column("big", sa.BigInteger))
+    table = sa.Table(
+        "declared_ints",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("small", sa.SmallInteger),
+        sa.Column("normal", sa.Integer),
+        sa.Column("big", sa.BigInteger),
+    )
     with begin(warehouse.engine, warehouse.schema) as conn:
         table.create(conn)
-        conn.execute(sa.insert(table), [{"id": 1, "small": 7, "normal": 2**31 - 1, "big": BIG},
-                                        {"id": 2, "small": None, "normal": None, "big": None}])
+        conn.execute(
+            sa.insert(table),
+            [
+                {"id": 1, "small": 7, "normal": 2**31 - 1, "big": BIG},
+                {"id": 2, "small": None, "normal": None, "big": None},
+            ],
+        )
         got = read_table(conn, "declared_ints").sort_values("id").reset_index(drop=True)
     assert got.dtypes.astype(str).to_dict() == {"id": "int64", "small": "Int64", "normal": "Int64", "big": "Int64"}
     assert got.loc[0, ["small", "normal", "big"]].tolist() == [7, 2**31 - 1, BIG]
@@ -60,13 +72,18 @@ def test_numeric_amounts_read_back_exactly_as_written(warehouse):
     """NUMERIC(18,2) amounts: float64 on both engines, each the nearest double (DuckDB's ``.df()`` alone
     divides the scaled integer and misses it for some 16+ digit values), so up to 15 significant digits the
     amount reads back exactly as written and both engines agree on every value."""
-    table = sa.Table("numeric_amounts", sa.MetaData(), sa.Column("id", sa.Integer, nullable=False),
-                     sa.Column("balance", sa.Numeric(18, 2)))
+    table = sa.Table(
+        "numeric_amounts",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("balance", sa.Numeric(18, 2)),
+    )
     values = [*AMOUNTS, WIDE, None]
     with begin(warehouse.engine, warehouse.schema) as conn:
         table.create(conn)
-        conn.execute(sa.insert(table), [{"id": i, "balance": None if v is None else Decimal(v)}
-                                        for i, v in enumerate(values)])
+        conn.execute(
+            sa.insert(table), [{"id": i, "balance": None if v is None else Decimal(v)} for i, v in enumerate(values)]
+        )
         got = read_table(conn, "numeric_amounts").sort_values("id").reset_index(drop=True)
     assert got["balance"].dtype == "float64" and np.isnan(got.loc[len(values) - 1, "balance"])
     read = got["balance"].tolist()
@@ -82,8 +99,12 @@ def test_many_numeric_amounts_are_the_nearest_double(warehouse):
     digits = rng.integers(10, 19, 2000)  # as many amounts of 10, 11, ... 18 digits
     cents = [int(rng.integers(10 ** (d - 1), 10**d, dtype=np.int64)) for d in digits]
     written = [Decimal(c).scaleb(-2) for c in cents]
-    table = sa.Table("numeric_many", sa.MetaData(), sa.Column("id", sa.Integer, nullable=False),
-                     sa.Column("amount", sa.Numeric(18, 2)))
+    table = sa.Table(
+        "numeric_many",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("amount", sa.Numeric(18, 2)),
+    )
     with begin(warehouse.engine, warehouse.schema) as conn:
         table.create(conn)
         conn.execute(sa.insert(table), [{"id": i, "amount": v} for i, v in enumerate(written)])
@@ -108,16 +129,25 @@ def test_double_amounts_in_a_mart_read_back_bit_for_bit(warehouse):
 def test_numeric_values_pass_through_sqlalchemy_as_exact_decimals(warehouse):
     """Written and read with SQLAlchemy Core, a NUMERIC amount is the same ``Decimal`` on both engines, also
     beyond 15 digits (duckdb_engine alone would pass it through a float both ways)."""
-    table = sa.Table("numeric_exact", sa.MetaData(), sa.Column("id", sa.Integer, nullable=False),
-                     sa.Column("balance", sa.Numeric(18, 2)))
+    table = sa.Table(
+        "numeric_exact",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("balance", sa.Numeric(18, 2)),
+    )
     values = [Decimal(v) for v in [*AMOUNTS, WIDE, "8821447814506964.77"]]
     with begin(warehouse.engine, warehouse.schema) as conn:
         table.create(conn)
         conn.execute(sa.insert(table), [{"id": i, "balance": v} for i, v in enumerate(values)])
     with begin(warehouse.engine, warehouse.schema) as conn:
         got = conn.execute(sa.select(table.c.balance).order_by(table.c.id)).scalars().all()
-        text = conn.execute(sa.text(f"SELECT CAST(balance AS VARCHAR(40)) FROM {_name(warehouse, 'numeric_exact')} "
-                                    "ORDER BY id")).scalars().all()
+        text = (
+            conn.execute(
+                sa.text(f"SELECT CAST(balance AS VARCHAR(40)) FROM {_name(warehouse, 'numeric_exact')} ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
     assert got == values and all(isinstance(v, Decimal) for v in got)
     assert [Decimal(t) for t in text] == values  # stored exactly, not only read back so
 

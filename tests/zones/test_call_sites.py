@@ -40,11 +40,17 @@ def test_an_absolute_staff_id_reaching_portfolio_plan_is_refused_naming_file_and
     assert len(hostile) == 10
     data = _hostile_month(hostile)
     assert not data["customer_value"].query("manager_id == @hostile").empty  # the id has customers
-    recipients = pd.DataFrame({
-        "report": ["key_account", "key_account"], "recipient_id": ["S2", hostile], "role": ["RM", "RM"],
-        "branch_id": ["B2", "B1"], "scope": ["B2", "B1"], "_source_file": [STAFF_FILE, STAFF_FILE],
-        "_row_number": [3, 7],
-    })
+    recipients = pd.DataFrame(
+        {
+            "report": ["key_account", "key_account"],
+            "recipient_id": ["S2", hostile],
+            "role": ["RM", "RM"],
+            "branch_id": ["B2", "B1"],
+            "scope": ["B2", "B1"],
+            "_source_file": [STAFF_FILE, STAFF_FILE],
+            "_row_number": [3, 7],
+        }
+    )
     reports = tmp_path / "home" / "reports"
     with pytest.raises(UnsafePathError) as info:
         portfolio_plan(data, recipients, reports, "zh_CN", dt.datetime(2026, 11, 1, 10))
@@ -127,8 +133,9 @@ def test_a_scorecard_json_naming_a_model_file_outside_is_refused(tmp_path):
 
     d = tmp_path / "model"
     d.mkdir()
-    (d / JSON_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION,
-                                           "model_file": {"name": "../evil.joblib", "sha256": "0" * 64}}))
+    (d / JSON_FILE).write_text(
+        json.dumps({"format_version": FORMAT_VERSION, "model_file": {"name": "../evil.joblib", "sha256": "0" * 64}})
+    )
     with pytest.raises(UnsafePathError, match=r"scorecard.json \(model_file.name\) holds a path separator"):
         Scorecard.load(d)
 
@@ -152,9 +159,13 @@ def test_partitions_symlinked_out_of_their_zone_are_refused(tmp_path):
     os.symlink(outside, home / "raw" / "staff")
     os.symlink(outside, home / "staged" / "staff")
     os.symlink(outside, home / "raw" / "_quarantine" / "staff")
-    for build in (lambda: raw_file(home / "raw", "staff", day), lambda: quarantine_file(home / "raw", "staff", day),
-                  lambda: staged_file(home / "staged", "staff", day), lambda: latest_raw_file(home / "raw", "staff", day),
-                  lambda: latest_staged_file(home / "staged", "staff", day)):
+    for build in (
+        lambda: raw_file(home / "raw", "staff", day),
+        lambda: quarantine_file(home / "raw", "staff", day),
+        lambda: staged_file(home / "staged", "staff", day),
+        lambda: latest_raw_file(home / "raw", "staff", day),
+        lambda: latest_staged_file(home / "staged", "staff", day),
+    ):
         with pytest.raises(UnsafePathError, match="staff .*2026-01-31.* resolves outside the zone"):
             build()
     assert raw_file(home / "raw", "loans", day) == home / "raw" / "loans" / "2026-01-31.parquet"

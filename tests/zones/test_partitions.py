@@ -37,7 +37,8 @@ def test_the_layout(tmp_path):
     day = dt.date(2026, 1, 31)
     assert raw_file(tmp_path / "raw", "loans", day) == tmp_path / "raw" / "loans" / "2026-01-31.parquet"
     assert quarantine_file(tmp_path / "raw", "loans", day) == (
-        tmp_path / "raw" / "_quarantine" / "loans" / "2026-01-31.parquet")
+        tmp_path / "raw" / "_quarantine" / "loans" / "2026-01-31.parquet"
+    )
     assert staged_file(tmp_path / "staged", "loans", day) == tmp_path / "staged" / "loans" / "2026-01-31.parquet"
     assert partition_date(staged_file(tmp_path / "staged", "loans", day)) == day
 
@@ -52,7 +53,9 @@ def test_partitions_within_dates_oldest_first(tmp_path):
     assert names(partitions(tmp_path, "transactions")) == ["2026-01-05", "2026-01-09", "2026-01-20"]
     assert names(partitions(tmp_path, "transactions", until=dt.date(2026, 1, 9))) == ["2026-01-05", "2026-01-09"]
     assert names(partitions(tmp_path, "transactions", since=dt.date(2026, 1, 6), until=dt.date(2026, 1, 20))) == [
-        "2026-01-09", "2026-01-20"]
+        "2026-01-09",
+        "2026-01-20",
+    ]
     assert partitions(tmp_path, "loans") == []  # no folder
     assert newest_partition(tmp_path, "transactions").stem == "2026-01-20"
     assert newest_partition(tmp_path, "loans") is None
@@ -60,13 +63,19 @@ def test_partitions_within_dates_oldest_first(tmp_path):
 
 def test_raw_partitions_with_their_dates_and_zone(tmp_path):
     raw = tmp_path / "raw"
-    for path in (raw / "loans" / "2026-01-31.parquet", raw / "loans" / "notes.parquet",
-                 raw / "_quarantine" / "loans" / "2026-01-30.parquet", raw / "staff" / "2026-01-31.parquet"):
+    for path in (
+        raw / "loans" / "2026-01-31.parquet",
+        raw / "loans" / "notes.parquet",
+        raw / "_quarantine" / "loans" / "2026-01-30.parquet",
+        raw / "staff" / "2026-01-31.parquet",
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
     found = raw_partitions(raw, ["loans"])
     assert [(p.extract, p.business_date, p.quarantine) for p in found] == [
-        ("loans", dt.date(2026, 1, 31), False), ("loans", dt.date(2026, 1, 30), True)]
+        ("loans", dt.date(2026, 1, 31), False),
+        ("loans", dt.date(2026, 1, 30), True),
+    ]
     assert {p.extract for p in raw_partitions(raw)} == {"loans", "staff"}  # every extract of the contract
 
 

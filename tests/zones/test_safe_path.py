@@ -78,8 +78,10 @@ def test_no_part_is_refused(zone):
 
 def test_a_plain_name_gives_root_slash_parts(zone):
     root, _ = zone
-    assert safe_path(root, "2026-01", "key_account", "S0001", origin=ORIGIN, suffix=".html") == \
-        root / "2026-01" / "key_account" / "S0001.html"
+    assert (
+        safe_path(root, "2026-01", "key_account", "S0001", origin=ORIGIN, suffix=".html")
+        == root / "2026-01" / "key_account" / "S0001.html"
+    )
     # dots inside a name are kept (with_suffix would have cut "S1.b" to "S1.html")
     assert safe_path(root, "S1.b", origin=ORIGIN, suffix=".pdf").name == "S1.b.pdf"
     assert safe_path(root, "王**", origin=ORIGIN).name == "王**"  # any printable text is a name

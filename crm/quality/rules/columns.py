@@ -19,7 +19,6 @@ _TYPE_WORDS = {
 }
 
 
-
 def column_rules(e: Extract) -> list[Rule]:
     out: list[Rule] = []
     for c in e.columns:
@@ -43,8 +42,7 @@ def column_rules(e: Extract) -> list[Rule]:
                     e.name,
                     "type",
                     "critical",
-                    f"{lab} must be {_TYPE_WORDS[c.type]}; a value that does not parse is rejected "
-                    f"(字段类型不符).",
+                    f"{lab} must be {_TYPE_WORDS[c.type]}; a value that does not parse is rejected (字段类型不符).",
                     (c.name, "_type_errors"),
                     "type",
                     {"regex": type_error_regex(c.name)},
@@ -123,20 +121,32 @@ def _id_rule(e: Extract, c: Column) -> Rule:
 
 
 def _text_rule(e: Extract, c: Column) -> Rule:
-    what = "no control or format character (Unicode Cc, Cf, U+2028, U+2029: line breaks, tabs, NUL, ESC, " \
+    what = (
+        "no control or format character (Unicode Cc, Cf, U+2028, U+2029: line breaks, tabs, NUL, ESC, "
         "bidirectional overrides and isolates, zero-width characters)"
+    )
     if c.text == "reject":
         return Rule(
-            f"{e.name}.{c.name}.control_chars", e.name, "text", "critical",
+            f"{e.name}.{c.name}.control_chars",
+            e.name,
+            "text",
+            "critical",
             f"{column_label(c)} must contain {what}; the row is quarantined (含控制字符或格式字符).",
-            (c.name,), "not_regex", {"regex": CONTROL_CLASS, "policy": "reject"},
+            (c.name,),
+            "not_regex",
+            {"regex": CONTROL_CLASS, "policy": "reject"},
         )
     return Rule(
-        f"{e.name}.{c.name}.control_chars", e.name, "text", "warning",
+        f"{e.name}.{c.name}.control_chars",
+        e.name,
+        "text",
+        "warning",
         f"{column_label(c)} is free text: rows with a control or format character (Unicode Cc, Cf, U+2028, U+2029) "
         "are counted and accepted; the characters are removed before the privacy scrub, line breaks and tabs "
         "becoming a space (自由文本控制字符已清除).",
-        (c.name,), "not_regex", {"regex": CONTROL_CLASS, "policy": "strip"},
+        (c.name,),
+        "not_regex",
+        {"regex": CONTROL_CLASS, "policy": "strip"},
     )
 
 
@@ -225,4 +235,3 @@ def _semantic_rules(e: Extract, c: Column) -> list[Rule]:
             )
         ]
     return []
-

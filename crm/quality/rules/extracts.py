@@ -66,7 +66,6 @@ def _strip(name: str) -> str:
     return name
 
 
-
 def _field_count_text(e: Extract) -> str:
     """How many fields a record has: one figure, or one per layout of the extract (columns added later)."""
     if not e.changes:
@@ -254,4 +253,3 @@ def bank_rules(e: Extract) -> list[Rule]:
             )
         )
     return out
-

@@ -53,7 +53,6 @@ NATIVE_KINDS = frozenset(
 )
 
 
-
 @dataclass(frozen=True)
 class Rule:
     """One data-quality rule. ``params`` holds JSON-able evaluation parameters (see ``kind``)."""
@@ -108,4 +107,3 @@ def number_text(x: float) -> str:
 def type_error_regex(token: str) -> str:
     """Regex matching a ``_type_errors`` list (comma-separated column names) that names ``token``."""
     return f"(?:^|,){token}(?:,|$)"
-

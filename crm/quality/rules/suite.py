@@ -94,7 +94,6 @@ def suite_version(extract: str | None = None, rules: Iterable[Rule] | None = Non
 def rule_catalogue() -> list[dict[str, Any]]:
     """One dict per rule (id, extract, family, severity, description, columns), for docs and the warehouse."""
     return [
-        {k: v for k, v in r.definition().items() if k not in ("kind", "params")}
-        | {"columns": ", ".join(r.columns)}
+        {k: v for k, v in r.definition().items() if k not in ("kind", "params")} | {"columns": ", ".join(r.columns)}
         for r in _all_rules()
     ]
