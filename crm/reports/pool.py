@@ -23,6 +23,7 @@ that error.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import sys
@@ -32,6 +33,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
 from crm.reports.job import PROGRESS_MIN_JOBS, JobResult, RenderJob, error_text, run_safely
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_TASKS_PER_CHILD = 50
 BACKEND_ENV = "CRM_RENDER_BACKEND"
@@ -88,7 +91,8 @@ def render_many(
     must be unique. ``backend``: ``local`` (this pool) or ``celery`` (the render workers of
     :mod:`crm.reports.celery_render`, which own their process count and recycling: ``workers``,
     ``max_tasks_per_child`` and ``start_method`` do not apply); default ``CRM_RENDER_BACKEND``, else
-    ``local``. ``workers=0`` always renders here."""
+    ``local``. ``workers=0`` always renders here, and so does a daemonic process (a step on a Celery worker,
+    which may not start processes), with a warning."""
     backend = backend or os.environ.get(BACKEND_ENV) or "local"
     if backend not in BACKENDS:
         raise ValueError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -102,6 +106,15 @@ def render_many(
         raise ValueError("job ids must be unique")
     if workers is None:
         workers = default_workers()
+    if workers and mp.current_process().daemon:
+        # a daemonic process (a Celery worker's child running a step with CRM_EXECUTOR=celery, a pool worker)
+        # may not start processes: render here, one job after the other
+        _log.warning(
+            "rendering %d reports in this process: a daemonic process cannot start a render pool "
+            "(CRM_RENDER_BACKEND=celery renders them on the render workers instead)",
+            len(jobs),
+        )
+        workers = 0
     if not jobs:
         return []
     show = (len(jobs) >= PROGRESS_MIN_JOBS and sys.stderr.isatty()) if progress is None else progress

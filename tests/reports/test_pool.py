@@ -79,3 +79,26 @@ def test_write_atomically_leaves_nothing_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_atomically(target, b"new")
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
+
+
+def _render_in(queue, jobs) -> None:
+    try:
+        queue.put([(r.job_id, r.ok, r.error) for r in render_many(jobs, workers=2, progress=False)])
+    except BaseException as e:  # noqa: BLE001  (reported to the test, which fails on it)
+        queue.put(repr(e))
+
+
+def test_a_daemonic_process_renders_in_itself(tmp_path, empty_dq_context):
+    """A step on a Celery worker runs in a daemonic process, which may not start a render pool: the reports are
+    rendered in that process instead of failing with 'daemonic processes are not allowed to have children'."""
+    import multiprocessing as mp
+
+    jobs = [RenderJob(f"d{i}", "dq_report", empty_dq_context, "en", html_path=tmp_path / f"d{i}.html") for i in (1, 2)]
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_render_in, args=(queue, jobs), daemon=True)
+    child.start()
+    got = queue.get(timeout=120)
+    child.join(30)
+    assert got == [("d1", True, None), ("d2", True, None)], got
+    assert all((tmp_path / f"d{i}.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for i in (1, 2))
