@@ -146,14 +146,7 @@ def report_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeResourc
             "values_checked": values,
             "months": len(context.partition_keys),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_personal_data",
-                passed=not findings,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"},
-            )
-        ],
+        check_results=[_no_personal_data(scanned, findings)],
     )
 
 
@@ -190,14 +183,7 @@ def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeR
         findings += [f"{day:%Y-%m}: {f}" for f in result["findings"]]
     return dg.MaterializeResult(
         metadata={"files_scanned": scanned, "findings": len(findings), "months": len(context.partition_keys)},
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_personal_data",
-                passed=not findings,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"},
-            )
-        ],
+        check_results=[_no_personal_data(scanned, findings)],
     )
 
 
@@ -284,6 +270,16 @@ def weekly(
             f"{meta['failed']} messages were refused by the mail server (5xx): see the log and the report_outbox table"
         )
     return dg.MaterializeResult(metadata={**meta, "transport": delivery.transport})
+
+
+def _no_personal_data(scanned: int, findings: list[str]) -> dg.AssetCheckResult:
+    """The blocking check of a leak scan: passed when nothing was found (findings name kind and file only)."""
+    return dg.AssetCheckResult(
+        check_name="no_personal_data",
+        passed=not findings,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"files_scanned": scanned, "findings": "\n".join(findings[:50]) or "none"},
+    )
 
 
 def _latest_raw_day(home, day: dt.date) -> dt.date:
