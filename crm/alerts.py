@@ -119,56 +119,16 @@ def data_engineers(staff: pd.DataFrame) -> list[str]:
     return sorted(staff.loc[mask, "staff_id"].dropna().astype(str).unique().tolist())
 
 
-def _code(value: object) -> str:
-    """A role or status as a person reads it: without control or format characters (:func:`crm.text.clean`),
-    stripped, upper case; "" for anything but text."""
-    from crm.text import clean
-
-    return clean(value).strip().upper() if isinstance(value, str) else ""
-
-
 def quarantined_engineers(raw: Path, day: dt.date, root: Path) -> dict[str, str]:
     """The active data engineers whose staff row of ``day`` was quarantined: recipient id -> why they cannot
-    be served, as :func:`crm.reports.recipients.quarantined_recipients` says it for the report readers
-    (``quarantined: <rule ids> (staff file F row N)``; when the staff id is unusable, by the same rules, the
-    recipient is ``row-<n>`` and the reason ``unusable staff id: ...``). Role and status are read without
-    control or format characters, spaces or case, so ``DE`` with a zero-width space (U+200B) is still a data
-    engineer. Reads only the columns the reports may read of the restricted quarantine file (ids, role,
-    status, branch, rule ids and lineage; never the name or the address); nothing if there is none."""
-    import pyarrow.parquet as pq
+    be served, as the report readers' (:func:`crm.reports.recipients.quarantined_staff`:
+    ``quarantined: <rule ids> (staff file F row N)``, or ``row-<n>`` and ``unusable staff id: ...`` when the
+    staff id is unusable; role and status read as a person reads them, so ``DE`` with a zero-width space is
+    still a data engineer; never the name or the address); the first row of an id, as for the readers."""
+    from crm.reports.recipients import quarantined_staff
 
-    from crm.quality.stage import quarantine_file
-    from crm.reports.recipients import ID_RULES, MAX_RECIPIENT_ID, QUARANTINE_COLUMNS, _safe_name
-
-    path = quarantine_file(raw, "staff", day)
-    if not path.exists():
-        return {}
-    present = set(pq.read_schema(path).names)
-    q = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in present])
-    q = q.reindex(columns=QUARANTINE_COLUMNS)
-    q = q[(q["role"].map(_code) == ROLE) & (q["status"].map(_code) == ACTIVE)]
-    if q.empty:
-        return {}
-    rules = q["_rule_ids"].fillna("").astype(str)
-    row = q["_row_number"].astype("Int64").astype(str)
-    where = "staff file " + q["_source_file"].fillna("?").astype(str) + " row " + row
-    ids = q["staff_id"]
-    text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
-    usable = (
-        ~rules.str.contains(ID_RULES, regex=True)
-        & text.str.len().between(1, MAX_RECIPIENT_ID)
-        & ~text.str.contains("@", regex=False)
-    )
-    usable &= pd.Series(
-        [_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable, strict=True)], index=q.index
-    )
-    recipient = text.where(usable, "row-" + row)
-    unusable = "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"
-    reason = ("quarantined: " + rules + " (" + where + ")").where(usable, unusable)
-    found: dict[str, str] = {}
-    for r, why in zip(recipient, reason, strict=True):
-        found.setdefault(r, why)  # the first row of an id, as for the readers
-    return dict(sorted(found.items()))
+    q = quarantined_staff(raw, day, root, [ROLE]).drop_duplicates("staff_id")
+    return dict(sorted(zip(q["staff_id"], q["undeliverable"], strict=True)))
 
 
 def latest_staff_partition(staged: Path) -> Path | None:
@@ -332,21 +292,14 @@ def message_builder(sender: str, address_of: Callable[[str], str], gate):
     one plain address ``invalid_address``, as in :func:`crm.delivery.message_from_files`. Like every message,
     a notice passes the send gate (``gate``, :class:`crm.delivery.SendGate`): it is built from the bytes whose
     structural scan :func:`notify` recorded, and held if they changed."""
-    from crm.delivery import INVALID_ADDRESS, NO_ADDRESS, Undeliverable, build_message
+    from crm.delivery import build_message
+    from crm.delivery.deliver import recipient_address
     from crm.delivery.gate import subject_bytes, subject_label
-    from crm.delivery.message import valid_address
 
     def build(row):
         if not row.html_path:
             raise ValueError("row has no rendered HTML")
-        try:
-            to = address_of(row.recipient_id)
-        except KeyError:
-            to = None
-        if to is None or to != to or (isinstance(to, str) and not to.strip()):  # none, NaN, blank
-            raise Undeliverable(NO_ADDRESS)
-        if not valid_address(to):
-            raise Undeliverable(INVALID_ADDRESS)
+        to = recipient_address(address_of, row.recipient_id)
         html_path = Path(row.html_path)
         html, text = html_path.read_bytes(), html_path.with_suffix(".txt").read_bytes()
         subject_text = row.subject or ""

@@ -93,6 +93,21 @@ class DeliverySummary:
     undeliverables: list[NotSent] = field(default_factory=list)
 
 
+def recipient_address(address_of: Callable[[str], str | None], recipient_id: str) -> str:
+    """``address_of(recipient_id)`` if it is one plain address; else :class:`Undeliverable` ``no_address``
+    (it returns None, NaN or blank, or raises ``KeyError``) or ``invalid_address`` (two addresses in the field,
+    a display name, whitespace ...)."""
+    try:
+        to = address_of(recipient_id)
+    except KeyError:
+        to = None
+    if to is None or to != to or (isinstance(to, str) and not to.strip()):  # none, NaN, blank
+        raise Undeliverable(NO_ADDRESS)
+    if not valid_address(to):
+        raise Undeliverable(INVALID_ADDRESS)
+    return to
+
+
 def message_from_files(
     sender: str,
     address_of: Callable[[str], str | None],
@@ -115,14 +130,7 @@ def message_from_files(
     def build(row: OutboxRow) -> EmailMessage:
         if not row.html_path:
             raise ValueError("row has no rendered HTML")
-        try:
-            to = address_of(row.recipient_id)
-        except KeyError:
-            to = None
-        if to is None or to != to or (isinstance(to, str) and not to.strip()):  # none, NaN, blank
-            raise Undeliverable(NO_ADDRESS)
-        if not valid_address(to):
-            raise Undeliverable(INVALID_ADDRESS)
+        to = recipient_address(address_of, row.recipient_id)
         if gate.root is not None:  # the stored paths must still lead into the reports zone
             from crm.zones import within
 

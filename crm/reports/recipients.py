@@ -28,6 +28,7 @@ of the staff file), ``usable`` is False, and nothing is rendered for them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,48 +101,34 @@ def _plain(values: pd.Series) -> pd.Series:
     return text.str.replace(CONTROL_CLASS, "", regex=True).str.strip().str.upper().astype(object)
 
 
-def quarantined_recipients(raw: Path, day: dt.date, root: Path, branches: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined, one row per
-    (report, recipient) as :func:`recipients` gives, plus ``undeliverable`` (why they cannot be mailed: the
-    row's failing rule ids, its staff file and row; never a value) and ``usable`` (False when the staff id
-    cannot name a file: a rule on ``staff_id`` failed, it is longer than the outbox allows, holds ``@``, or
-    :func:`crm.zones.safe_path` refuses it under ``root``; the recipient id is then ``row-<n>``, n the row of
-    the staff file). Reads only ids, role, status, branch, rule ids and lineage of the restricted quarantine
-    file; nothing if there is none."""
+def quarantined_staff(raw: Path, day: dt.date, root: Path, roles: Iterable[str]) -> pd.DataFrame:
+    """The active staff of ``roles`` whose staff row of ``day`` was quarantined, one row per quarantined row
+    in file order: ``staff_id`` (the recipient id), ``role``, ``branch_id``, ``undeliverable`` (why they
+    cannot be mailed: the row's failing rule ids, its staff file and row; never a value), ``usable`` (False
+    when the staff id cannot name a file: a rule on ``staff_id`` failed, it is longer than the outbox allows,
+    holds ``@``, or :func:`crm.zones.safe_path` refuses it under ``root``; the id is then ``row-<n>``, n the
+    row of the staff file) and the lineage. The row failed a rule, perhaps on its role or status: they are
+    read as a person reads them (:func:`_plain`), so an ``RM\u200b`` or a `` a`` is still an active manager.
+    Reads only ids, role, status, branch, rule ids and lineage of the restricted quarantine file; nothing if
+    there is none."""
+    import pyarrow.parquet as pq
+
     from crm.zones import quarantine_file
 
-    columns = [
-        "report",
-        "recipient_id",
-        "role",
-        "branch_id",
-        "scope",
-        "undeliverable",
-        "usable",
-        "_source_file",
-        "_row_number",
-    ]
+    columns = ["staff_id", "role", "branch_id", "undeliverable", "usable", "_source_file", "_row_number"]
     path = quarantine_file(raw, "staff", day)
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    import pyarrow.parquet as pq
-
     present = set(pq.read_schema(path).names)
     q = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in present])
     q = q.reindex(columns=QUARANTINE_COLUMNS)
-    # the row failed a rule, perhaps on its role or status: read them as a person would (without control and
-    # format characters, spaces or case), so an "RM\u200b" or a " a" is still an active manager
     q = q.assign(role=_plain(q["role"]), status=_plain(q["status"]))
-    q = q[(q["status"] == "A") & q["role"].isin(list(ROLE_REPORTS))]
+    q = q[(q["status"] == "A") & q["role"].isin(list(roles))]
     if q.empty:
         return pd.DataFrame(columns=columns)
     rules = q["_rule_ids"].fillna("").astype(str)
-    where = (
-        "staff file "
-        + q["_source_file"].fillna("?").astype(str)
-        + " row "
-        + q["_row_number"].astype("Int64").astype(str)
-    )
+    row = q["_row_number"].astype("Int64").astype(str)
+    where = "staff file " + q["_source_file"].fillna("?").astype(str) + " row " + row
     ids = q["staff_id"]
     text = ids.where(ids.map(lambda v: isinstance(v, str)), "")
     usable = (
@@ -153,13 +140,34 @@ def quarantined_recipients(raw: Path, day: dt.date, root: Path, branches: pd.Dat
         [_safe_name(root, n, w) if ok else False for n, w, ok in zip(text, where, usable, strict=True)], index=q.index
     )
     q = q.assign(
-        staff_id=text.where(usable, "row-" + q["_row_number"].astype("Int64").astype(str)),
+        staff_id=text.where(usable, "row-" + row),
         undeliverable=("quarantined: " + rules + " (" + where + ")").where(
             usable, "unusable staff id: " + rules.where(rules != "", "not a plain file name") + " (" + where + ")"
         ),
         usable=usable,
     )
-    found = recipients(q, branches)
+    return q[columns]
+
+
+def quarantined_recipients(raw: Path, day: dt.date, root: Path, branches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined
+    (:func:`quarantined_staff`), one row per (report, recipient) as :func:`recipients` gives, plus
+    ``undeliverable`` and ``usable`` of their row."""
+    columns = [
+        "report",
+        "recipient_id",
+        "role",
+        "branch_id",
+        "scope",
+        "undeliverable",
+        "usable",
+        "_source_file",
+        "_row_number",
+    ]
+    q = quarantined_staff(raw, day, root, ROLE_REPORTS)
+    if q.empty:
+        return pd.DataFrame(columns=columns)
+    found = recipients(q.assign(status="A"), branches)
     extra = q.drop_duplicates(["staff_id", "role"]).set_index(["staff_id", "role"])
     for col in ("undeliverable", "usable", "_source_file", "_row_number"):
         found[col] = pd.Series(
