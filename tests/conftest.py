@@ -45,7 +45,13 @@ def pytest_collection_modifyitems(config, items):
 # With pytest-xdist's file scheduling (scripts/dev.sh runs `-n auto --dist loadfile`): the files that use the
 # session bank (``scheduled_bank``) run in one process, so the bank is built once, and they and the other long
 # files are handed out first, so that no process is left running a long file after the others have finished.
-BANK_FILES = ("tests/test_scheduled_jobs.py", "tests/test_end_to_end.py", "tests/test_production_path.py")
+BANK_FILES = (
+    "tests/test_scheduled_jobs.py",
+    "tests/test_end_to_end.py",
+    "tests/test_production_path.py",
+    "tests/test_report_readers.py",
+    "tests/test_report_language.py",
+)
 LONG_FILES = (
     "tests/orchestration/test_celery.py",
     "tests/orchestration/test_hostile_pipeline.py",
@@ -211,3 +217,30 @@ def scheduled_bank(tmp_path_factory) -> Bank:
         env, [(DAILY_JOB, FIRST_MONTH_END.isoformat(), None), (MONTH_END_JOB, month, None), (REPORTS_JOB, month, None)]
     )
     return Bank(root, landing, home, env, runs)
+
+
+@pytest.fixture(scope="session")
+def all_periods_bank(scheduled_bank) -> tuple[Bank, list[dict]]:
+    """After the session's first month end (``scheduled_bank``): the second month end, the week and the
+    quarter, run as the schedules run them (the daily pipeline up to 2024-03-31, the month end of March, the
+    weekly watch list of the week ending 31 March, the monthly reports of March, the quarterly reports, and a
+    rerun of March's reports). Returns the bank and every run's summary (first month's runs first). Every report
+    kind (crm.reports.plan.REPORT_KINDS) has been rendered into ``bank.home / "reports"`` once this is done."""
+    from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
+    from tests.jobrun import run_jobs
+
+    week_end = WEEK + dt.timedelta(days=6)
+    assert week_end == SECOND_MONTH_END and WEEK.weekday() == 0  # the bank's calendar, as chosen above
+    second_month = SECOND_MONTH_END.replace(day=1).isoformat()
+    runs = run_jobs(
+        scheduled_bank.env,
+        [
+            (DAILY_JOB, (week_end - dt.timedelta(days=7)).isoformat(), SECOND_MONTH_END.isoformat()),
+            (MONTH_END_JOB, second_month, None),
+            (WEEKLY_JOB, WEEK.isoformat(), None),
+            (REPORTS_JOB, second_month, None),
+            (QUARTERLY_JOB, second_month, None),
+            (REPORTS_JOB, second_month, None),  # the rerun
+        ],
+    )
+    return scheduled_bank, scheduled_bank.runs + runs

@@ -35,7 +35,7 @@ from crm.warehouse import begin, make_engine
 from crm.warehouse.marts import read_table
 from orchestration.jobs import DAILY_JOB, MONTH_END_JOB, QUARTERLY_JOB, REPORTS_JOB, WEEKLY_JOB
 from tests.conftest import FIRST_MONTH_END, SECOND_MONTH_END, WEEK
-from tests.jobrun import REPO, assert_succeeded, run_jobs
+from tests.jobrun import REPO, assert_succeeded
 
 # the session's and the module's runs take minutes on two cores, charged to whichever test comes first
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -47,21 +47,9 @@ MAILED = ("sent",)  # the outbox status of a message handed to the transport
 
 
 @pytest.fixture(scope="module")
-def quarter(scheduled_bank):
-    """The second month end, the week and the quarter, after the session's first month end."""
-    assert WEEK_END == SECOND_MONTH_END and WEEK.weekday() == 0  # the bank's calendar, as conftest chose it
-    runs = run_jobs(
-        scheduled_bank.env,
-        [
-            (DAILY_JOB, SUNDAY_BEFORE.isoformat(), SECOND_MONTH_END.isoformat()),
-            (MONTH_END_JOB, SECOND_MONTH, None),
-            (WEEKLY_JOB, WEEK.isoformat(), None),
-            (REPORTS_JOB, SECOND_MONTH, None),
-            (QUARTERLY_JOB, SECOND_MONTH, None),
-            (REPORTS_JOB, SECOND_MONTH, None),  # the rerun
-        ],
-    )
-    return scheduled_bank, scheduled_bank.runs + runs
+def quarter(all_periods_bank):
+    """The second month end, the week and the quarter, after the session's first month end (conftest)."""
+    return all_periods_bank
 
 
 @pytest.fixture

@@ -34,6 +34,33 @@ from crm.zones import row_origin, safe_path
 BANK = "bank"  # the recipient folder of a bank-wide rendering
 
 
+@dataclass(frozen=True)
+class ReportKind:
+    """One kind of report a reader receives: its outbox name (the folder under ``reports/<period>/``), the
+    template it renders (:data:`crm.reports.render.REPORTS`), its period and its readers (staff role codes)."""
+
+    name: str
+    template: str
+    cadence: str  # "month", "quarter" or "week"
+    readers: tuple[str, ...]
+
+
+# Every report kind delivered to readers. The reader tests (tests/test_report_readers.py: every word in the
+# reader's language, every figure reconciled with the warehouse) iterate over it, so a kind added here is held
+# to them; docs/reports.md describes each.
+REPORT_KINDS: dict[str, ReportKind] = {
+    k.name: k
+    for k in (
+        ReportKind("key_account", "key_account", "month", ("RM",)),
+        ReportKind("branch", "branch", "month", ("BH",)),
+        ReportKind("satisfaction", "satisfaction", "month", ("BH",)),
+        ReportKind("satisfaction_quarter", "satisfaction", "quarter", ("BH",)),
+        ReportKind("watch_digest", "watch_digest", "week", ("RM",)),
+        ReportKind("data_quality", "dq_report", "month", ("AU",)),
+    )
+}
+
+
 @dataclass
 class Planned:
     report: str  # outbox report name (key_account, branch, satisfaction, satisfaction_quarter, ...)
