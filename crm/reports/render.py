@@ -36,13 +36,14 @@ from markupsafe import Markup
 from crm.reports import dq_charts, portfolio
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
+from crm.reports.settings import tone
 from crm.text import clean
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports" / "templates"
 STYLESHEET = "report.css"
 NUMERIC_KINDS = frozenset({"number", "percent", "amount", "money", "filesize"})
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-RESERVED = frozenset({"t", "fmt", "locale", "html_lang", "report_name", "stylesheet", "NUMERIC_KINDS"})
+RESERVED = frozenset({"t", "fmt", "locale", "html_lang", "report_name", "stylesheet", "NUMERIC_KINDS", "tone"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -120,6 +121,7 @@ def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DI
         html_lang=HTML_LANG[locale],
         stylesheet=_stylesheet(templates_dir),
         NUMERIC_KINDS=NUMERIC_KINDS,
+        tone=tone,
     )
     return env
 
