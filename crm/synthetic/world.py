@@ -126,7 +126,8 @@ def build_org(seed: int, n_customers: int) -> Org:
 
 def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     """Staff: RMs per sub-branch (one per ~320 base customers), a head per sub-branch, risk officers per
-    branch, auditors and data engineers at head office, and some leavers."""
+    branch, auditors and data engineers at head office, some leavers, and a head-office risk officer (last, so
+    that adding them changed no other staff member's id or name)."""
     br = org.branches
     n_sb = len(org.sb_rows)
     rm_per_sb = np.maximum(1, np.round(sb_customers / params.CUSTOMERS_PER_RM)).astype(np.int64)
@@ -150,6 +151,8 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     role += ["RM"] * n_leavers
     leaver_sb = (uniform(seed, "leaver_sb", np.arange(n_leavers)) * n_sb).astype(np.int64)
     branch_row += list(org.sb_rows[leaver_sb])
+    role += ["RO"]  # the head office's risk officer: the bank-wide risk report
+    branch_row += [0]
     n = len(role)
     idx = np.arange(n)
     role = np.array(role, dtype=object)
@@ -165,7 +168,8 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     staff_id = ids.zero_pad("S", idx + 1, 6)
     email = pinyin + "." + ids.zero_pad("", idx + 1, 6) + "@bank.example"
     hire = cal.day(dt.date(2002, 1, 1)) + (uniform(seed, "staff_hire", idx) * 365 * 16.5).astype(np.int64)
-    status = np.where(idx >= rm_first + total_rm, "L", "A").astype(object)
+    leaver = (idx >= rm_first + total_rm) & (idx < rm_first + total_rm + n_leavers)
+    status = np.where(leaver, "L", "A").astype(object)
     mobile = ids.mobiles(uniform(seed, "staff_mp", idx), (uniform(seed, "staff_mn", idx) * 1e8).astype(np.int64))
     has_mobile = uniform(seed, "staff_hasm", idx) < 0.9
     org.staff = NS(

@@ -144,6 +144,11 @@ def test_referential_integrity_and_structure(days):
     staff = t["staff"].set_index("staff_id")
     roles = staff["role"].value_counts()
     assert roles["RM"] >= 2 and roles["AU"] >= 2 and roles["RO"] >= 1
+    # risk officers at every branch and at head office (the bank-wide risk report), all active
+    levels = t["branches"].set_index("branch_id")["branch_level"]
+    ro = staff[staff["role"] == "RO"]
+    assert set(levels[ro["branch_id"]]) == {"BR", "HO"} and (ro["status"] == "A").all()
+    assert set(levels[levels == "BR"].index) <= set(ro["branch_id"])
     assert set(t["branches"]["branch_level"]) == {"HO", "BR", "SB"}
     for name in ("customers", "corporates"):
         df = t[name]
