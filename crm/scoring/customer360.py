@@ -2,12 +2,12 @@
 only (customer ids are tokens, names and numbers masked).
 
 Columns: who (segment, masked name, masked ID or the company's credit code, age band or size and industry,
-city), the relationship (branch, manager, onboarding date, tenure in months, status), products held (open
-holdings and their families), exposure here (loans, balance, contract amount, overdue principal, worst days
-past due and reported five-category class), guarantees (received: guarantors of the customer's loans;
-given: amounts the customer guarantees for others), deposits (balance, month-to-date average, accounts) and
-the latest credit-bureau summary on or before the date (inquiries in 3 and 12 months, external debt, card
-utilisation, worst overdue months in 24 months, current overdue amount).
+city), the relationship (branch, its parent branch ``parent_branch_id``, manager, onboarding date, tenure in
+months, status), products held (open holdings and their families), exposure here (loans, balance, contract
+amount, overdue principal, worst days past due and reported five-category class), guarantees (received:
+guarantors of the customer's loans; given: amounts the customer guarantees for others), deposits (balance,
+month-to-date average, accounts) and the latest credit-bureau summary on or before the date (inquiries in 3
+and 12 months, external debt, card utilisation, worst overdue months in 24 months, current overdue amount).
 """
 
 from __future__ import annotations
@@ -95,7 +95,11 @@ def customer_360(
 ) -> pd.DataFrame:
     """The 360 view at ``day`` for every customer of the masters that has a loan, a guarantee or a deposit."""
     out = _profiles(customers, corporates)
-    out = out.merge(branches[["branch_id", "branch_name"]].drop_duplicates("branch_id"), on="branch_id", how="left")
+    # the parent branch (a sub-branch's branch): a branch's risk officer reads the customers of its sub-branches
+    cols = ["branch_id", "branch_name"] + (["parent_branch_id"] if "parent_branch_id" in branches.columns else [])
+    out = out.merge(branches[cols].drop_duplicates("branch_id"), on="branch_id", how="left")
+    if "parent_branch_id" not in out.columns:
+        out["parent_branch_id"] = None
     managers = (
         staff[["staff_id", "staff_name"]]
         .drop_duplicates("staff_id")
