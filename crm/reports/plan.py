@@ -1,9 +1,10 @@
 """Which report files to render for a period, for whom, and what goes into the outbox afterwards.
 
 :func:`portfolio_plan` (monthly: key account per manager, branch and satisfaction per branch head, the
-bank-wide satisfaction report), :func:`quarterly_plan` (satisfaction per branch head and bank-wide for a
-quarter), :func:`digest_plan` (the weekly watch digest per manager) and :func:`dq_plan` (the data-quality
-report, one rendering shared by every auditor) return :class:`Planned` entries: a render job (``None`` for an
+bank-wide satisfaction report), :func:`risk_plan` (monthly: the risk report per risk officer),
+:func:`quarterly_plan` (satisfaction per branch head and bank-wide for a quarter), :func:`digest_plan` (the
+weekly watch digest per manager) and :func:`dq_plan` (the data-quality report, one rendering shared by every
+auditor) return :class:`Planned` entries: a render job (``None`` for an
 empty report, which is recorded in the outbox as skipped and never rendered or sent) and the outbox fields.
 :func:`outbox_items` turns the pool's results into outbox items. Files go to
 ``<reports>/<period>/<report>/<recipient>.html|.pdf``, built by :func:`crm.zones.safe_path`: a recipient id
@@ -57,6 +58,7 @@ REPORT_KINDS: dict[str, ReportKind] = {
         ReportKind("satisfaction_quarter", "satisfaction", "quarter", ("BH",)),
         ReportKind("watch_digest", "watch_digest", "week", ("RM",)),
         ReportKind("data_quality", "dq_report", "month", ("AU",)),
+        ReportKind("risk", "risk", "month", ("RO",)),
     )
 }
 
@@ -184,6 +186,35 @@ def portfolio_plan(
             mail=False,
         )
     )
+    return out
+
+
+def risk_plan(data: Any, recipients: pd.DataFrame, root: Path, locale: str, generated_at: dt.datetime) -> list[Planned]:
+    """The month's risk report of every risk officer (:mod:`crm.reports.risk`): their branch and its
+    sub-branches, the bank for a head-office officer. ``data``: :func:`crm.reports.risk.load_risk_month`."""
+    from crm.reports.risk import risk_context
+
+    t, fmt = _labels(locale)
+    period, label = month_period(data.month_end), fmt.month(data.month_end)
+    out: list[Planned] = []
+    mine = recipients[recipients["report"] == "risk"]
+    for r, origin in zip(mine.itertuples(index=False), _origins(mine), strict=True):
+        ctx = risk_context(data, None if r.scope == BANK else r.branch_id) | {"generated_at": generated_at}
+        who = t("risk.who_bank") if r.scope == BANK else (ctx["branch_name"] or r.branch_id)
+        out.append(
+            _planned(
+                "risk",
+                period,
+                r.recipient_id,
+                r.role,
+                ctx,
+                ctx["rows"],
+                _subject(t, "risk", label, str(who)),
+                root,
+                locale,
+                origin=origin,
+            )
+        )
     return out
 
 

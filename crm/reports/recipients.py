@@ -11,6 +11,8 @@ branch              active branch heads (BH)                    their branch (st
 satisfaction        active branch heads                         their branch; a head of the head office
                                                                 (branch level HO) gets the bank-wide report
 data_quality        active auditors (AU)                        the whole bank's data-quality evidence
+risk                active risk officers (RO)                   their branch and its sub-branches; a risk
+                                                                officer of the head office (HO): the bank
 ==================  ==========================================  ===========================================
 
 Active = staff status A in the staff extract of the period's last business date. The e-mail address is C2
@@ -37,7 +39,14 @@ import pandas as pd
 if TYPE_CHECKING:
     from crm.zones import CrmHome
 
-ROLE_REPORTS = {"RM": ["key_account", "watch_digest"], "BH": ["branch", "satisfaction"], "AU": ["data_quality"]}
+ROLE_REPORTS = {
+    "RM": ["key_account", "watch_digest"],
+    "BH": ["branch", "satisfaction"],
+    "AU": ["data_quality"],
+    "RO": ["risk"],
+}
+# reports whose reader at the head office (branch level HO) reads the whole bank
+BANK_WIDE_AT_HEAD_OFFICE = ("satisfaction", "risk")
 
 
 LINEAGE = ["_source_file", "_row_number"]
@@ -57,7 +66,7 @@ def recipients(staff: pd.DataFrame, branches: pd.DataFrame | None = None) -> pd.
     for r in active.drop_duplicates(["staff_id", "role"]).sort_values(["staff_id", "role"]).itertuples(index=False):
         for report in ROLE_REPORTS[r.role]:
             scope = r.branch_id
-            if report == "data_quality" or (report == "satisfaction" and level.get(r.branch_id) == "HO"):
+            if report == "data_quality" or (report in BANK_WIDE_AT_HEAD_OFFICE and level.get(r.branch_id) == "HO"):
                 scope = "bank"
             rows.append(
                 {"report": report, "recipient_id": r.staff_id, "role": r.role, "branch_id": r.branch_id, "scope": scope}
@@ -150,7 +159,7 @@ def quarantined_staff(raw: Path, day: dt.date, root: Path, roles: Iterable[str])
 
 
 def quarantined_recipients(raw: Path, day: dt.date, root: Path, branches: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The readers (active, role RM/BH/AU) whose staff row of ``day`` was quarantined
+    """The readers (active, role RM/BH/AU/RO) whose staff row of ``day`` was quarantined
     (:func:`quarantined_staff`), one row per (report, recipient) as :func:`recipients` gives, plus
     ``undeliverable`` and ``usable`` of their row."""
     columns = [

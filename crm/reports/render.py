@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from crm.reports import dq_charts, portfolio
+from crm.reports import dq_charts, portfolio, risk
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
 from crm.reports.settings import tone
@@ -70,6 +70,7 @@ REPORTS: dict[str, ReportSpec] = {
     "branch": ReportSpec("branch.html.j2", prepare=portfolio.prepare_branch),
     "satisfaction": ReportSpec("satisfaction.html.j2", prepare=portfolio.prepare_satisfaction),
     "watch_digest": ReportSpec("watch_digest.html.j2", prepare=portfolio.prepare_watch_digest),
+    "risk": ReportSpec("risk.html.j2", prepare=risk.prepare_risk),
 }
 
 

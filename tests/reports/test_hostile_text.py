@@ -37,6 +37,23 @@ def _hostile():
     return data
 
 
+def _risk_context(stamp: dict) -> dict:
+    """The risk report with the hostile names on its customers, groups, circles and warnings."""
+    from crm.reports.risk import risk_context
+
+    from .test_risk import _data as risk_data
+
+    data = risk_data()
+    c360 = data["customer_360"].copy()
+    c360["display_name"] = [NAME, SCRIPT + "\u202e", "王\u200b*", "陈\x00*", "刘\u2066*", "杨\u202e*"]
+    c360["manager_name"] = f"张{CONTROLS}*"
+    data.frames["customer_360"] = c360
+    branches = data["branches"].copy()
+    branches["branch_name"] = "上海分行\u202eXYZ"
+    data.frames["branches"] = branches
+    return risk_context(data, None) | stamp
+
+
 def _contexts():
     data = _hostile()
     stamp = {"generated_at": dt.datetime(2026, 11, 1, 10)}
@@ -49,6 +66,7 @@ def _contexts():
             "watch_digest",
             watch_digest_context(watch, "S1", dt.date(2026, 11, 1), data["customer_360"], f"张{CONTROLS}*") | stamp,
         ),
+        ("risk", _risk_context(stamp)),
     ]
 
 
@@ -65,7 +83,7 @@ def test_no_control_character_reaches_html_or_pdf(report, ctx):
     text = pdf_bytes_text(render_pdf(html))
     found = sorted({f"U+{ord(c):04X}" for c in CONTROL_RE.findall(text.replace("\n", "").replace("\f", ""))})
     assert found == [], f"{report}: control characters in the PDF text: {found}"
-    if report == "key_account":  # the name reads in its stored order, without the hidden characters
+    if report in ("key_account", "risk"):  # the name reads in its stored order, without the hidden characters
         assert "康宇塑胶" in html and "康宇塑胶" in text.replace(" ", "")
 
 
@@ -94,3 +112,21 @@ def test_subjects_carry_no_control_character(tmp_path):
     planned = portfolio_plan(data, recipients(staff, _branches()), tmp_path, "zh_CN", dt.datetime(2026, 11, 1, 10))
     subjects = [p.subject for p in planned]
     assert subjects and not [s for s in subjects if CONTROL_RE.search(s)]
+
+
+def test_risk_subjects_carry_no_control_character(tmp_path):
+    """The risk report's subject names the officer's branch: a line break or an override in it never reaches
+    the mail header."""
+    from crm.reports.plan import risk_plan
+    from crm.reports.recipients import recipients
+
+    from .test_risk import _data as risk_data
+
+    data = risk_data()
+    branches = data["branches"].copy()
+    branches["branch_name"] = "上海分行\r\nBcc: x@y.cn\u202e"
+    data.frames["branches"] = branches
+    readers = recipients(data["staff"], branches)
+    planned = risk_plan(data, readers, tmp_path, "zh_CN", dt.datetime(2026, 11, 1, 10))
+    subjects = [p.subject for p in planned]
+    assert len(subjects) == 3 and not [s for s in subjects if CONTROL_RE.search(s)]

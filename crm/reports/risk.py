@@ -1,0 +1,607 @@
+"""The risk officers' monthly report (``risk``): what the risk marts say about one branch, for its risk officer
+(role ``RO``); a head-office risk officer reads the whole bank.
+
+:func:`load_risk_month` reads the month end's risk marts once (``customer_360``, ``five_class_differences``,
+``financial_ratios``, ``party_groups``, ``group_exposure``, ``guarantee_circles``, ``early_warnings``);
+:func:`risk_context` cuts them to a branch with plain pandas and returns a picklable dict;
+:func:`prepare_risk` (registered in :data:`crm.reports.render.REPORTS`) turns its codes into the reader's
+words (:mod:`crm.reports.labels`) in the rendering worker.
+
+**Scope.** The customers of the month's ``customer_360`` whose ``branch_id`` is the officer's branch or whose
+``parent_branch_id`` is (a branch's risk officer reads its sub-branches' customers); bank-wide: every customer.
+
+What each section counts (every figure is recomputed in SQL by ``crm/reports/figures_risk.toml``):
+
+- **Five-category differences**: the scope's loans in ``five_class_differences``; *reported better than the
+  rule* (rule class above the reported class) first, then by the size of the gap, then by balance.
+- **Deteriorating ratios**: per scope customer, its latest statement in ``financial_ratios`` (latest report
+  period, then received date, then statement id) against the previous statement of the same period type
+  (``prev_report_period``; none: no flag before). Listed when the latest raised more flags than that one;
+  *new flags* are those raised now and not before.
+- **Trouble**: a customer whose worst days past due are above 0 or whose worst reported class is 次级 (3) or
+  worse in ``customer_360``, or who has a new or rising overdue warning (EW01, EW02) in ``early_warnings``.
+- **Groups**: corporate groups (``party_groups``) with at least :data:`MIN_GROUP_CUSTOMERS` customers, a
+  member in scope and a member in trouble; their balance and share are the group's (bank-wide,
+  ``group_exposure``). **Circles**: guarantee circles with a member in scope and a member in trouble.
+- **Bureau signals**: scope customers with EW08 (inquiry spike) or EW09 (new external debt).
+- **High-severity warnings**: scope customers with a warning of severity ``high``; every warning of theirs
+  this month, as sentences.
+- **Concentration**: corporate loans by industry (share of the scope's corporate loan balance, HHI = sum of
+  the squared shares); obligors (a group counts once with its members in scope, a customer in no group on its
+  own): share of the scope's loan balance, the largest, HHI.
+
+Customers are shown by masked display name and the last 8 characters of their token (``ref``); a group by
+its largest member in the scope (or in the bank). Nothing raw is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from crm.reports.data import MonthData, _read, _ref
+
+RISK_TABLES = (
+    "customer_360",
+    "five_class_differences",
+    "financial_ratios",
+    "party_groups",
+    "group_exposure",
+    "guarantee_circles",
+    "early_warnings",
+)
+TROUBLE_RULES = ("EW01", "EW02")  # new overdue, rising overdue
+BUREAU_RULES = ("EW08", "EW09")  # bureau inquiry spike, new external debt
+MIN_GROUP_CUSTOMERS = 2  # a "group" of one customer is single-name risk, shown under concentration
+FLAG_NAMES = ("leverage_up", "liquidity", "interest_coverage", "negative_ocf", "revenue_decline")
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def load_risk_month(
+    conn: sa.Connection,
+    month_end: dt.date,
+    staff: pd.DataFrame | None = None,
+    branches: pd.DataFrame | None = None,
+) -> MonthData:
+    """The risk marts of ``month_end`` (empty frames for a mart never written), and the staged ``staff`` and
+    ``branches`` when given (masked names; branch names)."""
+    data = MonthData(month_end)
+    for table in RISK_TABLES:
+        data.frames[table] = _read(conn, table, "month_end = :d", {"d": month_end})
+    if staff is not None:
+        data.frames["staff"] = staff
+    if branches is not None:
+        data.frames["branches"] = branches
+    return data
+
+
+def _settings() -> dict[str, int]:
+    from crm.reports.settings import settings
+
+    return {"rows": 10, "obligors": 10, "names": 3} | dict(settings().get("risk", {}))
+
+
+def _num(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype("float64")
+
+
+def _f(value: Any) -> float | None:
+    """A float, or None for a missing value (templates print a dash)."""
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _i(value: Any) -> int | None:
+    if value is None or pd.isna(value):
+        return None
+    return int(value)
+
+
+def _d(value: Any) -> dt.date | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def in_scope(c360: pd.DataFrame, branch_id: str | None) -> pd.DataFrame:
+    """The customers of ``customer_360`` the report covers: every one (``branch_id`` None), else those booked
+    at the branch or at one of its sub-branches (``parent_branch_id``)."""
+    if branch_id is None or c360.empty:
+        return c360
+    hit = c360["branch_id"] == branch_id
+    if "parent_branch_id" in c360.columns:
+        hit |= c360["parent_branch_id"] == branch_id
+    return c360[hit.fillna(False).to_numpy(bool)]
+
+
+def _of(frame: pd.DataFrame, ids: set[str], column: str = "customer_id") -> pd.DataFrame:
+    if frame.empty or not ids:
+        return frame.iloc[0:0]
+    return frame[frame[column].isin(ids)]
+
+
+def troubled(c360: pd.DataFrame, warnings: pd.DataFrame) -> set[str]:
+    """Customers in trouble: overdue (worst days past due above 0) or classified 次级 or worse in customer 360,
+    or with a new or rising overdue warning (EW01, EW02) this month."""
+    out: set[str] = set()
+    if len(c360):
+        bad = (_num(c360["max_overdue_days"]).fillna(0) > 0) | (_num(c360["worst_five_class"]).fillna(0) >= 3)
+        out |= set(c360.loc[bad.to_numpy(bool), "customer_id"])
+    if len(warnings):
+        out |= set(warnings.loc[warnings["rule_id"].isin(TROUBLE_RULES), "customer_id"])
+    return out
+
+
+def _who(c360: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """customer_id -> masked display name, short reference, loan balance (of the whole bank's 360)."""
+    if c360.empty:
+        return {}
+    c = c360.drop_duplicates("customer_id")
+    return {
+        cid: {"display_name": name, "ref": ref, "loan_balance": _f(bal) or 0.0}
+        for cid, name, ref, bal in zip(
+            c["customer_id"], c["display_name"], _ref(c["customer_id"]), _num(c["loan_balance"]), strict=True
+        )
+    }
+
+
+def _person(who: dict[str, dict[str, Any]], node: str) -> dict[str, Any]:
+    """A member as the reader may see them: a customer's masked name and ref; a non-customer is not named."""
+    w = who.get(node)
+    return {"display_name": w["display_name"], "ref": w["ref"]} if w else {"display_name": None, "ref": None}
+
+
+# ------------------------------------------------------------------------------------------- sections
+def _five_class(fc: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+    by = []
+    better = (_num(fc["rule_class"]) > _num(fc["reported_class"])) if len(fc) else pd.Series(dtype=bool)
+    for direction, mask in (("better", better), ("worse", ~better)):
+        part = fc[mask.to_numpy(bool)] if len(fc) else fc
+        by.append(
+            {
+                "direction": direction,
+                "loans": len(part),
+                "balance": float(_num(part["balance"]).sum()) if len(part) else 0.0,
+            }
+        )
+    rows = []
+    if len(fc):
+        f = fc.assign(
+            is_better=better.to_numpy(bool),
+            gap=_num(fc["difference"]).abs(),
+            bal=_num(fc["balance"]).fillna(0),
+        ).sort_values(["is_better", "gap", "bal", "loan_id"], ascending=[False, False, False, True], kind="stable")
+        for r in f.head(limit).itertuples(index=False):
+            days = _i(r.overdue_days) or 0
+            if str(r.status).strip() == "W":
+                basis = "written_off"
+            elif days > 0:
+                basis = "overdue"
+            elif str(getattr(r, "restructured", "") or "").strip().upper() == "Y":
+                basis = "restructured"
+            else:
+                basis = "current"
+            rows.append(
+                {
+                    "loan_id": str(r.loan_id),
+                    **_person(who, r.customer_id),
+                    "reported_class": str(_i(r.reported_class)),
+                    "rule_class": str(_i(r.rule_class)),
+                    "overdue_days": days,
+                    "balance": _f(r.balance),
+                    "basis": basis,
+                    "direction": "better" if r.is_better else "worse",
+                }
+            )
+    return {"by_direction": by, "rows": rows, "total": len(fc)}
+
+
+def latest_statements(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per customer, its latest statement (latest report period, then received date, then statement id) with
+    ``flags_before`` (the flag count of the previous statement of the same period type; 0 when there is none)
+    and ``before_<flag>`` for each flag of that statement."""
+    if ratios.empty:
+        return ratios
+    r = ratios.assign(_p=pd.to_datetime(ratios["report_period"]), _r=pd.to_datetime(ratios["received_date"]))
+    r = r.sort_values(["customer_id", "_p", "_r", "statement_id"], na_position="first", kind="stable")
+    cur = r.drop_duplicates("customer_id", keep="last")
+    prev = r[["customer_id", "period_type", "_p", "flag_count", *[f"flag_{n}" for n in FLAG_NAMES]]].rename(
+        columns={"_p": "_prev", "flag_count": "flags_before", **{f"flag_{n}": f"before_{n}" for n in FLAG_NAMES}}
+    )
+    cur = cur.assign(_prev=pd.to_datetime(cur["prev_report_period"]))
+    out = cur.merge(prev, on=["customer_id", "period_type", "_prev"], how="left")
+    out["flags_before"] = _num(out["flags_before"]).fillna(0).astype("int64")
+    for n in FLAG_NAMES:
+        out[f"before_{n}"] = out[f"before_{n}"].astype("boolean").fillna(False).astype(bool)
+        out[f"flag_{n}"] = out[f"flag_{n}"].astype("boolean").fillna(False).astype(bool)
+    return out.drop(columns=["_p", "_r", "_prev"])
+
+
+def _ratios(fr: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+    latest = latest_statements(fr)
+    rose = latest[_num(latest["flag_count"]).fillna(0) > latest["flags_before"]] if len(latest) else latest
+    by_flag = []
+    for n in FLAG_NAMES:
+        count = int((rose[f"flag_{n}"] & ~rose[f"before_{n}"]).sum()) if len(rose) else 0
+        by_flag.append({"flag": n, "customers": count})
+    rows = []
+    if len(rose):
+        rose = rose.assign(
+            _gap=_num(rose["flag_count"]) - rose["flags_before"],
+            _bal=rose["customer_id"].map(lambda c: (who.get(c) or {}).get("loan_balance", 0.0)),
+        ).sort_values(["_gap", "flag_count", "_bal", "customer_id"], ascending=[False, False, False, True])
+        for r in rose.head(limit).to_dict("records"):
+            rows.append(
+                {
+                    **_person(who, r["customer_id"]),
+                    "report_period": _d(r["report_period"]),
+                    "period_type": r["period_type"],
+                    "received_date": _d(r["received_date"]),
+                    "flags_before": int(r["flags_before"]),
+                    "flags_now": int(r["flag_count"]),
+                    "new_flags": [n for n in FLAG_NAMES if r[f"flag_{n}"] and not r[f"before_{n}"]],
+                    "debt_to_asset": _f(r["debt_to_asset"]),
+                    "current_ratio": _f(r["current_ratio"]),
+                    "interest_coverage": _f(r["interest_coverage"]),
+                }
+            )
+    return {"by_flag": by_flag, "rows": rows, "total": len(rose)}
+
+
+def _groups(
+    members: pd.DataFrame, exposure: pd.DataFrame, ids: set[str], trouble: set[str], who: dict, limit: int, names: int
+) -> dict[str, Any]:
+    if members.empty:
+        return {"rows": [], "total": 0}
+    g = members[_num(members["group_customers"]) >= MIN_GROUP_CUSTOMERS]
+    g = g.assign(_in=g["node"].isin(ids), _bad=g["node"].isin(trouble))
+    hit = g.groupby("group_id").agg(_in=("_in", "any"), _bad=("_bad", "any"))
+    hit = hit[hit["_in"] & hit["_bad"]].index
+    exp = exposure.drop_duplicates("group_id").set_index("group_id") if len(exposure) else pd.DataFrame()
+    rows = []
+    for gid in hit:
+        nodes = list(g.loc[g["group_id"] == gid, "node"])
+        bad = sorted(
+            (n for n in nodes if n in trouble), key=lambda n: (-(who.get(n) or {}).get("loan_balance", 0.0), n)
+        )
+        customers = [n for n in nodes if n in who]
+        inside = [n for n in customers if n in ids] or customers
+        lead = max(inside, key=lambda n: (who[n]["loan_balance"], n)) if inside else None
+        rows.append(
+            {
+                "group_id": gid,
+                "lead": _person(who, lead) if lead else {"display_name": None, "ref": None},
+                "customers": int(g.loc[g["group_id"] == gid, "group_customers"].iloc[0]),
+                "troubled": len(bad),
+                "troubled_balance": float(sum((who.get(n) or {}).get("loan_balance", 0.0) for n in bad)),
+                "troubled_names": [_person(who, n) for n in bad[:names] if n in who],
+                "balance": _f(exp["balance"].get(gid)) if len(exp) else None,
+                "share": _f(exp["share_of_total"].get(gid)) if len(exp) else None,
+            }
+        )
+    rows.sort(key=lambda r: (-(r["balance"] or 0.0), r["group_id"]))
+    return {"rows": rows[:limit], "total": len(rows)}
+
+
+def _circles(circles: pd.DataFrame, ids: set[str], trouble: set[str], who: dict, limit: int, names: int) -> dict:
+    rows = []
+    for r in circles.itertuples(index=False) if len(circles) else ():
+        nodes = [n for n in str(r.members).split(",") if n]
+        if not (set(nodes) & ids and set(nodes) & trouble):
+            continue
+        bad = [n for n in nodes if n in trouble]
+        rows.append(
+            {
+                "circle_id": r.circle_id,
+                "length": int(r.length),
+                "customers": int(r.customers),
+                "amount": _f(r.amount),
+                "troubled": len(bad),
+                "chain": [_person(who, n) for n in nodes],
+                "troubled_names": [_person(who, n) for n in bad[:names] if n in who],
+            }
+        )
+    rows.sort(key=lambda r: (-(r["amount"] or 0.0), r["circle_id"]))
+    return {"rows": rows[:limit], "total": len(rows)}
+
+
+def _warning_items(w: pd.DataFrame) -> list[dict[str, Any]]:
+    """One customer's warnings, most severe first: rule id, severity and the rule's ``evidence_args`` (JSON
+    text; None where the mart predates it)."""
+    args = w["evidence_args"] if "evidence_args" in w.columns else pd.Series(None, index=w.index, dtype=object)
+    items = [
+        {"rule_id": str(rid), "severity": str(sev), "args": None if a is None or pd.isna(a) else a}
+        for rid, sev, a in zip(w["rule_id"], w["severity"], args, strict=True)
+    ]
+    return sorted(items, key=lambda i: (SEVERITY_RANK.get(i["severity"], 9), i["rule_id"]))
+
+
+def _bureau(ew: pd.DataFrame, scope: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+    hits = ew[ew["rule_id"].isin(BUREAU_RULES)] if len(ew) else ew
+    by_rule = [
+        {
+            "rule_id": rid,
+            "customers": int(hits.loc[hits["rule_id"] == rid, "customer_id"].nunique()) if len(hits) else 0,
+        }
+        for rid in BUREAU_RULES
+    ]
+    rows = []
+    if len(hits):
+        c = scope.drop_duplicates("customer_id").set_index("customer_id")
+        for cid, w in hits.groupby("customer_id", sort=True):
+            rows.append(
+                {
+                    **_person(who, cid),
+                    "warnings": _warning_items(w),
+                    "inquiries_3m": _f(c["inquiries_3m"].get(cid)) if "inquiries_3m" in c.columns else None,
+                    "external_loan_balance": _f(c["external_loan_balance"].get(cid))
+                    if "external_loan_balance" in c.columns
+                    else None,
+                }
+            )
+        rows.sort(key=lambda r: (-(r["external_loan_balance"] or 0.0), r["ref"] or ""))
+    return {"by_rule": by_rule, "rows": rows[:limit], "total": len(rows)}
+
+
+def _high(ew: pd.DataFrame, scope: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+    high = set(ew.loc[ew["severity"] == "high", "customer_id"]) if len(ew) else set()
+    managers = (
+        scope.drop_duplicates("customer_id").set_index("customer_id")["manager_name"]
+        if "manager_name" in scope.columns
+        else pd.Series(dtype=object)
+    )
+    rows = []
+    for cid, w in ew[ew["customer_id"].isin(high)].groupby("customer_id", sort=True) if high else ():
+        rows.append(
+            {
+                **_person(who, cid),
+                "manager_name": managers.get(cid),
+                "loan_balance": (who.get(cid) or {}).get("loan_balance", 0.0),
+                "warnings_count": len(w),
+                "warnings": _warning_items(w),
+            }
+        )
+    rows.sort(key=lambda r: (-(r["loan_balance"] or 0.0), r["ref"] or ""))
+    return {"rows": rows[:limit], "total": len(rows)}
+
+
+def _industries(scope: pd.DataFrame) -> tuple[list[dict[str, Any]], float, float | None]:
+    """Corporate loan balance by industry (industries with a balance), the corporate total and the HHI."""
+    if scope.empty:
+        return [], 0.0, None
+    s = scope[scope["industry"].notna()]
+    by = _num(s["loan_balance"]).groupby(s["industry"].astype(str)).sum()
+    by = by[by > 0]
+    total = float(by.sum())
+    if not total:
+        return [], 0.0, None
+    rows = [
+        {"industry": k, "balance": float(v), "share": float(v) / total}
+        for k, v in sorted(by.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return rows, total, sum(r["share"] ** 2 for r in rows)
+
+
+def _obligors(scope: pd.DataFrame, members: pd.DataFrame, who: dict, limit: int) -> tuple[dict[str, Any], float | None]:
+    """Obligors of the scope's loans: a group of :data:`MIN_GROUP_CUSTOMERS` or more customers (its members in
+    scope) or a customer in no such group; top ``limit`` by balance with their share of the scope's loan
+    balance, and the HHI over all of them."""
+    if scope.empty:
+        return {"rows": [], "total": 0}, None
+    s = scope.assign(_bal=_num(scope["loan_balance"]))
+    s = s[s["_bal"] > 0]
+    if s.empty:
+        return {"rows": [], "total": 0}, None
+    g = (
+        members.loc[_num(members["group_customers"]) >= MIN_GROUP_CUSTOMERS, ["node", "group_id"]].drop_duplicates(
+            "node"
+        )
+        if len(members)
+        else pd.DataFrame(columns=["node", "group_id"])
+    )
+    o = s.merge(g, left_on="customer_id", right_on="node", how="left")
+    o = o.assign(_key=o["group_id"].where(o["group_id"].notna(), _ref(o["customer_id"])))
+    total = float(o["_bal"].sum())
+    rows = []
+    for key, part in o.groupby("_key", sort=False):
+        lead = part.sort_values(["_bal", "customer_id"], ascending=[False, True]).iloc[0]
+        balance = float(part["_bal"].sum())
+        rows.append(
+            {
+                "key": key,
+                "kind": "group" if pd.notna(lead["group_id"]) else "customer",
+                **_person(who, lead["customer_id"]),
+                "borrowers": len(part),
+                "balance": balance,
+                "share": balance / total,
+            }
+        )
+    rows.sort(key=lambda r: (-r["balance"], r["key"]))
+    return {"rows": rows[:limit], "total": len(rows)}, sum(r["share"] ** 2 for r in rows)
+
+
+def _branch_name(data: MonthData, branch_id: str | None) -> str | None:
+    branches = data["branches"]
+    if branch_id is None or branches.empty or "branch_name" not in branches.columns:
+        return None
+    hit = branches.loc[branches["branch_id"] == branch_id, "branch_name"]
+    return str(hit.iloc[0]) if len(hit) else None
+
+
+def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any]:
+    """The risk report of one branch (``branch_id``; None: the bank): every section (see the module
+    docstring), the tiles' totals, ``figure_params`` (the scope the figures' queries take) and ``rows`` (the
+    customers in scope: 0 is an empty report, not rendered)."""
+    cfg = _settings()
+    limit, names = int(cfg["rows"]), int(cfg["names"])
+    c360 = data["customer_360"]
+    scope = in_scope(c360, branch_id)
+    ids = set(scope["customer_id"]) if len(scope) else set()
+    who = _who(c360)
+    ew_all = data["early_warnings"]
+    ew = _of(ew_all, ids)
+    trouble = troubled(c360, ew_all)
+
+    five = _five_class(_of(data["five_class_differences"], ids), who, limit)
+    ratios = _ratios(_of(data["financial_ratios"], ids), who, limit)
+    groups = _groups(data["party_groups"], data["group_exposure"], ids, trouble, who, limit, names)
+    circles = _circles(data["guarantee_circles"], ids, trouble, who, limit, names)
+    bureau = _bureau(ew, scope, who, limit)
+    high = _high(ew, scope, who, limit)
+    industries, corporate, industry_hhi = _industries(scope)
+    obligors, obligor_hhi = _obligors(scope, data["party_groups"], who, int(cfg["obligors"]))
+
+    better = five["by_direction"][0]
+    totals = {
+        "customers": len(scope),
+        "loan_balance": float(_num(scope["loan_balance"]).sum()) if len(scope) else 0.0,
+        "borrowers": int((_num(scope["loans"]).fillna(0) > 0).sum()) if len(scope) else 0,
+        "fc_better_loans": better["loans"],
+        "fc_better_balance": better["balance"],
+        "fc_differences": five["total"],
+        "ratio_customers": ratios["total"],
+        "groups_in_trouble": groups["total"],
+        "circles_in_trouble": circles["total"],
+        "bureau_customers": bureau["total"],
+        "high_customers": high["total"],
+        "corporate_balance": corporate,
+        "industry_hhi": industry_hhi,
+        "top_industry": industries[0]["industry"] if industries else None,
+        "top_industry_share": industries[0]["share"] if industries else None,
+        "obligor_hhi": obligor_hhi,
+        "top_obligor_share": obligors["rows"][0]["share"] if obligors["rows"] else None,
+    }
+    return {
+        "month_end": data.month_end,
+        "branch_id": branch_id,
+        "scope": "bank" if branch_id is None else "branch",
+        "branch_name": _branch_name(data, branch_id),
+        "figure_params": {"month_end": data.month_end.isoformat(), "branch_id": branch_id},
+        "totals": totals,
+        "five_class": five,
+        "ratios": ratios,
+        "groups": groups,
+        "circles": circles,
+        "bureau": bureau,
+        "high": high,
+        "industries": industries,
+        "obligors": obligors,
+        "rows": len(scope),
+    }
+
+
+# ------------------------------------------------------------------------------------------- prepare
+def _name(p: Mapping[str, Any], t: Callable[..., str]) -> str:
+    """A member as "name (ref)"; a party that is not a customer of the bank is named as such."""
+    if not p.get("ref"):
+        return t("risk.non_customer")
+    return t("risk.name_ref", name=p.get("display_name") or "—", ref=p["ref"])
+
+
+def _sentences(items: list[Mapping[str, Any]], fmt: Any, t: Callable[..., str]) -> str:
+    """The warnings as one text: ``rule: sentence`` joined (``ew.item``, ``ew.join``); a warning without its
+    ``evidence_args`` (a mart written before they were recorded) is its rule's name alone."""
+    from crm.reports.labels import rule_label, warning_sentence
+
+    parts = [
+        t("ew.item", rule=rule_label(i["rule_id"], t), sentence=warning_sentence(i["rule_id"], i["args"], fmt, t))
+        if i.get("args")
+        else rule_label(i["rule_id"], t)
+        for i in items
+    ]
+    return t("ew.join").join(parts) if parts else "—"
+
+
+def prepare_risk(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
+    """Codes as the reader's words: classes, bases, directions, flags, industries, rule names and the
+    warnings' evidence as sentences (:mod:`crm.reports.labels`)."""
+    from crm.reports.labels import code_label, codes_label, rules_text
+
+    basis = {
+        "overdue": t("risk.fc.basis.overdue"),
+        "written_off": t("risk.fc.basis.written_off"),
+        "restructured": t("risk.fc.basis.restructured"),
+        "current": t("risk.fc.basis.current"),
+    }
+    direction = {"better": t("risk.fc.better"), "worse": t("risk.fc.worse")}
+    short = {"better": t("risk.fc.better_short"), "worse": t("risk.fc.worse_short")}
+    sep = t("code.sep")
+    five = context["five_class"]
+    ratios = context["ratios"]
+    totals = context["totals"]
+    return {
+        "fc_directions": [{**d, "direction_label": direction[d["direction"]]} for d in five["by_direction"]],
+        "fc_rows": [
+            {
+                **r,
+                "customer": _name(r, t),
+                "reported_label": code_label("five_class", r["reported_class"], t),
+                "rule_label": code_label("five_class", r["rule_class"], t),
+                "basis_label": basis[r["basis"]],
+                "direction_label": short[r["direction"]],
+            }
+            for r in five["rows"]
+        ],
+        "ratio_flags": [{**f, "flag_label": code_label("ratio_flag", f["flag"], t)} for f in ratios["by_flag"]],
+        "ratio_rows": [
+            {
+                **r,
+                "customer": _name(r, t),
+                "statement": t(
+                    "risk.ratio.statement",
+                    period=fmt.month(r["report_period"]),
+                    type=code_label("period_type", r["period_type"], t),
+                ),
+                "new_flags_label": codes_label("ratio_flag", r["new_flags"], t),
+            }
+            for r in ratios["rows"]
+        ],
+        "group_rows": [
+            {
+                **g,
+                "lead_label": _name(g["lead"], t),
+                "troubled_label": sep.join(_name(p, t) for p in g["troubled_names"]) or "—",
+            }
+            for g in context["groups"]["rows"]
+        ],
+        "circle_rows": [
+            {
+                **c,
+                "chain_label": t("risk.circle.arrow").join(_name(p, t) for p in c["chain"]),
+                "troubled_label": sep.join(_name(p, t) for p in c["troubled_names"]) or "—",
+            }
+            for c in context["circles"]["rows"]
+        ],
+        "bureau_rules": [{**b, "rule_label": rules_text(b["rule_id"], t)} for b in context["bureau"]["by_rule"]],
+        "bureau_rows": [
+            {
+                **b,
+                "customer": _name(b, t),
+                "rules_label": rules_text(",".join(i["rule_id"] for i in b["warnings"]), t),
+                "evidence": _sentences(b["warnings"], fmt, t),
+            }
+            for b in context["bureau"]["rows"]
+        ],
+        "high_rows": [
+            {
+                **h,
+                "customer": _name(h, t),
+                "manager": h.get("manager_name") or "—",
+                "evidence": _sentences(h["warnings"], fmt, t),
+            }
+            for h in context["high"]["rows"]
+        ],
+        "industry_rows": [
+            {**i, "industry_label": code_label("industry", i["industry"], t)} for i in context["industries"]
+        ],
+        "obligor_rows": [
+            {**o, "name": t("risk.obligor.group", name=_name(o, t)) if o["kind"] == "group" else _name(o, t)}
+            for o in context["obligors"]["rows"]
+        ],
+        "top_industry_label": code_label("industry", totals["top_industry"], t) if totals["top_industry"] else "—",
+    }
