@@ -101,6 +101,7 @@ def _send(
     "report_leak_scan",
     deps=[
         dg.AssetKey(["reports", "portfolio"]),
+        dg.AssetKey(["reports", "risk"]),
         dg.AssetKey(["reports", "satisfaction_quarterly"]),
         *_raw_keys(*SCANNED_RAW),
     ],
@@ -192,6 +193,7 @@ def data_quality_leak_scan(context: dg.AssetExecutionContext, crm_home: CrmHomeR
     "monthly",
     deps=[
         dg.AssetKey(["reports", "portfolio"]),
+        dg.AssetKey(["reports", "risk"]),
         dg.AssetKey(["reports", "satisfaction_quarterly"]),
         dg.AssetKey(["reports", "data_quality"]),
         LEAK_SCAN_KEY,

@@ -3,6 +3,8 @@ outbox; their leak scans and delivery are :mod:`assets.delivery`.
 
 - ``reports/portfolio`` (month): key-account reports per manager, branch and satisfaction reports per branch
   head, the bank-wide satisfaction report on file.
+- ``reports/risk`` (month): the risk report per risk officer (their branch and its sub-branches; a head-office
+  officer the bank).
 - ``reports/satisfaction_quarterly`` (month; quarter-closing months only): the quarterly satisfaction report.
 - ``reports/data_quality`` (month): the auditors' data-quality report, with the result of the month's report
   leak scan (``dq/report_leak_scan``).
@@ -45,6 +47,13 @@ PORTFOLIO_MARTS = [
     "manager_scorecards",
     "satisfaction",
     "related_party_groups",
+]
+RISK_MARTS = [
+    "customer_360",
+    "five_class_reconciliation",
+    "financial_ratios",
+    "related_party_groups",
+    "early_warnings",
 ]
 LEAK_SCAN_KEY = dg.AssetKey(["dq", "report_leak_scan"])  # assets.delivery: its result is in the auditors' report
 PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
@@ -130,6 +139,52 @@ def portfolio(
             notice,
             period=month_period(day),
             reports=PORTFOLIO_REPORTS,
+        )
+        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
+
+
+@month_end_asset(
+    "reports",
+    "risk",
+    deps=[*_marts(*RISK_MARTS), dg.AssetKey(["staged", "staff"]), dg.AssetKey(["staged", "branches"])],
+    kinds=("python", "pdf", "html"),
+    description="The month's risk report per risk officer (role RO), HTML and PDF: for their branch and its "
+    "sub-branches (a head-office officer: the bank) the five-category differences to review, customers whose "
+    "financial ratios deteriorated, corporate groups and guarantee circles with a member in trouble, bureau "
+    "signals (EW08, EW09), high-severity warnings as sentences, and concentration by industry and by obligor "
+    "(shares, HHI). Files under CRM_HOME/reports/<YYYY-MM>/risk/; each report queued in the outbox table. A "
+    "reader whose staff row was quarantined is rendered and recorded undeliverable; a period with incomplete "
+    "data carries the notice on the cover.",
+)
+def risk(
+    context: dg.AssetExecutionContext,
+    config: RenderConfig,
+    crm_home: CrmHomeResource,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
+    from crm.reports.plan import complete, risk_plan
+    from crm.reports.recipients import servable
+    from crm.reports.risk import load_risk_month
+
+    home = crm_home.home()
+    meta: dict = {}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        staff, branches = read_staged(home.staged, "staff", day), read_staged(home.staged, "branches", day)
+        with warehouse.transaction() as conn:
+            data = load_risk_month(conn, day, staff, branches)
+        if data["customer_360"].empty:
+            raise FileNotFoundError(f"marts/customer_360 has no rows for {day}: run the month-end pipeline first")
+        everyone, notice = readers(home, day, staff, branches), _incomplete(warehouse, "month", day)
+        _log_incomplete(context, notice)
+        planned = complete(
+            risk_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
+            everyone,
+            notice,
+            period=month_period(day),
+            reports={"risk": "risk"},
         )
         meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
@@ -292,7 +347,7 @@ def _latest_staged_day(home, extract: str, day: dt.date) -> dt.date:
     return partition_date(latest_staged_file(home.staged, extract, day))
 
 
-report_assets = [portfolio, satisfaction_quarterly, data_quality]
+report_assets = [portfolio, risk, satisfaction_quarterly, data_quality]
 weekly_report_assets = [watch_digest]
 REPORT_KEYS = [a.key for a in report_assets]
 WEEKLY_REPORT_KEYS = [a.key for a in weekly_report_assets]

@@ -62,6 +62,7 @@ EXPECTED = {
     "weekly_watch_list": {"marts/watch_list_weekly": "", "reports/watch_digest": "", "delivery/weekly": ""},
     "monthly_reports": {
         "reports/portfolio": "",
+        "reports/risk": "",
         "dq/report_leak_scan": SCAN,
         "reports/data_quality": "",
         "dq/data_quality_leak_scan": SCAN,
