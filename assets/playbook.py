@@ -133,8 +133,9 @@ def _warn_and_write(
     description="Early warnings at month end against the previous month end: new or rising overdue, grade or "
     "score drop, a significant shift in the customer's own transaction mix (PSI), deposit outflow, financial-"
     "ratio deterioration, credit-bureau inquiry spike, new external debt, a related party or guarantor in "
-    "trouble (related-party graph). Every warning with rule id, severity, measure, threshold and evidence, and "
-    "the watch list per manager. Configuration crm/playbook/config.toml (version on every row). Warehouse "
+    "trouble (related-party graph). Every warning with rule id, severity, measure, threshold, evidence (English "
+    "text) and evidence_args (its numbers as JSON, for the reports' sentences), and the watch list per manager "
+    "(details: the warnings' rule, severity and evidence_args as JSON). Configuration crm/playbook/config.toml (version on every row). Warehouse "
     "tables early_warnings and watch_list (month_end).",
 )
 def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):

@@ -12,14 +12,37 @@ customer's own transactions), EW06 deposit outflow, EW07 financial-ratio deterio
 spike, EW09 new external debt, EW10 related party or guarantor in trouble.
 
 Output of :func:`early_warnings`: one row per (customer, rule) raised with ``rule_id``, ``rule``,
-``severity``, ``value`` (the measure), ``threshold``, ``evidence`` (numbers only; ids are tokens) and
-``related_customer_id`` (EW10). Evidence never carries a name, ID number or other raw personal value: the
-inputs are staged (masked) data.
+``severity``, ``value`` (the measure), ``threshold``, ``evidence`` (numbers only, in English: a data
+engineer's trace), ``evidence_args`` and ``related_customer_id`` (EW10). Evidence never carries a name, ID
+number or other raw personal value: the inputs are staged (masked) data, and a related party is referred to by
+the last 8 characters of its token (:data:`REF_CHARS`), never the whole token.
+
+``evidence_args`` is the same evidence for a program: a JSON object (``json.dumps(args, sort_keys=True,
+ensure_ascii=False)``) of the named numbers behind the rule, from which a report writes a sentence in its
+reader's language (:func:`crm.reports.labels.warning_sentence`). Numbers are JSON numbers (missing: null):
+
+====  ==============================================================================================
+EW01  days_before, days_now, overdue_amount (yuan)
+EW02  days_before, days_now
+EW03  grade_before, grade_now (master-scale grades)
+EW04  score_before, score_now
+EW05  psi, p_value, recent_transactions, baseline_transactions
+EW06  balance_before, balance_now (yuan), drop_share (0-1)
+EW07  period (the statement's report period, ISO date), flags (list of ratio flags without ``flag_``)
+EW08  inquiries_before, inquiries_now
+EW09  loans_before, loans_now, balance_before, balance_now (yuan)
+EW10  relation (relation type code), related_ref (last 8 characters of the other customer's token),
+      days (their worst days past due), five_class (their worst class code)
+====  ==============================================================================================
+
+:func:`watch_list` carries them on as ``details``: a JSON list of ``{"args", "rule_id", "severity"}`` in the
+order of its ``evidence``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -51,7 +74,18 @@ SIGNALS = [
 ]
 # rules that compare the as-of date with the comparison date
 COMPARING = {"new_overdue", "rising_overdue", "deposit_outflow", "inquiry_spike", "new_external_debt"}
-COLUMNS = ["customer_id", "rule_id", "rule", "severity", "value", "threshold", "evidence", "related_customer_id"]
+COLUMNS = [
+    "customer_id",
+    "rule_id",
+    "rule",
+    "severity",
+    "value",
+    "threshold",
+    "evidence",
+    "evidence_args",
+    "related_customer_id",
+]
+REF_CHARS = 8  # a customer named in evidence: the last characters of its token (the reports' reference)
 
 
 def _f(x: pd.Series) -> pd.Series:
@@ -276,6 +310,62 @@ def _evidence(template: str, idx: pd.Index, fields: tuple[tuple[pd.Series, int |
     return out
 
 
+def _json_text(values: pd.Series) -> pd.Series:
+    """Each value as a JSON string (missing: ``null``), encoded once per distinct value."""
+    text = values.astype("string")
+    codes = {v: json.dumps(v, ensure_ascii=False) for v in text.dropna().unique()}
+    return text.map(codes).astype(object).where(text.notna(), "null")
+
+
+def _json_number(values: pd.Series, digits: int) -> pd.Series:
+    """Each value as a JSON number rounded to ``digits`` places (0: an integer); missing or infinite: ``null``.
+    Floats are written as Python's ``repr`` (what ``json.dumps`` writes), vectorised."""
+    v = pd.to_numeric(values, errors="coerce").astype("float64")
+    v = v.where(np.isfinite(v)).round(digits)
+    text = v.astype("Int64").astype("string") if digits == 0 else v.astype("string")
+    return text.astype(object).where(v.notna(), "null")
+
+
+def _json_list(flags: dict[str, pd.Series], idx: pd.Index) -> pd.Series:
+    """A JSON list per row of the names whose boolean series is true there, in the given order."""
+    items = pd.Series("", index=idx, dtype=object)
+    for name, on in flags.items():
+        items = items + np.where(
+            on.reindex(idx).astype("boolean").fillna(False).to_numpy(bool), json.dumps(name) + ", ", ""
+        )
+    return "[" + items.str.removesuffix(", ") + "]"
+
+
+def _args_json(idx: pd.Index, args: dict[str, tuple[pd.Series, int | str]]) -> pd.Series:
+    """The rows ``idx`` of ``args`` (name -> (series, decimals | "text" | "json")) as JSON objects, keys sorted,
+    separators as ``json.dumps``: ``{"days_before": 0, "days_now": 30, "overdue_amount": 3656.21}``."""
+    out = pd.Series("{", index=idx, dtype=object)
+    for i, name in enumerate(sorted(args)):
+        series, kind = args[name]
+        series = series.reindex(idx)
+        if kind == "text":
+            value = _json_text(series)
+        elif kind == "json":
+            value = series.astype(object)
+        else:
+            value = _json_number(series, int(kind))
+        out = out + ("" if i == 0 else ", ") + json.dumps(name) + ": " + value
+    return out + "}"
+
+
+def _period_text(period: pd.Series) -> pd.Series:
+    """A statement's report period as text: a date as ISO ``2023-12-31``, other values as they are."""
+    if pd.api.types.is_datetime64_any_dtype(period):
+        return period.dt.strftime("%Y-%m-%d")
+    text = {v: v.isoformat()[:10] if isinstance(v, dt.date) else str(v) for v in period.dropna().unique()}
+    return period.map(text)  # once per distinct period (a handful), not per row
+
+
+def _ref(tokens: pd.Series) -> pd.Series:
+    """The reference of a customer token in evidence: its last :data:`REF_CHARS` characters."""
+    return tokens.astype("string").str[-REF_CHARS:]
+
+
 def early_warnings(
     now: pd.DataFrame,
     before: pd.DataFrame | None,
@@ -309,6 +399,7 @@ def early_warnings(
         threshold: float | str,
         template: str,
         *fields: tuple[pd.Series, int | None],
+        args: dict[str, tuple[pd.Series, int | str]],
         related_id: pd.Series | None = None,
     ) -> None:
         mask = mask.fillna(False).astype(bool)
@@ -328,6 +419,7 @@ def early_warnings(
                     "value": _f(value.reindex(idx)).to_numpy(),
                     "threshold": str(threshold),
                     "evidence": _evidence(template, idx, fields).to_numpy(),
+                    "evidence_args": _args_json(idx, args).to_numpy(),
                     "related_customer_id": related_id.reindex(idx).to_numpy() if related_id is not None else None,
                 }
             )
@@ -344,6 +436,7 @@ def early_warnings(
         (od_b.fillna(0), 0),
         (od, 0),
         (f["overdue_amount"], 2),
+        args={"days_before": (od_b.fillna(0), 0), "days_now": (od, 0), "overdue_amount": (f["overdue_amount"], 2)},
     )
     rc = ew["rising_overdue"]
     rise = od - od_b
@@ -355,6 +448,7 @@ def early_warnings(
         "worst days past due {0} -> {1}",
         (od_b, 0),
         (od, 0),
+        args={"days_before": (od_b, 0), "days_now": (od, 0)},
     )
 
     if scores_now is not None and scores_before is not None and len(scores_now) and len(scores_before):
@@ -378,6 +472,7 @@ def early_warnings(
             "grade {0} -> {1}",
             (s["grade_before"], None),
             (s["grade"], None),
+            args={"grade_before": (s["grade_before"], "text"), "grade_now": (s["grade"], "text")},
         )
         drop = _f(s["score_before"]) - _f(s["score"])
         rc = ew["score_drop"]
@@ -389,6 +484,7 @@ def early_warnings(
             "score {0} -> {1}",
             (s["score_before"], 1),
             (s["score"], 1),
+            args={"score_before": (s["score_before"], 1), "score_now": (s["score"], 1)},
         )
 
     if behaviour is not None and len(behaviour):
@@ -404,6 +500,12 @@ def early_warnings(
             (b["p_value"], 4),
             (b["recent_transactions"], 0),
             (b["baseline_transactions"], 0),
+            args={
+                "psi": (b["psi"], 4),
+                "p_value": (b["p_value"], 6),
+                "recent_transactions": (b["recent_transactions"], 0),
+                "baseline_transactions": (b["baseline_transactions"], 0),
+            },
         )
 
     rc = ew["deposit_outflow"]
@@ -417,6 +519,7 @@ def early_warnings(
         "deposit balance {0} -> {1}",
         (dep_b, 2),
         (dep, 2),
+        args={"balance_before": (dep_b, 2), "balance_now": (dep, 2), "drop_share": (share, 4)},
     )
 
     if ratios is not None and len(ratios):
@@ -430,14 +533,23 @@ def early_warnings(
             names = names + np.where(
                 latest[c].astype("boolean").fillna(False).to_numpy(bool), c.removeprefix("flag_") + " ", ""
             )
+        period = latest.get("report_period", pd.Series(None, index=latest.index, dtype=object))
+        flagged = (_f(latest["flag_count"]) >= rc["min_flags"]).fillna(False)
         add(
             "ratio_deterioration",
-            _f(latest["flag_count"]) >= rc["min_flags"],
+            flagged,
             latest["flag_count"],
             rc["min_flags"],
             "statement {0}: {1}",
             (latest.get("report_period", pd.Series("", index=latest.index)), None),
             (names.str.strip(), None),
+            args={
+                "period": (_period_text(period[flagged]), "text"),
+                "flags": (
+                    _json_list({c.removeprefix("flag_"): latest[c] for c in flags}, flagged[flagged].index),
+                    "json",
+                ),
+            },
         )
 
     rc = ew["inquiry_spike"]
@@ -450,6 +562,7 @@ def early_warnings(
         "bureau inquiries in 3 months {0} -> {1}",
         (inq_b, 0),
         (inq, 0),
+        args={"inquiries_before": (inq_b, 0), "inquiries_now": (inq, 0)},
     )
 
     rc = ew["new_external_debt"]
@@ -466,6 +579,12 @@ def early_warnings(
         (cnt, 0),
         (bal_b, 2),
         (bal, 2),
+        args={
+            "loans_before": (cnt_b, 0),
+            "loans_now": (cnt, 0),
+            "balance_before": (bal_b, 2),
+            "balance_now": (bal, 2),
+        },
     )
 
     if related is not None and len(related):
@@ -486,9 +605,15 @@ def early_warnings(
             f"{rc['min_overdue_days']} days or class {rc['min_five_class']}",
             "{0} {1}: {2} days past due, class {3}",
             (hit["relation_type"], None),
-            (hit["other"], None),
+            (_ref(hit["other"]), None),
             (hit["_od"], 0),
             (hit["_fc"], None),
+            args={
+                "relation": (hit["relation_type"], "text"),
+                "related_ref": (_ref(hit["other"]), "text"),
+                "days": (hit["_od"], 0),
+                "five_class": (hit["_fc"], "text"),
+            },
             related_id=hit["other"],
         )
 
@@ -502,6 +627,14 @@ def early_warnings(
         .drop(columns="_r")
         .reset_index(drop=True)
     )
+
+
+def _joined(values: pd.Series, groups: pd.Series, sep: str) -> pd.Series:
+    """The texts of each group (rows sorted by group) joined by ``sep``, per group in order of appearance:
+    ``sep`` is prefixed to every row but a group's first and the texts summed (20 times faster than
+    ``agg(sep.join)`` at a million rows)."""
+    first = groups.ne(groups.shift()).to_numpy()
+    return values.where(first, sep + values).groupby(groups, sort=False).sum()
 
 
 def watch_customers(now: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
@@ -520,8 +653,9 @@ def watch_customers(now: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
 def watch_list(warnings: pd.DataFrame, customers: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     """One row per warned customer, for their manager: customer_id, manager_id, branch_id, severity (the most
     severe raised), warnings (count), rule_ids (sorted, comma-separated), evidence (``rule_id: evidence``
-    joined by "; "), loan_balance and the customer's tier when ``customers`` carries them; ranked within the
-    manager by severity, then loan balance (largest first)."""
+    joined by "; "), details (JSON list of ``{"args", "rule_id", "severity"}``, ``args`` the warning's
+    ``evidence_args``, in the order of ``evidence``), loan_balance and the customer's tier when ``customers``
+    carries them; ranked within the manager by severity, then loan balance (largest first)."""
     cols = [
         "customer_id",
         "manager_id",
@@ -530,6 +664,7 @@ def watch_list(warnings: pd.DataFrame, customers: pd.DataFrame, config: dict[str
         "warnings",
         "rule_ids",
         "evidence",
+        "details",
         "loan_balance",
         "tier",
         "rank_in_manager",
@@ -538,14 +673,25 @@ def watch_list(warnings: pd.DataFrame, customers: pd.DataFrame, config: dict[str
         return pd.DataFrame(columns=cols)
     rank = {s: i for i, s in enumerate(config["early_warning"]["severities"])}
     w = warnings.assign(_r=warnings["severity"].map(rank), _e=warnings["rule_id"] + ": " + warnings["evidence"])
+    args = warnings["evidence_args"].fillna("{}") if "evidence_args" in warnings.columns else "{}"
+    w = w.assign(
+        _d='{"args": '
+        + pd.Series(args, index=w.index, dtype=object)
+        + ', "rule_id": '
+        + _json_text(w["rule_id"])
+        + ', "severity": '
+        + _json_text(w["severity"])
+        + "}"
+    )
     w = w.sort_values(["customer_id", "_r", "rule_id"])
     g = w.groupby("customer_id", sort=False)
     out = pd.DataFrame(
         {
             "_r": g["_r"].min(),
             "warnings": g.size(),
-            "rule_ids": g["rule_id"].agg(",".join),
-            "evidence": g["_e"].agg("; ".join),
+            "rule_ids": _joined(w["rule_id"], w["customer_id"], ","),
+            "evidence": _joined(w["_e"], w["customer_id"], "; "),
+            "details": "[" + _joined(w["_d"], w["customer_id"], ", ") + "]",
         }
     )
     out["severity"] = out["_r"].map({v: k for k, v in rank.items()})

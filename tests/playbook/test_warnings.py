@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -346,3 +347,184 @@ def test_watch_customers_take_the_balance_of_now_and_manager_branch_tier_of_the_
     assert out.loc["C2", "tier"] == "key" and np.isnan(out.loc["C3", "loan_balance"])
     alone = watch_customers(now, pd.DataFrame())
     assert list(alone.columns) == ["customer_id", "loan_balance"] and len(alone) == 2
+
+
+def _args(w: pd.DataFrame, rule: str, customer: str = "c0") -> dict:
+    """The evidence_args of one warning, checked to be exactly json.dumps(..., sort_keys, ensure_ascii=False)."""
+    text = w.loc[(w["rule"] == rule) & (w["customer_id"] == customer), "evidence_args"].iloc[0]
+    args = json.loads(text)
+    assert text == json.dumps(args, sort_keys=True, ensure_ascii=False)
+    return args
+
+
+def test_evidence_args_name_the_numbers_behind_each_rule(config):
+    token = "k3.0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    before = sig(
+        max_overdue_days=[0, 10, 0, 0],
+        deposit_balance=[100000.0, 0, 0, 0],
+        inquiries_3m=[2, 0, 0, 0],
+        external_loan_count=[1, 0, 0, 0],
+        external_loan_balance=[400000.0, 0, 0, 0],
+    )
+    now = sig(
+        max_overdue_days=[30, 40, 0, 120],
+        overdue_amount=[3656.21, 5, 0, 9],
+        deposit_balance=[50000.0, 0, 0, 0],
+        inquiries_3m=[4, 0, 0, 0],
+        external_loan_count=[2, 0, 0, 0],
+        external_loan_balance=[520000.0, 0, 0, 0],
+        worst_five_class=["1", "1", "1", "3"],
+    ).rename(index={"c3": token})
+    scores_before = pd.DataFrame({"customer_id": ["c0"], "score": [600.04], "grade": ["B1"]})
+    scores_now = pd.DataFrame({"customer_id": ["c0"], "score": [579.96], "grade": ["B3"]})
+    behaviour = pd.DataFrame(
+        {
+            "psi": [1.23456],
+            "p_value": [1e-9],
+            "categories": [2],
+            "recent_transactions": [40],
+            "baseline_transactions": [41],
+        },
+        index=pd.Index(["c0"], name="customer_id"),
+    )
+    ratios = pd.DataFrame(
+        {
+            "customer_id": ["c0"],
+            "report_period": pd.to_datetime(["2023-12-31"]),
+            "flag_interest_coverage": [True],
+            "flag_liquidity": [False],
+            "flag_negative_ocf": [True],
+            "flag_count": [2],
+        }
+    )
+    related = pd.DataFrame(
+        {
+            "customer_id": ["c2"],
+            "relation_type": ["GUARANTOR"],
+            "related_customer_id": [token],
+            "start_date": [None],
+            "end_date": [None],
+        }
+    )
+    w = early_warnings(
+        now,
+        before,
+        config,
+        day=DAY,
+        scores_now=scores_now,
+        scores_before=scores_before,
+        behaviour=behaviour,
+        ratios=ratios,
+        related=related,
+    )
+    assert _args(w, "new_overdue") == {"days_before": 0, "days_now": 30, "overdue_amount": 3656.21}
+    assert _args(w, "rising_overdue", "c1") == {"days_before": 10, "days_now": 40}
+    assert _args(w, "grade_drop") == {"grade_before": "B1", "grade_now": "B3"}
+    assert _args(w, "score_drop") == {"score_before": 600.0, "score_now": 580.0}
+    assert _args(w, "behaviour_shift") == {
+        "psi": 1.2346,
+        "p_value": 0.0,
+        "recent_transactions": 40,
+        "baseline_transactions": 41,
+    }
+    assert _args(w, "deposit_outflow") == {"balance_before": 100000.0, "balance_now": 50000.0, "drop_share": 0.5}
+    assert _args(w, "ratio_deterioration") == {"period": "2023-12-31", "flags": ["interest_coverage", "negative_ocf"]}
+    assert _args(w, "inquiry_spike") == {"inquiries_before": 2, "inquiries_now": 4}
+    assert _args(w, "new_external_debt") == {
+        "loans_before": 1,
+        "loans_now": 2,
+        "balance_before": 400000.0,
+        "balance_now": 520000.0,
+    }
+    # a related party by the reference readers search (last 8 characters), never its whole token
+    assert _args(w, "related_trouble", "c2") == {
+        "relation": "GUARANTOR",
+        "related_ref": "c3d2e1f0",
+        "days": 120,
+        "five_class": "3",
+    }
+    ew10 = w[w["rule"] == "related_trouble"].iloc[0]
+    assert token not in ew10["evidence"] and token not in ew10["evidence_args"] and token[-8:] in ew10["evidence"]
+    assert ew10["related_customer_id"] == token  # the warehouse keeps the link for a program
+    assert w["evidence_args"].notna().all()
+
+
+def test_evidence_args_of_a_missing_value_is_null(config):
+    # one more external loan, balances not reported: raised on the count, the balances are null
+    before = sig(external_loan_count=[0.0], external_loan_balance=[np.nan])
+    now = sig(external_loan_count=[1.0], external_loan_balance=[np.nan])
+    w = early_warnings(now, before, config, day=DAY)
+    assert _args(w, "new_external_debt") == {
+        "loans_before": 0,
+        "loans_now": 1,
+        "balance_before": None,
+        "balance_now": None,
+    }
+    ratios = pd.DataFrame({"customer_id": ["c0"], "report_period": [None], "flag_count": [2], "flag_liquidity": [True]})
+    w = early_warnings(now, None, config, day=DAY, ratios=ratios)
+    assert _args(w, "ratio_deterioration") == {"period": None, "flags": ["liquidity"]}
+
+
+def test_watch_list_details_follow_the_evidence(config):
+    w = pd.DataFrame(
+        {
+            "customer_id": ["y", "y"],
+            "rule_id": ["EW08", "EW01"],
+            "rule": ["inquiry_spike", "new_overdue"],
+            "severity": ["low", "high"],
+            "value": [5, 3],
+            "threshold": ["4", "1"],
+            "evidence": ["e3", "e2"],
+            "evidence_args": ['{"inquiries_before": 1, "inquiries_now": 5}', '{"days_before": 0, "days_now": 3}'],
+            "related_customer_id": [None] * 2,
+        }
+    )
+    customers = pd.DataFrame(
+        {"customer_id": ["y"], "manager_id": ["M1"], "branch_id": ["B"], "loan_balance": [1.0], "tier": ["key"]}
+    )
+    row = watch_list(w, customers, config).iloc[0]
+    assert row["evidence"] == "EW01: e2; EW08: e3"
+    details = json.loads(row["details"])
+    assert row["details"] == json.dumps(details, sort_keys=True, ensure_ascii=False)
+    assert details == [
+        {"args": {"days_before": 0, "days_now": 3}, "rule_id": "EW01", "severity": "high"},
+        {"args": {"inquiries_before": 1, "inquiries_now": 5}, "rule_id": "EW08", "severity": "low"},
+    ]
+    # a warnings frame of an earlier version (no evidence_args) still gives a details list
+    old = watch_list(w.drop(columns="evidence_args"), customers, config).iloc[0]
+    assert [d["args"] for d in json.loads(old["details"])] == [{}, {}]
+
+
+def test_new_evidence_columns_reach_a_warehouse_written_before_them(config, warehouse):
+    """A warehouse whose early_warnings and watch_list were written by the earlier version (no evidence_args,
+    no details) takes the new columns on the next partition (DuckDB and PostgreSQL); the JSON comes back as
+    written, Chinese and quotes included; the earlier partition reads NULL there."""
+    from crm.warehouse import begin
+    from crm.warehouse.marts import read_table, replace_partition
+
+    before = sig(max_overdue_days=[0.0, 0.0], external_loan_count=[0.0, 0.0])
+    now = sig(max_overdue_days=[30.0, 0.0], overdue_amount=[3656.21, 0.0], external_loan_count=[0.0, 1.0])
+    w = early_warnings(now, before, config, day=DAY)
+    w.loc[w["rule_id"] == "EW01", "evidence_args"] = '{"note": "担保人 \\"甲\\"\\t", "x": 1}'  # text a COPY must keep
+    customers = pd.DataFrame(
+        {"customer_id": ["c0", "c1"], "manager_id": ["M1"] * 2, "branch_id": ["B"] * 2, "loan_balance": [1.0, 2.0]}
+    )
+    wl = watch_list(w, customers, config)
+    old_day = dt.date(2026, 9, 30)
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        replace_partition(
+            conn, "early_warnings", w.drop(columns="evidence_args").assign(month_end=old_day), {"month_end": old_day}
+        )
+        replace_partition(
+            conn, "watch_list", wl.drop(columns="details").assign(month_end=old_day), {"month_end": old_day}
+        )
+        replace_partition(conn, "early_warnings", w.assign(month_end=DAY), {"month_end": DAY})
+        replace_partition(conn, "watch_list", wl.assign(month_end=DAY), {"month_end": DAY})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        ew = read_table(conn, "early_warnings", {"month_end": DAY}).sort_values("rule_id")
+        old = read_table(conn, "early_warnings", {"month_end": old_day})
+        got = read_table(conn, "watch_list", {"month_end": DAY}).sort_values("customer_id")
+    assert ew["evidence_args"].tolist() == w.sort_values("rule_id")["evidence_args"].tolist()
+    assert json.loads(ew["evidence_args"].iloc[0]) == {"note": '担保人 "甲"\t', "x": 1}
+    assert old["evidence_args"].isna().all()
+    assert [json.loads(d) for d in got["details"]] == [json.loads(d) for d in wl.sort_values("customer_id")["details"]]
