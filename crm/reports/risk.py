@@ -119,45 +119,59 @@ def in_scope(c360: pd.DataFrame, branch_id: str | None) -> pd.DataFrame:
     return c360[hit.fillna(False).to_numpy(bool)]
 
 
-def _of(frame: pd.DataFrame, ids: set[str], column: str = "customer_id") -> pd.DataFrame:
-    if frame.empty or not ids:
+def _of(frame: pd.DataFrame, ids: pd.Index, column: str = "customer_id") -> pd.DataFrame:
+    if frame.empty or not len(ids):
         return frame.iloc[0:0]
     return frame[frame[column].isin(ids)]
 
 
-def troubled(c360: pd.DataFrame, warnings: pd.DataFrame) -> set[str]:
+def troubled(c360: pd.DataFrame, warnings: pd.DataFrame) -> pd.Index:
     """Customers in trouble: overdue (worst days past due above 0) or classified 次级 or worse in customer 360,
     or with a new or rising overdue warning (EW01, EW02) this month."""
-    out: set[str] = set()
+    parts = [pd.Series([], dtype=object)]
     if len(c360):
         bad = (_num(c360["max_overdue_days"]).fillna(0) > 0) | (_num(c360["worst_five_class"]).fillna(0) >= 3)
-        out |= set(c360.loc[bad.to_numpy(bool), "customer_id"])
+        parts.append(c360.loc[bad.to_numpy(bool), "customer_id"])
     if len(warnings):
-        out |= set(warnings.loc[warnings["rule_id"].isin(TROUBLE_RULES), "customer_id"])
-    return out
+        parts.append(warnings.loc[warnings["rule_id"].isin(TROUBLE_RULES), "customer_id"])
+    return pd.Index(pd.concat(parts, ignore_index=True).astype(object).unique())
 
 
-def _who(c360: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """customer_id -> masked display name, short reference, loan balance (of the whole bank's 360)."""
-    if c360.empty:
-        return {}
-    c = c360.drop_duplicates("customer_id")
-    return {
-        cid: {"display_name": name, "ref": ref, "loan_balance": _f(bal) or 0.0}
-        for cid, name, ref, bal in zip(
-            c["customer_id"], c["display_name"], _ref(c["customer_id"]), _num(c["loan_balance"]), strict=True
+class Who:
+    """The bank's customers as a report may name them: masked display name, short reference (``ref``) and
+    loan balance (0 when none), by customer token; a party that is not a customer has no name."""
+
+    def __init__(self, c360: pd.DataFrame) -> None:
+        c = c360.drop_duplicates("customer_id") if len(c360) else pd.DataFrame(columns=["customer_id"])
+        index = pd.Index(c["customer_id"].astype(object), name="customer_id")
+        self.names = pd.Series(c["display_name"].to_numpy() if len(c) else [], index=index, dtype=object)
+        self.refs = pd.Series(_ref(c["customer_id"]).to_numpy() if len(c) else [], index=index, dtype=object)
+        self.balance = pd.Series(
+            _num(c["loan_balance"]).fillna(0.0).to_numpy() if len(c) else [], index=index, dtype="float64"
         )
-    }
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.names.index
+
+    def person(self, node: object) -> dict[str, Any]:
+        """A member as the reader may see them: a customer's masked name and ref; a non-customer is not named."""
+        if node is None or node not in self.names.index:
+            return {"display_name": None, "ref": None}
+        return {"display_name": self.names.at[node], "ref": self.refs.at[node]}
 
 
-def _person(who: dict[str, dict[str, Any]], node: str) -> dict[str, Any]:
-    """A member as the reader may see them: a customer's masked name and ref; a non-customer is not named."""
-    w = who.get(node)
-    return {"display_name": w["display_name"], "ref": w["ref"]} if w else {"display_name": None, "ref": None}
+def _bank_wide(data: MonthData) -> tuple[Who, pd.Index]:
+    """Who is who (:class:`Who`) and who is in trouble (:func:`troubled`) in the whole bank, computed once per
+    :class:`MonthData` (every risk officer's report of the month reads them)."""
+    cache = data.__dict__.setdefault("_risk_bank_wide", {})
+    if not cache:
+        cache["who"] = Who(data["customer_360"])
+        cache["trouble"] = troubled(data["customer_360"], data["early_warnings"])
+    return cache["who"], cache["trouble"]
 
 
 # ------------------------------------------------------------------------------------------- sections
-def _five_class(fc: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+def _five_class(fc: pd.DataFrame, who: Who, limit: int) -> dict[str, Any]:
     by = []
     better = (_num(fc["rule_class"]) > _num(fc["reported_class"])) if len(fc) else pd.Series(dtype=bool)
     for direction, mask in (("better", better), ("worse", ~better)):
@@ -189,7 +203,7 @@ def _five_class(fc: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
             rows.append(
                 {
                     "loan_id": str(r.loan_id),
-                    **_person(who, r.customer_id),
+                    **who.person(r.customer_id),
                     "reported_class": str(_i(r.reported_class)),
                     "rule_class": str(_i(r.rule_class)),
                     "overdue_days": days,
@@ -222,7 +236,7 @@ def latest_statements(ratios: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["_p", "_r", "_prev"])
 
 
-def _ratios(fr: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+def _ratios(fr: pd.DataFrame, who: Who, limit: int) -> dict[str, Any]:
     latest = latest_statements(fr)
     rose = latest[_num(latest["flag_count"]).fillna(0) > latest["flags_before"]] if len(latest) else latest
     by_flag = []
@@ -233,12 +247,12 @@ def _ratios(fr: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
     if len(rose):
         rose = rose.assign(
             _gap=_num(rose["flag_count"]) - rose["flags_before"],
-            _bal=rose["customer_id"].map(lambda c: (who.get(c) or {}).get("loan_balance", 0.0)),
+            _bal=rose["customer_id"].map(who.balance).fillna(0.0),
         ).sort_values(["_gap", "flag_count", "_bal", "customer_id"], ascending=[False, False, False, True])
         for r in rose.head(limit).to_dict("records"):
             rows.append(
                 {
-                    **_person(who, r["customer_id"]),
+                    **who.person(r["customer_id"]),
                     "report_period": _d(r["report_period"]),
                     "period_type": r["period_type"],
                     "received_date": _d(r["received_date"]),
@@ -254,45 +268,59 @@ def _ratios(fr: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
 
 
 def _groups(
-    members: pd.DataFrame, exposure: pd.DataFrame, ids: set[str], trouble: set[str], who: dict, limit: int, names: int
+    members: pd.DataFrame, exposure: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, limit: int, names: int
 ) -> dict[str, Any]:
     if members.empty:
         return {"rows": [], "total": 0}
     g = members[_num(members["group_customers"]) >= MIN_GROUP_CUSTOMERS]
-    g = g.assign(_in=g["node"].isin(ids), _bad=g["node"].isin(trouble))
-    hit = g.groupby("group_id").agg(_in=("_in", "any"), _bad=("_bad", "any"))
-    hit = hit[hit["_in"] & hit["_bad"]].index
+    g = g.assign(
+        _in=g["node"].isin(ids),
+        _bad=g["node"].isin(trouble),
+        _customer=g["node"].isin(who.names.index),
+        _bal=g["node"].map(who.balance).fillna(0.0).astype("float64"),
+    )
+    agg = g.assign(_bad_bal=g["_bal"].where(g["_bad"], 0.0)).groupby("group_id", sort=True)
+    agg = agg.agg(
+        _in=("_in", "any"),
+        troubled=("_bad", "sum"),
+        troubled_balance=("_bad_bal", "sum"),
+        customers=("group_customers", "max"),
+    )
+    hit = agg[agg["_in"] & (agg["troubled"] > 0)]
     exp = exposure.drop_duplicates("group_id").set_index("group_id") if len(exposure) else pd.DataFrame()
+    hit = hit.assign(
+        balance=_num(exp["balance"].reindex(hit.index)) if len(exp) else float("nan"),
+        share=_num(exp["share_of_total"].reindex(hit.index)) if len(exp) else float("nan"),
+    )
+    top = hit.assign(_sort=hit["balance"].fillna(0.0)).reset_index()
+    top = top.sort_values(["_sort", "group_id"], ascending=[False, True], kind="stable").head(limit)
     rows = []
-    for gid in hit:
-        nodes = list(g.loc[g["group_id"] == gid, "node"])
-        bad = sorted(
-            (n for n in nodes if n in trouble), key=lambda n: (-(who.get(n) or {}).get("loan_balance", 0.0), n)
-        )
-        customers = [n for n in nodes if n in who]
-        inside = [n for n in customers if n in ids] or customers
-        lead = max(inside, key=lambda n: (who[n]["loan_balance"], n)) if inside else None
+    for r in top.itertuples(index=False):
+        part = g[g["group_id"] == r.group_id].sort_values(["_bal", "node"], ascending=[False, True])
+        customers = part[part["_customer"]]
+        inside = customers[customers["_in"]]
+        lead = (inside if len(inside) else customers)["node"]
+        bad = part.loc[part["_bad"], "node"]
         rows.append(
             {
-                "group_id": gid,
-                "lead": _person(who, lead) if lead else {"display_name": None, "ref": None},
-                "customers": int(g.loc[g["group_id"] == gid, "group_customers"].iloc[0]),
-                "troubled": len(bad),
-                "troubled_balance": float(sum((who.get(n) or {}).get("loan_balance", 0.0) for n in bad)),
-                "troubled_names": [_person(who, n) for n in bad[:names] if n in who],
-                "balance": _f(exp["balance"].get(gid)) if len(exp) else None,
-                "share": _f(exp["share_of_total"].get(gid)) if len(exp) else None,
+                "group_id": r.group_id,
+                "lead": who.person(lead.iloc[0]) if len(lead) else {"display_name": None, "ref": None},
+                "customers": int(r.customers),
+                "troubled": int(r.troubled),
+                "troubled_balance": float(r.troubled_balance),
+                "troubled_names": [who.person(n) for n in bad.head(names)],
+                "balance": _f(r.balance),
+                "share": _f(r.share),
             }
         )
-    rows.sort(key=lambda r: (-(r["balance"] or 0.0), r["group_id"]))
-    return {"rows": rows[:limit], "total": len(rows)}
+    return {"rows": rows, "total": len(hit)}
 
 
-def _circles(circles: pd.DataFrame, ids: set[str], trouble: set[str], who: dict, limit: int, names: int) -> dict:
+def _circles(circles: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, limit: int, names: int) -> dict:
     rows = []
     for r in circles.itertuples(index=False) if len(circles) else ():
         nodes = [n for n in str(r.members).split(",") if n]
-        if not (set(nodes) & ids and set(nodes) & trouble):
+        if not (any(n in ids for n in nodes) and any(n in trouble for n in nodes)):
             continue
         bad = [n for n in nodes if n in trouble]
         rows.append(
@@ -302,8 +330,8 @@ def _circles(circles: pd.DataFrame, ids: set[str], trouble: set[str], who: dict,
                 "customers": int(r.customers),
                 "amount": _f(r.amount),
                 "troubled": len(bad),
-                "chain": [_person(who, n) for n in nodes],
-                "troubled_names": [_person(who, n) for n in bad[:names] if n in who],
+                "chain": [who.person(n) for n in nodes],
+                "troubled_names": [who.person(n) for n in bad[:names] if n in who],
             }
         )
     rows.sort(key=lambda r: (-(r["amount"] or 0.0), r["circle_id"]))
@@ -321,7 +349,7 @@ def _warning_items(w: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (SEVERITY_RANK.get(i["severity"], 9), i["rule_id"]))
 
 
-def _bureau(ew: pd.DataFrame, scope: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
+def _bureau(ew: pd.DataFrame, scope: pd.DataFrame, who: Who, limit: int) -> dict[str, Any]:
     hits = ew[ew["rule_id"].isin(BUREAU_RULES)] if len(ew) else ew
     by_rule = [
         {
@@ -330,44 +358,53 @@ def _bureau(ew: pd.DataFrame, scope: pd.DataFrame, who: dict, limit: int) -> dic
         }
         for rid in BUREAU_RULES
     ]
-    rows = []
-    if len(hits):
-        c = scope.drop_duplicates("customer_id").set_index("customer_id")
-        for cid, w in hits.groupby("customer_id", sort=True):
-            rows.append(
-                {
-                    **_person(who, cid),
-                    "warnings": _warning_items(w),
-                    "inquiries_3m": _f(c["inquiries_3m"].get(cid)) if "inquiries_3m" in c.columns else None,
-                    "external_loan_balance": _f(c["external_loan_balance"].get(cid))
-                    if "external_loan_balance" in c.columns
-                    else None,
-                }
-            )
-        rows.sort(key=lambda r: (-(r["external_loan_balance"] or 0.0), r["ref"] or ""))
-    return {"by_rule": by_rule, "rows": rows[:limit], "total": len(rows)}
+    if hits.empty:
+        return {"by_rule": by_rule, "rows": [], "total": 0}
+    c = scope.drop_duplicates("customer_id").set_index("customer_id")
+    inquiries = _num(c["inquiries_3m"]) if "inquiries_3m" in c.columns else pd.Series(dtype="float64")
+    external = _num(c["external_loan_balance"]) if "external_loan_balance" in c.columns else pd.Series(dtype="float64")
+    signals = pd.DataFrame({"customer_id": hits["customer_id"].unique()})
+    signals = signals.assign(
+        _ext=signals["customer_id"].map(external).fillna(0.0), _ref=signals["customer_id"].map(who.refs)
+    )
+    top = signals.sort_values(["_ext", "_ref"], ascending=[False, True], na_position="last").head(limit)
+    rows = [
+        {
+            **who.person(cid),
+            "warnings": _warning_items(hits[hits["customer_id"] == cid]),
+            "inquiries_3m": _f(inquiries.get(cid)),
+            "external_loan_balance": _f(external.get(cid)),
+        }
+        for cid in top["customer_id"]
+    ]
+    return {"by_rule": by_rule, "rows": rows, "total": len(signals)}
 
 
-def _high(ew: pd.DataFrame, scope: pd.DataFrame, who: dict, limit: int) -> dict[str, Any]:
-    high = set(ew.loc[ew["severity"] == "high", "customer_id"]) if len(ew) else set()
+def _high(ew: pd.DataFrame, scope: pd.DataFrame, who: Who, limit: int) -> dict[str, Any]:
+    high = ew.loc[ew["severity"] == "high", "customer_id"].unique() if len(ew) else []
+    if not len(high):
+        return {"rows": [], "total": 0}
     managers = (
         scope.drop_duplicates("customer_id").set_index("customer_id")["manager_name"]
         if "manager_name" in scope.columns
         else pd.Series(dtype=object)
     )
+    top = pd.DataFrame({"customer_id": high})
+    top = top.assign(_bal=top["customer_id"].map(who.balance).fillna(0.0), _ref=top["customer_id"].map(who.refs))
+    top = top.sort_values(["_bal", "_ref"], ascending=[False, True], na_position="last").head(limit)
     rows = []
-    for cid, w in ew[ew["customer_id"].isin(high)].groupby("customer_id", sort=True) if high else ():
+    for cid, balance in zip(top["customer_id"], top["_bal"], strict=True):
+        w = ew[ew["customer_id"] == cid]
         rows.append(
             {
-                **_person(who, cid),
+                **who.person(cid),
                 "manager_name": managers.get(cid),
-                "loan_balance": (who.get(cid) or {}).get("loan_balance", 0.0),
+                "loan_balance": float(balance),
                 "warnings_count": len(w),
                 "warnings": _warning_items(w),
             }
         )
-    rows.sort(key=lambda r: (-(r["loan_balance"] or 0.0), r["ref"] or ""))
-    return {"rows": rows[:limit], "total": len(rows)}
+    return {"rows": rows, "total": len(high)}
 
 
 def _industries(scope: pd.DataFrame) -> tuple[list[dict[str, Any]], float, float | None]:
@@ -387,7 +424,7 @@ def _industries(scope: pd.DataFrame) -> tuple[list[dict[str, Any]], float, float
     return rows, total, sum(r["share"] ** 2 for r in rows)
 
 
-def _obligors(scope: pd.DataFrame, members: pd.DataFrame, who: dict, limit: int) -> tuple[dict[str, Any], float | None]:
+def _obligors(scope: pd.DataFrame, members: pd.DataFrame, who: Who, limit: int) -> tuple[dict[str, Any], float | None]:
     """Obligors of the scope's loans: a group of :data:`MIN_GROUP_CUSTOMERS` or more customers (its members in
     scope) or a customer in no such group; top ``limit`` by balance with their share of the scope's loan
     balance, and the HHI over all of them."""
@@ -404,25 +441,28 @@ def _obligors(scope: pd.DataFrame, members: pd.DataFrame, who: dict, limit: int)
         if len(members)
         else pd.DataFrame(columns=["node", "group_id"])
     )
-    o = s.merge(g, left_on="customer_id", right_on="node", how="left")
+    o = s[["customer_id", "_bal"]].merge(g, left_on="customer_id", right_on="node", how="left")
     o = o.assign(_key=o["group_id"].where(o["group_id"].notna(), _ref(o["customer_id"])))
-    total = float(o["_bal"].sum())
-    rows = []
-    for key, part in o.groupby("_key", sort=False):
-        lead = part.sort_values(["_bal", "customer_id"], ascending=[False, True]).iloc[0]
-        balance = float(part["_bal"].sum())
-        rows.append(
-            {
-                "key": key,
-                "kind": "group" if pd.notna(lead["group_id"]) else "customer",
-                **_person(who, lead["customer_id"]),
-                "borrowers": len(part),
-                "balance": balance,
-                "share": balance / total,
-            }
-        )
-    rows.sort(key=lambda r: (-r["balance"], r["key"]))
-    return {"rows": rows[:limit], "total": len(rows)}, sum(r["share"] ** 2 for r in rows)
+    agg = o.groupby("_key", sort=False).agg(borrowers=("customer_id", "size"), balance=("_bal", "sum"))
+    total = float(agg["balance"].sum())
+    agg["share"] = agg["balance"] / total
+    # only the largest are listed: sort those (ties on balance by key), and find their largest member
+    top = agg.nlargest(limit, "balance", keep="all").rename_axis("key").reset_index()
+    top = top.sort_values(["balance", "key"], ascending=[False, True]).head(limit)
+    lead = o[o["_key"].isin(top["key"])].sort_values(["_bal", "customer_id"], ascending=[False, True])
+    lead = lead.drop_duplicates("_key").set_index("_key")
+    rows = [
+        {
+            "key": r.key,
+            "kind": "group" if pd.notna(lead.at[r.key, "group_id"]) else "customer",
+            **who.person(lead.at[r.key, "customer_id"]),
+            "borrowers": int(r.borrowers),
+            "balance": float(r.balance),
+            "share": float(r.share),
+        }
+        for r in top.itertuples(index=False)
+    ]
+    return {"rows": rows, "total": len(agg)}, float((agg["share"] ** 2).sum())
 
 
 def _branch_name(data: MonthData, branch_id: str | None) -> str | None:
@@ -441,11 +481,9 @@ def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any
     limit, names = int(cfg["rows"]), int(cfg["names"])
     c360 = data["customer_360"]
     scope = in_scope(c360, branch_id)
-    ids = set(scope["customer_id"]) if len(scope) else set()
-    who = _who(c360)
-    ew_all = data["early_warnings"]
-    ew = _of(ew_all, ids)
-    trouble = troubled(c360, ew_all)
+    ids = pd.Index(scope["customer_id"].astype(object).unique()) if len(scope) else pd.Index([], dtype=object)
+    who, trouble = _bank_wide(data)
+    ew = _of(data["early_warnings"], ids)
 
     five = _five_class(_of(data["five_class_differences"], ids), who, limit)
     ratios = _ratios(_of(data["financial_ratios"], ids), who, limit)
