@@ -369,7 +369,7 @@ def test_reports_are_mailed_once_to_exactly_the_right_people(scheduled_bank):
     expected = recipients(staff, pd.read_parquet(home / "staged" / "branches" / f"{day}.parquet"))
     expected = expected[expected["report"] != "watch_digest"]  # weekly; the range holds no full week
     raw_staff = pd.read_parquet(home / "raw" / "staff" / f"{day}.parquet").set_index("staff_id")
-    assert {"key_account", "branch", "satisfaction", "data_quality"} <= set(expected["report"])
+    assert {"key_account", "branch", "satisfaction", "data_quality", "risk"} <= set(expected["report"])
 
     engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     with begin(engine) as c:
@@ -400,7 +400,7 @@ def test_reports_are_mailed_once_to_exactly_the_right_people(scheduled_bank):
         texts[f"{path.name}:pdf"] = pdf_bytes_text(pdfs[0].get_content())
         texts[f"{path.name}:subject"] = msg["Subject"]
     assert seen == set(zip(sent["report"], sent["recipient_id"], strict=True))
-    for report in set(sent["report"]) | {"key_account", "branch", "data_quality"}:  # satisfaction: maybe empty
+    for report in set(sent["report"]) | {"key_account", "branch", "data_quality", "risk"}:  # satisfaction: maybe empty
         assert list((home / "reports" / "2024-02" / report).glob("*.pdf")), report
     # each message went out once, on its first attempt
     assert (sent["attempts"] == 1).all() and (sent["generation"] == 0).all()

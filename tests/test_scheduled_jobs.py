@@ -299,7 +299,7 @@ def test_both_months_every_recipient_served_or_recorded_once(quarter):
     for day in (FIRST_MONTH_END, SECOND_MONTH_END):
         expected = _recipients(bank.home, day)
         expected = expected[expected["report"] != "watch_digest"]  # weekly
-        assert {"key_account", "branch", "satisfaction", "data_quality"} <= set(expected["report"])
+        assert {"key_account", "branch", "satisfaction", "data_quality", "risk"} <= set(expected["report"])
         outbox = _assert_served_once(bank.home, month_period(day), expected, day)
         _assert_scanned_before_sending(bank.home, outbox[outbox["status"] == "sent"])
     # every kind of monthly report carried data and was mailed in at least one of the two months
@@ -309,7 +309,57 @@ def test_both_months_every_recipient_served_or_recorded_once(quarter):
         "branch",
         "satisfaction",
         "data_quality",
+        "risk",
     }
+
+
+def test_risk_officers_get_their_branch_or_the_bank_once_and_every_figure_reconciles(quarter):
+    """Each risk officer (one per branch, one at head office) received the month's risk report, once, in both
+    months: a branch's officer the branch with its sub-branches, the head office's the bank; every figure of
+    the second month's reports equals what its query in crm/reports/figures_risk.toml gives on the warehouse
+    (the report's own figure parameters)."""
+    import tomllib
+
+    from tests.reports.test_risk import FIGURES, _figures, _query, _same
+
+    bank, _ = quarter
+    branches = _staged(bank.home, "branches", SECOND_MONTH_END).set_index("branch_id")["branch_level"]
+    figures = tomllib.loads(FIGURES.read_text(encoding="utf-8"))
+    engine = make_engine(f"duckdb:///{bank.home / 'warehouse.duckdb'}")
+    try:
+        for day in (FIRST_MONTH_END, SECOND_MONTH_END):
+            officers = _recipients(bank.home, day)
+            officers = officers[officers["report"] == "risk"]
+            assert set(branches[officers["branch_id"]]) == {"BR", "HO"}, "no risk officer at a branch or head office"
+            assert set(branches[branches == "BR"].index) <= set(officers["branch_id"])
+            outbox = _outbox(bank.home, month_period(day)).set_index(["report", "recipient_id"]).loc["risk"]
+            assert set(outbox.index) == set(officers["recipient_id"])
+            assert (outbox["status"] == "sent").all() and (outbox["attempts"] == 1).all(), outbox["status"]
+            assert (outbox["generation"] == 0).all()
+            subjects = set(outbox["subject"])
+            assert all(s.startswith("【风险管理月报】") for s in subjects) and any(
+                s.endswith("· 全行") for s in subjects
+            )
+            if day != SECOND_MONTH_END:
+                continue
+            checked = 0
+            for r in officers.itertuples():
+                html = (bank.home / "reports" / month_period(day) / "risk" / f"{r.recipient_id}.html").read_text()
+                found = _figures(html)
+                head_office = branches[r.branch_id] == "HO"
+                assert found.params == {"month_end": day.isoformat(), "branch_id": None if head_office else r.branch_id}
+                with begin(engine) as conn:
+                    results = {f: _query(conn, spec["sql"], found.params) for f, spec in figures.items()}
+                for fid, row, shown in found.found:
+                    if figures[fid]["kind"] == "scalar":
+                        expected = results[fid][0][0]
+                    else:
+                        expected = {str(x[0]): x[1] for x in results[fid]}.get(row, "missing")
+                    assert expected != "missing" and _same(shown, expected), (r.recipient_id, fid, row, shown, expected)
+                    checked += 1
+            assert checked > 100
+    finally:
+        engine.dispose()
 
 
 def test_a_rerun_of_the_second_months_reports_renders_again_and_sends_nothing_twice(quarter, instance):
