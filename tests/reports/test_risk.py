@@ -508,3 +508,41 @@ def test_every_figure_is_recomputed_by_its_query(warehouse, branch):
         if not _same(shown, expected):
             wrong.append((fid, row, shown, expected))
     assert len(found.found) > 40 and not wrong, wrong
+
+
+def test_a_quarantined_risk_officer_is_rendered_and_recorded_undeliverable(tmp_path):
+    """As for every reader: a risk officer whose staff row was quarantined still has the report rendered (kept
+    on file) and an undeliverable reason naming the rules and the staff file's row, never a value; one whose
+    staff id cannot name a file gets no rendering, under row-<n>."""
+    from crm.reports.plan import complete
+    from crm.reports.recipients import quarantined_recipients, servable, with_quarantined
+
+    from .test_recipients import FILE, NAME, _quarantine
+
+    raw, reports = tmp_path / "raw", tmp_path / "reports"
+    reports.mkdir()
+    base = {"status": "A", "_rule_ids": "staff.email.email_format"}
+    _quarantine(
+        raw,
+        [
+            {**base, "staff_id": "S7", "role": "RO\u200b", "branch_id": "0200", "_row_number": 7},
+            {**base, "staff_id": "../S8", "role": "RO", "branch_id": "0000", "_row_number": 8},
+        ],
+    )
+    everyone = with_quarantined(
+        recipients(_staff(), _branches()), quarantined_recipients(raw, DAY, reports, _branches())
+    )
+    planned = complete(
+        risk_plan(_data(), servable(everyone), reports, "zh_CN", GENERATED),
+        everyone,
+        [],
+        period="2026-10",
+        reports={"risk": "risk"},
+    )
+    by = {p.recipient_id: p for p in planned}
+    assert set(by) == {"S1", "S2", "S3", "S7", "row-8"}
+    assert by["S7"].undeliverable == f"quarantined: staff.email.email_format (staff file {FILE} row 7)"
+    assert by["S7"].job is not None and by["S7"].job.context["branch_id"] == "0200" and by["S7"].rows == 2
+    assert by["row-8"].job is None and by["row-8"].undeliverable.startswith("unusable staff id:")
+    assert by["S1"].undeliverable is None
+    assert NAME not in json.dumps([p.undeliverable for p in planned])
