@@ -555,6 +555,13 @@ def _sentences(items: list[Mapping[str, Any]], fmt: Any, t: Callable[..., str]) 
     return t("ew.join").join(parts) if parts else "—"
 
 
+def _short_month(day: dt.date | None, fmt: Any) -> str:
+    """A statement's period as a short month: ``2023年12月`` / ``Dec 2023``."""
+    from babel.dates import format_skeleton
+
+    return "—" if day is None else format_skeleton("yMMM", day, locale=fmt.locale)
+
+
 def prepare_risk(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
     """Codes as the reader's words: classes, bases, directions, flags, industries, rule names and the
     warnings' evidence as sentences (:mod:`crm.reports.labels`)."""
@@ -567,6 +574,8 @@ def prepare_risk(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) ->
         "current": t("risk.fc.basis.current"),
     }
     direction = {"better": t("risk.fc.better"), "worse": t("risk.fc.worse")}
+    # a statement's type in a narrow column (the code set's labels, code.period_type.*, are the long forms)
+    statement_type = {"A": t("risk.ratio.type.A"), "H": t("risk.ratio.type.H"), "Q": t("risk.ratio.type.Q")}
     short = {"better": t("risk.fc.better_short"), "worse": t("risk.fc.worse_short")}
     sep = t("code.sep")
     five = context["five_class"]
@@ -592,8 +601,8 @@ def prepare_risk(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) ->
                 "customer": _name(r, t),
                 "statement": t(
                     "risk.ratio.statement",
-                    period=fmt.month(r["report_period"]),
-                    type=code_label("period_type", r["period_type"], t),
+                    period=_short_month(r["report_period"], fmt),
+                    type=statement_type.get(r["period_type"]) or code_label("period_type", r["period_type"], t),
                 ),
                 "new_flags_label": codes_label("ratio_flag", r["new_flags"], t),
             }

@@ -369,7 +369,8 @@ def test_html_shows_every_section_with_figures(locale):
         "<title>风险管理月报 · 2026年10月</title>" if zh else "<title>Monthly risk report · October 2026</title>"
     ) in html
     assert _figures(html).params == {"month_end": "2026-10-31", "branch_id": "0100"}
-    assert _value(html, "risk.loan_balance") == ("850.00 万元" if zh else "CNY 8.50 mn")
+    assert _value(html, "risk.loan_balance") == ("850.00" if zh else "8.50")  # the unit in the label
+    assert ("贷款余额（万元）" if zh else "Loan balance (CNY mn)") in html
     assert _value(html, "risk.fc_better_loans") == "3" and _value(html, "risk.borrowers") == "3"
     assert _value(html, "risk.fc_better_balance") == ("370.00 万元" if zh else "CNY 3.70 mn")
     assert _value(html, "risk.industry_hhi") == "0.531" and _value(html, "risk.top_industry_share") == "62.5%"
