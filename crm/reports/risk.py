@@ -45,15 +45,18 @@ import sqlalchemy as sa
 
 from crm.reports.data import MonthData, _read, _ref
 
-RISK_TABLES = (
-    "customer_360",
-    "five_class_differences",
-    "financial_ratios",
-    "party_groups",
-    "group_exposure",
-    "guarantee_circles",
-    "early_warnings",
-)
+# the risk marts and the columns that order their rows: rows come back from the warehouse in no set order,
+# and a sum over them must not depend on it (a figure's unrounded value is in the HTML, the same bytes on
+# DuckDB and on PostgreSQL)
+RISK_TABLES = {
+    "customer_360": ["customer_id"],
+    "five_class_differences": ["loan_id"],
+    "financial_ratios": ["customer_id", "statement_id"],
+    "party_groups": ["group_id", "node"],
+    "group_exposure": ["group_id"],
+    "guarantee_circles": ["circle_id"],
+    "early_warnings": ["customer_id", "rule_id"],
+}
 TROUBLE_RULES = ("EW01", "EW02")  # new overdue, rising overdue
 BUREAU_RULES = ("EW08", "EW09")  # bureau inquiry spike, new external debt
 MIN_GROUP_CUSTOMERS = 2  # a "group" of one customer is single-name risk, shown under concentration
@@ -67,11 +70,14 @@ def load_risk_month(
     staff: pd.DataFrame | None = None,
     branches: pd.DataFrame | None = None,
 ) -> MonthData:
-    """The risk marts of ``month_end`` (empty frames for a mart never written), and the staged ``staff`` and
-    ``branches`` when given (masked names; branch names)."""
+    """The risk marts of ``month_end`` (empty frames for a mart never written), each in the order of its key
+    (:data:`RISK_TABLES`), and the staged ``staff`` and ``branches`` when given (masked names; branch names)."""
     data = MonthData(month_end)
-    for table in RISK_TABLES:
-        data.frames[table] = _read(conn, table, "month_end = :d", {"d": month_end})
+    for table, order in RISK_TABLES.items():
+        frame = _read(conn, table, "month_end = :d", {"d": month_end})
+        if len(frame) and set(order) <= set(frame.columns):
+            frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
+        data.frames[table] = frame
     if staff is not None:
         data.frames["staff"] = staff
     if branches is not None:
