@@ -22,7 +22,8 @@ What each section counts (every figure is recomputed in SQL by ``crm/reports/fig
   worse in ``customer_360``, or who has a new or rising overdue warning (EW01, EW02) in ``early_warnings``.
 - **Groups**: corporate groups (``party_groups``) with at least :data:`MIN_GROUP_CUSTOMERS` customers, a
   member in scope and a member in trouble; their balance and share are the group's (bank-wide,
-  ``group_exposure``). **Circles**: guarantee circles with a member in scope and a member in trouble.
+  ``group_exposure``). **Circles**: every guarantee circle with a member in scope (they are few, and each is
+  a risk structure), those with a member in trouble first; the tile counts those.
 - **Bureau signals**: scope customers with EW08 (inquiry spike) or EW09 (new external debt).
 - **High-severity warnings**: scope customers with a warning of severity ``high``; every warning of theirs
   this month, as sentences.
@@ -323,10 +324,12 @@ def _groups(
 
 
 def _circles(circles: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, limit: int, names: int) -> dict:
+    """Every circle with a member in scope, those with a member in trouble first, then by amount; ``in_trouble``
+    counts the latter."""
     rows = []
     for r in circles.itertuples(index=False) if len(circles) else ():
         nodes = [n for n in str(r.members).split(",") if n]
-        if not (any(n in ids for n in nodes) and any(n in trouble for n in nodes)):
+        if not any(n in ids for n in nodes):
             continue
         bad = [n for n in nodes if n in trouble]
         rows.append(
@@ -337,11 +340,12 @@ def _circles(circles: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, 
                 "amount": _f(r.amount),
                 "troubled": len(bad),
                 "chain": [who.person(n) for n in nodes],
-                "troubled_names": [who.person(n) for n in bad[:names] if n in who],
+                "troubled_names": [who.person(n) for n in bad[:names]],
             }
         )
-    rows.sort(key=lambda r: (-(r["amount"] or 0.0), r["circle_id"]))
-    return {"rows": rows[:limit], "total": len(rows)}
+    rows.sort(key=lambda r: (r["troubled"] == 0, -(r["amount"] or 0.0), r["circle_id"]))
+    in_trouble = sum(1 for r in rows if r["troubled"])
+    return {"rows": rows[:limit], "total": len(rows), "in_trouble": in_trouble}
 
 
 def _warning_items(w: pd.DataFrame) -> list[dict[str, Any]]:
@@ -510,7 +514,7 @@ def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any
         "fc_differences": five["total"],
         "ratio_customers": ratios["total"],
         "groups_in_trouble": groups["total"],
-        "circles_in_trouble": circles["total"],
+        "circles_in_trouble": circles["in_trouble"],
         "bureau_customers": bureau["total"],
         "high_customers": high["total"],
         "corporate_balance": corporate,

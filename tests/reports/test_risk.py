@@ -287,6 +287,9 @@ def test_the_head_office_reads_the_bank():
     assert [r["loan_id"] for r in ctx["five_class"]["rows"]] == ["L4", "L1", "L2", "L5", "L3"]
     assert [r["ref"] for r in ctx["ratios"]["rows"]] == [C1[-8:], C4[-8:]]  # C5's latest period raised nothing
     assert [g["group_id"] for g in ctx["groups"]["rows"]] == ["G2", "G1"]  # by group balance
+    # every circle with a member in the scope, those in trouble first; the tile counts those
+    assert [(c["circle_id"], c["troubled"]) for c in ctx["circles"]["rows"]] == [("C1", 1), ("C2", 0)]
+    assert s["circles_in_trouble"] == 1 and [p["ref"] for p in ctx["circles"]["rows"][1]["chain"]] == [C5[-8:], None]
     assert [o["key"] for o in ctx["obligors"]["rows"]] == ["G2", "G1", C3[-8:]]
     assert s["top_obligor_share"] == pytest.approx(10 / 18.5) and s["high_customers"] == 3
 
@@ -382,7 +385,9 @@ def test_html_shows_every_section_with_figures(locale):
     assert _value(html, "risk.ratio_debt_to_asset", C1[-8:]) == "72.0%"
     assert _value(html, "risk.group_troubled", "G1") == "1"
     assert _value(html, "risk.circle_amount", "C1") == ("100.00" if zh else "1.00")
-    assert _value(html, "risk.bureau_external_balance", C1[-8:]) == ("90.00" if zh else "0.90")
+    assert (
+        _value(html, "risk.bureau_rule_customers", "EW08") == "1" == _value(html, "risk.bureau_rule_customers", "EW09")
+    )
     assert _value(html, "risk.high_warnings", C3[-8:]) == "2"
     assert _value(html, "risk.industry_share", "C") == "62.5%"
     assert _value(html, "risk.obligor_share", "G1") == "94.1%"
@@ -424,7 +429,7 @@ def test_html_shows_every_section_with_figures(locale):
     # customers are masked names and short references, never a token
     for token in (C1, C2, C3, C4, C5, C6, P1, P2):
         assert token not in html
-    assert "非本行客户" not in html or zh  # the non-customer of circle C2 is not in Shanghai's circle
+    assert "非本行客户" not in html and "not a customer" not in html  # circle C2 (with P1) is not Shanghai's
     assert SCRIPT not in html
 
 
@@ -457,6 +462,8 @@ def test_pdf_renders_and_the_leak_scan_finds_nothing(locale, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert SCRIPT in re.sub(r"\s", "", text)  # markup in a name is printed as text
     assert ("风险管理月报" if locale == "zh_CN" else "Monthly risk report") in text
+    # the bank's circle C2: a customer guarantees a party that is not one, who is named as such
+    assert ("非本行客户" if locale == "zh_CN" else "not a customer") in html
 
 
 # ------------------------------------------------------------------------------------------- reconciliation
