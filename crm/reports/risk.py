@@ -20,10 +20,11 @@ What each section counts (every figure is recomputed in SQL by ``crm/reports/fig
   *new flags* are those raised now and not before.
 - **Trouble**: a customer whose worst days past due are above 0 or whose worst reported class is 次级 (3) or
   worse in ``customer_360``, or who has a new or rising overdue warning (EW01, EW02) in ``early_warnings``.
-- **Groups**: corporate groups (``party_groups``) with at least :data:`MIN_GROUP_CUSTOMERS` customers, a
-  member in scope and a member in trouble; their balance and share are the group's (bank-wide,
-  ``group_exposure``). **Circles**: every guarantee circle with a member in scope (they are few, and each is
-  a risk structure), those with a member in trouble first; the tile counts those.
+- **Groups**: corporate groups (``party_groups``) with at least :data:`MIN_GROUP_CUSTOMERS` customers and a
+  member in scope, those with a member in trouble first (the tile counts them), then by the group's balance
+  (bank-wide, ``group_exposure``, as its share). **Circles**: every guarantee circle with a member in scope
+  (they are few, and each is a risk structure), counted with its guaranteed amount (all, and those with a
+  member in trouble: the tile), listed as chains of names, those in trouble first.
 - **Bureau signals**: scope customers with EW08 (inquiry spike) or EW09 (new external debt).
 - **High-severity warnings**: scope customers with a warning of severity ``high``; every warning of theirs
   this month, as sentences.
@@ -277,8 +278,10 @@ def _ratios(fr: pd.DataFrame, who: Who, limit: int) -> dict[str, Any]:
 def _groups(
     members: pd.DataFrame, exposure: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, limit: int, names: int
 ) -> dict[str, Any]:
+    """Every group of :data:`MIN_GROUP_CUSTOMERS` or more customers with a member in scope, those with a member
+    in trouble first, then by the group's (bank-wide) balance; ``in_trouble`` counts the former."""
     if members.empty:
-        return {"rows": [], "total": 0}
+        return {"rows": [], "total": 0, "in_trouble": 0}
     g = members[_num(members["group_customers"]) >= MIN_GROUP_CUSTOMERS]
     g = g.assign(
         _in=g["node"].isin(ids),
@@ -293,14 +296,14 @@ def _groups(
         troubled_balance=("_bad_bal", "sum"),
         customers=("group_customers", "max"),
     )
-    hit = agg[agg["_in"] & (agg["troubled"] > 0)]
+    hit = agg[agg["_in"]]
     exp = exposure.drop_duplicates("group_id").set_index("group_id") if len(exposure) else pd.DataFrame()
     hit = hit.assign(
         balance=_num(exp["balance"].reindex(hit.index)) if len(exp) else float("nan"),
         share=_num(exp["share_of_total"].reindex(hit.index)) if len(exp) else float("nan"),
     )
-    top = hit.assign(_sort=hit["balance"].fillna(0.0)).reset_index()
-    top = top.sort_values(["_sort", "group_id"], ascending=[False, True], kind="stable").head(limit)
+    top = hit.assign(_calm=hit["troubled"] == 0, _sort=hit["balance"].fillna(0.0)).reset_index()
+    top = top.sort_values(["_calm", "_sort", "group_id"], ascending=[True, False, True], kind="stable").head(limit)
     rows = []
     for r in top.itertuples(index=False):
         part = g[g["group_id"] == r.group_id].sort_values(["_bal", "node"], ascending=[False, True])
@@ -320,7 +323,7 @@ def _groups(
                 "share": _f(r.share),
             }
         )
-    return {"rows": rows, "total": len(hit)}
+    return {"rows": rows, "total": len(hit), "in_trouble": int((hit["troubled"] > 0).sum())}
 
 
 def _circles(circles: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, limit: int, names: int) -> dict:
@@ -344,8 +347,12 @@ def _circles(circles: pd.DataFrame, ids: pd.Index, trouble: pd.Index, who: Who, 
             }
         )
     rows.sort(key=lambda r: (r["troubled"] == 0, -(r["amount"] or 0.0), r["circle_id"]))
-    in_trouble = sum(1 for r in rows if r["troubled"])
-    return {"rows": rows[:limit], "total": len(rows), "in_trouble": in_trouble}
+    bad = [r for r in rows if r["troubled"]]
+    summary = [
+        {"key": "all", "circles": len(rows), "amount": float(sum(r["amount"] or 0.0 for r in rows))},
+        {"key": "in_trouble", "circles": len(bad), "amount": float(sum(r["amount"] or 0.0 for r in bad))},
+    ]
+    return {"rows": rows[:limit], "total": len(rows), "in_trouble": len(bad), "summary": summary}
 
 
 def _warning_items(w: pd.DataFrame) -> list[dict[str, Any]]:
@@ -513,7 +520,7 @@ def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any
         "fc_better_balance": better["balance"],
         "fc_differences": five["total"],
         "ratio_customers": ratios["total"],
-        "groups_in_trouble": groups["total"],
+        "groups_in_trouble": groups["in_trouble"],
         "circles_in_trouble": circles["in_trouble"],
         "bureau_customers": bureau["total"],
         "high_customers": high["total"],
@@ -625,6 +632,10 @@ def prepare_risk(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) ->
                 "troubled_label": sep.join(_name(p, t) for p in g["troubled_names"]) or "—",
             }
             for g in context["groups"]["rows"]
+        ],
+        "circle_summary": [
+            {**c, "label": t("risk.circle.all") if c["key"] == "all" else t("risk.circle.in_trouble")}
+            for c in context["circles"]["summary"]
         ],
         "circle_rows": [
             {
