@@ -70,7 +70,10 @@ def test_warning_sentences_zh_and_en():
     )
     ew07 = {"period": "2023-12-31", "flags": ["interest_coverage", "negative_ocf"]}
     assert (
-        L.warning_sentence("EW07", ew07, FZ, ZH) == "2023年12月31日财务报表：利息保障倍数偏低、经营活动现金流连续为负"
+        L.warning_sentence("EW07", ew07, FZ, ZH) == "2023年12月31日财务报表显示利息保障倍数偏低、经营活动现金流连续为负"
+    )
+    assert L.warning_sentence("EW07", {"period": "2026-06", "flags": ["liquidity"]}, FZ, ZH) == (
+        "2026年6月财务报表显示流动比率低于 1 且下降"
     )
     ew10 = {"relation": "GUARANTOR", "related_ref": "1a2b3c4d", "days": 45, "five_class": "3"}
     assert L.warning_sentence("EW10", ew10, FZ, ZH) == "担保人（客户参考号 1a2b3c4d）逾期 45 天，五级分类为次级"
