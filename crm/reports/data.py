@@ -366,7 +366,9 @@ def branch_context(data: MonthData, branch_id: str, *, top: int = 30) -> dict[st
         if len(keys)
         else [],
         "key_accounts_total": len(keys),
-        "warnings": _records(watch.head(top), ["ref", "display_name", "manager_id", "rule_ids", "evidence"])
+        "warnings": _records(
+            watch.head(top), ["ref", "display_name", "manager_id", "severity", "rule_ids", "evidence", "details"]
+        )
         if len(watch)
         else [],
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
@@ -475,7 +477,7 @@ def watch_digest_context(
             w,
             [
                 c
-                for c in ("ref", "display_name", "severity", "rule_ids", "evidence", "loan_balance", "tier")
+                for c in ("ref", "display_name", "severity", "rule_ids", "evidence", "details", "loan_balance", "tier")
                 if c in w.columns
             ],
         )

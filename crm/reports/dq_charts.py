@@ -1,5 +1,6 @@
 """The ``prepare`` step of the monthly data-quality report (:mod:`crm.reports.dq` builds its context): the
-charts, drawn at render time because their labels depend on the locale. Registered in
+charts, drawn at render time because their labels depend on the locale, and the labels of the codes the
+context holds (extracts, rule families, rule descriptions, rejection reasons, zones: :func:`labels`). Registered in
 :data:`crm.reports.render.REPORTS`; called in the rendering worker. Light to import (no pandas, no
 SQLAlchemy, matplotlib only when a chart is drawn), as the rendering engine imports it.
 """
@@ -43,4 +44,61 @@ def prepare(ctx: Mapping[str, Any], fmt: Any, t: Any) -> dict[str, Any]:
         out["chart_quarantine"] = charts.bar_chart_h(
             [r["rule_id"] for r in by_rule], [r["rows"] for r in by_rule], title=t("dq.chart.quarantine")
         )
+    out.update(labels(ctx, fmt, t))
     return out
+
+
+def labels(ctx: Mapping[str, Any], fmt: Any, t: Any) -> dict[str, Any]:
+    """The context's sections with labels in the report's language beside the codes
+    (:mod:`crm.reports.dq_labels`): ``extract_label`` on every row naming an extract, ``reason_label`` on
+    rejected files, ``family_label`` and ``description_label`` on rule rows, ``zone_label`` on purges,
+    ``reason_labels`` of the purges, ``detail_label`` and ``recipient_label`` of undeliverable recipients. Returned as replacements
+    of ``files``, ``rules``, ``quarantine``, ``purges`` and ``undeliverable``."""
+    from crm.reports.dq_labels import (
+        extract_label,
+        labelled_rows,
+        purge_reason,
+        recipient_label,
+        undeliverable_detail,
+    )
+    from crm.reports.labels import code_label, codes_label
+
+    def with_extract(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [{**r, "extract_label": extract_label(r.get("extract"), t)} for r in rows]
+
+    files, rules, quarantine, purges = ctx["files"], ctx["rules"], ctx["quarantine"], ctx["purges"]
+    return {
+        "files": {
+            **files,
+            "exceptions": with_extract(files["exceptions"]),
+            "rejections": [
+                {**r, "reason_label": codes_label("reject_reason", r["reason"], t)}
+                for r in with_extract(files["rejections"])
+            ],
+        },
+        "rules": {
+            **rules,
+            "by_family": [{**r, "family_label": code_label("dq_family", r["family"], t)} for r in rules["by_family"]],
+            "worst": labelled_rows(rules["worst"], fmt, t),
+        },
+        "quarantine": {
+            **quarantine,
+            "by_rule": labelled_rows(quarantine["by_rule"], fmt, t),
+            "by_extract": with_extract(quarantine["by_extract"]),
+        },
+        "purges": {
+            **purges,
+            "by_extract": [
+                {**r, "zone_label": code_label("zone", r["zone"], t)} for r in with_extract(purges["by_extract"])
+            ],
+            "reason_labels": [purge_reason(r, fmt, t) for r in purges["reasons"]],
+        },
+        "undeliverable": [
+            {
+                **u,
+                "detail_label": undeliverable_detail(u.get("detail", ""), t),
+                "recipient_label": recipient_label(u.get("recipient_id", ""), t),
+            }
+            for u in ctx.get("undeliverable", [])
+        ],
+    }

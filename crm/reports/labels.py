@@ -153,12 +153,16 @@ def _args(args: Mapping[str, Any] | str | None) -> dict[str, Any]:
 
 
 def _period(value: Any, fmt: Any) -> str:
+    """A statement's report period: an ISO date as a long date, ``YYYY-MM`` as a month, else as it is."""
     if _missing(value) or value == "":
         return DASH
+    text = str(value)
     try:
-        return fmt.date(dt.date.fromisoformat(str(value)[:10]), "long")
+        if len(text) == 7:
+            return fmt.month(dt.date.fromisoformat(text + "-01"))
+        return fmt.date(dt.date.fromisoformat(text[:10]), "long")
     except ValueError:
-        return str(value)
+        return text
 
 
 def _field(spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate) -> str:

@@ -8,18 +8,35 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from crm.reports.labels import DASH, code_label, codes_label, evidence_text, rules_text
+
 SEVERITY_TONE = {"high": "bad", "medium": "warn", "low": "muted"}
-DIM_CODE_SETS = {"channel": "survey_channel", "product_family": "product_family"}
+DIM_CODE_SETS = {"channel": "survey_channel", "product_family": "product_family", "tier": "tier"}
+MISSING = (None, "nan", "None", "")
 
 
-def _code_label(code_set: str, value: Any, locale: str) -> str:
-    """``code 中文`` in zh_CN, the bare code in en (the code sets' labels are Chinese)."""
-    from crm.contract.codes import CODE_SETS
+def _configured_label(code_set: str, code: Any, configured: Any, locale: str, t: Callable[..., str]) -> str:
+    """A label the pipeline's configuration gives in Chinese (drivers, complaint themes): as configured in
+    zh_CN, the catalogue's ``code.<set>.<code>`` in en (the configured one when there is none)."""
+    if locale == "zh_CN" and configured not in MISSING:
+        return str(configured)
+    label = code_label(code_set, code, t)
+    return str(configured) if (label == str(code) and configured not in MISSING) else label
 
-    if value is None:
-        return "—"
-    label = CODE_SETS.get(code_set, {}).get(str(value))
-    return f"{value} {label}" if (label and locale == "zh_CN") else str(value)
+
+def warning_rows(rows: list[Mapping[str, Any]], fmt: Any, t: Callable[..., str]) -> list[dict[str, Any]]:
+    """Watch-list rows with ``rules_label`` (the rules' names) and ``evidence_label`` (the evidence as
+    sentences in the reader's language, from ``details``; a row written before ``details`` existed shows its
+    English ``evidence`` in en and "—" in zh_CN) beside the codes."""
+    out = []
+    for r in rows:
+        details = r.get("details")
+        if details not in MISSING:
+            evidence = evidence_text(details, fmt, t)
+        else:
+            evidence = (r.get("evidence") or DASH) if fmt.locale == "en" else DASH
+        out.append({**r, "rules_label": rules_text(r.get("rule_ids"), t), "evidence_label": evidence})
+    return out
 
 
 def _bar(items: list[Mapping[str, Any]], label: Callable[[str], str], title: str) -> str:
@@ -46,16 +63,17 @@ def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) 
     managers = [
         {**m, "manager_label": f"{m.get('manager_name') or '—'} ({m['manager_id']})"} for m in context["managers"]
     ]
-    keys = [{**k, "tier_label": t(f"tier.{k['tier']}")} for k in context["key_accounts"]]
+    keys = [{**k, "tier_label": code_label("tier", k.get("tier"), t)} for k in context["key_accounts"]]
     return {
         "managers": managers,
         "key_accounts": keys,
-        "tier_chart": _bar(context["tiers"], lambda k: t(f"tier.{k}"), t("ka.chart.tiers")),
+        "warnings": warning_rows(context["warnings"], fmt, t),
+        "tier_chart": _bar(context["tiers"], lambda k: code_label("tier", k, t), t("ka.chart.tiers")),
     }
 
 
 def prepare_watch_digest(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
-    return {"rows_list": _with_severity(context["rows_list"], t)}
+    return {"rows_list": warning_rows(_with_severity(context["rows_list"], t), fmt, t)}
 
 
 def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
@@ -68,12 +86,12 @@ def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
         out = []
         for r in rows:
             v = r["value"]
-            if dim == "tier":
-                label = t(f"tier.{v}") if v not in (None, "nan", "None") else t("sat.no_tier")
+            if dim == "tier" and v in MISSING:
+                label = t("sat.no_tier")
             elif dim == "branch_id":
                 label = f"{branch_names.get(v, v)}"
             else:
-                label = _code_label(DIM_CODE_SETS.get(dim, ""), None if v in ("nan", "None") else v, locale)
+                label = code_label(DIM_CODE_SETS.get(dim, dim), None if v in MISSING else v, t)
             out.append(
                 {
                     **r,
@@ -102,6 +120,30 @@ def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
             band_label=t("sat.ci"),
         )
     verbatims = [
-        {**v, "channel": _code_label("survey_channel", v.get("channel"), locale)} for v in context["verbatims"]
+        {
+            **v,
+            "channel": code_label("survey_channel", v.get("channel"), t),
+            "themes": codes_label("complaint_theme", v.get("themes"), t),
+        }
+        for v in context["verbatims"]
     ]
-    return {"dimensions": dims, "csat_chart": csat_chart, "nps_chart": nps_chart, "verbatims": verbatims}
+    drivers = [
+        {**d, "label": _configured_label("driver", d.get("attribute"), d.get("label"), locale, t)}
+        for d in context["drivers"]
+    ]
+    themes = [
+        {**h, "label": _configured_label("complaint_theme", h.get("theme"), h.get("label"), locale, t)}
+        for h in context["themes"]
+    ]
+    sla = [{**s, "priority": code_label("priority", s.get("priority"), t)} for s in context["sla"]]
+    sla_link = [{**s, "measure": code_label("sla_measure", s.get("measure"), t)} for s in context["sla_link"]]
+    return {
+        "dimensions": dims,
+        "csat_chart": csat_chart,
+        "nps_chart": nps_chart,
+        "verbatims": verbatims,
+        "drivers": drivers,
+        "themes": themes,
+        "sla": sla,
+        "sla_link": sla_link,
+    }

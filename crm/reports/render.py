@@ -36,6 +36,7 @@ from markupsafe import Markup
 from crm.reports import dq_charts, portfolio, risk
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
+from crm.reports.labels import code_label, codes_label
 from crm.reports.settings import tone
 from crm.text import clean
 
@@ -43,7 +44,20 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports" / "templates"
 STYLESHEET = "report.css"
 NUMERIC_KINDS = frozenset({"number", "percent", "amount", "money", "filesize"})
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-RESERVED = frozenset({"t", "fmt", "locale", "html_lang", "report_name", "stylesheet", "NUMERIC_KINDS", "tone"})
+RESERVED = frozenset(
+    {
+        "t",
+        "fmt",
+        "locale",
+        "html_lang",
+        "report_name",
+        "stylesheet",
+        "NUMERIC_KINDS",
+        "tone",
+        "code_label",
+        "codes_label",
+    }
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -102,7 +116,8 @@ def _finalize(value: Any) -> Any:
 @cache
 def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """The Jinja2 environment of a locale (one per process and locale): autoescape on, strict undefined,
-    the Formatter's filters, and the globals ``t``, ``fmt``, ``locale``, ``html_lang``, ``stylesheet``."""
+    the Formatter's filters, and the globals ``t``, ``fmt``, ``locale``, ``html_lang``, ``stylesheet``,
+    ``code_label(set, code)`` and ``codes_label(set, codes)`` (:mod:`crm.reports.labels` in the locale)."""
     check_locale(locale)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
@@ -114,9 +129,12 @@ def environment(locale: str = DEFAULT_LOCALE, templates_dir: Path = TEMPLATES_DI
         finalize=_finalize,
     )
     fmt = Formatter(locale)
+    t = translator(locale)
     env.filters.update(fmt.filters())
     env.globals.update(
-        t=translator(locale),
+        t=t,
+        code_label=lambda code_set, code: code_label(code_set, code, t),
+        codes_label=lambda code_set, codes: codes_label(code_set, codes, t),
         fmt=fmt,
         locale=locale,
         html_lang=HTML_LANG[locale],

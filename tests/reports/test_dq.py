@@ -320,7 +320,8 @@ def test_html_figures_zh(ctx):
     for rate in ("97.50%", "98.75%", "99.38%"):
         assert f'<td class="num">{rate}</td>' in html
     assert re.search(r'customers\.mobile\.format</td><td class="num">4</td>', html)
-    assert "control_total" in html and "CUST_INDV_20261002_002.dat" in html
+    assert "控制总数不符" in html and "CUST_INDV_20261002_002.dat" in html  # the rejection reason, in Chinese
+    assert "control_total" not in html and ">format<" not in html  # no reason code, no rule family name
     assert "1.5 MB" in html and "2026.11-1" in html and "k1, k2" in html
     assert html.count("<svg") == 3 and "2026年11月2日 08:30" in html
 

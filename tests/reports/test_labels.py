@@ -70,7 +70,10 @@ def test_warning_sentences_zh_and_en():
     )
     ew07 = {"period": "2023-12-31", "flags": ["interest_coverage", "negative_ocf"]}
     assert (
-        L.warning_sentence("EW07", ew07, FZ, ZH) == "2023年12月31日财务报表：利息保障倍数偏低、经营活动现金流连续为负"
+        L.warning_sentence("EW07", ew07, FZ, ZH) == "2023年12月31日财务报表显示利息保障倍数偏低、经营活动现金流连续为负"
+    )
+    assert L.warning_sentence("EW07", {"period": "2026-06", "flags": ["liquidity"]}, FZ, ZH) == (
+        "2026年6月财务报表显示流动比率低于 1 且下降"
     )
     ew10 = {"relation": "GUARANTOR", "related_ref": "1a2b3c4d", "days": 45, "five_class": "3"}
     assert L.warning_sentence("EW10", ew10, FZ, ZH) == "担保人（客户参考号 1a2b3c4d）逾期 45 天，五级分类为次级"
@@ -121,3 +124,33 @@ def test_account_labels():
         "tier_label": "重点客户",
         "five_class_label": "关注",
     }
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_data_quality_rule_has_a_description_in_the_readers_language(locale):
+    """Built from the rule's kind, parameters and the contract's column titles; in zh_CN without a program
+    word (tests/reports/language.py)."""
+    from crm.quality.rules import build_rules
+    from crm.reports.dq_labels import rule_description
+    from tests.reports.language import identifier_words
+
+    t, fmt = translator(locale), Formatter(locale)
+    words = {}
+    for rule in build_rules():
+        text = rule_description(rule.id, fmt, t)
+        assert text and text != "—" and "{" not in text, rule.id
+        if locale == "zh_CN" and identifier_words(f"<p>{text}</p>"):
+            words[rule.id] = identifier_words(f"<p>{text}</p>")
+    assert not words
+    if locale == "zh_CN":
+        assert (
+            rule_description("loans.consistency.balance_within_contract", fmt, t) == "贷款余额(元)不得超过合同金额(元)"
+        )
+        assert rule_description("customers.consistency.gender_matches_id", fmt, t).startswith(
+            "证件类型为居民身份证时，性别须与"
+        )
+        assert rule_description("gone.rule.id", fmt, t, "English text", "format") == (
+            "格式与校验位（当前规则集中已无此规则，见规则编号）"
+        )
+    else:
+        assert rule_description("gone.rule.id", fmt, t, "English text", "format") == "English text"

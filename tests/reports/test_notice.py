@@ -160,8 +160,12 @@ NOTICE = [
     },
 ]
 WORDS = {
-    "zh_CN": ["数据不完整提示", "隔离记录超过阈值", "文件被整体拒收（control_total），尚未重报"],
-    "en": ["Incomplete data", "quarantined rows over the threshold", "file rejected (control_total), not restated"],
+    "zh_CN": ["数据不完整提示", "隔离记录超过阈值", "文件被整体拒收（控制总数不符），尚未重报"],
+    "en": [
+        "Incomplete data",
+        "quarantined rows over the threshold",
+        "file rejected (control totals disagree), not restated",
+    ],
 }
 
 
@@ -213,10 +217,10 @@ def test_every_report_kind_shows_the_notice_first_on_its_cover(empty_dq_context,
         assert cover.index('class="incomplete-notice"') < cover.index('class="brand"'), kind  # first thing
         for w in WORDS[locale]:
             assert w in cover, (kind, w)
-        assert f"员工信息（staff）· {fmt.date(D[31])}" in cover or f"员工信息 (staff) · {fmt.date(D[31])}" in cover, (
-            kind
-        )
-        assert BY_NAME["loans"].title in cover and fmt.date(D[30]) in cover, kind
+        staff = {"zh_CN": f"员工信息（staff）· {fmt.date(D[31])}", "en": f"Staff (staff) · {fmt.date(D[31])}"}[locale]
+        assert staff in cover, kind
+        loans = {"zh_CN": BY_NAME["loans"].title, "en": "Loans (loans)"}[locale]
+        assert loans in cover and fmt.date(D[30]) in cover, kind
         clean = render_html(template, {**ctx, "generated_at": GENERATED, "incomplete": []}, locale)
         assert 'class="incomplete-notice"' not in clean and WORDS[locale][0] not in _cover(clean), kind
 

@@ -251,7 +251,9 @@ def test_reason_parts_and_periods():
             "zh_CN",
             [
                 "无法送达的报告",
-                "员工信息记录被隔离：staff.email.email_format",
+                "员工信息记录被隔离：规则 staff.email.email_format（员工文件 ",
+                "第 8 行）",
+                "员工文件第 12 行",
                 "员工号不可用，未生成报告",
                 "无电子邮箱地址",
                 "电子邮箱地址无效",
@@ -313,7 +315,8 @@ def test_the_auditors_report_lists_undeliverable_recipients(warehouse, tmp_path,
     section = html[html.index('id="undeliverable"') : html.index('id="control-totals"')]
     for w in words:
         assert w in section, w
-    assert "S8" in section and "row-12" in section and "2026-09" not in section and "S6" not in section
+    row = {"zh_CN": "员工文件第 12 行", "en": "staff file row 12"}[locale]  # an unusable id: its row
+    assert "S8" in section and row in section and "2026-09" not in section and "S6" not in section
 
 
 def test_a_reader_whose_role_or_status_failed_a_rule_or_whose_id_is_duplicated_is_not_dropped(tmp_path):
