@@ -219,7 +219,8 @@ def urgency_order(keys: pd.DataFrame, warnings: pd.DataFrame) -> pd.DataFrame:
         _fc=pd.to_numeric(keys["worst_five_class"], errors="coerce").fillna(0),
         _vs=pd.to_numeric(keys["value_score"], errors="coerce").fillna(-np.inf),
     )
-    out["top_severity"] = out["_rank"].map(dict(enumerate(SEVERITY_ORDER)))
+    top = out["_rank"].map(dict(enumerate(SEVERITY_ORDER))).astype(object)
+    out["top_severity"] = top.where(top.notna(), None)
     out = out.sort_values(
         ["_rank", "_od", "_fc", "_vs", "customer_id"], ascending=[True, False, False, False, True], kind="stable"
     )

@@ -71,13 +71,12 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
         lines = [
             {
                 "severity": w["severity"],
-                "rule_label": t(f"rule.{w['rule_id']}"),
+                "rule_label": labels.rule_label(w["rule_id"], t),
                 "sentence": labels.warning_sentence(w["rule_id"], w.get("evidence_args"), fmt, t),
             }
             for w in a["warnings"]
         ]
-        leads = [{**lead, "product_label": labels.code_label("product", lead.get("product"), t)} for lead in a["leads"]]
-        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines, "leads": leads})
+        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines})
     rows = [
         {
             **r,
@@ -89,7 +88,11 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
         for r in context["account_rows"]
     ]
     watch = [
-        {**w, "severity_label": _severity_label(w["severity"], t), "lines": labels.warning_sentences(w.get("details"), fmt, t)}
+        {
+            **w,
+            "severity_label": _severity_label(w["severity"], t),
+            "lines": labels.warning_sentences(w.get("details"), fmt, t),
+        }
         for w in context["watch"]
     ]
     return {
