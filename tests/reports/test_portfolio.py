@@ -244,7 +244,7 @@ def test_key_account_html_summary_table_cards_and_figures():
 
     ctx = key_account_context(_data(), "S1") | {"generated_at": dt.datetime(2026, 11, 1, 10)}
     html = render_html("key_account", ctx, "zh_CN")
-    assert '<table class="sortable">' in html and html.count('class="account-card"') == 2
+    assert '<table class="sortable fixed">' in html and html.count('class="account-card"') == 2
     assert "break-before: page" not in html.split("account-card")[1]  # cards share pages
     # every tile names its figure; the summary table's numbers name theirs, per row
     assert len(re.findall(r'<div class="value"><span class="fig" data-figure="ka\.', html)) == 8
