@@ -14,6 +14,7 @@ restricted raw zone (:func:`crm.reports.recipients.address_book`).
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,7 +177,15 @@ def _trends(history: pd.DataFrame, customer_ids: pd.Series) -> dict[str, list[di
     return out
 
 
-def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
+def _isna(value: Any) -> bool:
+    """A missing scalar (None, NaN, NaT, pd.NA); a list or other container is never missing."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def sparkline(values: list[float], width: int = 160, height: int = 36, title: str = "") -> str:
     """A small inline SVG polyline of ``values`` (no axes; the figures are printed beside it). Cheap and
     deterministic: hundreds of them render without a plotting library."""
     vals = [v for v in values if v is not None and np.isfinite(v)]
@@ -189,7 +198,7 @@ def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
     last = pts.split(" ")[-1].split(",")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img"><title>trend</title>'
+        f'viewBox="0 0 {width} {height}" role="img"><title>{html.escape(title)}</title>'
         f'<polyline fill="none" stroke="#1f4e79" stroke-width="1.6" points="{pts}"/>'
         f'<circle cx="{last[0]}" cy="{last[1]}" r="2.4" fill="#1f4e79"/></svg>'
     )
@@ -286,7 +295,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         s = by_customer["s"].get(cid, empty)
         p = by_customer["p"].get(cid, empty)
         lead = lead_by_anchor.get(cid, empty)
-        row = r._asdict()
+        row = {k: (None if _isna(v) else v) for k, v in r._asdict().items()}
         revisit = _records(p, ["last_visit", "due_date", "days_overdue", "status"])[0] if len(p) else None
         revisit_status[cid] = revisit["status"] if revisit else None
         if len(w):
@@ -334,7 +343,6 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                     "reasons": [row.get(f"reason_{i}") for i in range(1, 5) if row.get(f"reason_{i}")],
                 },
                 "trend": trend,
-                "spark": sparkline([t["score"] for t in trend]),
                 "value": {c: row.get(c) for c in COMPONENTS} | {"value_score": row.get("value_score")},
                 "top_severity": row.get("top_severity"),
                 "warnings": _records(w, ["rule_id", "severity", "evidence_args"]) if len(w) else [],

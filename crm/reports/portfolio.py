@@ -82,6 +82,7 @@ def _account_labels(account: Mapping[str, Any], fmt: Any, t: Callable[..., str])
 
 def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
     from crm.reports import labels
+    from crm.reports.data import sparkline
 
     accounts = []
     for a in context["accounts"]:
@@ -93,7 +94,8 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
             }
             for w in a["warnings"]
         ]
-        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines})
+        spark = sparkline([p["score"] for p in a["trend"]], title=t("ka.trend", months=len(a["trend"])))
+        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines, "spark": spark})
     rows = [
         {
             **r,
