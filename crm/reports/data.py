@@ -26,7 +26,16 @@ TIER_ORDER = ["strategic", "key", "growth", "standard", "watch"]
 SEVERITY_ORDER = ["high", "medium", "low"]
 GRADE_ORDER = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3", "D"]
 COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]
-MONTHS_OF_TREND = 12
+
+
+def _limit(name: str) -> int:
+    """A row limit of the reports (crm/reports/config.toml [limits])."""
+    from crm.reports.settings import settings
+
+    return int(settings()["limits"][name])
+
+
+MONTHS_OF_TREND = _limit("trend_months")
 
 
 @dataclass
@@ -368,7 +377,9 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         "customers": len(mine),
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "grades": _counts(mine["grade"].dropna(), GRADE_ORDER) if len(mine) else [],
-        "watch": _records(watch.head(30), ["ref", "display_name", "severity", "rule_ids", "details"])
+        "watch": _records(
+            watch.head(_limit("key_account_watch_rows")), ["ref", "display_name", "severity", "rule_ids", "details"]
+        )
         if len(watch)
         else [],
         "watch_total": len(watch),
@@ -386,9 +397,11 @@ def _staff_name(data: MonthData, staff_id: str) -> str | None:
     return str(hit.iloc[0]) if len(hit) else None
 
 
-def branch_context(data: MonthData, branch_id: str, *, top: int = 30) -> dict[str, Any]:
+def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -> dict[str, Any]:
     """The monthly branch report of one branch head: the branch's managers side by side, key accounts,
-    warnings and the non-performing share of the branch only."""
+    warnings and the non-performing share of the branch only; ``top`` rows of each list (default: the
+    ``branch_rows`` limit of crm/reports/config.toml)."""
+    top = _limit("branch_rows") if top is None else top
     cards = data["manager_scorecards"]
     cards = cards[cards["branch_id"] == branch_id].sort_values("manager_id") if len(cards) else cards
     customers = _customers(data)
@@ -522,7 +535,9 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
         else [],
         "sla": _records(data["service_sla"]),
         "sla_link": _records(data["sla_vs_satisfaction"]),
-        "verbatims": _records(verb.head(20), ["channel", "product_family", "csat", "nps", "comment", "themes"])
+        "verbatims": _records(
+            verb.head(_limit("verbatims")), ["channel", "product_family", "csat", "nps", "comment", "themes"]
+        )
         if len(verb)
         else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,
