@@ -14,6 +14,7 @@ restricted raw zone (:func:`crm.reports.recipients.address_book`).
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,16 @@ TIER_ORDER = ["strategic", "key", "growth", "standard", "watch"]
 SEVERITY_ORDER = ["high", "medium", "low"]
 GRADE_ORDER = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3", "D"]
 COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]
-MONTHS_OF_TREND = 12
+
+
+def _limit(name: str) -> int:
+    """A row limit of the reports (crm/reports/config.toml [limits])."""
+    from crm.reports.settings import settings
+
+    return int(settings()["limits"][name])
+
+
+MONTHS_OF_TREND = _limit("trend_months")
 
 
 @dataclass
@@ -176,7 +186,15 @@ def _trends(history: pd.DataFrame, customer_ids: pd.Series) -> dict[str, list[di
     return out
 
 
-def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
+def _isna(value: Any) -> bool:
+    """A missing scalar (None, NaN, NaT, pd.NA); a list or other container is never missing."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def sparkline(values: list[float], width: int = 160, height: int = 36, title: str = "") -> str:
     """A small inline SVG polyline of ``values`` (no axes; the figures are printed beside it). Cheap and
     deterministic: hundreds of them render without a plotting library."""
     vals = [v for v in values if v is not None and np.isfinite(v)]
@@ -189,29 +207,77 @@ def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
     last = pts.split(" ")[-1].split(",")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img"><title>trend</title>'
+        f'viewBox="0 0 {width} {height}" role="img"><title>{html.escape(title)}</title>'
         f'<polyline fill="none" stroke="#1f4e79" stroke-width="1.6" points="{pts}"/>'
         f'<circle cx="{last[0]}" cy="{last[1]}" r="2.4" fill="#1f4e79"/></svg>'
     )
 
 
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}  # high 0 .. low 2; none: len(SEVERITY_ORDER)
+
+
+def urgency_order(keys: pd.DataFrame, warnings: pd.DataFrame) -> pd.DataFrame:
+    """``keys`` (key accounts with customer_id, max_overdue_days, worst_five_class, value_score) with
+    ``warnings`` (count of this month's early warnings), ``top_severity`` (the most severe, None without one) and
+    sorted most urgent first: the most severe warning, then the worst days past due, the worst five-category
+    class, the value score (largest first) and the customer token (a stable order)."""
+    if keys.empty:
+        return keys.assign(warnings=pd.Series(dtype="int64"), top_severity=pd.Series(dtype=object))
+    none = len(SEVERITY_ORDER)
+    if len(warnings):
+        w = warnings.assign(_r=warnings["severity"].map(SEVERITY_RANK).fillna(none))
+        g = w.groupby("customer_id")
+        count, rank = g.size(), g["_r"].min()
+    else:
+        count = rank = pd.Series(dtype="float64")
+    out = keys.assign(
+        warnings=keys["customer_id"].map(count).fillna(0).astype("int64"),
+        _rank=keys["customer_id"].map(rank).fillna(none),
+        _od=pd.to_numeric(keys["max_overdue_days"], errors="coerce").fillna(0),
+        _fc=pd.to_numeric(keys["worst_five_class"], errors="coerce").fillna(0),
+        _vs=pd.to_numeric(keys["value_score"], errors="coerce").fillna(-np.inf),
+    )
+    top = out["_rank"].map(dict(enumerate(SEVERITY_ORDER))).astype(object)
+    out["top_severity"] = top.where(top.notna(), None)
+    out = out.sort_values(
+        ["_rank", "_od", "_fc", "_vs", "customer_id"], ascending=[True, False, False, False, True], kind="stable"
+    )
+    return out.drop(columns=["_rank", "_od", "_fc", "_vs"])
+
+
+ACCOUNT_ROW_COLUMNS = [
+    "ref",
+    "display_name",
+    "tier",
+    "grade",
+    "score",
+    "loan_balance",
+    "deposit_balance",
+    "contribution",
+    "max_overdue_days",
+    "worst_five_class",
+    "warnings",
+    "top_severity",
+    "revisit_status",
+]
+
+
 def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int | None = None) -> dict[str, Any]:
-    """The monthly key-account report of one relationship manager: their portfolio only."""
+    """The monthly key-account report of one relationship manager: their portfolio only. Key accounts come
+    most urgent first (:func:`urgency_order`), once as a one-line-each summary (``account_rows``) and once as a
+    card each (``accounts``)."""
     customers = _customers(data)
     mine = customers[customers["manager_id"] == manager_id] if len(customers) else customers
     card = data["manager_scorecards"]
     card = card[card["manager_id"] == manager_id] if len(card) else card
-    keys = (
-        mine[mine["key_account"].astype(bool)].sort_values(["value_score", "customer_id"], ascending=[False, True])
-        if len(mine)
-        else mine
-    )
-    if max_accounts is not None:
-        keys = keys.head(max_accounts)
     warnings = data["early_warnings"]
     warnings = (
         warnings[warnings["customer_id"].isin(mine["customer_id"])] if len(warnings) and len(mine) else pd.DataFrame()
     )
+    keys = mine[mine["key_account"].astype(bool)] if len(mine) else mine
+    keys = urgency_order(keys, warnings)
+    if max_accounts is not None:
+        keys = keys.head(max_accounts)
     sugg = data["cross_sell_suggestions"]
     sugg = sugg[sugg["customer_id"].isin(keys["customer_id"])] if len(sugg) and len(keys) else pd.DataFrame()
     plan = data["revisit_plan"]
@@ -224,14 +290,25 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     leads = leads[leads["anchor_manager_id"] == manager_id] if len(leads) else pd.DataFrame()
     accounts = []
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
+    by_customer = {
+        name: dict(tuple(frame.groupby("customer_id", sort=False))) if len(frame) else {}
+        for name, frame in (("w", warnings), ("s", sugg), ("p", plan))
+    }
+    lead_by_anchor = dict(tuple(leads.groupby("anchor_id", sort=False))) if len(leads) else {}
+    empty = pd.DataFrame()
+    revisit_status = {}
     for r in keys.itertuples(index=False):
         cid = r.customer_id
         trend = trends.get(cid, [])
-        w = warnings[warnings["customer_id"] == cid] if len(warnings) else pd.DataFrame()
-        s = sugg[sugg["customer_id"] == cid] if len(sugg) else pd.DataFrame()
-        p = plan[plan["customer_id"] == cid] if len(plan) else pd.DataFrame()
-        lead = leads[leads["anchor_id"] == cid] if len(leads) else pd.DataFrame()
-        row = r._asdict()
+        w = by_customer["w"].get(cid, empty)
+        s = by_customer["s"].get(cid, empty)
+        p = by_customer["p"].get(cid, empty)
+        lead = lead_by_anchor.get(cid, empty)
+        row = {k: (None if _isna(v) else v) for k, v in r._asdict().items()}
+        revisit = _records(p, ["last_visit", "due_date", "days_overdue", "status"])[0] if len(p) else None
+        revisit_status[cid] = revisit["status"] if revisit else None
+        if len(w):
+            w = w.assign(_r=w["severity"].map(SEVERITY_RANK)).sort_values(["_r", "rule_id"])
         accounts.append(
             {
                 "profile": {
@@ -275,30 +352,38 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                     "reasons": [row.get(f"reason_{i}") for i in range(1, 5) if row.get(f"reason_{i}")],
                 },
                 "trend": trend,
-                "spark": sparkline([t["score"] for t in trend]),
                 "value": {c: row.get(c) for c in COMPONENTS} | {"value_score": row.get("value_score")},
-                "warnings": _records(w, ["rule_id", "severity", "evidence"]) if len(w) else [],
-                "suggestions": _records(s, ["rank", "product_family", "score", "because"]) if len(s) else [],
+                "top_severity": row.get("top_severity"),
+                "warnings": _records(w, ["rule_id", "severity", "evidence_args"]) if len(w) else [],
+                "suggestions": _records(s.sort_values("rank"), ["rank", "product_family", "score", "because"])
+                if len(s)
+                else [],
                 "leads": _records(
                     lead.assign(ref=_ref(lead["counterparty_id"])), ["ref", "role", "amount", "product", "holds_scf"]
                 )
                 if len(lead)
                 else [],
-                "revisit": _records(p, ["last_visit", "due_date", "days_overdue", "status"])[0] if len(p) else None,
+                "revisit": revisit,
             }
         )
+    rows = keys.assign(revisit_status=keys["customer_id"].map(revisit_status)) if len(keys) else keys
     summary = _records(card)[0] if len(card) else {}
     return {
         "month_end": data.month_end,
         "manager_id": manager_id,
         "manager_name": _staff_name(data, manager_id),
+        "figure_params": {"month_end": data.month_end.isoformat(), "manager_id": manager_id},
         "summary": summary,
         "customers": len(mine),
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "grades": _counts(mine["grade"].dropna(), GRADE_ORDER) if len(mine) else [],
-        "watch": _records(watch.head(30), ["ref", "display_name", "severity", "rule_ids", "evidence"])
+        "watch": _records(
+            watch.head(_limit("key_account_watch_rows")), ["ref", "display_name", "severity", "rule_ids", "details"]
+        )
         if len(watch)
         else [],
+        "watch_total": len(watch),
+        "account_rows": _records(rows, ACCOUNT_ROW_COLUMNS) if len(rows) else [],
         "accounts": accounts,
         "rows": len(mine),
     }
@@ -312,9 +397,11 @@ def _staff_name(data: MonthData, staff_id: str) -> str | None:
     return str(hit.iloc[0]) if len(hit) else None
 
 
-def branch_context(data: MonthData, branch_id: str, *, top: int = 30) -> dict[str, Any]:
+def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -> dict[str, Any]:
     """The monthly branch report of one branch head: the branch's managers side by side, key accounts,
-    warnings and the non-performing share of the branch only."""
+    warnings and the non-performing share of the branch only; ``top`` rows of each list (default: the
+    ``branch_rows`` limit of crm/reports/config.toml)."""
+    top = _limit("branch_rows") if top is None else top
     cards = data["manager_scorecards"]
     cards = cards[cards["branch_id"] == branch_id].sort_values("manager_id") if len(cards) else cards
     customers = _customers(data)
@@ -448,7 +535,9 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
         else [],
         "sla": _records(data["service_sla"]),
         "sla_link": _records(data["sla_vs_satisfaction"]),
-        "verbatims": _records(verb.head(20), ["channel", "product_family", "csat", "nps", "comment", "themes"])
+        "verbatims": _records(
+            verb.head(_limit("verbatims")), ["channel", "product_family", "csat", "nps", "comment", "themes"]
+        )
         if len(verb)
         else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,

@@ -8,7 +8,8 @@ Each key holds both languages side by side, so a label missing in one language i
     "dq.title" = { zh_CN = "数据质量月报", en = "Monthly data-quality report" }
 
 Templates call ``t("dq.title")``; ``{name}`` placeholders are filled from keyword arguments
-(``t("dq.kpi.leak_scan_sub", files=3)``). There is no fallback between languages: a key that is not in the
+(``t("dq.kpi.leak_scan_sub", files=3)``). When a field is markup (``Markup``, e.g. a figure's ``<span>``), the
+result is markup with every other field escaped, so a figure can sit inside a sentence. There is no fallback between languages: a key that is not in the
 catalogue raises :class:`MissingMessage` at render time, and loading fails if any entry lacks a language.
 """
 
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from crm.reports.fmt import LOCALES, check_locale
 
@@ -71,6 +74,9 @@ def translator(locale: str) -> Callable[..., str]:
             text = messages[key][locale]
         except KeyError:
             raise MissingMessage(f"no label {key!r} in {CATALOGUE_GLOB}") from None
+        if any(isinstance(v, Markup) for v in fields.values()):
+            # a field that is markup (a figure's span): the label is trusted text, the other fields are escaped
+            return Markup(text).format(**fields)
         return text.format(**fields) if fields else text
 
     return t

@@ -51,11 +51,76 @@ def _with_severity(rows: list[dict[str, Any]], t: Callable[..., str]) -> list[di
     return [{**r, "severity_label": t(f"severity.{r['severity']}")} for r in rows]
 
 
+def _severity_label(severity: Any, t: Callable[..., str]) -> str:
+    return t(f"severity.{severity}") if severity in SEVERITY_TONE else t("ka.urgency.none")
+
+
+def _account_labels(account: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
+    """The reader's words for one key-account card: segment (value segment, industry, size or age band),
+    stage, tier, product families, five-category class, reason codes, and each warning as a sentence."""
+    from crm.reports import labels
+
+    p, e = account["profile"], account["exposure"]
+    segment = [t(f"segment.{p['value_segment']}") if p.get("value_segment") else "—"]
+    if p.get("industry"):
+        segment.append(labels.code_label("industry", p["industry"], t))
+    if p.get("enterprise_size"):
+        segment.append(labels.code_label("enterprise_size", p["enterprise_size"], t))
+    if p.get("age_band"):
+        segment.append(t("ka.age_band", band=p["age_band"]))
+    return {
+        "segment": " · ".join(segment),
+        "stage": t(f"stage.{p.get('lifecycle_stage') or 'unknown'}"),
+        "tier": t(f"tier.{p['tier']}") if p.get("tier") else "—",
+        "families": labels.codes_label("product_family", p.get("product_families"), t),
+        "five_class": labels.code_label("five_class", e.get("worst_five_class"), t),
+        "reasons": ("、" if fmt.locale == "zh_CN" else ", ").join(
+            labels.reason_label(r, t) for r in account["score"]["reasons"]
+        ),
+    }
+
+
 def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
+    from crm.reports import labels
+    from crm.reports.data import sparkline
+
+    accounts = []
+    for a in context["accounts"]:
+        lines = [
+            {
+                "severity": w["severity"],
+                "rule_label": labels.rule_label(w["rule_id"], t),
+                "sentence": labels.warning_sentence(w["rule_id"], w.get("evidence_args"), fmt, t),
+            }
+            for w in a["warnings"]
+        ]
+        spark = sparkline([p["score"] for p in a["trend"]], title=t("ka.trend", months=len(a["trend"])))
+        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines, "spark": spark})
+    rows = [
+        {
+            **r,
+            "urgency_label": _severity_label(r.get("top_severity"), t),
+            "tier_label": t(f"tier.{r['tier']}") if r.get("tier") else "—",
+            "five_class_label": labels.code_label("five_class", r.get("worst_five_class"), t),
+            "revisit_label": t(f"revisit.{r['revisit_status']}") if r.get("revisit_status") else "—",
+        }
+        for r in context["account_rows"]
+    ]
+    watch = [
+        {
+            **w,
+            "severity_label": _severity_label(w["severity"], t),
+            "lines": labels.warning_sentences(w.get("details"), fmt, t),
+        }
+        for w in context["watch"]
+    ]
     return {
         "tier_chart": _bar(context["tiers"], lambda k: t(f"tier.{k}"), t("ka.chart.tiers")),
         "grade_chart": _bar(context["grades"], str, t("ka.chart.grades")),
-        "watch_rows": _with_severity(context["watch"], t),
+        "watch_rows": watch,
+        "account_rows": rows,
+        "accounts": accounts,
+        "tone_of_severity": SEVERITY_TONE,
     }
 
 

@@ -45,7 +45,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.reports.data import MonthData, _read, _ref
+from crm.reports.data import MonthData, _limit, _read, _ref
 
 # the risk marts and the columns that order their rows: rows come back from the warehouse in no set order,
 # and a sum over them must not depend on it (a figure's unrounded value is in the HTML, the same bytes on
@@ -85,12 +85,6 @@ def load_risk_month(
     if branches is not None:
         data.frames["branches"] = branches
     return data
-
-
-def _settings() -> dict[str, int]:
-    from crm.reports.settings import settings
-
-    return {"rows": 10, "obligors": 10, "names": 3} | dict(settings().get("risk", {}))
 
 
 def _num(series: pd.Series) -> pd.Series:
@@ -494,8 +488,7 @@ def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any
     """The risk report of one branch (``branch_id``; None: the bank): every section (see the module
     docstring), the tiles' totals, ``figure_params`` (the scope the figures' queries take) and ``rows`` (the
     customers in scope: 0 is an empty report, not rendered)."""
-    cfg = _settings()
-    limit, names = int(cfg["rows"]), int(cfg["names"])
+    limit, names = _limit("risk_rows"), _limit("risk_names")
     c360 = data["customer_360"]
     scope = in_scope(c360, branch_id)
     ids = pd.Index(scope["customer_id"].astype(object).unique()) if len(scope) else pd.Index([], dtype=object)
@@ -509,7 +502,7 @@ def risk_context(data: MonthData, branch_id: str | None = None) -> dict[str, Any
     bureau = _bureau(ew, scope, who, limit)
     high = _high(ew, scope, who, limit)
     industries, corporate, industry_hhi = _industries(scope)
-    obligors, obligor_hhi = _obligors(scope, data["party_groups"], who, int(cfg["obligors"]))
+    obligors, obligor_hhi = _obligors(scope, data["party_groups"], who, _limit("risk_obligors"))
 
     better = five["by_direction"][0]
     totals = {

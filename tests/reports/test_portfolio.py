@@ -201,4 +201,56 @@ def test_markup_in_a_name_is_text_in_html_and_pdf(locale, tmp_path):
     path.write_bytes(pdf.data)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert SCRIPT in text.replace(" ", "")  # printed as the literal characters
-    assert pdf.pages >= 3  # summary, then a page per key account
+    assert pdf.pages <= 2  # the cards share pages with the summary: no page per key account
+
+
+def test_key_accounts_most_urgent_first_once_per_line_and_on_cards():
+    data = _data()
+    ids = data["customer_value"]["customer_id"].tolist()
+    # S1's key accounts: ids[0] (value 95, no warning) and ids[1] (value 80, a medium warning): the warned one
+    # comes first although it is worth less
+    data.frames["early_warnings"] = pd.DataFrame(
+        {"customer_id": [ids[1]], "rule_id": ["EW04"], "severity": ["medium"], "evidence_args": ['{"drop": 40}']}
+    )
+    ctx = key_account_context(data, "S1")
+    assert [r["ref"] for r in ctx["account_rows"]] == [ids[1][-8:], ids[0][-8:]]
+    assert [a["profile"]["ref"] for a in ctx["accounts"]] == [ids[1][-8:], ids[0][-8:]]
+    assert ctx["account_rows"][0]["warnings"] == 1 and ctx["account_rows"][0]["top_severity"] == "medium"
+    assert ctx["account_rows"][1]["warnings"] == 0 and ctx["account_rows"][1]["top_severity"] is None
+    assert ctx["figure_params"] == {"month_end": "2026-10-31", "manager_id": "S1"}
+
+
+def test_urgency_orders_by_severity_then_days_past_due_then_class_then_value():
+    from crm.reports.data import urgency_order
+
+    keys = pd.DataFrame(
+        {
+            "customer_id": list("abcdef"),
+            "max_overdue_days": [0, 30, 0, 0, 5, 0],
+            "worst_five_class": ["1", "2", "3", "1", "1", "1"],
+            "value_score": [10.0, 1, 1, 99, 1, 50],
+        }
+    )
+    warnings = pd.DataFrame({"customer_id": ["f", "f", "e"], "severity": ["low", "high", "medium"]})
+    out = urgency_order(keys, warnings)
+    # f (high), e (medium), then without a warning: b (30 days), c (class 3), d (value 99), a (value 10)
+    assert out["customer_id"].tolist() == ["f", "e", "b", "c", "d", "a"]
+    assert out["warnings"].tolist() == [2, 1, 0, 0, 0, 0]
+    assert out["top_severity"].tolist()[:2] == ["high", "medium"]
+
+
+def test_key_account_html_summary_table_cards_and_figures():
+    import re
+
+    ctx = key_account_context(_data(), "S1") | {"generated_at": dt.datetime(2026, 11, 1, 10)}
+    html = render_html("key_account", ctx, "zh_CN")
+    assert '<table class="sortable fixed">' in html and html.count('class="account-card"') == 2
+    assert "break-before: page" not in html.split("account-card")[1]  # cards share pages
+    # every tile names its figure; the summary table's numbers name theirs, per row
+    assert len(re.findall(r'<div class="value"><span class="fig" data-figure="ka\.', html)) == 8
+    assert re.search(
+        r'<tr data-row="[0-9a-f]{8}">.*data-figure="ka\.accounts\.loan_balance" data-value="1000\.0"', html
+    )
+    assert 'data-figure="ka.loan_balance" data-value="4000.0"' in html
+    # a figure inside a sentence stays markup (not escaped into text)
+    assert "&lt;span" not in html

@@ -442,7 +442,7 @@ def test_html_shows_every_section_with_figures(locale):
 
 
 def _visible_text(html: str) -> str:
-    body = html.split("<body", 1)[1].split("<script>", 1)[0]
+    body = html.split("<body", 1)[1].split("<script", 1)[0]
     return re.sub(r"<[^>]+>", " ", body)
 
 
