@@ -4,20 +4,25 @@ reconciliation names each disagreement. The demo bank's reports are reconciled i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from crm.reports.data import watch_digest_context
 from crm.reports.figures import (
     FigureMapError,
+    figure_map,
     load_map,
     read_html,
     reconcile,
     same,
     value_of,
 )
+from crm.reports.plan import REPORT_KINDS
+from crm.reports.render import render_html
 from crm.warehouse import begin, make_engine
 
 ENTRY = """
@@ -31,6 +36,20 @@ sql = "SELECT 1"
 
 def _write(folder, name, text):
     (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_the_installed_map_loads_and_names_known_reports_only():
+    fmap = figure_map()
+    assert fmap and {f.report for f in fmap.values()} <= set(REPORT_KINDS)
+    assert fmap["br.loan_balance"].kind == "scalar" and fmap["br.loan_balance"].params == ["month_end", "branch_id"]
+    assert fmap["wd.warnings"].kind == "table" and fmap["wd.warnings"].source == "figures.toml"
+    assert {f.report for f in fmap.values() if f.source == "figures.toml"} == {
+        "branch",
+        "satisfaction",
+        "satisfaction_quarter",
+        "watch_digest",
+        "data_quality",
+    }
 
 
 def test_an_id_defined_in_two_files_is_an_error(tmp_path):
@@ -103,6 +122,34 @@ def test_the_reader_finds_parameters_figures_rows_tiles_and_untraced_numbers():
     assert [t.untraced.split() for t in doc.tiles] == [["Overdue"], ["7", "/", "9", "of", "3", "days"], []]
     # one table has figures; its cell "12.5" has none (the table without figures is not listed)
     assert len(doc.tables) == 1 and doc.tables[0].bare_numeric_cells == ["line 13: '12.5'"]
+
+
+def test_a_rendered_report_carries_its_parameters_once_and_its_tiles_name_their_figure():
+    watch = pd.DataFrame(
+        {
+            "customer_id": ["k1." + "a" * 32, "k1." + "b" * 32, "k1." + "c" * 32],
+            "manager_id": ["S1", "S1", "S2"],
+            "severity": ["high", "medium", "high"],
+            "rank_in_manager": [1, 2, 1],
+            "rule_ids": ["EW01", "EW02", "EW01"],
+            "evidence": ["a", "b", "c"],
+            "loan_balance": [1.0e6, 2.0e6, 3.0e6],
+            "tier": ["key", "key", "growth"],
+        }
+    )
+    names = pd.DataFrame({"customer_id": watch["customer_id"], "display_name": ["张*", "李*", "王*"]})
+    ctx = watch_digest_context(watch, "S1", dt.date(2026, 11, 1), names, "赵*") | {
+        "generated_at": dt.datetime(2026, 11, 2, 9)
+    }
+    html = render_html("watch_digest", ctx, "en")
+    assert html.count('name="crm:figure-params"') == 1
+    doc = read_html(html)
+    assert doc.params == {"week_end": "2026-11-01", "manager_id": "S1"} == json.loads(json.dumps(ctx["figure_params"]))
+    assert [(f.figure, f.row, f.value) for f in doc.figures] == [
+        ("wd.warnings", "high", "1"),
+        ("wd.warnings", "medium", "1"),
+    ]
+    assert all(t.value_has_figure for t in doc.tiles) and len(doc.tiles) == 2
 
 
 def test_values_agree_integers_exactly_floats_within_1e9_and_missing_on_both_sides():
