@@ -12,9 +12,9 @@ month ends, a week, a quarter). For every kind, and every rendered file of it:
   value (``data-value``): integers exactly, other numbers within 1e-9 relative, a missing value on both sides;
   a table figure by its row (``data-row``).
 
-And every figure of the map is used by at least one rendered report of the bank (no dead entry), and every
-figure's SQL gives the same on PostgreSQL as on DuckDB (the bank's tables copied into a throwaway schema).
-A failure names the kind, the file, the figure id and both values.
+And every figure of the map is used by at least one rendered report of the bank (no dead entry), and, per
+kind, each figure query of its files gives on PostgreSQL what it gives on DuckDB (the bank's tables copied into
+a throwaway schema). A failure names the kind, the file, the figure id and both values.
 """
 
 from __future__ import annotations
@@ -162,57 +162,66 @@ def _copy_table(duck: sa.Connection, pg: sa.Connection, schema: str, name: str) 
         pg.execute(table.insert(), [dict(zip(types, r, strict=True)) for r in rows])
 
 
-def test_every_figure_query_gives_the_same_on_postgresql(bank, rendered, postgres_server):
+@pytest.fixture(scope="module")
+def postgres_copy(bank, postgres_server):
+    """A throwaway PostgreSQL schema holding a copy of every table of the bank's warehouse that a figure's SQL
+    reads (as they are: same columns, types and rows): yields the engine and the schema."""
+    duck_engine, pg_engine = _duckdb(bank.home), make_engine(PG_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with begin(duck_engine) as duck:
+            raw = duck.connection.driver_connection
+            tables = {n for (n,) in raw.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            sqls = [f.sql for f in figure_map().values()]
+            read = sorted({t for sql in sqls for t in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.I)} & tables)
+            assert read
+            with begin(pg_engine) as pg:
+                pg.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+                for name in read:
+                    _copy_table(duck, pg, schema, name)
+        duck_engine.dispose()
+        yield pg_engine, schema
+    finally:
+        duck_engine.dispose()
+        with begin(pg_engine) as pg:
+            pg.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        pg_engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_figure_query_gives_the_same_on_postgresql(kind, bank, rendered, postgres_copy):
     """The map's SQL is plain SQL: with every rendered file's parameters, each query of the file's figures
     gives on PostgreSQL what it gives on DuckDB (the tables the queries read copied over as they are)."""
     fmap = figure_map()
     runs = {
         (ref.figure, json.dumps(doc.params, sort_keys=True))
-        for docs in rendered.values()
-        for _, doc in docs
+        for _, doc in rendered[kind]
         if doc.params
         for ref in doc.figures
         if ref.figure in fmap
     }
-    duck_engine, pg_engine = _duckdb(bank.home), make_engine(PG_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    assert runs, f"{kind}: no figure to run"
+    pg_engine, schema = postgres_copy
+    duck_engine = _duckdb(bank.home)
     problems = []
     try:
-        with begin(duck_engine) as duck:
-            tables = {
-                n
-                for (n,) in duck.connection.driver_connection.execute(
-                    "SELECT table_name FROM duckdb_tables()"
-                ).fetchall()
-            }
-            read = sorted(
-                {t for f in fmap.values() for t in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", f.sql, re.I)} & tables
-            )
-            with begin(pg_engine) as pg:
-                pg.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-                for name in read:
-                    _copy_table(duck, pg, schema, name)
-            with begin(pg_engine, schema) as pg:
-                for fid, params in sorted(runs):
-                    got = []
-                    for conn in (duck, pg):
-                        try:
-                            got.append(run_figure(conn, fmap[fid], json.loads(params)))
-                        except FigureQueryError as e:
-                            got.append(e)
-                    d, p = got
-                    if isinstance(d, Exception) or isinstance(p, Exception):
-                        agree = False
-                    elif isinstance(d, dict) and isinstance(p, dict):
-                        agree = d.keys() == p.keys() and all(same(d[k], p[k]) for k in d)
-                    else:
-                        agree = same(d, p)
-                    if not agree:
-                        problems.append(f"{fid} {params}: DuckDB {d!r}, PostgreSQL {p!r}")
+        with begin(duck_engine) as duck, begin(pg_engine, schema) as pg:
+            for fid, params in sorted(runs):
+                got = []
+                for conn in (duck, pg):
+                    try:
+                        got.append(run_figure(conn, fmap[fid], json.loads(params)))
+                    except FigureQueryError as e:
+                        got.append(e)
+                d, p = got
+                if isinstance(d, Exception) or isinstance(p, Exception):
+                    agree = False
+                elif isinstance(d, dict) and isinstance(p, dict):
+                    agree = d.keys() == p.keys() and all(same(d[k], p[k]) for k in d)
+                else:
+                    agree = same(d, p)
+                if not agree:
+                    problems.append(f"{kind}: {fid} {params}: DuckDB {d!r}, PostgreSQL {p!r}")
     finally:
-        with begin(pg_engine) as pg:
-            pg.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        pg_engine.dispose()
         duck_engine.dispose()
-    assert runs and read
-    assert not problems, "\n".join(problems)
+    assert not problems, f"{len(problems)} of {len(runs)} queries differ:\n" + "\n".join(problems)
