@@ -5,8 +5,8 @@ recipient may see: a relationship manager only the customers they manage, a bran
 Contexts are plain dicts of numbers, strings and lists of dicts (picklable, for the rendering pool). Each carries
 ``figure_params``, the parameters of its figures' queries (:mod:`crm.reports.figures`: ``month_end`` with
 ``manager_id`` or ``branch_id``, ``quarter_end`` for a quarterly edition, ``week_end`` and ``manager_id``; dates
-as ISO strings, ``None`` for bank-wide). Customer identities in a context are the masked display names and the customer token's last 8 characters (a reference
-a manager can search in the CRM); nothing raw is read here.
+as ISO strings, ``None`` for bank-wide). Customer identities in a context are the masked display names and the
+customer token's last 8 characters (a reference a manager can search in the CRM); nothing raw is read here.
 
 Recipients (:func:`recipients`) come from the staged staff extract: active staff (status A) by role. The
 e-mail address is not in staged data (it is a keyed token there); delivery resolves it at send time from the
