@@ -1,5 +1,5 @@
 """The ``crm`` command: generate a synthetic bank, run the pipeline, open the Dagster UI (the ``crm scorecard``
-commands are in :mod:`crm.cli_scorecard`)."""
+commands are in :mod:`crm.cli_scorecard`, the ``crm figures`` commands in :mod:`crm.cli_figures`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from crm.cli_figures import figures
 from crm.cli_scorecard import scorecard
 from crm.zones import CrmHome
 
@@ -422,6 +423,7 @@ def render_worker(concurrency, name, queue, loglevel):
 
 
 main.add_command(scorecard)
+main.add_command(figures)
 
 
 if __name__ == "__main__":  # pragma: no cover

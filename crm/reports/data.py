@@ -2,9 +2,11 @@
 
 :func:`load_month` reads one month end's marts once; the ``*_context`` functions then cut the part a given
 recipient may see: a relationship manager only the customers they manage, a branch head only their branch.
-Contexts are plain dicts of numbers, strings and lists of dicts (picklable, for the rendering pool). Customer
-identities in a context are the masked display names and the customer token's last 8 characters (a reference
-a manager can search in the CRM); nothing raw is read here.
+Contexts are plain dicts of numbers, strings and lists of dicts (picklable, for the rendering pool). Each carries
+``figure_params``, the parameters of its figures' queries (:mod:`crm.reports.figures`: ``month_end`` with
+``manager_id`` or ``branch_id``, ``quarter_end`` for a quarterly edition, ``week_end`` and ``manager_id``; dates
+as ISO strings, ``None`` for bank-wide). Customer identities in a context are the masked display names and the
+customer token's last 8 characters (a reference a manager can search in the CRM); nothing raw is read here.
 
 Recipients (:func:`recipients`) come from the staged staff extract: active staff (status A) by role. The
 e-mail address is not in staged data (it is a keyed token there); delivery resolves it at send time from the
@@ -460,6 +462,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         else [],
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
+        "figure_params": {"month_end": data.month_end.isoformat(), "branch_id": branch_id},
     }
 
 
@@ -541,6 +544,10 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
         if len(verb)
         else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,
+        "figure_params": {
+            ("quarter_end" if months == 3 else "month_end"): data.month_end.isoformat(),
+            "branch_id": branch_id,
+        },
     }
 
 
@@ -573,4 +580,5 @@ def watch_digest_context(
         if len(w)
         else [],
         "rows": len(w),
+        "figure_params": {"week_end": week_end.isoformat(), "manager_id": manager_id},
     }

@@ -24,6 +24,9 @@ that failed several rules counts once per rule in "by rule" and once in "by extr
 
 The incomplete-data notice on the cover: :func:`crm.reports.completeness.incomplete_data` of the month.
 
+The figures of the tiles and summary tables are recomputed from the same tables by the queries of
+``crm/reports/figures.toml`` (``dq.*``) with the context's ``figure_params`` (``month_start``, ``month_end``).
+
 Undeliverable recipients: the ``report_outbox`` rows with status ``undeliverable`` of the month's periods
 (the month, a quarter it closes, the weeks ending in it) as recorded when the report is rendered: the
 recipient id and the reason (rule ids, staff file and row, ``no_address``, ``invalid_address``), never an
@@ -542,6 +545,7 @@ def dq_context(
         "purges": _purges(conn, start, end),
         "undeliverable": _undeliverable(conn, end),
         "incomplete": incomplete_data(conn, start, end),
+        "figure_params": {"month_start": start.isoformat(), "month_end": end.isoformat()},
     }
 
 

@@ -155,6 +155,8 @@ class Formatter:
         """Format by kind name (``text number percent amount money date day datetime month quarter
         filesize``): lets a generic table macro format each column from a column spec."""
         if kind == "text":
+            if hasattr(value, "__html__"):  # markup made by a prepare step (e.g. figures in a cell): kept as is
+                return value
             return DASH if _missing(value) else str(value)
         method = getattr(self, kind, None)
         if kind not in _KINDS or method is None:

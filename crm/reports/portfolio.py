@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from markupsafe import Markup
+
 from crm.reports.labels import DASH, code_label, codes_label, evidence_text, rules_text
 
 SEVERITY_TONE = {"high": "bad", "medium": "warn", "low": "muted"}
@@ -141,11 +143,26 @@ def prepare_watch_digest(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
     return {"rows_list": warning_rows(_with_severity(context["rows_list"], t), fmt, t)}
 
 
+def _figure(figure: str, value: Any, text: str) -> Markup:
+    """A figure's span, as the templates' ``m.fig`` writes it (reports/templates/_macros.html.j2)."""
+    raw = "" if value is None else str(value)
+    return Markup('<span class="fig" data-figure="{}" data-value="{}">{}</span>').format(figure, raw, text)
+
+
+def _interval(prefix: str, name: str, row: Mapping[str, Any], low: str, high: str) -> Markup:
+    """``low – high`` of a confidence interval, each end a figure (``<prefix><name>_low`` / ``_high``)."""
+    return Markup("{} – {}").format(
+        _figure(f"{prefix}{name}_low", row[f"{name}_low"], low),
+        _figure(f"{prefix}{name}_high", row[f"{name}_high"], high),
+    )
+
+
 def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
     from crm.reports.charts import line_chart
 
     locale = fmt.locale
     branch_names = context.get("branch_names") or {}
+    fig = "satq.dim." if context.get("quarterly") else "sat.dim."
     dims = {}
     for dim, rows in context["dimensions"].items():
         out = []
@@ -161,8 +178,13 @@ def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
                 {
                     **r,
                     "label": label,
-                    "csat_interval": f"{fmt.number(r['csat_ci_low'], 2)} – {fmt.number(r['csat_ci_high'], 2)}",
-                    "nps_interval": f"{fmt.number(r['nps_ci_low'], 1)} – {fmt.number(r['nps_ci_high'], 1)}",
+                    "row": f"{dim}:{v}",  # the row of the by-dimension figures (crm/reports/figures.toml)
+                    "csat_interval": _interval(
+                        fig, "csat_ci", r, fmt.number(r["csat_ci_low"], 2), fmt.number(r["csat_ci_high"], 2)
+                    ),
+                    "nps_interval": _interval(
+                        fig, "nps_ci", r, fmt.number(r["nps_ci_low"], 1), fmt.number(r["nps_ci_high"], 1)
+                    ),
                 }
             )
         dims[dim] = out
@@ -200,8 +222,15 @@ def prepare_satisfaction(context: Mapping[str, Any], fmt: Any, t: Callable[..., 
         {**h, "label": _configured_label("complaint_theme", h.get("theme"), h.get("label"), locale, t)}
         for h in context["themes"]
     ]
-    sla = [{**s, "priority": code_label("priority", s.get("priority"), t)} for s in context["sla"]]
-    sla_link = [{**s, "measure": code_label("sla_measure", s.get("measure"), t)} for s in context["sla_link"]]
+    # "row": the code, the row of the SLA figures (crm/reports/figures.toml), before the code becomes its label
+    sla = [
+        {**s, "row": s.get("priority"), "priority": code_label("priority", s.get("priority"), t)}
+        for s in context["sla"]
+    ]
+    sla_link = [
+        {**s, "row": s.get("measure"), "measure": code_label("sla_measure", s.get("measure"), t)}
+        for s in context["sla_link"]
+    ]
     return {
         "dimensions": dims,
         "csat_chart": csat_chart,

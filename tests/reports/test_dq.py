@@ -11,8 +11,10 @@ import pytest
 
 from crm import warehouse as wh
 from crm.reports.dq import dq_context, is_empty
+from crm.reports.figures import figure_map, read_html, reconcile
 from crm.reports.leakscan import scan_summary
 from crm.reports.render import render_html
+from crm.warehouse.marts import replace_partition
 
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
 T0 = dt.datetime(2026, 10, 3, 9, 0)  # an earlier run of Oct 2 (superseded)
@@ -301,9 +303,10 @@ def test_context_figures(ctx):
 
 
 def _tile(html: str, label: str) -> str:
-    m = re.search(rf'<div class="label">{re.escape(label)}</div>\s*<div class="value">([^<]*)</div>', html)
+    """The text of a tile's value (without the figure spans around its numbers)."""
+    m = re.search(rf'<div class="label">{re.escape(label)}</div>\s*<div class="value">(.*?)</div>', html)
     assert m, label
-    return m.group(1)
+    return re.sub(r"<[^>]+>", "", m.group(1))
 
 
 def test_html_figures_zh(ctx):
@@ -316,9 +319,11 @@ def test_html_figures_zh(ctx):
     assert _tile(html, "隔离记录") == "7"
     assert _tile(html, "记录平衡文件") == "3 / 4"
     assert _tile(html, "泄露扫描") == "通过"
-    assert "占解析记录 2.12%" in html
+    assert re.search(r'占解析记录 <span class="fig" data-figure="dq.quarantine_rate" [^>]*>2.12%</span>', html)
     for rate in ("97.50%", "98.75%", "99.38%"):
-        assert f'<td class="num">{rate}</td>' in html
+        assert re.search(
+            rf'<td class="num"><span class="fig" data-figure="dq.rule.pass_rate" [^>]*>{rate}</span></td>', html
+        )
     assert re.search(r'customers\.mobile\.format</td><td class="num">4</td>', html)
     assert "控制总数不符" in html and "CUST_INDV_20261002_002.dat" in html  # the rejection reason, in Chinese
     assert "control_total" not in html and ">format<" not in html  # no reason code, no rule family name
@@ -337,3 +342,40 @@ def test_html_en_and_empty_month(ctx, warehouse):
     assert is_empty(empty)
     html = render_html("dq_report", empty, "zh_CN")  # renders anyway, without charts
     assert "<svg" not in html and _tile(html, "泄露扫描") == "未执行"
+
+
+def test_every_figure_reconciles_with_the_warehouse(ctx, warehouse):
+    """Every number of the report's tiles and summary tables names its query in the figure map
+    (crm/reports/figures.toml); run on this warehouse (DuckDB and PostgreSQL) with the report's parameters,
+    each query gives the report's unrounded value. The month exercises every data-quality figure of the map:
+    a late file, a rejected and restated file, superseded runs, quarantine, purges, failing rules."""
+    with wh.begin(warehouse.engine, warehouse.schema) as conn:
+        scan = pd.DataFrame(
+            [
+                {
+                    "month_end": dt.date(2026, 10, 31),
+                    "files_scanned": 12,
+                    "passed": True,
+                    "findings": "",
+                    "scanned_at": T1,
+                }
+            ]
+        )
+        replace_partition(conn, "report_leak_scans", scan, {"month_end": dt.date(2026, 10, 31)})
+    rendered = read_html(render_html("dq_report", ctx, "en"))
+    assert rendered.params == {"month_start": "2026-10-01", "month_end": "2026-10-31"}
+    with wh.begin(warehouse.engine, warehouse.schema) as conn:
+        results = reconcile(conn, rendered, report="data_quality")
+    bad = [
+        f"{r.figure} row {r.row}: report {r.report_value!r}, warehouse {r.warehouse_value!r}: {r.problem}"
+        for r in results
+        if not r.ok
+    ]
+    assert not bad, "\n".join(bad)
+    shown = {(r.figure, r.row): r.report_value for r in results}
+    assert shown[("dq.files_late", None)] == 1 and shown[("dq.files_rejected", None)] == 1
+    assert shown[("dq.daily.rejected", "2026-10-02")] == 1 and shown[("dq.quarantined_rows", None)] == 7
+    assert (
+        shown[("dq.rule.days_failed", "customers.mobile.format")] == 2 and shown[("dq.purged_bytes", None)] == 1572864
+    )
+    assert {r.figure for r in results} == {f for f, fig in figure_map().items() if fig.report == "data_quality"}
