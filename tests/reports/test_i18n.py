@@ -78,3 +78,16 @@ def test_catalogue_files_merge_and_refuse_duplicates(tmp_path):
 def test_placeholders():
     assert translator("en")("dq.kpi.leak_scan_sub", files="3") == "3 files scanned"
     assert translator("zh_CN")("dq.kpi.leak_scan_sub", files="3") == "扫描 3 个文件"
+
+
+def test_a_markup_field_keeps_its_markup_and_every_other_field_is_escaped():
+    from markupsafe import Markup
+
+    from crm.reports.i18n import translator
+
+    t = translator("zh_CN")
+    figure = Markup('<span class="fig" data-figure="ka.nps" data-value="1.5">1.5</span>')
+    out = t("ka.kpi.nps", nps=figure, n="<script>alert(1)</script>")
+    assert isinstance(out, Markup)
+    assert '<span class="fig" data-figure="ka.nps"' in out and "&lt;script&gt;" in out and "<script>" not in out
+    assert t("ka.kpi.nps", nps="<b>", n=1) == "NPS <b> · 1 份回复"  # no markup field: plain text, escaped later
