@@ -86,6 +86,36 @@ def _log_incomplete(context, notice: list[dict]) -> None:
         context.log.warning(line)
 
 
+READERS = object()  # where _serve puts the servable readers among a plan function's arguments
+
+
+def _serve(
+    context,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+    everyone: pd.DataFrame,
+    notice: list[dict],
+    plan,
+    *plan_args,
+    period: str,
+    reports: dict[str, str],
+    resend: bool,
+) -> dict:
+    """One period of a report asset: log the incomplete-data notice, call ``plan(*plan_args)`` with the servable
+    readers of ``everyone`` in place of :data:`READERS`, finish the plan for everyone
+    (:func:`crm.reports.plan.complete`: the notice on every cover, undeliverable readers recorded), render and
+    queue; the run's metadata."""
+    from crm.reports.plan import complete
+    from crm.reports.recipients import servable
+
+    _log_incomplete(context, notice)
+    who = servable(everyone)
+    planned = complete(
+        plan(*(who if a is READERS else a for a in plan_args)), everyone, notice, period=period, reports=reports
+    )
+    return _render_and_queue(context, warehouse, delivery, planned, resend=resend)
+
+
 def _render_and_queue(
     context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *, resend: bool
 ) -> dict:
@@ -120,8 +150,7 @@ def portfolio(
     delivery: DeliveryResource,
 ):
     from crm.reports.data import load_month
-    from crm.reports.plan import complete, portfolio_plan
-    from crm.reports.recipients import servable
+    from crm.reports.plan import portfolio_plan
 
     home = crm_home.home()
     meta: dict = {}
@@ -131,16 +160,22 @@ def portfolio(
             data = load_month(conn, day, read_staged(home.staged, "staff", day))
         if data["customer_value"].empty:
             raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
-        everyone, notice = readers(home, day), _incomplete(warehouse, "month", day)
-        _log_incomplete(context, notice)
-        planned = complete(
-            portfolio_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
-            everyone,
-            notice,
+        meta = _serve(
+            context,
+            warehouse,
+            delivery,
+            readers(home, day),
+            _incomplete(warehouse, "month", day),
+            portfolio_plan,
+            data,
+            READERS,
+            home.reports,
+            delivery.locale,
+            bank_now_naive(),
             period=month_period(day),
             reports=PORTFOLIO_REPORTS,
+            resend=config.resend,
         )
-        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
 
@@ -164,8 +199,7 @@ def risk(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.plan import complete, risk_plan
-    from crm.reports.recipients import servable
+    from crm.reports.plan import risk_plan
     from crm.reports.risk import load_risk_month
 
     home = crm_home.home()
@@ -177,16 +211,22 @@ def risk(
             data = load_risk_month(conn, day, staff, branches)
         if data["customer_360"].empty:
             raise FileNotFoundError(f"marts/customer_360 has no rows for {day}: run the month-end pipeline first")
-        everyone, notice = readers(home, day, staff, branches), _incomplete(warehouse, "month", day)
-        _log_incomplete(context, notice)
-        planned = complete(
-            risk_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
-            everyone,
-            notice,
+        meta = _serve(
+            context,
+            warehouse,
+            delivery,
+            readers(home, day, staff, branches),
+            _incomplete(warehouse, "month", day),
+            risk_plan,
+            data,
+            READERS,
+            home.reports,
+            delivery.locale,
+            bank_now_naive(),
             period=month_period(day),
             reports={"risk": "risk"},
+            resend=config.resend,
         )
-        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
 
@@ -207,8 +247,7 @@ def satisfaction_quarterly(
     delivery: DeliveryResource,
 ):
     from crm.reports.data import load_month
-    from crm.reports.plan import complete, quarterly_plan
-    from crm.reports.recipients import servable
+    from crm.reports.plan import quarterly_plan
 
     home = crm_home.home()
     meta: dict = {"quarters": 0}
@@ -219,19 +258,23 @@ def satisfaction_quarterly(
             continue
         with warehouse.transaction() as conn:
             data = load_month(conn, day, read_staged(home.staged, "staff", day))
-        everyone, notice = readers(home, day), _incomplete(warehouse, "quarter", day)
-        _log_incomplete(context, notice)
-        planned = complete(
-            quarterly_plan(data, servable(everyone), home.reports, delivery.locale, bank_now_naive()),
-            everyone,
-            notice,
+        served = _serve(
+            context,
+            warehouse,
+            delivery,
+            readers(home, day),
+            _incomplete(warehouse, "quarter", day),
+            quarterly_plan,
+            data,
+            READERS,
+            home.reports,
+            delivery.locale,
+            bank_now_naive(),
             period=quarter_period(day),
             reports={"satisfaction": "satisfaction_quarter"},
+            resend=config.resend,
         )
-        meta = {
-            "quarters": meta["quarters"] + 1,
-            **_render_and_queue(context, warehouse, delivery, planned, resend=config.resend),
-        }
+        meta = {"quarters": meta["quarters"] + 1, **served}
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -255,8 +298,7 @@ def data_quality(
     from crm.privacy.policy import load_policy
     from crm.reports.dq import dq_context, is_empty
     from crm.reports.leakscan import leak_scan_of
-    from crm.reports.plan import complete, dq_plan
-    from crm.reports.recipients import servable
+    from crm.reports.plan import dq_plan
 
     home = crm_home.home()
     meta: dict = {}
@@ -274,16 +316,22 @@ def data_quality(
                 generated_at=bank_now_naive(),
             )
         rows = 0 if is_empty(ctx) else 1
-        everyone = readers(home, day)
-        _log_incomplete(context, ctx["incomplete"])
-        planned = complete(
-            dq_plan(ctx, servable(everyone), home.reports, delivery.locale, rows),
-            everyone,
+        meta = _serve(
+            context,
+            warehouse,
+            delivery,
+            readers(home, day),
             ctx["incomplete"],
+            dq_plan,
+            ctx,
+            READERS,
+            home.reports,
+            delivery.locale,
+            rows,
             period=month_period(day),
             reports={"data_quality": "data_quality"},
+            resend=config.resend,
         )
-        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -310,8 +358,7 @@ def watch_digest(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.plan import complete, digest_plan
-    from crm.reports.recipients import servable
+    from crm.reports.plan import digest_plan
     from crm.warehouse.marts import read_table
 
     home = crm_home.home()
@@ -328,17 +375,25 @@ def watch_digest(
         )
         staff_day = _latest_staged_day(home, "staff", day)
         staff = read_staged(home.staged, "staff", staff_day)
-        everyone = readers(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
-        notice = _incomplete(warehouse, "week", day)
-        _log_incomplete(context, notice)
-        planned = complete(
-            digest_plan(watch, names, staff, servable(everyone), day, home.reports, delivery.locale, bank_now_naive()),
-            everyone,
-            notice,
+        meta = _serve(
+            context,
+            warehouse,
+            delivery,
+            readers(home, staff_day, staff, branches=pd.DataFrame()),  # no branch cut in a digest
+            _incomplete(warehouse, "week", day),
+            digest_plan,
+            watch,
+            names,
+            staff,
+            READERS,
+            day,
+            home.reports,
+            delivery.locale,
+            bank_now_naive(),
             period=week_period(day),
             reports={"watch_digest": "watch_digest"},
+            resend=config.resend,
         )
-        meta = _render_and_queue(context, warehouse, delivery, planned, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
 
