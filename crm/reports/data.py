@@ -27,6 +27,19 @@ import sqlalchemy as sa
 TIER_ORDER = ["strategic", "key", "growth", "standard", "watch"]
 SEVERITY_ORDER = ["high", "medium", "low"]
 GRADE_ORDER = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3", "D"]
+# customer_360's exposure columns: joined onto each customer, shown on a key-account card
+EXPOSURE_COLUMNS = (
+    "loans",
+    "loan_balance",
+    "contract_amount",
+    "overdue_principal",
+    "max_overdue_days",
+    "worst_five_class",
+    "guarantees_received",
+    "guarantees_given",
+    "deposit_balance",
+    "deposit_mtd_avg",
+)
 COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]
 
 
@@ -150,16 +163,7 @@ def _join_customers(data: MonthData) -> pd.DataFrame:
         "manager_name",
         "products_held",
         "product_families",
-        "loans",
-        "loan_balance",
-        "contract_amount",
-        "overdue_principal",
-        "max_overdue_days",
-        "worst_five_class",
-        "guarantees_received",
-        "guarantees_given",
-        "deposit_balance",
-        "deposit_mtd_avg",
+        *EXPOSURE_COLUMNS,
     ]
     out = value.merge(c360[[c for c in prof if c in c360.columns]], on="customer_id", how="left")
     if len(scores):
@@ -332,21 +336,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                         "product_families",
                     )
                 },
-                "exposure": {
-                    k: row.get(k)
-                    for k in (
-                        "loans",
-                        "loan_balance",
-                        "contract_amount",
-                        "overdue_principal",
-                        "max_overdue_days",
-                        "worst_five_class",
-                        "guarantees_received",
-                        "guarantees_given",
-                        "deposit_balance",
-                        "deposit_mtd_avg",
-                    )
-                },
+                "exposure": {k: row.get(k) for k in EXPOSURE_COLUMNS},
                 "score": {
                     "score": row.get("score"),
                     "grade": row.get("grade"),
