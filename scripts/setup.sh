@@ -64,7 +64,9 @@ APT_PACKAGES=(
     libpangoft2-1.0-0        # WeasyPrint fonts
     libharfbuzz-subset0      # WeasyPrint font subsetting
     fonts-noto-cjk           # Chinese text in reports (Noto Sans/Serif CJK SC)
-    poppler-utils            # pdftotext/pdftoppm: tests and reviewers read the rendered PDFs
+    poppler-utils            # pdftotext/pdfdetach/pdftoppm: the leak scan reads PDFs and their attachments
+    chromium                 # the browser test opens every HTML report and the auditors' site (tests only)
+    chromium-driver          # ... through Selenium (the driver matches Debian's chromium)
 )
 if [ "${CRM_SKIP_APT:-0}" != 1 ]; then
     if command -v dpkg-query >/dev/null 2>&1; then
