@@ -17,23 +17,10 @@ A rerun or a backfill re-renders and re-queues; a message already sent stays sen
 is run with ``resend: true`` (run config), which queues it once more under a new Message-ID.
 """
 
-import datetime as dt
-
 import dagster as dg
-import pandas as pd
 
-from assets.factory import OWNERS, latest_month_rows, month_end_asset, month_rows
-from crm.bank_calendar import (
-    bank_now_naive,
-    business_date_for,
-    closes_quarter,
-    month_period,
-    quarter_period,
-    week_end,
-    week_period,
-)
-from crm.reports.recipients import readers
-from crm.zones import latest_staged_file, partition_date, read_staged
+from assets.factory import OWNERS, month_end_asset
+from crm.bank_calendar import business_date_for
 from orchestration.partitions import weekly_partitions
 from orchestration.resources import CrmHomeResource, DeliveryResource, PrivacyResource, WarehouseResource
 
@@ -56,7 +43,6 @@ RISK_MARTS = [
     "early_warnings",
 ]
 LEAK_SCAN_KEY = dg.AssetKey(["dq", "report_leak_scan"])  # assets.delivery: its result is in the auditors' report
-PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
 WEEKLY_TAGS = {"layer": "reports", "sensitivity": "internal"}
 
 
@@ -70,61 +56,21 @@ def _marts(*names: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(["marts", n]) for n in names]
 
 
-def _incomplete(warehouse: WarehouseResource, kind: str, day: dt.date) -> list[dict]:
-    """The incomplete-data notice of the ``kind`` period (month, quarter, week) ending with ``day``."""
-    from crm.reports.completeness import period_notice
-
-    with warehouse.transaction() as conn:
-        return period_notice(conn, kind, day)
-
-
-def _log_incomplete(context, notice: list[dict]) -> None:
-    from crm.reports.completeness import notice_log_line
-
-    line = notice_log_line(notice)
-    if line:
-        context.log.warning(line)
-
-
-READERS = object()  # where _serve puts the servable readers among a plan function's arguments
-
-
-def _serve(
-    context,
-    warehouse: WarehouseResource,
-    delivery: DeliveryResource,
-    everyone: pd.DataFrame,
-    notice: list[dict],
-    plan,
-    *plan_args,
-    period: str,
-    reports: dict[str, str],
-    resend: bool,
-) -> dict:
-    """One period of a report asset: log the incomplete-data notice, call ``plan(*plan_args)`` with the servable
-    readers of ``everyone`` in place of :data:`READERS`, finish the plan for everyone
-    (:func:`crm.reports.plan.complete`: the notice on every cover, undeliverable readers recorded), render and
-    queue; the run's metadata."""
-    from crm.reports.plan import complete
-    from crm.reports.recipients import servable
-
-    _log_incomplete(context, notice)
-    who = servable(everyone)
-    planned = complete(
-        plan(*(who if a is READERS else a for a in plan_args)), everyone, notice, period=period, reports=reports
-    )
-    return _render_and_queue(context, warehouse, delivery, planned, resend=resend)
-
-
-def _render_and_queue(
-    context, warehouse: WarehouseResource, delivery: DeliveryResource, planned, *, resend: bool
-) -> dict:
-    """Render the planned jobs in the pool, queue the mailed ones (:func:`crm.reports.queue.render_and_queue`;
-    a failed rendering fails the step); the run's metadata."""
+def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryResource, plan, *, resend: bool) -> dict:
+    """Log a period's incomplete-data notice, render its plan (:mod:`crm.reports.periods`) in the pool and
+    queue the mailed entries (:func:`crm.reports.queue.render_and_queue`; a failed rendering fails the step);
+    the run's metadata."""
+    from crm.reports.periods import log_notice
     from crm.reports.queue import render_and_queue
 
+    log_notice(context.log, plan.notice)
     meta = render_and_queue(
-        planned, warehouse.transaction, workers=delivery.workers or None, resend=resend, log=context.log
+        plan.planned,
+        warehouse.transaction,
+        workers=delivery.workers or None,
+        resend=resend,
+        log=context.log,
+        period=plan.period,
     )
     meta["undeliverable_rows"] = dg.MetadataValue.md(meta["undeliverable_rows"])
     return meta
@@ -149,33 +95,13 @@ def portfolio(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.data import load_month
-    from crm.reports.plan import portfolio_plan
+    from crm.reports import periods
 
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
-        day = business_date_for(pk, "month_end")
-        with warehouse.transaction() as conn:
-            data = load_month(conn, day, read_staged(home.staged, "staff", day))
-        if data["customer_value"].empty:
-            raise FileNotFoundError(f"marts/customer_value has no rows for {day}: run the month-end pipeline first")
-        meta = _serve(
-            context,
-            warehouse,
-            delivery,
-            readers(home, day),
-            _incomplete(warehouse, "month", day),
-            portfolio_plan,
-            data,
-            READERS,
-            home.reports,
-            delivery.locale,
-            bank_now_naive(),
-            period=month_period(day),
-            reports=PORTFOLIO_REPORTS,
-            resend=config.resend,
-        )
+        plan = periods.portfolio(home, warehouse.transaction, business_date_for(pk, "month_end"), delivery.locale)
+        meta = _render_and_queue(context, warehouse, delivery, plan, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
 
@@ -199,34 +125,13 @@ def risk(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.plan import risk_plan
-    from crm.reports.risk import load_risk_month
+    from crm.reports import periods
 
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
-        day = business_date_for(pk, "month_end")
-        staff, branches = read_staged(home.staged, "staff", day), read_staged(home.staged, "branches", day)
-        with warehouse.transaction() as conn:
-            data = load_risk_month(conn, day, staff, branches)
-        if data["customer_360"].empty:
-            raise FileNotFoundError(f"marts/customer_360 has no rows for {day}: run the month-end pipeline first")
-        meta = _serve(
-            context,
-            warehouse,
-            delivery,
-            readers(home, day, staff, branches),
-            _incomplete(warehouse, "month", day),
-            risk_plan,
-            data,
-            READERS,
-            home.reports,
-            delivery.locale,
-            bank_now_naive(),
-            period=month_period(day),
-            reports={"risk": "risk"},
-            resend=config.resend,
-        )
+        plan = periods.risk(home, warehouse.transaction, business_date_for(pk, "month_end"), delivery.locale)
+        meta = _render_and_queue(context, warehouse, delivery, plan, resend=config.resend)
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("rendered", 0), **meta})
 
 
@@ -246,34 +151,17 @@ def satisfaction_quarterly(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.data import load_month
-    from crm.reports.plan import quarterly_plan
+    from crm.reports import periods
 
     home = crm_home.home()
     meta: dict = {"quarters": 0}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        if not closes_quarter(day):
+        plan = periods.quarterly(home, warehouse.transaction, day, delivery.locale)
+        if plan is None:
             context.log.info(f"{day:%Y-%m} does not close a quarter: no quarterly report")
             continue
-        with warehouse.transaction() as conn:
-            data = load_month(conn, day, read_staged(home.staged, "staff", day))
-        served = _serve(
-            context,
-            warehouse,
-            delivery,
-            readers(home, day),
-            _incomplete(warehouse, "quarter", day),
-            quarterly_plan,
-            data,
-            READERS,
-            home.reports,
-            delivery.locale,
-            bank_now_naive(),
-            period=quarter_period(day),
-            reports={"satisfaction": "satisfaction_quarter"},
-            resend=config.resend,
-        )
+        served = _render_and_queue(context, warehouse, delivery, plan, resend=config.resend)
         meta = {"quarters": meta["quarters"] + 1, **served}
     return dg.MaterializeResult(metadata=meta)
 
@@ -296,42 +184,21 @@ def data_quality(
     delivery: DeliveryResource,
 ):
     from crm.privacy.policy import load_policy
-    from crm.reports.dq import dq_context, is_empty
-    from crm.reports.leakscan import leak_scan_of
-    from crm.reports.plan import dq_plan
+    from crm.reports import periods
 
     home = crm_home.home()
     meta: dict = {}
     ring = privacy.ring(context.log)
     for pk in context.partition_keys:
-        day = business_date_for(pk, "month_end")
-        scan = leak_scan_of(month_rows(warehouse, "report_leak_scans", day, []))
-        with warehouse.transaction() as conn:
-            ctx = dq_context(
-                conn,
-                day,
-                policy_version=load_policy().version,
-                key_versions=list(ring.keys),
-                leak_scan=scan,
-                generated_at=bank_now_naive(),
-            )
-        rows = 0 if is_empty(ctx) else 1
-        meta = _serve(
-            context,
-            warehouse,
-            delivery,
-            readers(home, day),
-            ctx["incomplete"],
-            dq_plan,
-            ctx,
-            READERS,
-            home.reports,
+        plan = periods.data_quality(
+            home,
+            warehouse.transaction,
+            business_date_for(pk, "month_end"),
             delivery.locale,
-            rows,
-            period=month_period(day),
-            reports={"data_quality": "data_quality"},
-            resend=config.resend,
+            policy_version=load_policy().version,
+            key_versions=list(ring.keys),
         )
+        meta = _render_and_queue(context, warehouse, delivery, plan, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -358,48 +225,14 @@ def watch_digest(
     warehouse: WarehouseResource,
     delivery: DeliveryResource,
 ):
-    from crm.reports.plan import digest_plan
-    from crm.warehouse.marts import read_table
+    from crm.reports import periods
 
     home = crm_home.home()
     meta: dict = {}
     for pk in context.partition_keys:
-        day = week_end(pk)
-        with warehouse.transaction() as conn:
-            watch = read_table(conn, "watch_list_weekly", {"week_end": day})
-        names = latest_month_rows(warehouse, "customer_360", day)
-        names = (
-            names[["customer_id", "display_name"]]
-            if len(names)
-            else pd.DataFrame(columns=["customer_id", "display_name"])
-        )
-        staff_day = _latest_staged_day(home, "staff", day)
-        staff = read_staged(home.staged, "staff", staff_day)
-        meta = _serve(
-            context,
-            warehouse,
-            delivery,
-            readers(home, staff_day, staff, branches=pd.DataFrame()),  # no branch cut in a digest
-            _incomplete(warehouse, "week", day),
-            digest_plan,
-            watch,
-            names,
-            staff,
-            READERS,
-            day,
-            home.reports,
-            delivery.locale,
-            bank_now_naive(),
-            period=week_period(day),
-            reports={"watch_digest": "watch_digest"},
-            resend=config.resend,
-        )
+        plan = periods.digest(home, warehouse.transaction, pk, delivery.locale)
+        meta = _render_and_queue(context, warehouse, delivery, plan, resend=config.resend)
     return dg.MaterializeResult(metadata=meta)
-
-
-def _latest_staged_day(home, extract: str, day: dt.date) -> dt.date:
-    """The business date of the staged partition of ``day``, or of the latest one before it."""
-    return partition_date(latest_staged_file(home.staged, extract, day))
 
 
 report_assets = [portfolio, risk, satisfaction_quarterly, data_quality]

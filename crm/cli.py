@@ -357,6 +357,59 @@ def retention_purge(home: CrmHome, zones, dry_run, today):
 
 
 @main.group()
+def reports():
+    """Re-render a period's reports and compare their bytes with the outbox (auditors)."""
+
+
+@reports.command("verify")
+@click.option("--period", required=True, help="The period: YYYY-MM (month), YYYY-Qn (quarter) or YYYY-Www (week).")
+@click.option("--report", "only", help="Only this report kind (key_account, branch, risk, data_quality ...).")
+@click.option(
+    "--locale", default=lambda: os.environ.get("CRM_REPORT_LOCALE", "zh_CN"), show_default="CRM_REPORT_LOCALE or zh_CN"
+)
+@click.option("--workers", type=int, default=None, help="Rendering processes (default: one per core).")
+@click.pass_obj
+def reports_verify(home: CrmHome, period, only, locale, workers):
+    """Render PERIOD again, into a temporary folder, from the warehouse as it is now, and compare each
+    rendering's SHA-256 with the outbox's content_sha256 of the same report and recipient. Prints one line
+    per outbox row and a summary; exits 1 when any rendering differs (docs/auditors.md, "Re-checking a
+    period's reports")."""
+    from crm.privacy.policy import load_policy
+    from crm.privacy.tokens import LOCAL_KEY_FILE, load_ring
+    from crm.reports.periods import NoData
+    from crm.reports.verify import OK, summary, verify_period
+    from crm.warehouse import begin, make_engine
+
+    spec = os.environ.get("CRM_MASKING_KEY", "") or str(home.root / LOCAL_KEY_FILE)
+    if not os.environ.get("CRM_MASKING_KEY") and not (home.root / LOCAL_KEY_FILE).is_file():
+        raise click.ClickException("no masking key: set CRM_MASKING_KEY (the key versions are part of the report)")
+    ring = load_ring(spec)
+    engine = make_engine(os.environ.get("CRM_WAREHOUSE_URL") or home.warehouse_url)
+    try:
+        verdicts = verify_period(
+            home,
+            lambda: begin(engine),
+            period,
+            locale,
+            policy_version=load_policy().version,
+            key_versions=list(ring.keys),
+            workers=workers,
+            only=only,
+        )
+    except (ValueError, NoData) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        engine.dispose()
+    for v in verdicts:
+        shown = (v.rendered_sha256 or "-")[:16]
+        click.echo(f"{v.verdict:<15} {v.report:<22} {v.period:<9} {v.recipient_id:<12} {shown}")
+    counts = summary(verdicts)
+    click.echo(", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no outbox rows for this period")
+    if any(v.verdict not in OK for v in verdicts):
+        raise SystemExit(1)
+
+
+@main.group()
 def contract():
     """The extract contract."""
 

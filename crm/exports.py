@@ -64,6 +64,13 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` (no index) as the bytes :func:`write_csv` writes for people: formula-safe, UTF-8 with a byte
+    order mark, CRLF line ends (e.g. a table attached to a report's PDF, :mod:`crm.reports.archive`)."""
+    text = formula_safe(frame).to_csv(index=False, lineterminator="\r\n")
+    return b"\xef\xbb\xbf" + text.encode("utf-8")
+
+
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, raw: bool = False) -> Path:
     """Write ``frame`` (no index) to ``path`` as UTF-8 CSV, formula-safe (:func:`formula_safe`) unless
     ``raw``. Lines end in CRLF (RFC 4180, as spreadsheets write them), which also makes the writer quote a

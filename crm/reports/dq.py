@@ -47,7 +47,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crm import warehouse as wh
-from crm.bank_calendar import BANK_TZ, month_periods, period_bounds
+from crm.bank_calendar import month_period, month_periods, period_bounds, release_time
 from crm.reports.completeness import incomplete_data
 
 WORST_RULES = 15
@@ -502,7 +502,8 @@ def dq_context(
     policy's ``version``; ``key_versions``: the masking key versions in use (e.g. ``["k1", "k2"]``);
     ``leak_scan``: the result of the month's leak scan as made by
     :func:`crm.reports.leakscan.scan_summary` (``files_scanned``, ``passed``, ``findings``), or ``None``
-    if none was run. ``generated_at`` defaults to now, bank time. See :func:`is_empty`."""
+    if none was run. ``generated_at`` defaults to the month's logical time (its release time,
+    :func:`crm.bank_calendar.release_time`), never the wall clock. See :func:`is_empty`."""
     start, end = month_bounds(month_end)
     arrivals = _arrivals(conn, start, end)
     ingest = _ingest(conn, start, end)
@@ -519,7 +520,7 @@ def dq_context(
     return {
         "month_start": start,
         "month_end": end,
-        "generated_at": generated_at or dt.datetime.now(BANK_TZ).replace(tzinfo=None, microsecond=0),
+        "generated_at": generated_at or release_time(month_period(end)),
         "business_dates": len(daily),
         "files": {
             **files,

@@ -133,13 +133,34 @@ def pdf_bytes_text(data: bytes) -> str:
 
 def pdf_text(path: str | Path) -> str:
     """The text of a PDF file, as ``pdftotext -layout -enc UTF-8`` extracts it (pages separated by form
-    feeds). Raises ``RuntimeError`` if poppler cannot read the file."""
+    feeds), followed by the text of every file embedded in it (:func:`pdf_attachment_texts`: a report's
+    tables attached as CSV). Raises ``RuntimeError`` if poppler cannot read the file."""
     proc = subprocess.run(
         [_pdftotext(), "-layout", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=120, check=False
     )
     if proc.returncode != 0:
         raise RuntimeError(f"pdftotext failed on {Path(path).name}: exit {proc.returncode}")
-    return proc.stdout.decode("utf-8", errors="replace")
+    text = proc.stdout.decode("utf-8", errors="replace")
+    attached = pdf_attachment_texts(path)
+    return "\n".join([text, *(f"\f[{name}]\n{body}" for name, body in attached.items())])
+
+
+def pdf_attachment_texts(path: str | Path) -> dict[str, str]:
+    """The files embedded in a PDF (``pdfdetach -saveall`` into a private temporary folder), by their order
+    in the PDF (``attachment-N``), decoded as UTF-8 text (a byte order mark dropped, undecodable bytes
+    replaced, CSV line ends CRLF read as LF). Raises ``RuntimeError`` if poppler cannot read the file."""
+    exe = shutil.which("pdfdetach")
+    if exe is None:
+        raise RuntimeError("pdfdetach (poppler-utils) is needed to read PDF attachments; install poppler-utils")
+    with tempfile.TemporaryDirectory(prefix="crm-detach-") as folder:
+        proc = subprocess.run([exe, "-saveall", "-o", folder, str(path)], capture_output=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pdfdetach failed on {Path(path).name}: exit {proc.returncode}")
+        files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+        return {
+            f"attachment-{i}": p.read_bytes().decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+            for i, p in enumerate(files, 1)
+        }
 
 
 def _html_text(markup: str) -> str:

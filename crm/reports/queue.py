@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from crm.reports.plan import Planned
 
 
-def utc_now() -> dt.datetime:
-    """Naive UTC, as the outbox stores times (the message Date header is derived from it)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def issued_at(period: str) -> dt.datetime:
+    """The logical time of a period's reports (:func:`crm.reports.periods.generated_at`, the time their covers
+    show) as naive UTC, as the outbox stores times: the outbox's ``rendered_at``, and so the e-mail's Date."""
+    from crm.bank_calendar import BANK_TZ
+    from crm.reports.periods import generated_at
+
+    return generated_at(period).replace(tzinfo=BANK_TZ).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def render_and_queue(
@@ -30,13 +34,15 @@ def render_and_queue(
     workers: int | None,
     resend: bool,
     log: logging.Logger | logging.LoggerAdapter | Any,
+    period: str,
 ) -> dict[str, Any]:
     """Render the planned jobs in the pool (``workers`` processes, None for the default), queue the mailed
     entries in one warehouse transaction (``transaction()``; ``resend``: queue messages already sent once
     more), log the empty reports and the recipients who cannot be mailed, and raise ``RuntimeError`` when a
     rendering failed. Returns the run's figures: rendered, incomplete_data (entries of the notice), empty,
     pages, render_seconds, queued, kept_sent, resend, undeliverable, undeliverable_rows (Markdown, ids and
-    reasons) and reports."""
+    reasons) and reports. Every item is dated by the ``period``'s logical time (:func:`issued_at`), never the
+    wall clock."""
     from crm.delivery import enqueue
     from crm.delivery.send import bullets
     from crm.reports.plan import outbox_items
@@ -44,7 +50,7 @@ def render_and_queue(
 
     jobs = [p.job for p in planned if p.job is not None]
     results = render_many(jobs, workers=workers, desc="rendering")
-    items = outbox_items(planned, results, utc_now())
+    items = outbox_items(planned, results, issued_at(period))
     with transaction() as conn:  # the engine creates report_outbox when missing
         counts = enqueue(conn, items, resend=resend)
     for p in planned:

@@ -16,8 +16,10 @@ is not plain formatting happens, e.g. charts with translated labels. See ``crm/r
 PDF rendering imports WeasyPrint inside the functions (the Dagster definitions must not load it), reuses one
 ``FontConfiguration`` per process, and fetches nothing from the network: the URL fetcher allows ``data:``
 URLs and ``file:`` URLs under the templates folder (or the given ``base_url`` folder) only, and a refused
-URL stops the rendering with :class:`RenderError`. Output is byte-for-byte deterministic for the same HTML
-(no creation date is written; the HTML carries no ``dcterms.created`` meta).
+URL stops the rendering with :class:`RenderError`. A report's PDF is an archive copy (:mod:`crm.reports.archive`:
+PDF/A-3b, tagged, its tables attached as CSV). Output is byte-for-byte deterministic for the same HTML: every
+date in the PDF is the report's logical time, from the ``dcterms.created`` meta the layout writes from
+``generated_at``, and the file identifier is a digest of the content.
 """
 
 from __future__ import annotations
@@ -220,18 +222,25 @@ def _base_dir(base_url: str | Path | None) -> Path:
     return Path(unquote(parts.path))
 
 
-def render_pdf_document(html: str, base_url: str | Path | None = None) -> RenderedPdf:
+def render_pdf_document(html: str, base_url: str | Path | None = None, *, archive: bool = True) -> RenderedPdf:
     """The PDF of a report's HTML and its page count. ``base_url`` (a folder path or ``file:`` URL; default
-    the templates folder) resolves relative URLs, and bounds what may be fetched: files under it."""
+    the templates folder) resolves relative URLs, and bounds what may be fetched: files under it.
+    ``archive`` (default): PDF/A-3b, tagged, the tables attached as CSV (:mod:`crm.reports.archive`);
+    otherwise a plain PDF."""
     import weasyprint
     from weasyprint.urls import FatalURLFetchingError
 
+    from crm.reports.archive import PDF_VARIANT, weasyprint_attachments
+
     root = _base_dir(base_url)
+    options: dict[str, Any] = {}
+    if archive:
+        options = {"pdf_variant": PDF_VARIANT, "pdf_tags": True, "attachments": weasyprint_attachments(html)}
     try:
         document = weasyprint.HTML(
             string=html, base_url=root.resolve().as_uri() + "/", url_fetcher=_fetcher_class()(root)
-        ).render(font_config=font_config())
-        return RenderedPdf(document.write_pdf(), len(document.pages))
+        ).render(font_config=font_config(), **({"pdf_tags": True} if archive else {}))
+        return RenderedPdf(document.write_pdf(**options), len(document.pages))
     except FatalURLFetchingError as e:  # a BaseException: turn it into an ordinary error
         raise RenderError(f"{e} ({e.__cause__})") from None
 

@@ -324,7 +324,7 @@ def test_html_figures_zh(ctx):
         assert re.search(
             rf'<td class="num"><span class="fig" data-figure="dq.rule.pass_rate" [^>]*>{rate}</span></td>', html
         )
-    assert re.search(r'customers\.mobile\.format</td><td class="num">4</td>', html)
+    assert re.search(r'customers\.mobile\.format</td><td class="num"[^>]*>4</td>', html)
     assert "控制总数不符" in html and "CUST_INDV_20261002_002.dat" in html  # the rejection reason, in Chinese
     assert "control_total" not in html and ">format<" not in html  # no reason code, no rule family name
     assert "1.5 MB" in html and "2026.11-1" in html and "k1, k2" in html

@@ -3,6 +3,7 @@ what is logged, the figures returned, and a failed rendering failing the call af
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -75,7 +76,12 @@ def test_rendered_and_queued_with_the_figures_of_the_run(wh, tmp_path, rendered,
         _planned(tmp_path, "S0003", undeliverable="quarantined: staff.email.format (staff file f row 3)"),
     ]
     meta = render_and_queue(
-        planned, lambda: begin(wh.engine, wh.schema), workers=2, resend=False, log=logging.getLogger("test_queue")
+        planned,
+        lambda: begin(wh.engine, wh.schema),
+        workers=2,
+        resend=False,
+        log=logging.getLogger("test_queue"),
+        period="2026-10",
     )
     assert calls == [
         {"jobs": ["key_account:2026-10:S0001", "key_account:2026-10:S0003"], "workers": 2, "desc": "rendering"}
@@ -99,7 +105,9 @@ def test_rendered_and_queued_with_the_figures_of_the_run(wh, tmp_path, rendered,
         "S0002": "skipped_empty",
         "S0003": "undeliverable",
     }
-    assert rows["S0001"]["rendered_at"] is not None and rows["S0001"]["rendered_at"].tzinfo is None
+    # dated by the period's logical time, not the wall clock: October 2026's reports are issued on Monday
+    # 2 November (the 1st is a Sunday) at 10:00 bank time, 02:00 UTC; this is the e-mail's Date
+    assert {r["rendered_at"] for r in rows.values()} == {dt.datetime(2026, 11, 2, 2, 0)}
     assert "key_account 2026-10 for S0002: empty, not rendered or sent" in caplog.text
     assert "1 recipients cannot be mailed (recorded undeliverable in the outbox)" in caplog.text
 
@@ -115,5 +123,6 @@ def test_a_failed_rendering_fails_after_the_others_are_queued(wh, tmp_path, rend
             workers=None,
             resend=False,
             log=logging.getLogger("test_queue"),
+            period="2026-10",
         )
     assert set(_outbox(wh)) == {"S0001"}
