@@ -33,6 +33,9 @@ WEEKLY_JOB = "weekly_watch_list"
 REPORTS_JOB = "monthly_reports"
 QUARTERLY_JOB = "quarterly_satisfaction"
 HOLIDAY_PATH = f"crm/{HOLIDAY_FILE.name}"
+# The State Council publishes the next year's holidays in November (or earlier): from December on, a schedule
+# whose next release day falls in a year the holiday file lacks fails its ticks, to warn in time.
+NEXT_YEAR_DUE_FROM = 12
 # runs that send e-mail carry this tag; the instance runs one of them at a time (dagster.yaml)
 SENDS_EMAIL = {"crm/sends-email": "true"}
 
@@ -104,9 +107,10 @@ def release_schedule(
 
     A day the holiday file does not cover fails the tick (the error says to add the year to
     crm/holidays_cn.toml): a failed tick shows red in the Dagster UI and in the daemon's log, where a skipped
-    one would look like an ordinary rest day and the reports would silently not go out. So does a day whose
-    next release day lies in a year the file lacks (in December, before the next year's notice is added):
-    nothing is due that day, but the failure warns while there is still time."""
+    one would look like an ordinary rest day and the reports would silently not go out. So does a day of
+    December whose next release day lies in a year the file lacks (:data:`NEXT_YEAR_DUE_FROM`): nothing is due
+    that day, but the failure warns while there is still time. Before December such a day skips, its reason
+    saying the next release day is not known yet."""
     at = RELEASE_TIME[kind]
 
     @dg.schedule(
@@ -128,8 +132,13 @@ def release_schedule(
         try:
             following = next_release_day(kind, day)
             periods = ", ".join(period_label(kind, e) for e in released_on(kind, following))
-        except CalendarNotCovered as e:  # in December, before the next year is in the file: warn in time
-            raise _not_covered(name, f"{day.isoformat()} is no release day, but the next cannot be found", e) from e
+        except CalendarNotCovered as e:
+            if day.month == NEXT_YEAR_DUE_FROM:  # the notice is out: fail while there is time to add the year
+                raise _not_covered(name, f"{day.isoformat()} is no release day, but the next cannot be found", e) from e
+            return dg.SkipReason(
+                f"{day.isoformat()} is not the first working day after a {kind}; the next release day is not known "
+                f"yet: {e} (from December on, this schedule's ticks fail until it is added)"
+            )
         return dg.SkipReason(
             f"{day.isoformat()} is not the first working day after a {kind}; the next release is "
             f"{following.isoformat()} {at:%H:%M} {TIMEZONE}, for {periods}"

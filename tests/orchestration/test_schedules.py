@@ -157,5 +157,17 @@ def test_december_before_the_next_year_is_in_the_file_fails_in_time():
     message = _failure(MONTHLY, D(2026, 12, 7))
     assert "2026-12-07 is no release day, but the next cannot be found: 2027-01-01" in message
     assert "Add the year to crm/holidays_cn.toml" in message
-    # a week that ends in a covered year still goes out
+    assert "2026-12-07 is no release day" in _failure(QUARTERLY, D(2026, 12, 7))
+    # a week that ends in a covered year still goes out; the week after, the weekly ticks fail from the
+    # Tuesday after the last week released in 2026 (Monday 28 December)
     assert _requested(WEEKLY, D(2026, 12, 7)) == [("2026-11-30", "2026-11-30")]
+    assert _requested(WEEKLY, D(2026, 12, 28)) == [("2026-12-21", "2026-12-21")]
+    assert "2026-12-29 is no release day, but the next cannot be found: 2027-01-04" in _failure(WEEKLY, D(2026, 12, 29))
+
+
+def test_before_december_a_missing_next_year_only_skips_saying_so():
+    # Q4 2026 goes out in January 2027: in October the notice for 2027 may not be out yet, so no failure
+    message = _skip(QUARTERLY, D(2026, 10, 9))
+    assert message.startswith("2026-10-09 is not the first working day after a quarter; the next release day is")
+    assert "add 2027 from the State Council's notice" in message and "from December on" in message
+    assert _requested(QUARTERLY, D(2026, 10, 8)) == [("quarterly_satisfaction:2026-09-01", "2026-09-01")]
