@@ -19,7 +19,7 @@ or missing; its check fails when one is.
 import dagster as dg
 import pandas as pd
 
-from crm.bank_calendar import business_date_for
+from crm.bank_calendar import business_date_for, working_days
 from crm.contract import EXTRACTS, Extract
 from crm.quality.rules import rules_for
 from crm.quality.verdicts import (
@@ -236,12 +236,19 @@ def arrivals(
 ):
     from crm import warehouse as wh
     from crm.quality.arrivals import arrivals as arrivals_of
-    from crm.quality.arrivals import parse_cutoff
+    from crm.quality.arrivals import cutoff_rule, parse_cutoff
 
     home = crm_home.home()
     cutoff = parse_cutoff(quality.arrival_cutoff)
+    calendar = working_days()
+    after = quality.arrival_working_days
     frame = pd.concat(
-        [arrivals_of(home.landing, business_date_for(pk, "daily"), cutoff=cutoff) for pk in context.partition_keys],
+        [
+            arrivals_of(
+                home.landing, business_date_for(pk, "daily"), cutoff=cutoff, working_days_after=after, calendar=calendar
+            )
+            for pk in context.partition_keys
+        ],
         ignore_index=True,
     )
     now = pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
@@ -262,7 +269,7 @@ def arrivals(
         metadata={
             "dagster/row_count": len(frame),
             **{s: int(counts.get(s, 0)) for s in ("on_time", "late", "missing", "pending")},
-            "cutoff": f"{quality.arrival_cutoff} on the next day, Asia/Shanghai",
+            "cutoff": cutoff_rule(cutoff, after, calendar),
         },
         check_results=[
             dg.AssetCheckResult(

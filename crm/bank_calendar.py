@@ -17,6 +17,9 @@ month" has one answer:
 - **Working days**: :func:`is_working_day` reads ``crm/holidays_cn.toml``, the State Council's holidays and
   make-up working days (调休) by year, a file the bank updates each year. A date in a year the file does not
   cover raises :class:`CalendarNotCovered`: it is never taken for a working day by default.
+- **Releases**: a period's reports go out on its release day, the first working day after its last day
+  (:func:`release_day`, :func:`release_day_for`), at the hour of its kind (:data:`RELEASE_TIME`: month 10:00,
+  quarter 11:00, week 09:00): :func:`release_time`. The schedules ask :func:`released_on` each day.
 """
 
 from __future__ import annotations
@@ -316,3 +319,95 @@ def is_working_day(day: dt.date) -> bool:
 def working_days() -> WorkingDays:
     """The bank's working-day calendar (``crm/holidays_cn.toml``)."""
     return _default()
+
+
+# ----------------------------------------------------------------------------------------- releases
+
+# When a period's reports go out: at this hour (bank time) of its release day, the first working day after
+# the period's last day (:func:`release_day`). The month's reports first, the quarter's an hour later; the
+# week's digest early, before the working day starts. On the release day the period's last extracts are due
+# at 08:00 (the arrival cut-off, one working day after the business date), so every hour here is after it.
+RELEASE_TIME = {"month": dt.time(10, 0), "quarter": dt.time(11, 0), "week": dt.time(9, 0)}
+
+
+def _label_end(label: str) -> dt.date:
+    end = period_end(label)
+    if end is None:
+        raise ValueError(f"not a period label (YYYY-MM, YYYY-Qn or YYYY-Www): {label!r}")
+    return end
+
+
+def period_kind(label: str) -> str:
+    """``month``, ``quarter`` or ``week``: the kind of period a label names; ``ValueError`` for a string
+    that is not a period label (:func:`period_end`)."""
+    _label_end(label)
+    return "month" if _MONTH.match(label) else "quarter" if _QUARTER.match(label) else "week"
+
+
+def period_label(kind: str, day: dt.date) -> str:
+    """The label of the ``kind`` period (``month``, ``quarter``, ``week``) holding ``day``."""
+    labels = {"month": month_period, "quarter": quarter_period, "week": week_period}
+    if kind not in labels:
+        raise ValueError(f"period kind must be month, quarter or week, not {kind!r}")
+    return labels[kind](day)
+
+
+def period_start_of(kind: str, day: dt.date) -> dt.date:
+    """The first day of the ``kind`` period (``month``, ``quarter``, ``week``) holding ``day``."""
+    starts = {"month": month_start, "quarter": quarter_start, "week": week_start}
+    if kind not in starts:
+        raise ValueError(f"period kind must be month, quarter or week, not {kind!r}")
+    return starts[kind](day)
+
+
+def period_end_of(kind: str, day: dt.date) -> dt.date:
+    """The last day of the ``kind`` period holding ``day``: its month end, its quarter's last month end, its
+    Sunday."""
+    if kind == "quarter":
+        return month_end(quarter_start(day) + dt.timedelta(days=62))  # the quarter's third month
+    return week_end(day) if kind == "week" else month_end(period_start_of(kind, day))
+
+
+def release_day(period_end: dt.date, calendar: WorkingDays | None = None) -> dt.date:
+    """The day a period's reports go out: the first working day after its last day ``period_end`` (a
+    make-up Saturday or Sunday counts, a holiday Monday does not). :class:`CalendarNotCovered` when the
+    holiday file does not cover the days needed."""
+    return (calendar or working_days()).add_working_days(period_end, 1)
+
+
+def release_day_for(period_label: str) -> dt.date:
+    """The release day of the period a label names (``YYYY-MM``, ``YYYY-Qn``, ``YYYY-Www``); ``ValueError``
+    for a bad label, :class:`CalendarNotCovered` when the holiday file does not cover the days needed."""
+    return release_day(_label_end(period_label))
+
+
+def release_time(period_label: str) -> dt.datetime:
+    """When the period a label names is released: its release day at the hour of its kind
+    (:data:`RELEASE_TIME`), bank time, naive. The time a report prints as its own. ``ValueError`` for a bad
+    label, :class:`CalendarNotCovered` when the holiday file does not cover the days needed."""
+    return dt.datetime.combine(release_day_for(period_label), RELEASE_TIME[period_kind(period_label)])
+
+
+def released_on(kind: str, day: dt.date, calendar: WorkingDays | None = None) -> list[dt.date]:
+    """The last days of the ``kind`` periods whose release day is ``day``, oldest first: none when ``day``
+    is a rest day; after a long holiday possibly several weeks (both weeks of a Spring Festival go out on
+    the first working day after it). :class:`CalendarNotCovered` when the holiday file does not cover
+    ``day`` or the working day before it."""
+    cal = calendar or working_days()
+    if not cal.is_working_day(day):
+        return []
+    before = cal.add_working_days(day, -1)  # a period ending on it or after it, before ``day``, is out today
+    ends, end = [], period_end_of(kind, before)
+    while end < day:
+        ends.append(end)
+        end = period_end_of(kind, end + dt.timedelta(days=1))
+    return ends
+
+
+def next_release_day(kind: str, day: dt.date, calendar: WorkingDays | None = None) -> dt.date:
+    """The first release day of a ``kind`` period on or after ``day``. :class:`CalendarNotCovered` when
+    the holiday file does not cover the days needed (in December, the next year's first days)."""
+    end = period_start_of(kind, day) - dt.timedelta(days=1)  # the last period that ended before ``day``
+    while (out := release_day(end, calendar)) < day:
+        end = period_end_of(kind, end + dt.timedelta(days=1))
+    return out

@@ -65,7 +65,10 @@ class QualityResource(dg.ConfigurableResource):
     allowances come from the contract (``Extract.quarantine_share``, 2 %; ``Extract.quarantine_rows``, 5
     rows); ``default_threshold`` / ``default_rows_threshold`` replace them for every extract
     (``CRM_DQ_THRESHOLD``, ``CRM_DQ_ROWS_THRESHOLD``), ``thresholds`` / ``rows_thresholds`` for one extract.
-    ``arrival_cutoff``: HH:MM bank time on the day after the business date by which extracts are due;
+    ``arrival_cutoff``: HH:MM bank time by which a business date's extracts are due (``CRM_ARRIVAL_CUTOFF``),
+    on the ``arrival_working_days``-th working day after the business date (``CRM_ARRIVAL_WORKING_DAYS``,
+    default 1: a Friday's files by Monday 08:00, a holiday eve's by the first working day after the holiday;
+    working days from crm/holidays_cn.toml, a year it lacks fails the arrival register);
     ``engine``: ``gx`` (Great Expectations, the default) or ``pandas`` (the same rules, plain pandas)."""
 
     default_threshold: float | None = None
@@ -73,6 +76,7 @@ class QualityResource(dg.ConfigurableResource):
     default_rows_threshold: int | None = None
     rows_thresholds: dict[str, int] = {}
     arrival_cutoff: str = "08:00"
+    arrival_working_days: int = 1
     engine: str = "gx"
 
     def threshold_for(self, extract: str) -> float:
@@ -259,6 +263,7 @@ def resources_for(env: str | None = None) -> dict:
                 default_threshold=_float_env("CRM_DQ_THRESHOLD", None),
                 default_rows_threshold=_int_env("CRM_DQ_ROWS_THRESHOLD", None),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
+                arrival_working_days=_int_env("CRM_ARRIVAL_WORKING_DAYS", 1),
             ),
             # an EnvVar, so the key never shows in the UI's resource config
             "privacy": PrivacyResource(
@@ -279,6 +284,7 @@ def resources_for(env: str | None = None) -> dict:
                 default_threshold=_float_env("CRM_DQ_THRESHOLD", None),
                 default_rows_threshold=_int_env("CRM_DQ_ROWS_THRESHOLD", None),
                 arrival_cutoff=os.environ.get("CRM_ARRIVAL_CUTOFF", "08:00"),
+                arrival_working_days=_int_env("CRM_ARRIVAL_WORKING_DAYS", 1),
             ),
             # unset, the run stops: Dagster names the missing variable
             "privacy": PrivacyResource(

@@ -113,7 +113,7 @@ def test_the_holiday_file_agrees_with_an_independent_source_day_by_day():
             assert bc.is_working_day(day) == expected, day
             checked += 1
             day += dt.timedelta(days=1)
-    assert checked >= 365 * 3
+    assert checked >= 365 * 3 + 366  # 2023..2026 every day: the installed package knows them all
 
 
 def test_make_up_days_and_holidays():
@@ -183,3 +183,84 @@ def test_a_bank_adds_a_year(tmp_path):
     (tmp_path / "bad.toml").write_text('version = "t2"\nyears = 2026\n', encoding="utf-8")
     with pytest.raises(bc.CalendarFileError, match="'version' and 'years'"):
         bc.load_working_days(tmp_path / "bad.toml")
+
+
+# ----------------------------------------------------------------------------------------------- releases
+# National Day and Mid-Autumn 2025: off 1..8 October, make-up working days Sunday 28 September and Saturday
+# 11 October. New Year 2026: off 1..3 January, make-up Sunday 4 January. National Day 2023: off 29 September
+# ..6 October, make-up Saturday 7 and Sunday 8 October. Spring Festival 2023: off 21..27 January, make-up
+# Saturday 28 and Sunday 29 January. Spring Festival 2026: off 15..23 February.
+
+
+@pytest.mark.parametrize(
+    ("end", "day"),
+    [
+        (D(2025, 9, 30), D(2025, 10, 9)),  # after an eight-day holiday, not on the 1st
+        (D(2026, 10, 31), D(2026, 11, 2)),  # the 1st is a Sunday: the Monday
+        (D(2025, 10, 31), D(2025, 11, 3)),  # the 1st is a Saturday: the Monday
+        (D(2026, 3, 31), D(2026, 4, 1)),  # an ordinary Wednesday, the 1st
+        (D(2025, 12, 31), D(2026, 1, 4)),  # a make-up Sunday after New Year
+        (D(2023, 9, 30), D(2023, 10, 7)),  # a make-up Saturday after National Day
+        (D(2023, 1, 22), D(2023, 1, 28)),  # a week's Sunday inside Spring Festival: a make-up Saturday
+        (D(2025, 6, 1), D(2025, 6, 3)),  # a week before the Dragon Boat holiday Monday: the Tuesday
+        (D(2025, 9, 28), D(2025, 9, 29)),  # a make-up Sunday ends its week as any Sunday: the Monday
+    ],
+)
+def test_the_release_day_is_the_first_working_day_after_the_period(end, day):
+    assert bc.release_day(end) == day
+
+
+def test_release_times_by_label():
+    assert {"month": dt.time(10), "quarter": dt.time(11), "week": dt.time(9)} == bc.RELEASE_TIME
+    assert bc.release_time("2025-09") == dt.datetime(2025, 10, 9, 10, 0)
+    assert bc.release_time("2025-Q3") == dt.datetime(2025, 10, 9, 11, 0)
+    assert bc.release_time("2025-W40") == dt.datetime(2025, 10, 9, 9, 0)  # Monday 29 Sep .. Sunday 5 Oct
+    assert bc.release_time("2025-12") == dt.datetime(2026, 1, 4, 10, 0)  # a Sunday: a make-up working day
+    assert bc.release_time("2025-Q4") == dt.datetime(2026, 1, 4, 11, 0)
+    assert bc.release_time("2026-10") == dt.datetime(2026, 11, 2, 10, 0)
+    assert bc.release_day_for("2023-W03") == D(2023, 1, 28)
+    assert [bc.period_kind(x) for x in ("2026-01", "2026-Q1", "2026-W01")] == ["month", "quarter", "week"]
+    for bad in ("2026-13", "2026-Q5", "2025-W53", "2026/01", ""):
+        with pytest.raises(ValueError, match="not a period label"):
+            bc.release_time(bad)
+
+
+def test_a_release_the_file_does_not_cover_is_refused_with_its_message():
+    # December 2026 goes out on the first working day of 2027, a year the file does not cover yet
+    with pytest.raises(bc.CalendarNotCovered, match=r"2027-01-01: the holiday file .* add 2027"):
+        bc.release_time("2026-12")
+    with pytest.raises(bc.CalendarNotCovered, match="add 2027"):
+        bc.release_time("2026-W53")  # its Sunday is 3 January 2027
+    with pytest.raises(bc.CalendarNotCovered, match="add 2022"):
+        bc.released_on("month", D(2022, 12, 1))
+
+
+def test_released_on_names_every_period_out_that_day():
+    assert bc.released_on("month", D(2025, 10, 9)) == [D(2025, 9, 30)]
+    assert bc.released_on("quarter", D(2025, 10, 9)) == [D(2025, 9, 30)]
+    assert [bc.released_on("month", D(2025, 10, d)) for d in range(1, 9)] == [[]] * 8  # the holiday
+    assert bc.released_on("month", D(2025, 10, 10)) == []  # a working day, but September went out yesterday
+    assert bc.released_on("month", D(2026, 1, 4)) == [D(2025, 12, 31)]  # a make-up Sunday
+    assert bc.released_on("quarter", D(2026, 1, 4)) == [D(2025, 12, 31)]
+    assert bc.released_on("week", D(2026, 1, 4)) == []  # the week to Sunday 28 Dec went out on Monday 29 Dec
+    assert bc.released_on("week", D(2025, 12, 29)) == [D(2025, 12, 28)]
+    # Spring Festival 2026: the week to Sunday 15 February and the week to Sunday 22 February both go out on
+    # Tuesday 24 February, the first working day after either
+    assert bc.released_on("week", D(2026, 2, 24)) == [D(2026, 2, 15), D(2026, 2, 22)]
+    assert bc.released_on("week", D(2026, 2, 16)) == []
+
+
+def test_next_release_day():
+    assert bc.next_release_day("month", D(2025, 10, 1)) == D(2025, 10, 9)
+    assert bc.next_release_day("month", D(2025, 10, 10)) == D(2025, 11, 3)
+    assert bc.next_release_day("quarter", D(2025, 10, 10)) == D(2026, 1, 4)
+    assert bc.next_release_day("week", D(2026, 2, 17)) == D(2026, 2, 24)
+    assert bc.next_release_day("week", D(2026, 2, 24)) == D(2026, 2, 24)  # on or after
+
+
+def test_releases_follow_the_calendar_they_are_given(tmp_path):
+    # a calendar of its own (as a test may pass): Monday 2 November 2026 a holiday
+    cal = bc.load_working_days(_file(tmp_path, '[[holiday]]\nname = "x"\noff = "2026-11-02"\n'))
+    assert bc.release_day(D(2026, 10, 31), cal) == D(2026, 11, 3)
+    assert bc.released_on("month", D(2026, 11, 3), cal) == [D(2026, 10, 31)]
+    assert bc.released_on("month", D(2026, 11, 2), cal) == []

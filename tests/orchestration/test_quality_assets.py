@@ -281,8 +281,9 @@ def test_arrival_register_reports_late_and_missing(bank):
     frames = frames_by_hand()
     _land(home, frames, ["branches", "staff"])
     folder = landing_dir(home / "landing", BUSINESS_DATE)
-    on_time = dt.datetime(2026, 2, 1, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
-    late = dt.datetime(2026, 2, 1, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
+    # Saturday 31 January 2026: due by 08:00 on the first working day after it, Monday 2 February
+    on_time = dt.datetime(2026, 2, 1, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()  # Sunday
+    late = dt.datetime(2026, 2, 2, 8, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
     os.utime(folder / "BRANCH_20260131_001.ok", (on_time, on_time))
     os.utime(folder / "STAFF_20260131_001.ok", (late, late))
     result = dg.materialize(
@@ -291,6 +292,10 @@ def test_arrival_register_reports_late_and_missing(bank):
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["late_extracts"].value == "2026-01-31 staff"
-    reg = _table(warehouse, wh.dq_arrivals).set_index("extract")["status"]
+    register = _table(warehouse, wh.dq_arrivals)
+    assert set(register["expected_by"]) == {pd.Timestamp(2026, 2, 2, 8, 0)}
+    reg = register.set_index("extract")["status"]
     assert reg["branches"] == "on_time" and reg["staff"] == "late" and reg["customers"] == "missing"
+    (mat,) = result.asset_materializations_for_node("dq__arrivals")
+    assert mat.metadata["cutoff"].value.startswith("08:00 Asia/Shanghai on the first working day after the business")
     assert len(reg) == len(BY_NAME)  # 2026-01-31 is a month end: month-end extracts are due too
