@@ -51,6 +51,7 @@ BANK_FILES = (
     "tests/test_production_path.py",
     "tests/test_report_readers.py",
     "tests/test_report_language.py",
+    "tests/test_report_browser.py",
 )
 LONG_FILES = (
     "tests/orchestration/test_celery.py",
