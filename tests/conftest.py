@@ -52,6 +52,7 @@ BANK_FILES = (
     "tests/test_report_readers.py",
     "tests/test_report_language.py",
     "tests/test_report_archive.py",
+    "tests/test_report_browser.py",
 )
 LONG_FILES = (
     "tests/orchestration/test_celery.py",
