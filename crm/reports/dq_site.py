@@ -35,8 +35,10 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -57,7 +59,9 @@ INDEX_TEMPLATE, RESULT_TEMPLATE = "dq_site_index.html.j2", "dq_site_result.html.
 MAX_ROWS_LISTED = 1000  # failing rows listed per expectation on a page (the stored JSON has them all)
 LINEAGE = ("_source_file", "_row_number")  # the only index columns a page shows: never a value from the data
 SITE_ORIGIN = "the Data Docs site"
-_TIME = "%Y%m%dT%H%M%S.%fZ"
+_TIME = re.compile(r"\d{8}T\d{6}\.\d{6}Z")  # GX's run time in a store key: %Y%m%dT%H%M%S.%fZ, UTC
+_TIME_FIELDS = ((0, 4), (4, 6), (6, 8), (9, 11), (11, 13), (13, 15), (16, 22))
+_PLAIN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # a name crm.zones.check_name accepts, checked fast
 _DATES = re.compile(r"^(\d{8})(?:-(\d{8})|-part(\d+)of(\d+))?$")
 
 
@@ -82,11 +86,12 @@ def _dict(value: Any) -> dict:
 
 def _day(text: str) -> dt.date | None:
     try:
-        return dt.datetime.strptime(text, "%Y%m%d").date()
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=1 << 16)
 def business_dates(label: str) -> tuple[dt.date | None, dt.date | None, tuple[int, int] | None]:
     """The first and last business date a result's dates label names (``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``,
     ``YYYYMMDD-partNNofMM``) and the piece (NN, MM) of a partition validated in pieces; Nones for another
@@ -100,10 +105,13 @@ def business_dates(label: str) -> tuple[dt.date | None, dt.date | None, tuple[in
     return (first, last, piece) if first and last else (None, None, None)
 
 
+@lru_cache(maxsize=1 << 16)
 def recorded_at(time: str) -> dt.datetime | None:
     """The recorded time of a store key (``YYYYMMDDTHHMMSS.ffffffZ``, UTC) as naive bank time."""
+    if not _TIME.fullmatch(time):
+        return None
     try:
-        at = dt.datetime.strptime(time, _TIME).replace(tzinfo=dt.UTC)
+        at = dt.datetime(*(int(time[a:b]) for a, b in _TIME_FIELDS), tzinfo=dt.UTC)
     except ValueError:
         return None
     return at.astimezone(BANK_TZ).replace(tzinfo=None)
@@ -117,7 +125,7 @@ def page_of(parts: Iterable[str]) -> str:
 def _href(relative: str) -> str:
     """A relative link to a file of the site: each path part percent-encoded (a suite name may hold ``#``,
     ``?``, ``%`` or spaces); never a scheme, never a leading ``/``."""
-    return "/".join(quote(part, safe="") for part in relative.split("/"))
+    return "/".join(part if _PLAIN.fullmatch(part) else quote(part, safe="") for part in relative.split("/"))
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -323,10 +331,9 @@ def render_index(entries: Iterable[Mapping[str, Any]], locale: str = DEFAULT_LOC
     env = _env(locale)
     fmt, t = env.globals["fmt"], env.globals["t"]
     labels = _Labels(fmt, t)
-    rows = [{**e, **labels(e), "href": _href(e["page"])} for e in index_order(entries)]
-    return env.get_template(INDEX_TEMPLATE).render(
-        results=rows, failed=sum(1 for r in rows if not r["success"]), root=""
-    )
+    # attribute objects, not dicts: Jinja looks an attribute up before an item, a miss per cell on a dict
+    rows = [SimpleNamespace(**e, **labels(e), href=_href(e["page"])) for e in index_order(entries)]
+    return env.get_template(INDEX_TEMPLATE).render(results=rows, failed=sum(1 for r in rows if not r.success), root="")
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -416,7 +423,8 @@ def _read_manifest(site: Path) -> dict[str, dict[str, Any]] | None:
         if not _entry_ok(e):
             return None
         for part in e["key"]:
-            check_name(part, origin="the data-quality site manifest", zone="dq")
+            if not _PLAIN.fullmatch(part) or len(part) > 255:  # the fast path: letters, digits, _ - . only
+                check_name(part, origin="the data-quality site manifest", zone="dq")
         out[e["page"]] = e
     return out
 
