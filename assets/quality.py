@@ -3,7 +3,8 @@
 ``staged/<extract>`` validates the raw rows of its partition with the extract's Great Expectations suite
 (built in code from the contract, :mod:`crm.quality`), quarantines every row that fails a critical rule
 (raw values stay in the restricted raw zone), writes the accepted rows without personal columns, and
-appends the evidence to the warehouse DQ tables and the GX Data Docs under ``dq/``.
+appends the evidence to the warehouse DQ tables and the GX results under ``dq/`` (and the auditors' offline
+site built from them, :mod:`crm.reports.dq_site`).
 
 Checks on each staged asset, all ``blocking``. A partition is *blocked* when its quarantined rows exceed both
 its share allowance and its row allowance (contract defaults 2 % and 5 rows per extract, overridable in the
@@ -127,9 +128,9 @@ def build_staged_asset(extract: Extract) -> dg.AssetsDefinition:
         quality: QualityResource,
         privacy: PrivacyResource,
     ):
-        from crm.quality.docs import publish
         from crm.quality.evidence import record
         from crm.quality.stage import stage_partitions
+        from crm.reports.dq_site import publish
         from crm.warehouse import begin
 
         home = crm_home.home()

@@ -192,7 +192,7 @@ def demo(home: CrmHome, customers, months, seed):
     click.echo(f"quality:     {_quality_summary(home)}")
     click.echo(f"data:        {home.root}  (landing/, raw/, staged/, warehouse.duckdb)")
     click.echo(f"warehouse:   {home.warehouse_path}  (ingest_files: every file seen; dq_*: data-quality evidence)")
-    click.echo(f"Data Docs:   {home.dq / 'site' / 'index.html'}")
+    click.echo(f"DQ site:     {home.dq / 'site' / 'index.html'}  (GX results, offline; dq/validations/: the JSON)")
     click.echo(f"reports:     {_files_summary(home.reports, ('.pdf',))} under {home.reports}/<period>/<report>/")
     click.echo(
         f"outbox:      {_files_summary(home.outbox, ('.eml',))} in {home.outbox} (the exact messages; "
@@ -354,6 +354,18 @@ def retention_purge(home: CrmHome, zones, dry_run, today):
             f"{zone}: {verb} {n} {'runs' if zone == DAGSTER else 'files'} ({size:,} bytes) judged older "
             f"than {days[zone]} days (as of {today})"
         )
+
+
+@main.command("dq-site")
+@click.pass_obj
+def dq_site(home: CrmHome):
+    """Rebuild the auditors' data-quality site (CRM_HOME/dq/site/) from every GX result stored in
+    CRM_HOME/dq/validations/: every page, the manifest and the index (after an upgrade; the pipeline keeps
+    the site up to date by itself)."""
+    from crm.reports.dq_site import rebuild
+
+    index = rebuild(home.dq)
+    click.echo(f"data-quality site: {index}")
 
 
 @main.group()

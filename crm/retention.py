@@ -10,8 +10,8 @@ reports     ``CRM_REPORTS_RETENTION_DAYS``  400      rendered reports hold maske
                                                      as the raw zone (a year and a month)
 outbox      ``CRM_OUTBOX_RETENTION_DAYS``   400      ``.eml`` copies of those reports, with the
                                                      recipient's address: as long as the raw zone
-dq          ``CRM_DQ_RETENTION_DAYS``       1825     Data Docs and GX results are audit evidence without
-                                                     data values: five years
+dq          ``CRM_DQ_RETENTION_DAYS``       1825     GX results and their site pages are audit evidence
+                                                     without data values: five years
 dagster     ``CRM_DAGSTER_RETENTION_DAYS``  180      run records, event logs and compute logs: operating
                                                      history; the warehouse keeps the durable record
                                                      (ingest registry, DQ results, outbox, purges)
@@ -24,12 +24,13 @@ same verdict on every machine and after a restore:
   quarter, ``YYYY-Www`` ISO week (its Sunday), ``YYYY-MM-DD`` day: run-failure notices);
 - ``outbox/<report>__<period>__<recipient>[...].eml``: the end of the period in the file name (the notices'
   ``YYYYMMDD-<run>`` periods count from their date);
-- ``dq/**/<YYYYMMDD>[-<YYYYMMDD>].json|.html``: the (last) business date of the GX result or its Data
-  Docs page.
+- ``dq/**/<YYYYMMDD>[-<YYYYMMDD>].json|.html``: the (last) business date of the GX result or its page in
+  the data-quality site (:mod:`crm.reports.dq_site`).
 
-A file whose path carries no such date (the Data Docs index and static files, anything else) is never
-deleted by retention. A file is deleted when that date is more than the zone's period before ``today``
-(the same rule as the raw zone: kept while ``date >= today - days``).
+A file whose path carries no such date (the site's index, manifest and stylesheet, what a GX-built site left
+in ``dq/site/static/``, anything else) is never deleted by retention. A file is deleted when that date is
+more than the zone's period before ``today`` (the same rule as the raw zone: kept while ``date >= today -
+days``).
 
 **What is never touched**: nothing outside the zone's folder. The walk does not follow symbolic links (a
 link inside a zone is neither followed nor deleted), and every file is checked, resolved, to lie inside the

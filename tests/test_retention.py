@@ -42,7 +42,9 @@ UNDATED = [
     "outbox/notes.eml",
     "outbox/.key_account__2025-01__R001.eml.3f2a.tmp",  # a temporary file: not an .eml name
     "dq/site/index.html",
-    "dq/site/static/styles/data_docs_default_styles.css",
+    "dq/site/index.json",
+    "dq/site/site.css",
+    "dq/site/static/styles/data_docs_default_styles.css",  # left by a site GX built (older installations)
     "dq/.docs.lock",
 ]
 

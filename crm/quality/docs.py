@@ -1,12 +1,14 @@
-"""Great Expectations Data Docs for auditors, under ``CRM_HOME/dq/``.
+"""The store of Great Expectations validation results for auditors, under ``CRM_HOME/dq/``.
 
 ``dq/validations/`` holds every validation result as GX JSON (GX's own filesystem store: one file per run,
-suite and business date), ``dq/site/`` the static Data Docs site built from them (``dq/site/index.html``).
-Results are produced with ``exclude_unexpected_values``: they name failing rows by source file and row
-number, never by value, so neither folder holds a value from the data.
+suite and business date): the audit evidence. Results are produced with ``exclude_unexpected_values``: they
+name failing rows by source file and row number, never by value, so the store holds no value from the data.
+The auditors' site ``dq/site/`` is built from these results by :mod:`crm.reports.dq_site` (our own static
+pages; GX's Data Docs site builder is not used: its pages load their styles and scripts from public CDNs).
 
-Steps of a run write their results and rebuild the site for those results; an exclusive file lock
-(``dq/.docs.lock``) serialises the rebuilds of parallel steps, so the index lists everything stored.
+Steps of a run write their results and update the site for those results; an exclusive file lock
+(``dq/.docs.lock``, :func:`locked`) serialises the updates of parallel steps, so the index lists everything
+stored.
 
 The folders are built by :func:`crm.zones.safe_path` inside ``dq/``, and every part of a result's store key
 (suite, run, dates) must be one plain name (:func:`crm.zones.check_name`): a symlink leading out of ``dq/``
@@ -24,11 +26,10 @@ from pathlib import Path
 
 from crm.zones import check_name, safe_path
 
-SITE_NAME = "dq"
-
 
 @contextmanager
-def _locked(dq: Path) -> Iterator[None]:
+def locked(dq: Path) -> Iterator[None]:
+    """Hold the exclusive lock ``dq/.docs.lock`` (store and site updates of parallel steps, one at a time)."""
     dq.mkdir(parents=True, exist_ok=True)
     with open(safe_path(dq, ".docs.lock", origin="the Data Docs lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -38,26 +39,21 @@ def _locked(dq: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def validations_dir(dq: Path) -> Path:
+    """``dq/validations/``, the GX validation results store (checked to lie inside ``dq``)."""
+    return safe_path(dq, "validations", origin="the Data Docs validation store")
+
+
 def docs_context(dq: Path):
-    """An ephemeral GX context whose validation results store and Data Docs site live under ``dq``."""
+    """An ephemeral GX context whose validation results store lives under ``dq/validations``."""
     import great_expectations as gx
 
     from crm.quality.gx import ephemeral_config
 
     config = ephemeral_config()
-    validations = safe_path(dq, "validations", origin="the Data Docs validation store")
-    site = safe_path(dq, "site", origin="the Data Docs site")
     config.stores["validation_results_store"] = {
         "class_name": "ValidationResultsStore",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(validations)},
-    }
-    config.data_docs_sites = {
-        SITE_NAME: {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(validations_dir(dq))},
     }
     return gx.get_context(mode="ephemeral", project_config=config)
 
@@ -82,22 +78,26 @@ def result_key(suite_name: str, run_id: str | None, dates: str, recorded_at: dt.
     )
 
 
-def publish(dq: Path, results: list[tuple[dict, str]], run_id: str | None) -> Path:
+def result_path(dq: Path, parts: tuple[str, ...]) -> Path:
+    """The JSON file of the stored result whose key is ``parts`` (``suite parts..., run, time, dates``: the
+    GX store's path ``dq/validations/<parts joined by />.json``), checked by :func:`crm.zones.safe_path`."""
+    return safe_path(dq, "validations", *parts, suffix=".json", origin="a stored validation result")
+
+
+def store(dq: Path, results: list[tuple[dict, str]], run_id: str | None) -> list[tuple[str, ...]]:
     """Store GX validation results (JSON dicts, each with the business date or range it covers, as
-    ``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) and rebuild their Data Docs pages and the index. Returns the
-    site's index page."""
+    ``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) in ``dq/validations/``, all with the same recorded time (now,
+    UTC). Returns their store keys as path parts. The caller holds :func:`locked`."""
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResultSchema,
     )
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     schema = ExpectationSuiteValidationResultSchema()
-    with _locked(dq):
-        context = docs_context(dq)
-        keys = []
-        for result, dates in results:
-            key = result_key(result["suite_name"], run_id, dates, now)
-            context.validation_results_store.set(key, schema.load(result))
-            keys.append(key)
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=keys or None)
-    return safe_path(dq, "site", "index.html", origin="the Data Docs site")
+    keys = [(result_key(result["suite_name"], run_id, dates, now), result) for result, dates in results]
+    for key, _ in keys:  # every path checked before anything is written
+        result_path(dq, key.to_tuple())
+    context = docs_context(dq) if keys else None
+    for key, result in keys:
+        context.validation_results_store.set(key, schema.load(result))
+    return [key.to_tuple() for key, _ in keys]

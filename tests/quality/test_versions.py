@@ -200,8 +200,8 @@ def test_both_engines_agree_one_date_at_a_time_and_several_in_one_validation(tmp
     not_null = by_rule[f"branches.{NEW}.not_null"]["result"]
     assert not_null["element_count"] == len(days[SINCE]) + len(days[DAYS[-1]])
     assert not_null["unexpected_count"] == 1 + len(days[DAYS[-1]])
-    # the result, row conditions and all, renders in the auditors' Data Docs
-    from crm.quality.docs import publish
+    # the result, row conditions and all, renders in the auditors' data-quality site
+    from crm.reports.dq_site import publish
 
     index = publish(tmp_path / "dq", [(gx_result, f"{DAYS[0]:%Y%m%d}-{DAYS[-1]:%Y%m%d}")], "run-1")
-    assert index.exists() and any((tmp_path / "dq" / "site").rglob("*.html"))
+    assert index.exists() and any((tmp_path / "dq" / "site" / "validations").rglob("*.html"))

@@ -213,12 +213,22 @@ def test_data_docs_key_parts_are_plain_names():
         result_key("../crm", "r", "20260131", dt.datetime(2026, 2, 1, 1))
 
 
-def test_data_docs_folders_symlinked_out_of_dq_are_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("folder", "what"), [("site", "Data Docs site"), ("validations", "Data Docs validation store")]
+)
+def test_data_docs_folders_symlinked_out_of_dq_are_refused(tmp_path, folder, what):
     from crm.quality.docs import docs_context
+    from crm.reports.dq_site import publish, rebuild
 
     dq, outside = tmp_path / "dq", tmp_path / "outside"
     dq.mkdir()
     outside.mkdir()
-    os.symlink(outside, dq / "site")
-    with pytest.raises(UnsafePathError, match="Data Docs site resolves outside the zone"):
-        docs_context(dq)
+    os.symlink(outside, dq / folder)
+    with pytest.raises(UnsafePathError, match=f"{what} resolves outside the zone"):
+        publish(dq, [], "run-1")
+    with pytest.raises(UnsafePathError, match=f"{what} resolves outside the zone"):
+        rebuild(dq)
+    if folder == "validations":
+        with pytest.raises(UnsafePathError, match=f"{what} resolves outside the zone"):
+            docs_context(dq)
+    assert not any(outside.iterdir())
