@@ -25,10 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import email.utils
 import re
 import shutil
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import numpy as np
@@ -37,7 +37,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from crm.bank_calendar import TIMEZONE, month_period
+from crm.bank_calendar import month_period
 from crm.reports.data import MONTH_TABLES
 from crm.reports.leakscan import pdf_bytes_text
 from crm.warehouse import begin, make_engine
@@ -145,71 +145,30 @@ def _assert_same_rows(a: pd.DataFrame, b: pd.DataFrame, name: str) -> None:
     pd.testing.assert_frame_equal(_sorted(a), _sorted(b), check_exact=False, rtol=1e-9, atol=1e-9, obj=name)
 
 
-def _render_window(instance: dg.DagsterInstance, run_id: str) -> tuple[dt.datetime, dt.datetime]:
-    """The reports run's start and end in bank time, to the minute: the reports print their render time."""
-    stats = instance.get_run_stats(run_id)
-    tz = ZoneInfo(TIMEZONE)
-
-    def local(ts: float) -> dt.datetime:
-        return dt.datetime.fromtimestamp(ts, tz).replace(tzinfo=None, second=0, microsecond=0)
-
-    return local(stats.start_time), local(stats.end_time)
+# what every report of the period prints as its time and the messages carry as their Date: the period's logical
+# time (February 2024's reports are issued on Friday 1 March 2024, 10:00 bank time), the same on both paths
+ISSUED = "2024年3月1日 10:00"
+ISSUED_DATE = "Fri, 01 Mar 2024 10:00:00 +0800"
 
 
-# the render time as the reports print it (crm.reports.fmt.Formatter.datetime, zh_CN and en) and as the
-# HTML's dcterms.created (ISO, +08:00)
-RENDER_TIME = re.compile(
-    r"(?P<zh>(?P<zy>\d{4})年(?P<zm>\d{1,2})月(?P<zd>\d{1,2})日 (?P<zH>\d{2}):(?P<zM>\d{2}))"
-    r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})T(?P<iH>\d{2}):(?P<iM>\d{2}):\d{2}\+08:00)"
-    r"|(?P<en>(?P<eb>[A-Z][a-z]{2}) (?P<ed>\d{1,2}), (?P<ey>\d{4}) (?P<eH>\d{2}):(?P<eM>\d{2}))"
-)
-MONTHS = {
-    m: i
-    for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)
-}
-
-
-def _without_render_time(text: str, window: tuple[dt.datetime, dt.datetime]) -> tuple[str, int]:
-    """``text`` with every date-time that falls inside the run's window replaced by ``<rendered>``; and how
-    many were replaced. Other date-times (business dates, arrival times) are kept and compared."""
-    found = 0
-
-    def repl(m: re.Match) -> str:
-        nonlocal found
-        g = m.groupdict()
-        if g["zh"]:
-            when = dt.datetime(int(g["zy"]), int(g["zm"]), int(g["zd"]), int(g["zH"]), int(g["zM"]))
-        elif g["iso"]:
-            when = dt.datetime(int(g["iy"]), int(g["im"]), int(g["id"]), int(g["iH"]), int(g["iM"]))
-        else:
-            when = dt.datetime(int(g["ey"]), MONTHS[g["eb"]], int(g["ed"]), int(g["eH"]), int(g["eM"]))
-        if window[0] <= when <= window[1]:
-            found += 1
-            return "<rendered>"
-        return m.group(0)
-
-    return RENDER_TIME.sub(repl, text), found
-
-
-def _comparable(msg: email.message.EmailMessage, window) -> tuple[tuple[str, str, str], dict]:
-    """A delivered message as (report, period, recipient) and what must be equal across the two paths:
-    every header but Date (the render time), the text and HTML bodies and the PDF's text without the render
-    time, the PDF's page count and attachment name."""
-    headers = {k: str(v) for k, v in msg.items() if k not in ("Date",)}
+def _comparable(msg: email.message.EmailMessage) -> tuple[tuple[str, str, str], dict]:
+    """A delivered message as (report, period, recipient) and what must be equal across the two paths: every
+    header (Date included: the period's logical time, not the render's wall clock), the text and HTML bodies,
+    the PDF's text, page count and attachment name."""
+    headers = {k: str(v) for k, v in msg.items()}
     plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
     pdfs = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert html is not None and len(pdfs) == 1
     pdf_text = pdf_bytes_text(pdfs[0].get_content())
-    html_text, in_html = _without_render_time(html.get_content(), window)
-    pdf_clean, in_pdf = _without_render_time(pdf_text, window)
-    assert in_html and in_pdf, "the render time was not found: the comparison would not be what it says"
+    assert ISSUED in html.get_content() and ISSUED in re.sub(r"\s+", " ", pdf_text), "the issue time is not printed"
+    assert email.utils.parsedate_to_datetime(headers["Date"]) == email.utils.parsedate_to_datetime(ISSUED_DATE)
     body = {
         "headers": headers,
-        "html": html_text,
+        "html": html.get_content(),
         "plain": plain.get_content() if plain else None,
         "pdf_name": pdfs[0].get_filename(),
         "pdf_pages": pdf_text.count("\f"),
-        "pdf_text": re.sub(r"[ \t]+", " ", pdf_clean),
+        "pdf_text": re.sub(r"[ \t]+", " ", pdf_text),
     }
     return (headers["X-CRM-Report"], headers["X-CRM-Period"], headers["X-CRM-Recipient"]), body
 
@@ -300,10 +259,6 @@ def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(
             assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
             recorded = {r.run_id: r for r in instance.get_runs()}
             assert set(recorded) == {r["run_id"] for r in runs} and all(r.is_success for r in recorded.values())
-            prod_window = _render_window(instance, runs[-1]["run_id"])
-        monkeypatch.setenv("CRM_DAGSTER_DIR", local.env["CRM_DAGSTER_DIR"])
-        with dg.DagsterInstance.from_config(str(REPO)) as instance:
-            local_window = _render_window(instance, local.runs[-1]["run_id"])
 
         # every mart table holding the month: the same rows on both warehouses
         duck = make_engine(f"duckdb:///{local.home / 'warehouse.duckdb'}")
@@ -339,12 +294,12 @@ def test_the_production_path_gives_the_marts_and_messages_of_the_local_path(
     # the messages: the .eml files of (a) and what the SMTP server accepted in (b)
     assert not list((home / "outbox").glob("*.eml")), "the production path wrote .eml files instead of sending"
     assert set(handler.message_ids().values()) == {1}, "a message was delivered more than once"
-    prod = dict(_comparable(m, prod_window) for m in handler.messages())
+    prod = dict(_comparable(m) for m in handler.messages())
     emls = [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted((local.home / "outbox").glob("*.eml"))
     ]
-    loc = dict(_comparable(m, local_window) for m in emls if m["X-CRM-Period"] == PERIOD)
+    loc = dict(_comparable(m) for m in emls if m["X-CRM-Period"] == PERIOD)
     assert set(prod) == set(loc) == {(r.report, PERIOD, r.recipient_id) for r in sent.itertuples()}
     for key in sorted(loc):
         assert loc[key] == prod[key], f"{key}: {_first_difference(loc[key], prod[key])}"

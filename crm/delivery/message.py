@@ -1,7 +1,7 @@
 """Building the e-mail of one report for one recipient, byte for byte reproducibly.
 
 Everything that would normally vary between two builds is fixed by the inputs: the Message-ID is derived
-from (report, period, recipient_id, generation) and the sender's domain, the Date from the render time
+from (report, period, recipient_id, generation) and the sender's domain, the Date from the report's logical time
 passed in, and the MIME boundaries from the Message-ID. So building the same report twice gives the same
 bytes (``msg.as_bytes()``), and a re-send after a crash carries the same Message-ID, which lets a receiving
 system deduplicate it.
@@ -74,7 +74,7 @@ def build_message(
     text/plain, ``html`` as text/html) and, when ``pdf`` is given, the PDF as an ``application/pdf``
     attachment named ``pdf_filename`` (non-ASCII names are RFC 2231 encoded).
 
-    ``date`` is the render time (naive = UTC), written in Asia/Shanghai time; ``msg_id`` overrides the
+    ``date`` is the report's logical time (the outbox's ``rendered_at``, naive = UTC), written in Asia/Shanghai time; ``msg_id`` overrides the
     derived Message-ID (:func:`message_id`), e.g. to keep the one already recorded in the outbox. The result
     serialises to the same bytes for the same arguments. ``X-CRM-*`` headers name the outbox key (report,
     period, recipient id, generation), never a person's name or address."""

@@ -81,7 +81,7 @@ report_outbox = sa.Table(
     sa.Column("pdf_path", sa.Text),
     sa.Column("eml_path", sa.Text),  # file transport only
     sa.Column("content_sha256", sa.String(64)),  # of html + pdf of the render this generation sends
-    sa.Column("rendered_at", sa.DateTime(timezone=False)),  # that render's time: the message's Date
+    sa.Column("rendered_at", sa.DateTime(timezone=False)),  # the report's logical time (UTC): the message's Date
     sa.Column("latest_sha256", sa.String(64)),  # the latest render seen (differs after a backfill)
     sa.Column("latest_rendered_at", sa.DateTime(timezone=False)),
     sa.Column("last_code", sa.Integer),  # last SMTP reply code of a failed attempt
@@ -119,7 +119,7 @@ def _utc_naive(when: dt.datetime) -> dt.datetime:
 class OutboxItem:
     """One rendered report for one recipient, as handed to :func:`enqueue`. ``rows`` is the number of data
     rows in the report: 0 means empty, and an empty report is recorded as ``skipped_empty`` and never sent.
-    ``rendered_at`` (default: now) becomes the message's Date; naive means UTC. ``content_sha256``
+    ``rendered_at`` (the report's logical time; default: now) becomes the message's Date; naive means UTC. ``content_sha256``
     defaults to the SHA-256 of the HTML file's bytes followed by the PDF file's bytes (when they exist).
     ``undeliverable``: why the recipient cannot be served (e.g. ``quarantined: staff.email.email_format``);
     the row is then recorded ``undeliverable`` with that reason and never sent."""

@@ -7,8 +7,9 @@ report's logical time.
   What is and is not checked about the result: ``docs/reports.md`` ("Archive copies").
 - **Attachments**: every ``<table>`` of the report becomes one CSV file embedded in the PDF (PDF/A-3 allows
   any file; each is associated with the document as ``Data``): the header row is the table's column
-  headings, a cell is its ``data-value`` (the unformatted number the template wrote) when it has one, else
-  its visible text; a column whose cells all came from ``data-value`` is numeric. Files are formula-safe
+  headings, a cell is its ``data-value`` (the unformatted number the template wrote; empty for a missing
+  number, which the page shows as a dash) when it has one, else its visible text; a column whose non-empty
+  cells all came from ``data-value`` is numeric. Files are formula-safe
   (:func:`crm.exports.csv_bytes`: a text cell starting ``=``, ``+``, ``-``, ``@`` is prefixed with ``'``),
   UTF-8 with a byte order mark. They are named ``table-NN.csv`` in the order of the tables; each one's
   description is the heading of the section that holds it. The leak scan reads them too
@@ -104,7 +105,8 @@ class _Tables(HTMLParser):
             if tag in ("td", "th") and self._cell is not None and self._row is not None:
                 text = _SPACE.sub(" ", "".join(self._cell)).strip()
                 value = self._cell_value
-                self._row.append((value, True) if value not in (None, "") else (text, False))
+                # a data-value, even empty (a missing number, shown as a dash), is the cell's value
+                self._row.append((value, True) if value is not None else (text, False))
                 self._cell = None
             elif tag == "tr" and self._row is not None:
                 if self._in_head and not self._table.header:

@@ -33,12 +33,12 @@ def test_tables_are_read_with_their_heading_header_and_unformatted_numbers():
     (first, empty) = tables_of(HOSTILE)  # the table in the script is not one; the inner table is a cell
     assert first.title == "重点客户 一览" and empty.title == "空表" and empty.rows == []
     assert first.header == ["客户", "余额（万元）", "说明"]
-    assert [r[1] for r in first.rows] == [("-12.5", True), ("3", True), ("—", False), ("-9.5", True)]
+    assert [r[1] for r in first.rows] == [("-12.5", True), ("3", True), ("", True), ("-9.5", True)]
     assert first.rows[2][2] == ("内层", False)
-    frame = table_frame(first)
-    assert frame["余额（万元）"].dtype == object  # "—" is text: the column is not all numbers
-    numeric = table_frame(tables_of(HOSTILE.replace('data-value="">—', 'data-value="0">0'))[0])
-    assert numeric["余额（万元）"].tolist() == [-12.5, 3.0, 0.0, -9.5]
+    frame = table_frame(first)  # a missing number (data-value "", a dash on the page) is an empty cell
+    assert frame["余额（万元）"].tolist()[:2] == [-12.5, 3.0] and frame["余额（万元）"].isna().tolist()[2]
+    text = table_frame(tables_of(HOSTILE.replace('data-value="-12.5"', ""))[0])  # a cell without data-value
+    assert text["余额（万元）"].tolist() == ["-12.50", "3", "", "-9.5"]
 
 
 def test_csv_attachments_are_formula_safe_utf8_with_bom_one_per_table_with_rows():
@@ -49,7 +49,7 @@ def test_csv_attachments_are_formula_safe_utf8_with_bom_one_per_table_with_rows(
     assert rows[0] == ["客户", "余额（万元）", "说明"]
     assert rows[1][0] == '\'=HYPERLINK("http://x","点我")' and rows[1][2] == "'+86 138"
     assert rows[2][2] == "'@SUM(A1)"
-    assert rows[1][1] == "'-12.5"  # a text column (one cell is "—"): the minus is neutralised too
+    assert rows[1][1] == "-12.5" and rows[3][1] == ""  # a number column: the number as written, unprefixed
 
 
 def test_the_logical_time_comes_from_the_created_meta():
