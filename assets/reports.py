@@ -10,7 +10,8 @@ outbox; their leak scans and delivery are :mod:`assets.delivery`.
   leak scan (``dq/report_leak_scan``).
 - ``reports/watch_digest`` (week): the weekly early-warning digest per manager.
 
-Who reads what is :mod:`crm.reports.recipients`, the plans :mod:`crm.reports.plan`, the rendering and queueing
+Who reads what is :mod:`crm.reports.recipients`, what a period renders :mod:`crm.reports.periods` (its plans
+:mod:`crm.reports.plan`; the time every report shows: the period's logical time), the rendering and queueing
 :mod:`crm.reports.queue`, the incomplete-data notice on every cover :mod:`crm.reports.completeness`.
 
 A rerun or a backfill re-renders and re-queues; a message already sent stays sent unless the render asset
