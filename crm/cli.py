@@ -107,8 +107,21 @@ def run(home: CrmHome, day, first, last):
 
 
 def demo_period(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
-    """The last ``months`` complete months before today."""
+    """The last ``months`` complete months before today whose reports the holiday file can date: a report shows
+    its period's release time, the first working day after it (:func:`crm.bank_calendar.release_day`), so a
+    month released in a year ``crm/holidays_cn.toml`` does not cover yet is left out (in January, before the
+    new year's notice is added, the demo ends with November)."""
+    from crm.bank_calendar import CalendarNotCovered, release_day
+
     end = today.replace(day=1) - dt.timedelta(days=1)
+    for _ in range(24):
+        try:
+            release_day(end)
+            break
+        except CalendarNotCovered:
+            end = end.replace(day=1) - dt.timedelta(days=1)
+    else:
+        raise click.ClickException("the holiday file crm/holidays_cn.toml covers none of the last 24 months")
     start = end.replace(day=1)
     for _ in range(months - 1):
         start = (start - dt.timedelta(days=1)).replace(day=1)

@@ -1,5 +1,7 @@
 import datetime as dt
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from crm.cli import demo_period, main
@@ -10,6 +12,19 @@ def test_demo_period_is_last_complete_months():
     assert demo_period(dt.date(2026, 11, 28), 3) == (dt.date(2026, 8, 1), dt.date(2026, 10, 31))
     assert demo_period(dt.date(2026, 3, 1), 1) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
     assert demo_period(dt.date(2026, 1, 15), 2) == (dt.date(2025, 11, 1), dt.date(2025, 12, 31))
+
+
+def test_the_demo_leaves_out_months_whose_release_day_the_holiday_file_does_not_cover(monkeypatch):
+    import dataclasses
+
+    from crm import bank_calendar
+
+    known = dataclasses.replace(bank_calendar.working_days(), years=frozenset({2025, 2026}))
+    monkeypatch.setattr(bank_calendar, "_default", lambda: known)
+    # December 2026's reports go out in January 2027, a year this holiday file does not cover: left out
+    assert demo_period(dt.date(2027, 2, 10), 3) == (dt.date(2026, 9, 1), dt.date(2026, 11, 30))
+    with pytest.raises(click.ClickException, match="covers none of the last 24 months"):
+        demo_period(dt.date(2031, 2, 10), 3)
 
 
 def test_run_needs_a_date_or_a_range(tmp_path):
