@@ -10,7 +10,8 @@ network (GX's own Data Docs pages load Bootstrap, jQuery and their result list f
   its rule in the reader's language (:func:`crm.reports.dq_labels.rule_description`), the GX expectation and
   its column, success, element count, unexpected count and percent, and the failing rows the result names
   (source file and row number: results never hold a value, and no other index column is shown).
-- ``site.css``: the one stylesheet (``reports/templates/dq_site.css``), linked relatively; no page, style
+- ``site.css``: the one stylesheet (``reports/templates/palette.css``, the reports' colours, then
+  ``dq_site.css``), linked relatively; no page, style
   or link refers to anything outside the site's folders (:func:`check_offline`).
 - ``index.json``: the manifest, one entry per result, sorted by page. :func:`publish` renders the pages of
   the new results, adds them to the manifest, drops entries whose stored result is gone (purged by
@@ -47,7 +48,7 @@ from crm.bank_calendar import BANK_TZ
 from crm.quality.docs import locked, result_path, store, validations_dir
 from crm.reports.dq_labels import extract_label, rule_description
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter
-from crm.reports.render import TEMPLATES_DIR, environment
+from crm.reports.render import TEMPLATES_DIR, environment, palette
 from crm.zones import check_name, safe_path
 
 _log = logging.getLogger(__name__)
@@ -291,7 +292,8 @@ def _env(locale: str):
 
 
 def stylesheet() -> bytes:
-    return (TEMPLATES_DIR / STYLESHEET_SOURCE).read_bytes()
+    """``site.css``: the reports' palette (``palette.css``) followed by ``dq_site.css``."""
+    return (palette() + (TEMPLATES_DIR / STYLESHEET_SOURCE).read_text(encoding="utf-8")).encode("utf-8")
 
 
 def render_page(entry: Mapping[str, Any], result: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:

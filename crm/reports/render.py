@@ -1,11 +1,12 @@
 """The rendering engine: Jinja2 templates to self-contained HTML, WeasyPrint to PDF.
 
-Templates live in ``reports/templates/``: one layout (``base.html.j2``), one stylesheet (``report.css``,
-inlined into every HTML file), shared macros (``_macros.html.j2``) and one ``<report>.html.j2`` per report.
-Autoescaping is on for everything, and undefined variables raise (``StrictUndefined``). Every value a template
-outputs passes :func:`_finalize` first: control and format characters (:mod:`crm.text`: C0/C1 controls,
-bidirectional overrides and isolates, zero-width characters ...) are removed, so a stored value can never
-make a report display text in another order than the one stored, whatever the data holds.
+Templates live in ``reports/templates/``: one layout (``base.html.j2``), one stylesheet (``palette.css``, the
+colours, then ``report.css``, inlined into every HTML file), shared macros (``_macros.html.j2``) and one
+``<report>.html.j2`` per report. Autoescaping is on for everything, and undefined variables raise
+(``StrictUndefined``). Every value a template outputs passes :func:`_finalize` first: control and format
+characters (:mod:`crm.text`: C0/C1 controls, bidirectional overrides and isolates, zero-width characters ...)
+are removed, so a stored value can never make a report display text in another order than the one stored,
+whatever the data holds.
 
 A report is a name. :data:`REPORTS` maps names to a :class:`ReportSpec` when a report needs more than its
 template, one line per report, its ``prepare`` function imported explicitly above it; a name without an
@@ -44,6 +45,7 @@ from crm.text import clean
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports" / "templates"
 STYLESHEET = "report.css"
+PALETTE = "palette.css"  # the colours, shared with the auditors' data-quality site (crm.reports.dq_site)
 NUMERIC_KINDS = frozenset({"number", "percent", "amount", "money", "filesize"})
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
 RESERVED = frozenset(
@@ -97,11 +99,16 @@ def report_spec(report_name: str) -> ReportSpec:
     return REPORTS.get(report_name) or ReportSpec(f"{report_name}.html.j2")
 
 
+def palette(templates_dir: Path = TEMPLATES_DIR) -> str:
+    """The colours every stylesheet starts with (``palette.css``: CSS custom properties on ``:root``)."""
+    return (templates_dir / PALETTE).read_text(encoding="utf-8")
+
+
 @cache
 def _stylesheet(templates_dir: Path) -> Markup:
-    css = (templates_dir / STYLESHEET).read_text(encoding="utf-8")
+    css = palette(templates_dir) + (templates_dir / STYLESHEET).read_text(encoding="utf-8")
     if "</" in css:  # would close the <style> element it is inlined into
-        raise RenderError(f"{STYLESHEET} must not contain '</'")
+        raise RenderError(f"{PALETTE} and {STYLESHEET} must not contain '</'")
     return Markup(css)
 
 

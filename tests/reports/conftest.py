@@ -51,7 +51,7 @@ class Probe:
 def probe_templates(folder: Path) -> Path:
     """A templates folder with the real base layout, macros and stylesheet plus ``probe.html.j2``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("base.html.j2", "_macros.html.j2", "report.css"):
+    for name in ("base.html.j2", "_macros.html.j2", "palette.css", "report.css"):
         shutil.copy(TEMPLATES_DIR / name, folder / name)
     (folder / "probe.html.j2").write_text(PROBE, encoding="utf-8")
     return folder
