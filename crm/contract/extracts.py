@@ -6,6 +6,8 @@ carry, reduced to what a credit CRM needs. Money is in 元 with two decimals; ra
 
 from __future__ import annotations
 
+import datetime as dt
+
 from crm.contract.model import Column, Extract, ForeignKey
 
 
@@ -302,6 +304,39 @@ DEPOSITS = Extract(
     references=(fk("customer_id", "customer_master"), fk("branch_id", "branches")),
 )
 
+# The history the value assessment needs (issue 18), added to the contract on 2024-01-01: an installation that
+# starts later receives the initial load with its first files (see each description).
+VALUE_HISTORY_SINCE = dt.date(2024, 1, 1)
+
+DEPOSIT_BALANCES = Extract(
+    name="deposit_balances",
+    file_code="DEP_BAL",
+    title="存款账户月末余额",
+    description=(
+        "Month-end balance, the month's average daily balance (月日均) and the executed rate of every deposit "
+        "account open during the month. The first month-end file of an installation carries the 24 preceding "
+        "month-ends as history (the initial load); each later file carries its month."
+    ),
+    mode="snapshot",
+    cadence="month_end",
+    columns=(
+        d("snapshot_date", "快照月末日", **REQ),
+        s("account_id", "账号", id_kind="account", max_length=24, **REQ),
+        s("customer_id", "客户号", id_kind="customer", max_length=16, **REQ),
+        s("product_type", "存款品种", code_set="deposit_product", **REQ),
+        s("currency", "币种", code_set="currency", **REQ),
+        m("balance", "月末余额(元)", min_value=0, **REQ),
+        m("avg_balance", "月日均余额(元)", min_value=0, **REQ),
+        m("interest_rate", "执行利率(%)", min_value=0, max_value=10, scale=4, **REQ),
+        s("status", "账户状态", code_set="account_status", **REQ),
+        s("branch_id", "开户机构", id_kind="branch", max_length=10, **REQ),
+    ),
+    key=("snapshot_date", "account_id"),
+    control_sum_column="balance",
+    references=(fk("customer_id", "customer_master"), fk("branch_id", "branches")),
+    since=VALUE_HISTORY_SINCE,
+)
+
 TRANSACTIONS = Extract(
     name="transactions",
     file_code="TXN",
@@ -328,6 +363,35 @@ TRANSACTIONS = Extract(
     references=(fk("account_id", "deposits"), fk("customer_id", "customer_master")),
 )
 
+TXN_MONTHLY = Extract(
+    name="txn_monthly",
+    file_code="TXN_MON",
+    title="交易月度汇总",
+    description=(
+        "Posted deposit-account transactions of each customer per calendar month, by transaction type, channel "
+        "and direction: count, amount, how many distinct counterparties and the amount exchanged with the "
+        "largest one (counterparties are counted, never named). The first month-end file of an installation "
+        "carries the 24 preceding months as history (the initial load); each later file carries its month."
+    ),
+    mode="snapshot",
+    cadence="month_end",
+    columns=(
+        d("snapshot_date", "月末日", **REQ),
+        s("customer_id", "客户号", id_kind="customer", max_length=16, **REQ),
+        s("txn_type", "交易类型", code_set="txn_type", **REQ),
+        s("channel", "交易渠道", code_set="txn_channel", **REQ),
+        s("direction", "借贷方向", code_set="txn_direction", **REQ),
+        i("txn_count", "交易笔数", min_value=1, **REQ),
+        m("amount", "交易金额(元)", min_value=0, **REQ),
+        i("counterparty_count", "交易对手数", min_value=0, **REQ),
+        m("top_counterparty_amount", "最大交易对手金额(元)", min_value=0),
+    ),
+    key=("snapshot_date", "customer_id", "txn_type", "channel", "direction"),
+    control_sum_column="amount",
+    references=(fk("customer_id", "customer_master"),),
+    since=VALUE_HISTORY_SINCE,
+)
+
 PRODUCT_HOLDINGS = Extract(
     name="product_holdings",
     file_code="HOLDING",
@@ -346,6 +410,35 @@ PRODUCT_HOLDINGS = Extract(
     key=("holding_id",),
     control_sum_column="amount",
     references=(fk("customer_id", "customer_master"),),
+)
+
+FEE_LEDGER = Extract(
+    name="fee_ledger",
+    file_code="FEE",
+    title="中间业务收入明细",
+    description=(
+        "Fee and commission income (手续费及佣金收入) booked on the business date, per customer, product and fee "
+        "type; a reversal is booked as a negative amount that names the record it reverses. The first file of "
+        "an installation carries the 12 preceding months as history (the initial load)."
+    ),
+    mode="delta",
+    columns=(
+        s("fee_id", "收费流水号", id_kind="fee", max_length=24, **REQ),
+        s("customer_id", "客户号", id_kind="customer", max_length=16, **REQ),
+        s("product_family", "产品大类", code_set="product_family", **REQ),
+        s("product_code", "产品代码", id_kind="product", max_length=12),
+        s("fee_type", "收费类型", code_set="fee_type", **REQ),
+        m("amount", "收入金额(元)", min_value=-1_000_000_000, **REQ),
+        d("fee_date", "入账日期", **REQ),
+        s("account_id", "收费账号", id_kind="account", max_length=24),
+        s("reversal_of", "冲正原流水号", id_kind="fee", max_length=24),
+        s("branch_id", "入账机构", id_kind="branch", max_length=10, **REQ),
+    ),
+    key=("fee_id",),
+    control_sum_column="amount",
+    business_date_column="fee_date",
+    references=(fk("customer_id", "customer_master"), fk("branch_id", "branches")),
+    since=VALUE_HISTORY_SINCE,
 )
 
 FINANCIAL_STATEMENTS = Extract(
@@ -407,7 +500,13 @@ BUREAU_RECORDS = Extract(
         d("query_date", "查询日期", **REQ),
         s("query_reason", "查询原因", code_set="query_reason", **REQ),
         d("first_credit_date", "首笔信贷发放日期"),
-        i("external_loan_count", "他行贷款笔数", min_value=0, **REQ),
+        i(
+            "external_loan_count",
+            "他行贷款笔数",
+            description="Loans with other lenders (a count of loans, not of lenders: two loans at one bank count two).",
+            min_value=0,
+            **REQ,
+        ),
         m("external_loan_balance", "他行贷款余额(元)", min_value=0, **REQ),
         m("card_credit_limit", "信用卡授信总额(元)", min_value=0),
         m("card_utilisation", "信用卡使用率(%)", min_value=0, max_value=200),
@@ -516,8 +615,11 @@ EXTRACTS: tuple[Extract, ...] = (
     REPAYMENTS,
     LOAN_PERFORMANCE,
     DEPOSITS,
+    DEPOSIT_BALANCES,
     TRANSACTIONS,
+    TXN_MONTHLY,
     PRODUCT_HOLDINGS,
+    FEE_LEDGER,
     FINANCIAL_STATEMENTS,
     BUREAU_RECORDS,
     INTERACTIONS,

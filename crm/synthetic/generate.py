@@ -32,17 +32,19 @@ def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
     while d <= end:
         month_end = cal.is_month_end(d)
         for e in contract.EXTRACTS:
-            if e.cadence == "daily" or month_end:
+            if e.sent_on(d) and (e.cadence == "daily" or month_end):
                 out.append((d, e.name))
         d += dt.timedelta(days=1)
     return out
 
 
-def _chunks(bank: Bank, name: str, t: int, first_month_end: bool):
+def _chunks(bank: Bank, name: str, t: int, first: bool):
+    """The frames of extract ``name``'s file of day ``t``; ``first``: the extract's first file of the range,
+    which carries the initial load where the extract has one."""
     if name == "loan_performance":
-        yield from X.loan_performance(bank, t, first_month_end)
+        yield from X.loan_performance(bank, t, first)
     elif name == "financial_statements":
-        yield X.financial_statements(bank, t, first_month_end)
+        yield X.financial_statements(bank, t, first)
     else:
         yield X.DAILY[name](bank, t)
 
@@ -102,6 +104,9 @@ def generate(
     files = _files(start, end)
     plan = defects.plan_files(files, defect_rate, seed)
     first_me = next((d for d, n in files if n == "loan_performance"), None)
+    first_file: dict[str, dt.date] = {}
+    for d, n in files:
+        first_file.setdefault(n, d)
     rows_per_extract = {e.name: 0 for e in contract.EXTRACTS}
     manifest_files = []
     found: list = []  # defect listings (DataFrames), one per file
@@ -117,7 +122,7 @@ def generate(
         file_name = ex.file_name(d.isoformat(), 1)
         file_kind = plan.get((d, name))
         file_defects: list = []
-        chunks = _chunks(bank, name, t, d == first_me)
+        chunks = _chunks(bank, name, t, d == first_file[name])
         if defect_rate > 0 and file_kind is None:
             chunks = _with_row_defects(
                 chunks, ex, defect_rate, rng(seed, "defects", "rows", name, t), file_name, d, file_defects

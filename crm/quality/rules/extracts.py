@@ -30,7 +30,10 @@ NOT_AFTER_BUSINESS_DATE: dict[str, tuple[str, ...]] = {
     "repayments": ("due_date", "paid_date"),  # instalments that fell due (or were paid) by the business date
     "loan_performance": ("snapshot_date",),
     "deposits": ("open_date", "close_date"),
+    "deposit_balances": ("snapshot_date",),
     "transactions": ("txn_time",),
+    "txn_monthly": ("snapshot_date",),
+    "fee_ledger": ("fee_date",),
     "product_holdings": ("open_date", "close_date"),
     "financial_statements": ("report_period", "received_date"),
     "bureau_records": ("query_date", "first_credit_date"),
@@ -181,6 +184,33 @@ def bank_rules(e: Extract) -> list[Rule]:
                 ("balance", "contract_amount"),
                 "not_greater",
                 {"value": "balance", "limit": "contract_amount"},
+            )
+        )
+    if e.name == "txn_monthly":
+        out.append(
+            Rule(
+                "txn_monthly.consistency.top_counterparty_within_amount",
+                "txn_monthly",
+                "consistency",
+                "critical",
+                "最大交易对手金额 (top_counterparty_amount) must not exceed 交易金额 (amount) of its group "
+                "(最大交易对手金额不得超过交易金额).",
+                ("top_counterparty_amount", "amount"),
+                "not_greater",
+                {"value": "top_counterparty_amount", "limit": "amount"},
+            )
+        )
+        out.append(
+            Rule(
+                "txn_monthly.consistency.counterparties_within_count",
+                "txn_monthly",
+                "consistency",
+                "critical",
+                "交易对手数 (counterparty_count) must not exceed 交易笔数 (txn_count) of its group "
+                "(交易对手数不得超过交易笔数).",
+                ("counterparty_count", "txn_count"),
+                "not_greater",
+                {"value": "counterparty_count", "limit": "txn_count"},
             )
         )
     if e.name in ("loans", "loan_performance"):
