@@ -11,7 +11,9 @@ The window of a month end ``M`` is the trailing twelve calendar months ``M-11 ..
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -80,3 +82,336 @@ class ValueInputs:
     corporates: pd.DataFrame
     statements: pd.DataFrame
     records_since: dt.date | None = None
+
+
+# ------------------------------------------------------------------------------------------- reading them
+
+# The marts a month end's assessment reads, and how: ``MartSource`` is either a mapping of mart name to a frame
+# holding a ``month_end`` column (tests), or a callable ``(name, month_end, columns) -> frame`` giving the rows of
+# one month end with those columns (``None``: all; a column the mart lacks is left out), an empty frame when the
+# mart holds none (the asset's reader over the warehouse).
+MartReader = Callable[[str, dt.date, "list[str] | None"], pd.DataFrame]
+MartSource = Mapping[str, pd.DataFrame] | MartReader
+
+# value_history: what the trend needs of the month ends before (not the whole mart: 11 x a million rows)
+HISTORY_COLUMNS = ["customer_id", "value_score", "contribution", "months_held"]
+SCORE_COLUMNS = ["customer_id", "pd", "grade"]
+EARLIER_MONTHS = 3  # ``earlier``: customer_360 this many month ends before
+
+# The staged inputs (ValueInputs attribute -> extract) in the order they are read.
+STAGED_INPUTS = {
+    "loans": "loans",
+    "loan_rates": "loans",
+    "loan_performance": "loan_performance",
+    "deposit_balances": "deposit_balances",
+    "txn_monthly": "txn_monthly",
+    "fee_ledger": "fee_ledger",
+    "interactions": "interactions",
+    "service_requests": "service_requests",
+    "bureau_records": "bureau_records",
+    "corporates": "corporates",
+    "statements": "financial_statements",
+}
+STAGED_EXTRACTS = tuple(dict.fromkeys(STAGED_INPUTS.values()))
+LINEAGE = ["_source_file", "_row_number", "_sha256"]
+LOAN_RATE_COLUMNS = ["interest_rate", "start_date", "maturity_date", "guarantee_type"]
+# columns never read: free text (scrubbed at staging, but no use here) and masked personal fields
+SKIPPED = {
+    "loans": {"repay_card_no", "contract_id"},
+    "interactions": {"notes"},
+    "service_requests": {"description"},
+    "corporates": {"company_name", "uscc", "legal_rep_name", "legal_rep_id_number", "registered_address"},
+}
+
+
+class MissingInput(FileNotFoundError):
+    """A staged partition or a mart month that the month end's assessment needs is not there; the message
+    names the input, the extract or mart and the date, and what to run."""
+
+
+def _contract(extract: str):
+    from crm.contract import BY_NAME
+
+    return BY_NAME[extract]
+
+
+def _empty(extract: str, columns: list[str] | None = None) -> pd.DataFrame:
+    names = columns if columns is not None else [*_contract(extract).column_names, *LINEAGE]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in names})
+
+
+class _Reader:
+    """The staged partitions of one month end's window, read through DuckDB (column projection, filters pushed
+    into the Parquet scan), handed to pandas through Arrow. Lineage file names and checksums come as pandas
+    categories (one value per file, not per row)."""
+
+    def __init__(self, staged: Path, day: dt.date, months: int, required: set[str], memory_limit: str | None):
+        import duckdb
+
+        self.staged, self.day, self.required = Path(staged), day, required
+        self.months = window_month_ends(day, months)
+        self.start = self.months[0].replace(day=1)  # the window's first day
+        for name in sorted(required):  # an input the contract does not send yet, before any file is looked for
+            self._check_sent(STAGED_INPUTS[name], name)
+        self.con = duckdb.connect(config={"threads": 2, **({"memory_limit": memory_limit} if memory_limit else {})})
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- files
+
+    def _check_sent(self, extract: str, name: str) -> None:
+        ex = _contract(extract)
+        if not ex.sent_on(self.day):
+            raise ValueError(
+                f"customer value of {self.day}: input {name} needs staged/{extract}, which the bank sends from "
+                f"{ex.since} only (the contract); assess a month end on or after it"
+            )
+
+    def files(self, extract: str, name: str, *, since: dt.date | None = None, need_day: bool = False) -> list[Path]:
+        """The staged partitions of ``extract`` dated ``since``..the month end; a :class:`MissingInput` when the
+        input is required and there is none (or, with ``need_day``, the month end's own is not there)."""
+        from crm.zones import partitions, staged_file
+
+        files = partitions(self.staged, extract, since=since, until=self.day)
+        if name in self.required:
+            if need_day and not staged_file(self.staged, extract, self.day).exists():
+                raise MissingInput(
+                    f"customer value of {self.day}: input {name} needs the staged/{extract} partition of {self.day}, "
+                    f"which is not there: run the {'month-end' if _contract(extract).cadence == 'month_end' else 'daily'} "
+                    f"pipeline for {self.day} first"
+                )
+            if not files and not partitions(self.staged, extract, until=self.day):
+                raise MissingInput(
+                    f"customer value of {self.day}: input {name} needs staged/{extract}, which has no partition on "
+                    f"or before {self.day}: run the daily pipeline first"
+                )
+        return files
+
+    def columns(self, files: list[Path], extract: str, wanted: list[str] | None = None) -> list[str]:
+        """``wanted`` (default: the contract's columns but :data:`SKIPPED`, then the lineage) that some file
+        holds (a file without one gives nulls)."""
+        import pyarrow.parquet as pq
+
+        have = set().union(*(pq.read_schema(p).names for p in files))
+        if wanted is None:
+            skip = SKIPPED.get(extract, set())
+            wanted = [c for c in _contract(extract).column_names if c not in skip] + LINEAGE
+        return [c for c in wanted if c in have]
+
+    # -- queries
+
+    def frame(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        import pyarrow as pa
+
+        table = self.con.sql(sql, params=params or {}).to_arrow_table()
+        for i, field in enumerate(table.schema):
+            if field.name in ("_source_file", "_sha256") and pa.types.is_string(field.type):
+                table = table.set_column(i, field.name, table.column(i).dictionary_encode())
+        return table.to_pandas()
+
+    @staticmethod
+    def _list(files: list[Path]) -> str:
+        return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in files) + "]"
+
+    def _scan(self, files: list[Path], cols: list[str], with_file: bool = False) -> str:
+        select = ", ".join(f'"{c}"' for c in cols)
+        source = f"read_parquet({self._list(files)}, union_by_name = true, filename = true)"
+        return f"SELECT {select}{', filename' if with_file else ''} FROM {source}"
+
+    def month_end_rows(self, extract: str, name: str, wanted: list[str] | None = None) -> pd.DataFrame:
+        """A month-end snapshot's rows with snapshot_date in the window. Any partition may carry several month
+        ends (the first one the initial load), so the rows are cut by snapshot_date, not by file; a month end
+        carried by two files is taken from the later one."""
+        self.files(extract, name, need_day=True)
+        files = self.files(extract, name, since=self.start)
+        if not files:
+            return _empty(extract, wanted)
+        cols = self.columns(files, extract, wanted)
+        where = "snapshot_date BETWEEN $start AND $day"
+        params = {"start": self.start, "day": self.day}
+        owners = self.con.sql(
+            f"SELECT snapshot_date, count(DISTINCT filename) AS n, max(filename) AS f "
+            f"FROM ({self._scan(files, ['snapshot_date'], True)}) WHERE {where} GROUP BY snapshot_date",
+            params=params,
+        ).fetchall()
+        if all(n == 1 for _, n, _ in owners):
+            return self.frame(f"{self._scan(files, cols)} WHERE {where}", params)
+        by_file: dict[str, list[dt.date]] = {}
+        for snapshot, _, f in owners:
+            by_file.setdefault(f, []).append(snapshot)
+        keep = " OR ".join(
+            f"(filename = '{f.replace(chr(39), chr(39) * 2)}' AND snapshot_date IN "
+            f"({', '.join(repr(d.isoformat()) + '::DATE' for d in dates)}))"
+            for f, dates in sorted(by_file.items())
+        )
+        sql = f"SELECT * EXCLUDE (filename) FROM ({self._scan(files, cols, True)}) WHERE {where} AND ({keep})"
+        return self.frame(sql, params)
+
+    def delta_rows(
+        self,
+        extract: str,
+        name: str,
+        *,
+        since: dt.date | None,
+        where: str = "true",
+        params: dict | None = None,
+        wanted: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """A delta extract's records in partitions dated ``since``..the month end that meet ``where``; a record
+        (the contract's key) sent again later is taken from its latest file (its latest row there)."""
+        files = self.files(extract, name, since=since)
+        if not files:
+            return _empty(extract, wanted)
+        cols = self.columns(files, extract, wanted)
+        key = ", ".join(f'"{k}"' for k in _contract(extract).key)
+        scan = f"{self._scan(files, [*dict.fromkeys([*cols, *_contract(extract).key, '_row_number'])], True)}"
+        base = f"SELECT * FROM ({scan}) WHERE {where}"
+        params = params or {}
+        total, distinct = self.con.sql(
+            f"SELECT count(*), count(DISTINCT ({key})) FROM ({base})", params=params
+        ).fetchall()[0]
+        select = ", ".join(f'"{c}"' for c in cols)
+        if total == distinct:
+            return self.frame(f"SELECT {select} FROM ({base})", params)
+        return self.frame(
+            f"SELECT {select} FROM ({base}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY filename DESC, "
+            f'"_row_number" DESC) = 1 ORDER BY filename, "_row_number"',
+            params,
+        )
+
+    def snapshot(self, extract: str, name: str) -> pd.DataFrame:
+        """A daily snapshot's partition of the month end itself."""
+        files = self.files(extract, name, since=self.day, need_day=True)
+        if not files:
+            return _empty(extract)
+        return self.frame(self._scan(files, self.columns(files, extract)))
+
+    def loan_rates(self) -> pd.DataFrame:
+        """Every loan's latest ``interest_rate``, ``start_date``, ``maturity_date``, ``guarantee_type`` from the
+        loans snapshots of the window's month ends (and the first staged snapshot when it lies inside the window:
+        an installation's loans repaid before its first month end). A loan of loan_performance within the window
+        is alive at one of those month ends, so is in one of them. One aggregate over 5 columns, no frame per
+        day."""
+        every = self.files("loans", "loan_rates")
+        month_ends = set(self.months)
+        files = [p for p in every if dt.date.fromisoformat(p.stem) in month_ends]
+        if every and self.start <= dt.date.fromisoformat(every[0].stem) and every[0] not in files:
+            files.insert(0, every[0])
+        cols = ["loan_id", *LOAN_RATE_COLUMNS]
+        if not files:
+            return _empty("loans", cols)
+        cols = self.columns(files, "loans", cols)
+        latest = ", ".join(f'arg_max("{c}", filename) AS "{c}"' for c in cols if c != "loan_id")
+        return self.frame(
+            f"SELECT loan_id, {latest} FROM ({self._scan(files, cols, True)}) GROUP BY loan_id ORDER BY loan_id"
+        )
+
+
+def _mart(marts: MartSource, name: str, month_end: dt.date, columns: list[str] | None = None) -> pd.DataFrame:
+    if callable(marts):
+        out = marts(name, month_end, columns)
+    else:
+        frame = marts.get(name)
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=columns or [])
+        out = frame[pd.to_datetime(frame["month_end"]).dt.date == month_end]
+        if columns is not None:
+            out = out[[c for c in columns if c in out.columns]]
+    return out.reset_index(drop=True)
+
+
+def load_inputs(
+    staged: Path,
+    day: dt.date,
+    marts: MartSource,
+    *,
+    months: int = WINDOW_MONTHS,
+    required: Collection[str] | None = None,
+    memory_limit: str | None = None,
+) -> ValueInputs:
+    """The :class:`ValueInputs` of month end ``day``: the marts from ``marts`` (:data:`MartSource`), the staged
+    extracts from ``staged`` (the staged zone's folder) cut to the window of ``months`` month ends.
+
+    Staged partitions are read through DuckDB with only the columns used and the window's filters pushed into
+    the scan; partitions dated before the window are not opened (their rows all lie before it), except where
+    the input reaches back further (loans' first snapshot, bureau pulls, financial statements).
+
+    ``required``: the staged inputs (:data:`STAGED_INPUTS` names) that must be there (default: all). A
+    required one that is missing raises :class:`MissingInput` (a ``FileNotFoundError``) naming the input, the
+    extract and the date; one the contract sends only from a later date a ``ValueError``; one not required
+    comes back empty. customer_360 of the month end must have rows (:class:`MissingInput` otherwise); the
+    other marts may be empty (a bank too small for a scorecard, the first month ends)."""
+    from crm.bank_calendar import month_end, months_before
+
+    day = month_end(day)
+    required = set(STAGED_INPUTS) if required is None else set(required)
+    unknown = required - set(STAGED_INPUTS)
+    if unknown:
+        raise ValueError(f"unknown value inputs {sorted(unknown)}: the inputs are {sorted(STAGED_INPUTS)}")
+
+    c360 = _mart(marts, "customer_360", day)
+    if c360.empty:
+        raise MissingInput(
+            f"customer value of {day}: customer_360 has no rows for {day}: materialise marts/customer_360 first"
+        )
+    earlier = _mart(marts, "customer_360", months_before(day, EARLIER_MONTHS))
+    scores = _mart(marts, "credit_scores", day, SCORE_COLUMNS)
+    history = [
+        _mart(marts, "customer_value", m, HISTORY_COLUMNS).assign(month_end=m)
+        for m in window_month_ends(day, months)[:-1]
+    ]
+    history = [h for h in history if not h.empty]
+    value_history = (
+        pd.concat(history, ignore_index=True) if history else pd.DataFrame(columns=[*HISTORY_COLUMNS, "month_end"])
+    )
+
+    r = _Reader(staged, day, months, required, memory_limit)
+    try:
+        window = {"start": r.start, "day": day}
+        after = {"start": r.start, "next": day + dt.timedelta(days=1)}
+        upto = {"day": day}
+        first_interaction = r.files("interactions", "interactions")
+        return ValueInputs(
+            month_end=day,
+            c360=c360,
+            earlier=earlier,
+            scores=scores,
+            value_history=value_history,
+            loans=r.snapshot("loans", "loans"),
+            loan_rates=r.loan_rates(),
+            loan_performance=r.month_end_rows(
+                "loan_performance",
+                "loan_performance",
+                ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "status", *LINEAGE],
+            ),
+            deposit_balances=r.month_end_rows("deposit_balances", "deposit_balances"),
+            txn_monthly=r.month_end_rows("txn_monthly", "txn_monthly"),
+            fee_ledger=r.delta_rows(
+                "fee_ledger", "fee_ledger", since=r.start, where="fee_date BETWEEN $start AND $day", params=window
+            ),
+            interactions=r.delta_rows(
+                "interactions",
+                "interactions",
+                since=r.start,
+                where="interaction_time >= $start AND interaction_time < $next",
+                params=after,
+            ),
+            service_requests=r.delta_rows(
+                "service_requests",
+                "service_requests",
+                since=r.start,
+                where="opened_time >= $start AND opened_time < $next",
+                params=after,
+            ),
+            bureau_records=r.delta_rows(
+                "bureau_records", "bureau_records", since=None, where="query_date <= $day", params=upto
+            ),
+            corporates=r.snapshot("corporates", "corporates"),
+            statements=r.delta_rows(
+                "financial_statements", "statements", since=None, where="received_date <= $day", params=upto
+            ),
+            records_since=dt.date.fromisoformat(first_interaction[0].stem) if first_interaction else None,
+        )
+    finally:
+        r.close()
