@@ -137,8 +137,11 @@ def _empty_dtype(value: object):
 _DUCKDB_INTEGERS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger"}
 
 
-def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None = None) -> pd.DataFrame:
-    """The rows of ``name`` where every ``where`` column equals its value. DuckDB hands the result to pandas
+def read_table(
+    conn: sa.Connection, name: str, where: dict[str, object] | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The rows of ``name`` where every ``where`` column equals its value, with the table's columns (only those
+    of ``columns`` the table has, in that order, when given). DuckDB hands the result to pandas
     column by column (``.df()``: a million-row mart in about a second); other databases go through
     ``pd.read_sql``.
 
@@ -157,15 +160,21 @@ def read_table(conn: sa.Connection, name: str, where: dict[str, object] | None =
         clause = (" WHERE " + " AND ".join(f'"{c}" = ${c}' for c in where)) if where else ""
         raw = conn.connection.driver_connection
         kinds = {d[0]: d[1].id for d in raw.execute(f"SELECT * FROM {_quoted(conn, name)} LIMIT 0").description}
+        if columns is not None:
+            kinds = {c: kinds[c] for c in columns if c in kinds}
         columns = (
             ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' if k == "decimal" else f'"{c}"' for c, k in kinds.items())
-            if "decimal" in kinds.values()
+            if "decimal" in kinds.values() or columns is not None
             else "*"
         )
         frame = raw.execute(f"SELECT {columns} FROM {_quoted(conn, name)}{clause}", dict(where or {})).df()
         return _exact_integers(frame, [c for c, k in kinds.items() if k in _DUCKDB_INTEGERS])
     clause = (" WHERE " + " AND ".join(f'"{c}" = :{c}' for c in where)) if where else ""
-    result = conn.execute(sa.text(f"SELECT * FROM {_quoted(conn, name)}{clause}"), where or {})
+    select = "*"
+    if columns is not None:
+        have = {c["name"] for c in sa.inspect(conn).get_columns(name, schema=schema_of(conn))}
+        select = ", ".join(f'"{c}"' for c in columns if c in have)
+    result = conn.execute(sa.text(f"SELECT {select} FROM {_quoted(conn, name)}{clause}"), where or {})
     columns, rows = list(result.keys()), result.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)  # as pd.read_sql builds it
     types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(name, schema=schema_of(conn))}
@@ -195,6 +204,15 @@ def read_month(conn: sa.Connection, name: str, month_end: object, columns: list[
     if not has_table(conn, name):
         return pd.DataFrame(columns=columns or [])
     return read_table(conn, name, {"month_end": month_end})
+
+
+def read_month_columns(conn: sa.Connection, name: str, month_end: object, columns: list[str]) -> pd.DataFrame:
+    """The rows of mart ``name`` of one month end with only those of ``columns`` the mart has (a month of a
+    million-row mart without its other columns), or an empty frame with ``columns`` when the mart has never
+    been written."""
+    if not has_table(conn, name):
+        return pd.DataFrame(columns=columns)
+    return read_table(conn, name, {"month_end": month_end}, columns)
 
 
 def read_latest_month(conn: sa.Connection, name: str, day: object, *, before: bool = False) -> pd.DataFrame:

@@ -77,3 +77,20 @@ def test_a_mart_whose_first_partition_is_empty_is_replaced_by_date_later(warehou
     assert len(rows) == len(again) == 1
     assert pd.Timestamp(rows.loc[0, "month_end"]) == pd.Timestamp(feb)
     assert rows["month_end"].dtype.kind == "M" or isinstance(rows.loc[0, "month_end"], dt.date)
+
+
+def test_read_month_columns_reads_only_the_columns_asked_that_the_mart_has(warehouse):
+    from crm.warehouse.marts import read_month_columns
+
+    jan, feb = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+    frame = pd.DataFrame(
+        {"month_end": [jan, feb], "customer_id": ["k1.a", "k1.b"], "value_score": [1.5, 2.5], "n": [3, 4]}
+    )
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        for day in (jan, feb):
+            replace_partition(conn, "value_t", frame[frame["month_end"] == day], {"month_end": day})
+    with begin(warehouse.engine, warehouse.schema) as conn:
+        got = read_month_columns(conn, "value_t", feb, ["customer_id", "n", "not_there"])
+        none = read_month_columns(conn, "never_written", feb, ["customer_id", "n"])
+    assert list(got.columns) == ["customer_id", "n"] and got["n"].tolist() == [4] and got["n"].dtype == "int64"
+    assert none.empty and list(none.columns) == ["customer_id", "n"]
