@@ -51,6 +51,21 @@ def month_rows(warehouse: WarehouseResource, name: str, day, columns: list[str])
         return read_month(conn, name, day, columns)
 
 
+def mart_reader(warehouse: WarehouseResource):
+    """A reader of one month of a mart, ``(name, month_end, columns) -> frame`` (``columns`` None: all; else
+    only those the mart has), an empty frame when the mart has never been written; one transaction per call.
+    What :func:`crm.value.inputs.load_inputs` takes for the warehouse's marts."""
+    from crm.warehouse.marts import read_month, read_month_columns
+
+    def read(name: str, day, columns: list[str] | None = None) -> pd.DataFrame:
+        with warehouse.transaction() as conn:
+            if columns is None:
+                return read_month(conn, name, day)
+            return read_month_columns(conn, name, day, columns)
+
+    return read
+
+
 def latest_month_rows(warehouse: WarehouseResource, name: str, day, *, before: bool = False) -> pd.DataFrame:
     """The rows of the latest month end on or before ``day`` (strictly before with ``before``) of a mart, or an
     empty frame when there is none (or the mart has never been written)."""

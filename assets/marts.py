@@ -9,9 +9,9 @@ days); they read the month-end date's partitions.
 
 import dagster as dg
 
-from assets.factory import month_end_asset, month_rows, write_mart
-from crm.bank_calendar import business_date_for, months_before
-from crm.warehouse.marts import read_month
+from assets.factory import mart_reader, month_end_asset, month_rows, write_mart
+from crm.bank_calendar import business_date_for
+from crm.value.inputs import STAGED_EXTRACTS as VALUE_EXTRACTS
 from crm.zones import read_staged, read_staged_until
 from orchestration.resources import CrmHomeResource, WarehouseResource
 
@@ -216,41 +216,41 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
 @month_end_asset(
     "marts",
     "customer_value",
-    deps=[dg.AssetKey(["marts", "customer_360"]), dg.AssetKey(["marts", "credit_scores"]), *_keys("loans")],
-    description="Customer value at month end: contribution over 12 months (loan interest margin over the "
-    "funds-transfer price, deposit spread, fees, minus expected loss PD x LGD x EAD and servicing cost, every "
-    "part its own column), value score ranked within segment (retail, SME, corporate), tiers (strategic, key, "
-    "growth, standard, watch), key accounts (high value, acceptable grade, classified 正常; 关注 flagged for "
-    "review, never promoted) and lifecycle stage. Configuration crm/value/config.toml, its version recorded. "
-    "Warehouse table customer_value (month_end).",
+    deps=[
+        dg.AssetKey(["marts", "customer_360"]),
+        dg.AssetKey(["marts", "credit_scores"]),
+        *_keys(*VALUE_EXTRACTS),
+    ],
+    description="Customer value at month end from what really happened over the 12 months up to it: loan "
+    "interest margin over the funds-transfer price from every loan's month-end balance and own rate "
+    "(loan_performance, loans), deposit spread from the accounts' average balances and own rates "
+    "(deposit_balances), fees booked net of reversals (fee_ledger), minus expected loss PD x LGD x EAD and the "
+    "cost to serve from recorded work (interactions, service requests, transactions), every part its own column "
+    "and per month; activity (txn_monthly), share of wallet from the latest fresh bureau pull (bureau_records), "
+    "industry position of corporates (corporates, financial_statements); value score ranked within segment "
+    "(retail, SME, corporate), tiers, key accounts, lifecycle stage and the trend against the 11 month ends "
+    "before. Configuration crm/value/config.toml, its version recorded. Warehouse tables customer_value and "
+    "customer_value_month (month_end). Sensitivity: internal (tokens and masked values).",
 )
 def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.value.figures import value_figures
+    from crm.value.inputs import load_inputs
     from crm.value.value import customer_value as build
     from crm.value.value import load_config
 
     home = crm_home.home()
     config = load_config()
-    meta: dict = {"config_version": str(config.get("version"))}
+    version = str(config.get("version"))
+    meta: dict = {"config_version": version}
+    rows = 0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        with warehouse.transaction() as conn:  # the month's inputs in one read
-            c360 = read_month(conn, "customer_360", day)
-            scores = read_month(conn, "credit_scores", day, ["customer_id", "pd", "grade"])
-            earlier = read_month(conn, "customer_360", months_before(day, 3))
-        if c360.empty:
-            raise FileNotFoundError(f"customer_360 has no rows for {day}: materialise marts/customer_360 first")
-        out = build(c360, earlier, scores, read_staged(home.staged, "loans", day), config).assign(month_end=day)
-        write_mart(warehouse, "customer_value", out, {"month_end": day})
-        meta.update(
-            {
-                "customers": len(out),
-                "key_accounts": int(out["key_account"].sum()),
-                "watch": int(out["watch"].sum()),
-                "tiers": ", ".join(f"{k}: {v}" for k, v in out["tier"].value_counts().sort_index().items()),
-                "total_contribution": round(float(out["contribution"].sum()), 2),
-            }
-        )
-    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers", 0), **meta})
+        result = build(load_inputs(home.staged, day, mart_reader(warehouse)), config)
+        value, monthly = result.value.assign(month_end=day), result.monthly.assign(month_end=day)
+        rows += write_mart(warehouse, "customer_value", value, {"month_end": day})
+        write_mart(warehouse, "customer_value_month", monthly, {"month_end": day})
+        meta.update(value_figures(value, monthly))
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "months": len(context.partition_keys), **meta})
 
 
 mart_assets = [

@@ -8,6 +8,7 @@ from crm.contract.model import Column, Extract
 
 ROOT = Path(__file__).resolve().parents[2]
 
+VALUE_HISTORY = {"deposit_balances", "txn_monthly", "fee_ledger"}  # issue 18, sent from 2024-01-01
 REQUIRED_EXTRACTS = {
     "branches",
     "staff",
@@ -26,6 +27,7 @@ REQUIRED_EXTRACTS = {
     "interactions",
     "service_requests",
     "surveys",
+    *VALUE_HISTORY,
 }
 
 
@@ -82,11 +84,14 @@ def test_since_declaration_errors_are_caught():
     assert [(d, c.name) for d, c in e.changes] == [(day, "b")]
 
 
-def test_todays_contract_has_no_versions():
-    """Every extract and column of today's bank is sent from the start (the docs and the synthetic bank say
-    nothing else): arrivals, layouts and rules are those of before contract versions."""
+def test_todays_contract_versions_are_the_value_history_extracts():
+    """Every extract and column of today's bank is sent from the start but the three extracts of the value
+    history, sent from 2024-01-01 (no column is added later): arrivals expect them from then on."""
+    import datetime as dt
+
     for e in contract.EXTRACTS:
-        assert e.since is None and not e.changes, e.name
+        assert not e.changes, e.name
+        assert e.since == (dt.date(2024, 1, 1) if e.name in VALUE_HISTORY else None), e.name
 
 
 def test_contract_docs_show_since_and_history():
@@ -119,4 +124,6 @@ def test_contract_docs_show_since_and_history():
     )
     assert "## Changes to the contract" in text and "History: none yet" not in text
     today = render_markdown()
-    assert "## Changes to the contract" in today and "History: none yet" in today and " since |" not in today
+    assert "## Changes to the contract" in today and "History: none yet" not in today and " since |" not in today
+    assert "| 2024-01-01 | extract `deposit_balances` (存款账户月末余额) |" in today
+    assert "- Sent: on the last day of each month, from business date 2024-01-01 (not expected before)" in today

@@ -276,3 +276,28 @@ def test_missing_inputs_are_named_with_the_date(staged, marts):
         )
     with pytest.raises(ValueError, match="unknown value inputs"):
         load_inputs(staged, DAY, marts, required={"loan_nii"})
+
+
+def test_value_figures_counts_and_shares_without_identifiers():
+    from crm.value.figures import value_figures
+
+    value = pd.DataFrame(
+        {
+            "customer_id": ["t.a", "t.b", "t.c", "t.d"],
+            "tier": ["key", "key", "growth", "standard"],
+            "key_account": [True, False, False, False],
+            "watch": [False, False, True, False],
+            "contribution": [100.5, -20.25, 0.0, 10.0],
+            "fees": [1.0, 2.0, 3.0, 4.0],
+            "bureau_query_date": [D(2024, 1, 5), None, D(2023, 12, 1), None],
+            "main_bank": pd.array([True, False, pd.NA, pd.NA], dtype="boolean"),
+        }
+    )
+    got = value_figures(value, value.head(3))
+    assert got["customers"] == 4 and got["key_accounts"] == 1 and got["watch"] == 1
+    assert got["tiers"] == "growth: 1, key: 2, standard: 1"
+    assert got["total_contribution"] == 90.25 and got["total_fees"] == 10.0
+    assert got["customers_with_negative_contribution"] == 1
+    assert got["bureau_fresh_share"] == 0.5 and got["main_bank_known"] == 2 and got["main_bank_share"] == 0.5
+    assert got["month_rows"] == 3
+    assert not any("t." in str(v) for v in got.values())
