@@ -32,12 +32,15 @@ def test_purge_deletes_old_raw_partitions_and_records_them(tmp_path, warehouse):
         dry = purge_raw(raw, 100, today=dt.date(2026, 2, 1), conn=conn, dry_run=True)
         assert (raw / "loans" / f"{old.isoformat()}.parquet").exists()
         purged = purge_raw(raw, 100, today=dt.date(2026, 2, 1), conn=conn, run_id="r1")
-    assert len(dry) == len(purged) == 17 + 1  # every extract of the old date, and its quarantine file
+    extracts = len(frames_by_hand())  # every extract of the contract
+    assert len(dry) == len(purged) == extracts + 1  # every extract of the old date, and its quarantine file
     assert not list(raw.rglob(f"{old.isoformat()}.parquet"))
-    assert len(list(raw.rglob(f"{recent.isoformat()}.parquet"))) == 17
+    assert len(list(raw.rglob(f"{recent.isoformat()}.parquet"))) == extracts == 20
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
         rows = pd.DataFrame(conn.execute(sa.select(wh.raw_purges)).mappings().all())
-    assert len(rows) == 18 and set(rows["run_id"]) == {"r1"} and set(rows["zone"]) == {"raw", "raw/_quarantine"}
+    assert (
+        len(rows) == extracts + 1 and set(rows["run_id"]) == {"r1"} and set(rows["zone"]) == {"raw", "raw/_quarantine"}
+    )
     assert rows["reason"].str.contains("retention").all() and (rows["bytes"] > 0).all()
 
 

@@ -216,6 +216,33 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "branch_id": ["0101", "0101", "0101"],
         }
     )
+    f["deposit_balances"] = pd.DataFrame(
+        {
+            "snapshot_date": [D("2025-12-31"), D("2026-01-31"), D("2026-01-31"), D("2026-01-31")],
+            "account_id": ["600101000000000001", "600101000000000001", "600101000000000002", "600101000000000003"],
+            "customer_id": ["100000000001", "100000000001", "100000000002", "200000000001"],
+            "product_type": ["CUR", "CUR", "FIX", "CUR"],
+            "currency": ["CNY", "CNY", "CNY", "CNY"],
+            "balance": [31_000.0, 35_000.12, 0.0, 2_500_000.0],
+            "avg_balance": [30_500.5, 33_000.0, 12_000.0, 2_300_000.0],
+            "interest_rate": [0.2, 0.2, 1.5, 0.2],
+            "status": ["A", "A", "C", "A"],
+            "branch_id": ["0101", "0101", "0101", "0101"],
+        }
+    )
+    f["txn_monthly"] = pd.DataFrame(
+        {
+            "snapshot_date": [D("2025-12-31"), D("2026-01-31"), D("2026-01-31")],
+            "customer_id": ["100000000001", "100000000001", "200000000001"],
+            "txn_type": ["CON", "CON", "PAY"],
+            "channel": ["MOB", "MOB", "API"],
+            "direction": ["D", "D", "C"],
+            "txn_count": [12, 9, 3],
+            "amount": [3_210.4, 2_120.5, 180_000.0],
+            "counterparty_count": [7, 5, 2],
+            "top_counterparty_amount": [900.0, 640.0, 100_000.0],
+        }
+    )
     f["transactions"] = pd.DataFrame(
         {
             "txn_id": ["20260131000000000000001", "20260131000000000000002"],
@@ -242,6 +269,20 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "close_date": [None, D("2025-12-31")],
             "amount": [35_000.12, None],
             "status": ["A", "C"],
+        }
+    )
+    f["fee_ledger"] = pd.DataFrame(
+        {
+            "fee_id": ["FE20260131000000000001", "FE20260131000000000002", "FE20260131000000000003"],
+            "customer_id": ["100000000001", "200000000001", "100000000001"],
+            "product_family": ["DEP", "DEP", "DEP"],
+            "product_code": ["CUR01", None, "CUR01"],
+            "fee_type": ["ACCT", "SETL", "ACCT"],
+            "amount": [10.0, 1_250.0, -10.0],
+            "fee_date": [D("2026-01-31"), D("2026-01-31"), D("2026-01-31")],
+            "account_id": ["600101000000000001", "600101000000000003", "600101000000000001"],
+            "reversal_of": [None, None, "FE20260131000000000001"],
+            "branch_id": ["0101", "0101", "0101"],
         }
     )
     f["financial_statements"] = pd.DataFrame(
