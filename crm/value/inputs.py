@@ -153,7 +153,10 @@ class _Reader:
         self.start = self.months[0].replace(day=1)  # the window's first day
         for name in sorted(required):  # an input the contract does not send yet, before any file is looked for
             self._check_sent(STAGED_INPUTS[name], name)
-        self.con = duckdb.connect(config={"threads": 2, **({"memory_limit": memory_limit} if memory_limit else {})})
+        # large_string results: what pandas' Arrow-backed str dtype holds, so text is wrapped, not copied
+        settings = {"threads": 2, "arrow_large_buffer_size": True}
+        self.con = duckdb.connect(config={**settings, **({"memory_limit": memory_limit} if memory_limit else {})})
+        self.con.execute("SET enable_progress_bar = false")
 
     def close(self) -> None:
         self.con.close()
@@ -214,10 +217,15 @@ class _Reader:
         import pyarrow as pa
 
         for i, field in enumerate(table.schema):
-            if field.name in ("_source_file", "_sha256") and pa.types.is_string(field.type):
+            if field.name in ("_source_file", "_sha256") and (
+                pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+            ):
                 table = table.set_column(i, field.name, table.column(i).dictionary_encode())
         text = pd.StringDtype("pyarrow", na_value=np.nan)
-        return table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+        # column by column, each Arrow buffer released once converted: the peak is not twice the frame
+        return table.to_pandas(
+            types_mapper={pa.string(): text, pa.large_string(): text}.get, self_destruct=True, split_blocks=True
+        )
 
     def frame(self, sql: str, params: dict | None = None) -> pd.DataFrame:
         return self.pandas(self.arrow(sql, params))

@@ -82,6 +82,31 @@ def test_month_end_extract_goes_to_monthly_job(tmp_path):
     } <= {k.to_user_string() for k in req.asset_selection}
 
 
+def test_value_history_extracts_go_to_their_cadences_job(tmp_path):
+    """Deposit balances and monthly transaction aggregates are month-end files (the month's run, which builds
+    customer value); the fee ledger is a daily file (the date's run)."""
+    import pandas as pd
+
+    landing = landing_dir(tmp_path / "landing", D)
+    for name in ("deposit_balances", "txn_monthly", "fee_ledger"):
+        e = contract.get(name)
+        write_extract(pd.DataFrame({c: [] for c in e.column_names}), e, D, landing)
+    result, _ = _evaluate(tmp_path)
+    by_job = {r.job_name: r for r in result.run_requests}
+    assert sorted(by_job) == ["daily_pipeline", "month_end_pipeline"]
+    month, day = by_job["month_end_pipeline"], by_job["daily_pipeline"]
+    assert month.partition_key == "2026-01-01" and day.partition_key == "2026-01-31"
+    assert {
+        "raw/deposit_balances",
+        "staged/deposit_balances",
+        "raw/txn_monthly",
+        "staged/txn_monthly",
+        "marts/customer_value",
+    } <= _keys(month)
+    assert "raw/fee_ledger" not in _keys(month)
+    assert {"raw/fee_ledger", "staged/fee_ledger", "dq/arrivals"} <= _keys(day)
+
+
 def test_files_already_in_the_registry_launch_nothing(tmp_path):
     from crm.ingest.load import ingest_partition
     from crm.warehouse import ensure_schema, make_engine

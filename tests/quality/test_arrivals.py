@@ -109,3 +109,17 @@ def test_a_make_up_sunday_counts_as_a_working_day(tmp_path):
     saturday = D(2025, 9, 27)
     _flag(tmp_path, saturday, T(2025, 9, 28, 9, 0))  # the make-up Sunday, after 08:00
     assert _status(tmp_path, saturday, now=T(2025, 10, 20)) == ("late", T(2025, 9, 28, 8, 0))
+
+
+def test_the_value_history_extracts_are_expected_from_2024_01_01_each_on_its_cadence():
+    from crm.quality.arrivals import expected_extracts
+
+    new = {"deposit_balances", "txn_monthly", "fee_ledger"}
+
+    def due(day: dt.date) -> set[str]:
+        return {e.name for e in expected_extracts(day)} & new
+
+    assert due(D(2023, 12, 31)) == set()  # a month end before the contract's date: none of them
+    assert due(D(2024, 1, 1)) == {"fee_ledger"}  # daily from its first date
+    assert due(D(2024, 1, 15)) == {"fee_ledger"}
+    assert due(D(2024, 1, 31)) == new  # the month end: the two month-end extracts as well
