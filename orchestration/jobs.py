@@ -61,7 +61,8 @@ daily_job = dg.define_asset_job(
 month_end_job = dg.define_asset_job(
     MONTH_END_JOB,
     selection=MONTH_END_SELECTION,
-    description="Everything built per month from the month-end extracts (loan performance, financial statements).",
+    description="Everything built per month from the month-end extracts (loan performance, deposit balances, monthly "
+    "transaction aggregates, financial statements) and the daily ones of the month end.",
 )
 weekly_job = dg.define_asset_job(
     WEEKLY_JOB,

@@ -157,6 +157,7 @@ class _Reader:
         settings = {"threads": 2, "arrow_large_buffer_size": True}
         self.con = duckdb.connect(config={**settings, **({"memory_limit": memory_limit} if memory_limit else {})})
         self.con.execute("SET enable_progress_bar = false")
+        self._types = 0  # ENUM types made for lineage columns (:meth:`_enum`)
 
     def close(self) -> None:
         self.con.close()
@@ -212,20 +213,31 @@ class _Reader:
     def pandas(table) -> pd.DataFrame:
         """``table`` as pandas: text as pandas' Arrow-backed ``str`` dtype (NaN for missing, comparisons give
         numpy booleans, as object text does; a tenth of its memory for codes), the lineage's file name and
-        checksum as categories (one value per file)."""
+        checksum as categories (one value per file), dates as ``datetime.date`` objects as ``pd.read_parquet``
+        gives them, but one object per distinct date shared by its rows (a pointer per row, not an object:
+        twelve month ends over millions of rows)."""
         import numpy as np
         import pyarrow as pa
 
+        dates = {}
         for i, field in enumerate(table.schema):
             if field.name in ("_source_file", "_sha256") and (
                 pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
             ):
                 table = table.set_column(i, field.name, table.column(i).dictionary_encode())
+            elif pa.types.is_date32(field.type):
+                dates[field.name] = table.column(i).combine_chunks().dictionary_encode()
         text = pd.StringDtype("pyarrow", na_value=np.nan)
-        # column by column, each Arrow buffer released once converted: the peak is not twice the frame
-        return table.to_pandas(
-            types_mapper={pa.string(): text, pa.large_string(): text}.get, self_destruct=True, split_blocks=True
-        )
+        names, rest = table.column_names, table.drop_columns(list(dates))
+        del table
+        frame = rest.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get, split_blocks=True)
+        del rest
+        for name in [n for n in names if n in dates]:  # in place, in the table's column order (no copy)
+            encoded = dates[name]
+            values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+            codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+            frame.insert(names.index(name), name, values[codes])
+        return frame
 
     def frame(self, sql: str, params: dict | None = None) -> pd.DataFrame:
         return self.pandas(self.arrow(sql, params))
@@ -234,10 +246,30 @@ class _Reader:
     def _list(files: list[Path]) -> str:
         return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in files) + "]"
 
+    def _enum(self, files: list[Path], col: str) -> str | None:
+        """A DuckDB ENUM of the values of lineage column ``col`` in ``files`` (a few per file), or None when
+        there is none: the column is read as that type, which reaches Arrow as a dictionary and pandas as a
+        category, so a file name or checksum is not repeated on every row on the way (at 7 million rows the
+        checksums alone would be 0.5 GB)."""
+        source = f"read_parquet({self._list(files)}, union_by_name = true)"
+        values = [
+            v for (v,) in self.con.sql(f'SELECT DISTINCT "{col}" FROM {source} WHERE "{col}" IS NOT NULL').fetchall()
+        ]
+        if not values:
+            return None
+        self._types += 1
+        name = f"_lineage_{self._types}"
+        quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(values))
+        self.con.execute(f"CREATE TYPE {name} AS ENUM ({quoted})")
+        return name
+
     def _scan(self, files: list[Path], cols: list[str], with_file: bool = False) -> str:
-        select = ", ".join(f'"{c}"' for c in cols)
+        exprs = []
+        for c in cols:
+            kind = self._enum(files, c) if c in ("_source_file", "_sha256") else None
+            exprs.append(f'CAST("{c}" AS {kind}) AS "{c}"' if kind else f'"{c}"')
         source = f"read_parquet({self._list(files)}, union_by_name = true, filename = true)"
-        return f"SELECT {select}{', filename' if with_file else ''} FROM {source}"
+        return f"SELECT {', '.join(exprs)}{', filename' if with_file else ''} FROM {source}"
 
     def month_end_rows(self, extract: str, name: str, wanted: list[str] | None = None) -> pd.DataFrame:
         """A month-end snapshot's rows with snapshot_date in the window. Any partition may carry several month
