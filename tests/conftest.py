@@ -53,6 +53,7 @@ BANK_FILES = (
     "tests/test_report_language.py",
     "tests/test_report_archive.py",
     "tests/test_report_browser.py",
+    "tests/test_value_recompute.py",
 )
 LONG_FILES = (
     "tests/orchestration/test_celery.py",
