@@ -192,17 +192,30 @@ class _Reader:
                 )
         return files
 
+    @staticmethod
+    def wanted(extract: str, wanted: list[str] | None = None) -> list[str]:
+        """The columns an input keeps: ``wanted``, by default the contract's columns but :data:`SKIPPED`, then
+        the lineage."""
+        if wanted is not None:
+            return wanted
+        skip = SKIPPED.get(extract, set())
+        return [c for c in _contract(extract).column_names if c not in skip] + LINEAGE
+
+    def complete(self, frame: pd.DataFrame, extract: str, wanted: list[str] | None = None) -> pd.DataFrame:
+        """``frame`` with every wanted column, one no file holds added as nulls in its place (in place)."""
+        names = self.wanted(extract, wanted)
+        for i, c in enumerate(names):
+            if c not in frame.columns:
+                frame.insert(min(i, len(frame.columns)), c, pd.Series(None, index=frame.index, dtype="object"))
+        return frame
+
     def columns(self, files: list[Path], extract: str, wanted: list[str] | None = None) -> list[str]:
-        """``wanted`` (default: the contract's columns but :data:`SKIPPED`, then the lineage) that the first or
-        the last file holds (staging writes the contract's columns of the file's date into every file; a file
+        """The wanted columns (:meth:`wanted`) that the first or the last file holds (staging writes the contract's columns of the file's date into every file; a file
         without one gives nulls). Two footers are read, not one per daily file."""
         import pyarrow.parquet as pq
 
         have = set().union(*(pq.read_schema(p).names for p in {files[0], files[-1]}))
-        if wanted is None:
-            skip = SKIPPED.get(extract, set())
-            wanted = [c for c in _contract(extract).column_names if c not in skip] + LINEAGE
-        return [c for c in wanted if c in have]
+        return [c for c in self.wanted(extract, wanted) if c in have]
 
     # -- queries
 
@@ -288,7 +301,7 @@ class _Reader:
             params=params,
         ).fetchall()
         if all(n == 1 for _, n, _ in owners):
-            return self.frame(f"{self._scan(files, cols)} WHERE {where}", params)
+            return self.complete(self.frame(f"{self._scan(files, cols)} WHERE {where}", params), extract, wanted)
         by_file: dict[str, list[dt.date]] = {}
         for snapshot, _, f in owners:
             by_file.setdefault(f, []).append(snapshot)
@@ -298,7 +311,7 @@ class _Reader:
             for f, dates in sorted(by_file.items())
         )
         sql = f"SELECT * EXCLUDE (filename) FROM ({self._scan(files, cols, True)}) WHERE {where} AND ({keep})"
-        return self.frame(sql, params)
+        return self.complete(self.frame(sql, params), extract, wanted)
 
     def delta_rows(
         self,
@@ -333,14 +346,14 @@ class _Reader:
                 '"_row_number" DESC) = 1 ORDER BY filename, "_row_number"'
             )
             self.con.unregister("_records")
-        return self.pandas(table.select(cols))
+        return self.complete(self.pandas(table.select(cols)), extract, wanted)
 
     def snapshot(self, extract: str, name: str) -> pd.DataFrame:
         """A daily snapshot's partition of the month end itself."""
         files = self.files(extract, name, since=self.day, need_day=True)
         if not files:
             return _empty(extract)
-        return self.frame(self._scan(files, self.columns(files, extract)))
+        return self.complete(self.frame(self._scan(files, self.columns(files, extract))), extract)
 
     def loan_rates(self) -> pd.DataFrame:
         """Every loan's latest ``interest_rate``, ``start_date``, ``maturity_date``, ``guarantee_type`` from the

@@ -188,6 +188,7 @@ def test_month_end_snapshots_are_cut_to_the_window_by_snapshot_date(staged, mart
         "snapshot_date",
         "loan_id",
         "customer_id",
+        "product_code",  # in no file here: nulls
         "balance",
         "status",
         "_source_file",
@@ -301,3 +302,10 @@ def test_value_figures_counts_and_shares_without_identifiers():
     assert got["bureau_fresh_share"] == 0.5 and got["main_bank_known"] == 2 and got["main_bank_share"] == 0.5
     assert got["month_rows"] == 3
     assert not any("t." in str(v) for v in got.values())
+
+
+def test_a_column_no_file_holds_comes_as_nulls(staged, marts):
+    got = load_inputs(staged, DAY, marts)
+    assert "period_type" in got.statements.columns and got.statements["period_type"].isna().all()
+    assert list(got.fee_ledger.columns[:3]) == ["fee_id", "customer_id", "product_family"]
+    assert got.fee_ledger["product_family"].isna().all()  # the hand-made files have no product family
