@@ -62,8 +62,10 @@ def recompute(home: Path, day: dt.date = DAY) -> pd.DataFrame:
     con.execute(f"ATTACH '{home / 'warehouse.duckdb'}' AS wh (READ_ONLY)")
     for name in ("loan_performance", "loans", "deposit_balances", "fee_ledger", "interactions",
                  "service_requests", "txn_monthly"):  # fmt: skip
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet(?, union_by_name = true, filename = true)",
-                    [_files(staged, name, day)])  # fmt: skip
+        files = ", ".join("'" + f.replace("'", "''") + "'" for f in _files(staged, name, day))
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}], union_by_name = true, filename = true)"
+        )
     statuses = ", ".join(f"'{s}'" for s in cc["earning_statuses"])
     lgd = " ".join(f"WHEN '{k}' THEN {float(v)}" for k, v in cc["lgd"].items())
     dep_ftp = " ".join(f"WHEN '{k}' THEN {float(v)}" for k, v in cc["ftp_deposit"].items())
