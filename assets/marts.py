@@ -250,6 +250,8 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
         rows += write_mart(warehouse, "customer_value", value, {"month_end": day})
         write_mart(warehouse, "customer_value_month", monthly, {"month_end": day})
         meta.update(value_figures(value, monthly))
+        # the domain's own counts (rate and PD fallbacks, records left out): numbers only
+        meta.update({k: v for k, v in getattr(result, "figures", {}).items() if isinstance(v, (int, float))})
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "months": len(context.partition_keys), **meta})
 
 
