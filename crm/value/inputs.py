@@ -6,6 +6,12 @@ component of a customer's contribution can be traced to the records it came from
 
 The window of a month end ``M`` is the trailing twelve calendar months ``M-11 .. M`` (month ends
 :func:`window_month_ends`); history frames are cut to it by their own date column.
+
+:func:`load_inputs` builds them from the staged zone (DuckDB over the Parquet partitions: only the columns
+used, the window's filters in the scan, no partition dated before the window opened) and the marts. Its
+frames hold text as pandas' Arrow-backed ``str`` dtype (missing as NaN, comparisons give numpy booleans, as
+object text), dates as ``datetime.date`` objects and timestamps as ``datetime64``, as ``pd.read_parquet``
+gives them, and the lineage's ``_source_file`` and ``_sha256`` as categories.
 """
 
 from __future__ import annotations
@@ -136,8 +142,7 @@ def _contract(extract: str):
 
 
 def _empty(extract: str, columns: list[str] | None = None) -> pd.DataFrame:
-    names = columns if columns is not None else [*_contract(extract).column_names, *LINEAGE]
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in names})
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in _Reader.wanted(extract, columns)})
 
 
 class _Reader:
@@ -154,7 +159,7 @@ class _Reader:
         for name in sorted(required):  # an input the contract does not send yet, before any file is looked for
             self._check_sent(STAGED_INPUTS[name], name)
         # large_string results: what pandas' Arrow-backed str dtype holds, so text is wrapped, not copied
-        settings = {"threads": 2, "arrow_large_buffer_size": True}
+        settings = {"arrow_large_buffer_size": True}
         self.con = duckdb.connect(config={**settings, **({"memory_limit": memory_limit} if memory_limit else {})})
         self.con.execute("SET enable_progress_bar = false")
         self._types = 0  # ENUM types made for lineage columns (:meth:`_enum`)
