@@ -59,9 +59,16 @@ def month_index(dates: pd.Series, months: list[dt.date]) -> pd.Series:
     return idx.where((idx >= 0) & (idx < len(months)), -1)
 
 
-def _in_window(frame: pd.DataFrame, date_col: str, months: list[dt.date]) -> pd.DataFrame:
-    m = month_index(frame[date_col], months) if len(frame) else pd.Series(dtype="int64")
-    return frame.loc[m.to_numpy() >= 0].assign(_month=m[m >= 0].to_numpy())
+def _in_window(frame: pd.DataFrame, date_col: str, months: list[dt.date], keep: list[str]) -> pd.DataFrame:
+    """The ``keep`` columns (those present) and lineage of the rows of ``frame`` whose ``date_col`` falls in
+    the window, with ``_month``; a fresh frame with a RangeIndex."""
+    sub = frame[[c for c in keep if c in frame.columns] + _lineage(frame)]
+    m = month_index(sub[date_col], months).to_numpy() if len(sub) else np.zeros(0, dtype="int64")
+    inside = m >= 0
+    sub = sub.loc[inside] if not inside.all() else sub.copy()
+    sub.index = pd.RangeIndex(len(sub))
+    sub["_month"] = m[inside]
+    return sub
 
 
 def _bucket(term: pd.Series, curve: list[dict[str, Any]]) -> tuple[pd.Series, pd.Series]:
@@ -120,10 +127,9 @@ def loan_records(
 ) -> pd.DataFrame:
     """The earning loan-months of the window with loan_nii and expected_loss (yuan, unrounded)."""
     cc = config["contribution"]
-    lp = _in_window(loan_performance, "snapshot_date", months)
-    lp = lp[lp["status"].astype(str).isin(cc["earning_statuses"])]
-    keep = ["customer_id", "loan_id", "product_code", "snapshot_date", "balance", "status", "_month", *_lineage(lp)]
-    lp = lp[keep].copy()
+    keep = ["customer_id", "loan_id", "product_code", "snapshot_date", "balance", "status"]
+    lp = _in_window(loan_performance, "snapshot_date", months, keep)
+    lp = lp[lp["status"].astype(str).isin(cc["earning_statuses"]).to_numpy()]
     lp["balance"] = pd.to_numeric(lp["balance"], errors="coerce").fillna(0.0).astype("float64")
     terms = loan_terms(loan_rates, loans)
     lp = lp.merge(terms, on="loan_id", how="left", validate="many_to_one")
@@ -154,11 +160,8 @@ def loan_records(
 def deposit_records(deposit_balances: pd.DataFrame, months: list[dt.date], config: dict[str, Any]) -> pd.DataFrame:
     """The window's account-months with deposit_spread (yuan, unrounded)."""
     cc = config["contribution"]
-    db = _in_window(deposit_balances, "snapshot_date", months)
-    keep = ["customer_id", "account_id", "snapshot_date", "product_type", "avg_balance", "interest_rate", "_month"]
-    keep += [c for c in ("term_months",) if c in db.columns] + _lineage(db)
-    db = db[keep].copy()
-    db.index = pd.RangeIndex(len(db))
+    keep = ["customer_id", "account_id", "snapshot_date", "product_type", "avg_balance", "interest_rate", "term_months"]
+    db = _in_window(deposit_balances, "snapshot_date", months, keep)
     product = db["product_type"].astype(str)
     flat = {k: float(v) for k, v in cc["ftp_deposit"].items()}
     unknown = sorted(set(product) - set(flat) - {"FIX"})
@@ -183,19 +186,20 @@ def deposit_records(deposit_balances: pd.DataFrame, months: list[dt.date], confi
 
 def fee_records(fee_ledger: pd.DataFrame, months: list[dt.date]) -> pd.DataFrame:
     """The window's fee records (fee_date in the window) with ``fees`` = amount (reversals negative)."""
-    fl = _in_window(fee_ledger, "fee_date", months)
-    keep = ["customer_id", "fee_id", "fee_date", "product_family", "fee_type", "amount", "reversal_of", "_month"]
-    fl = fl[[c for c in keep if c in fl.columns] + _lineage(fl)].copy()
-    fl.index = pd.RangeIndex(len(fl))
+    keep = ["customer_id", "fee_id", "fee_date", "product_family", "fee_type", "amount", "reversal_of"]
+    fl = _in_window(fee_ledger, "fee_date", months, keep)
     fl["fees"] = pd.to_numeric(fl["amount"], errors="coerce").fillna(0.0).astype("float64")
     return fl
 
 
 def _unit_cost(codes: pd.Series, table: dict[str, float], what: str) -> pd.Series:
-    unknown = sorted(set(codes.astype(str)) - set(table))
+    """The unit cost of each code (factorised: one lookup per distinct code); an unlisted code raises."""
+    idx, uniques = pd.factorize(codes.astype(object), use_na_sentinel=False)
+    names = [str(u) for u in uniques]
+    unknown = sorted(set(names) - set(table))
     if unknown:
         raise ValueError(f"{what}: codes without a unit cost in the configuration: {unknown}")
-    return codes.astype(str).map(table).astype("float64")
+    return pd.Series(np.array([table[n] for n in names], dtype="float64")[idx], index=codes.index)
 
 
 def interaction_records(
@@ -203,12 +207,11 @@ def interaction_records(
 ) -> pd.DataFrame:
     """The window's interactions (from ``since`` on) with unit_cost, priced into cost_visits / cost_calls."""
     table = config["cost_to_serve"]["interactions"]
-    it = _in_window(interactions, "interaction_time", months)
+    keep = ["customer_id", "interaction_id", "interaction_time", "channel", "purpose"]
+    it = _in_window(interactions, "interaction_time", months, keep)
     if since is not None and len(it):
-        it = it[pd.to_datetime(it["interaction_time"]) >= pd.Timestamp(since)]
-    keep = ["customer_id", "interaction_id", "interaction_time", "channel", "purpose", "_month"]
-    it = it[[c for c in keep if c in it.columns] + _lineage(it)].copy()
-    it.index = pd.RangeIndex(len(it))
+        it = it[(pd.to_datetime(it["interaction_time"]) >= pd.Timestamp(since)).to_numpy()]
+        it.index = pd.RangeIndex(len(it))
     it["unit_cost"] = _unit_cost(it["channel"], {k: float(v["unit_cost"]) for k, v in table.items()}, "interactions")
     column = it["channel"].astype(str).map({k: v["column"] for k, v in table.items()})
     for col in ("cost_visits", "cost_calls"):
@@ -225,12 +228,10 @@ def request_records(
     """The service requests opened in the window (from ``since`` on; latest record per request_id) with
     cost_requests = the unit cost of its priority."""
     sr = requests.drop_duplicates("request_id", keep="last") if len(requests) else requests
-    sr = _in_window(sr, "opened_time", months)
+    sr = _in_window(sr, "opened_time", months, ["customer_id", "request_id", "opened_time", "priority", "category"])
     if since is not None and len(sr):
-        sr = sr[pd.to_datetime(sr["opened_time"]) >= pd.Timestamp(since)]
-    keep = ["customer_id", "request_id", "opened_time", "priority", "category", "_month"]
-    sr = sr[[c for c in keep if c in sr.columns] + _lineage(sr)].copy()
-    sr.index = pd.RangeIndex(len(sr))
+        sr = sr[(pd.to_datetime(sr["opened_time"]) >= pd.Timestamp(since)).to_numpy()]
+        sr.index = pd.RangeIndex(len(sr))
     table = {k: float(v) for k, v in config["cost_to_serve"]["requests"].items()}
     sr["cost_requests"] = _unit_cost(sr["priority"], table, "service_requests")
     return sr
@@ -238,10 +239,8 @@ def request_records(
 
 def transaction_records(txn_monthly: pd.DataFrame, months: list[dt.date], config: dict[str, Any]) -> pd.DataFrame:
     """The window's txn_monthly rows with cost_transactions = txn_count x unit cost of the channel."""
-    tm = _in_window(txn_monthly, "snapshot_date", months)
-    keep = ["customer_id", "snapshot_date", "txn_type", "channel", "direction", "txn_count", "_month"]
-    tm = tm[keep + _lineage(tm)].copy()
-    tm.index = pd.RangeIndex(len(tm))
+    keep = ["customer_id", "snapshot_date", "txn_type", "channel", "direction", "txn_count"]
+    tm = _in_window(txn_monthly, "snapshot_date", months, keep)
     tm["txn_count"] = pd.to_numeric(tm["txn_count"], errors="coerce").fillna(0).astype("int64")
     table = {k: float(v) for k, v in config["cost_to_serve"]["transactions"].items()}
     tm["unit_cost"] = _unit_cost(tm["channel"], table, "txn_monthly")
@@ -300,6 +299,14 @@ def held_from(c360: pd.DataFrame, months: list[dt.date]) -> np.ndarray:
     return np.clip(idx.to_numpy(dtype="int64"), 0, len(months) - 1)
 
 
+def customer_codes(customers: pd.Index, frame: pd.DataFrame) -> np.ndarray:
+    """The position of each record's customer in ``customers`` (-1 when absent), kept on the frame as
+    ``_code`` so that later steps do not look it up again."""
+    if "_code" not in frame.columns:
+        frame["_code"] = customers.get_indexer(frame["customer_id"]) if len(frame) else np.zeros(0, dtype="int64")
+    return frame["_code"].to_numpy(dtype="int64")
+
+
 def monthly_cents(
     customers: pd.Index, start: np.ndarray, records: Records, n_months: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, int]]:
@@ -313,7 +320,7 @@ def monthly_cents(
     for frame, parts in records.feeds():
         if frame.empty:
             continue
-        code = customers.get_indexer(frame["customer_id"])
+        code = customer_codes(customers, frame)
         month = frame["_month"].to_numpy(dtype="int64")
         ok = code >= 0
         counts["records_not_in_c360"] += int((~ok).sum())

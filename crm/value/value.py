@@ -34,6 +34,7 @@ from crm.value.contribution import (
     COMPONENTS,
     COSTS,
     cents,
+    customer_codes,
     customer_pd,
     held_from,
     month_index,
@@ -205,7 +206,7 @@ def activity_features(
     digital_share_3m (their share through ``[activity] digital_channels``; NaN without transactions) and
     months_active_12m (months of the window with a transaction), from the priced txn_monthly records."""
     n = len(customers)
-    code = customers.get_indexer(transactions["customer_id"]) if len(transactions) else np.zeros(0, dtype="int64")
+    code = customer_codes(customers, transactions)
     ok = code >= 0
     flat = code[ok] * n_months + transactions["_month"].to_numpy(dtype="int64")[ok]
     count = transactions["txn_count"].to_numpy(dtype="float64")[ok]
@@ -397,7 +398,7 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
     frame["contribution_annualised"] = cents(total / 100.0 * 12.0 / months_held) / 100.0
 
     loans = records.loans
-    code = customers.get_indexer(loans["customer_id"]) if len(loans) else np.zeros(0, dtype="int64")
+    code = customer_codes(customers, loans)
     month = loans["_month"].to_numpy(dtype="int64")
     in_held = code >= 0
     in_held[in_held] = month[in_held] >= start[code[in_held]]

@@ -166,7 +166,7 @@ def test_shipped_benchmark_table_is_marked_illustrative():
     assert "NOT OFFICIAL STATISTICS" in text
 
 
-def test_unused_months_do_not_enter_the_wallet(config):
+def test_wallet_uses_the_month_end_balance(config):
     """Our balance for the share of wallet is the month-end balance, not a balance earlier in the window."""
     c = c360([{"customer_id": "E"}])
     lp = loan_months("LE", "E", {MONTHS[0]: 500_000.0, ME: 100_000.0})
