@@ -59,10 +59,13 @@ def month_index(dates: pd.Series, months: list[dt.date]) -> pd.Series:
     return idx.where((idx >= 0) & (idx < len(months)), -1)
 
 
-def _in_window(frame: pd.DataFrame, date_col: str, months: list[dt.date], keep: list[str]) -> pd.DataFrame:
+def _in_window(
+    frame: pd.DataFrame, date_col: str, months: list[dt.date], keep: list[str], lineage: bool = True
+) -> pd.DataFrame:
     """The ``keep`` columns (those present) and lineage of the rows of ``frame`` whose ``date_col`` falls in
-    the window, with ``_month``; a fresh frame with a RangeIndex."""
-    sub = frame[[c for c in keep if c in frame.columns] + _lineage(frame)]
+    the window, with ``_month``; a fresh frame with a RangeIndex. ``lineage`` False leaves the lineage out
+    (the marts do not need it; the trace does)."""
+    sub = frame[[c for c in keep if c in frame.columns] + (_lineage(frame) if lineage else [])]
     m = month_index(sub[date_col], months).to_numpy() if len(sub) else np.zeros(0, dtype="int64")
     inside = m >= 0
     sub = sub.loc[inside] if not inside.all() else sub.copy()
@@ -124,11 +127,12 @@ def loan_records(
     scores: pd.DataFrame,
     months: list[dt.date],
     config: dict[str, Any],
+    lineage: bool = True,
 ) -> pd.DataFrame:
     """The earning loan-months of the window with loan_nii and expected_loss (yuan, unrounded)."""
     cc = config["contribution"]
     keep = ["customer_id", "loan_id", "product_code", "snapshot_date", "balance", "status"]
-    lp = _in_window(loan_performance, "snapshot_date", months, keep)
+    lp = _in_window(loan_performance, "snapshot_date", months, keep, lineage)
     lp = lp[lp["status"].astype(str).isin(cc["earning_statuses"]).to_numpy()]
     lp["balance"] = pd.to_numeric(lp["balance"], errors="coerce").fillna(0.0).astype("float64")
     terms = loan_terms(loan_rates, loans)
@@ -157,11 +161,13 @@ def loan_records(
     return lp
 
 
-def deposit_records(deposit_balances: pd.DataFrame, months: list[dt.date], config: dict[str, Any]) -> pd.DataFrame:
+def deposit_records(
+    deposit_balances: pd.DataFrame, months: list[dt.date], config: dict[str, Any], lineage: bool = True
+) -> pd.DataFrame:
     """The window's account-months with deposit_spread (yuan, unrounded)."""
     cc = config["contribution"]
     keep = ["customer_id", "account_id", "snapshot_date", "product_type", "avg_balance", "interest_rate", "term_months"]
-    db = _in_window(deposit_balances, "snapshot_date", months, keep)
+    db = _in_window(deposit_balances, "snapshot_date", months, keep, lineage)
     product = db["product_type"].astype(str)
     flat = {k: float(v) for k, v in cc["ftp_deposit"].items()}
     unknown = sorted(set(product) - set(flat) - {"FIX"})
@@ -184,10 +190,10 @@ def deposit_records(deposit_balances: pd.DataFrame, months: list[dt.date], confi
     return db
 
 
-def fee_records(fee_ledger: pd.DataFrame, months: list[dt.date]) -> pd.DataFrame:
+def fee_records(fee_ledger: pd.DataFrame, months: list[dt.date], lineage: bool = True) -> pd.DataFrame:
     """The window's fee records (fee_date in the window) with ``fees`` = amount (reversals negative)."""
     keep = ["customer_id", "fee_id", "fee_date", "product_family", "fee_type", "amount", "reversal_of"]
-    fl = _in_window(fee_ledger, "fee_date", months, keep)
+    fl = _in_window(fee_ledger, "fee_date", months, keep, lineage)
     fl["fees"] = pd.to_numeric(fl["amount"], errors="coerce").fillna(0.0).astype("float64")
     return fl
 
@@ -203,12 +209,16 @@ def _unit_cost(codes: pd.Series, table: dict[str, float], what: str) -> pd.Serie
 
 
 def interaction_records(
-    interactions: pd.DataFrame, months: list[dt.date], config: dict[str, Any], since: dt.date | None
+    interactions: pd.DataFrame,
+    months: list[dt.date],
+    config: dict[str, Any],
+    since: dt.date | None,
+    lineage: bool = True,
 ) -> pd.DataFrame:
     """The window's interactions (from ``since`` on) with unit_cost, priced into cost_visits / cost_calls."""
     table = config["cost_to_serve"]["interactions"]
     keep = ["customer_id", "interaction_id", "interaction_time", "channel", "purpose"]
-    it = _in_window(interactions, "interaction_time", months, keep)
+    it = _in_window(interactions, "interaction_time", months, keep, lineage)
     if since is not None and len(it):
         it = it[(pd.to_datetime(it["interaction_time"]) >= pd.Timestamp(since)).to_numpy()]
         it.index = pd.RangeIndex(len(it))
@@ -223,12 +233,17 @@ def interaction_records(
 
 
 def request_records(
-    requests: pd.DataFrame, months: list[dt.date], config: dict[str, Any], since: dt.date | None
+    requests: pd.DataFrame,
+    months: list[dt.date],
+    config: dict[str, Any],
+    since: dt.date | None,
+    lineage: bool = True,
 ) -> pd.DataFrame:
     """The service requests opened in the window (from ``since`` on; latest record per request_id) with
     cost_requests = the unit cost of its priority."""
     sr = requests.drop_duplicates("request_id", keep="last") if len(requests) else requests
-    sr = _in_window(sr, "opened_time", months, ["customer_id", "request_id", "opened_time", "priority", "category"])
+    keep = ["customer_id", "request_id", "opened_time", "priority", "category"]
+    sr = _in_window(sr, "opened_time", months, keep, lineage)
     if since is not None and len(sr):
         sr = sr[(pd.to_datetime(sr["opened_time"]) >= pd.Timestamp(since)).to_numpy()]
         sr.index = pd.RangeIndex(len(sr))
@@ -237,10 +252,12 @@ def request_records(
     return sr
 
 
-def transaction_records(txn_monthly: pd.DataFrame, months: list[dt.date], config: dict[str, Any]) -> pd.DataFrame:
+def transaction_records(
+    txn_monthly: pd.DataFrame, months: list[dt.date], config: dict[str, Any], lineage: bool = True
+) -> pd.DataFrame:
     """The window's txn_monthly rows with cost_transactions = txn_count x unit cost of the channel."""
     keep = ["customer_id", "snapshot_date", "txn_type", "channel", "direction", "txn_count"]
-    tm = _in_window(txn_monthly, "snapshot_date", months, keep)
+    tm = _in_window(txn_monthly, "snapshot_date", months, keep, lineage)
     tm["txn_count"] = pd.to_numeric(tm["txn_count"], errors="coerce").fillna(0).astype("int64")
     table = {k: float(v) for k, v in config["cost_to_serve"]["transactions"].items()}
     tm["unit_cost"] = _unit_cost(tm["channel"], table, "txn_monthly")
@@ -276,15 +293,18 @@ class Records:
         ]
 
 
-def price_records(inputs: Any, months: list[dt.date], config: dict[str, Any]) -> Records:
-    """Every record of ``inputs`` (a :class:`crm.value.inputs.ValueInputs`) of the window, priced."""
+def price_records(inputs: Any, months: list[dt.date], config: dict[str, Any], lineage: bool = True) -> Records:
+    """Every record of ``inputs`` (a :class:`crm.value.inputs.ValueInputs`) of the window, priced; with
+    their lineage columns unless ``lineage`` is False."""
     return Records(
-        loans=loan_records(inputs.loan_performance, inputs.loan_rates, inputs.loans, inputs.scores, months, config),
-        deposits=deposit_records(inputs.deposit_balances, months, config),
-        fees=fee_records(inputs.fee_ledger, months),
-        interactions=interaction_records(inputs.interactions, months, config, inputs.records_since),
-        requests=request_records(inputs.service_requests, months, config, inputs.records_since),
-        transactions=transaction_records(inputs.txn_monthly, months, config),
+        loans=loan_records(
+            inputs.loan_performance, inputs.loan_rates, inputs.loans, inputs.scores, months, config, lineage
+        ),
+        deposits=deposit_records(inputs.deposit_balances, months, config, lineage),
+        fees=fee_records(inputs.fee_ledger, months, lineage),
+        interactions=interaction_records(inputs.interactions, months, config, inputs.records_since, lineage),
+        requests=request_records(inputs.service_requests, months, config, inputs.records_since, lineage),
+        transactions=transaction_records(inputs.txn_monthly, months, config, lineage),
     )
 
 

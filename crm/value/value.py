@@ -372,7 +372,7 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
     c360 = inputs.c360.drop_duplicates("customer_id").reset_index(drop=True)
     customers = pd.Index(c360["customer_id"])
     start = held_from(c360, months)
-    records = price_records(inputs, months, config)
+    records = price_records(inputs, months, config, lineage=False)
     parts, held, counts = monthly_cents(customers, start, records, n_months)
     parts["servicing_cost"] = sum(parts[c] for c in COSTS)
     parts["contribution"] = (
