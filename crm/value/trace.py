@@ -76,10 +76,24 @@ def _customer_inputs(inputs: ValueInputs, customer_id: str) -> ValueInputs:
     return dataclasses.replace(inputs, **cut)
 
 
-def _rows(frame: pd.DataFrame, extract: str, key: str, component: str, amount: str | None, fields: list[str]):
+def _rows(
+    frame: pd.DataFrame,
+    extract: str,
+    key: str,
+    component: str,
+    amount: str | None,
+    fields: list[str],
+    months: list,
+) -> pd.DataFrame:
     lineage = [c for c in LINEAGE if c in frame.columns]
-    cols = [key, *([] if "_month" not in frame.columns else ["_month"]), *fields, *lineage]
-    out = frame[cols].rename(columns={key: "record_key", "_month": "month", **RENAME})
+    out = frame[[key, *fields, *lineage]].rename(columns={key: "record_key", **RENAME})
+    for col in ("source_file", "sha256"):
+        if col in out.columns:
+            out[col] = out[col].astype(object)
+    if "_month" in frame.columns:
+        out.insert(1, "month", np.array(months, dtype=object)[frame["_month"].to_numpy(dtype="int64")])
+    else:
+        out.insert(1, "month", None)
     out["amount"] = frame[amount].to_numpy("float64") if amount else np.nan
     return out.assign(component=component, extract=extract)
 
@@ -109,6 +123,11 @@ def trace_value(customer_id: str, value_row: pd.Series, inputs: ValueInputs, con
     it = records.interactions[records.interactions["_month"] >= first]
     rq = records.requests[records.requests["_month"] >= first]
     tx = records.transactions[records.transactions["_month"] >= first]
+    if len(tx):  # txn_monthly's key: snapshot_date, customer_id (the customer's), txn_type, channel, direction
+        parts_ = [tx[c].astype(str) for c in ("snapshot_date", "txn_type", "channel", "direction") if c in tx.columns]
+        tx = tx.assign(_key=parts_[0].str.cat(parts_[1:], sep="|"))
+    else:
+        tx = tx.assign(_key=pd.Series(dtype=object))
     total = {c: parts[c][0].sum() / 100.0 for c in [*COMPONENTS, *COSTS, "contribution"]}
     sources_by_margin = lo["margin_source"].value_counts().to_dict() if len(lo) else {}
     formulas = {
@@ -136,8 +155,12 @@ def trace_value(customer_id: str, value_row: pd.Series, inputs: ValueInputs, con
     )
     rates = cut.loan_rates[cut.loan_rates["loan_id"].isin(set(lo["loan_id"]))] if len(lo) else cut.loan_rates.iloc[0:0]
     frames = [
-        _rows(lo, "loan_performance", "loan_id", "loan_nii", "loan_nii", ["snapshot_date", "balance", "margin"]),
-        _rows(lo, "loan_performance", "loan_id", "expected_loss", "expected_loss", ["snapshot_date", "pd", "lgd"]),
+        _rows(
+            lo, "loan_performance", "loan_id", "loan_nii", "loan_nii", ["snapshot_date", "balance", "margin"], months
+        ),
+        _rows(
+            lo, "loan_performance", "loan_id", "expected_loss", "expected_loss", ["snapshot_date", "pd", "lgd"], months
+        ),
         _rows(
             rates,
             "loan_rates",
@@ -145,13 +168,26 @@ def trace_value(customer_id: str, value_row: pd.Series, inputs: ValueInputs, con
             "loan_nii",
             None,
             [c for c in ("interest_rate", "start_date", "maturity_date", "guarantee_type") if c in rates.columns],
+            months,
         ),
-        _rows(de, "deposit_balances", "account_id", "deposit_spread", "deposit_spread", ["avg_balance", "spread"]),
-        _rows(fe, "fee_ledger", "fee_id", "fees", "fees", ["fee_date", "fee_type"]),
-        _rows(it[it["cost_visits"] > 0], "interactions", "interaction_id", "cost_visits", "cost_visits", ["channel"]),
-        _rows(it[it["cost_calls"] > 0], "interactions", "interaction_id", "cost_calls", "cost_calls", ["channel"]),
-        _rows(rq, "service_requests", "request_id", "cost_requests", "cost_requests", ["priority"]),
-        _rows(tx, "txn_monthly", "snapshot_date", "cost_transactions", "cost_transactions", ["channel", "txn_count"]),
+        _rows(
+            de, "deposit_balances", "account_id", "deposit_spread", "deposit_spread", ["avg_balance", "spread"], months
+        ),
+        _rows(fe, "fee_ledger", "fee_id", "fees", "fees", ["fee_date", "fee_type"], months),
+        _rows(
+            it[it["cost_visits"] > 0],
+            "interactions",
+            "interaction_id",
+            "cost_visits",
+            "cost_visits",
+            ["channel"],
+            months,
+        ),
+        _rows(
+            it[it["cost_calls"] > 0], "interactions", "interaction_id", "cost_calls", "cost_calls", ["channel"], months
+        ),
+        _rows(rq, "service_requests", "request_id", "cost_requests", "cost_requests", ["priority"], months),
+        _rows(tx, "txn_monthly", "_key", "cost_transactions", "cost_transactions", ["channel", "txn_count"], months),
     ]
     sources = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
     first_cols = ["component", "extract", "record_key", "month", "source_file", "row_number", "sha256", "amount"]
