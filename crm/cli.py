@@ -50,7 +50,15 @@ def main(ctx: click.Context, home: str) -> None:
     show_default=True,
     help="Share of rows (and files) given a real defect, listed in defects.csv.",
 )
-def generate(out, customers, start, end, seed, encoding, defect_rate):
+@click.option("--month-ends-only", is_flag=True, help="Write the month ends only (deltas carry the days between).")
+@click.option(
+    "--history-months",
+    type=click.IntRange(min=0),
+    default=24,
+    show_default=True,
+    help="Months of history in the initial loads of deposit balances, transaction aggregates and bureau pulls.",
+)
+def generate(out, customers, start, end, seed, encoding, defect_rate, month_ends_only, history_months):
     """Write a deterministic synthetic core bank's extracts, with .ok flags, into OUT/<YYYYMMDD>/."""
     from crm.synthetic import generate as gen
 
@@ -63,6 +71,8 @@ def generate(out, customers, start, end, seed, encoding, defect_rate):
         encoding=encoding,
         defect_rate=defect_rate,
         progress=True,
+        month_ends_only=month_ends_only,
+        history_months=history_months,
     )
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
 

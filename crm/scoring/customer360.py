@@ -38,6 +38,7 @@ def _profiles(customers: pd.DataFrame, corporates: pd.DataFrame) -> pd.DataFrame
             "id_masked": customers.get("id_number_masked"),
             "age_band": customers.get("age_band"),
             "occupation": customers.get("occupation"),
+            "annual_income": customers.get("annual_income"),
             "enterprise_size": None,
             "industry": None,
             "city": customers["city"],
@@ -55,6 +56,7 @@ def _profiles(customers: pd.DataFrame, corporates: pd.DataFrame) -> pd.DataFrame
             "id_masked": corporates["uscc"],  # a company's code is public
             "age_band": None,
             "occupation": None,
+            "annual_income": None,
             "enterprise_size": corporates["enterprise_size"],
             "industry": corporates["industry"],
             "city": corporates["city"],

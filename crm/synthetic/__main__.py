@@ -1,4 +1,5 @@
-"""``python -m crm.synthetic --out DIR --customers N --start D1 --end D2 [--seed S] [--encoding E] [--defect-rate R]``"""
+"""``python -m crm.synthetic --out DIR --customers N --start D1 --end D2 [--seed S] [--encoding E] [--defect-rate R]
+[--month-ends-only] [--history-months N]``"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from crm.synthetic import generate
+from crm.synthetic import generate, params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--encoding", choices=["utf-8", "gb18030"], default="utf-8")
     ap.add_argument("--defect-rate", type=float, default=0.0)
+    ap.add_argument("--month-ends-only", action="store_true", help="write the month ends only")
+    ap.add_argument("--history-months", type=int, default=params.VALUE_HISTORY_MONTHS)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     t = time.perf_counter()
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         encoding=args.encoding,
         defect_rate=args.defect_rate,
         progress=not args.quiet,
+        month_ends_only=args.month_ends_only,
+        history_months=args.history_months,
     )
     summary["seconds"] = round(time.perf_counter() - t, 1)
     print(json.dumps(summary, ensure_ascii=False, indent=2))

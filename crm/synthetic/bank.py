@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from crm.synthetic import cal, deposits, events, holdings, loans, params, profiles, relations, world
+from crm.synthetic import cal, deposits, events, fees, holdings, loans, params, profiles, relations, world
 from crm.synthetic.world import NS
 
 
@@ -28,8 +28,11 @@ class _LRU(OrderedDict):
 
 
 class Bank:
-    def __init__(self, seed: int, customers: int, start: dt.date, end: dt.date):
+    def __init__(
+        self, seed: int, customers: int, start: dt.date, end: dt.date, history_months: int = params.VALUE_HISTORY_MONTHS
+    ):
         self.seed, self.n = int(seed), int(customers)
+        self.history_months = int(history_months)
         self.start_day, self.end_day = cal.day(start), cal.day(end)
         ref = cal.day(params.REFERENCE_DATE)
         self.org = world.build_org(self.seed, self.n)
@@ -44,7 +47,9 @@ class Bank:
         self.acc = deposits.build_accounts(self.seed, c, self.ind, self.corp)
         # loans starting up to a month after the range: their approval queries fall inside it
         self.loans = loans.build_loans(self.seed, c, self.ind, self.corp, self.end_day + 31)
-        first_m = int(cal.month_of(self.start_day)) - params.HISTORY_MONTHS - 2
+        # states from the oldest month any file of the range reads: loan performance's history, or the bureau
+        # window (24 months) of the oldest pull of the bureau initial load
+        first_m = int(cal.month_of(self.start_day)) - max(params.HISTORY_MONTHS, self.history_months + 24) - 2
         loans.simulate(self.seed, self.loans, c, int(cal.month_of(self.end_day)), first_m)
         self.contacts = relations.build_contacts(self.seed, c, self.ind, self.corp)
         self.related = relations.build_related(self.seed, c, self.ind, self.corp, self.loans)
@@ -65,11 +70,31 @@ class Bank:
         self.id_number[self.corp.pos] = self.corp.rep_id
         fin = self.contacts.contact_type == "FINANCE"
         self.mobile[self.contacts.cust[fin]] = self.contacts.mobile[fin]
+        # per customer: enterprise size ("" for individuals), revenue, card utilisation; per loan line: the
+        # supply-chain finance product of the line (fees)
+        self.size = np.full(n, "", dtype=object)
+        self.size[self.corp.pos] = self.corp.size
+        self.revenue = np.zeros(n)
+        self.revenue[self.corp.pos] = self.corp.revenue0
+        self.card_util = np.zeros(n)
+        self.card_util[self.ind.pos] = self.ind.util
+        self.scf_code = np.full(len(self.loans.line_uid), "SCFAR01", dtype=object)
+        h = self.holdings
+        scf = h.source == 10
+        self.scf_code[h.src_row[scf]] = h.code_vocab[h.code_idx[scf]]
+        # the borrowing drivers of the wallet share (individuals' debt to income, corporates' leverage) and our
+        # reference exposure before a customer's first loan (60% of the first amounts of the customer's lines)
+        self.debt_driver = np.zeros(n)
+        self.debt_driver[self.ind.pos] = self.ind.d_dti
+        self.debt_driver[self.corp.pos] = self.corp.d_lev
+        self.line_reference = 0.6 * np.bincount(self.loans.line_cust, weights=self.loans.line_amount0, minlength=n)
         self._loan_state = _LRU(3)
         self._status = _LRU(3)
         self._bridge = _LRU(1)
         self._interactions = _LRU(3)
         self._sr = _LRU(events.SR_WINDOW + 3)
+        self._txn_month = _LRU(2)
+        self._fees = _LRU(params.FEE_REVERSAL_LAG + 3)
 
     # ------------------------------------------------------------------ per-date state (cached)
     def loan_state(self, t: int) -> NS:
@@ -103,3 +128,9 @@ class Bank:
 
     def sr_openings(self, d: int) -> NS:
         return self._sr.get_or(d, lambda: events.sr_openings(self, d))
+
+    def txn_month(self, m: int) -> NS:
+        return self._txn_month.get_or(m, lambda: deposits.month_aggregates(self.seed, self.c, self.acc, self.bridge(m)))
+
+    def fees(self, d: int) -> NS:
+        return self._fees.get_or(d, lambda: fees.originals(self, d))

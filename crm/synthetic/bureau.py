@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.synthetic import cal, ids
+from crm.synthetic import cal, ids, params
 from crm.synthetic.events import event_key
-from crm.synthetic.rand import hash64, normal, poisson_from_uniform, uniform
+from crm.synthetic.rand import hash64, lookup, normal, poisson_from_uniform, sigmoid, uniform
 from crm.synthetic.world import NS
 
 
@@ -120,14 +120,7 @@ def report_contents(bank, t: int, rows: np.ndarray, reason: np.ndarray, rid: np.
     np.add.at(own12, owner, (own_starts > t - 340) & (own_starts <= t + 26))
     np.add.at(own3, owner, (own_starts > t - 70) & (own_starts <= t + 26))
     drift = np.exp(0.15 * normal(seed, "cr_drift", kq))
-    ext_count = np.maximum(
-        pick(ind_.ext_loans, corp_.ext_loans).astype(np.int64)
-        + np.round(normal(seed, "cr_cnt", kq) * 0.6).astype(np.int64),
-        0,
-    )
-    corp_debt = corp_.revenue0 * corp_.lev * 0.3 if len(corp_.pos) else np.zeros(0)
-    ext_bal = np.where(ext_count > 0, np.round(pick(ind_.ext_debt, corp_debt) * drift, 2), 0.0)
-    ext_bal = np.where((ext_count > 0) & (ext_bal <= 0), np.round(10_000 * drift, 2), ext_bal)
+    ext_bal, ext_count = external_loans(bank, t, rows, st, is_corp, pick, drift, kq)
     card_limit = np.where(is_corp, np.nan, pick(ind_.card_limit, np.zeros(len(corp_.pos))))
     util = np.where(
         is_corp | (card_limit <= 0),
@@ -172,3 +165,45 @@ def report_contents(bank, t: int, rows: np.ndarray, reason: np.ndarray, rid: np.
         cur_overdue=np.round(cur_overdue + ext_overdue, 2),
         bad_debt=bad_debt,
     )
+
+
+def wallet_share(bank, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(only_us, s) of customers ``rows``: whether we are their only lender, and the share of their borrowing
+    they hold with us otherwise (``params.WALLET_*``)."""
+    c, seed = bank.c, bank.seed
+    uid = c.uid[rows]
+    is_corp = c.is_corp[rows]
+    seg = np.where(is_corp, "C", "I")
+    only_us = uniform(seed, "wallet_only", uid) < lookup(seg, params.WALLET_ONLY_US)
+    driver = bank.debt_driver[rows]
+    s = sigmoid(
+        lookup(seg, params.WALLET_SHARE_MEAN)
+        + params.WALLET_SHARE_SD * normal(seed, "wallet_share", uid)
+        - params.WALLET_DTI * driver
+    )
+    return only_us, s
+
+
+def external_loans(bank, t: int, rows, st, is_corp, pick, drift, kq) -> tuple[np.ndarray, np.ndarray]:
+    """Balance and number of the customers' loans with other lenders on day ``t``: our exposure (balance on
+    ``t``, or before the first loan 60% of the lines' amounts) x (1 - s) / s, none when we are the only lender;
+    customers without a line with us borrow elsewhere only (income or revenue based, as before)."""
+    c, ln, seed, ind_, corp_ = bank.c, bank.loans, bank.seed, bank.ind, bank.corp
+    n_all = len(c.uid)
+    ours = np.zeros(n_all)
+    np.add.at(ours, ln.cust[st.rows], st.balance)
+    ours = ours[rows]
+    ref = bank.line_reference[rows]
+    exposure = np.where(ours > 0, ours, ref)
+    only_us, s = wallet_share(bank, rows)
+    multiple = np.minimum((1 - s) / s, params.WALLET_MAX_EXTERNAL_MULTIPLE)
+    corp_debt = corp_.revenue0 * corp_.lev * 0.3 if len(corp_.pos) else np.zeros(0)
+    standalone = pick(ind_.ext_debt, corp_debt)
+    ext = np.where(exposure > 0, np.where(only_us, 0.0, exposure * multiple), standalone)
+    ext = np.round(ext * drift, 2)
+    ext = np.where(ext < 1000, 0.0, ext)
+    unit = np.where(is_corp, lookup(bank.size[rows], params.EXTERNAL_LOAN_UNIT, 1e6), params.EXTERNAL_LOAN_UNIT["I"])
+    count = 1 + np.floor(np.log2(1 + ext / unit)).astype(np.int64)
+    count = count + np.round(normal(seed, "cr_cnt", kq) * 0.6).astype(np.int64)
+    count = np.where(ext > 0, np.clip(count, 1, 20), 0)
+    return ext, count

@@ -77,7 +77,10 @@ DATE_RULES: dict[str, tuple[tuple, ...]] = {
     "repayments": (("after_business_date", "due_date"), ("after_business_date", "paid_date")),
     "loan_performance": (("after_business_date", "snapshot_date"),),
     "deposits": (("before", "close_date", "open_date"), ("after_business_date", "open_date")),
+    "deposit_balances": (("after_business_date", "snapshot_date"),),
     "transactions": (("after_business_date", "txn_time"),),
+    "txn_monthly": (("after_business_date", "snapshot_date"),),
+    "fee_ledger": (("after_business_date", "fee_date"),),
     "product_holdings": (("before", "close_date", "open_date"), ("after_business_date", "open_date")),
     "financial_statements": (
         ("before", "received_date", "report_period"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from crm.synthetic import cal, ids, params, vocab
-from crm.synthetic.rand import choice_index, hash64, normal, poisson_from_uniform, uniform
+from crm.synthetic.rand import choice_index, hash64, lookup, normal, poisson_from_uniform, uniform
 from crm.synthetic.world import NEVER, NS, lifecycle_factor
 
 SLOT_CUR, SLOT_FIX, SLOT_NTC, SLOT_AGR, SLOT_USD = 0, 1, 2, 3, 4
@@ -99,10 +99,81 @@ def build_accounts(seed: int, c: NS, ind: NS, corp: NS) -> NS:
         currency=SLOT_CURRENCY[slot],
         dynamic=np.isin(slot, DYNAMIC_SLOTS),
     )
+    acc.rate_spread = rate_spreads(seed, c, corp, acc)
     # each individual's debit card (repayment account of their loans)
     c.card = np.full(len(c.uid), None, dtype=object)
     c.card[cust[ic]] = card[ic]
+    c.has_card = np.zeros(len(c.uid), dtype=bool)
+    c.has_card[cust[ic]] = True
+    # each customer's current account (where fees are debited), -1 when none
+    c.cur_acc = np.full(len(c.uid), -1, dtype=np.int64)
+    cur = np.flatnonzero(slot == SLOT_CUR)
+    c.cur_acc[cust[cur]] = cur
     return acc
+
+
+def rate_spreads(seed: int, c: NS, corp: NS, acc: NS) -> np.ndarray:
+    """Each account's own spread over the board rate (percentage points, fixed for the account's life):
+    a negotiated premium or a discount (``params.DEPOSIT_RATE_PREMIUM``, ``DEPOSIT_RATE_DISCOUNT``)."""
+    n = len(c.uid)
+    size = np.full(n, "", dtype=object)
+    size[corp.pos] = corp.size
+    cust = acc.cust
+    is_corp = c.is_corp[cust]
+    csize = size[cust]
+    large = np.where(is_corp, params.LARGE_DEPOSIT["C"], params.LARGE_DEPOSIT["I"])
+    amount = np.where(acc.slot == SLOT_FIX, acc.principal, acc.share * c.dep_level[cust])
+    big_corp = np.isin(csize, ["L", "M"])
+    product = acc.product
+    negotiated = np.select(
+        [acc.slot == SLOT_USD, product == "FIX", product == "NTC", product == "AGR"],
+        [False, (amount >= large) | big_corp, (amount >= large) | big_corp, True],
+        big_corp,
+    )
+    u = uniform(seed, "dep_rate_spread", acc.uid)
+    lo_p, hi_p = (lookup(product, {k: v[i] for k, v in params.DEPOSIT_RATE_PREMIUM.items()}) for i in (0, 1))
+    lo_d, hi_d = (lookup(product, {k: v[i] for k, v in params.DEPOSIT_RATE_DISCOUNT.items()}) for i in (0, 1))
+    size_f = np.where(is_corp, lookup(csize, params.DEPOSIT_PREMIUM_SIZE, default=0.5), 1.0)
+    premium = (lo_p + (hi_p - lo_p) * u) * size_f
+    discount = -(lo_d + (hi_d - lo_d) * u)
+    return np.round(np.where(negotiated, premium, discount), 4)
+
+
+def board_rate(product: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The board rate of each product on each day (``params.DEPOSIT_BOARD_RATES``)."""
+    years = cal.year_of(days)
+    limits = np.array([y for y, _ in params.DEPOSIT_BOARD_RATES])
+    i = np.minimum(np.searchsorted(limits, years, side="left"), len(limits) - 1)
+    out = np.zeros(len(product))
+    for j, (_, table) in enumerate(params.DEPOSIT_BOARD_RATES):  # a loop over the years of the table
+        m = i == j
+        if m.any():
+            out[m] = lookup(product[m], table)
+    return out
+
+
+def fix_term_start(acc: NS, rows: np.ndarray, t: int) -> np.ndarray:
+    """The day the current term of each time deposit began as of ``t`` (opening or the last roll-over)."""
+    o = acc.open[rows]
+    term = acc.term[rows]
+    elapsed = np.maximum(cal.month_of(t) - cal.month_of(o), 0)
+    k = elapsed // term + 1
+    mat = cal.add_months(o, k * term)
+    start = np.where(mat <= t, mat, cal.add_months(o, (k - 1) * term))
+    return np.where(acc.rollover[rows], np.minimum(start, t), o)
+
+
+def account_rate(acc: NS, rows: np.ndarray, t: int) -> np.ndarray:
+    """The executed rate (% a year) of accounts ``rows`` on day ``t``: the board rate of the pricing day (a
+    time deposit's current term start, else ``t``) + the term adjustment + the account's own spread."""
+    product = acc.product[rows]
+    fix = acc.slot[rows] == SLOT_FIX
+    pricing_day = np.where(fix, fix_term_start(acc, rows, t), t)
+    base = board_rate(product, pricing_day)
+    term_adj = FIX_TERM_ADJ[np.searchsorted(FIX_TERMS, acc.term[rows])]
+    rate = base + np.where(fix, term_adj, 0.0) + acc.rate_spread[rows]
+    rate = np.where(acc.currency[rows] == "USD", params.USD_DEPOSIT_RATE, rate)
+    return np.round(np.maximum(rate, params.DEPOSIT_RATE_FLOOR), 4)
 
 
 def account_ids(acc: NS, rows: np.ndarray) -> np.ndarray:
@@ -247,8 +318,13 @@ CHANNELS = {
 }
 
 
-def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, names: NS) -> dict:
-    """Transactions posted on day ``t``: columns as arrays, in (account, time) order."""
+TXN_TYPES = ("SAL", "TRF", "CSH", "CON", "LRP", "INT", "FEE", "PAY")
+TXN_CHANNELS = ("CNTR", "NET", "MOB", "ATM", "POS", "API")
+
+
+def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
+    """The numbers of the transactions posted on day ``t`` (no text): one entry per transaction, in
+    (account, time) order. ``cp`` identifies the counterparty account (-1: none; own accounts negative)."""
     d = t - bridge.ms
     rows_b = np.flatnonzero(bridge.active[:, d])
     rows = bridge.rows[rows_b]
@@ -322,57 +398,140 @@ def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, nam
     for is_c in (False, True):
         for cr in (False, True):
             m = (is_corp == is_c) & (credit == cr)
-            types, w = (CREDIT_TYPES_C if cr else DEBIT_TYPES_C) if is_c else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
-            ttype[m] = np.asarray(types, dtype=object)[choice_index(ut[m], w)]
+            tt, w = (CREDIT_TYPES_C if cr else DEBIT_TYPES_C) if is_c else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
+            ttype[m] = np.asarray(tt, dtype=object)[choice_index(ut[m], w)]
     # salary comes early in the month; static deposits move by transfer
     ttype = np.where((ttype == "SAL") & ~is_corp & (cal.day_of_month(np.array([t]))[0] > 16), "TRF", ttype)
     ttype = np.where(~dyn, "TRF", ttype)
-    ttype = np.where(is_int, "INT", ttype)
+    ttype = np.where(is_int, "INT", ttype).astype(object)
     uc = uniform(seed, "txn_channel", tkey)
     channel = np.empty(len(gi), dtype=object)
-    remark = np.empty(len(gi), dtype=object)
-    ur = uniform(seed, "txn_remark", tkey)
     for tt in CHANNELS:
         m = ttype == tt
         ch, w = CHANNELS[tt]
         channel[m] = np.asarray(ch, dtype=object)[choice_index(uc[m], w)]
+    channel = np.where(~is_corp & (channel == "API"), "NET", channel).astype(object)
+    # counterparties: a regular one of the customer's pool, or a one-off
+    needs_cp = np.isin(ttype, ["TRF", "PAY", "SAL"])
+    seg = np.where(is_corp, "C", "I")
+    sal_c = (ttype == "SAL") & is_corp
+    pool = np.where(sal_c, params.CP_POOL["SAL_C"], np.where(is_corp, params.CP_POOL["C"], params.CP_POOL["I"]))
+    recurring = uniform(seed, "txn_cp_rec", tkey) < lookup(seg, params.CP_RECURRING)
+    recurring |= (ttype == "SAL") & ~is_corp  # an employee's salary comes from the employer
+    idx = (pool * uniform(seed, "txn_cp_idx", tkey) ** 2).astype(np.int64)
+    idx = np.where((ttype == "SAL") & ~is_corp, 0, idx + np.where(sal_c, 64, 0))
+    one_off = hash64(seed, "txn_cp", tkey).astype(np.int64) & 0x7FFFFFFFFFFF
+    regular = hash64(seed, "txn_cp_pool", c.uid[cust_rows] * 256 + idx).astype(np.int64) & 0x7FFFFFFFFFFF
+    cp_key = np.where(recurring, regular, one_off)
+    own = ~dyn  # own-account transfers for static deposits
+    cp = np.where(own, np.where(c.has_card[cust_rows], -2 - cust_rows, -1), np.where(needs_cp, cp_key, -1))
+    return NS(
+        acc_rows=acc_rows,
+        cust_rows=cust_rows,
+        pos=pos,
+        tkey=tkey,
+        credit=credit,
+        amount=amount,
+        balance_after=balance_after,
+        secs=secs,
+        ttype=ttype,
+        channel=channel,
+        is_corp=is_corp,
+        needs_cp=needs_cp,
+        cp_key=cp_key,
+        own=own,
+        cp=cp,
+    )
+
+
+def day_transactions(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int, names: NS) -> dict:
+    """Transactions posted on day ``t``: columns as arrays, in (account, time) order."""
+    x = day_core(seed, c, acc, bridge, t)
+    ttype, tkey, cust_rows, acc_rows, is_corp = x.ttype, x.tkey, x.cust_rows, x.acc_rows, x.is_corp
+    remark = np.empty(len(ttype), dtype=object)
+    ur = uniform(seed, "txn_remark", tkey)
+    for tt in CHANNELS:
+        m = ttype == tt
         rm = np.asarray(REMARKS[tt], dtype=object)
         remark[m] = rm[(ur[m] * len(rm)).astype(np.int64)]
     month_txt = str(int(cal.month_of(t)) % 12 + 1)
     remark = np.where(remark == "工资{m}月", "工资" + month_txt + "月", remark).astype(object)
-    channel = np.where(~is_corp & (channel == "API"), "NET", channel)
-    # counterparties
-    needs_cp = np.isin(ttype, ["TRF", "PAY", "SAL"])
-    cp_key = hash64(seed, "txn_cp", tkey).astype(np.int64) & 0x7FFFFFFFFFFF
+    needs_cp, cp_key = x.needs_cp, x.cp_key
     cp_is_company = np.where(
-        ttype == "PAY", True, np.where(ttype == "SAL", ~is_corp, uniform(seed, "txn_cpc", tkey) < 0.2)
+        ttype == "PAY", True, np.where(ttype == "SAL", ~is_corp, uniform(seed, "txn_cpc", cp_key) < 0.2)
     )
     pn = names.person[cp_key % len(names.person)]
     cn = names.company[cp_key % len(names.company)]
     cp_name = np.where(needs_cp, np.where(cp_is_company, cn, pn), None)
     cp_name = np.where(ttype == "CON", names.merchant[cp_key % len(names.merchant)], cp_name)
-    cp_acct = np.where(needs_cp, ids.card_numbers(uniform(seed, "txn_cp_bin", tkey), cp_key, 19, ids.OTHER_BINS), None)
-    # own-account transfers for static deposits
-    own = ~dyn
-    cp_name = np.where(own, names.holder[cust_rows], cp_name)
-    cp_acct = np.where(own, c.card[cust_rows], cp_acct)
+    cp_acct = np.where(
+        needs_cp, ids.card_numbers(uniform(seed, "txn_cp_bin", cp_key), cp_key, 19, ids.OTHER_BINS), None
+    )
+    cp_name = np.where(x.own, names.holder[cust_rows], cp_name)
+    cp_acct = np.where(x.own, c.card[cust_rows], cp_acct)
     # a few remarks name the counterparty (free text with personal data)
     pii = needs_cp & ~cp_is_company & (uniform(seed, "txn_pii", tkey) < 0.03)
     remark = np.where(pii, "转账给" + np.where(pii, pn, ""), remark)
-    txn_id = cal.date(t).strftime("%Y%m%d") + ids.zero_pad("", acc.uid[acc_rows] * 1000 + pos, 15)
+    txn_id = cal.date(t).strftime("%Y%m%d") + ids.zero_pad("", acc.uid[acc_rows] * 1000 + x.pos, 15)
     return dict(
         txn_id=txn_id,
         account_id=account_ids(acc, acc_rows),
         customer_id=c.cid[cust_rows],
-        txn_time=cal.seconds_to_datetime64(t * 86400 + secs),
-        direction=np.where(credit, "C", "D").astype(object),
-        amount=amount,
-        balance_after=balance_after,
-        channel=channel,
+        txn_time=cal.seconds_to_datetime64(t * 86400 + x.secs),
+        direction=np.where(x.credit, "C", "D").astype(object),
+        amount=x.amount,
+        balance_after=x.balance_after,
+        channel=x.channel,
         txn_type=ttype.astype(object),
         counterparty_name=cp_name,
         counterparty_account=cp_acct,
         remark=remark,
+    )
+
+
+def month_aggregates(seed: int, c: NS, acc: NS, bridge: MonthBridge) -> NS:
+    """The month's transactions of every customer per (type, channel, direction): count, amount, distinct
+    counterparty accounts and the amount exchanged with the largest one (NaN when none). Aggregates the daily
+    model day by day, so it equals the sum of the month's daily transactions exactly."""
+    parts = []
+    types = {v: i for i, v in enumerate(TXN_TYPES)}
+    chans = {v: i for i, v in enumerate(TXN_CHANNELS)}
+    for d in range(bridge.D):  # a loop over the days of the month
+        if not bridge.active[:, d].any():
+            continue
+        x = day_core(seed, c, acc, bridge, bridge.ms + d)
+        if len(x.amount) == 0:
+            continue
+        ti = lookup(x.ttype, types, dtype=np.int64, default=0)
+        ci = lookup(x.channel, chans, dtype=np.int64, default=0)
+        g = ((x.cust_rows * 8 + ti) * 8 + ci) * 2 + x.credit.astype(np.int64)
+        parts.append((g, np.round(x.amount * 100).astype(np.int64), x.cp))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return NS(cust=z, ttype=z, channel=z, credit=z.astype(bool), count=z, cents=z, cp_count=z, top_cents=z)
+    g = np.concatenate([p[0] for p in parts])
+    cents = np.concatenate([p[1] for p in parts])
+    cp = np.concatenate([p[2] for p in parts])
+    keys, inv = np.unique(g, return_inverse=True)
+    count = np.bincount(inv, minlength=len(keys))
+    total = np.bincount(inv, weights=cents, minlength=len(keys)).round().astype(np.int64)
+    has = cp != -1
+    pair_g, pair_cp, pair_c = inv[has], cp[has], cents[has]
+    cp_count = np.zeros(len(keys), dtype=np.int64)
+    top = np.full(len(keys), -1, dtype=np.int64)
+    if len(pair_g):
+        pk = np.stack([pair_g, pair_cp], axis=1)
+        upairs, pinv = np.unique(pk, axis=0, return_inverse=True)
+        pinv = pinv.ravel()
+        psum = np.bincount(pinv, weights=pair_c, minlength=len(upairs)).round().astype(np.int64)
+        cp_count = np.bincount(upairs[:, 0], minlength=len(keys))
+        np.maximum.at(top, upairs[:, 0], psum)
+    credit = (keys % 2).astype(bool)
+    ci = (keys // 2) % 8
+    ti = (keys // 16) % 8
+    cust = keys // 128
+    return NS(
+        cust=cust, ttype=ti, channel=ci, credit=credit, count=count, cents=total, cp_count=cp_count, top_cents=top
     )
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from crm import contract
-from crm.synthetic import bureau, cal, deposits, events, holdings, ids, loans, params, statements
+from crm.synthetic import bureau, cal, deposits, events, fees, holdings, ids, loans, params, statements
 from crm.synthetic.bank import Bank
-from crm.synthetic.rand import lookup, uniform
-from crm.synthetic.world import NEVER
+from crm.synthetic.rand import uniform
+from crm.synthetic.world import NEVER, NS
 
 
 def D(days, valid=None) -> np.ndarray:
@@ -297,15 +297,6 @@ def loan_performance(bank: Bank, t: int, first: bool) -> Iterator[pd.DataFrame]:
 # ============================================================================================ deposits
 
 
-DEPOSIT_RATES = (
-    (2022, {"CUR": 0.30, "NTC": 0.55, "AGR": 1.00, "FIX": 1.75}),
-    (2023, {"CUR": 0.25, "NTC": 0.45, "AGR": 0.90, "FIX": 1.65}),
-    (2024, {"CUR": 0.20, "NTC": 0.35, "AGR": 0.80, "FIX": 1.45}),
-    (2025, {"CUR": 0.10, "NTC": 0.25, "AGR": 0.60, "FIX": 1.30}),
-    (9999, {"CUR": 0.05, "NTC": 0.15, "AGR": 0.45, "FIX": 1.10}),
-)
-
-
 def _deposit_state(bank: Bank, t: int) -> dict:
     acc, _c = bank.acc, bank.c
     m = int(cal.month_of(t))
@@ -318,45 +309,82 @@ def _deposit_state(bank: Bank, t: int) -> dict:
     return dict(rows=rows, balance=bal, mtd=mtd, bridge_rows=br.rows, bridge_balance=br.balance(d))
 
 
-def deposits_snapshot(bank: Bank, t: int) -> pd.DataFrame:
+def _deposit_view(bank: Bank, t: int) -> dict:
+    """Every account of the deposits snapshot of day ``t``: balance, month-to-date average, own rate, status."""
     acc, c = bank.acc, bank.c
     ds = _deposit_state(bank, t)
     r = ds["rows"]
-    year = int(cal.year_of(t))
-    rates = next(v for y, v in DEPOSIT_RATES if year <= y)
-    product = acc.product[r]
-    base = lookup(product, rates)
+    rate = deposits.account_rate(acc, r, t)
     fix = acc.slot[r] == deposits.SLOT_FIX
-    term_adj = deposits.FIX_TERM_ADJ[np.searchsorted(deposits.FIX_TERMS, acc.term[r])]
-    rate = np.where(fix, base + term_adj, base)
-    rate = np.where(acc.currency[r] == "USD", 0.05, rate)
-    rate = np.round(np.maximum(rate, 0.01), 4)
     closed = acc.close[r] <= t
-    maturity = np.where(fix, deposits.fix_maturity(acc, r, t), -1)
-    maturity = np.where(fix & closed, np.minimum(maturity, acc.close[r]), maturity)
     cust = acc.cust[r]
     st = bank.customer_status(t)
     dormant = t >= c.t_dorm[cust] + params.ACCOUNT_DORMANT_DAYS
     frozen = (st.overdue_days[cust] > 180) & (uniform(bank.seed, "acct_frozen", acc.uid[r]) < 0.3)
     status = np.where(closed, "C", np.where(frozen, "F", np.where(dormant, "D", "A"))).astype(object)
+    return dict(
+        rows=r, cust=cust, balance=ds["balance"], mtd=ds["mtd"], rate=rate, fix=fix, closed=closed, status=status
+    )
+
+
+def deposits_snapshot(bank: Bank, t: int) -> pd.DataFrame:
+    acc, c = bank.acc, bank.c
+    v = _deposit_view(bank, t)
+    r, fix, closed, cust = v["rows"], v["fix"], v["closed"], v["cust"]
+    maturity = np.where(fix, deposits.fix_maturity(acc, r, t), -1)
+    maturity = np.where(fix & closed, np.minimum(maturity, acc.close[r]), maturity)
     return frame(
         "deposits",
         dict(
             account_id=S(deposits.account_ids(acc, r)),
             customer_id=S(c.cid[cust]),
             card_number=S(acc.card[r]),
-            product_type=S(product),
+            product_type=S(acc.product[r]),
             currency=S(acc.currency[r]),
             open_date=D(acc.open[r]),
             maturity_date=D(maturity, maturity >= 0),
             close_date=D(acc.close[r], closed),
-            balance=F(ds["balance"]),
-            mtd_avg_balance=F(ds["mtd"]),
-            interest_rate=F(rate),
-            status=S(status),
+            balance=F(v["balance"]),
+            mtd_avg_balance=F(v["mtd"]),
+            interest_rate=F(v["rate"]),
+            status=S(v["status"]),
             branch_id=S(c.branch_id[cust]),
         ),
     )
+
+
+def deposit_balances_month(bank: Bank, m: int) -> pd.DataFrame:
+    """The month end of month ``m``: the deposits snapshot of that day reduced to balance, average, rate."""
+    acc, c = bank.acc, bank.c
+    me = int(cal.month_end(m))
+    v = _deposit_view(bank, me)
+    r, cust = v["rows"], v["cust"]
+    return frame(
+        "deposit_balances",
+        dict(
+            snapshot_date=D(np.full(len(r), me)),
+            account_id=S(deposits.account_ids(acc, r)),
+            customer_id=S(c.cid[cust]),
+            product_type=S(acc.product[r]),
+            currency=S(acc.currency[r]),
+            balance=F(v["balance"]),
+            avg_balance=F(v["mtd"]),
+            interest_rate=F(v["rate"]),
+            status=S(v["status"]),
+            branch_id=S(c.branch_id[cust]),
+        ),
+    )
+
+
+def _history_months(bank: Bank, t: int, first: bool, months: int) -> range:
+    m = int(cal.month_of(t))
+    return range(m - months, m + 1) if first else range(m, m + 1)
+
+
+def deposit_balances(bank: Bank, t: int, first: bool) -> Iterator[pd.DataFrame]:
+    """Month chunks: the preceding month-ends first when this is the first file (the initial load)."""
+    for mm in _history_months(bank, t, first, bank.history_months):
+        yield deposit_balances_month(bank, mm)
 
 
 def transactions(bank: Bank, t: int) -> pd.DataFrame:
@@ -366,6 +394,32 @@ def transactions(bank: Bank, t: int) -> pd.DataFrame:
         "transactions",
         {k: (F(v) if k in ("amount", "balance_after") else v if k == "txn_time" else S(v)) for k, v in tx.items()},
     )
+
+
+def txn_monthly_month(bank: Bank, m: int) -> pd.DataFrame:
+    a = bank.txn_month(m)
+    me = int(cal.month_end(m))
+    has_cp = a.top_cents >= 0
+    return frame(
+        "txn_monthly",
+        dict(
+            snapshot_date=D(np.full(len(a.cust), me)),
+            customer_id=S(bank.c.cid[a.cust]),
+            txn_type=S(np.asarray(deposits.TXN_TYPES, dtype=object)[a.ttype]),
+            channel=S(np.asarray(deposits.TXN_CHANNELS, dtype=object)[a.channel]),
+            direction=S(np.where(a.credit, "C", "D")),
+            txn_count=I(a.count),
+            amount=F(a.cents / 100.0),
+            counterparty_count=I(a.cp_count),
+            top_counterparty_amount=F(np.maximum(a.top_cents, 0) / 100.0, has_cp),
+        ),
+    )
+
+
+def txn_monthly(bank: Bank, t: int, first: bool) -> Iterator[pd.DataFrame]:
+    """Month chunks: the preceding months first when this is the first file (the initial load)."""
+    for mm in _history_months(bank, t, first, bank.history_months):
+        yield txn_monthly_month(bank, mm)
 
 
 def product_holdings(bank: Bank, t: int) -> pd.DataFrame:
@@ -395,6 +449,51 @@ def product_holdings(bank: Bank, t: int) -> pd.DataFrame:
             status=S(np.where(closed, "C", "A")),
         ),
     )
+
+
+def fee_frame(bank: Bank, f) -> pd.DataFrame:
+    c = bank.c
+    uid = c.uid[f.cust]
+    base_ev = f.ev % fees.REVERSAL
+    fee_type = np.asarray([fees.EVENTS[k][0] for k in range(len(fees.EVENTS))], dtype=object)[base_ev]
+    acc_ok = f.acc_row >= 0
+    acc_id = np.where(acc_ok, deposits.account_ids(bank.acc, np.maximum(f.acc_row, 0)), None)
+    return frame(
+        "fee_ledger",
+        dict(
+            fee_id=S(fees.fee_ids(f.day, uid, f.ev, f.seq)),
+            customer_id=S(c.cid[f.cust]),
+            product_family=S(f.family),
+            product_code=S(f.product),
+            fee_type=S(fee_type),
+            amount=F(f.amount),
+            fee_date=D(f.day),
+            account_id=S(acc_id),
+            reversal_of=S(f.reversal_of),
+            branch_id=S(c.branch_id[f.cust]),
+        ),
+    )
+
+
+def fee_ledger(bank: Bank, t: int, first: bool, since: int | None = None) -> Iterator[pd.DataFrame]:
+    """The fee records booked on ``t``; the first file carries those of the preceding months (the initial load,
+    in month chunks); ``since``: every day from it to ``t`` (a month-ends-only bank)."""
+    if first:
+        months = min(params.FEE_HISTORY_MONTHS, bank.history_months)
+        lo = int(cal.add_months(np.array([t + 1]), -months)[0])
+        floor = lo
+    else:
+        lo = t if since is None else since
+        floor = None
+    if since is not None:
+        lo = min(lo, since)
+    day = lo
+    while day <= t:  # a loop over days, a frame a month
+        m_end = min(int(cal.month_end(cal.month_of(day))), t)
+        parts = [fees.records(bank, d, floor) for d in range(day, m_end + 1)]
+        f = {k: np.concatenate([getattr(p, k) for p in parts]) for k in parts[0].__dict__}
+        yield fee_frame(bank, NS(**f))
+        day = m_end + 1
 
 
 # ============================================================================================ statements, bureau
@@ -432,7 +531,23 @@ def financial_statements(bank: Bank, t: int, first: bool) -> pd.DataFrame:
     )
 
 
-def bureau_records(bank: Bank, t: int) -> pd.DataFrame:
+def bureau_records(bank: Bank, t: int, first: bool = False, since: int | None = None) -> Iterator[pd.DataFrame]:
+    """The pulls of day ``t``; the first file carries those of the preceding months (the initial load, in month
+    chunks, the same pull model day by day); ``since``: every day from it to ``t``."""
+    lo = t
+    if first:
+        lo = int(cal.add_months(np.array([t]), -bank.history_months)[0])
+    if since is not None:
+        lo = min(lo, since)
+    day = lo
+    while day <= t:  # a loop over days, a frame a month
+        m_end = min(int(cal.month_end(cal.month_of(day))), t)
+        frames = [bureau_day(bank, d) for d in range(day, m_end + 1)]
+        yield pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
+        day = m_end + 1
+
+
+def bureau_day(bank: Bank, t: int) -> pd.DataFrame:
     b = bureau.bureau(bank, t)
     c = bank.c
     return frame(
@@ -544,7 +659,6 @@ DAILY = {
     "deposits": deposits_snapshot,
     "transactions": transactions,
     "product_holdings": product_holdings,
-    "bureau_records": bureau_records,
     "interactions": interactions,
     "service_requests": service_requests,
     "surveys": surveys,

@@ -25,12 +25,19 @@ from crm.synthetic.rand import rng
 from crm.synthetic.writer import write_chunks
 from crm.zones import landing_name
 
+# Delta extracts whose records the value assessment sums (or whose latest record it reads): in a
+# month-ends-only bank each written file carries every record since the previous written date.
+CARRIED_DELTAS = ("fee_ledger", "interactions", "service_requests", "bureau_records")
 
-def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
+
+def _files(start: dt.date, end: dt.date, month_ends_only: bool = False) -> list[tuple[dt.date, str]]:
     out = []
     d = start
     while d <= end:
         month_end = cal.is_month_end(d)
+        if month_ends_only and not month_end:
+            d += dt.timedelta(days=1)
+            continue
         for e in contract.EXTRACTS:
             if e.sent_on(d) and (e.cadence == "daily" or month_end):
                 out.append((d, e.name))
@@ -38,13 +45,28 @@ def _files(start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
     return out
 
 
-def _chunks(bank: Bank, name: str, t: int, first: bool):
+def _chunks(bank: Bank, name: str, t: int, first: bool, since: int | None = None):
     """The frames of extract ``name``'s file of day ``t``; ``first``: the extract's first file of the range,
-    which carries the initial load where the extract has one."""
+    which carries the initial load where the extract has one; ``since``: (month-ends-only banks) the first day
+    whose records a carried delta (``CARRIED_DELTAS``) includes."""
     if name == "loan_performance":
         yield from X.loan_performance(bank, t, first)
     elif name == "financial_statements":
         yield X.financial_statements(bank, t, first)
+    elif name == "deposit_balances":
+        yield from X.deposit_balances(bank, t, first)
+    elif name == "txn_monthly":
+        yield from X.txn_monthly(bank, t, first)
+    elif name == "fee_ledger":
+        yield from X.fee_ledger(bank, t, first, since)
+    elif name == "bureau_records":
+        yield from X.bureau_records(bank, t, first, since)
+    elif since is not None and since < t and name in CARRIED_DELTAS:
+        frames = [X.DAILY[name](bank, d) for d in range(since, t + 1)]
+        df = pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
+        if name == "service_requests":  # a request's latest state of the period
+            df = df.drop_duplicates("request_id", keep="last").reset_index(drop=True)
+        yield df
     else:
         yield X.DAILY[name](bank, t)
 
@@ -87,10 +109,16 @@ def generate(
     encoding: str = "utf-8",
     defect_rate: float = 0.0,
     progress: bool = False,
+    month_ends_only: bool = False,
+    history_months: int = params.VALUE_HISTORY_MONTHS,
 ) -> dict:
-    """Generate the bank's extracts for every calendar day in [start, end]. Returns a summary."""
+    """Generate the bank's extracts for every calendar day in [start, end] (``month_ends_only``: for the month
+    ends only, the carried deltas covering every day since the previous one). ``history_months``: the initial
+    loads' months of deposit balances, transaction aggregates and bureau pulls. Returns a summary."""
     if end < start:
         raise ValueError("end is before start")
+    if history_months < 0:
+        raise ValueError("history_months must be >= 0")
     if customers < 10:
         raise ValueError("at least 10 customers")
     if not 0.0 <= defect_rate <= 1.0:
@@ -100,8 +128,10 @@ def generate(
         raise ValueError("encoding must be utf-8 or gb18030")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bank = Bank(seed, customers, start, end)
-    files = _files(start, end)
+    bank = Bank(seed, customers, start, end, history_months=history_months)
+    files = _files(start, end, month_ends_only)
+    written = sorted({d for d, _ in files})
+    since_of = {d: cal.day(p) + 1 for p, d in zip([start - dt.timedelta(days=1)] + written[:-1], written, strict=True)}
     plan = defects.plan_files(files, defect_rate, seed)
     first_me = next((d for d, n in files if n == "loan_performance"), None)
     first_file: dict[str, dt.date] = {}
@@ -122,7 +152,7 @@ def generate(
         file_name = ex.file_name(d.isoformat(), 1)
         file_kind = plan.get((d, name))
         file_defects: list = []
-        chunks = _chunks(bank, name, t, d == first_file[name])
+        chunks = _chunks(bank, name, t, d == first_file[name], since_of[d] if month_ends_only else None)
         if defect_rate > 0 and file_kind is None:
             chunks = _with_row_defects(
                 chunks, ex, defect_rate, rng(seed, "defects", "rows", name, t), file_name, d, file_defects
@@ -166,7 +196,9 @@ def generate(
         "seed": seed,
         "encoding": encoding,
         "defect_rate": defect_rate,
-        "business_dates": (end - start).days + 1,
+        "business_dates": len(written),
+        "month_ends_only": month_ends_only,
+        "history_months": history_months,
         "files": len(files),
         "rows": rows_per_extract,
         "defects": defect_counts if defect_rate > 0 else {},
@@ -182,6 +214,8 @@ def generate(
             "seed": seed,
             "encoding": encoding,
             "defect_rate": defect_rate,
+            "month_ends_only": month_ends_only,
+            "history_months": history_months,
         },
         "reference_date": params.REFERENCE_DATE.isoformat(),
         "first_month_end": first_me.isoformat() if first_me else None,

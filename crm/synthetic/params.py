@@ -19,6 +19,11 @@ BASE_RECENCY_YEARS = 5.0  # ... with an exponential preference for recent years 
 SIM_START = dt.date(2019, 1, 1)
 LOAN_HORIZON = dt.date(2031, 12, 31)  # no loan starts after this date
 HISTORY_MONTHS = 36  # month-ends of history in the first LOAN_PERF file
+# Initial loads of the value-history extracts (contract since 2024-01-01): month-ends of deposit balances,
+# months of transaction aggregates and months of bureau pulls before the first file (``--history-months``
+# overrides it), and months of fee records in the first fee-ledger file (at most the history months).
+VALUE_HISTORY_MONTHS = 24
+FEE_HISTORY_MONTHS = 12
 STATEMENT_HISTORY_YEARS = 3  # statements history in the first FIN_STMT file
 
 # ---------------------------------------------------------------------------------------------- structure
@@ -226,6 +231,88 @@ ACCOUNT_DORMANT_DAYS = 365  # account status D (久悬)
 HOLDING_HISTORY_DAYS = 730  # closed holdings stay in the holdings extract this long
 INTEREST_MONTHS = (3, 6, 9, 12)  # current-account interest is credited on the 21st of these months
 QUARTER_INTEREST = 0.0005  # share of the balance credited as interest each quarter (about 0.2% a year)
+
+# ---------------------------------------------------------------------------------------------- deposit rates
+# The bank's board rates (挂牌利率, % a year) per product, valid up to the end of the year named (the last row for
+# every later year). Time deposits add a term adjustment (deposits.FIX_TERM_ADJ: 3, 6, 12, 24, 36 months).
+DEPOSIT_BOARD_RATES = (
+    (2022, {"CUR": 0.30, "NTC": 0.55, "AGR": 1.00, "FIX": 1.75}),
+    (2023, {"CUR": 0.25, "NTC": 0.45, "AGR": 0.90, "FIX": 1.65}),
+    (2024, {"CUR": 0.20, "NTC": 0.35, "AGR": 0.80, "FIX": 1.45}),
+    (2025, {"CUR": 0.10, "NTC": 0.25, "AGR": 0.60, "FIX": 1.30}),
+    (9999, {"CUR": 0.05, "NTC": 0.15, "AGR": 0.45, "FIX": 1.10}),
+)
+USD_DEPOSIT_RATE = 0.05  # USD current accounts
+DEPOSIT_RATE_FLOOR = 0.01
+# Every account has its own executed rate: board rate (+ term adjustment) + the account's spread, drawn once
+# per account (uniform within the range, percentage points). A time deposit is priced on the day its current
+# term begins (opening or roll-over) and keeps that rate to maturity; the others follow the board rate of the
+# year. Negotiated accounts get a premium: time and notice deposits of at least LARGE_DEPOSIT (principal or
+# balance level; individuals 大额存单-like, corporates), every agreement deposit, and current accounts of
+# L/M corporates; the premium of a corporate is scaled by its size. The others get a discount.
+DEPOSIT_RATE_PREMIUM = {"FIX": (0.10, 0.45), "NTC": (0.05, 0.30), "AGR": (0.10, 0.60), "CUR": (0.02, 0.15)}
+DEPOSIT_RATE_DISCOUNT = {"FIX": (0.0, 0.15), "NTC": (0.0, 0.10), "AGR": (0.0, 0.10), "CUR": (0.0, 0.0)}
+LARGE_DEPOSIT = {"I": 200_000.0, "C": 3_000_000.0}
+DEPOSIT_PREMIUM_SIZE = {"L": 1.0, "M": 0.8, "S": 0.55, "X": 0.35}
+
+# ---------------------------------------------------------------------------------------------- counterparties
+# Transfers, trade payments and salaries go to or come from a pool of regular counterparties per customer (the
+# pool's first members get most of the traffic: index = floor(size x u^2)), the rest are one-off.
+CP_RECURRING = {"I": 0.55, "C": 0.75}  # share of counterparty transactions with a regular counterparty
+CP_POOL = {"I": 6, "C": 24, "SAL_C": 60}  # pool sizes: individuals, corporates, a corporate's payees of salaries
+
+# ---------------------------------------------------------------------------------------------- fees
+# Fee and commission income (the fee ledger). Amounts in yuan; rates as shares of the base named. Every fee
+# is customer-specific: a negotiated factor exp(FEE_NEGOTIATION x z) per customer (corporates) or per contract.
+FEE_NEGOTIATION = 0.3
+FEE_ACCT_MONTHLY = {
+    "L": 300.0,
+    "M": 150.0,
+    "S": 60.0,
+    "X": 30.0,
+}  # corporate account management, per current account a month
+FEE_DEBIT_CARD_ANNUAL = 10.0  # individuals' debit card, on the opening anniversary, unless the month's average balance
+FEE_DEBIT_CARD_WAIVER = 10_000.0  # ... reaches this
+# settlement (transfers and trade payments sent): rate of the month's amount per channel, bounded per transaction
+FEE_SETTLEMENT_RATE = {"CNTR": 0.0005, "NET": 0.0002, "API": 0.0001}
+FEE_SETTLEMENT_BOUNDS = {"CNTR": (2.0, 50.0), "NET": (0.5, 25.0), "API": (0.5, 20.0)}
+FEE_SETTLEMENT_INDIVIDUAL_CHANNELS = ("CNTR",)  # individuals pay for counter transfers only
+FEE_CASH_MANAGEMENT = {"L": 2000.0, "M": 800.0}  # cash-management (CMS01) service fee a month
+FEE_CASH_MANAGEMENT_PER_PAYMENT = 0.5  # ... plus this per trade payment (PAY) of the month
+FEE_LOAN_ARRANGEMENT = {"CWC": 0.003, "CFA": 0.005, "CTF": 0.002, "RBL": 0.002}  # of the contract amount, at start
+FEE_SCF_SERVICE = 0.004  # supply-chain finance service fee: of each supply-chain loan's amount, at start
+FEE_CARD_ANNUAL = {"CCSTD01": 100.0, "CCGOLD01": 300.0, "CCPLAT01": 1000.0}  # on the card's anniversary ...
+FEE_CARD_WAIVER = {"CCSTD01": 0.7, "CCGOLD01": 0.4, "CCPLAT01": 0.1}  # ... unless waived (probability, per year)
+FEE_CARD_INSTALMENT_USERS = 0.3  # card holders who pay by instalments (more with high utilisation) ...
+FEE_CARD_INSTALMENT_RATE = 0.006  # ... pay this share of the month-end card balance every month
+FEE_WMP_RATE = 0.006  # wealth management: commission of the amount per year of the product's term, at subscription
+FEE_FUND_SUBSCRIPTION = 0.015  # funds: subscription fee of the amount ...
+FEE_FUND_DISCOUNT = (0.6, 0.1)  # ... with a 90% discount for this share of the subscriptions (online)
+FEE_FUND_TRAILING = 0.005  # trailing commission of the fund value per year, booked monthly
+FEE_INS_FIRST_YEAR = 0.2  # insurance: commission of the annual premium at sale ...
+FEE_INS_RENEWAL = 0.03  # ... and at every anniversary
+FEE_PAYROLL_RATE = 0.0015  # payroll service: of the month's salary payments (SAL debits) of the employer ...
+FEE_PAYROLL_MIN = 50.0  # ... at least this a month when salaries were paid
+FEE_FX_RATE = {"FXSPOT01": 0.001, "FXFWD01": 0.002}  # FX: of the month's converted volume (annual volume / 12)
+FEE_ADVISORY_RATE = 0.1  # L corporates: yearly probability of a financial advisory mandate ...
+FEE_ADVISORY_SHARE = 0.0005  # ... paid as this share of revenue (at most FEE_ADVISORY_MAX)
+FEE_ADVISORY_MAX = 2_000_000.0
+FEE_REVERSAL_RATE = 0.01  # share of fee records reversed ...
+FEE_REVERSAL_LAG = 15  # ... 1 to this many days later
+
+# ---------------------------------------------------------------------------------------------- external borrowing
+# The bureau report's loans with other lenders relate to the customer's size and to our own exposure: each
+# customer has a share s of their borrowing held with us. WALLET_ONLY_US: we are the only lender (s = 1, no
+# external loan); the others draw s = sigmoid(WALLET_SHARE_MEAN + WALLET_SHARE_SD x z - WALLET_DTI x debt
+# driver), so about WALLET "elsewhere" of them borrow mainly elsewhere (s < 0.5). External balance = our
+# exposure x (1 - s) / s, our exposure being our balance on the query day (or, before the first loan, 60% of
+# the customer's lines); customers without a line with us borrow elsewhere only (the size-based amount).
+WALLET_ONLY_US = {"I": 0.35, "C": 0.15}
+WALLET_SHARE_MEAN = {"I": 0.9, "C": 0.3}
+WALLET_SHARE_SD = 1.1
+WALLET_DTI = 0.5
+WALLET_MAX_EXTERNAL_MULTIPLE = 12.0  # external balance at most this multiple of our exposure
+EXTERNAL_LOAN_UNIT = {"I": 150_000.0, "L": 30_000_000.0, "M": 6_000_000.0, "S": 1_500_000.0, "X": 400_000.0}
 
 # ---------------------------------------------------------------------------------------------- service
 SLA_RESPONSE_HOURS = {"P1": 1, "P2": 4, "P3": 24, "P4": 48}

@@ -1,39 +1,51 @@
-"""Customer value: 12-month contribution, within-segment value score, tiers and lifecycle stage.
+"""Customer value: contribution from the window's history, activity, share of wallet, industry position,
+value score ranked within segment, tiers, lifecycle stage and trends.
 
-Conventions (every number lives in ``config.toml`` next to this file):
+Every number lives in ``config.toml`` next to this file; docs/playbook.md ("Customer value") has each formula
+with its configuration key.
 
-- Contribution is a trailing-12-month figure APPROXIMATED from the month-end balances of the customer 360
-  (balance x annual rate, as if the month-end balance had been held for the whole year); fees and servicing
-  costs are annual amounts per product held. Components are rounded to the cent and ``contribution`` is the
-  sum of the rounded components, so ``loan_nii + deposit_spread + fees - expected_loss - servicing_cost ==
-  contribution`` holds exactly.
-- Loan NII = loan_balance x (loan rate - FTP rate of the term bucket). Customer 360 carries neither the loan
-  rate nor the term nor the guarantee type; ``loan_attributes`` derives them from the loans extract
-  (balance-weighted rate and term, guarantee type of the largest balance) to be merged in. Without
-  ``loan_rate_pct`` the config product margin over FTP is used; without ``loan_term_months`` the default term
-  bucket; without ``guarantee_type`` the default LGD (the ``*_source`` columns say which was used).
-- Expected loss = PD (scores frame) x LGD x EAD, EAD = loan_balance; a customer with a balance but no PD gets
-  the config ``unscored_pd``.
+- Contribution (:mod:`crm.value.contribution`): the trailing 12 months (``inputs.window``), month by month for
+  the months the customer held a relationship (``months_held``, its onboarding month on): loan NII over FTP at
+  each loan's own rate, deposit spread at each account's own rate, fees from the fee ledger, expected loss
+  PD x LGD x month-end balance, cost to serve from recorded work. Each component is rounded to the cent per
+  customer and month; totals are sums of months; ``contribution`` is the sum of the rounded components, so the
+  identity holds exactly per month and in total. Components are actual, not annualised;
+  ``contribution_annualised`` = contribution x 12 / months_held is what the value score ranks.
 - Value segments: retail; SME = corporate with enterprise_size in ``sme_sizes`` (S 小型, X 微型); corporate.
   Percentile ranks are pandas ``rank(pct=True, method="average")`` within the value segment (ties share the
   average rank; values in (0, 1]); missing inputs rank as 0.
 
-:func:`customer_value` puts the steps together into the month's ``customer_value`` mart (its columns:
-:func:`mart_columns`).
+:func:`customer_value` puts the steps together into a :class:`ValueResult` (``value``: the customer_value
+mart, columns :data:`MART_COLUMNS`; ``monthly``: the customer_value_month mart, :data:`MONTH_COLUMNS`).
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from crm.bank_calendar import month_end, months_before
+from crm.value.contribution import (
+    COMPONENTS,
+    COSTS,
+    cents,
+    customer_codes,
+    customer_pd,
+    held_from,
+    month_index,
+    monthly_cents,
+    price_records,
+)
+from crm.value.inputs import ValueInputs, window_month_ends
+from crm.value.position import industry_position, load_benchmarks, share_of_wallet
+
 CONFIG_PATH = Path(__file__).with_name("config.toml")
 
-COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost"]
 TIERS = ["strategic", "key", "growth", "standard"]
 STAGES = ["churned", "dormant", "new", "decline", "growth", "mature", "unknown"]
 
@@ -50,108 +62,6 @@ def _num(frame: pd.DataFrame, col: str, default: float = 0.0) -> pd.Series:
     return pd.to_numeric(frame[col], errors="coerce").astype("float64").fillna(default)
 
 
-def _ftp_table(config: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(config["contribution"]["ftp_loan"]).sort_values("max_months").reset_index(drop=True)
-
-
-def loan_attributes(loans: pd.DataFrame) -> pd.DataFrame:
-    """Per customer from the loans extract (open loans, status N/O): balance-weighted ``loan_rate_pct``
-    (percent, as in the extract) and ``loan_term_months`` (start to maturity), and the ``guarantee_type`` of the
-    largest balance. Merge into customer 360 on customer_id before ``contribution``."""
-    live = loans[loans["status"].isin(["N", "O"])].copy()
-    start, end = pd.to_datetime(live["start_date"]), pd.to_datetime(live["maturity_date"])
-    live["term"] = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
-    bal = live["balance"].astype("float64")
-    live["w"] = bal.where(bal > 0, 1e-9)  # settled-to-zero but open loans still count, negligibly
-    live["rate_w"] = live["interest_rate"].astype("float64") * live["w"]
-    live["term_w"] = live["term"].astype("float64") * live["w"]
-    agg = live.groupby("customer_id").agg(w=("w", "sum"), rate_w=("rate_w", "sum"), term_w=("term_w", "sum"))
-    top = (
-        live.sort_values(["customer_id", "balance", "loan_id"], ascending=[True, False, True])
-        .drop_duplicates("customer_id")
-        .set_index("customer_id")["guarantee_type"]
-    )
-    return (
-        pd.DataFrame(
-            {
-                "loan_rate_pct": agg["rate_w"] / agg["w"],
-                "loan_term_months": agg["term_w"] / agg["w"],
-                "guarantee_type": top,
-            }
-        )
-        .rename_axis("customer_id")
-        .reset_index()
-    )
-
-
-def contribution(c360: pd.DataFrame, scores: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """One row per customer of ``c360`` with every contribution component and ``contribution`` (yuan, 12 months).
-
-    ``scores`` needs customer_id and pd (grade is carried along when present). Optional c360 columns:
-    loan_rate_pct, loan_term_months, guarantee_type (see ``loan_attributes``)."""
-    cc = config["contribution"]
-    df = c360.reset_index(drop=True)
-    out = pd.DataFrame({"customer_id": df["customer_id"]})
-    balance = _num(df, "loan_balance")
-    deposits = _num(df, "deposit_mtd_avg")
-
-    # FTP by term bucket: first bucket whose max_months >= term; beyond the last -> last bucket.
-    ftp = _ftp_table(config)
-    default_rate = float(ftp.loc[ftp["bucket"] == cc["default_term_bucket"], "rate"].iloc[0])
-    if "loan_term_months" in df.columns:
-        term = pd.to_numeric(df["loan_term_months"], errors="coerce")
-        idx = np.searchsorted(ftp["max_months"].to_numpy(dtype="float64"), term.to_numpy(dtype="float64"), side="left")
-        idx = np.minimum(idx, len(ftp) - 1)
-        ftp_rate = pd.Series(ftp["rate"].to_numpy()[idx], index=df.index).where(term.notna(), default_rate)
-        bucket = pd.Series(ftp["bucket"].to_numpy()[idx], index=df.index).where(term.notna(), cc["default_term_bucket"])
-    else:
-        ftp_rate = pd.Series(default_rate, index=df.index)
-        bucket = pd.Series(cc["default_term_bucket"], index=df.index)
-    out["ftp_bucket"] = bucket
-    out["ftp_loan_rate"] = ftp_rate
-    if "loan_rate_pct" in df.columns:
-        rate = pd.to_numeric(df["loan_rate_pct"], errors="coerce") / 100.0
-        margin = (rate - ftp_rate).where(rate.notna(), cc["default_loan_margin"])
-        out["margin_source"] = np.where(rate.notna(), "loan_rate", "config_margin")
-    else:
-        margin = pd.Series(cc["default_loan_margin"], index=df.index, dtype="float64")
-        out["margin_source"] = "config_margin"
-    out["loan_margin"] = margin
-    out["loan_nii"] = (balance * margin).round(2)
-
-    out["deposit_spread"] = (deposits * (cc["ftp_deposit_rate"] - cc["deposit_rate"])).round(2)
-
-    families = df["product_families"] if "product_families" in df.columns else pd.Series("", index=df.index)
-    dummies = families.fillna("").astype(str).str.replace(" ", "", regex=False).str.get_dummies(sep=",")
-    fee_vec = np.array([cc["fees"].get(f, cc["default_fee"]) for f in dummies.columns], dtype="float64")
-    out["fees"] = (dummies.to_numpy(dtype="float64") @ fee_vec).round(2) if len(dummies.columns) else 0.0
-
-    sc = scores.drop_duplicates("customer_id").set_index("customer_id")
-    pd_ = pd.to_numeric(df["customer_id"].map(sc["pd"]), errors="coerce")
-    out["pd"] = pd_.fillna(cc["unscored_pd"]).where(balance > 0, pd_.fillna(0.0))
-    out["pd_source"] = np.where(pd_.notna(), "scores", np.where(balance > 0, "config_unscored", "none"))
-    if "grade" in sc.columns:
-        out["grade"] = df["customer_id"].map(sc["grade"])
-    if "guarantee_type" in df.columns:
-        lgd = df["guarantee_type"].map(cc["lgd"]).astype("float64")
-        out["lgd_source"] = np.where(lgd.notna(), "guarantee_type", "config_default")
-        out["lgd"] = lgd.fillna(cc["default_lgd"])
-    else:
-        out["lgd"] = float(cc["default_lgd"])
-        out["lgd_source"] = "config_default"
-    out["ead"] = balance
-    out["expected_loss"] = (out["pd"] * out["lgd"] * balance).round(2)
-
-    out["servicing_cost"] = (
-        cc["cost_per_product"] * _num(df, "products_held") + cc["cost_per_loan"] * _num(df, "loans")
-    ).round(2)
-    out["contribution"] = (
-        out["loan_nii"] + out["deposit_spread"] + out["fees"] - out["expected_loss"] - out["servicing_cost"]
-    ).round(2)
-    out["config_version"] = config["version"]
-    return out
-
-
 def value_segment(frame: pd.DataFrame, config: dict[str, Any]) -> pd.Series:
     """retail / sme / corporate: SME = corporate with enterprise_size in config sme_sizes (S 小型, X 微型)."""
     size = frame["enterprise_size"] if "enterprise_size" in frame.columns else pd.Series(None, index=frame.index)
@@ -161,28 +71,52 @@ def value_segment(frame: pd.DataFrame, config: dict[str, Any]) -> pd.Series:
     )
 
 
+def score_measures(frame: pd.DataFrame, config: dict[str, Any]) -> dict[str, tuple[pd.Series, float]]:
+    """The measures of the value score and their weights: contribution (``contribution_annualised``),
+    balances, cross_sell, tenure, every configured activity feature (``[value_score.activity]``; a feature
+    that is not a column of ``frame`` raises ValueError) and ``industry`` (industry_position / 100, for the
+    segments of ``[value_score.industry]``; ranked as is, not re-ranked)."""
+    vc = config["value_score"]
+    contribution = "contribution_annualised" if "contribution_annualised" in frame.columns else "contribution"
+    measures = {
+        "contribution": (_num(frame, contribution), float(vc["weights"]["contribution"])),
+        "balances": (_num(frame, "loan_balance") + _num(frame, "deposit_mtd_avg"), float(vc["weights"]["balances"])),
+        "cross_sell": (_num(frame, "products_held"), float(vc["weights"]["cross_sell"])),
+        "tenure": (_num(frame, "tenure_months"), float(vc["weights"]["tenure"])),
+    }
+    for feature, weight in vc.get("activity", {}).items():
+        if feature not in frame.columns:
+            raise ValueError(
+                f"value_score.activity lists {feature!r} but the frame has no such column: build it (crm.value."
+                "value.activity_features) or remove it from the configuration"
+            )
+        measures[feature] = (pd.to_numeric(frame[feature], errors="coerce").astype("float64"), float(weight))
+    return measures
+
+
 def value_score(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """``frame`` (c360 columns plus ``contribution``) with value_segment, the percentile ranks (``rank_*``,
-    0-1 within value segment) and ``value_score`` 0-100 = 100 x weighted mean of the ranks."""
+    """``frame`` with value_segment, the percentile ranks ``rank_<measure>`` (0-1 within value segment,
+    ``rank(pct=True, method="average")``; a missing value ranks 0) and ``value_score`` 0-100 = 100 x the
+    weighted mean of the ranks that apply to the segment (:func:`score_measures`)."""
     vc = config["value_score"]
     out = frame.copy()
     out["value_segment"] = value_segment(out, config)
-    measures = {
-        "contribution": _num(out, "contribution"),
-        "balances": _num(out, "loan_balance") + _num(out, "deposit_mtd_avg"),
-        "cross_sell": _num(out, "products_held"),
-        "tenure": _num(out, "tenure_months"),
-    }
-    if vc.get("activity_column") in out.columns:
-        measures["activity"] = _num(out, vc["activity_column"])
-    weights = {k: float(vc["weights"][k]) for k in measures}
-    total = sum(weights.values())
-    score = pd.Series(0.0, index=out.index)
-    for name, values in measures.items():
-        rank = values.groupby(out["value_segment"]).rank(pct=True, method="average")
+    num = pd.Series(0.0, index=out.index)
+    den = pd.Series(0.0, index=out.index)
+    for name, (values, weight) in score_measures(out, config).items():
+        rank = values.groupby(out["value_segment"]).rank(pct=True, method="average").fillna(0.0)
         out[f"rank_{name}"] = rank
-        score += weights[name] / total * rank
-    out["value_score"] = (100.0 * score).round(4)
+        num += weight * rank
+        den += weight
+    ic = vc.get("industry")
+    if ic and float(ic["weight"]) > 0:
+        applies = out["value_segment"].isin(ic["segments"])
+        position = _num(out, "industry_position", np.nan)
+        rank = (position.fillna(float(ic["missing_position"])) / 100.0).where(applies)
+        out["rank_industry"] = rank
+        num += float(ic["weight"]) * rank.fillna(0.0)
+        den += float(ic["weight"]) * applies
+    out["value_score"] = (100.0 * num / den).round(4)
     return out
 
 
@@ -265,44 +199,246 @@ def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-def mart_columns(frame: pd.DataFrame, parts: pd.DataFrame) -> list[str]:
-    """The columns of the ``customer_value`` mart that ``frame`` has, in order: the customer and its segments,
-    every column of the contribution ``parts`` (:func:`contribution`), the value score and its ranks, tiers,
-    key account, lifecycle stage and trends, branch and manager."""
-    keep = [
-        "customer_id",
-        "segment",
-        "value_segment",
-        *[c for c in parts.columns if c != "customer_id"],
-        "value_score",
-        *[c for c in frame.columns if c.startswith("rank_")],
-        "value_tier",
-        "tier",
-        "watch",
-        "review_flag",
-        "key_account",
-        "lifecycle_stage",
-        "deposit_change_3m",
-        "balance_change_3m",
-        "branch_id",
-        "manager_id",
-    ]
-    return [c for c in dict.fromkeys(keep) if c in frame.columns]
-
-
-def customer_value(
-    c360: pd.DataFrame, earlier: pd.DataFrame, scores: pd.DataFrame, loans: pd.DataFrame, config: dict[str, Any]
+def activity_features(
+    customers: pd.Index, transactions: pd.DataFrame, n_months: int, config: dict[str, Any]
 ) -> pd.DataFrame:
-    """The ``customer_value`` mart of a month end (without its ``month_end``): the month's customer 360
-    (``c360``) with the loan attributes of the staged ``loans`` (:func:`loan_attributes`), the trends against
-    the customer 360 of three month ends before (``earlier``, :func:`trends`), the contribution with the
-    credit scores' PD and grade (``scores``: customer_id, pd, grade), value score, tiers and lifecycle stage;
-    the columns of :func:`mart_columns`."""
-    frame = c360.merge(loan_attributes(loans), on="customer_id", how="left")
-    frame = frame.merge(trends(c360, earlier), on="customer_id", how="left")
-    parts = contribution(frame, scores[["customer_id", "pd", "grade"]], config)
-    frame = frame.merge(
-        parts.drop(columns=[c for c in ("grade",) if c in frame.columns], errors="ignore"), on="customer_id", how="left"
+    """Per customer (``customers`` order): txn_count_3m (transactions in the window's last 3 months),
+    digital_share_3m (their share through ``[activity] digital_channels``; NaN without transactions) and
+    months_active_12m (months of the window with a transaction), from the priced txn_monthly records."""
+    n = len(customers)
+    code = customer_codes(customers, transactions)
+    ok = code >= 0
+    flat = code[ok] * n_months + transactions["_month"].to_numpy(dtype="int64")[ok]
+    count = transactions["txn_count"].to_numpy(dtype="float64")[ok]
+    digital = transactions["channel"].astype(str).isin(config["activity"]["digital_channels"]).to_numpy()[ok]
+    per_month = np.bincount(flat, weights=count, minlength=n * n_months).reshape(n, n_months)
+    dig_month = np.bincount(flat, weights=count * digital, minlength=n * n_months).reshape(n, n_months)
+    last3 = per_month[:, -3:].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(last3 > 0, dig_month[:, -3:].sum(axis=1) / last3, np.nan)
+    return pd.DataFrame(
+        {
+            "txn_count_3m": last3.astype("int64"),
+            "digital_share_3m": share,
+            "months_active_12m": (per_month > 0).sum(axis=1).astype("int64"),
+        }
     )
+
+
+def value_trends(
+    frame: pd.DataFrame, contribution_cents: np.ndarray, months_held: np.ndarray, inputs: Any, config: dict[str, Any]
+) -> pd.DataFrame:
+    """contribution_change_3m (last 3 months of the window against the 3 before, relative to the absolute
+    earlier amount; NaN when the customer did not hold all 6 months or the earlier amount is below
+    ``[trend] min_base``), value_score_change_3m (points against the customer's value_score 3 month ends
+    before in ``inputs.value_history``; NaN when none) and value_trend (``[trend]``)."""
+    tc = config["trend"]
+    last3 = contribution_cents[:, -3:].sum(axis=1) / 100.0
+    prev3 = contribution_cents[:, -6:-3].sum(axis=1) / 100.0
+    ok = (months_held >= 6) & (np.abs(prev3) >= float(tc["min_base"]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(ok, (last3 - prev3) / np.abs(prev3), np.nan)
+    out = pd.DataFrame({"contribution_change_3m": np.round(change, 6)}, index=frame.index)
+    history = inputs.value_history
+    before = month_end(months_before(inputs.month_end, 3))
+    score_before = pd.Series(np.nan, index=frame.index)
+    if history is not None and len(history) and {"month_end", "customer_id", "value_score"} <= set(history.columns):
+        when = pd.to_datetime(history["month_end"], errors="coerce").dt.date
+        then = history[when == before].drop_duplicates("customer_id", keep="last").set_index("customer_id")
+        score_before = pd.to_numeric(frame["customer_id"].map(then["value_score"]), errors="coerce")
+    out["value_score_change_3m"] = (_num(frame, "value_score") - score_before).round(4)
+    pts, rel = out["value_score_change_3m"], out["contribution_change_3m"]
+    up = np.where(pts.notna(), pts >= float(tc["score_points"]), rel >= float(tc["contribution_change"]))
+    down = np.where(pts.notna(), pts <= -float(tc["score_points"]), rel <= -float(tc["contribution_change"]))
+    out["value_trend"] = np.select(
+        [months_held < int(tc["new_months"]), up, down], ["new", "up", "down"], default="flat"
+    )
+    return out
+
+
+@dataclass
+class ValueResult:
+    """``value``: the customer_value mart of the month end (columns :data:`MART_COLUMNS`, without
+    month_end); ``monthly``: the customer_value_month mart (:data:`MONTH_COLUMNS`, without month_end);
+    ``figures``: counts for the asset's metadata (fallbacks, records left out)."""
+
+    value: pd.DataFrame
+    monthly: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+MONTH_COLUMNS = ["customer_id", "month", *COMPONENTS, "contribution"]
+MART_COLUMNS = [
+    "customer_id",
+    "segment",
+    "value_segment",
+    "months_held",
+    *COMPONENTS,
+    "contribution",
+    "contribution_annualised",
+    *COSTS,
+    "pd",
+    "pd_source",
+    "grade",
+    "lgd",
+    "ead",
+    "ftp_bucket",
+    "rate_fallback_months",
+    "cost_records_months",
+    "txn_count_3m",
+    "digital_share_3m",
+    "months_active_12m",
+    "bureau_query_date",
+    "bureau_age_days",
+    "external_loan_balance",
+    "external_loan_count",
+    "total_debt",
+    "wallet_share",
+    "main_bank",
+    "wallet_headroom",
+    "debt_service_annual",
+    "dsti",
+    "industry",
+    "industry_region",
+    "industry_peers",
+    "revenue",
+    "total_assets",
+    "revenue_growth",
+    "industry_rank_revenue",
+    "industry_rank_assets",
+    "industry_rank_growth",
+    "bench_revenue_ratio",
+    "bench_assets_ratio",
+    "industry_position",
+    "benchmark_version",
+    "value_score",
+    "rank_contribution",
+    "rank_balances",
+    "rank_cross_sell",
+    "rank_tenure",
+    "value_tier",
+    "tier",
+    "watch",
+    "review_flag",
+    "key_account",
+    "lifecycle_stage",
+    "deposit_change_3m",
+    "balance_change_3m",
+    "contribution_change_3m",
+    "value_score_change_3m",
+    "value_trend",
+    "branch_id",
+    "manager_id",
+    "config_version",
+]
+
+
+def _loan_state(customers: pd.Index, last: pd.DataFrame, scores: pd.DataFrame, had_loans: np.ndarray, config):
+    """pd, pd_source, grade, lgd (balance-weighted over the month-end loans), ead (month-end balance) and
+    ftp_bucket (of the largest month-end loan) per customer."""
+    ids = pd.Series(customers, index=pd.RangeIndex(len(customers)))
+    pds = customer_pd(ids, scores, config)
+    scored = pds["pd_source"] == "scores"
+    out = pd.DataFrame(index=ids.index)
+    out["pd"] = pds["pd"].where(scored | had_loans, 0.0)
+    out["pd_source"] = np.where(scored, "scores", np.where(had_loans, "config_unscored", "none"))
+    grade = scores.drop_duplicates("customer_id").set_index("customer_id")["grade"] if "grade" in scores else None
+    out["grade"] = ids.map(grade) if grade is not None else None
+    code = customers.get_indexer(last["customer_id"])
+    ok = code >= 0
+    bal = last["balance"].to_numpy("float64")[ok]
+    ead = np.bincount(code[ok], weights=bal, minlength=len(customers))
+    lgd_w = np.bincount(code[ok], weights=bal * last["lgd"].to_numpy("float64")[ok], minlength=len(customers))
+    out["ead"] = np.round(ead, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["lgd"] = np.where(ead > 0, lgd_w / ead, np.nan).round(6)
+    top = last[ok].sort_values(["customer_id", "balance", "loan_id"], ascending=[True, False, True])
+    top = top.drop_duplicates("customer_id").set_index("customer_id")["ftp_bucket"]
+    out["ftp_bucket"] = ids.map(top)
+    return out
+
+
+def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
+    """The month end's ``customer_value`` and ``customer_value_month`` marts from ``inputs``.
+
+    Every staged record of the 12-month window is priced (:mod:`crm.value.contribution`), summed per customer
+    and month, rounded to the cent per component, and kept for the months the customer held a relationship
+    (its onboarding month on). The customer's components are the sums of its months and contribution is the
+    sum of the rounded components: loan_nii + deposit_spread + fees - expected_loss - servicing_cost ==
+    contribution, per month and in total; servicing_cost == cost_visits + cost_calls + cost_requests +
+    cost_transactions. contribution_annualised = contribution x 12 / months_held ranks the customer."""
+    months = window_month_ends(inputs.month_end)
+    n_months = len(months)
+    c360 = inputs.c360.drop_duplicates("customer_id").reset_index(drop=True)
+    customers = pd.Index(c360["customer_id"])
+    start = held_from(c360, months)
+    records = price_records(inputs, months, config, lineage=False)
+    parts, held, counts = monthly_cents(customers, start, records, n_months)
+    parts["servicing_cost"] = sum(parts[c] for c in COSTS)
+    parts["contribution"] = (
+        parts["loan_nii"] + parts["deposit_spread"] + parts["fees"] - parts["expected_loss"] - parts["servicing_cost"]
+    )
+
+    mask = held.ravel()
+    monthly = pd.DataFrame(
+        {
+            "customer_id": np.repeat(customers.to_numpy(dtype=object), n_months)[mask],
+            "month": np.tile(np.array(months, dtype=object), len(customers))[mask],
+        }
+    )
+    for col in [*COMPONENTS, "contribution"]:
+        monthly[col] = parts[col].ravel()[mask] / 100.0
+
+    frame = c360.copy()
+    months_held = held.sum(axis=1).astype("int64")
+    frame["months_held"] = months_held
+    for col in [*COMPONENTS, "contribution", *COSTS]:
+        frame[col] = parts[col].sum(axis=1) / 100.0
+    total = parts["contribution"].sum(axis=1)
+    frame["contribution_annualised"] = cents(total / 100.0 * 12.0 / months_held) / 100.0
+
+    loans = records.loans
+    code = customer_codes(customers, loans)
+    month = loans["_month"].to_numpy(dtype="int64")
+    in_held = code >= 0
+    in_held[in_held] = month[in_held] >= start[code[in_held]]
+    had_loans = np.bincount(code[in_held], minlength=len(customers)) > 0
+    fallback = in_held & (loans["margin_source"].to_numpy(dtype=object) != "own_rate")
+    frame["rate_fallback_months"] = np.bincount(code[fallback], minlength=len(customers)).astype("int64")
+    last = loans[in_held & (month == n_months - 1)]
+    state = _loan_state(customers, last, inputs.scores, had_loans, config)
+    for col in state.columns:
+        frame[col] = state[col].to_numpy()
+    since = inputs.records_since
+    since_idx = 0 if since is None else int(month_index(pd.Series([pd.Timestamp(since)]), months).iloc[0])
+    if since is not None and since_idx < 0:  # records start after the window (never) or before it
+        since_idx = n_months if pd.Timestamp(since) > pd.Timestamp(months[-1]) else 0
+    frame["cost_records_months"] = held[:, since_idx:].sum(axis=1).astype("int64")
+
+    act = activity_features(customers, records.transactions, n_months, config)
+    for col in act.columns:
+        frame[col] = act[col].to_numpy()
+    wallet = share_of_wallet(c360, inputs.month_end, last, inputs.bureau_records, config)
+    industry = industry_position(
+        c360, inputs.corporates, inputs.statements, inputs.month_end, config, load_benchmarks(config)
+    )
+    frame = frame.drop(columns=[c for c in (*wallet.columns, *industry.columns) if c != "customer_id"], errors="ignore")
+    frame = pd.concat([frame, wallet.drop(columns="customer_id"), industry.drop(columns="customer_id")], axis=1)
+    frame = frame.merge(trends(c360, inputs.earlier), on="customer_id", how="left")
     frame = lifecycle(tiers(value_score(frame, config), config), config)
-    return frame[mart_columns(frame, parts)]
+    trend = value_trends(frame, parts["contribution"], months_held, inputs, config)
+    frame = pd.concat([frame, trend], axis=1)
+    frame["config_version"] = config["version"]
+    ranks = [c for c in frame.columns if c.startswith("rank_") and c not in MART_COLUMNS]
+    cols = [c for c in MART_COLUMNS if c in frame.columns]
+    at = cols.index("value_tier")
+    cols = cols[:at] + ranks + cols[at:]
+    figures = {
+        **counts,
+        "loan_months": int(in_held.sum()),
+        "rate_fallback_months": int(fallback.sum()),
+        "window": f"{months[0]}..{months[-1]}",
+        "records_since": str(since) if since else "",
+        "benchmark_version": ", ".join(sorted(frame["benchmark_version"].dropna().astype(str).unique())),
+    }
+    return ValueResult(value=frame[cols].reset_index(drop=True), monthly=monthly[MONTH_COLUMNS], figures=figures)

@@ -259,6 +259,47 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "remark": ["消费", "货款"],
         }
     )
+    f["deposit_balances"] = pd.DataFrame(
+        {
+            "snapshot_date": [D("2025-12-31"), D("2026-01-31"), D("2026-01-31"), D("2026-01-31")],
+            "account_id": ["600101000000000001", "600101000000000001", "600101000000000002", "600101000000000003"],
+            "customer_id": ["100000000001", "100000000001", "100000000002", "200000000001"],
+            "product_type": ["CUR", "CUR", "FIX", "CUR"],
+            "currency": ["CNY", "CNY", "CNY", "CNY"],
+            "balance": [31_000.0, 35_000.12, 0.0, 2_500_000.0],
+            "avg_balance": [30_500.0, 33_000.0, 0.0, 2_300_000.0],
+            "interest_rate": [0.2, 0.2, 1.5, 0.2],
+            "status": ["A", "A", "C", "A"],
+            "branch_id": ["0101", "0101", "0101", "0101"],
+        }
+    )
+    f["txn_monthly"] = pd.DataFrame(
+        {
+            "snapshot_date": [D("2026-01-31"), D("2026-01-31")],
+            "customer_id": ["100000000001", "200000000001"],
+            "txn_type": ["CON", "PAY"],
+            "channel": ["MOB", "API"],
+            "direction": ["D", "C"],
+            "txn_count": [12, 3],
+            "amount": [1_520.5, 240_000.0],
+            "counterparty_count": [0, 2],
+            "top_counterparty_amount": [None, 160_000.0],
+        }
+    )
+    f["fee_ledger"] = pd.DataFrame(
+        {
+            "fee_id": ["FE20260130000000000001", "FE20260131000000000002"],
+            "customer_id": ["200000000001", "200000000001"],
+            "product_family": ["SETL", "SETL"],
+            "product_code": ["SETL01", "SETL01"],
+            "fee_type": ["SETL", "SETL"],
+            "amount": [45.5, -45.5],
+            "fee_date": [D("2026-01-30"), D("2026-01-31")],
+            "account_id": ["600101000000000003", "600101000000000003"],
+            "reversal_of": [None, "FE20260130000000000001"],
+            "branch_id": ["0101", "0101"],
+        }
+    )
     f["product_holdings"] = pd.DataFrame(
         {
             "holding_id": ["HD00000000000000001", "HD00000000000000002"],

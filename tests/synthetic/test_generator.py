@@ -78,10 +78,20 @@ def test_same_seed_same_bytes_other_seed_differs(bank_dir, tmp_path):
 
 
 def test_a_date_does_not_depend_on_the_range(bank_dir, tmp_path):
-    """Generating [d, d] gives the same files for d as a longer range containing d (d not a month end)."""
+    """Generating [d, d] gives the same files for d as a longer range containing d (d not a month end), except
+    the daily extracts with an initial load (fees, bureau pulls), whose records of d are the same."""
     one = tmp_path / "one"
     generate(one, customers=N, start=dt.date(2026, 2, 2), end=dt.date(2026, 2, 2), seed=7)
-    assert _digest(one / "20260202") == _digest(bank_dir / "20260202")
+    a, b = _digest(one / "20260202"), _digest(bank_dir / "20260202")
+    loads = {"FEE_20260202_001.dat": "fee_date", "CREDIT_RPT_20260202_001.dat": "query_date"}
+    assert {k: v for k, v in a.items() if k not in loads} == {k: v for k, v in b.items() if k not in loads}
+    for f, col in loads.items():
+        ex = contract.BY_FILE_CODE[f.split("_2026")[0]]
+        x = read_extract(one / "20260202" / f, ex).table.to_pandas()
+        y = read_extract(bank_dir / "20260202" / f, ex).table.to_pandas()
+        x = x[pd.to_datetime(x[col]) == pd.Timestamp("2026-02-02")][ex.column_names].reset_index(drop=True)
+        y = y[ex.column_names].reset_index(drop=True)
+        assert len(y) and x.equals(y), f
 
 
 # ------------------------------------------------------------------------------------------ contract
@@ -105,6 +115,15 @@ def test_extracts_are_populated(days):
     # the first month-end file carries 36 months of history, the first statements file three years
     perf = me.tables["loan_performance"]
     assert perf["snapshot_date"].nunique() == 37
+    # the value history: 24 month-ends of deposit balances and months of transaction aggregates, 12 months of
+    # fees and 24 months of bureau pulls in the first file of the range
+    assert me.tables["deposit_balances"]["snapshot_date"].nunique() == 25
+    assert me.tables["txn_monthly"]["snapshot_date"].nunique() == 25
+    first = days["20260129"].tables
+    fee_months = pd.to_datetime(first["fee_ledger"]["fee_date"]).dt.to_period("M")
+    assert fee_months.min() == pd.Period("2025-01", "M") and fee_months.nunique() == 13
+    pulls = pd.to_datetime(first["bureau_records"]["query_date"])
+    assert pulls.min() >= pd.Timestamp("2024-01-29") and pulls.dt.to_period("M").nunique() == 25
     fs = me.tables["financial_statements"]
     assert pd.to_datetime(fs["received_date"]).min() <= pd.Timestamp("2023-03-01")
     assert set(fs["period_type"]) >= {"A", "H"}

@@ -1,14 +1,17 @@
-"""Customer value rules on hand-made frames; expected values computed by hand in the comments."""
+"""Customer value rules on hand-made frames: value score, tiers, lifecycle, trends and the mart's shape;
+expected values computed by hand in the comments. Contribution: test_contribution.py; share of wallet and
+industry position: test_position.py."""
 
 from __future__ import annotations
 
-import copy
+import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from crm.value.value import contribution, lifecycle, load_config, loan_attributes, tiers, value_score
+from crm.value.value import MART_COLUMNS, MONTH_COLUMNS, customer_value, lifecycle, load_config, tiers, value_score
+from tests.value.build import ME, MONTHS, account_months, c360, inputs, pinned_config
 
 
 @pytest.fixture(scope="module")
@@ -17,36 +20,9 @@ def base_config():
 
 
 @pytest.fixture
-def config(base_config):
+def config():
     """The shipped config with the numbers the hand calculations use pinned explicitly."""
-    cfg = copy.deepcopy(base_config)
-    cc = cfg["contribution"]
-    cc.update(
-        default_loan_margin=0.015,
-        default_term_bucket="1y",
-        deposit_rate=0.012,
-        ftp_deposit_rate=0.022,
-        default_lgd=0.45,
-        unscored_pd=0.04,
-        cost_per_product=120.0,
-        cost_per_loan=600.0,
-        default_fee=0.0,
-    )
-    cc["ftp_loan"] = [
-        {"bucket": "1y", "max_months": 12, "rate": 0.025},
-        {"bucket": "3y", "max_months": 36, "rate": 0.028},
-        {"bucket": "5y+", "max_months": 1200, "rate": 0.034},
-    ]
-    cc["lgd"] = {"CR": 0.45, "GU": 0.40, "MO": 0.25, "PL": 0.20}
-    cc["fees"] = {"DEP": 0.0, "LOAN": 300.0, "SETL": 1500.0, "WMP": 500.0}
-    cfg["value_score"].update(sme_sizes=["S", "X"], activity_column="txn_count_3m")
-    cfg["value_score"]["weights"] = {
-        "contribution": 0.40,
-        "balances": 0.25,
-        "cross_sell": 0.15,
-        "tenure": 0.10,
-        "activity": 0.10,
-    }
+    cfg = pinned_config()
     cfg["tiers"].update(
         strategic=85.0,
         key=70.0,
@@ -61,9 +37,27 @@ def config(base_config):
 
 
 def test_shipped_config_has_version_and_sections(base_config):
-    assert base_config["version"]
-    for section in ("contribution", "value_score", "tiers", "lifecycle"):
+    assert base_config["version"] == "2026.12-1"
+    for section in ("contribution", "cost_to_serve", "activity", "value_score", "wallet", "industry", "trend"):
         assert section in base_config
+    for section in ("tiers", "lifecycle"):
+        assert section in base_config
+    cc = base_config["contribution"]
+    # no flat fee per product, no flat customer deposit rate, no flat loan margin, no cost per product remain
+    for gone in ("fees", "default_fee", "deposit_rate", "ftp_deposit_rate", "default_loan_margin", "cost_per_product"):
+        assert gone not in cc
+
+
+def test_shipped_config_prices_every_code_of_the_contract(base_config):
+    from crm.contract.codes import CODE_SETS
+
+    cts = base_config["cost_to_serve"]
+    assert set(cts["interactions"]) == set(CODE_SETS["interaction_channel"])
+    assert set(cts["requests"]) == set(CODE_SETS["priority"])
+    assert set(cts["transactions"]) == set(CODE_SETS["txn_channel"])
+    assert set(base_config["contribution"]["ftp_deposit"]) | {"FIX"} == set(CODE_SETS["deposit_product"])
+    assert set(base_config["contribution"]["lgd"]) == set(CODE_SETS["guarantee_type"])
+    assert set(base_config["activity"]["digital_channels"]) <= set(CODE_SETS["txn_channel"])
 
 
 def _c360(**cols):
@@ -75,106 +69,77 @@ def _c360(**cols):
         "loan_balance": [0.0] * n,
         "deposit_mtd_avg": [0.0] * n,
         "products_held": [0] * n,
-        "loans": [0] * n,
-        "product_families": [""] * n,
         "tenure_months": [24] * n,
         "status": ["A"] * n,
         "worst_five_class": [None] * n,
+        "txn_count_3m": [0] * n,
+        "digital_share_3m": [np.nan] * n,
+        "months_active_12m": [0] * n,
     }
     base.update(cols)
     return pd.DataFrame(base)
-
-
-def test_contribution_key_account_by_hand(config):
-    c360 = _c360(
-        loan_balance=[1_000_000.0],
-        deposit_mtd_avg=[500_000.0],
-        products_held=[3],
-        loans=[2],
-        product_families=["DEP,LOAN,SETL"],
-        loan_rate_pct=[4.35],
-        loan_term_months=[24],
-        guarantee_type=["MO"],
-    )
-    scores = pd.DataFrame({"customer_id": ["C0"], "pd": [0.02], "grade": ["B2"]})
-    row = contribution(c360, scores, config).iloc[0]
-    assert row["ftp_bucket"] == "3y"  # 24 months <= 36
-    assert row["loan_nii"] == 15_500.00  # 1e6 x (4.35% - 2.8%)
-    assert row["deposit_spread"] == 5_000.00  # 5e5 x (2.2% - 1.2%)
-    assert row["fees"] == 1_800.00  # 0 + 300 + 1500
-    assert row["expected_loss"] == 5_000.00  # 2% x 25% (MO) x 1e6
-    assert row["servicing_cost"] == 1_560.00  # 3 x 120 + 2 x 600
-    assert row["contribution"] == 15_740.00
-    assert row["grade"] == "B2" and row["lgd_source"] == "guarantee_type" and row["margin_source"] == "loan_rate"
-
-
-def test_contribution_defaults_without_rate_term_guarantee(config):
-    c360 = _c360(loan_balance=[200_000.0, 0.0], products_held=[1, 1], loans=[1, 0], product_families=["LOAN", "WMP"])
-    scores = pd.DataFrame({"customer_id": ["X"], "pd": [0.5]})  # neither customer scored
-    out = contribution(c360, scores, config).set_index("customer_id")
-    assert out.loc["C0", "loan_nii"] == 3_000.00  # 2e5 x 1.5% config margin
-    assert out.loc["C0", "expected_loss"] == 3_600.00  # 4% unscored PD x 45% default LGD x 2e5
-    assert out.loc["C0", "pd_source"] == "config_unscored" and out.loc["C0", "lgd_source"] == "config_default"
-    assert out.loc["C1", "expected_loss"] == 0.0 and out.loc["C1", "fees"] == 500.0
-    assert out.loc["C1", "contribution"] == 380.00  # 500 fee - 120 cost
-
-
-def test_ftp_bucket_edges(config):
-    c360 = _c360(loan_balance=[100.0] * 4, loan_term_months=[12, 13, 36, 400])
-    out = contribution(c360, pd.DataFrame({"customer_id": [], "pd": []}), config)
-    assert out["ftp_bucket"].tolist() == ["1y", "3y", "3y", "5y+"]
-
-
-def test_contribution_identity_to_the_cent(config):
-    rng = np.random.default_rng(7)
-    n = 200
-    c360 = _c360(
-        loan_balance=rng.uniform(0, 5e6, n).round(2),
-        deposit_mtd_avg=rng.uniform(0, 3e6, n).round(2),
-        products_held=rng.integers(0, 6, n),
-        loans=rng.integers(0, 4, n),
-        product_families=rng.choice(["", "DEP", "DEP,LOAN", "LOAN,SETL,WMP", "FX"], n),
-        loan_rate_pct=rng.uniform(3, 9, n).round(4),
-        loan_term_months=rng.integers(1, 120, n),
-        guarantee_type=rng.choice(["CR", "GU", "MO", "PL", None], n),
-    )
-    scores = pd.DataFrame({"customer_id": c360["customer_id"], "pd": rng.uniform(0.001, 0.3, n)})
-    out = contribution(c360, scores, config)
-    parts = out["loan_nii"] + out["deposit_spread"] + out["fees"] - out["expected_loss"] - out["servicing_cost"]
-    cents = (parts * 100).round().astype("int64")
-    assert (cents == (out["contribution"] * 100).round().astype("int64")).all()
-    for col in ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]:
-        assert ((out[col] * 100 - (out[col] * 100).round()).abs() < 1e-6).all()
 
 
 def test_sme_classification_and_within_segment_ranks(config):
     frame = _c360(
         segment=["retail", "retail", "corporate", "corporate", "corporate", "corporate"],
         enterprise_size=[None, None, "L", "S", "X", "M"],
-        contribution=[100.0, 50.0, 1.0, 1.0, 1.0, 1.0],
+        contribution_annualised=[100.0, 50.0, 1.0, 1.0, 1.0, 1.0],
         loan_balance=[10.0, 20.0, 0, 0, 0, 0],
         products_held=[1, 2, 1, 1, 1, 1],
         tenure_months=[5, 10, 1, 1, 1, 1],
     )
     out = value_score(frame, config)
     assert out["value_segment"].tolist() == ["retail", "retail", "corporate", "sme", "sme", "corporate"]
-    # No activity column -> weights .40/.25/.15/.10 renormalised by 0.90.
-    # C0: contribution rank 1, others 0.5 -> (0.40 + 0.5 x 0.50) / 0.90 = 72.2222
-    # C1: contribution rank 0.5, others 1 -> (0.20 + 0.50) / 0.90 = 77.7778
-    assert out["value_score"].iloc[0] == pytest.approx(72.2222, abs=1e-4)
-    assert out["value_score"].iloc[1] == pytest.approx(77.7778, abs=1e-4)
-    # Ties share the average rank: two equal SMEs rank 0.75 on everything -> 75.
-    assert out["value_score"].iloc[3] == pytest.approx(75.0)
-    assert "rank_activity" not in out.columns
+    # weights .35 contribution, .20 balances, .15 cross-sell, .10 tenure, .08 + .04 + .08 activity = 1.00;
+    # activity ties at .75 except digital share (no transactions: NaN ranks 0).
+    # C0: contribution 1, balances/cross-sell/tenure .5, activity .75 .75 0 -> .35 + .225 + .12 = 69.5
+    # C1: contribution .5, others 1 -> .175 + .45 + .12 = 74.5
+    assert out["value_score"].iloc[0] == pytest.approx(69.5)
+    assert out["value_score"].iloc[1] == pytest.approx(74.5)
+    # SMEs (industry weight .10 applies, no position: missing_position 50): tie at .75 but digital share
+    # -> (.96 x .75 + .10 x .5) / 1.10 = 70
+    assert out["value_score"].iloc[3] == pytest.approx(100 * (0.96 * 0.75 + 0.05) / 1.1, abs=1e-4)
+    assert {"rank_txn_count_3m", "rank_digital_share_3m", "rank_months_active_12m"} <= set(out.columns)
 
 
-def test_activity_used_when_present(config):
+def test_activity_ranks_enter_the_score(config):
     frame = _c360(
-        segment=["retail", "retail"], enterprise_size=[None, None], contribution=[1.0, 1.0], txn_count_3m=[10, 0]
+        segment=["retail", "retail"],
+        enterprise_size=[None, None],
+        contribution_annualised=[1.0, 1.0],
+        txn_count_3m=[10, 0],
+        digital_share_3m=[0.5, np.nan],
+        months_active_12m=[3, 3],
     )
     out = value_score(frame, config)
-    # All ranks tie at 0.75 except activity (1 vs 0.5): 100 x (0.9 x 0.75 + 0.1 x 1) = 77.5; other 72.5.
-    assert out["value_score"].tolist() == pytest.approx([77.5, 72.5])
+    # ties at .75 on contribution, balances, cross-sell, tenure, months active (weights .88);
+    # transactions 1 vs .5 (.08); digital share 1 vs 0 (.04)
+    assert out["value_score"].tolist() == pytest.approx([100 * (0.88 * 0.75 + 0.08 + 0.04), 100 * (0.88 * 0.75 + 0.04)])
+
+
+def test_configured_activity_feature_missing_raises(config):
+    frame = _c360(segment=["retail"], enterprise_size=[None], contribution_annualised=[1.0]).drop(
+        columns="months_active_12m"
+    )
+    with pytest.raises(ValueError, match="months_active_12m"):
+        value_score(frame, config)
+
+
+def test_industry_position_weighs_in_corporate_and_sme_only(config):
+    frame = _c360(
+        segment=["corporate", "corporate", "corporate", "retail"],
+        enterprise_size=["S", "S", "S", None],
+        contribution_annualised=[1.0] * 4,
+        industry_position=[80.0, 20.0, np.nan, np.nan],
+        digital_share_3m=[0.1] * 4,
+    )
+    out = value_score(frame, config)
+    # the three SMEs tie on everything else (rank 2/3): 100 x (1.00 x 2/3 + .10 x position / 100) / 1.10
+    assert out["value_score"].iloc[0] == pytest.approx(100 * (2 / 3 + 0.08) / 1.1, abs=1e-4)
+    assert out["value_score"].iloc[1] == pytest.approx(100 * (2 / 3 + 0.02) / 1.1, abs=1e-4)
+    assert out["value_score"].iloc[2] == pytest.approx(100 * (2 / 3 + 0.05) / 1.1, abs=1e-4)  # missing: 50
+    assert np.isnan(out["rank_industry"].iloc[3]) and out["value_score"].iloc[3] == pytest.approx(100.0)
 
 
 def test_tier_thresholds_at_and_just_below(config):
@@ -233,26 +198,6 @@ def test_lifecycle_without_trend_columns(config):
     assert out["lifecycle_stage"].tolist() == ["mature"]
 
 
-def test_loan_attributes_weighted():
-    loans = pd.DataFrame(
-        {
-            "loan_id": ["L1", "L2", "L3"],
-            "customer_id": ["C0", "C0", "C1"],
-            "status": ["N", "O", "S"],
-            "balance": [300.0, 100.0, 50.0],
-            "interest_rate": [4.0, 8.0, 5.0],
-            "start_date": ["2024-01-01", "2025-01-01", "2024-01-01"],
-            "maturity_date": ["2027-01-01", "2026-01-01", "2025-01-01"],
-            "guarantee_type": ["MO", "CR", "GU"],
-        }
-    )
-    out = loan_attributes(loans).set_index("customer_id")
-    assert list(out.index) == ["C0"]  # settled loan excluded
-    assert out.loc["C0", "loan_rate_pct"] == pytest.approx(5.0)  # (300x4 + 100x8) / 400
-    assert out.loc["C0", "loan_term_months"] == pytest.approx(30.0)  # (300x36 + 100x12) / 400
-    assert out.loc["C0", "guarantee_type"] == "MO"
-
-
 def test_trends_against_three_months_earlier():
     from crm.value.value import trends
 
@@ -274,49 +219,56 @@ def test_trends_against_three_months_earlier():
     assert trends(now, pd.DataFrame())["deposit_change_3m"].isna().all()
 
 
-def test_customer_value_mart_from_the_month_inputs(config):
-    """The chain the customer_value asset runs: loan attributes and trends merged in, contribution with the
-    scores, value score, tiers and lifecycle; the mart's columns in order, one row per customer."""
-    from crm.value.value import customer_value, mart_columns
+def _history(scores: dict[str, float], when: dt.date) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"month_end": when, "customer_id": list(scores), "value_score": list(scores.values()), "contribution": 0.0}
+    )
 
-    c360 = _c360(
-        loan_balance=[1_000_000.0, 0.0, 50_000.0],
-        deposit_mtd_avg=[500_000.0, 20_000.0, 0.0],
-        products_held=[3, 1, 1],
-        loans=[1, 0, 1],
-        product_families=["DEP,LOAN,SETL", "DEP", "LOAN"],
-        segment=["corporate", "retail", "retail"],
-        branch_id=["B1"] * 3,
-        manager_id=["S1", "S1", "S2"],
+
+def test_trend_from_value_history_and_monthly_parts(config):
+    """U: deposit spread doubles in the last 3 months; D: value score down 10 points against 3 month ends
+    before; F: steady; N: onboarded 4 months ago."""
+    c = c360(
+        [
+            {"customer_id": "U"},
+            {"customer_id": "D"},
+            {"customer_id": "F"},
+            {"customer_id": "N", "onboarding_date": dt.date(2026, 3, 1), "tenure_months": 3},
+        ]
     )
-    earlier = c360.assign(deposit_mtd_avg=[400_000.0, 40_000.0, 0.0])
-    scores = pd.DataFrame(
-        {"customer_id": ["C0", "C2"], "pd": [0.02, 0.10], "grade": ["B2", "C3"], "score": [650.0, 540.0]}
+    dep = account_months("AU", "U", 120_000.0, 0.30, months=MONTHS[:-3])  # 150.00 a month
+    dep += account_months("AU", "U", 240_000.0, 0.30, months=MONTHS[-3:])  # 300.00 a month
+    dep += account_months("AD", "D", 120_000.0, 0.30) + account_months("AF", "F", 120_000.0, 0.30)
+    dep += account_months("AN", "N", 120_000.0, 0.30, months=MONTHS[-4:])
+    history = pd.concat(
+        [
+            _history({"D": 200.0, "F": 0.0}, dt.date(2026, 3, 31)),  # D: impossible-high earlier score
+            _history({"D": -50.0}, dt.date(2026, 2, 28)),  # another month end: not the one 3 months before
+        ]
     )
-    loans = pd.DataFrame(
-        {
-            "loan_id": ["L1", "L2"],
-            "customer_id": ["C0", "C2"],
-            "status": ["N", "N"],
-            "balance": [1_000_000.0, 50_000.0],
-            "interest_rate": [4.35, 6.0],
-            "start_date": ["2025-01-01", "2025-06-01"],
-            "maturity_date": ["2027-01-01", "2026-06-01"],
-            "guarantee_type": ["MO", "CR"],
-        }
-    )
-    out = customer_value(c360, earlier, scores, loans, config)
-    assert out["customer_id"].tolist() == ["C0", "C1", "C2"]
-    assert list(out.columns[:3]) == ["customer_id", "segment", "value_segment"]
-    assert list(out.columns[-4:]) == ["deposit_change_3m", "balance_change_3m", "branch_id", "manager_id"]
-    assert "score" not in out.columns and "loan_rate_pct" not in out.columns  # inputs, not the mart's
-    assert out.loc[0, "deposit_change_3m"] == pytest.approx(0.25) and out.loc[1, "deposit_change_3m"] == -0.5
-    assert out.loc[0, "grade"] == "B2" and out.loc[0, "margin_source"] == "loan_rate"
-    row = out.iloc[0]
-    assert row["contribution"] == pytest.approx(
-        row["loan_nii"] + row["deposit_spread"] + row["fees"] - row["expected_loss"] - row["servicing_cost"]
-    )
-    assert out["lifecycle_stage"].notna().all() and out["tier"].notna().all()
-    parts = pd.DataFrame(columns=["customer_id", "loan_nii", "contribution"])
-    frame = pd.DataFrame(columns=["manager_id", "contribution", "customer_id", "rank_value", "tier", "extra"])
-    assert mart_columns(frame, parts) == ["customer_id", "contribution", "rank_value", "tier", "manager_id"]
+    result = customer_value(inputs(c, deposits=dep, value_history=history), config)
+    v = result.value.set_index("customer_id")
+    # U: last 3 months 900 against 450 before: +100%
+    assert v.loc["U", "contribution_change_3m"] == pytest.approx(1.0)
+    assert np.isnan(v.loc["U", "value_score_change_3m"]) and v.loc["U", "value_trend"] == "up"
+    assert v.loc["D", "contribution_change_3m"] == 0.0
+    assert v.loc["D", "value_score_change_3m"] == pytest.approx(v.loc["D", "value_score"] - 200.0)
+    assert v.loc["D", "value_trend"] == "down"  # the value score wins over a flat contribution
+    assert v.loc["F", "value_trend"] == "up"  # value score up from 0 (score_points 5)
+    assert np.isnan(v.loc["N", "contribution_change_3m"]) and v.loc["N", "value_trend"] == "new"
+
+
+def test_customer_value_mart_columns_and_month_frame(config):
+    c = c360([{"customer_id": "A", "loan_balance": 0.0, "deposit_mtd_avg": 10.0}, {"customer_id": "B"}])
+    earlier = c.assign(deposit_mtd_avg=[20.0, 0.0])
+    result = customer_value(inputs(c, deposits=account_months("DA", "A", 10_000.0, 0.3), earlier=earlier), config)
+    v = result.value
+    assert v["customer_id"].tolist() == ["A", "B"]
+    ranks = [col for col in v.columns if col.startswith("rank_")]
+    assert list(v.columns) == [col for col in MART_COLUMNS if not col.startswith("rank_") or col in ranks][
+        : MART_COLUMNS.index("rank_contribution")
+    ] + ranks + [col for col in MART_COLUMNS[MART_COLUMNS.index("value_tier") :]]
+    assert v.loc[0, "deposit_change_3m"] == pytest.approx(-0.5) and v.loc[0, "lifecycle_stage"] == "decline"
+    assert list(result.monthly.columns) == MONTH_COLUMNS
+    assert (result.monthly["month"] <= ME).all() and len(result.monthly) == 24
+    assert v["config_version"].eq(config["version"]).all()
