@@ -52,8 +52,9 @@ class ValueInputs:
 
     - ``loans``: the loans snapshot of the month end (rate, term, guarantee of each loan alive then).
     - ``loan_rates``: every loan's latest known ``interest_rate``, ``start_date``, ``maturity_date``,
-      ``guarantee_type`` from the loans snapshots staged up to the month end (so that a loan repaid within the
-      window still has its own rate); one row per loan_id.
+      ``guarantee_type`` from the loans snapshots of the window's month ends and the installation's first
+      snapshot when it lies in the window (a loan of a month-end loan_performance row is in that month end's
+      snapshot, so a loan repaid within the window still has its own rate); one row per loan_id.
     - ``loan_performance``: loan month-end rows (snapshot_date, loan_id, customer_id, product_code, balance,
       status) with snapshot_date in the window.
     - ``deposit_balances``: account month-end rows (snapshot_date, account_id, customer_id, product_type,
