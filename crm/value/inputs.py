@@ -45,8 +45,9 @@ class ValueInputs:
       products, branch, manager, enterprise size, annual income where known).
     - ``earlier``: customer_360 three month ends before (empty when there is none).
     - ``scores``: credit_scores of the month end: customer_id, pd, grade.
-    - ``value_history``: the customer_value rows of the eleven month ends before (empty when none): for
-      the value trend (value score and contribution per month).
+    - ``value_history``: the customer_value rows of the eleven month ends before (empty when none), with
+      month_end and the columns of :data:`HISTORY_COLUMNS` the mart has: for the value trend (value score and
+      contribution per month).
 
     Staged, cut to the window unless said otherwise:
 
