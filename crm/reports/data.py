@@ -489,7 +489,8 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     leads = leads[leads["anchor_manager_id"] == manager_id] if len(leads) else pd.DataFrame()
     accounts = []
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
-    monthly = _monthly(data["customer_value_month"])
+    months = data["customer_value_month"]
+    monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
     by_customer = {
         name: dict(tuple(frame.groupby("customer_id", sort=False))) if len(frame) else {}
         for name, frame in (("w", warnings), ("s", sugg), ("p", plan))

@@ -268,3 +268,16 @@ def test_pdf_renders_offline_without_half_empty_pages(kind, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "主办行" in text and not MISSING_WORDS.search(text)
     assert pdf.pages <= 2
+
+
+def test_the_marts_industry_wins_and_the_profiles_fills_in():
+    """customer_value's industry (the benchmark's) and customer_360's (the profile's) are one column: the mart's
+    where it has one, else the profile's; never industry_x / industry_y."""
+    from crm.reports.data import _customers
+
+    data = wallet_data()
+    data.frames["customer_360"]["industry"] = ["A", None, None, "F", None, "G"]
+    data.frames["customer_value"].loc[5, "industry"] = None
+    out = _customers(data).set_index("customer_id")["industry"].tolist()
+    assert out == ["C", None, None, "F", None, "G"]
+    assert not any(c.endswith(("_x", "_y", "_360")) for c in _customers(data).columns)
