@@ -6,8 +6,11 @@
 Builds (or reuses from ``--cache``) what the marts read, as ``crm generate`` would write it for one bank:
 
 - every extract of the month end ``--date`` and of the month end before it (the comparison date of the
-  early-warning rules), without the loan-performance initial load;
-- the transactions extract of every day of the 90 days up to the month end (the window of the behaviour rule);
+  early-warning rules); each extract's first file carries its initial load as an installation's first files
+  do (loan performance 36 month-ends, deposit balances and monthly transactions 24, the bureau's pulls of 24
+  months, the fee ledger 12 months): the 12-month window customer value reads;
+- the transactions and fee-ledger extracts of every day of the 90 days up to the month end (the window of the
+  behaviour rule; the fees of the window's last months);
 
 ingested to raw Parquet by :func:`crm.ingest.load.ingest_partition` and staged with the privacy policy
 (:func:`crm.privacy.apply.protect`, free text scrubbed of names). Staging here skips the data-quality
@@ -90,16 +93,22 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
     home = CrmHome(root).ensure()
     before = previous_month_end(day)
     first_txn = day - dt.timedelta(days=89)
-    files = [(d, e) for d in (before, day) for e in contract.EXTRACTS]
+    files = [(d, e) for d in (before, day) for e in contract.EXTRACTS if e.sent_on(d)]
     files += [
-        (first_txn + dt.timedelta(days=i), contract.get("transactions")) for i in range((day - first_txn).days + 1)
+        (first_txn + dt.timedelta(days=i), contract.get(name))
+        for name in ("transactions", "fee_ledger")
+        for i in range((day - first_txn).days + 1)
     ]
     files = sorted({(d, e.name): (d, e) for d, e in files}.values(), key=lambda x: (x[0], x[1].name))
+    # each extract's first file carries its initial load, as an installation's first files do
+    first: dict[str, dt.date] = {}
+    for d, e in files:
+        first.setdefault(e.name, d)
 
     t0 = time.perf_counter()
     bank = Bank(seed, customers, min(first_txn, before), day)
     for d, e in tqdm(files, desc="generating", unit="file"):
-        write_chunks(_chunks(bank, e.name, cal.day(d), False), e, d, home.landing / d.strftime("%Y%m%d"))
+        write_chunks(_chunks(bank, e.name, cal.day(d), d == first[e.name]), e, d, home.landing / d.strftime("%Y%m%d"))
     del bank
     gen_s = time.perf_counter() - t0
 

@@ -41,6 +41,40 @@ EXPOSURE_COLUMNS = (
     "deposit_mtd_avg",
 )
 COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]
+# customer_value's share-of-wallet columns (the latest bureau pull within the value configuration's staleness
+# window; missing when there is none), industry position (corporates only) and value trend (docs/playbook.md);
+# a warehouse written before they existed reads them as missing
+WALLET_COLUMNS = (
+    "bureau_query_date",
+    "bureau_age_days",
+    "external_loan_balance",
+    "external_loan_count",
+    "total_debt",
+    "wallet_share",
+    "main_bank",
+    "wallet_headroom",
+    "debt_service_annual",
+    "dsti",
+)
+INDUSTRY_COLUMNS = (
+    "industry_region",
+    "industry_peers",
+    "revenue",
+    "revenue_growth",
+    "industry_rank_revenue",
+    "industry_rank_assets",
+    "bench_revenue_ratio",
+    "bench_assets_ratio",
+    "industry_position",
+)
+TREND_COLUMNS = (
+    "months_held",
+    "contribution_annualised",
+    "contribution_change_3m",
+    "value_score_change_3m",
+    "value_trend",
+)
+VALUE_COLUMNS = (*WALLET_COLUMNS, *INDUSTRY_COLUMNS, *TREND_COLUMNS)
 
 
 def _limit(name: str) -> int:
@@ -88,13 +122,18 @@ MONTH_TABLES = [
 
 
 def _read(conn: sa.Connection, table: str, where: str, params: dict) -> pd.DataFrame:
+    """``SELECT * FROM table WHERE where``; ``{customer_value}`` in ``where`` is that table's qualified name."""
     from crm.warehouse import schema_of
 
     schema = schema_of(conn)
-    target = f'"{schema}"."{table}"' if schema else f'"{table}"'
+
+    def name(t: str) -> str:
+        return f'"{schema}"."{t}"' if schema else f'"{t}"'
+
     if not sa.inspect(conn).has_table(table, schema=schema):
         return pd.DataFrame()
-    return pd.read_sql(sa.text(f"SELECT * FROM {target} WHERE {where}"), conn, params=params)
+    where = where.replace("{customer_value}", name("customer_value"))
+    return pd.read_sql(sa.text(f"SELECT * FROM {name(table)} WHERE {where}"), conn, params=params)
 
 
 def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | None = None) -> MonthData:
@@ -106,6 +145,13 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
         data.frames[t] = _read(conn, t, "month_end = :d", {"d": month_end})
     data.frames["score_history"] = _read(
         conn, "credit_scores", "month_end >= :a AND month_end <= :b", {"a": first, "b": month_end}
+    )
+    # the monthly contribution of the month end's value window, of key accounts only (their cards' charts)
+    data.frames["customer_value_month"] = _read(
+        conn,
+        "customer_value_month",
+        "month_end = :d AND customer_id IN (SELECT customer_id FROM {customer_value} WHERE month_end = :d AND key_account)",
+        {"d": month_end},
     )
     data.frames["satisfaction_history"] = _read(
         conn,
@@ -165,7 +211,13 @@ def _join_customers(data: MonthData) -> pd.DataFrame:
         "product_families",
         *EXPOSURE_COLUMNS,
     ]
-    out = value.merge(c360[[c for c in prof if c in c360.columns]], on="customer_id", how="left")
+    both = [c for c in prof if c != "customer_id" and c in value.columns and c in c360.columns]
+    out = value.merge(c360[[c for c in prof if c in c360.columns]], on="customer_id", how="left", suffixes=("", "_360"))
+    for c in both:  # a column of both (industry): the mart's value, else the profile's
+        out[c] = out[c].where(out[c].notna(), out.pop(f"{c}_360"))
+    for c in VALUE_COLUMNS:
+        if c not in out.columns:  # a warehouse written before the column existed: unknown
+            out[c] = np.nan
     if len(scores):
         sc = scores.drop_duplicates("customer_id")[
             ["customer_id", "score", "grade", *[c for c in scores.columns if c.startswith("reason_")]]
@@ -219,6 +271,108 @@ def sparkline(values: list[float], width: int = 160, height: int = 36, title: st
     )
 
 
+def leader_percentile() -> float:
+    """The revenue percentile within industry and region from which a key account counts as an industry leader
+    (crm/reports/config.toml ``[wallet]``)."""
+    from crm.reports.settings import settings
+
+    return float(settings()["wallet"]["industry_leader_percentile"])
+
+
+WALLET_SUMMARY = (
+    "key_accounts",
+    "main_bank",
+    "main_bank_share",
+    "main_bank_unknown",
+    "wallet_share_mean",
+    "headroom_total",
+    "no_bureau",
+    "leaders",
+    "value_up",
+    "value_down",
+)
+
+
+def wallet_summary(keys: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Share of wallet of a set of key accounts (customer_value rows), per ``by`` (e.g. manager_id) or, with
+    ``by=None``, one row for all: key_accounts; main_bank (where we are the main bank) and main_bank_share (of
+    the key accounts); main_bank_unknown (no bureau pull to tell); wallet_share_mean (mean over the key accounts
+    whose share is known); headroom_total (sum of wallet_headroom, yuan); no_bureau (no bureau pull within the
+    staleness window: bureau_query_date missing); leaders (revenue percentile within industry and region at
+    least :func:`leader_percentile`); value_up and value_down (value_trend). The figures ``*.wallet.*`` of
+    crm/reports/figures*.toml compute the same in SQL."""
+    cols = [by] if by else []
+    if keys.empty:
+        if by:
+            return pd.DataFrame(columns=[*cols, *WALLET_SUMMARY])
+        # no key account: counts and the headroom are 0, the shares unknown (as the figures' SQL gives them)
+        zero = dict.fromkeys(WALLET_SUMMARY, 0) | {"headroom_total": 0.0}
+        return pd.DataFrame([zero | {"main_bank_share": np.nan, "wallet_share_mean": np.nan}])
+    main = keys["main_bank"].astype("boolean")
+    trend = keys["value_trend"].astype(object)
+    f = pd.DataFrame(
+        {
+            "_g": keys[by] if by else 0,
+            "key_accounts": 1,
+            "main_bank": main.fillna(False).astype("int64"),
+            "main_bank_unknown": main.isna().astype("int64"),
+            "wallet_share_mean": pd.to_numeric(keys["wallet_share"], errors="coerce"),
+            "headroom_total": pd.to_numeric(keys["wallet_headroom"], errors="coerce"),
+            "no_bureau": keys["bureau_query_date"].isna().astype("int64"),
+            "leaders": (pd.to_numeric(keys["industry_rank_revenue"], errors="coerce") >= leader_percentile()).astype(
+                "int64"
+            ),
+            "value_up": (trend == "up").astype("int64"),
+            "value_down": (trend == "down").astype("int64"),
+        },
+        index=keys.index,
+    )
+    g = f.groupby("_g", sort=True)
+    out = g[["key_accounts", "main_bank", "main_bank_unknown", "no_bureau", "leaders", "value_up", "value_down"]].sum()
+    out["wallet_share_mean"] = g["wallet_share_mean"].mean()
+    out["headroom_total"] = g["headroom_total"].sum(min_count=0)
+    out["main_bank_share"] = out["main_bank"] / out["key_accounts"]
+    out = out.reset_index().rename(columns={"_g": by} if by else {}).drop(columns=[] if by else ["_g"])
+    return out[[*cols, *WALLET_SUMMARY]]
+
+
+def bar_sparkline(
+    values: list[float | None], slots: int = 12, width: int = 160, height: int = 36, title: str = ""
+) -> str:
+    """A small inline SVG of one bar per value (a month's contribution) on ``slots`` equal places, the last value
+    on the right (a customer held for fewer months has empty places on the left), a zero line, negative bars
+    below it in the warning colour; a missing value leaves its place empty. No axes: the figures are printed
+    beside it. Deterministic, no plotting library. "" when no value is known."""
+    vals = [None if v is None or not np.isfinite(v) else float(v) for v in values][-slots:]
+    known = [v for v in vals if v is not None]
+    if not known:
+        return ""
+    hi, lo = max(max(known), 0.0), min(min(known), 0.0)
+    span = (hi - lo) or 1.0
+    pad = 2.0
+    inner = height - 2 * pad
+    zero = pad + hi / span * inner
+    step = (width - 2 * pad) / slots
+    bar = step * 0.7
+    first = slots - len(vals)
+    rects = []
+    for i, v in enumerate(vals):
+        if v is None:
+            continue
+        x = pad + (first + i) * step + (step - bar) / 2
+        h = abs(v) / span * inner
+        y = zero - h if v >= 0 else zero
+        colour = "#1f4e79" if v >= 0 else "#b4533a"
+        rects.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{max(h, 0.6):.1f}" fill="{colour}"/>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img"><title>{html.escape(title)}</title>'
+        f'<line x1="{pad}" y1="{zero:.1f}" x2="{width - pad}" y2="{zero:.1f}" stroke="#9aa5b1" stroke-width="0.6"/>'
+        + "".join(rects)
+        + "</svg>"
+    )
+
+
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}  # high 0 .. low 2; none: len(SEVERITY_ORDER)
 
 
@@ -266,6 +420,44 @@ ACCOUNT_ROW_COLUMNS = [
     "top_severity",
     "revisit_status",
 ]
+# the key-account report's second summary table: share of wallet, industry position and value trend per account
+WALLET_ROW_COLUMNS = [
+    "ref",
+    "display_name",
+    "segment",
+    "main_bank",
+    "wallet_share",
+    "external_loan_balance",
+    "total_debt",
+    "wallet_headroom",
+    "bureau_query_date",
+    "dsti",
+    "industry_rank_revenue",
+    "industry_peers",
+    "bench_revenue_ratio",
+    "industry_position",
+    "value_trend",
+    "value_score_change_3m",
+]
+
+
+def _main_bank(value: Any) -> bool | None:
+    """main_bank as True, False or None (unknown), whatever the frame's dtype made of it."""
+    return None if _isna(value) else bool(value)
+
+
+def _monthly(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """customer_value_month rows per customer: [{month, contribution}] in month order (one pass)."""
+    if frame.empty:
+        return {}
+    f = frame.sort_values(["customer_id", "month"])
+    return {
+        cid: [
+            {"month": m, "contribution": None if _isna(c) else float(c)}
+            for m, c in zip(g["month"], g["contribution"], strict=True)
+        ]
+        for cid, g in f.groupby("customer_id", sort=False)
+    }
 
 
 def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int | None = None) -> dict[str, Any]:
@@ -282,6 +474,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     )
     keys = mine[mine["key_account"].astype(bool)] if len(mine) else mine
     keys = urgency_order(keys, warnings)
+    wallet = _records(wallet_summary(keys))[0]  # all the key accounts, before any cut
     if max_accounts is not None:
         keys = keys.head(max_accounts)
     sugg = data["cross_sell_suggestions"]
@@ -296,6 +489,8 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     leads = leads[leads["anchor_manager_id"] == manager_id] if len(leads) else pd.DataFrame()
     accounts = []
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
+    months = data["customer_value_month"]
+    monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
     by_customer = {
         name: dict(tuple(frame.groupby("customer_id", sort=False))) if len(frame) else {}
         for name, frame in (("w", warnings), ("s", sugg), ("p", plan))
@@ -344,7 +539,11 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                     "reasons": [row.get(f"reason_{i}") for i in range(1, 5) if row.get(f"reason_{i}")],
                 },
                 "trend": trend,
-                "value": {c: row.get(c) for c in COMPONENTS} | {"value_score": row.get("value_score")},
+                "value": {c: row.get(c) for c in (*COMPONENTS, *TREND_COLUMNS)}
+                | {"value_score": row.get("value_score")},
+                "wallet": {c: row.get(c) for c in WALLET_COLUMNS} | {"main_bank": _main_bank(row.get("main_bank"))},
+                "industry": {c: row.get(c) for c in INDUSTRY_COLUMNS} | {"industry": row.get("industry")},
+                "monthly": monthly.get(cid, []),
                 "top_severity": row.get("top_severity"),
                 "warnings": _records(w, ["rule_id", "severity", "evidence_args"]) if len(w) else [],
                 "suggestions": _records(s.sort_values("rank"), ["rank", "product_family", "score", "because"])
@@ -360,12 +559,21 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         )
     rows = keys.assign(revisit_status=keys["customer_id"].map(revisit_status)) if len(keys) else keys
     summary = _records(card)[0] if len(card) else {}
+    wallet_rows = _records(rows, WALLET_ROW_COLUMNS) if len(rows) else []
+    for w in wallet_rows:
+        w["main_bank"] = _main_bank(w["main_bank"])
     return {
         "month_end": data.month_end,
         "manager_id": manager_id,
         "manager_name": _staff_name(data, manager_id),
-        "figure_params": {"month_end": data.month_end.isoformat(), "manager_id": manager_id},
+        "figure_params": {
+            "month_end": data.month_end.isoformat(),
+            "manager_id": manager_id,
+            "leader_percentile": leader_percentile(),
+        },
         "summary": summary,
+        "wallet": wallet,
+        "wallet_rows": wallet_rows,
         "customers": len(mine),
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "grades": _counts(mine["grade"].dropna(), GRADE_ORDER) if len(mine) else [],
@@ -405,6 +613,14 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         if len(mine)
         else mine
     )
+    by_manager = wallet_summary(keys, "manager_id")
+    if len(by_manager):
+        by_manager["manager_name"] = by_manager["manager_id"].map(lambda s: _staff_name(data, s))
+    no_bureau = (
+        keys[keys["bureau_query_date"].isna()].sort_values(["loan_balance", "customer_id"], ascending=[False, True])
+        if len(keys)
+        else keys
+    )
     watch = data["watch_list"]
     watch = watch[watch["branch_id"] == branch_id] if len(watch) else pd.DataFrame()
     if len(watch):
@@ -414,6 +630,28 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
     npl = float(cards["npl_balance"].sum()) if len(cards) else 0.0
     overdue = float(cards["overdue_balance"].sum()) if len(cards) else 0.0
     branch_name = mine["branch_name"].dropna().iloc[0] if len(mine) and mine["branch_name"].notna().any() else None
+    key_rows = (
+        _records(
+            keys.head(top),
+            [
+                "ref",
+                "display_name",
+                "manager_name",
+                "tier",
+                "value_score",
+                "contribution",
+                "loan_balance",
+                "grade",
+                "worst_five_class",
+                "main_bank",
+                "wallet_share",
+            ],
+        )
+        if len(keys)
+        else []
+    )
+    for k in key_rows:
+        k["main_bank"] = _main_bank(k["main_bank"])
     return {
         "month_end": data.month_end,
         "branch_id": branch_id,
@@ -428,23 +666,16 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
             "warned": int(cards["warned_customers"].sum()) if len(cards) else 0,
         },
         "managers": _records(cards),
-        "key_accounts": _records(
-            keys.head(top),
-            [
-                "ref",
-                "display_name",
-                "manager_name",
-                "tier",
-                "value_score",
-                "contribution",
-                "loan_balance",
-                "grade",
-                "worst_five_class",
-            ],
-        )
-        if len(keys)
-        else [],
+        "key_accounts": key_rows,
         "key_accounts_total": len(keys),
+        "wallet": _records(wallet_summary(keys))[0],
+        "wallet_managers": _records(by_manager),
+        "no_bureau": _records(
+            no_bureau.head(top), ["ref", "display_name", "manager_name", "tier", "loan_balance", "value_score"]
+        )
+        if len(no_bureau)
+        else [],
+        "no_bureau_total": len(no_bureau),
         "warnings": _records(
             watch.head(top), ["ref", "display_name", "manager_id", "severity", "rule_ids", "evidence", "details"]
         )
@@ -452,7 +683,11 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         else [],
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
-        "figure_params": {"month_end": data.month_end.isoformat(), "branch_id": branch_id},
+        "figure_params": {
+            "month_end": data.month_end.isoformat(),
+            "branch_id": branch_id,
+            "leader_percentile": leader_percentile(),
+        },
     }
 
 

@@ -82,6 +82,143 @@ def _account_labels(account: Mapping[str, Any], fmt: Any, t: Callable[..., str])
     }
 
 
+TREND_TONE = {"up": "ok", "down": "bad", "flat": "muted", "new": "muted"}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _signed_number(fmt: Any, value: Any, digits: int) -> str:
+    """A change with its sign: ``+4.2`` / ``-4.2`` (``0.0`` unsigned); "—" when missing."""
+    text = fmt.number(value, digits)
+    return f"+{text}" if not _missing(value) and value > 0 and text.strip("0.,") else text
+
+
+def _signed_percent(fmt: Any, value: Any, digits: int) -> str:
+    text = fmt.percent(value, digits)
+    return f"+{text}" if not _missing(value) and value > 0 and text.strip("0.,%") else text
+
+
+def main_bank_label(value: Any, t: Callable[..., str]) -> str:
+    """是 / 否 / 未知: whether we are the customer's main bank (None: no bureau pull to tell)."""
+    return t("wallet.main_bank.unknown") if value is None else t(f"wallet.main_bank.{'yes' if value else 'no'}")
+
+
+def trend_label(trend: Any, t: Callable[..., str]) -> str:
+    """The value trend as an arrow and a word (``↑ 上升``); unknown: 未知."""
+    return t(f"wallet.trend.{trend}") if trend in TREND_TONE else t("wallet.unknown")
+
+
+def _wallet_lines(account: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
+    """The reader's lines of a key-account card on share of wallet, industry position and value trend. Every
+    unknown (no bureau pull, retail without industry, a trend not computable) is said in words."""
+    from crm.reports import labels
+    from crm.reports.data import bar_sparkline
+
+    w, ind, v = account["wallet"], account["industry"], account["value"]
+    unknown = t("wallet.unknown")
+
+    def known(value: Any, text: str) -> str:
+        return unknown if _missing(value) else text
+
+    if _missing(w.get("bureau_query_date")):
+        bureau = t("wallet.no_bureau")
+    else:
+        bureau = t(
+            "wallet.bureau_on",
+            date=fmt.date(w["bureau_query_date"]),
+            days=known(w.get("bureau_age_days"), fmt.number(w.get("bureau_age_days"))),
+        )
+    lines = {
+        "share": t(
+            "wallet.share_line",
+            external=known(w.get("external_loan_balance"), fmt.money(w.get("external_loan_balance")))
+            + (
+                ""
+                if _missing(w.get("external_loan_count"))
+                else t("wallet.loans_n", n=fmt.number(w["external_loan_count"]))
+            ),
+            share=known(w.get("wallet_share"), fmt.percent(w.get("wallet_share"), 1)),
+            main=main_bank_label(w.get("main_bank"), t),
+        ),
+        "debt": t(
+            "wallet.debt_line",
+            total=known(w.get("total_debt"), fmt.money(w.get("total_debt"))),
+            headroom=known(w.get("wallet_headroom"), fmt.money(w.get("wallet_headroom"))),
+        ),
+        "bureau": bureau,
+        "bureau_tone": "warn" if _missing(w.get("bureau_query_date")) else "",
+        "retail": account["profile"].get("segment") == "retail",
+    }
+    if lines["retail"]:
+        lines["position_label"] = t("wallet.dsti")
+        lines["position"] = t(
+            "wallet.dsti_line",
+            dsti=known(w.get("dsti"), fmt.percent(w.get("dsti"), 1)),
+            service=known(w.get("debt_service_annual"), fmt.money(w.get("debt_service_annual"))),
+        )
+    else:
+        lines["position_label"] = t("wallet.industry")
+        if _missing(ind.get("industry_rank_revenue")) and _missing(ind.get("industry_position")):
+            lines["position"] = t("wallet.industry_none")
+        else:
+            region = ind.get("industry_region")
+            lines["position"] = t(
+                "wallet.industry_line",
+                industry=labels.code_label("industry", ind.get("industry"), t),
+                region=unknown if _missing(region) or not str(region).strip() else str(region),
+                percentile=known(ind.get("industry_rank_revenue"), fmt.percent(ind.get("industry_rank_revenue"), 0)),
+                peers=known(ind.get("industry_peers"), fmt.number(ind.get("industry_peers"))),
+                ratio=known(ind.get("bench_revenue_ratio"), fmt.number(ind.get("bench_revenue_ratio"), 2)),
+                score=known(ind.get("industry_position"), fmt.number(ind.get("industry_position"), 0)),
+            )
+    trend = v.get("value_trend")
+    lines["trend"] = t(
+        "wallet.trend_line",
+        trend=trend_label(trend, t),
+        points=known(v.get("value_score_change_3m"), _signed_number(fmt, v.get("value_score_change_3m"), 1)),
+        change=known(v.get("contribution_change_3m"), _signed_percent(fmt, v.get("contribution_change_3m"), 1)),
+    )
+    lines["trend_tone"] = TREND_TONE.get(trend, "muted")
+    held = v.get("months_held")
+    lines["held"] = (
+        t("wallet.held_line", n=fmt.number(held), annualised=fmt.money(v.get("contribution_annualised"), "yuan"))
+        if not _missing(held) and held < 12
+        else ""
+    )
+    monthly = account.get("monthly") or []
+    title = t("wallet.chart", n=len(monthly))
+    lines["chart"] = Markup(bar_sparkline([m["contribution"] for m in monthly], title=title))
+    lines["chart_caption"] = (
+        t("wallet.chart_caption", first=fmt.month(monthly[0]["month"]), last=fmt.month(monthly[-1]["month"]))
+        if monthly
+        else t("wallet.chart_none")
+    )
+    return lines
+
+
+def _wallet_rows(rows: list[Mapping[str, Any]], t: Callable[..., str]) -> list[dict[str, Any]]:
+    """The summary table's rows with their words: main bank, bureau pull, trend, and what a missing number
+    says (未知 where it is unknown, "—" where it does not apply: industry for retail, DSTI for corporates)."""
+    unknown = t("wallet.unknown")
+    out = []
+    for r in rows:
+        retail = r.get("segment") == "retail"
+        out.append(
+            {
+                **r,
+                "main_bank_label": main_bank_label(r.get("main_bank"), t),
+                "trend_label": trend_label(r.get("value_trend"), t),
+                "unknown": unknown,
+                "retail_only": unknown if retail else "—",
+                "corporate_only": "—" if retail else unknown,
+                "bureau_missing": t("wallet.no_bureau"),
+            }
+        )
+    return out
+
+
 def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
     from crm.reports import labels
     from crm.reports.data import sparkline
@@ -97,7 +234,15 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
             for w in a["warnings"]
         ]
         spark = sparkline([p["score"] for p in a["trend"]], title=t("ka.trend", months=len(a["trend"])))
-        accounts.append({**a, "labels": _account_labels(a, fmt, t), "warning_lines": lines, "spark": spark})
+        accounts.append(
+            {
+                **a,
+                "labels": _account_labels(a, fmt, t),
+                "warning_lines": lines,
+                "spark": spark,
+                "wallet_lines": _wallet_lines(a, fmt, t),
+            }
+        )
     rows = [
         {
             **r,
@@ -121,6 +266,7 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
         "grade_chart": _bar(context["grades"], str, t("ka.chart.grades")),
         "watch_rows": watch,
         "account_rows": rows,
+        "wallet_rows": _wallet_rows(context["wallet_rows"], t),
         "accounts": accounts,
         "tone_of_severity": SEVERITY_TONE,
     }
@@ -130,10 +276,26 @@ def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) 
     managers = [
         {**m, "manager_label": f"{m.get('manager_name') or '—'} ({m['manager_id']})"} for m in context["managers"]
     ]
-    keys = [{**k, "tier_label": code_label("tier", k.get("tier"), t)} for k in context["key_accounts"]]
+    keys = [
+        {
+            **k,
+            "tier_label": code_label("tier", k.get("tier"), t),
+            "main_bank_label": main_bank_label(k.get("main_bank"), t),
+            "unknown": t("wallet.unknown"),
+        }
+        for k in context["key_accounts"]
+    ]
+    wallet = [
+        {**m, "manager_label": f"{m.get('manager_name') or '—'} ({m['manager_id']})", "unknown": t("wallet.unknown")}
+        for m in context["wallet_managers"]
+    ]
+    no_bureau = [{**k, "tier_label": code_label("tier", k.get("tier"), t)} for k in context["no_bureau"]]
     return {
         "managers": managers,
         "key_accounts": keys,
+        "wallet_managers": wallet,
+        "wallet_total": {**context["wallet"], "unknown": t("wallet.unknown"), "manager_label": t("wallet.br.total")},
+        "no_bureau": no_bureau,
         "warnings": warning_rows(context["warnings"], fmt, t),
         "tier_chart": _bar(context["tiers"], lambda k: code_label("tier", k, t), t("ka.chart.tiers")),
     }

@@ -217,7 +217,7 @@ def test_key_accounts_most_urgent_first_once_per_line_and_on_cards():
     assert [a["profile"]["ref"] for a in ctx["accounts"]] == [ids[1][-8:], ids[0][-8:]]
     assert ctx["account_rows"][0]["warnings"] == 1 and ctx["account_rows"][0]["top_severity"] == "medium"
     assert ctx["account_rows"][1]["warnings"] == 0 and ctx["account_rows"][1]["top_severity"] is None
-    assert ctx["figure_params"] == {"month_end": "2026-10-31", "manager_id": "S1"}
+    assert ctx["figure_params"] == {"month_end": "2026-10-31", "manager_id": "S1", "leader_percentile": 0.9}
 
 
 def test_urgency_orders_by_severity_then_days_past_due_then_class_then_value():
@@ -247,7 +247,7 @@ def test_key_account_html_summary_table_cards_and_figures():
     assert '<table class="sortable fixed">' in html and html.count('class="account-card"') == 2
     assert "break-before: page" not in html.split("account-card")[1]  # cards share pages
     # every tile names its figure; the summary table's numbers name theirs, per row
-    assert len(re.findall(r'<div class="value"><span class="fig" data-figure="ka\.', html)) == 8
+    assert len(re.findall(r'<div class="value"><span class="fig" data-figure="ka\.', html)) == 12
     assert re.search(
         r'<tr data-row="[0-9a-f]{8}">.*data-figure="ka\.accounts\.loan_balance" data-value="1000\.0"', html
     )
