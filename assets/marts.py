@@ -234,7 +234,7 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
 )
 def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.value.figures import value_figures
-    from crm.value.inputs import load_inputs
+    from crm.value.inputs import load_inputs, load_record_shards, shard_count
     from crm.value.value import customer_value as build
     from crm.value.value import load_config
 
@@ -245,7 +245,10 @@ def customer_value(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
     rows = 0
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        result = build(load_inputs(home.staged, day, mart_reader(warehouse)), config)
+        # the marts and the bank-wide inputs once; the window's records a shard of customers at a time
+        inputs = load_inputs(home.staged, day, mart_reader(warehouse), records=False)
+        shards = shard_count(len(inputs.c360), config["compute"]["customers_per_shard"])
+        result = build(inputs, config, load_record_shards(home.staged, day, shards))
         value, monthly = result.value.assign(month_end=day), result.monthly.assign(month_end=day)
         rows += write_mart(warehouse, "customer_value", value, {"month_end": day})
         write_mart(warehouse, "customer_value_month", monthly, {"month_end": day})

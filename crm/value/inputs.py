@@ -121,6 +121,15 @@ STAGED_INPUTS = {
     "statements": "financial_statements",
 }
 STAGED_EXTRACTS = tuple(dict.fromkeys(STAGED_INPUTS.values()))
+# The inputs that hold records of the window, priced one by one (crm.value.contribution): what a shard splits.
+RECORD_INPUTS = (
+    "loan_performance",
+    "deposit_balances",
+    "txn_monthly",
+    "fee_ledger",
+    "interactions",
+    "service_requests",
+)
 LINEAGE = ["_source_file", "_row_number", "_sha256"]
 LOAN_RATE_COLUMNS = ["interest_rate", "start_date", "maturity_date", "guarantee_type"]
 # columns never read: free text (scrubbed at staging, but no use here) and masked personal fields
@@ -152,10 +161,20 @@ class _Reader:
     into the Parquet scan), handed to pandas through Arrow. Lineage file names and checksums come as pandas
     categories (one value per file, not per row)."""
 
-    def __init__(self, staged: Path, day: dt.date, months: int, required: set[str], memory_limit: str | None):
+    def __init__(
+        self,
+        staged: Path,
+        day: dt.date,
+        months: int,
+        required: set[str],
+        memory_limit: str | None,
+        shard: tuple[int, int] | None = None,
+    ):
         import duckdb
 
         self.staged, self.day, self.required = Path(staged), day, required
+        # the customers of one shard: hash(customer_id) % n == k (DuckDB's hash, the same on every read)
+        self.shard_sql = "true" if shard is None else f"hash(customer_id) % {int(shard[1])} = {int(shard[0])}"
         self.months = window_month_ends(day, months)
         self.start = self.months[0].replace(day=1)  # the window's first day
         for name in sorted(required):  # an input the contract does not send yet, before any file is looked for
@@ -300,11 +319,11 @@ class _Reader:
         if not files:
             return _empty(extract, wanted)
         cols = self.columns(files, extract, wanted)
-        where = "snapshot_date BETWEEN $start AND $day"
+        where = f"snapshot_date BETWEEN $start AND $day AND ({self.shard_sql})"
         params = {"start": self.start, "day": self.day}
         owners = self.con.sql(
             f"SELECT snapshot_date, count(DISTINCT filename) AS n, max(filename) AS f "
-            f"FROM ({self._scan(files, ['snapshot_date'], True)}) WHERE {where} GROUP BY snapshot_date",
+            f"FROM ({self._scan(files, ['snapshot_date', 'customer_id'], True)}) WHERE {where} GROUP BY snapshot_date",
             params=params,
         ).fetchall()
         if all(n == 1 for _, n, _ in owners):
@@ -329,16 +348,19 @@ class _Reader:
         where: str = "true",
         params: dict | None = None,
         wanted: list[str] | None = None,
+        whole: bool = False,
     ) -> pd.DataFrame:
-        """A delta extract's records in partitions dated ``since``..the month end that meet ``where``; a record
-        (the contract's key) sent again later is taken from its latest file (its latest row there)."""
+        """A delta extract's records in partitions dated ``since``..the month end that meet ``where`` (and, unless
+        ``whole``, belong to the reader's shard); a record (the contract's key) sent again later is taken from its
+        latest file (its latest row there)."""
         files = self.files(extract, name, since=since)
         if not files:
             return _empty(extract, wanted)
         cols = self.columns(files, extract, wanted)
         keys = list(_contract(extract).key)
         scan = self._scan(files, [*dict.fromkeys([*cols, *keys, "_row_number"])], True)
-        table = self.arrow(f"SELECT * FROM ({scan}) WHERE {where}", params)
+        shard = "true" if whole else self.shard_sql
+        table = self.arrow(f"SELECT * FROM ({scan}) WHERE ({where}) AND ({shard})", params)
         if len(keys) == 1:
             import pyarrow.compute as pc
 
@@ -383,6 +405,47 @@ class _Reader:
         )
 
 
+def _records(r: _Reader, day: dt.date) -> dict[str, pd.DataFrame]:
+    """The record inputs (:data:`RECORD_INPUTS`) of the reader's window and shard."""
+    window = {"start": r.start, "day": day}
+    after = {"start": r.start, "next": day + dt.timedelta(days=1)}
+    return dict(
+        loan_performance=r.month_end_rows(
+            "loan_performance",
+            "loan_performance",
+            ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "status", *LINEAGE],
+        ),
+        deposit_balances=r.month_end_rows("deposit_balances", "deposit_balances"),
+        txn_monthly=r.month_end_rows("txn_monthly", "txn_monthly"),
+        fee_ledger=r.delta_rows(
+            "fee_ledger", "fee_ledger", since=r.start, where="fee_date BETWEEN $start AND $day", params=window
+        ),
+        interactions=r.delta_rows(
+            "interactions",
+            "interactions",
+            since=r.start,
+            where="interaction_time >= $start AND interaction_time < $next",
+            params=after,
+        ),
+        service_requests=r.delta_rows(
+            "service_requests",
+            "service_requests",
+            since=r.start,
+            where="opened_time >= $start AND opened_time < $next",
+            params=after,
+        ),
+    )
+
+
+def _no_records() -> dict[str, pd.DataFrame]:
+    """The record inputs, empty (their columns as :func:`_records` reads them)."""
+    out = {name: _empty(name) for name in RECORD_INPUTS if name != "loan_performance"}
+    out["loan_performance"] = _empty(
+        "loan_performance", ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "status", *LINEAGE]
+    )
+    return out
+
+
 def _mart(marts: MartSource, name: str, month_end: dt.date, columns: list[str] | None = None) -> pd.DataFrame:
     if callable(marts):
         out = marts(name, month_end, columns)
@@ -404,6 +467,9 @@ def load_inputs(
     months: int = WINDOW_MONTHS,
     required: Collection[str] | None = None,
     memory_limit: str | None = None,
+    shard: tuple[int, int] | None = None,
+    records_only: bool = False,
+    records: bool = True,
 ) -> ValueInputs:
     """The :class:`ValueInputs` of month end ``day``: the marts from ``marts`` (:data:`MartSource`), the staged
     extracts from ``staged`` (the staged zone's folder) cut to the window of ``months`` month ends.
@@ -416,7 +482,13 @@ def load_inputs(
     required one that is missing raises :class:`MissingInput` (a ``FileNotFoundError``) naming the input, the
     extract and the date; one the contract sends only from a later date a ``ValueError``; one not required
     comes back empty. customer_360 of the month end must have rows (:class:`MissingInput` otherwise); the
-    other marts may be empty (a bank too small for a scorecard, the first month ends)."""
+    other marts may be empty (a bank too small for a scorecard, the first month ends).
+
+    ``shard`` = (k, n): the record inputs (:data:`RECORD_INPUTS`) only for the customers of shard k of n
+    (DuckDB ``hash(customer_id) % n == k``), every other input whole: :func:`load_record_shards` reads a big
+    bank's records one shard at a time. ``records_only``: read the record inputs only (the marts and the other
+    staged inputs come back empty); ``records`` False: the record inputs come back empty (read them with
+    :func:`load_record_shards`)."""
     from crm.bank_calendar import month_end, months_before
 
     day = month_end(day)
@@ -425,6 +497,25 @@ def load_inputs(
     if unknown:
         raise ValueError(f"unknown value inputs {sorted(unknown)}: the inputs are {sorted(STAGED_INPUTS)}")
 
+    if records_only:
+        r = _Reader(staged, day, months, required & set(RECORD_INPUTS), memory_limit, shard)
+        try:
+            return ValueInputs(
+                month_end=day,
+                c360=pd.DataFrame(),
+                earlier=pd.DataFrame(),
+                scores=pd.DataFrame(columns=SCORE_COLUMNS),
+                value_history=pd.DataFrame(columns=[*HISTORY_COLUMNS, "month_end"]),
+                loans=_empty("loans"),
+                loan_rates=_empty("loans", ["loan_id", *LOAN_RATE_COLUMNS]),
+                bureau_records=_empty("bureau_records"),
+                corporates=_empty("corporates"),
+                statements=_empty("financial_statements"),
+                records_since=None,
+                **_records(r, day),
+            )
+        finally:
+            r.close()
     c360 = _mart(marts, "customer_360", day)
     if c360.empty:
         raise MissingInput(
@@ -441,10 +532,8 @@ def load_inputs(
         pd.concat(history, ignore_index=True) if history else pd.DataFrame(columns=[*HISTORY_COLUMNS, "month_end"])
     )
 
-    r = _Reader(staged, day, months, required, memory_limit)
+    r = _Reader(staged, day, months, required, memory_limit, shard)
     try:
-        window = {"start": r.start, "day": day}
-        after = {"start": r.start, "next": day + dt.timedelta(days=1)}
         upto = {"day": day}
         first_interaction = r.files("interactions", "interactions")
         return ValueInputs(
@@ -455,38 +544,54 @@ def load_inputs(
             value_history=value_history,
             loans=r.snapshot("loans", "loans"),
             loan_rates=r.loan_rates(),
-            loan_performance=r.month_end_rows(
-                "loan_performance",
-                "loan_performance",
-                ["snapshot_date", "loan_id", "customer_id", "product_code", "balance", "status", *LINEAGE],
-            ),
-            deposit_balances=r.month_end_rows("deposit_balances", "deposit_balances"),
-            txn_monthly=r.month_end_rows("txn_monthly", "txn_monthly"),
-            fee_ledger=r.delta_rows(
-                "fee_ledger", "fee_ledger", since=r.start, where="fee_date BETWEEN $start AND $day", params=window
-            ),
-            interactions=r.delta_rows(
-                "interactions",
-                "interactions",
-                since=r.start,
-                where="interaction_time >= $start AND interaction_time < $next",
-                params=after,
-            ),
-            service_requests=r.delta_rows(
-                "service_requests",
-                "service_requests",
-                since=r.start,
-                where="opened_time >= $start AND opened_time < $next",
-                params=after,
-            ),
+            **(_records(r, day) if records else _no_records()),
             bureau_records=r.delta_rows(
-                "bureau_records", "bureau_records", since=None, where="query_date <= $day", params=upto
+                "bureau_records", "bureau_records", since=None, where="query_date <= $day", params=upto, whole=True
             ),
             corporates=r.snapshot("corporates", "corporates"),
             statements=r.delta_rows(
-                "financial_statements", "statements", since=None, where="received_date <= $day", params=upto
+                "financial_statements",
+                "statements",
+                since=None,
+                where="received_date <= $day",
+                params=upto,
+                whole=True,
             ),
             records_since=dt.date.fromisoformat(first_interaction[0].stem) if first_interaction else None,
         )
     finally:
         r.close()
+
+
+def shard_count(customers: int, customers_per_shard: int) -> int:
+    """How many shards a bank of ``customers`` is priced in: one per ``customers_per_shard`` started."""
+    if customers_per_shard < 1:
+        raise ValueError("customers_per_shard must be at least 1")
+    return max(1, -(-int(customers) // int(customers_per_shard)))
+
+
+def load_record_shards(
+    staged: Path,
+    day: dt.date,
+    shards: int,
+    *,
+    months: int = WINDOW_MONTHS,
+    required: Collection[str] | None = None,
+    memory_limit: str | None = None,
+):
+    """One :class:`ValueInputs` per shard of ``shards`` (an iterator: one shard in memory at a time) holding the
+    record inputs (:data:`RECORD_INPUTS`) of that shard's customers; every other input is left empty. Every
+    customer's records are in exactly one shard, so the per-customer sums of the shards are the whole's."""
+    required = set(STAGED_INPUTS) if required is None else set(required)
+    for k in range(shards):
+        inputs = load_inputs(
+            staged,
+            day,
+            {},
+            months=months,
+            required=required & set(RECORD_INPUTS),
+            memory_limit=memory_limit,
+            shard=(k, shards),
+            records_only=True,
+        )
+        yield inputs

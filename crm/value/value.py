@@ -199,13 +199,14 @@ def lifecycle(frame: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-def activity_features(
+def activity_counts(
     customers: pd.Index, transactions: pd.DataFrame, n_months: int, config: dict[str, Any]
-) -> pd.DataFrame:
-    """Per customer (``customers`` order): txn_count_3m (transactions in the window's last 3 months),
-    digital_share_3m (their share through ``[activity] digital_channels``; NaN without transactions) and
-    months_active_12m (months of the window with a transaction), from the priced txn_monthly records."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer and month of the window (customers x months): transactions, and those through
+    ``[activity] digital_channels``, from the priced txn_monthly records."""
     n = len(customers)
+    if transactions.empty:
+        return np.zeros((n, n_months)), np.zeros((n, n_months))
     code = customer_codes(customers, transactions)
     ok = code >= 0
     flat = code[ok] * n_months + transactions["_month"].to_numpy(dtype="int64")[ok]
@@ -213,6 +214,13 @@ def activity_features(
     digital = transactions["channel"].astype(str).isin(config["activity"]["digital_channels"]).to_numpy()[ok]
     per_month = np.bincount(flat, weights=count, minlength=n * n_months).reshape(n, n_months)
     dig_month = np.bincount(flat, weights=count * digital, minlength=n * n_months).reshape(n, n_months)
+    return per_month, dig_month
+
+
+def activity_from_counts(per_month: np.ndarray, dig_month: np.ndarray) -> pd.DataFrame:
+    """txn_count_3m (transactions in the window's last 3 months), digital_share_3m (their digital share; NaN
+    without transactions) and months_active_12m (months of the window with a transaction) from
+    :func:`activity_counts`."""
     last3 = per_month[:, -3:].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(last3 > 0, dig_month[:, -3:].sum(axis=1) / last3, np.nan)
@@ -223,6 +231,14 @@ def activity_features(
             "months_active_12m": (per_month > 0).sum(axis=1).astype("int64"),
         }
     )
+
+
+def activity_features(
+    customers: pd.Index, transactions: pd.DataFrame, n_months: int, config: dict[str, Any]
+) -> pd.DataFrame:
+    """Per customer (``customers`` order): txn_count_3m, digital_share_3m and months_active_12m
+    (:func:`activity_from_counts`) from the priced txn_monthly records."""
+    return activity_from_counts(*activity_counts(customers, transactions, n_months, config))
 
 
 def value_trends(
@@ -358,7 +374,78 @@ def _loan_state(customers: pd.Index, last: pd.DataFrame, scores: pd.DataFrame, h
     return out
 
 
-def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
+@dataclass
+class _Priced:
+    """What the priced records of every shard add up to, per customer (``customers`` order)."""
+
+    parts: dict[str, np.ndarray]  # component -> (customers x months) cents
+    held: np.ndarray  # (customers x months) the customer held a relationship in the month
+    counts: dict[str, int]
+    had_loans: np.ndarray  # a loan-month in a held month
+    fallback_months: np.ndarray  # loan-months priced without the loan's own rate
+    last_loans: pd.DataFrame  # the priced loan records of the window's last month (held)
+    txn_per_month: np.ndarray  # (customers x months) transactions
+    digital_per_month: np.ndarray  # (customers x months) transactions through digital channels
+    loan_months: int
+    shards: int
+
+
+def _price_shards(customers: pd.Index, start: np.ndarray, shards: Any, months: list, config: dict[str, Any]) -> _Priced:
+    """Price the records of ``shards`` (one :class:`ValueInputs`, or an iterable of them each holding the records
+    of a disjoint set of customers) and add them up per customer and month. A customer's records all lie in one
+    shard, so adding the shards' rounded cents gives what one pass over all records gives."""
+    n, n_months = len(customers), len(months)
+    parts: dict[str, np.ndarray] | None = None
+    counts: dict[str, int] = {}
+    held = np.arange(n_months)[None, :] >= start[:, None]
+    had_loans = np.zeros(n, dtype=bool)
+    fallback_months = np.zeros(n, dtype="int64")
+    txn = np.zeros((n, n_months), dtype="float64")
+    digital = np.zeros((n, n_months), dtype="float64")
+    last: list[pd.DataFrame] = []
+    loan_months = used = 0
+    for shard in [shards] if isinstance(shards, ValueInputs) else shards:
+        used += 1
+        records = price_records(shard, months, config, lineage=False)
+        shard_parts, _, shard_counts = monthly_cents(customers, start, records, n_months)
+        if parts is None:
+            parts = shard_parts
+        else:
+            for k, v in shard_parts.items():
+                parts[k] += v
+        for k, v in shard_counts.items():
+            counts[k] = counts.get(k, 0) + v
+        loans = records.loans
+        code = customer_codes(customers, loans)
+        month = loans["_month"].to_numpy(dtype="int64")
+        in_held = code >= 0
+        in_held[in_held] = month[in_held] >= start[code[in_held]]
+        had_loans |= np.bincount(code[in_held], minlength=n) > 0
+        fallback = in_held & (loans["margin_source"].to_numpy(dtype=object) != "own_rate")
+        fallback_months += np.bincount(code[fallback], minlength=n).astype("int64")
+        loan_months += int(in_held.sum())
+        last.append(loans[in_held & (month == n_months - 1)])
+        per_month, dig_month = activity_counts(customers, records.transactions, n_months, config)
+        txn += per_month
+        digital += dig_month
+        del records, loans
+    if parts is None:
+        raise ValueError("customer value: no record shard to price")
+    return _Priced(
+        parts=parts,
+        held=held,
+        counts=counts,
+        had_loans=had_loans,
+        fallback_months=fallback_months,
+        last_loans=pd.concat(last, ignore_index=True) if len(last) > 1 else last[0],
+        txn_per_month=txn,
+        digital_per_month=digital,
+        loan_months=loan_months,
+        shards=used,
+    )
+
+
+def customer_value(inputs: ValueInputs, config: dict[str, Any], shards: Any = None) -> ValueResult:
     """The month end's ``customer_value`` and ``customer_value_month`` marts from ``inputs``.
 
     Every staged record of the 12-month window is priced (:mod:`crm.value.contribution`), summed per customer
@@ -366,14 +453,19 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
     (its onboarding month on). The customer's components are the sums of its months and contribution is the
     sum of the rounded components: loan_nii + deposit_spread + fees - expected_loss - servicing_cost ==
     contribution, per month and in total; servicing_cost == cost_visits + cost_calls + cost_requests +
-    cost_transactions. contribution_annualised = contribution x 12 / months_held ranks the customer."""
+    cost_transactions. contribution_annualised = contribution x 12 / months_held ranks the customer.
+
+    ``shards``: the record inputs (:data:`crm.value.inputs.RECORD_INPUTS`) in parts, an iterable of
+    :class:`ValueInputs` each holding the records of a disjoint set of customers
+    (:func:`crm.value.inputs.load_record_shards`), priced one after another so that a big bank's records are
+    never in memory at once; None: the records of ``inputs``."""
     months = window_month_ends(inputs.month_end)
     n_months = len(months)
     c360 = inputs.c360.drop_duplicates("customer_id").reset_index(drop=True)
     customers = pd.Index(c360["customer_id"])
     start = held_from(c360, months)
-    records = price_records(inputs, months, config, lineage=False)
-    parts, held, counts = monthly_cents(customers, start, records, n_months)
+    priced = _price_shards(customers, start, inputs if shards is None else shards, months, config)
+    parts, held, counts = priced.parts, priced.held, priced.counts
     parts["servicing_cost"] = sum(parts[c] for c in COSTS)
     parts["contribution"] = (
         parts["loan_nii"] + parts["deposit_spread"] + parts["fees"] - parts["expected_loss"] - parts["servicing_cost"]
@@ -397,16 +489,9 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
     total = parts["contribution"].sum(axis=1)
     frame["contribution_annualised"] = cents(total / 100.0 * 12.0 / months_held) / 100.0
 
-    loans = records.loans
-    code = customer_codes(customers, loans)
-    month = loans["_month"].to_numpy(dtype="int64")
-    in_held = code >= 0
-    in_held[in_held] = month[in_held] >= start[code[in_held]]
-    had_loans = np.bincount(code[in_held], minlength=len(customers)) > 0
-    fallback = in_held & (loans["margin_source"].to_numpy(dtype=object) != "own_rate")
-    frame["rate_fallback_months"] = np.bincount(code[fallback], minlength=len(customers)).astype("int64")
-    last = loans[in_held & (month == n_months - 1)]
-    state = _loan_state(customers, last, inputs.scores, had_loans, config)
+    frame["rate_fallback_months"] = priced.fallback_months
+    last = priced.last_loans
+    state = _loan_state(customers, last, inputs.scores, priced.had_loans, config)
     for col in state.columns:
         frame[col] = state[col].to_numpy()
     since = inputs.records_since
@@ -415,7 +500,7 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
         since_idx = n_months if pd.Timestamp(since) > pd.Timestamp(months[-1]) else 0
     frame["cost_records_months"] = held[:, since_idx:].sum(axis=1).astype("int64")
 
-    act = activity_features(customers, records.transactions, n_months, config)
+    act = activity_from_counts(priced.txn_per_month, priced.digital_per_month)
     for col in act.columns:
         frame[col] = act[col].to_numpy()
     wallet = share_of_wallet(c360, inputs.month_end, last, inputs.bureau_records, config)
@@ -435,8 +520,9 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any]) -> ValueResult:
     cols = cols[:at] + ranks + cols[at:]
     figures = {
         **counts,
-        "loan_months": int(in_held.sum()),
-        "rate_fallback_months": int(fallback.sum()),
+        "loan_months": priced.loan_months,
+        "rate_fallback_months": int(priced.fallback_months.sum()),
+        "record_shards": priced.shards,
         "window": f"{months[0]}..{months[-1]}",
         "records_since": str(since) if since else "",
         "benchmark_version": ", ".join(sorted(frame["benchmark_version"].dropna().astype(str).unique())),

@@ -309,3 +309,21 @@ def test_a_column_no_file_holds_comes_as_nulls(staged, marts):
     assert "period_type" in got.statements.columns and got.statements["period_type"].isna().all()
     assert list(got.fee_ledger.columns[:3]) == ["fee_id", "customer_id", "product_family"]
     assert got.fee_ledger["product_family"].isna().all()  # the hand-made files have no product family
+
+
+def test_record_shards_split_the_records_by_customer(staged, marts):
+    """load_record_shards: every record of the window in exactly one shard, the other inputs left empty."""
+    from crm.value.inputs import RECORD_INPUTS, load_record_shards
+
+    whole = load_inputs(staged, DAY, marts)
+    shards = list(load_record_shards(staged, DAY, 3))
+    assert len(shards) == 3
+    for name in RECORD_INPUTS:
+        got = pd.concat([getattr(s, name) for s in shards], ignore_index=True)
+        assert len(got) == len(getattr(whole, name)), name
+        owners = [set(getattr(s, name)["customer_id"].dropna()) for s in shards]
+        assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :]), name
+    assert all(s.c360.empty and s.bureau_records.empty and s.loans.empty for s in shards)
+    assert len(whole.loan_performance) > 0 and len(whole.fee_ledger) > 0
+    bare = load_inputs(staged, DAY, marts, records=False)
+    assert all(getattr(bare, n).empty for n in RECORD_INPUTS) and not bare.bureau_records.empty
