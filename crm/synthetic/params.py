@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share
 
 # ---------------------------------------------------------------------------------------------- time
 # The bank is anchored on a fixed calendar so a business date's data does not depend on the range asked
