@@ -320,6 +320,8 @@ CHANNELS = {
 
 TXN_TYPES = ("SAL", "TRF", "CSH", "CON", "LRP", "INT", "FEE", "PAY")
 TXN_CHANNELS = ("CNTR", "NET", "MOB", "ATM", "POS", "API")
+TXN_TYPE_ARR = np.asarray(TXN_TYPES, dtype=object)
+TXN_CHANNEL_ARR = np.asarray(TXN_CHANNELS, dtype=object)
 
 
 def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
@@ -394,32 +396,38 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
     cust_rows = acc.cust[acc_rows]
     dyn = acc.dynamic[acc_rows]
     ut = uniform(seed, "txn_type", tkey)
-    ttype = np.empty(len(gi), dtype=object)
+    code = {v: i for i, v in enumerate(TXN_TYPES)}
+    ti = np.zeros(len(gi), dtype=np.int64)  # type codes (index into TXN_TYPES)
     for is_c in (False, True):
         for cr in (False, True):
             m = (is_corp == is_c) & (credit == cr)
             tt, w = (CREDIT_TYPES_C if cr else DEBIT_TYPES_C) if is_c else (CREDIT_TYPES_I if cr else DEBIT_TYPES_I)
-            ttype[m] = np.asarray(tt, dtype=object)[choice_index(ut[m], w)]
+            ti[m] = np.asarray([code[x] for x in tt])[choice_index(ut[m], w)]
     # salary comes early in the month; static deposits move by transfer
-    ttype = np.where((ttype == "SAL") & ~is_corp & (cal.day_of_month(np.array([t]))[0] > 16), "TRF", ttype)
-    ttype = np.where(~dyn, "TRF", ttype)
-    ttype = np.where(is_int, "INT", ttype).astype(object)
+    late = cal.day_of_month(np.array([t]))[0] > 16
+    ti = np.where((ti == code["SAL"]) & ~is_corp & late, code["TRF"], ti)
+    ti = np.where(~dyn, code["TRF"], ti)
+    ti = np.where(is_int, code["INT"], ti)
+    ttype = TXN_TYPE_ARR[ti]
     uc = uniform(seed, "txn_channel", tkey)
-    channel = np.empty(len(gi), dtype=object)
-    for tt in CHANNELS:
-        m = ttype == tt
+    chan_code = {v: i for i, v in enumerate(TXN_CHANNELS)}
+    ci = np.zeros(len(gi), dtype=np.int64)  # channel codes (index into TXN_CHANNELS)
+    for tt in CHANNELS:  # a loop over transaction types
+        m = ti == code[tt]
         ch, w = CHANNELS[tt]
-        channel[m] = np.asarray(ch, dtype=object)[choice_index(uc[m], w)]
-    channel = np.where(~is_corp & (channel == "API"), "NET", channel).astype(object)
+        ci[m] = np.asarray([chan_code[x] for x in ch])[choice_index(uc[m], w)]
+    ci = np.where(~is_corp & (ci == chan_code["API"]), chan_code["NET"], ci)
+    channel = TXN_CHANNEL_ARR[ci]
     # counterparties: a regular one of the customer's pool, or a one-off
-    needs_cp = np.isin(ttype, ["TRF", "PAY", "SAL"])
+    needs_cp = np.isin(ti, [code["TRF"], code["PAY"], code["SAL"]])
     seg = np.where(is_corp, "C", "I")
-    sal_c = (ttype == "SAL") & is_corp
+    sal = ti == code["SAL"]
+    sal_c = sal & is_corp
     pool = np.where(sal_c, params.CP_POOL["SAL_C"], np.where(is_corp, params.CP_POOL["C"], params.CP_POOL["I"]))
     recurring = uniform(seed, "txn_cp_rec", tkey) < lookup(seg, params.CP_RECURRING)
-    recurring |= (ttype == "SAL") & ~is_corp  # an employee's salary comes from the employer
+    recurring |= sal & ~is_corp  # an employee's salary comes from the employer
     idx = (pool * uniform(seed, "txn_cp_idx", tkey) ** 2).astype(np.int64)
-    idx = np.where((ttype == "SAL") & ~is_corp, 0, idx + np.where(sal_c, 64, 0))
+    idx = np.where(sal & ~is_corp, 0, idx + np.where(sal_c, 64, 0))
     one_off = hash64(seed, "txn_cp", tkey).astype(np.int64) & 0x7FFFFFFFFFFF
     regular = hash64(seed, "txn_cp_pool", c.uid[cust_rows] * 256 + idx).astype(np.int64) & 0x7FFFFFFFFFFF
     cp_key = np.where(recurring, regular, one_off)
@@ -436,6 +444,8 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
         secs=secs,
         ttype=ttype,
         channel=channel,
+        ti=ti,
+        ci=ci,
         is_corp=is_corp,
         needs_cp=needs_cp,
         cp_key=cp_key,
@@ -494,17 +504,13 @@ def month_aggregates(seed: int, c: NS, acc: NS, bridge: MonthBridge) -> NS:
     counterparty accounts and the amount exchanged with the largest one (NaN when none). Aggregates the daily
     model day by day, so it equals the sum of the month's daily transactions exactly."""
     parts = []
-    types = {v: i for i, v in enumerate(TXN_TYPES)}
-    chans = {v: i for i, v in enumerate(TXN_CHANNELS)}
     for d in range(bridge.D):  # a loop over the days of the month
         if not bridge.active[:, d].any():
             continue
         x = day_core(seed, c, acc, bridge, bridge.ms + d)
         if len(x.amount) == 0:
             continue
-        ti = lookup(x.ttype, types, dtype=np.int64, default=0)
-        ci = lookup(x.channel, chans, dtype=np.int64, default=0)
-        g = ((x.cust_rows * 8 + ti) * 8 + ci) * 2 + x.credit.astype(np.int64)
+        g = ((x.cust_rows * 8 + x.ti) * 8 + x.ci) * 2 + x.credit.astype(np.int64)
         parts.append((g, np.round(x.amount * 100).astype(np.int64), x.cp))
     if not parts:
         z = np.zeros(0, dtype=np.int64)
@@ -520,12 +526,14 @@ def month_aggregates(seed: int, c: NS, acc: NS, bridge: MonthBridge) -> NS:
     cp_count = np.zeros(len(keys), dtype=np.int64)
     top = np.full(len(keys), -1, dtype=np.int64)
     if len(pair_g):
-        pk = np.stack([pair_g, pair_cp], axis=1)
-        upairs, pinv = np.unique(pk, axis=0, return_inverse=True)
-        pinv = pinv.ravel()
-        psum = np.bincount(pinv, weights=pair_c, minlength=len(upairs)).round().astype(np.int64)
-        cp_count = np.bincount(upairs[:, 0], minlength=len(keys))
-        np.maximum.at(top, upairs[:, 0], psum)
+        order = np.lexsort((pair_cp, pair_g))
+        pg, pc, pa = pair_g[order], pair_cp[order], pair_c[order]
+        new = np.r_[True, (pg[1:] != pg[:-1]) | (pc[1:] != pc[:-1])]
+        pair_id = np.cumsum(new) - 1
+        psum = np.bincount(pair_id, weights=pa).round().astype(np.int64)
+        pair_group = pg[new]
+        cp_count = np.bincount(pair_group, minlength=len(keys))
+        np.maximum.at(top, pair_group, psum)
     credit = (keys % 2).astype(bool)
     ci = (keys // 2) % 8
     ti = (keys // 16) % 8

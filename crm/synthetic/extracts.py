@@ -480,7 +480,7 @@ def fee_ledger(bank: Bank, t: int, first: bool, since: int | None = None) -> Ite
     in month chunks); ``since``: every day from it to ``t`` (a month-ends-only bank)."""
     if first:
         months = min(params.FEE_HISTORY_MONTHS, bank.history_months)
-        lo = int(cal.add_months(np.array([t + 1]), -months)[0])
+        lo = min(int(cal.add_months(np.array([t + 1]), -months)[0]), t)
         floor = lo
     else:
         lo = t if since is None else since

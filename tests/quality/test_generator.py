@@ -133,6 +133,8 @@ def test_pandas_and_gx_agree_on_generated_data(generated):
             "transactions",
             "product_holdings",
             "financial_statements",
+            "txn_monthly",
+            "fee_ledger",
         )
         if n in fr
     ]
