@@ -21,6 +21,7 @@ mart, columns :data:`MART_COLUMNS`; ``monthly``: the customer_value_month mart, 
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from crm.value.contribution import (
     monthly_cents,
     price_records,
 )
-from crm.value.inputs import ValueInputs, window_month_ends
+from crm.value.inputs import RECORD_INPUTS, ValueInputs, window_month_ends
 from crm.value.position import industry_position, load_benchmarks, share_of_wallet
 
 CONFIG_PATH = Path(__file__).with_name("config.toml")
@@ -390,10 +391,13 @@ class _Priced:
     shards: int
 
 
-def _price_shards(customers: pd.Index, start: np.ndarray, shards: Any, months: list, config: dict[str, Any]) -> _Priced:
-    """Price the records of ``shards`` (one :class:`ValueInputs`, or an iterable of them each holding the records
-    of a disjoint set of customers) and add them up per customer and month. A customer's records all lie in one
-    shard, so adding the shards' rounded cents gives what one pass over all records gives."""
+def _price_shards(
+    customers: pd.Index, start: np.ndarray, inputs: ValueInputs, shards: Any, months: list, config: dict[str, Any]
+) -> _Priced:
+    """Price the records of ``shards`` (None: those of ``inputs``; else an iterable of :class:`ValueInputs` each
+    holding the record inputs of a disjoint set of customers, the rest taken from ``inputs``) and add them up per
+    customer and month. A customer's records all lie in one shard, so adding the shards' rounded cents gives what
+    one pass over all records gives."""
     n, n_months = len(customers), len(months)
     parts: dict[str, np.ndarray] | None = None
     counts: dict[str, int] = {}
@@ -404,8 +408,10 @@ def _price_shards(customers: pd.Index, start: np.ndarray, shards: Any, months: l
     digital = np.zeros((n, n_months), dtype="float64")
     last: list[pd.DataFrame] = []
     loan_months = used = 0
-    for shard in [shards] if isinstance(shards, ValueInputs) else shards:
+    for shard in [inputs] if shards is None else shards:
         used += 1
+        # a shard brings its customers' records; prices, rates, scores and dates are the bank's
+        shard = dataclasses.replace(inputs, **{n: getattr(shard, n) for n in RECORD_INPUTS})
         records = price_records(shard, months, config, lineage=False)
         shard_parts, _, shard_counts = monthly_cents(customers, start, records, n_months)
         if parts is None:
@@ -464,7 +470,7 @@ def customer_value(inputs: ValueInputs, config: dict[str, Any], shards: Any = No
     c360 = inputs.c360.drop_duplicates("customer_id").reset_index(drop=True)
     customers = pd.Index(c360["customer_id"])
     start = held_from(c360, months)
-    priced = _price_shards(customers, start, inputs if shards is None else shards, months, config)
+    priced = _price_shards(customers, start, inputs, shards, months, config)
     parts, held, counts = priced.parts, priced.held, priced.counts
     parts["servicing_cost"] = sum(parts[c] for c in COSTS)
     parts["contribution"] = (
