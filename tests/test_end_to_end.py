@@ -285,71 +285,64 @@ def test_generator_is_deterministic(tmp_path):
 
 
 def test_a_key_accounts_value_traces_to_its_source_rows(scheduled_bank):
-    """Pick a key account from the month-end customer_value mart: its contribution is the sum of its parts,
-    every part is reproduced from the staged records the trace lists, and each record's lineage (file, row,
-    checksum) leads back to the same record in the raw zone and to the file registered at ingest."""
-    import tomllib
-
+    """Pick a key account from the month-end customer_value mart: the trace (crm.value.trace) prices its
+    staged records again and gives the mart's figures; every part is the per-month rounded sum of the traced
+    records' amounts; and each record's lineage (file, row, checksum) leads back to a record of that file in
+    the raw zone and to the file registered at ingest."""
+    from crm.value.inputs import load_inputs
     from crm.value.trace import trace_value
+    from crm.value.value import load_config
 
     home = scheduled_bank.home
-    day = FEB
+    day = dt.date.fromisoformat(FEB)
     engine = make_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     with begin(engine) as c:
-        value = pd.read_sql(sa.text("select * from customer_value where month_end = :d"), c, params={"d": day})
+        marts = {
+            n: pd.read_sql(sa.text(f"select * from {n}"), c)
+            for n in ("customer_360", "credit_scores", "customer_value")
+        }
         registry = pd.read_sql(sa.text("select file_name, sha256 from ingest_files"), c)
     engine.dispose()
+    value = marts["customer_value"]
+    value = value[pd.to_datetime(value["month_end"]).dt.date == day]
     keys = value[
         value["key_account"] & (value["loan_nii"] != 0) & (value["deposit_spread"] > 0) & (value["fees"] > 0)
     ].sort_values("value_score", ascending=False)
-    assert len(keys), "the demo bank has a key account with a loan, deposits and fee-paying products"
+    assert len(keys), "the demo bank has a key account with a loan, deposits and fees booked"
     row = keys.iloc[0]
-    staged = {
-        n: pd.read_parquet(home / "staged" / n / f"{day}.parquet") for n in ("loans", "deposits", "product_holdings")
-    }
-    with open(REPO / "crm" / "value" / "config.toml", "rb") as fh:
-        config = tomllib.load(fh)
-    trace = trace_value(
-        row["customer_id"],
-        row,
-        loans=staged["loans"],
-        deposits=staged["deposits"],
-        holdings=staged["product_holdings"],
-        config=config,
-    )
-    parts = trace.components.set_index("component")["amount"]
-    assert parts["contribution"] == pytest.approx(
-        parts["loan_nii"] + parts["deposit_spread"] + parts["fees"] - parts["expected_loss"] - parts["servicing_cost"],
+    trace = trace_value(row["customer_id"], row, load_inputs(home / "staged", day, marts), load_config())
+
+    comp = trace.components.set_index("component")
+    assert (comp["amount"] - comp["mart_amount"]).abs().max() < 0.005, comp[["amount", "mart_amount"]]
+    assert comp.loc["contribution", "amount"] == pytest.approx(
+        comp.loc["loan_nii", "amount"]
+        + comp.loc["deposit_spread", "amount"]
+        + comp.loc["fees", "amount"]
+        - comp.loc["expected_loss", "amount"]
+        - comp.loc["servicing_cost", "amount"],
         abs=0.005,
     )
-
-    # every part again, by hand, from the traced records only
+    # every part again from the traced records only: per month rounded to the cent, then summed
     src = trace.sources
-    loans, deps, held = (src[src["extract"] == e] for e in ("loans", "deposits", "product_holdings"))
-    cc = config["contribution"]
-    balance = loans["balance"].astype(float).sum()
-    assert parts["loan_nii"] == pytest.approx(round(balance * row["loan_margin"], 2), abs=0.005)
-    rate = (loans["balance"].astype(float) * loans["interest_rate"].astype(float)).sum() / balance / 100
-    assert row["loan_margin"] == pytest.approx(rate - row["ftp_loan_rate"])  # balance-weighted rate over FTP
-    spread = cc["ftp_deposit_rate"] - cc["deposit_rate"]
-    assert parts["deposit_spread"] == pytest.approx(
-        round(deps["mtd_avg_balance"].astype(float).sum() * spread, 2), abs=0.005
-    )
-    assert parts["fees"] == pytest.approx(held["annual_fee"].sum(), abs=0.005)
-    assert parts["expected_loss"] == pytest.approx(round(row["pd"] * row["lgd"] * balance, 2), abs=0.005)
-    assert parts["servicing_cost"] == pytest.approx(
-        round(cc["cost_per_product"] * len(held) + cc["cost_per_loan"] * len(loans), 2), abs=0.005
-    )
+    for component in ("loan_nii", "deposit_spread", "fees", "expected_loss", "cost_transactions"):
+        mine = src[(src["component"] == component) & src["amount"].notna()]
+        by_month = mine.groupby("month")["amount"].sum().round(2)
+        assert by_month.sum() == pytest.approx(comp.loc[component, "amount"], abs=0.005), component
+    assert comp.loc["loan_nii", "amount"] != 0 and len(src[src["extract"] == "fee_ledger"])
 
-    # lineage: the same record sits at that row of that file in the raw zone, and the file is the registered one
-    for extract, key in (("loans", "loan_id"), ("deposits", "account_id"), ("product_holdings", "holding_id")):
-        raw = pd.read_parquet(home / "raw" / extract / f"{day}.parquet").set_index(["_source_file", "_row_number"])
+    # lineage: each traced record sits at that row of that file in the raw zone, and the file is the registered one
+    keys_of = {"loan_performance": "loan_id", "deposit_balances": "account_id", "fee_ledger": "fee_id"}
+    for extract in sorted(set(src["extract"]) - {"loan_rates"}):
         mine = src[src["extract"] == extract]
-        assert len(mine)
+        raw = pd.concat(
+            [pd.read_parquet(p) for p in sorted((home / "raw" / extract).glob("*.parquet"))], ignore_index=True
+        ).set_index(["_source_file", "_row_number"])
         for r in mine.itertuples():
-            assert raw.loc[(r.source_file, r.row_number), key] == r.record_key
-            assert raw.loc[(r.source_file, r.row_number), "_sha256"] == r.sha256
-        assert set(mine["sha256"]) <= set(registry["sha256"])
+            at = raw.loc[(r.source_file, r.row_number)]
+            assert at["_sha256"] == r.sha256, (extract, r.source_file, r.row_number)
+            if extract in keys_of:
+                assert at[keys_of[extract]] == r.record_key
+        assert set(mine["sha256"]) <= set(registry["sha256"]), extract
 
 
 def test_reports_are_mailed_once_to_exactly_the_right_people(scheduled_bank):
