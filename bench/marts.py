@@ -59,12 +59,17 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+STAGE_PIECE_ROWS = 5_000_000  # a raw partition of more rows is staged in pieces of this many
+
+
 def previous_month_end(day: dt.date) -> dt.date:
     return day.replace(day=1) - dt.timedelta(days=1)
 
 
-def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
-    """Generate, ingest and stage the bank into ``root`` (a CRM_HOME) unless a finished build is there."""
+def build(root: Path, customers: int, day: dt.date, seed: int, resume: bool = False) -> dict:
+    """Generate, ingest and stage the bank into ``root`` (a CRM_HOME) unless a finished build is there.
+    ``resume``: keep what an interrupted build left (the landing files once all are generated, raw and staged
+    partitions already written) and do the rest."""
     marker = root / "bank.json"
     if marker.exists():
         info = json.loads(marker.read_text())
@@ -73,7 +78,7 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
             f"staged {info['stage_s']:.0f} s)"
         )
         return info
-    if root.exists():
+    if root.exists() and not resume:
         shutil.rmtree(root)
     from tqdm import tqdm
 
@@ -106,16 +111,26 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
         first.setdefault(e.name, d)
 
     t0 = time.perf_counter()
-    bank = Bank(seed, customers, min(first_txn, before), day)
-    for d, e in tqdm(files, desc="generating", unit="file"):
-        write_chunks(_chunks(bank, e.name, cal.day(d), d == first[e.name]), e, d, home.landing / d.strftime("%Y%m%d"))
-    del bank
-    gen_s = time.perf_counter() - t0
+    generated = (root / "generated.json").exists()
+    if resume and not generated and all(raw_file(home.raw, e.name, d).exists() for d, e in files):
+        generated = True  # an earlier build got past generating and ingesting (its time is in its log)
+        (root / "generated.json").write_text(json.dumps({"generate_s": float("nan")}) + "\n")
+    if not generated:
+        bank = Bank(seed, customers, min(first_txn, before), day)
+        for d, e in tqdm(files, desc="generating", unit="file"):
+            write_chunks(
+                _chunks(bank, e.name, cal.day(d), d == first[e.name]), e, d, home.landing / d.strftime("%Y%m%d")
+            )
+        del bank
+        (root / "generated.json").write_text(json.dumps({"generate_s": time.perf_counter() - t0}) + "\n")
+    gen_s = json.loads((root / "generated.json").read_text())["generate_s"]
 
     engine = make_engine(home.warehouse_url)
     ensure_schema(engine)
     t0 = time.perf_counter()
     for d, e in tqdm(files, desc="ingesting", unit="file"):
+        if resume and raw_file(home.raw, e.name, d).exists():
+            continue
         out = ingest_partition(e, d, landing=home.landing, raw=home.raw, engine=engine, run_id="bench-marts")
         if out.status != "accepted":
             raise RuntimeError(f"{e.name} {d}: ingest {out.status}: {out.error}")
@@ -123,16 +138,36 @@ def build(root: Path, customers: int, day: dt.date, seed: int) -> dict:
     engine.dispose()
     shutil.rmtree(home.landing)
     home.landing.mkdir()
+    (root / "ingested.json").write_text(json.dumps({"ingest_s": ingest_s}) + "\n")
 
     import pandas as pd
 
     ring, _, _ = ensure_local_ring(home.root)
     t0 = time.perf_counter()
+    import pyarrow.parquet as pq
+
+    from crm.atomic import PartWriter
+
     for d, e in tqdm(files, desc="staging", unit="file"):
-        frame = pd.read_parquet(raw_file(home.raw, e.name, d))
-        frame = frame.drop(columns=[c for c in ("_type_errors",) if c in frame.columns])
-        staged = protect(frame, e.name, ring, d, names=row_names(frame, e.name, home.raw, d))
-        write_frame(staged.reset_index(drop=True), staged_file(home.staged, e.name, d))
+        target = staged_file(home.staged, e.name, d)
+        if resume and target.exists():
+            continue
+        source = pq.ParquetFile(raw_file(home.raw, e.name, d))
+        if source.metadata.num_rows <= STAGE_PIECE_ROWS:
+            frame = pd.read_parquet(raw_file(home.raw, e.name, d))
+            frame = frame.drop(columns=[c for c in ("_type_errors",) if c in frame.columns])
+            staged = protect(frame, e.name, ring, d, names=row_names(frame, e.name, home.raw, d))
+            write_frame(staged.reset_index(drop=True), target)
+            continue
+        # an initial load of tens of millions of rows: staged piece by piece (what the pipeline's staging does)
+        writer = PartWriter(target)
+        for batch in source.iter_batches(batch_size=STAGE_PIECE_ROWS):
+            frame = batch.to_pandas()
+            frame = frame.drop(columns=[c for c in ("_type_errors",) if c in frame.columns])
+            writer.add(
+                protect(frame, e.name, ring, d, names=row_names(frame, e.name, home.raw, d)).reset_index(drop=True)
+            )
+        writer.finish()
     stage_s = time.perf_counter() - t0
     info = {
         "customers": customers,
@@ -203,12 +238,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", default="bench/out/marts")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="go on with an interrupted build")
     args = ap.parse_args()
     day = dt.date.fromisoformat(args.date)
     root = (Path(args.cache) / f"bank_{args.customers}_{day:%Y%m%d}_s{args.seed}").resolve()
     if args.fresh and root.exists():
         shutil.rmtree(root)
-    build(root, args.customers, day, args.seed)
+    build(root, args.customers, day, args.seed, resume=args.resume)
     print(f"after the build: peak RSS {peak_rss_mib():,.0f} MiB (the marts run below is a fresh process)")
     # the marts in a child process so that its peak memory is its own
     import subprocess

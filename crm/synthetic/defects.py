@@ -324,8 +324,11 @@ def plan_files(files: list[tuple[dt.date, str]], rate: float, seed: int) -> dict
         if g.random() < rate:
             plan[f] = FILE_KINDS[int(g.integers(0, len(FILE_KINDS)))]
     if len(eligible) >= len(FILE_KINDS):
+        # a kind that corrupts records (truncated, undecodable) counts only on a file sure to have records: on an
+        # empty one apply_file falls back to a wrong control total
+        placed = {k for f, k in plan.items() if k == "wrong_control_total" or f[1] in ALWAYS_FILLED}
         for kind in FILE_KINDS:
-            if kind in plan.values():
+            if kind in placed:
                 continue
             free = [f for f in eligible if f not in plan and f[1] in ALWAYS_FILLED] or [
                 f for f in eligible if f not in plan

@@ -364,9 +364,10 @@ class _Reader:
         if len(keys) == 1:
             import pyarrow.compute as pc
 
-            unique = pc.count_distinct(table[keys[0]], mode="all").as_py() == table.num_rows
+            # no row: unique (and a key column of no row may come typed null, which count_distinct refuses)
+            unique = table.num_rows == 0 or pc.count_distinct(table[keys[0]], mode="all").as_py() == table.num_rows
         else:
-            unique = table.group_by(keys).aggregate([]).num_rows == table.num_rows
+            unique = table.num_rows == 0 or table.group_by(keys).aggregate([]).num_rows == table.num_rows
         if not unique:  # the latest row of each record: its latest file, its last row there; in file order
             key = ", ".join(f'"{k}"' for k in keys)
             self.con.register("_records", table)
