@@ -50,6 +50,24 @@ def latest_bureau(bureau: pd.DataFrame, month_end: dt.date, staleness_days: int)
     return out
 
 
+# The columns :func:`industry_position` gives (after customer_id), in the mart's order.
+INDUSTRY_COLUMNS = (
+    "industry",
+    "industry_region",
+    "industry_peers",
+    "revenue",
+    "total_assets",
+    "revenue_growth",
+    "industry_rank_revenue",
+    "industry_rank_assets",
+    "industry_rank_growth",
+    "bench_revenue_ratio",
+    "bench_assets_ratio",
+    "industry_position",
+    "benchmark_version",
+)
+
+
 def share_of_wallet(
     c360: pd.DataFrame,
     month_end: dt.date,
@@ -227,21 +245,8 @@ def industry_position(
     num = sum(float(w[k]) * v.fillna(0.0) for k, v in parts.items())
     den = sum(float(w[k]) * v.notna() for k, v in parts.items())
     frame["industry_position"] = (100.0 * num / den.where(den > 0)).round(4)
-    cols = [
-        "industry",
-        "industry_region",
-        "industry_peers",
-        "revenue",
-        "total_assets",
-        "revenue_growth",
-        "industry_rank_revenue",
-        "industry_rank_assets",
-        "industry_rank_growth",
-        "bench_revenue_ratio",
-        "bench_assets_ratio",
-        "industry_position",
-        "benchmark_version",
-    ]
-    out = pd.DataFrame({"customer_id": ids}).merge(frame[["customer_id", *cols]], on="customer_id", how="left")
+    out = pd.DataFrame({"customer_id": ids}).merge(
+        frame[["customer_id", *INDUSTRY_COLUMNS]], on="customer_id", how="left"
+    )
     out.index = c360.index
     return out

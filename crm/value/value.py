@@ -43,7 +43,7 @@ from crm.value.contribution import (
     price_records,
 )
 from crm.value.inputs import RECORD_INPUTS, ValueInputs, window_month_ends
-from crm.value.position import industry_position, load_benchmarks, share_of_wallet
+from crm.value.position import INDUSTRY_COLUMNS, industry_position, load_benchmarks, share_of_wallet
 
 CONFIG_PATH = Path(__file__).with_name("config.toml")
 
@@ -315,19 +315,7 @@ MART_COLUMNS = [
     "wallet_headroom",
     "debt_service_annual",
     "dsti",
-    "industry",
-    "industry_region",
-    "industry_peers",
-    "revenue",
-    "total_assets",
-    "revenue_growth",
-    "industry_rank_revenue",
-    "industry_rank_assets",
-    "industry_rank_growth",
-    "bench_revenue_ratio",
-    "bench_assets_ratio",
-    "industry_position",
-    "benchmark_version",
+    *INDUSTRY_COLUMNS,
     "value_score",
     "rank_contribution",
     "rank_balances",
