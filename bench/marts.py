@@ -56,6 +56,11 @@ MARTS = [
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: reset by exec, unlike ru_maxrss, which a child started
+    with subprocess keeps from its parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -56,8 +56,9 @@ def build(staged: Path, n: int, seed: int = 7) -> None:
         table = pa.table(
             {
                 **cols,
-                "_source_file": pa.repeat(pa.scalar(name), rows),
-                "_sha256": pa.repeat(pa.scalar("ab" * 32), rows),
+                # one value per file: dictionary-encoded (a plain string column of 150M rows overflows its offsets)
+                "_source_file": pa.DictionaryArray.from_arrays(np.zeros(rows, dtype="int32"), pa.array([name])),
+                "_sha256": pa.DictionaryArray.from_arrays(np.zeros(rows, dtype="int32"), pa.array(["ab" * 32])),
                 "_row_number": np.arange(1, rows + 1, dtype="int64"),
                 "_business_date": pa.repeat(pa.scalar(day, pa.date32()), rows),
             }
