@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from crm.value.position import WALLET_COLUMNS
+
 TIER_ORDER = ["strategic", "key", "growth", "standard", "watch"]
 SEVERITY_ORDER = ["high", "medium", "low"]
 GRADE_ORDER = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3", "D"]
@@ -41,21 +43,10 @@ EXPOSURE_COLUMNS = (
     "deposit_mtd_avg",
 )
 COMPONENTS = ["loan_nii", "deposit_spread", "fees", "expected_loss", "servicing_cost", "contribution"]
-# customer_value's share-of-wallet columns (the latest bureau pull within the value configuration's staleness
-# window; missing when there is none), industry position (corporates only) and value trend (docs/playbook.md);
-# a warehouse written before they existed reads them as missing
-WALLET_COLUMNS = (
-    "bureau_query_date",
-    "bureau_age_days",
-    "external_loan_balance",
-    "external_loan_count",
-    "total_debt",
-    "wallet_share",
-    "main_bank",
-    "wallet_headroom",
-    "debt_service_annual",
-    "dsti",
-)
+# customer_value's share-of-wallet columns (WALLET_COLUMNS, crm.value.position: the latest bureau pull within
+# the value configuration's staleness window; missing when there is none), the industry position the reports
+# read (corporates only) and value trend (docs/playbook.md); a warehouse written before they existed reads them
+# as missing
 INDUSTRY_COLUMNS = (
     "industry_region",
     "industry_peers",

@@ -208,6 +208,15 @@ def _unit_cost(codes: pd.Series, table: dict[str, float], what: str) -> pd.Serie
     return pd.Series(np.array([table[n] for n in names], dtype="float64")[idx], index=codes.index)
 
 
+def _from(frame: pd.DataFrame, column: str, since: dt.date | None) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``column`` is on or after ``since`` (all when None), renumbered."""
+    if since is None or not len(frame):
+        return frame
+    out = frame[(pd.to_datetime(frame[column]) >= pd.Timestamp(since)).to_numpy()]
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
 def interaction_records(
     interactions: pd.DataFrame,
     months: list[dt.date],
@@ -219,9 +228,7 @@ def interaction_records(
     table = config["cost_to_serve"]["interactions"]
     keep = ["customer_id", "interaction_id", "interaction_time", "channel", "purpose"]
     it = _in_window(interactions, "interaction_time", months, keep, lineage)
-    if since is not None and len(it):
-        it = it[(pd.to_datetime(it["interaction_time"]) >= pd.Timestamp(since)).to_numpy()]
-        it.index = pd.RangeIndex(len(it))
+    it = _from(it, "interaction_time", since)
     it["unit_cost"] = _unit_cost(it["channel"], {k: float(v["unit_cost"]) for k, v in table.items()}, "interactions")
     column = it["channel"].astype(str).map({k: v["column"] for k, v in table.items()})
     for col in ("cost_visits", "cost_calls"):
@@ -244,9 +251,7 @@ def request_records(
     sr = requests.drop_duplicates("request_id", keep="last") if len(requests) else requests
     keep = ["customer_id", "request_id", "opened_time", "priority", "category"]
     sr = _in_window(sr, "opened_time", months, keep, lineage)
-    if since is not None and len(sr):
-        sr = sr[(pd.to_datetime(sr["opened_time"]) >= pd.Timestamp(since)).to_numpy()]
-        sr.index = pd.RangeIndex(len(sr))
+    sr = _from(sr, "opened_time", since)
     table = {k: float(v) for k, v in config["cost_to_serve"]["requests"].items()}
     sr["cost_requests"] = _unit_cost(sr["priority"], table, "service_requests")
     return sr

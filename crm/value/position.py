@@ -50,6 +50,19 @@ def latest_bureau(bureau: pd.DataFrame, month_end: dt.date, staleness_days: int)
     return out
 
 
+# The columns :func:`share_of_wallet` gives (after customer_id), in the mart's order.
+WALLET_COLUMNS = (
+    "bureau_query_date",
+    "bureau_age_days",
+    "external_loan_balance",
+    "external_loan_count",
+    "total_debt",
+    "wallet_share",
+    "main_bank",
+    "wallet_headroom",
+    "debt_service_annual",
+    "dsti",
+)
 # The columns :func:`industry_position` gives (after customer_id), in the mart's order.
 INDUSTRY_COLUMNS = (
     "industry",

@@ -43,7 +43,7 @@ from crm.value.contribution import (
     price_records,
 )
 from crm.value.inputs import RECORD_INPUTS, ValueInputs, window_month_ends
-from crm.value.position import INDUSTRY_COLUMNS, industry_position, load_benchmarks, share_of_wallet
+from crm.value.position import INDUSTRY_COLUMNS, WALLET_COLUMNS, industry_position, load_benchmarks, share_of_wallet
 
 CONFIG_PATH = Path(__file__).with_name("config.toml")
 
@@ -305,16 +305,7 @@ MART_COLUMNS = [
     "txn_count_3m",
     "digital_share_3m",
     "months_active_12m",
-    "bureau_query_date",
-    "bureau_age_days",
-    "external_loan_balance",
-    "external_loan_count",
-    "total_debt",
-    "wallet_share",
-    "main_bank",
-    "wallet_headroom",
-    "debt_service_annual",
-    "dsti",
+    *WALLET_COLUMNS,
     *INDUSTRY_COLUMNS,
     "value_score",
     "rank_contribution",
