@@ -126,6 +126,28 @@ CODE_SETS: dict[str, dict[str, str]] = {
         "SCF": "供应链金融",
     },
     # Fee and commission income (中间业务收入) by what the fee is for; the fee ledger's fee_type.
+    # Tailored proposals (crm/playbook/proposals.py) and the opportunities extract: what is offered.
+    "proposal_type": {
+        "RENEW": "续贷与展期",
+        "LIMIT_UP": "提高授信额度",
+        "SEASONAL": "季节性流动资金贷款",
+        "SCF": "供应链融资",
+        "REPAY_SWITCH": "调整还款方式",
+        "RATE_SWITCH": "调整利率类型",
+        "DEPOSIT": "存款产品",
+        "WEALTH": "理财与基金",
+        "PAYROLL": "代发工资服务",
+        "SETTLE": "结算与现金管理服务",
+    },
+    "opportunity_outcome": {"P": "跟进中", "A": "已接受", "D": "已拒绝", "X": "已失效"},
+    "opportunity_source": {"SYS": "系统营销方案", "RM": "客户经理自拓", "CUST": "客户主动咨询"},
+    "decline_reason": {
+        "PRICE": "价格或费率不满意",
+        "NONEED": "暂无需求",
+        "OTHERBANK": "选择他行",
+        "TERMS": "期限或条件不合适",
+        "TIMING": "时机不合适",
+    },
     "fee_type": {
         "ACCT": "账户管理费",
         "SETL": "结算与汇划手续费",

@@ -604,6 +604,42 @@ SURVEYS = Extract(
     references=(fk("customer_id", "customer_master"), fk("staff_id", "staff")),
 )
 
+# The bank's marketing and opportunity records (营销商机) are sent from 2025-01-01 (contract version of that date).
+OPPORTUNITIES_SINCE = dt.date(2025, 1, 1)
+
+OPPORTUNITIES = Extract(
+    name="opportunities",
+    file_code="OPPTY",
+    title="营销商机记录",
+    description=(
+        "Proposals offered to customers (营销方案与商机) and their outcome: who offered what, when, through which "
+        "channel, and whether the customer accepted (with the resulting contract or holding), declined (with the "
+        "reason) or is still deciding. A record is sent on the day the proposal is offered and again whenever "
+        "its outcome changes; the latest record per opportunity_id is its state. Customers held out of a "
+        "proposal (the control group) have no record: their take-up is read from the products they open."
+    ),
+    mode="delta",
+    columns=(
+        s("opportunity_id", "商机编号", id_kind="opportunity", max_length=24, **REQ),
+        s("customer_id", "客户号", id_kind="customer", max_length=16, **REQ),
+        s("proposal_type", "方案类型", code_set="proposal_type", **REQ),
+        s("product_family", "产品大类", code_set="product_family", **REQ),
+        s("product_code", "产品代码", id_kind="product", max_length=12),
+        s("source", "商机来源", code_set="opportunity_source", **REQ),
+        d("offered_date", "推荐日期", **REQ),
+        s("channel", "推荐渠道", code_set="interaction_channel", **REQ),
+        s("staff_id", "推荐人", id_kind="staff", max_length=10, **REQ),
+        m("offered_amount", "推荐金额(元)", min_value=0),
+        s("outcome", "营销结果", code_set="opportunity_outcome", **REQ),
+        d("outcome_date", "结果日期"),
+        s("contract_id", "成交合同号/持有编号", id_kind=("contract", "holding"), max_length=24),
+        s("decline_reason", "拒绝原因", code_set="decline_reason"),
+    ),
+    key=("opportunity_id",),
+    references=(fk("customer_id", "customer_master"), fk("staff_id", "staff")),
+    since=OPPORTUNITIES_SINCE,
+)
+
 EXTRACTS: tuple[Extract, ...] = (
     BRANCHES,
     STAFF,
@@ -625,6 +661,7 @@ EXTRACTS: tuple[Extract, ...] = (
     INTERACTIONS,
     SERVICE_REQUESTS,
     SURVEYS,
+    OPPORTUNITIES,
 )
 
 # "customer_master" in a ForeignKey means: a customer_id of either customers or corporates.

@@ -245,6 +245,9 @@ def derived_ok(
         v, lim = df[p["value"]], df[p["limit"]]
         both = (v.notna() & lim.notna()).to_numpy()
         return ~(both & (_cents(v) > _cents(lim)))
+    if k == "required_when":
+        applies = df[p["when_column"]].isin(p["when_values"]).to_numpy(dtype=bool)
+        return ~(applies & df[p["column"]].isna().to_numpy())
     if k == "five_class":
         codes = pd.Categorical(df[p["class_column"]], categories=["1", "2", "3", "4", "5"]).codes
         od = df[p["overdue_column"]].to_numpy(dtype="float64")

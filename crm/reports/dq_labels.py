@@ -152,6 +152,11 @@ def rule_description(
         text = t(key, column=title(p["class_column"]), floors=floors)
     elif kind == "not_greater":
         text = t(key, value=title(p["value"]), limit=title(p["limit"]))
+    elif kind == "required_when":
+        values = t("code.sep").join(
+            code_label(_code_set(rule.extract, p["when_column"]), v, t) for v in p.get("when_values", [])
+        )
+        text = t(key, column=title(p["column"]), when_column=title(p["when_column"]), values=values)
     elif kind in ("id_birth_date", "id_gender"):
         text = t(key, column=title(p.get("birth_column") or p.get("gender_column") or rule.columns[0]))
     elif kind in ("not_null", "field_count", "not_regex", "not_after_business_date", "gb11643", "gb32100"):

@@ -84,14 +84,16 @@ def test_since_declaration_errors_are_caught():
     assert [(d, c.name) for d, c in e.changes] == [(day, "b")]
 
 
-def test_todays_contract_versions_are_the_value_history_extracts():
+def test_todays_contract_versions_are_the_value_history_extracts_and_the_opportunities():
     """Every extract and column of today's bank is sent from the start but the three extracts of the value
-    history, sent from 2024-01-01 (no column is added later): arrivals expect them from then on."""
+    history, sent from 2024-01-01, and the opportunities, sent from 2025-01-01 (no column is added later):
+    arrivals expect them from then on."""
     import datetime as dt
 
     for e in contract.EXTRACTS:
         assert not e.changes, e.name
-        assert e.since == (dt.date(2024, 1, 1) if e.name in VALUE_HISTORY else None), e.name
+        since = {**dict.fromkeys(VALUE_HISTORY, dt.date(2024, 1, 1)), "opportunities": dt.date(2025, 1, 1)}
+        assert e.since == since.get(e.name), e.name
 
 
 def test_contract_docs_show_since_and_history():

@@ -1,7 +1,7 @@
 """The jobs select their assets by the ``crm/cadence`` tag, and select exactly what they selected when they
 were built from key lists: the expected sets below were written out from the key-list jobs (commit c9ca048,
 ``orchestration/jobs.py`` with ``assets.DAILY_KEYS`` ...), asset by asset with the checks each job runs; the extracts added to the contract since (deposit_balances,
-txn_monthly, fee_ledger, issue 18) with the checks their rules give them."""
+txn_monthly, fee_ledger, issue 18; opportunities, issue 19) with the checks their rules give them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ STAGED_DAILY = {
     "fee_ledger": "date_order range",
     "interactions": "date_order range",
     "loans": "consistency date_order range",
+    "opportunities": "consistency date_order range",
     "product_holdings": "date_order range",
     "related_parties": "date_order range",
     "repayments": "date_order range",
@@ -106,7 +107,7 @@ def test_the_expected_sets_cover_every_extract_and_every_asset_once_but_the_shar
     daily = {e.name for e in EXTRACTS if e.cadence == "daily"}
     month_end = {e.name for e in EXTRACTS if e.cadence == "month_end"}
     assert set(STAGED_DAILY) == daily and set(STAGED_MONTH_END) == month_end
-    assert len(EXPECTED["daily_pipeline"]) == 33 and len(EXPECTED["month_end_pipeline"]) == 20
+    assert len(EXPECTED["daily_pipeline"]) == 35 and len(EXPECTED["month_end_pipeline"]) == 20
     # the report leak scan and the monthly delivery serve both the monthly and the quarterly job
     seen: dict[str, list[str]] = {}
     for job, assets in EXPECTED.items():

@@ -40,6 +40,7 @@ NOT_AFTER_BUSINESS_DATE: dict[str, tuple[str, ...]] = {
     "interactions": ("interaction_time",),
     "service_requests": ("opened_time", "first_response_time", "resolved_time"),
     "surveys": ("sent_date", "response_date"),
+    "opportunities": ("offered_date", "outcome_date"),
 }
 
 # (earlier, later, strict): the earlier date must not be after (strict: must be before) the later one.
@@ -53,6 +54,7 @@ DATE_ORDER: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "financial_statements": (("report_period", "received_date", False),),
     "bureau_records": (("first_credit_date", "query_date", False),),
     "interactions": (("interaction_time", "next_visit_date", False),),
+    "opportunities": (("offered_date", "outcome_date", False),),
     "service_requests": (
         ("opened_time", "first_response_time", False),
         ("opened_time", "resolved_time", False),
@@ -213,6 +215,25 @@ def bank_rules(e: Extract) -> list[Rule]:
                 {"value": "counterparty_count", "limit": "txn_count"},
             )
         )
+    if e.name == "opportunities":
+        # an outcome is dated once it is reached; an accepted proposal names the contract or holding it became
+        for col, outcomes, zh in (
+            ("outcome_date", ["A", "D", "X"], "已接受、已拒绝或已失效的商机必须有结果日期"),
+            ("contract_id", ["A"], "已接受的商机必须有成交合同号或持有编号"),
+        ):
+            out.append(
+                Rule(
+                    f"opportunities.consistency.{col}_required_when_outcome",
+                    "opportunities",
+                    "consistency",
+                    "critical",
+                    f"{column_label(e.column(col))} is required when 营销结果 (outcome) is one of "
+                    f"{', '.join(outcomes)} ({zh}).",
+                    (col, "outcome"),
+                    "required_when",
+                    {"column": col, "when_column": "outcome", "when_values": outcomes},
+                )
+            )
     if e.name in ("loans", "loan_performance"):
         out.append(
             Rule(
