@@ -353,11 +353,9 @@ GROWTH_RATE = (0.35, 0.6)
 GROWTH_YEARS = 3
 GROWTH_WINDOW = (dt.date(2023, 1, 1), dt.date(2027, 1, 1))
 GROWTH_TRUTH_MONTHS = 12
-# Firms without a spurt grow too (their trend and yearly noise): the truth counts those whose revenue of the
-# latest fiscal year with statements in (last year's from GROWTH_TRUTH_STATEMENTS_MONTH, else the year before)
-# grew by at least GROWTH_TRUTH_REVENUE.
+# Firms without a spurt grow too (their trend and yearly noise): the truth counts those whose revenue of this
+# fiscal year or the last (the statements' latest year, annual or interim) grew by at least GROWTH_TRUTH_REVENUE.
 GROWTH_TRUTH_REVENUE = 0.2
-GROWTH_TRUTH_STATEMENTS_MONTH = 6
 # Counterparty concentration: this share of the corporates sends CONCENTRATION_TOP (uniform per firm) of its
 # counterparty transactions (transfers, trade payments) in the direction(s) drawn (payments D, receipts C or
 # both B) to its first two regular counterparties, CONCENTRATION_FIRST of them to the first.

@@ -11,7 +11,7 @@ One row per (customer, need); the need codes are the spec's (``docs/synthetic.md
 |---|---|
 | MATURITY | a live loan's maturity is in (m, m + 90 days], housing loans aside (they end: MORTGAGE_END) |
 | SEASONAL | a seasonal corporate (a yearly peak) with at least 13 months with us, active |
-| GROWTH | a corporate a year into its growth spurt (until half a year after it), or whose latest fiscal year's revenue (from June: last year's) grew >= 20%; active, not declining, with a live loan |
+| GROWTH | a corporate a year into its growth spurt (until half a year after it), or whose revenue of this fiscal year or the last grew >= 20%; active, not declining, with a live loan |
 | CONCENTRATION | a concentrated corporate with at least 13 months with us, active |
 | PAYROLL_START | an individual whose salary started being paid through us in the last 3 months (new customers too) |
 | MORTGAGE_END | a housing loan (RHL) settled in the last 183 days or live and maturing in the next 183 |
@@ -145,19 +145,20 @@ def needs_truth(bank, month_end: dt.date):
             offer_month=(peak - 3) % 12 + 1,
         )
     )
-    # GROWTH: a year into the spurt until half a year after it, or the revenue of the latest fiscal year whose
-    # statements are in (from June: last year's) up by GROWTH_TRUTH_REVENUE on the year before; active, not
-    # declining, with a live loan (the loans' amounts follow neither)
+    # GROWTH: a year into the spurt until half a year after it, or the revenue of this fiscal year or the last
+    # up by GROWTH_TRUTH_REVENUE on the year before; active, not declining, with a live loan (the loans'
+    # amounts follow neither)
     spurt = (c.boom_day + int(params.GROWTH_TRUTH_MONTHS * 30.44) <= me) & (
         me <= c.boom_day + int(params.GROWTH_YEARS * 365.25) + 183
     )
-    fy = month_end.year - (1 if month_end.month >= params.GROWTH_TRUTH_STATEMENTS_MONTH else 2)
+    y = month_end.year
     rows = np.arange(len(bank.corp.pos))
-    rev = [statements._year_factors(bank.seed, c, bank.corp, rows, np.full(len(rows), y))[0] for y in (fy - 1, fy)]
+    rev = {
+        k: statements._year_factors(bank.seed, c, bank.corp, rows, np.full(len(rows), k))[0] for k in (y - 2, y - 1, y)
+    }
     rev_growth = np.zeros(n)
-    rev_growth[bank.corp.pos] = np.expm1(rev[1] - rev[0])
-    grew = np.zeros(n, dtype=bool)
-    grew[bank.corp.pos] = rev_growth[bank.corp.pos] >= params.GROWTH_TRUTH_REVENUE
+    rev_growth[bank.corp.pos] = np.expm1(np.maximum(rev[y] - rev[y - 1], rev[y - 1] - rev[y - 2]))
+    grew = rev_growth >= params.GROWTH_TRUTH_REVENUE
     limits = np.bincount(ln.cust[live], weights=ln.amount[live], minlength=n)
     who = np.flatnonzero((spurt | grew) & active & (c.t_dec > me) & (limits > 0))
     frames.append(
