@@ -647,6 +647,12 @@ def surveys(bank: Bank, t: int) -> pd.DataFrame:
     )
 
 
+def opportunities(bank, t: int) -> pd.DataFrame:
+    """TRANSITIONAL (issue 19, until the front office of crm/synthetic/marketing.py lands): the opportunities
+    extract with its layout and no record, so banks can be generated while the front office is built."""
+    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.get("opportunities").columns})
+
+
 DAILY = {
     "branches": branches,
     "staff": staff,
@@ -662,4 +668,5 @@ DAILY = {
     "interactions": interactions,
     "service_requests": service_requests,
     "surveys": surveys,
+    "opportunities": opportunities,
 }
