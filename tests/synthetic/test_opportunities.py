@@ -255,3 +255,23 @@ def test_without_a_key_the_generator_ring_is_used(bank):
         wmp, left_on=["customer_id", "product_code", "fee_date"], right_on=["customer_id", "product_code", "open_date"]
     )
     assert len(sold) > 0
+
+
+def test_the_demo_creates_its_key_ring_first_and_fingerprints_it(tmp_path, monkeypatch):
+    """``crm demo`` generates its bank with the ring the pipeline will use: the local key file, created when
+    absent (or CRM_MASKING_KEY); its stamp carries a fingerprint, so a new key regenerates the bank."""
+    from crm.cli import _demo_ring, _ring_check
+    from crm.privacy.tokens import LOCAL_KEY_FILE, load_ring
+    from crm.zones import CrmHome
+
+    monkeypatch.delenv("CRM_MASKING_KEY", raising=False)
+    home = CrmHome(tmp_path)
+    ring, line = _demo_ring(home)
+    assert (tmp_path / LOCAL_KEY_FILE).exists() and "created" in line
+    assert load_ring(str(tmp_path / LOCAL_KEY_FILE)) == ring
+    again, line = _demo_ring(home)
+    assert again == ring and "created" not in line
+    assert _ring_check(ring) == _ring_check(again) != _ring_check(RING)
+    assert ring.keys["k1"].hex() not in _ring_check(ring)
+    monkeypatch.setenv("CRM_MASKING_KEY", RING.keys["k1"].hex())
+    assert _demo_ring(home)[0] == RING
