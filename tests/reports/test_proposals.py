@@ -484,7 +484,7 @@ def test_branch_report_shows_segment_needs_preferences_conversion_and_uplift():
     html = _render("branch", np_data(), "B1")
     text = _text(html)
     # the top 3 needs of retail (HEADROOM, 4th, left out); B2's and the bank's rows not shown
-    assert "零售 开始领取代发工资 2 66.7% 零售 大额资金流入 1 33.3% 零售 住房贷款结清 1 33.3%" in text
+    assert "零售 开始领取代发工资 2 66.7% 零售 大额资金流入 1 33.3% 零售 住房贷款结清或即将到期 1 33.3%" in text
     assert "授信空间充足" not in text
     # the most common known preference per segment (the unknown channel, 2 of 3, is not "most common")
     assert "利率类型 固定利率 100% LPR浮动利率 67%" in text and "常用渠道 — 电话 33%" in text
