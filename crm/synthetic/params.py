@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-GENERATOR_VERSION = "1.1"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share
+GENERATOR_VERSION = "1.2"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share;
+# 1.2: the front office (proposals offered, held out, accepted, declined; take-up in the holdings; OPPTY)
 
 # ---------------------------------------------------------------------------------------------- time
 # The bank is anchored on a fixed calendar so a business date's data does not depend on the range asked
