@@ -401,3 +401,18 @@ def test_pipeline_uplift_positive_for_real_needs_and_zero_for_the_placebo(pipeli
     assert abs(p["uplift"]) < 0.04
     # the split is the pipeline's: held-out share as configured
     assert rows["group"].eq("holdout").mean() == pytest.approx(SHARE, abs=0.03)
+
+
+def test_held_out_many_is_held_out_type_by_type():
+    from crm.playbook.holdout import held_out, held_out_many
+
+    tokens = [f"k1.{i:032x}" for i in range(600)]
+    types = np.asarray(marketing.TYPES, dtype=object)[np.arange(600) % len(marketing.TYPES)]
+    me = dt.date(2025, 3, 31)
+    got = held_out_many(tokens, types.tolist(), me, 0.3, "salt-x")
+    for tp in marketing.TYPES:
+        m = types == tp
+        assert (got[m] == held_out([t for t, k in zip(tokens, m, strict=True) if k], me, tp, 0.3, "salt-x")).all()
+    assert 0.2 < got.mean() < 0.4
+    with pytest.raises(ValueError):
+        held_out_many(tokens[:1], ["A|B"], me, 0.3, "salt-x")
