@@ -222,19 +222,20 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
         for tp in TYPES:  # a loop over the five proposal types
             pop = pops[tp]
             need = pop & needs[tp]
-            key = c.uid * 4096 + mi * 8 + TYPE_CODE[tp]
-            free = busy[tp] < t
+            p = np.flatnonzero(pop)  # draws for the population only (counter-based: the same values)
+            key = c.uid[p] * 4096 + mi * 8 + TYPE_CODE[tp]
+            free = busy[tp][p] < t
             u_list = uniform(seed, "mk_list", key)
             if tp == PLACEBO:
-                listed = pop & free & (u_list < params.MARKETING_PLACEBO_SHARE)
+                listed = free & (u_list < params.MARKETING_PLACEBO_SHARE)
             else:
-                listed = (need | (pop & (u_list < params.MARKETING_FALSE_POSITIVE[tp]))) & free
-            lists[tp] = (pop, need, key, free, listed, np.flatnonzero(listed))
+                listed = (need[p] | (u_list < params.MARKETING_FALSE_POSITIVE[tp])) & free
+            lists[tp] = (p, need, key, free, listed, p[listed])
         all_cand = np.concatenate([v[5] for v in lists.values()])
         all_type = np.concatenate([np.full(len(v[5]), tp, dtype=object) for tp, v in lists.items()])
         all_held = held_out_many(tokens[all_cand].tolist(), all_type.tolist(), me, share, salt)
         at = 0
-        for tp, (pop, need, key, free, listed, cand) in lists.items():  # a loop over the five proposal types
+        for tp, (p, need, key, free, listed, cand) in lists.items():  # a loop over the five proposal types
             k = TYPE_CODE[tp]
             held = all_held[at : at + len(cand)]
             at += len(cand)
@@ -249,13 +250,11 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
             accepted[_offer(bank, ctx, tp, offered, need[offered], 0)] = True
             if tp == PLACEBO:
                 continue
-            rm = np.flatnonzero(
-                pop & ~listed & ~need & free & (uniform(seed, "mk_rm", key) < params.MARKETING_RM_SHARE)
-            )
+            rm = p[~listed & ~need[p] & free & (uniform(seed, "mk_rm", key) < params.MARKETING_RM_SHARE)]
             accepted[_offer(bank, ctx, tp, rm, need[rm], 1)] = True
             # organic take-up: the same chance whether offered or held out (an accepted offer takes its place)
-            p_org = np.where(need, params.MARKETING_ORGANIC["need"], params.MARKETING_ORGANIC["no_need"])
-            org = np.flatnonzero(pop & ~accepted & (pending[tp] < t) & (uniform(seed, "mk_organic", key) < p_org))
+            p_org = np.where(need[p], params.MARKETING_ORGANIC["need"], params.MARKETING_ORGANIC["no_need"])
+            org = p[~accepted[p] & (pending[tp][p] < t) & (uniform(seed, "mk_organic", key) < p_org)]
             _organic(bank, ctx, tp, org)
     return _finish(book)
 
