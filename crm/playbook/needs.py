@@ -58,7 +58,7 @@ MART_COLUMNS = [*COLUMNS, "segment", "branch_id", "manager_id", "key_account"]
 EVIDENCE = {
     "MATURITY": ["loans", "amount", "contract_amount", "first_maturity", "band_days", "days"],
     "HEADROOM": ["capacity", "exposure", "headroom", "unused", "basis"],
-    "SEASONAL": ["peak_months", "offer_month", "peak_ratio", "trough_ratio", "months_seen", "basis"],
+    "SEASONAL": ["peak_months", "offer_month", "peak_ratio", "trough_ratio", "months_seen", "basis", "amount"],
     "GROWTH": ["growth", "source", "turnover_12m", "limits", "limits_before", "limit_growth"],
     "CONCENTRATION": ["direction", "top_share", "counterparties", "amount", "transactions", "months"],
     "PAYROLL_START": ["first_month", "monthly_amount", "months"],
@@ -616,10 +616,11 @@ def _list_json(flags: np.ndarray, labels: list[int]) -> pd.Series:
     return "[" + out.str.removesuffix(", ") + "]"
 
 
-def _local_ratio(x: np.ndarray, half: int, least: int) -> np.ndarray:
+def _local_ratio(x: np.ndarray, half: int, least: int) -> tuple[np.ndarray, np.ndarray]:
     """Each month's value over the median of its neighbours, the ``half`` months either side (itself left out;
     NaN with fewer than ``least`` of them seen, or a median <= 0): a level that follows the customer's trend, so
-    a growing or shrinking business does not peak in every late month and trough in every early one."""
+    a growing or shrinking business does not peak in every late month and trough in every early one. Returns
+    (ratios, medians)."""
     n, t = x.shape
     neighbours = np.full((n, t, 2 * half), np.nan)
     for k, off in enumerate(range(1, half + 1)):
@@ -629,7 +630,8 @@ def _local_ratio(x: np.ndarray, half: int, least: int) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: months never seen
         med = np.nanmedian(neighbours, axis=2)
         ok = ((~np.isnan(neighbours)).sum(axis=2) >= least) & (med > 0)
-        return np.round(x / np.where(ok, med, np.nan), RATIO_DIGITS)
+        med = np.where(ok, med, np.nan)
+        return np.round(x / med, RATIO_DIGITS), med
 
 
 def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
@@ -642,7 +644,8 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     the first month of each run of season months; the deadline is the first day of the next offer month after
     as_of. Evidence: peak_months (calendar months 1-12), offer_month (YYYY-MM), peak_ratio (mean outflow ratio
     of the season months' observations), trough_ratio (mean balance ratio), months_seen, basis (OUTFLOWS,
-    BALANCES or BOTH)."""
+    BALANCES or BOTH), amount (the season's funding need a month: the larger of the mean outflows above their
+    neighbourhood and the mean balance below it, over the season months seen; yuan)."""
     cfg = config["needs"]["seasonal"]
     as_of = as_of or inputs.month_end
     bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
@@ -652,8 +655,8 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     months_seen = seen.sum(axis=1)
     cal = np.array([d.month for d in months])
     half, least = int(cfg["baseline_months"]), int(cfg["baseline_min_months"])
-    r_out = _local_ratio(out, half, least)
-    r_bal = _local_ratio(bal, half, least)
+    r_out, base_out = _local_ratio(out, half, least)
+    r_bal, base_bal = _local_ratio(bal, half, least)
     peak = (r_out >= float(cfg["peak_ratio"])) & (out >= float(cfg["min_peak_amount"]))
     trough = r_bal <= float(cfg["trough_ratio"])
     bal_seen = ~np.isnan(bal)
@@ -698,6 +701,12 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
         peak_ratio = np.nansum(np.where(obs, r_out, np.nan), axis=1) / np.sum(obs & ~np.isnan(r_out), axis=1)
         bobs = in_season & bal_seen
         trough_ratio = np.nansum(np.where(bobs, r_bal, np.nan), axis=1) / np.sum(bobs & ~np.isnan(r_bal), axis=1)
+        # the season's funding need a month: the outflows above their neighbourhood, or the balance below it
+        extra = np.where(obs & ~np.isnan(base_out), out - base_out, np.nan)
+        dip = np.where(bobs & ~np.isnan(base_bal), base_bal - bal, np.nan)
+        extra_mean = np.nansum(extra, axis=1) / np.sum(~np.isnan(extra), axis=1)
+        dip_mean = np.nansum(dip, axis=1) / np.sum(~np.isnan(dip), axis=1)
+    amount = np.maximum(np.nan_to_num(extra_mean, nan=0.0), np.nan_to_num(dip_mean, nan=0.0))
     full = float(cfg["full_ratio"])
     strength = np.maximum(
         _clip01((peak_ratio - 1.0) / (full - 1.0)),
@@ -719,6 +728,7 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
             "peak_ratio": (peak_ratio, 4),
             "trough_ratio": (trough_ratio, 4),
             "months_seen": (months_seen, 0),
+            "amount": (amount, 2),
             "basis": (pd.Series(basis, dtype=object), "text"),
         },
     )

@@ -150,6 +150,7 @@ def test_seasonal_needs_the_peak_repeated_in_every_year(config):
     assert e["peak_months"] == [9, 10]
     assert e["offer_month"] == "2026-07"  # two months before September
     assert e["peak_ratio"] == 3.0 and e["months_seen"] == 25 and e["basis"] == "OUTFLOWS"
+    assert e["amount"] == 200000.0  # 300,000 a season month against 100,000 around it
     assert got.loc["SEASON", "deadline"] == dt.date(2026, 7, 1)
     assert got.loc["SEASON", "strength"] == 1.0
     assert res.lacking["SEASONAL"] == 1  # SHORT: 12 months (RETAIL is not in scope)
@@ -178,6 +179,7 @@ def test_seasonal_trough_of_balances_and_the_ratio_edge(config):
     assert set(got.index) == {"TROUGH", "EDGE"}
     e = _ev(got, "TROUGH")
     assert e["peak_months"] == [12] and e["basis"] == "BALANCES" and e["trough_ratio"] == 0.5
+    assert e["amount"] == 50000.0  # the balance 50,000 below its neighbourhood
     assert e["offer_month"] == "2026-10"
 
 
