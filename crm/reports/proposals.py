@@ -760,8 +760,8 @@ def value_label(dimension: str, value: Any, t: Translate) -> str:
 
 def preference_lines(prefs: Mapping[str, Any] | None, fmt: Any, t: Translate) -> list[dict[str, str]]:
     """The preference profile of a customer as label / value pairs (利率类型 LPR浮动利率 ...); empty without a
-    profile row."""
-    if not prefs:
+    profile row or when every dimension is unknown."""
+    if not prefs or all((_missing(prefs.get(d)) or str(prefs.get(d)) in UNKNOWN_VALUES) for d in PREFERENCE_DIMENSIONS):
         return []
     lines = [{"label": t(f"np.dim.{d}"), "value": value_label(d, prefs.get(d), t)} for d in PREFERENCE_DIMENSIONS]
     digital = prefs.get("digital_share")
@@ -776,7 +776,6 @@ def preference_lines(prefs: Mapping[str, Any] | None, fmt: Any, t: Translate) ->
 def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[str, Any]:
     """The reader's lines of one key account's needs-and-proposals block."""
     needs = section.get("needs") or []
-    by_code = {n["need"]: n for n in needs}
     return {
         "needs": [
             {
@@ -791,7 +790,7 @@ def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
             {
                 **p,
                 "type_label": _type_label(p.get("proposal_type"), t),
-                "why": why_text(p, by_code, fmt, t),
+                "why": reasons_text(p.get("reasons") or [], t),  # the needs' sentences are printed above
                 "deadline_text": deadline_text(p, fmt, t),
                 "contribution_text": fmt.money(p.get("expected_contribution")),
                 "amount_text": amount_text(p.get("offered_amount"), fmt),

@@ -430,7 +430,8 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
     assert "2. 季节性流动资金贷款 · 截止 2026年12月1日（旺季之前）" in text
     # the retail key account: payroll start in 元, an unknown profile said in words, a proposal without deadline
     assert "开始领取代发工资：自 2026年8月 起每月有代发工资入账，约 8,500.00 元" in text
-    assert "利率类型 未知" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
+    assert "偏好 暂无偏好画像。" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
+    assert "原因：贷款即将到期 2. 季节性流动资金贷款" in text  # the reason's evidence is printed once, above
     # ids[0]'s held-out WEALTH is not there: one WEALTH proposal (ids[1]'s) in the cards
     assert text.count("理财与基金") == 1
     # the tile: 3 proposals to 2 key accounts, 4.78 万元 a year (the held-out one and non-key accounts left out)
