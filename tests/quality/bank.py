@@ -424,6 +424,24 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "comment": ["服务很好", None],
         }
     )
+    f["opportunities"] = pd.DataFrame(
+        {
+            "opportunity_id": ["OP20260105000000000001", "OP20260112000000000002", "OP20260131000000000003"],
+            "customer_id": ["100000000001", "200000000001", "100000000002"],
+            "proposal_type": ["WEALTH", "RENEW", "DEPOSIT"],
+            "product_family": ["WMP", "LOAN", "DEP"],
+            "product_code": ["WMP2025A", None, None],
+            "source": ["SYS", "SYS", "RM"],
+            "offered_date": [D("2026-01-05"), D("2026-01-12"), D("2026-01-31")],
+            "channel": ["PHONE", "VISIT", "BRANCH"],
+            "staff_id": ["S000001", "S000001", "S000001"],
+            "offered_amount": [200_000.0, 3_000_000.0, None],
+            "outcome": ["A", "D", "P"],
+            "outcome_date": [D("2026-01-20"), D("2026-01-30"), None],
+            "contract_id": ["HD00000000000000002", None, None],
+            "decline_reason": [None, "PRICE", None],
+        }
+    )
     return f
 
 
