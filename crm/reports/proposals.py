@@ -369,6 +369,33 @@ def summary(rows: pd.DataFrame, month_end: dt.date) -> dict[str, Any]:
     }
 
 
+def _of_manager(data: Any, manager_id: str) -> pd.DataFrame:
+    """The offered proposals of one manager: the month's proposals indexed by manager once (cached in ``data``),
+    then a lookup per manager, not a scan of the bank's proposals for each of them."""
+    if "_proposals_by_manager" not in data.frames:
+        props = data["proposals"]
+        data.frames["_proposals_by_manager"] = (
+            props.assign(_m=props["manager_id"].astype(str)).set_index("_m").sort_index() if len(props) else props
+        )
+    by = data.frames["_proposals_by_manager"]
+    if by.empty or manager_id not in by.index:
+        return data["proposals"].head(0)
+    return by.loc[[manager_id]].reset_index(drop=True)
+
+
+def _names(data: Any, customers: Callable[[Any], pd.DataFrame]) -> pd.Series:
+    """Masked display name by customer id (cached in ``data``)."""
+    if "_display_names" not in data.frames:
+        c = customers(data)
+        names = (
+            c[["customer_id", "display_name"]].drop_duplicates("customer_id")
+            if len(c) and "display_name" in c.columns
+            else pd.DataFrame(columns=["customer_id", "display_name"])
+        )
+        data.frames["_display_names"] = names.set_index("customer_id")
+    return data.frames["_display_names"]["display_name"]
+
+
 def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -> dict[str, Any]:
     """The monthly proposal list of one relationship manager: every proposal offered to a customer they
     manage (``proposals.manager_id``), summary first (by type: proposals, customers, expected contribution,
@@ -381,16 +408,9 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
     month_end = data.month_end
     soon = month_end + dt.timedelta(days=soon_days())
     props = data["proposals"]
-    mine = props[props["manager_id"] == manager_id] if len(props) else props
-    rows = proposal_frame(mine)
-    customers = _customers(data)
+    rows = proposal_frame(_of_manager(data, manager_id))
     if len(rows):
-        names = (
-            customers[["customer_id", "display_name"]].drop_duplicates("customer_id")
-            if len(customers) and "display_name" in customers.columns
-            else pd.DataFrame(columns=["customer_id", "display_name"])
-        )
-        rows = rows.merge(names, on="customer_id", how="left")
+        rows["display_name"] = _names(data, _customers).reindex(rows["customer_id"]).to_numpy()
         rows["ref"] = _ref(rows["customer_id"])
         rows["row"] = rows["ref"] + ":" + rows["proposal_type"].astype(str)
     by_type = []
