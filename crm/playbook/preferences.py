@@ -251,12 +251,21 @@ def segment_preferences(preferences: pd.DataFrame) -> pd.DataFrame:
     customers descending, value."""
     if preferences.empty:
         return pd.DataFrame(columns=SEGMENT_PREFERENCE_COLUMNS)
-    long = preferences[["customer_id", "branch_id", "segment", *DIMENSIONS]].melt(
-        id_vars=["customer_id", "branch_id", "segment"], value_vars=DIMENSIONS, var_name="dimension"
-    )
-    long = _scopes(long[long["value"].notna()])
     keys = ["branch_id", "segment", "dimension"]
-    out = long.groupby([*keys, "value"], dropna=False).size().rename("customers").reset_index()
+    base = preferences[["branch_id", "segment"]].astype(object)
+    parts = []
+    for dim in DIMENSIONS:  # six counts over (branch, segment, value) codes: no million-row melt of text
+        f = base.assign(value=preferences[dim].astype(object))
+        f = f[f["value"].notna().to_numpy(bool)]
+        for scope in (f, f.assign(branch_id=ALL)):
+            parts.append(
+                scope.groupby(["branch_id", "segment", "value"], sort=False, dropna=False)
+                .size()
+                .rename("customers")
+                .reset_index()
+            )
+        parts[-1]["dimension"] = parts[-2]["dimension"] = dim
+    out = pd.concat(parts, ignore_index=True)
     out["share"] = (out["customers"] / out.groupby(keys)["customers"].transform("sum")).round(6)
     order = {d: i for i, d in enumerate(DIMENSIONS)}
     out = out.assign(_d=out["dimension"].map(order)).sort_values(
