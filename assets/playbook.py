@@ -12,6 +12,7 @@ import pandas as pd
 from assets.factory import (
     OWNERS,
     latest_month_rows,
+    mart_reader,
     month_end_asset,
     month_rows,
     write_mart,
@@ -345,6 +346,79 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("managers", 0), **meta})
 
 
+@month_end_asset(
+    MART,
+    "customer_needs",
+    deps=[
+        _mart("customer_value"),
+        _mart("customer_360"),
+        *_staged(
+            "loans",
+            "deposit_balances",
+            "txn_monthly",
+            "financial_statements",
+            "corporates",
+            "interactions",
+            "surveys",
+            "opportunities",
+        ),
+    ],
+    description="What each customer needs at the month end, each need with its evidence (numbers, dates and "
+    "codes as JSON) and deadline: maturities in 30/60/90 days, credit headroom, seasonal working-capital peaks "
+    "(two years of monthly deposit balances and transactions), growth outpacing limits, counterparty "
+    "concentration, payroll start, mortgage end, large inflows; each active customer's preference profile "
+    "(rate type, term, repayment method, collateral, channel, digital share, price sensitivity); and per "
+    "branch and bank-wide (ALL) the segments' needs and preferences. Configuration crm/playbook/config.toml "
+    "[needs] and [preferences] (version on every row). Warehouse tables customer_needs, customer_preferences, "
+    "segment_needs and segment_preferences (month_end).",
+)
+def customer_needs(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.inputs import load_needs_inputs
+    from crm.playbook.needs import NEEDS
+    from crm.playbook.needs import customer_needs as needs_of
+    from crm.playbook.preferences import customer_preferences, segment_needs, segment_preferences
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        inputs = load_needs_inputs(home.staged, day, mart_reader(warehouse), config)
+        result = needs_of(inputs, config, day)
+        needs = result.needs
+        preferences = customer_preferences(inputs, config, day)
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "customer_needs", needs.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "customer_preferences", preferences.assign(**stamp), {"month_end": day})
+        write_mart(
+            warehouse,
+            "segment_needs",
+            segment_needs(needs, inputs.customers, config).assign(**stamp),
+            {"month_end": day},
+        )
+        write_mart(
+            warehouse, "segment_preferences", segment_preferences(preferences).assign(**stamp), {"month_end": day}
+        )
+        counts = needs["need"].value_counts()
+        meta.update(
+            {
+                "needs": len(needs),
+                "customers_with_needs": int(needs["customer_id"].nunique()),
+                "profiles": len(preferences),
+                "by_need": ", ".join(f"{n}: {int(counts.get(n, 0))}" for n in NEEDS),
+                "lacking_history": ", ".join(f"{n}: {result.lacking[n]}" for n in NEEDS if result.lacking[n]) or "none",
+                "month_ends_of_flows": int(inputs.flows["month_end"].nunique()) if len(inputs.flows) else 0,
+            }
+        )
+        if result.lacking["SEASONAL"]:
+            context.log.info(
+                f"{day}: SEASONAL not computed for {result.lacking['SEASONAL']} of {result.in_scope['SEASONAL']} "
+                "customers in scope (fewer month ends of history than [needs.seasonal] min_months)"
+            )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("needs", 0), **meta})
+
+
 def _staged_columns(home, extract: str, since: dt.date, until: dt.date, columns: list[str]) -> pd.DataFrame:
     """The given columns of the staged partitions of ``extract`` dated in [since, until], in date order (an
     empty frame with those columns when there is none)."""
@@ -519,6 +593,7 @@ playbook_month_end_assets = [
     cross_sell,
     revisit_plan,
     manager_scorecards,
+    customer_needs,
     proposals,
     proposal_outcomes,
 ]

@@ -84,6 +84,8 @@ class MonthData:
 
     month_end: dt.date
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # marts with no row for the month end (or no table yet): their sections say "no data yet" (crm.reports.proposals)
+    absent: set[str] = field(default_factory=set)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames.get(name, pd.DataFrame())
@@ -150,6 +152,10 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
         "month_end >= :a AND month_end <= :b AND dimension IN ('all', 'branch_id')",
         {"a": first, "b": month_end},
     )
+    from crm.reports import proposals
+
+    frames, data.absent = proposals.load(conn, month_end)
+    data.frames.update(frames)
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -482,6 +488,9 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
     months = data["customer_value_month"]
     monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
+    from crm.reports import proposals
+
+    needs = proposals.account_sections(data, keys["customer_id"]) if len(keys) else {}
     by_customer = {
         name: dict(tuple(frame.groupby("customer_id", sort=False))) if len(frame) else {}
         for name, frame in (("w", warnings), ("s", sugg), ("p", plan))
@@ -546,6 +555,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                 if len(lead)
                 else [],
                 "revisit": revisit,
+                "needs": needs.get(cid, {"needs": [], "preferences": None, "proposals": []}),
             }
         )
     rows = keys.assign(revisit_status=keys["customer_id"].map(revisit_status)) if len(keys) else keys
@@ -563,6 +573,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
             "leader_percentile": leader_percentile(),
         },
         "summary": summary,
+        "proposals": proposals.key_account_summary(data, keys),
         "wallet": wallet,
         "wallet_rows": wallet_rows,
         "customers": len(mine),
@@ -674,12 +685,20 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         else [],
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
+        "needs": branch_sections(data, branch_id),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
             "leader_percentile": leader_percentile(),
         },
     }
+
+
+def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:
+    """The branch report's needs, preferences, conversion and uplift (:func:`crm.reports.proposals.branch_sections`)."""
+    from crm.reports import proposals
+
+    return proposals.branch_sections(data, branch_id)
 
 
 def _branch_names(data: MonthData) -> dict[str, str]:

@@ -4,7 +4,7 @@ assets (``assets/reports.py``) render and queue what these return; ``crm reports
 plans again into a scratch folder and compares the bytes with the outbox (:mod:`crm.reports.verify`). One
 function per report asset:
 
-- :func:`portfolio` (month): key-account, branch and satisfaction reports;
+- :func:`portfolio` (month): key-account, proposal-list, branch and satisfaction reports;
 - :func:`risk` (month): the risk officers' report;
 - :func:`quarterly` (quarter-closing month): the quarterly satisfaction report;
 - :func:`data_quality` (month): the auditors' report;
@@ -45,7 +45,12 @@ if TYPE_CHECKING:
     from crm.zones import CrmHome
 
 Transaction = Callable[[], AbstractContextManager["sa.Connection"]]
-PORTFOLIO_REPORTS = {"key_account": "key_account", "branch": "branch", "satisfaction": "satisfaction"}
+PORTFOLIO_REPORTS = {
+    "key_account": "key_account",
+    "proposals": "proposals",
+    "branch": "branch",
+    "satisfaction": "satisfaction",
+}
 
 
 class NoData(FileNotFoundError):

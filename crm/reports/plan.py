@@ -1,6 +1,6 @@
 """Which report files to render for a period, for whom, and what goes into the outbox afterwards.
 
-:func:`portfolio_plan` (monthly: key account per manager, branch and satisfaction per branch head, the
+:func:`portfolio_plan` (monthly: key account and proposal list per manager, branch and satisfaction per branch head, the
 bank-wide satisfaction report), :func:`risk_plan` (monthly: the risk report per risk officer),
 :func:`quarterly_plan` (satisfaction per branch head and bank-wide for a quarter), :func:`digest_plan` (the
 weekly watch digest per manager) and :func:`dq_plan` (the data-quality report, one rendering shared by every
@@ -53,6 +53,7 @@ REPORT_KINDS: dict[str, ReportKind] = {
     k.name: k
     for k in (
         ReportKind("key_account", "key_account", "month", ("RM",)),
+        ReportKind("proposals", "proposals", "month", ("RM",)),
         ReportKind("branch", "branch", "month", ("BH",)),
         ReportKind("satisfaction", "satisfaction", "month", ("BH",)),
         ReportKind("satisfaction_quarter", "satisfaction", "quarter", ("BH",)),
@@ -137,8 +138,11 @@ def _planned(
 def portfolio_plan(
     data: Any, recipients: pd.DataFrame, root: Path, locale: str, generated_at: dt.datetime
 ) -> list[Planned]:
-    """The month's key-account, branch and satisfaction reports (see :mod:`crm.reports.recipients`)."""
+    """The month's key-account and proposal-list reports per manager, branch and satisfaction reports (see
+    :mod:`crm.reports.recipients`). A manager with no proposal offered this month gets no proposal list (an
+    empty report, recorded and never sent)."""
     from crm.reports.data import branch_context, key_account_context, satisfaction_context
+    from crm.reports.proposals import proposals_context
 
     t, fmt = _labels(locale)
     period, label = month_period(data.month_end), fmt.month(data.month_end)
@@ -147,6 +151,9 @@ def portfolio_plan(
         if r.report == "key_account":
             ctx = key_account_context(data, r.recipient_id)
             rows = len(ctx["accounts"]) + ctx["customers"]
+        elif r.report == "proposals":
+            ctx = proposals_context(data, r.recipient_id)
+            rows = ctx["rows"]
         elif r.report == "branch":
             ctx = branch_context(data, r.branch_id)
             rows = ctx["rows"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from crm.reports import proposals
 from crm.reports.labels import DASH, code_label, codes_label, evidence_text, rules_text
 
 SEVERITY_TONE = {"high": "bad", "medium": "warn", "low": "muted"}
@@ -241,6 +242,7 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
                 "warning_lines": lines,
                 "spark": spark,
                 "wallet_lines": _wallet_lines(a, fmt, t),
+                "np": proposals.account_words(a.get("needs") or {}, fmt, t),
             }
         )
     rows = [
@@ -290,7 +292,7 @@ def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) 
         for m in context["wallet_managers"]
     ]
     no_bureau = [{**k, "tier_label": code_label("tier", k.get("tier"), t)} for k in context["no_bureau"]]
-    return {
+    return proposals.branch_words(context["needs"], fmt, t) | {
         "managers": managers,
         "key_accounts": keys,
         "wallet_managers": wallet,

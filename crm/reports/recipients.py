@@ -6,6 +6,8 @@ Rules (one report per recipient and period; nobody receives a report about someo
 report              recipients                                  content cut
 ==================  ==========================================  ===========================================
 key_account         active relationship managers (role RM)      the customers they manage
+proposals           active relationship managers                the proposals offered to the customers they
+                                                                manage (never a held-out one)
 watch_digest        active relationship managers                their own customers on the weekly watch list
 branch              active branch heads (BH)                    their branch (staff.branch_id)
 satisfaction        active branch heads                         their branch; a head of the head office
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from crm.zones import CrmHome
 
 ROLE_REPORTS = {
-    "RM": ["key_account", "watch_digest"],
+    "RM": ["key_account", "proposals", "watch_digest"],
     "BH": ["branch", "satisfaction"],
     "AU": ["data_quality"],
     "RO": ["risk"],

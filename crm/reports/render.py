@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from crm.reports import dq_charts, portfolio, risk
+from crm.reports import dq_charts, portfolio, proposals, risk
 from crm.reports.fmt import DEFAULT_LOCALE, Formatter, check_locale
 from crm.reports.i18n import translator
 from crm.reports.labels import code_label, codes_label
@@ -89,6 +89,7 @@ REPORTS: dict[str, ReportSpec] = {
     "satisfaction": ReportSpec("satisfaction.html.j2", prepare=portfolio.prepare_satisfaction),
     "watch_digest": ReportSpec("watch_digest.html.j2", prepare=portfolio.prepare_watch_digest),
     "risk": ReportSpec("risk.html.j2", prepare=risk.prepare_risk),
+    "proposals": ReportSpec("proposals.html.j2", prepare=proposals.prepare_proposals),
 }
 
 

@@ -1,5 +1,5 @@
 """``python -m crm.synthetic --out DIR --customers N --start D1 --end D2 [--seed S] [--encoding E] [--defect-rate R]
-[--month-ends-only] [--history-months N]``"""
+[--month-ends-only] [--history-months N] [--masking-key SPEC] [--holdout-share S] [--holdout-salt SALT]``"""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--defect-rate", type=float, default=0.0)
     ap.add_argument("--month-ends-only", action="store_true", help="write the month ends only")
     ap.add_argument("--history-months", type=int, default=params.VALUE_HISTORY_MONTHS)
+    ap.add_argument(
+        "--masking-key",
+        help="the pipeline's key ring (a key file or 64+ hex digits) so the front office holds out the customers "
+        "the pipeline's proposals hold out; default: a fixed generator ring (the split will not match)",
+    )
+    ap.add_argument("--holdout-share", type=float, help="override [proposals.holdout] share")
+    ap.add_argument("--holdout-salt", help="override [proposals.holdout] salt")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     t = time.perf_counter()
@@ -37,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         progress=not args.quiet,
         month_ends_only=args.month_ends_only,
         history_months=args.history_months,
+        masking_key=args.masking_key,
+        holdout_share=args.holdout_share,
+        holdout_salt=args.holdout_salt,
     )
     summary["seconds"] = round(time.perf_counter() - t, 1)
     print(json.dumps(summary, ensure_ascii=False, indent=2))

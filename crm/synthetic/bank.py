@@ -7,7 +7,19 @@ from collections import OrderedDict
 
 import numpy as np
 
-from crm.synthetic import cal, deposits, events, fees, holdings, loans, params, profiles, relations, world
+from crm.synthetic import (
+    cal,
+    deposits,
+    events,
+    fees,
+    holdings,
+    loans,
+    marketing,
+    params,
+    profiles,
+    relations,
+    world,
+)
 from crm.synthetic.world import NS
 
 
@@ -29,8 +41,19 @@ class _LRU(OrderedDict):
 
 class Bank:
     def __init__(
-        self, seed: int, customers: int, start: dt.date, end: dt.date, history_months: int = params.VALUE_HISTORY_MONTHS
+        self,
+        seed: int,
+        customers: int,
+        start: dt.date,
+        end: dt.date,
+        history_months: int = params.VALUE_HISTORY_MONTHS,
+        masking_key=None,
+        holdout_share: float | None = None,
+        holdout_salt: str | None = None,
     ):
+        """``masking_key``: the key ring the pipeline tokenises customers with (a KeyRing or a spec
+        ``crm.privacy.tokens.load_ring`` takes; None: the front office's fixed ring); ``holdout_share`` and
+        ``holdout_salt``: the proposals' hold-out (default ``[proposals.holdout]`` of the playbook config)."""
         self.seed, self.n = int(seed), int(customers)
         self.history_months = int(history_months)
         self.start_day, self.end_day = cal.day(start), cal.day(end)
@@ -55,6 +78,13 @@ class Bank:
         self.related = relations.build_related(self.seed, c, self.ind, self.corp, self.loans)
         self.holdings = holdings.build_holdings(self.seed, c, self.ind, self.corp, self.acc, self.loans)
         self.names = deposits.counterparty_vocab(self.seed, c, self.ind, self.corp)
+        self.size = np.full(len(c.uid), "", dtype=object)
+        self.size[self.corp.pos] = self.corp.size
+        # the front office works the proposal lists; the products it sells (and organic take-up) join the holdings
+        self.ring = marketing.resolve_ring(masking_key)
+        self.holdout_share, self.holdout_salt = marketing.holdout_settings(holdout_share, holdout_salt)
+        self.front_office = marketing.simulate(self, self.ring, self.holdout_share, self.holdout_salt)
+        self.holdings = marketing.merge_holdings(self.holdings, self.front_office.holdings)
         # names and contact data per customer, for free text
         n = len(c.uid)
         self.display_name = np.empty(n, dtype=object)
@@ -72,15 +102,13 @@ class Bank:
         self.mobile[self.contacts.cust[fin]] = self.contacts.mobile[fin]
         # per customer: enterprise size ("" for individuals), revenue, card utilisation; per loan line: the
         # supply-chain finance product of the line (fees)
-        self.size = np.full(n, "", dtype=object)
-        self.size[self.corp.pos] = self.corp.size
         self.revenue = np.zeros(n)
         self.revenue[self.corp.pos] = self.corp.revenue0
         self.card_util = np.zeros(n)
         self.card_util[self.ind.pos] = self.ind.util
         self.scf_code = np.full(len(self.loans.line_uid), "SCFAR01", dtype=object)
         h = self.holdings
-        scf = h.source == 10
+        scf = (h.source == 10) & (h.src_row >= 0)  # a line's limit (the front office's SCF holdings have none)
         self.scf_code[h.src_row[scf]] = h.code_vocab[h.code_idx[scf]]
         # the borrowing drivers of the wallet share (individuals' debt to income, corporates' leverage) and our
         # reference exposure before a customer's first loan (60% of the first amounts of the customer's lines)

@@ -90,6 +90,7 @@ DATE_RULES: dict[str, tuple[tuple, ...]] = {
     "interactions": (("after_business_date", "interaction_time"),),
     "service_requests": (("before", "resolved_time", "opened_time"), ("after_business_date", "opened_time")),
     "surveys": (("before", "response_date", "sent_date"), ("after_business_date", "sent_date")),
+    "opportunities": (("before", "outcome_date", "offered_date"), ("after_business_date", "offered_date")),
 }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crm import contract
-from crm.synthetic import bureau, cal, deposits, events, fees, holdings, ids, loans, params, statements
+from crm.synthetic import bureau, cal, deposits, events, fees, holdings, ids, loans, marketing, params, statements
 from crm.synthetic.bank import Bank
 from crm.synthetic.rand import uniform
 from crm.synthetic.world import NEVER, NS
@@ -647,10 +647,33 @@ def surveys(bank: Bank, t: int) -> pd.DataFrame:
     )
 
 
-def opportunities(bank, t: int) -> pd.DataFrame:
-    """TRANSITIONAL (issue 19, until the front office of crm/synthetic/marketing.py lands): the opportunities
-    extract with its layout and no record, so banks can be generated while the front office is built."""
-    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.get("opportunities").columns})
+def opportunities(bank: Bank, t: int) -> pd.DataFrame:
+    """Proposals offered on ``t`` and proposals whose outcome was reached on ``t``, each in its state at the end
+    of the day (the front office of :mod:`crm.synthetic.marketing`)."""
+    rec = bank.front_office.records
+    sel = marketing.records_on(bank, t)
+    r, decided = sel.rows, sel.decided
+    outcome = np.where(decided, marketing.OUTCOMES[rec.outcome[r]], "P").astype(object)
+    accepted = outcome == "A"
+    return frame(
+        "opportunities",
+        dict(
+            opportunity_id=S(marketing.opportunity_ids(bank, rec, r)),
+            customer_id=S(bank.c.cid[rec.cust[r]]),
+            proposal_type=S(marketing.types_of(rec.tcode[r])),
+            product_family=S(rec.family[r]),
+            product_code=S(rec.product[r]),
+            source=S(np.asarray(marketing.SOURCES, dtype=object)[rec.source[r]]),
+            offered_date=D(rec.offer[r]),
+            channel=S(rec.channel[r]),
+            staff_id=S(bank.c.manager_id[rec.cust[r]]),
+            offered_amount=F(rec.amount[r]),
+            outcome=S(outcome),
+            outcome_date=D(rec.outcome_day[r], decided),
+            contract_id=S(np.where(accepted, rec.contract[r], None)),
+            decline_reason=S(np.where(decided & (outcome == "D"), rec.reason[r], None)),
+        ),
+    )
 
 
 DAILY = {

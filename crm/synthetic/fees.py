@@ -64,6 +64,15 @@ def _part(cust, ev, seq, amount, product, acc_row, family=None):
     )
 
 
+def _holding_seq(h: NS, rows: np.ndarray) -> np.ndarray:
+    """A fee's sequence number per holding: 0 for the holdings of the customer's profile, 1 + the month index for
+    the products the front office sold (crm.synthetic.marketing), so that two funds of a customer have two ids."""
+    from crm.synthetic.marketing import NEW_HOLDING_KEY
+
+    k = h.key[rows] % 10**15
+    return np.where(k >= NEW_HOLDING_KEY, k % 1024 + 1, 0)
+
+
 def _anniversary(open_day: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(is an anniversary on d, years since opening) of each opening day."""
     dm = int(cal.month_of(d)) - cal.month_of(open_day)
@@ -110,15 +119,21 @@ def originals(bank, d: int) -> NS:
         s = src[opened]
         years = np.clip((h.close[opened] - h.open[opened]) / 365.0, 0.08, 1.0)
         wmp = s == _SRC_WMP
+        seq = _holding_seq(h, opened)
         parts.append(
             _part(
-                cust[wmp], 8, 0, h.base[opened][wmp] * params.FEE_WMP_RATE * years[wmp], code[wmp], c.cur_acc[cust[wmp]]
+                cust[wmp],
+                8,
+                seq[wmp],
+                h.base[opened][wmp] * params.FEE_WMP_RATE * years[wmp],
+                code[wmp],
+                c.cur_acc[cust[wmp]],
             )
         )
         fund = s == _SRC_FUND
         disc = uniform(seed, "fee_fund_disc", h.key[opened]) < params.FEE_FUND_DISCOUNT[0]
         fee = h.base[opened] * params.FEE_FUND_SUBSCRIPTION * np.where(disc, params.FEE_FUND_DISCOUNT[1], 1.0)
-        parts.append(_part(cust[fund], 9, 0, fee[fund], code[fund], c.cur_acc[cust[fund]]))
+        parts.append(_part(cust[fund], 9, seq[fund], fee[fund], code[fund], c.cur_acc[cust[fund]]))
         ins = s == _SRC_INS
         parts.append(
             _part(cust[ins], 11, 0, h.base[opened][ins] * params.FEE_INS_FIRST_YEAR, code[ins], c.cur_acc[cust[ins]])
@@ -234,7 +249,14 @@ def _month_end(bank, d: int) -> list[dict]:
     )
     fund = src == _SRC_FUND
     parts.append(
-        _part(cust[fund], 10, 0, value[fund] * params.FEE_FUND_TRAILING / 12, code[fund], c.cur_acc[cust[fund]])
+        _part(
+            cust[fund],
+            10,
+            _holding_seq(h, hr[fund]),
+            value[fund] * params.FEE_FUND_TRAILING / 12,
+            code[fund],
+            c.cur_acc[cust[fund]],
+        )
     )
     fx = src == _SRC_FX
     vol = h.base[hr] / 12 * np.exp(0.3 * normal(seed, "fee_fx_vol", h.key[hr] * 4096 + (m % 4096)))

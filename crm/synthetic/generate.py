@@ -27,7 +27,9 @@ from crm.zones import landing_name
 
 # Delta extracts whose records the value assessment sums (or whose latest record it reads): in a
 # month-ends-only bank each written file carries every record since the previous written date.
-CARRIED_DELTAS = ("fee_ledger", "interactions", "service_requests", "bureau_records")
+CARRIED_DELTAS = ("fee_ledger", "interactions", "service_requests", "bureau_records", "opportunities")
+# carried deltas whose records state something's latest state: one record per key of the period, the last
+LATEST_STATE = {"service_requests": "request_id", "opportunities": "opportunity_id"}
 
 
 def _files(start: dt.date, end: dt.date, month_ends_only: bool = False) -> list[tuple[dt.date, str]]:
@@ -64,8 +66,8 @@ def _chunks(bank: Bank, name: str, t: int, first: bool, since: int | None = None
     elif since is not None and since < t and name in CARRIED_DELTAS:
         frames = [X.DAILY[name](bank, d) for d in range(since, t + 1)]
         df = pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
-        if name == "service_requests":  # a request's latest state of the period
-            df = df.drop_duplicates("request_id", keep="last").reset_index(drop=True)
+        if name in LATEST_STATE:  # a request's or an opportunity's latest state of the period
+            df = df.drop_duplicates(LATEST_STATE[name], keep="last").reset_index(drop=True)
         yield df
     else:
         yield X.DAILY[name](bank, t)
@@ -111,10 +113,17 @@ def generate(
     progress: bool = False,
     month_ends_only: bool = False,
     history_months: int = params.VALUE_HISTORY_MONTHS,
+    masking_key=None,
+    holdout_share: float | None = None,
+    holdout_salt: str | None = None,
 ) -> dict:
     """Generate the bank's extracts for every calendar day in [start, end] (``month_ends_only``: for the month
     ends only, the carried deltas covering every day since the previous one). ``history_months``: the initial
-    loads' months of deposit balances, transaction aggregates and bureau pulls. Returns a summary."""
+    loads' months of deposit balances, transaction aggregates and bureau pulls. ``masking_key``: the key ring
+    the pipeline will tokenise customers with (a ``crm.privacy.tokens.KeyRing`` or a spec ``load_ring`` takes),
+    so the front office holds out the customers the pipeline's proposals hold out; without it a fixed
+    generator ring, whose split the pipeline's does not match. ``holdout_share`` / ``holdout_salt``: override
+    ``[proposals.holdout]`` of the playbook configuration. Returns a summary."""
     if end < start:
         raise ValueError("end is before start")
     if history_months < 0:
@@ -128,7 +137,16 @@ def generate(
         raise ValueError("encoding must be utf-8 or gb18030")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bank = Bank(seed, customers, start, end, history_months=history_months)
+    bank = Bank(
+        seed,
+        customers,
+        start,
+        end,
+        history_months=history_months,
+        masking_key=masking_key,
+        holdout_share=holdout_share,
+        holdout_salt=holdout_salt,
+    )
     files = _files(start, end, month_ends_only)
     written = sorted({d for d, _ in files})
     since_of = {d: cal.day(p) + 1 for p, d in zip([start - dt.timedelta(days=1)] + written[:-1], written, strict=True)}
@@ -216,6 +234,9 @@ def generate(
             "defect_rate": defect_rate,
             "month_ends_only": month_ends_only,
             "history_months": history_months,
+            "holdout_share": bank.holdout_share,
+            "holdout_salt": bank.holdout_salt,
+            "masking_key": "given" if masking_key is not None else "generator ring",
         },
         "reference_date": params.REFERENCE_DATE.isoformat(),
         "first_month_end": first_me.isoformat() if first_me else None,

@@ -319,3 +319,51 @@ EXTERNAL_LOAN_UNIT = {"I": 150_000.0, "L": 30_000_000.0, "M": 6_000_000.0, "S": 
 SLA_RESPONSE_HOURS = {"P1": 1, "P2": 4, "P3": 24, "P4": 48}
 SLA_RESOLUTION_HOURS = {"P1": 24, "P2": 72, "P3": 120, "P4": 240}
 SURVEY_RESPONSE_RATE = {"SMS": 0.22, "APP": 0.3, "PHONE": 0.52, "WECHAT": 0.38}
+
+# ---------------------------------------------------------------------------------------------- front office
+# The bank's staff acting on the proposal list (crm/synthetic/marketing.py, docs/synthetic.md "Proposals, front
+# office and take-up"). At each month end from MARKETING_FIRST_MONTH_END the generator lists its own candidates
+# per proposal type (customers who really need the product, plus false positives drawn from those who do not),
+# holds some out with crm.playbook.holdout (share and salt of [proposals.holdout] unless overridden), and the
+# manager offers the rest in the first MARKETING_OFFER_DAYS days of the next month.
+MARKETING_FIRST_MONTH_END = dt.date(2024, 12, 31)  # offers from January 2025 (the opportunities extract's since)
+MARKETING_OFFER_DAYS = 21
+# False positives: each month, this share of the customers of the type's population who do not need it is
+# listed anyway (WEALTH: individuals without wealth products; PAYROLL: corporates under 20 employees; SETTLE:
+# declining corporates; SCF: corporates without a supply-chain partner).
+MARKETING_FALSE_POSITIVE = {"WEALTH": 0.01, "PAYROLL": 0.08, "SETTLE": 0.3, "SCF": 0.02}
+# Needs the generator knows: wealth for individuals whose deposit level (latent level x lifecycle) reaches
+# the first amount and for corporates reaching the second; supply-chain finance for corporates with a live
+# supplier or buyer link of at least this annual volume; payroll for corporates of at least this many employees.
+MARKETING_WEALTH_LEVEL = {"I": 150_000.0, "C": 2_000_000.0}
+MARKETING_SCF_MIN_VOLUME = 1_000_000.0
+MARKETING_PAYROLL_MIN_EMPLOYEES = 20
+# The placebo type: RATE_SWITCH offered to every customer with a live loan; an accepted switch changes the
+# rate type of an existing contract (no new product: the offer changes no take-up).
+MARKETING_PLACEBO_SHARE = 0.5  # share of the borrowers listed each month
+# Outcome of an offer: accepted with the probability of its fit (the need real or not), times
+# (1 + MARKETING_PRICE_EFFECT x (0.5 - price sensitivity)); otherwise declined (share of the rest) or left to
+# lapse after MARKETING_LAPSE_DAYS. Days from the offer to acceptance / decline (uniform within the range).
+MARKETING_ACCEPT = {"need": 0.45, "no_need": 0.05, "placebo": 0.1}
+MARKETING_PRICE_EFFECT = 0.4
+MARKETING_DECLINE_SHARE = 0.6
+MARKETING_LAPSE_DAYS = 90
+MARKETING_ACCEPT_DAYS = (2, 35)
+MARKETING_DECLINE_DAYS = (1, 30)
+MARKETING_COOLDOWN_DAYS = 60  # after a decline or lapse the customer is not offered the type again this long
+# Organic take-up: each month a customer of the type's population opens the product without any offer with
+# this probability (need real / not), on a day of the next month; this share of them asked for it themselves
+# (an opportunity record with source CUST, accepted the same day).
+MARKETING_ORGANIC = {"need": 0.03, "no_need": 0.003}
+MARKETING_CUSTOMER_ASKED = 0.3
+MARKETING_RM_SHARE = 0.003  # managers' own offers (source RM) to customers not on the list, per type and month
+# Decline reasons (base weights); PRICE grows with the customer's price sensitivity, NONEED is larger when the
+# need is not real.
+MARKETING_DECLINE_WEIGHTS = {"PRICE": 0.15, "NONEED": 0.2, "OTHERBANK": 0.15, "TERMS": 0.1, "TIMING": 0.15}
+MARKETING_DECLINE_PRICE_SLOPE = 0.5
+MARKETING_DECLINE_NONEED_EXTRA = 0.4
+# channel of an offer by segment (interaction_channel codes and weights)
+MARKETING_CHANNELS = {
+    "I": (("PHONE", "WECHAT", "BRANCH", "VIDEO"), (0.4, 0.3, 0.25, 0.05)),
+    "C": (("VISIT", "WECHAT", "PHONE", "VIDEO"), (0.5, 0.25, 0.15, 0.1)),
+}

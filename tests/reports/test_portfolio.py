@@ -140,8 +140,10 @@ def test_recipients_from_the_staff_directory():
     got = {(x.report, x.recipient_id, x.scope) for x in r.itertuples()}
     assert got == {
         ("key_account", "S1", "B1"),
+        ("proposals", "S1", "B1"),
         ("watch_digest", "S1", "B1"),
         ("key_account", "S2", "B2"),
+        ("proposals", "S2", "B2"),
         ("watch_digest", "S2", "B2"),
         ("branch", "S3", "B1"),
         ("satisfaction", "S3", "B1"),

@@ -133,11 +133,13 @@ def test_quarantined_readers_are_recipients_with_the_reason(everyone):
     q = frame[frame["undeliverable"].notna()].set_index(["report", "recipient_id"])
     assert set(q.index) == {
         ("key_account", "S8"),
+        ("proposals", "S8"),
         ("watch_digest", "S8"),
         ("branch", "S9"),
         ("satisfaction", "S9"),
         ("data_quality", "row-12"),
         ("key_account", "row-13"),
+        ("proposals", "row-13"),
         ("watch_digest", "row-13"),
     }
     assert (
@@ -373,10 +375,12 @@ def test_a_reader_whose_role_or_status_failed_a_rule_or_whose_id_is_duplicated_i
     q = quarantined_recipients(raw, DAY, reports, _branches()).set_index(["report", "recipient_id"])
     assert set(q.index) == {
         ("key_account", "S20"),
+        ("proposals", "S20"),
         ("watch_digest", "S20"),
         ("branch", "S21"),
         ("satisfaction", "S21"),
         ("key_account", "S22"),
+        ("proposals", "S22"),
         ("watch_digest", "S22"),
         ("branch", "S22"),
         ("satisfaction", "S22"),

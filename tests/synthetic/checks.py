@@ -36,6 +36,7 @@ ORDER = {
         ("first_response_time", "resolved_time"),
     ),
     "surveys": (("sent_date", "response_date"),),
+    "opportunities": (("offered_date", "outcome_date"),),
 }
 NOT_FUTURE = {
     "customers": ("birth_date",),
@@ -45,6 +46,7 @@ NOT_FUTURE = {
     "bureau_records": ("first_credit_date",),
     "service_requests": ("first_response_time", "resolved_time"),
     "surveys": ("response_date",),
+    "opportunities": ("offered_date", "outcome_date"),
 }
 
 VALIDATORS = {

@@ -1,0 +1,257 @@
+"""The synthetic bank's front office (crm.synthetic.marketing): the opportunities extract conforms to the contract
+and its DQ rules, one latest state per opportunity, accepted proposals name a real holding or contract, the
+hold-out gets no offer, and take-up (the spec's definition, from the generator's data) is higher for offered
+customers who need the product than for held-out ones, and the same for the placebo type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm import contract
+from crm.playbook import load_config
+from crm.playbook.holdout import held_out_one
+from crm.privacy.tokens import KeyRing, token_of
+from crm.quality.evaluate import evaluate_pandas
+from crm.synthetic import cal, generate, marketing
+from crm.synthetic import extracts as X
+from crm.synthetic import loans as L
+from crm.synthetic.bank import Bank
+from crm.synthetic.generate import _chunks
+from tests.synthetic.checks import check_day, parse_day
+
+RING = KeyRing(keys={"k1": hashlib.sha256(b"test_opportunities ring").digest()}, current="k1")
+START, END = dt.date(2025, 1, 1), dt.date(2026, 3, 31)
+SHARE = 0.4  # hold-out share raised for power
+N = 2500
+
+
+@pytest.fixture(scope="module")
+def bank() -> Bank:
+    return Bank(11, N, START, END, masking_key=RING, holdout_share=SHARE)
+
+
+@pytest.fixture(scope="module")
+def records(bank) -> pd.DataFrame:
+    """Every record the bank sends over the range, with its business date."""
+    frames = []
+    for t in range(cal.day(START), cal.day(END) + 1):  # a loop over the days of the range
+        df = X.opportunities(bank, t)
+        if len(df):
+            frames.append(df.assign(business_date=cal.date(t)))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("oppty")
+    generate(out, customers=600, start=dt.date(2026, 1, 30), end=dt.date(2026, 2, 3), seed=5, masking_key=RING)
+    return out
+
+
+def test_files_parse_and_pass_the_contract_and_its_dq_rules(landing):
+    seen = 0
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        res = parse_day(folder)
+        assert not res.rejected
+        assert not check_day(res), sorted(check_day(res))[:10]
+        df = res.tables["opportunities"]
+        seen += len(df)
+        frames = {n: res.tables[n] for n in ("opportunities", "customers", "corporates", "staff")}
+        ev = evaluate_pandas(frames, res.day, extracts=["opportunities"])["opportunities"]
+        assert not ev.skipped, ev.skipped
+        failed = ev.failed.sum()
+        assert failed.sum() == 0, failed[failed > 0]
+        assert {"opportunities.consistency.contract_id_required_when_outcome"} <= set(ev.failed.columns)
+        assert df["opportunity_id"].is_unique
+    assert seen > 20
+
+
+def test_masking_key_spec_and_manifest(landing, tmp_path):
+    # the same ring given as a spec (64 hex digits) gives the same files
+    again = tmp_path / "again"
+    generate(
+        again,
+        customers=600,
+        start=dt.date(2026, 2, 2),
+        end=dt.date(2026, 2, 2),
+        seed=5,
+        masking_key=RING.keys["k1"].hex(),
+    )
+    name = "OPPTY_20260202_001.dat"
+    assert (again / "20260202" / name).read_bytes() == (landing / "20260202" / name).read_bytes()
+    assert '"masking_key": "given"' in (again / "manifest.json").read_text()
+
+
+def test_ids_unique_and_one_latest_state_per_opportunity(bank, records):
+    ex = contract.get("opportunities")
+    assert list(records.columns[: len(ex.columns)]) == ex.column_names
+    assert not records.duplicated(["business_date", "opportunity_id"]).any()
+    # an id is sent at most twice: the day it is offered (P, unless decided that day) and the day it is decided
+    per_id = records.groupby("opportunity_id")
+    assert per_id.size().max() == 2
+    assert (per_id["offered_date"].nunique() == 1).all()
+    assert (per_id["customer_id"].nunique() == 1).all()
+    first = records.drop_duplicates("opportunity_id", keep="first")
+    latest = records.drop_duplicates("opportunity_id", keep="last")
+    twice = per_id.size() == 2
+    assert (first.set_index("opportunity_id").loc[twice[twice].index, "outcome"] == "P").all()
+    assert set(latest["outcome"]) <= {"P", "A", "D", "X"} and set(latest["outcome"]) >= {"A", "D", "X"}
+    # the id carries the offer date; the outcome date of a decided record is its business date
+    assert (latest["opportunity_id"].str[2:10] == pd.to_datetime(latest["offered_date"]).dt.strftime("%Y%m%d")).all()
+    decided = latest[latest["outcome"] != "P"]
+    assert (pd.to_datetime(decided["outcome_date"]).dt.date == decided["business_date"]).all()
+    assert decided["outcome_date"].notna().all()
+    assert latest.loc[latest["outcome"] == "A", "contract_id"].notna().all()
+    assert latest.loc[latest["outcome"] != "A", "contract_id"].isna().all()
+    assert latest.loc[latest["outcome"] == "D", "decline_reason"].notna().all()
+    assert set(latest["source"]) == {"SYS", "RM", "CUST"}
+    # PRICE declines come from the more price-sensitive customers
+    c = bank.c
+    ps = pd.Series(marketing.price_sensitivity(c), index=c.cid)
+    dec = latest[latest["outcome"] == "D"]
+    price = ps[dec.loc[dec["decline_reason"] == "PRICE", "customer_id"]].mean()
+    other = ps[dec.loc[dec["decline_reason"] != "PRICE", "customer_id"]].mean()
+    assert price > other
+
+
+def test_accepted_proposals_name_a_holding_or_contract_opened_in_the_window(bank, records):
+    latest = records.drop_duplicates("opportunity_id", keep="last")
+    acc = latest[latest["outcome"] == "A"]
+    hold = X.product_holdings(bank, cal.day(END))
+    credit = acc["proposal_type"] == "RATE_SWITCH"
+    m = acc[~credit].merge(hold, left_on="contract_id", right_on="holding_id", how="left", suffixes=("", "_h"))
+    assert m["holding_id"].notna().all()
+    assert (m["customer_id"] == m["customer_id_h"]).all()
+    assert (m["product_family"] == m["product_family_h"]).all()
+    assert (m["product_code"] == m["product_code_h"]).all()
+    assert (pd.to_datetime(m["open_date"]) == pd.to_datetime(m["outcome_date"])).all()
+    # within the take-up window of the offer's month end
+    me = pd.to_datetime(m["offered_date"]).dt.to_period("M").dt.start_time - pd.Timedelta(days=1)
+    sys = m["source"] == "SYS"
+    lag = (pd.to_datetime(m["open_date"]) - me)[sys].dt.days
+    window = load_config()["proposals"]["takeup"]["window_days"]
+    assert lag.between(1, window).mean() > 0.9
+    # the placebo: an existing loan contract of the customer, opened before the offer
+    ln = bank.loans
+    rows = np.arange(len(ln.uid))
+    loans = pd.DataFrame({"contract_id": L.contract_ids(ln, rows), "cust": bank.c.cid[ln.cust], "start": ln.start})
+    p = acc[credit].merge(loans, on="contract_id", how="left")
+    assert p["cust"].notna().all() and (p["cust"] == p["customer_id"]).all()
+    assert (p["start"].map(cal.date) < pd.to_datetime(p["offered_date"]).dt.date).all()
+
+
+def _candidates(bank) -> pd.DataFrame:
+    cd = bank.front_office.candidates
+    return pd.DataFrame(
+        {
+            "month_end": [cal.date(int(t)) for t in cd.month_end],
+            "cust": cd.cust,
+            "customer_id": bank.c.cid[cd.cust],
+            "proposal_type": marketing.types_of(cd.tcode),
+            "need": cd.need,
+            "held": cd.held,
+        }
+    )
+
+
+def test_held_out_candidates_get_no_offer_and_the_others_do(bank, records):
+    cand = _candidates(bank)
+    assert cand["held"].mean() == pytest.approx(SHARE, abs=0.03)
+    sys = records[records["source"] == "SYS"].drop_duplicates("opportunity_id")
+    offered_month = pd.to_datetime(sys["offered_date"]).dt.to_period("M")
+    sys = sys.assign(month_end=(offered_month - 1).dt.end_time.dt.date)
+    keys = ["month_end", "customer_id", "proposal_type"]
+    m = cand.merge(sys[keys].assign(offer=True), on=keys, how="left")
+    m["offer"] = m["offer"].notna()
+    assert not m.loc[m["held"], "offer"].any()
+    # every other candidate is offered (those offered in the last month of the range: their offer falls after
+    # it unless made in its first weeks)
+    last = m["month_end"] == m["month_end"].max()
+    assert m.loc[~m["held"] & ~last, "offer"].all()
+    assert len(sys) == len(m.loc[~m["held"]].merge(sys[keys], on=keys))
+    # the split is the pipeline's: crm.playbook.holdout on the customer's token with the given ring and salt
+    salt = load_config()["proposals"]["holdout"]["salt"]
+    for row in m.sample(60, random_state=1).itertuples():
+        tok = token_of(row.customer_id, "customer", RING)
+        assert held_out_one(tok, row.month_end, row.proposal_type, SHARE, salt) == row.held
+
+
+def _takeup(bank, cand: pd.DataFrame) -> pd.DataFrame:
+    """The spec's take-up of each candidate: a holding of the type's families opened in (m, m + window]."""
+    cfg = load_config()["proposals"]["takeup"]
+    window = int(cfg["window_days"])
+    h = bank.holdings
+    hold = pd.DataFrame({"cust": h.cust, "family": h.family, "open": h.open})
+    fam = pd.DataFrame([(t, f) for t, fs in cfg["families"].items() for f in fs], columns=["proposal_type", "family"])
+    cand = cand.assign(t=[cal.day(d) for d in cand["month_end"]])
+    cand = cand[cand["t"] + window <= cal.day(END)]  # windows closed within the range
+    pairs = cand.merge(fam, on="proposal_type").merge(hold, on=["cust", "family"])
+    hit = pairs[(pairs["open"] > pairs["t"]) & (pairs["open"] <= pairs["t"] + window)]
+    took = hit.drop_duplicates(["t", "cust", "proposal_type"])[["t", "cust", "proposal_type"]].assign(took=True)
+    out = cand.merge(took, on=["t", "cust", "proposal_type"], how="left")
+    out["took"] = out["took"].notna()
+    return out
+
+
+def _rates(df: pd.DataFrame) -> tuple[float, float, float]:
+    a, b = df[~df["held"]]["took"], df[df["held"]]["took"]
+    pa_, pb = a.mean(), b.mean()
+    se = np.sqrt(pa_ * (1 - pa_) / len(a) + pb * (1 - pb) / len(b))
+    return pa_, pb, se
+
+
+def test_takeup_higher_when_offered_and_needed_and_equal_for_the_placebo(bank):
+    t = _takeup(bank, _candidates(bank))
+    print()
+    for tp in ("WEALTH", "PAYROLL", "SETTLE", "SCF"):
+        need = t[(t["proposal_type"] == tp) & t["need"]]
+        treated, held, se = _rates(need)
+        print(f"{tp:8s} need: n={len(need)} treated {treated:.3f} held out {held:.3f} (se {se:.3f})")
+        assert held > 0  # organic take-up
+        assert treated - held > 3 * se, tp
+    pooled = t[t["need"] & (t["proposal_type"] != "RATE_SWITCH")]
+    treated, held, se = _rates(pooled)
+    assert treated - held > 0.2
+    placebo = t[t["proposal_type"] == "RATE_SWITCH"]
+    treated, held, se = _rates(placebo)
+    print(f"RATE_SWITCH: n={len(placebo)} treated {treated:.3f} held out {held:.3f} (se {se:.3f})")
+    assert held > 0.005  # new loans happen anyway
+    assert abs(treated - held) < 2.5 * se + 0.005
+
+
+def test_month_end_file_carries_the_latest_state_of_the_period(bank, records):
+    """A month-ends-only bank's file: every record since the previous month end, one per opportunity, the
+    latest."""
+    t = cal.day(dt.date(2025, 6, 30))
+    since = cal.day(dt.date(2025, 6, 1))
+    (df,) = list(_chunks(bank, "opportunities", t, False, since))
+    assert df["opportunity_id"].is_unique
+    period = records[(records["business_date"] >= dt.date(2025, 6, 1)) & (records["business_date"] <= cal.date(t))]
+    want = period.drop_duplicates("opportunity_id", keep="last").set_index("opportunity_id")
+    got = df.set_index("opportunity_id")
+    assert sorted(got.index) == sorted(want.index)
+    assert (got.loc[want.index, "outcome"] == want["outcome"]).all()
+
+
+def test_without_a_key_the_generator_ring_is_used(bank):
+    ring = marketing.resolve_ring(None)
+    assert ring == marketing.generator_ring() and ring != RING
+    assert marketing.resolve_ring(RING) is RING
+    assert marketing.resolve_ring(RING.keys["k1"].hex()) == RING
+    # a holding sold by the front office pays its fees like any other: the WMP sale commission
+    fees = pd.concat(list(X.fee_ledger(bank, cal.day(dt.date(2025, 12, 31)), True)), ignore_index=True)
+    assert fees["fee_id"].is_unique
+    hold = X.product_holdings(bank, cal.day(dt.date(2025, 12, 31)))
+    new = hold[hold["holding_id"].str[4] == "9"]  # front-office holdings' keys: family, then 9
+    wmp = new[(new["product_family"] == "WMP") & (pd.to_datetime(new["open_date"]) >= pd.Timestamp("2025-01-01"))]
+    assert len(wmp) > 0
+    sold = fees[(fees["fee_type"] == "WMP")].merge(
+        wmp, left_on=["customer_id", "product_code", "fee_date"], right_on=["customer_id", "product_code", "open_date"]
+    )
+    assert len(sold) > 0
