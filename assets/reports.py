@@ -1,8 +1,8 @@
 """Reports: render per recipient (HTML + PDF, in a pool of worker processes) and put each message in the
 outbox; their leak scans and delivery are :mod:`assets.delivery`.
 
-- ``reports/portfolio`` (month): key-account reports per manager, branch and satisfaction reports per branch
-  head, the bank-wide satisfaction report on file.
+- ``reports/portfolio`` (month): key-account reports and proposal lists per manager, branch and satisfaction
+  reports per branch head, the bank-wide satisfaction report on file.
 - ``reports/risk`` (month): the risk report per risk officer (their branch and its sub-branches; a head-office
   officer the bank).
 - ``reports/satisfaction_quarterly`` (month; quarter-closing months only): the quarterly satisfaction report.
@@ -35,6 +35,7 @@ PORTFOLIO_MARTS = [
     "manager_scorecards",
     "satisfaction",
     "related_party_groups",
+    "customer_needs",  # customer_needs, customer_preferences, segment_needs, segment_preferences
 ]
 RISK_MARTS = [
     "customer_360",
@@ -82,8 +83,9 @@ def _render_and_queue(context, warehouse: WarehouseResource, delivery: DeliveryR
     "portfolio",
     deps=[*_marts(*PORTFOLIO_MARTS), dg.AssetKey(["staged", "staff"]), dg.AssetKey(["staged", "branches"])],
     kinds=("python", "pdf", "html"),
-    description="The month's portfolio reports as HTML and PDF: key-account report per relationship manager "
-    "(their customers only), branch report and satisfaction report per branch head (their branch only), the "
+    description="The month's portfolio reports as HTML and PDF: key-account report and proposal list per "
+    "relationship manager (their customers only; the list never names a customer held out of a proposal), "
+    "branch report and satisfaction report per branch head (their branch only), the "
     "bank-wide satisfaction report on file. Files under CRM_HOME/reports/<YYYY-MM>/; each mailed report queued "
     "in the outbox table (report, period, recipient). A reader whose staff row was quarantined is rendered and "
     "recorded undeliverable with the reason (metadata undeliverable_rows); a period with incomplete data "

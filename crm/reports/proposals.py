@@ -369,6 +369,33 @@ def summary(rows: pd.DataFrame, month_end: dt.date) -> dict[str, Any]:
     }
 
 
+def _of_manager(data: Any, manager_id: str) -> pd.DataFrame:
+    """The offered proposals of one manager: the month's proposals indexed by manager once (cached in ``data``),
+    then a lookup per manager, not a scan of the bank's proposals for each of them."""
+    if "_proposals_by_manager" not in data.frames:
+        props = data["proposals"]
+        data.frames["_proposals_by_manager"] = (
+            props.assign(_m=props["manager_id"].astype(str)).set_index("_m").sort_index() if len(props) else props
+        )
+    by = data.frames["_proposals_by_manager"]
+    if by.empty or manager_id not in by.index:
+        return data["proposals"].head(0)
+    return by.loc[[manager_id]].reset_index(drop=True)
+
+
+def _names(data: Any, customers: Callable[[Any], pd.DataFrame]) -> pd.Series:
+    """Masked display name by customer id (cached in ``data``)."""
+    if "_display_names" not in data.frames:
+        c = customers(data)
+        names = (
+            c[["customer_id", "display_name"]].drop_duplicates("customer_id")
+            if len(c) and "display_name" in c.columns
+            else pd.DataFrame(columns=["customer_id", "display_name"])
+        )
+        data.frames["_display_names"] = names.set_index("customer_id")
+    return data.frames["_display_names"]["display_name"]
+
+
 def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -> dict[str, Any]:
     """The monthly proposal list of one relationship manager: every proposal offered to a customer they
     manage (``proposals.manager_id``), summary first (by type: proposals, customers, expected contribution,
@@ -381,16 +408,9 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
     month_end = data.month_end
     soon = month_end + dt.timedelta(days=soon_days())
     props = data["proposals"]
-    mine = props[props["manager_id"] == manager_id] if len(props) else props
-    rows = proposal_frame(mine)
-    customers = _customers(data)
+    rows = proposal_frame(_of_manager(data, manager_id))
     if len(rows):
-        names = (
-            customers[["customer_id", "display_name"]].drop_duplicates("customer_id")
-            if len(customers) and "display_name" in customers.columns
-            else pd.DataFrame(columns=["customer_id", "display_name"])
-        )
-        rows = rows.merge(names, on="customer_id", how="left")
+        rows["display_name"] = _names(data, _customers).reindex(rows["customer_id"]).to_numpy()
         rows["ref"] = _ref(rows["customer_id"])
         rows["row"] = rows["ref"] + ":" + rows["proposal_type"].astype(str)
     by_type = []
@@ -446,20 +466,44 @@ def _scope_column(frame: pd.DataFrame) -> str:
     return "branch_id" if "branch_id" in frame.columns else "scope"
 
 
-def uplift_reading(row: Mapping[str, Any], min_group: int) -> str:
-    """A plain reading of one uplift row: ``effective`` (the interval excludes zero and the uplift is
-    positive), ``negative`` (excludes zero, negative), ``no_effect`` (the interval includes zero), ``small``
-    (either group has fewer than ``min_group`` customers, or the estimate is missing)."""
-    t, h, u = row.get("treated_n"), row.get("holdout_n"), row.get("uplift")
-    if _missing(t) or _missing(h) or _missing(u) or t < min_group or h < min_group:
+def uplift_rules() -> dict[str, Any]:
+    """The playbook's reading rules of an uplift (crm/playbook/config.toml ``[proposals.uplift]``: min_treated,
+    min_holdout, min_takeups, confidence): the reports read the same thresholds the mart's ``reading`` used."""
+    from crm.playbook import load_config
+
+    return dict(load_config()["proposals"]["uplift"])
+
+
+MART_READINGS = {"effective": "effective", "no_effect_seen": "no_effect", "too_few": "small"}
+
+
+def uplift_reading(row: Mapping[str, Any], rules: Mapping[str, Any]) -> str:
+    """A plain reading of one uplift row: the mart's ``reading`` (effective / no_effect_seen / too_few, from the
+    playbook's rules) as ``effective``, ``no_effect`` or ``small``, with ``no_effect`` said more precisely as
+    ``negative`` when the whole interval lies below zero (the offer lowered take-up). A row without a reading
+    (a mart written before it) is read with the same rules: ``small`` when the offered group has fewer than
+    ``min_treated``, the control group fewer than ``min_holdout`` customers or both together fewer than
+    ``min_takeups`` take-ups (or the estimate is missing); ``effective`` when the interval lies above zero."""
+    lo, hi, u = row.get("ci_low"), row.get("ci_high"), row.get("uplift")
+    below = not _missing(hi) and hi < 0
+    mart = row.get("reading")
+    if not _missing(mart) and str(mart) in MART_READINGS:
+        reading = MART_READINGS[str(mart)]
+        return "negative" if reading == "no_effect" and below else reading
+    t, h = row.get("treated_n"), row.get("holdout_n")
+    takeups = [row.get("treated_takeup"), row.get("holdout_takeup")]
+    if (
+        _missing(t)
+        or _missing(h)
+        or _missing(u)
+        or t < int(rules["min_treated"])
+        or h < int(rules["min_holdout"])
+        or (not any(_missing(x) for x in takeups) and sum(takeups) < int(rules["min_takeups"]))
+    ):
         return "small"
-    lo, hi = row.get("ci_low"), row.get("ci_high")
-    sig = row.get("significant")
-    if _missing(sig):
-        sig = not (_missing(lo) or _missing(hi)) and (lo > 0 or hi < 0)
-    if not sig:
-        return "no_effect"
-    return "effective" if u > 0 else "negative"
+    if not _missing(lo) and lo > 0:
+        return "effective"
+    return "negative" if below else "no_effect"
 
 
 def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
@@ -470,7 +514,7 @@ def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
     from crm.reports.data import _limit, _staff_name
 
     top = _limit("segment_needs_top")
-    min_group = int(_setting("proposals", "uplift_min_group"))
+    rules = uplift_rules()
     out: dict[str, Any] = {}
 
     sn = data["segment_needs"]
@@ -551,11 +595,14 @@ def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
                 "ci_low",
                 "ci_high",
                 "significant",
+                "treated_takeup",
+                "holdout_takeup",
+                "reading",
             ],
         )
         for r in rows:
             r["significant"] = None if _missing(r["significant"]) else bool(_flag(pd.Series([r["significant"]]))[0])
-            r["reading"] = uplift_reading(r, min_group)
+            r["reading"] = uplift_reading(r, rules)
             t, h = r["treated_n"], r["holdout_n"]
             r["control_share"] = h / (t + h) if not (_missing(t) or _missing(h)) and (t + h) else None
             r["row"] = f"{scope}:{r['proposal_type']}"
@@ -566,7 +613,7 @@ def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
         "available": _present(data, "proposal_uplift"),
         "branch": scopes["branch"],
         "bank": scopes["bank"],
-        "min_group": min_group,
+        "rules": {k: rules[k] for k in ("min_treated", "min_holdout", "min_takeups", "confidence")},
         "holdout_share": float(share.iloc[0]) if len(share) else None,
     }
     return out
@@ -592,7 +639,14 @@ EVIDENCE_FIELDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "PAYROLL_START": {"first_month": ("month",), "monthly_amount": ("amount",)},
     "MORTGAGE_END": {"loan_end": ("date",), "monthly_payment_freed": ("amount",)},
     "LARGE_INFLOW": {"month": ("month",), "amount": ("amount",), "multiple": ("num", 1)},
+    # reasons of a proposal that are not needs (crm.playbook.proposals SOURCES)
+    "SUPPLY_CHAIN": {"anchor_ref": ("text",), "role": ("role",), "volume": ("amount",), "anchors": ("int",)},
+    "PREFERENCE": {"held": ("pref",), "preferred": ("pref",), "loans": ("int",), "balance": ("amount",)},
+    "IDLE_BALANCE": {"deposit_balance": ("amount",)},
+    "NO_PAYROLL": {"deposit_mtd_avg": ("amount",)},
+    "VOLUME": {"txn_count_3m": ("int",)},
 }
+SOURCE_REASONS = ("SUPPLY_CHAIN", "PREFERENCE", "IDLE_BALANCE", "NO_PAYROLL", "VOLUME")
 DIRECTIONS = {
     "payments": "out",
     "payment": "out",
@@ -650,10 +704,16 @@ def amount_text(value: Any, fmt: Any) -> str:
     return fmt.money(x, "wan" if abs(x) >= WAN_FROM else "yuan")
 
 
-def _field(spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate) -> str:
+def _field(spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate, evidence: Mapping[str, Any]) -> str:
     from crm.reports.labels import code_label
 
     kind = spec[0]
+    if kind == "role":
+        return t(f"lead.{value}") if value in ("supplier", "buyer") else t("need.direction.any")
+    if kind == "pref":  # a rate type or repayment method, by the evidence's dimension
+        return value_label(str(evidence.get("dimension") or ""), value, t)
+    if kind == "text":
+        return "—" if _missing(value) else str(value)
     if kind == "months":
         months = value if isinstance(value, list) else _codes(value)
         texts = [_month_text(m, fmt, t) for m in months]
@@ -689,28 +749,25 @@ def need_sentence(need: Any, evidence: Mapping[str, Any] | str | None, fmt: Any,
     "MATURITY", {"loans": 2, "amount": 3500000, "first_maturity": "2027-01-15", "band_days": 30}, ...)`` is
     ``2 笔贷款合计 350.00 万元将于 2027年1月15日 到期（30 天内）``. A missing value is "—"; a need code without
     a sentence gives its label."""
-    from crm.reports.labels import code_label
 
     fields = EVIDENCE_FIELDS.get(str(need))
     if fields is None:
-        return code_label("need", need, t)
+        return _need_label(need, t)
     ev = _json(evidence) if not isinstance(evidence, Mapping) else evidence
     ev = ev if isinstance(ev, Mapping) else {}
-    return t(f"need.evidence.{need}", **{k: _field(spec, ev.get(k), fmt, t) for k, spec in fields.items()})
+    return t(f"need.evidence.{need}", **{k: _field(spec, ev.get(k), fmt, t, ev) for k, spec in fields.items()})
 
 
 def reasons_text(reasons: list[str], t: Translate) -> str:
     """The need codes a proposal answers, as their labels (``code.need.<CODE>``): 到期续贷、季节性资金需求."""
-    from crm.reports.labels import code_label
 
-    labels = [code_label("need", r, t) for r in reasons]
+    labels = [_need_label(r, t) for r in reasons]
     return t("code.sep").join(labels) if labels else "—"
 
 
 def why_text(proposal: Mapping[str, Any], needs: Mapping[str, Mapping[str, Any]] | None, fmt: Any, t: Translate) -> str:
     """Why a proposal is made: the needs it answers, each with its evidence sentence (from the proposal's own
     evidence when it carries the need's keys, else from the customer's need row ``needs[code]``)."""
-    from crm.reports.labels import code_label
 
     parts = []
     ev = proposal.get("evidence") or {}
@@ -720,7 +777,7 @@ def why_text(proposal: Mapping[str, Any], needs: Mapping[str, Mapping[str, Any]]
             own = ev
         if own is None and needs and code in needs:
             own = needs[code].get("evidence")
-        label = code_label("need", code, t)
+        label = _need_label(code, t)
         parts.append(t("need.item", need=label, sentence=need_sentence(code, own, fmt, t)) if own else label)
     return t("need.join").join(parts) if parts else "—"
 
@@ -740,7 +797,6 @@ def deadline_text(proposal: Mapping[str, Any], fmt: Any, t: Translate) -> str:
 
 
 DEADLINE_KINDS = ("MATURITY", "SEASON_PEAK", "LIFE_EVENT")
-TERM_BANDS = ("SHORT", "MEDIUM", "LONG")
 SENSITIVITIES = ("HIGH", "MEDIUM", "LOW", "UNKNOWN")
 
 
@@ -751,8 +807,6 @@ def value_label(dimension: str, value: Any, t: Translate) -> str:
 
     if _missing(value) or str(value) in UNKNOWN_VALUES:
         return t("np.unknown")
-    if dimension == "term_band":
-        return t(f"np.term_band.{value}") if value in TERM_BANDS else str(value)
     if dimension == "price_sensitivity":
         return t(f"np.price.{value}") if value in SENSITIVITIES else str(value)
     return code_label(DIMENSION_CODES.get(dimension, dimension), value, t)
@@ -760,10 +814,15 @@ def value_label(dimension: str, value: Any, t: Translate) -> str:
 
 def preference_lines(prefs: Mapping[str, Any] | None, fmt: Any, t: Translate) -> list[dict[str, str]]:
     """The preference profile of a customer as label / value pairs (利率类型 LPR浮动利率 ...); empty without a
-    profile row."""
-    if not prefs:
+    profile row or when every dimension is unknown."""
+    from crm.reports.labels import code_label
+
+    if not prefs or all((_missing(prefs.get(d)) or str(prefs.get(d)) in UNKNOWN_VALUES) for d in PREFERENCE_DIMENSIONS):
         return []
-    lines = [{"label": t(f"np.dim.{d}"), "value": value_label(d, prefs.get(d), t)} for d in PREFERENCE_DIMENSIONS]
+    lines = [
+        {"label": code_label("preference_dimension", d, t), "value": value_label(d, prefs.get(d), t)}
+        for d in PREFERENCE_DIMENSIONS
+    ]
     digital = prefs.get("digital_share")
     if not _missing(digital):
         lines[4]["value"] = t("np.channel_digital", channel=lines[4]["value"], share=fmt.percent(digital, 0))
@@ -776,7 +835,6 @@ def preference_lines(prefs: Mapping[str, Any] | None, fmt: Any, t: Translate) ->
 def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[str, Any]:
     """The reader's lines of one key account's needs-and-proposals block."""
     needs = section.get("needs") or []
-    by_code = {n["need"]: n for n in needs}
     return {
         "needs": [
             {
@@ -791,7 +849,7 @@ def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
             {
                 **p,
                 "type_label": _type_label(p.get("proposal_type"), t),
-                "why": why_text(p, by_code, fmt, t),
+                "why": reasons_text(p.get("reasons") or [], t),  # the needs' sentences are printed above
                 "deadline_text": deadline_text(p, fmt, t),
                 "contribution_text": fmt.money(p.get("expected_contribution")),
                 "amount_text": amount_text(p.get("offered_amount"), fmt),
@@ -802,8 +860,11 @@ def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
 
 
 def _need_label(code: Any, t: Translate) -> str:
+    """A need's name (``code.need.<CODE>``) or, for a proposal's reason that is not a need, ``np.reason.<CODE>``."""
     from crm.reports.labels import code_label
 
+    if code in SOURCE_REASONS:
+        return t(f"np.reason.{code}")
     return code_label("need", code, t)
 
 
@@ -862,7 +923,7 @@ def branch_words(sections: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
     pref_rows = [
         {
             **r,
-            "label": t(f"np.dim.{r['dimension']}"),
+            "label": code_label("preference_dimension", r["dimension"], t),
             "cells": [
                 None if c is None else {**c, "label": value_label(r["dimension"], c["value"], t)} for c in r["cells"]
             ],

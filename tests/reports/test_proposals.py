@@ -305,12 +305,12 @@ def need_marts(ids: list[str]) -> dict[str, pd.DataFrame]:
     )
     uplift = pd.DataFrame(
         [
-            ("B1", "RENEW", 40, 12, 0.3, 35, 3, 3 / 35, 0.3 - 3 / 35, 0.05, 0.35, True),
-            ("B1", "RATE_SWITCH", 50, 5, 0.1, 45, 5, 5 / 45, 0.1 - 5 / 45, -0.1, 0.08, False),
-            ("B1", "WEALTH", 12, 3, 0.25, 2, 0, 0.0, 0.25, None, None, pd.NA),
-            ("ALL", "RENEW", 400, 112, 0.28, 45, 4, 4 / 45, 0.28 - 4 / 45, 0.08, 0.28, True),
-            ("ALL", "DEPOSIT", 300, 15, 0.05, 40, 6, 0.15, -0.10, -0.2, -0.01, True),
-            ("B2", "RENEW", 30, 6, 0.2, 30, 1, 1 / 30, 0.2 - 1 / 30, 0.01, 0.3, True),
+            ("B1", "RENEW", 140, 42, 0.3, 35, 3, 3 / 35, 0.3 - 3 / 35, 0.05, 0.35, True, "effective"),
+            ("B1", "RATE_SWITCH", 150, 15, 0.1, 45, 5, 5 / 45, 0.1 - 5 / 45, -0.1, 0.08, False, "no_effect_seen"),
+            ("B1", "WEALTH", 12, 3, 0.25, 2, 0, 0.0, 0.25, None, None, pd.NA, "too_few"),
+            ("ALL", "RENEW", 400, 112, 0.28, 45, 4, 4 / 45, 0.28 - 4 / 45, 0.08, 0.28, True, "effective"),
+            ("ALL", "DEPOSIT", 300, 15, 0.05, 40, 6, 0.15, -0.10, -0.2, -0.01, True, "no_effect_seen"),
+            ("B2", "RENEW", 130, 26, 0.2, 30, 1, 1 / 30, 0.2 - 1 / 30, 0.01, 0.3, True, "effective"),
         ],
         columns=[
             "branch_id",
@@ -325,10 +325,11 @@ def need_marts(ids: list[str]) -> dict[str, pd.DataFrame]:
             "ci_low",
             "ci_high",
             "significant",
+            "reading",
         ],
     )
     uplift["significant"] = uplift["significant"].astype("boolean")
-    uplift["cohorts"], uplift["method"] = 6, "newcombe"
+    uplift["cohorts"], uplift["method"] = 6, "newcombe_hybrid_score"
     return {
         "customer_needs": needs,
         "customer_preferences": prefs,
@@ -379,41 +380,92 @@ def test_a_needs_evidence_is_a_chinese_sentence():
     assert pr.need_sentence("NEW_NEED", {}, fmt, t) == "NEW_NEED"
     en = pr.need_sentence("MATURITY", ev, Formatter("en"), translator("en"))
     assert en == "2 loan(s) totalling CNY 3.50 mn mature on January 15, 2027 (within 30 days)"
-    # every need code has a label and a sentence, in both languages
+    # every need code of the playbook and every other reason of a proposal has a label and a sentence
+    from crm.playbook.needs import NEEDS
+    from crm.playbook.proposals import SOURCES
+
+    assert set(pr.EVIDENCE_FIELDS) == set(NEEDS) | set(SOURCES) and set(pr.SOURCE_REASONS) == set(SOURCES)
     for code in pr.EVIDENCE_FIELDS:
         for loc in ("zh_CN", "en"):
             tt = translator(loc)
-            assert tt(f"code.need.{code}") and tt(f"need.evidence.{code}")
+            label = tt(f"np.reason.{code}") if code in SOURCES else tt(f"code.need.{code}")
+            assert label and tt(f"need.evidence.{code}")
+    sc = {"anchor_ref": "a1b2c3d4", "role": "supplier", "volume": 2.4e6, "anchors": 1}
+    assert (
+        pr.need_sentence("SUPPLY_CHAIN", sc, fmt, t)
+        == "为我行重点客户 a1b2c3d4 的供应商，往来金额 240.00 万元（关联重点客户 1 家）"
+    )
+    pref = {"dimension": "rate_type", "held": "LPR", "preferred": "FIX", "loans": 1, "balance": 500000}
+    assert (
+        pr.need_sentence("PREFERENCE", pref, fmt, t) == "1 笔贷款（余额 50.00 万元）为LPR浮动利率，客户更常选用固定利率"
+    )
+
+
+RULES = {"min_treated": 100, "min_holdout": 30, "min_takeups": 5}
 
 
 @pytest.mark.parametrize(
     ("row", "reading"),
     [
+        # the mart's reading, a negative interval said as such
+        ({"reading": "effective", "uplift": 0.2, "ci_low": 0.05, "ci_high": 0.35}, "effective"),
+        ({"reading": "no_effect_seen", "uplift": -0.01, "ci_low": -0.1, "ci_high": 0.08}, "no_effect"),
+        ({"reading": "no_effect_seen", "uplift": -0.1, "ci_low": -0.2, "ci_high": -0.01}, "negative"),
+        ({"reading": "too_few", "uplift": 0.3, "ci_low": 0.1, "ci_high": 0.5}, "small"),
+        # no reading (a mart written before it): the playbook's rules
         (
-            {"treated_n": 40, "holdout_n": 35, "uplift": 0.2, "ci_low": 0.05, "ci_high": 0.35, "significant": True},
+            {
+                "treated_n": 140,
+                "holdout_n": 35,
+                "treated_takeup": 42,
+                "holdout_takeup": 3,
+                "uplift": 0.2,
+                "ci_low": 0.05,
+                "ci_high": 0.35,
+            },
             "effective",
         ),
         (
-            {"treated_n": 40, "holdout_n": 35, "uplift": -0.01, "ci_low": -0.1, "ci_high": 0.08, "significant": False},
+            {
+                "treated_n": 140,
+                "holdout_n": 35,
+                "treated_takeup": 42,
+                "holdout_takeup": 3,
+                "uplift": 0.1,
+                "ci_low": -0.02,
+                "ci_high": 0.2,
+            },
             "no_effect",
         ),
         (
-            {"treated_n": 40, "holdout_n": 35, "uplift": -0.1, "ci_low": -0.2, "ci_high": -0.01, "significant": None},
-            "negative",
+            {
+                "treated_n": 140,
+                "holdout_n": 35,
+                "treated_takeup": 4,
+                "holdout_takeup": 0,
+                "uplift": 0.03,
+                "ci_low": 0.01,
+                "ci_high": 0.05,
+            },
+            "small",
         ),
         (
-            {"treated_n": 40, "holdout_n": 35, "uplift": 0.1, "ci_low": -0.02, "ci_high": 0.2, "significant": None},
-            "no_effect",
-        ),
-        (
-            {"treated_n": 12, "holdout_n": 2, "uplift": 0.25, "ci_low": None, "ci_high": None, "significant": None},
+            {
+                "treated_n": 99,
+                "holdout_n": 35,
+                "treated_takeup": 42,
+                "holdout_takeup": 3,
+                "uplift": 0.2,
+                "ci_low": 0.05,
+                "ci_high": 0.35,
+            },
             "small",
         ),
         ({"treated_n": None, "holdout_n": 40, "uplift": None, "ci_low": None, "ci_high": None}, "small"),
     ],
 )
 def test_uplift_reading(row, reading):
-    assert pr.uplift_reading(row, 30) == reading
+    assert pr.uplift_reading(row, RULES) == reading
 
 
 def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chinese():
@@ -424,13 +476,14 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
         "季节性资金需求：近 24 个月的资金往来显示每年 1月、2月 为用款高峰（为平时的 1.8 倍），宜于 2026年12月 安排"
         in text
     )
-    assert "利率类型 固定利率 期限 中期（1 至 5 年） 还款方式 等额本息 担保方式 抵押" in text
-    assert "常用渠道 上门拜访（线上交易占 35%） 价格敏感度 高（价格满意度评分 2.5）" in text
+    assert "利率类型 固定利率 期限 中期（1至5年） 还款方式 等额本息 担保方式 抵押" in text
+    assert "常用联系渠道 上门拜访（线上交易占 35%） 价格敏感度 高（价格满意度评分 2.5）" in text
     assert "1. 续贷与展期 · 截止 2026年11月20日（贷款到期） · 预计年贡献 3.50 万元 · 建议金额 350.00 万元" in text
     assert "2. 季节性流动资金贷款 · 截止 2026年12月1日（旺季之前）" in text
     # the retail key account: payroll start in 元, an unknown profile said in words, a proposal without deadline
     assert "开始领取代发工资：自 2026年8月 起每月有代发工资入账，约 8,500.00 元" in text
-    assert "利率类型 未知" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
+    assert "偏好 暂无偏好画像。" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
+    assert "原因：贷款即将到期 2. 季节性流动资金贷款" in text  # the reason's evidence is printed once, above
     # ids[0]'s held-out WEALTH is not there: one WEALTH proposal (ids[1]'s) in the cards
     assert text.count("理财与基金") == 1
     # the tile: 3 proposals to 2 key accounts, 4.78 万元 a year (the held-out one and non-key accounts left out)
@@ -487,14 +540,15 @@ def test_branch_report_shows_segment_needs_preferences_conversion_and_uplift():
     assert "零售 开始领取代发工资 2 66.7% 零售 大额资金流入 1 33.3% 零售 住房贷款结清或即将到期 1 33.3%" in text
     assert "授信空间充足" not in text
     # the most common known preference per segment (the unknown channel, 2 of 3, is not "most common")
-    assert "利率类型 固定利率 100% LPR浮动利率 67%" in text and "常用渠道 — 电话 33%" in text
+    assert "利率类型 固定利率 100% LPR浮动利率 67%" in text and "常用联系渠道 — 电话 33%" in text
     assert "续贷与展期 10 6 2 1 66.7% 12" in text and "张* (S1) 14 7 4 2 58.3% 14" in text
     # uplift: the branch's and the bank's, read in words
-    assert "续贷与展期 40 30.0% 35 8.6% 46.7% 21.4% 5.0% – 35.0% 有效" in text
-    assert "调整利率类型 50 10.0% 45 11.1% 47.4% -1.1% -10.0% – 8.0% 未见效果" in text
+    assert "续贷与展期 140 30.0% 35 8.6% 20.0% 21.4% 5.0% – 35.0% 有效" in text
+    assert "调整利率类型 150 10.0% 45 11.1% 23.1% -1.1% -10.0% – 8.0% 未见效果" in text
     assert "理财与基金 12 25.0% 2 0.0% 14.3% 25.0% — 样本不足" in text
     assert "存款产品 300 5.0% 40 15.0% 11.8% -10.0% -20.0% – -1.0% 效果为负" in text
     assert "对照组抽取比例：符合条件客户的 10%" in text
+    assert "区间为 95% 置信区间；推荐组不少于 100 户、对照组不少于 30 户、两组合计办理不少于 5 户才作判断" in text
     assert MISSING_WORDS.search(text) is None and identifier_words(html) == []
     assert "Do the proposals work?" in _render("branch", np_data(), "B1", "en")
 
