@@ -419,6 +419,183 @@ def customer_needs(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("needs", 0), **meta})
 
 
-playbook_month_end_assets = [early_warnings, cross_sell, revisit_plan, manager_scorecards, customer_needs]
+def _staged_columns(home, extract: str, since: dt.date, until: dt.date, columns: list[str]) -> pd.DataFrame:
+    """The given columns of the staged partitions of ``extract`` dated in [since, until], in date order (an
+    empty frame with those columns when there is none)."""
+    files = partitions(home.staged, extract, since=since, until=until)
+    frames = [pd.read_parquet(p, columns=columns) for p in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+@month_end_asset(
+    MART,
+    "proposals",
+    deps=[
+        _mart("customer_needs"),
+        _mart("customer_value"),
+        _mart("customer_360"),
+        _mart("early_warnings"),
+        _mart("cross_sell"),
+        *_staged("loans", "fee_ledger"),
+    ],
+    description="Tailored proposals: per customer and proposal type (renewal, limit increase, seasonal line, "
+    "supply-chain finance, repayment or rate switch, deposit, wealth, payroll, settlement) the candidate from the "
+    "month's needs and preferences, supply-chain leads, balances and activity, with its reasons and evidence, "
+    "eligibility gates (status, segment, product held, five-category class, grade, early warnings, policy "
+    "limits), the hold-out (a random control group of the eligible, keyed by salt, month, type and customer "
+    "token), the offered amount, deadline, expected contribution if accepted and the rank among the customer's "
+    "offered proposals. Configuration crm/playbook/config.toml [proposals] (version, hold-out share and salt on "
+    "every row). Warehouse table proposals (month_end).",
+)
+def proposals(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.proposals import build_proposals, peer_fees, proposal_customers
+    from crm.value.value import load_config as value_config
+
+    home = crm_home.home()
+    config = load_config()
+    vconfig = value_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        value = month_rows(warehouse, "customer_value", day, [])
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        customers = proposal_customers(value, month_rows(warehouse, "customer_360", day, []))
+        needs = month_rows(warehouse, "customer_needs", day, [])
+        if needs.empty:
+            context.log.warning(f"{day}: customer_needs has no rows; proposals from the other sources only")
+        fees = _staged_columns(
+            home,
+            "fee_ledger",
+            months_before(day, 13),
+            day,
+            ["customer_id", "product_family", "amount", "fee_date"],
+        )
+        out = build_proposals(
+            day,
+            customers,
+            needs,
+            month_rows(warehouse, "customer_preferences", day, []),
+            read_staged(home.staged, "loans", day),
+            month_rows(warehouse, "early_warnings", day, []),
+            month_rows(warehouse, "supply_chain_leads", day, []),
+            config,
+            vconfig,
+            peer_fees(fees, customers, day, config),
+        )
+        write_mart(warehouse, "proposals", out, {"month_end": day})
+        offered = out[out["offered"]]
+        meta.update(
+            {
+                "considered": len(out),
+                "eligible": int(out["eligible"].sum()),
+                "held_out": int(out["held_out"].sum()),
+                "offered": len(offered),
+                "customers_offered": int(offered["customer_id"].nunique()),
+                "expected_contribution_offered": round(float(offered["expected_contribution"].sum()), 2),
+                "gates_failed": ", ".join(
+                    f"{k}: {v}" for k, v in out["gate_failed"].value_counts().sort_index().items()
+                )
+                or "none",
+                "offered_by_type": ", ".join(
+                    f"{k}: {v}" for k, v in offered["proposal_type"].value_counts().sort_index().items()
+                )
+                or "none",
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("considered", 0), **meta})
+
+
+@month_end_asset(
+    MART,
+    "proposal_outcomes",
+    deps=[_mart("proposals"), _mart("customer_value"), *_staged("product_holdings", "opportunities")],
+    description="What became of the proposals: take-up of the cohorts whose window closes this month (a product "
+    "of the type's families opened within the window after the proposals' month end, product_holdings of the "
+    "window's last day) for the offered and the held-out customers; uplift per proposal type and branch (take-up "
+    "offered minus held out over the cohorts closed in 12 months, Newcombe hybrid score 95% interval, reading "
+    "effective / no effect seen / too few); conversion of the opportunities offered in 12 months (latest record "
+    "per opportunity) by type, family, segment, manager, channel and source. Warehouse tables proposal_takeup "
+    "(month_end = the cohort), proposal_uplift and opportunity_conversion (month_end).",
+)
+def proposal_outcomes(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.outcomes import cohorts_closing, opportunity_conversion, takeup, uplift, window_end
+    from crm.zones import latest_staged_file, partition_date
+
+    home = crm_home.home()
+    config = load_config()
+    version = config["version"]
+    meta: dict = {"config_version": str(version)}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        closed = []
+        for cohort in cohorts_closing(day, config):
+            props = month_rows(warehouse, "proposals", cohort, [])
+            if props.empty:
+                context.log.warning(f"{day}: no proposals of the cohort {cohort}; its take-up is not measured")
+                continue
+            end = window_end(cohort, config)
+            path = latest_staged_file(home.staged, "product_holdings", end)
+            if (end - partition_date(path)).days > 7:
+                raise FileNotFoundError(
+                    f"staged/product_holdings has no partition within 7 days before {end} (the take-up window's "
+                    f"end of the cohort {cohort}): run the daily pipeline for those dates first"
+                )
+            holdings = pd.read_parquet(path, columns=["customer_id", "product_family", "open_date"])
+            rows = takeup(props, holdings, config, cohort)
+            write_mart(warehouse, "proposal_takeup", rows.assign(config_version=version), {"month_end": cohort})
+            closed.append(cohort.isoformat())
+        months = int(config["proposals"]["uplift"]["months"])
+        pooled = [month_rows(warehouse, "proposal_takeup", months_before(day, k), []) for k in range(months + 4)]
+        pooled = [p for p in pooled if len(p)]
+        lift = uplift(pd.concat(pooled, ignore_index=True) if pooled else pd.DataFrame(), day, config)
+        stamp = {"month_end": day, "config_version": version}
+        write_mart(warehouse, "proposal_uplift", lift.assign(**stamp), {"month_end": day})
+        try:
+            opportunities = read_staged_until(home.staged, "opportunities", day)
+        except FileNotFoundError:  # before the extract's first file (2025-01-01)
+            opportunities = pd.DataFrame(columns=["opportunity_id"])
+        value = month_rows(warehouse, "customer_value", day, [])
+        customers = pd.DataFrame(
+            {
+                "customer_id": value.get("customer_id", pd.Series(dtype=object)),
+                "segment": value.get("value_segment", pd.Series(dtype=object)),
+                "branch_id": value.get("branch_id", pd.Series(dtype=object)),
+            }
+        )
+        conversion = opportunity_conversion(opportunities, customers, day, config)
+        write_mart(warehouse, "opportunity_conversion", conversion.assign(**stamp), {"month_end": day})
+        bank = lift[lift["branch_id"] == "ALL"] if len(lift) else lift
+        meta.update(
+            {
+                "cohorts_closed": ", ".join(closed) or "none",
+                "uplift_rows": len(lift),
+                "effective_types": ", ".join(sorted(bank.loc[bank["reading"] == "effective", "proposal_type"]))
+                if len(bank)
+                else "none",
+                "conversion_rows": len(conversion),
+                "opportunities_offered_12m": int(
+                    conversion.loc[
+                        (conversion["dimension"] == "proposal_type") & (conversion["branch_id"] == "ALL"), "offered"
+                    ].sum()
+                )
+                if len(conversion)
+                else 0,
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("uplift_rows", 0), **meta})
+
+
+playbook_month_end_assets = [
+    early_warnings,
+    cross_sell,
+    revisit_plan,
+    manager_scorecards,
+    customer_needs,
+    proposals,
+    proposal_outcomes,
+]
 PLAYBOOK_KEYS = [a.key for a in playbook_month_end_assets]
 WEEKLY_KEYS = [watch_list_weekly.key]

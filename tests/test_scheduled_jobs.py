@@ -231,6 +231,25 @@ def test_trend_tables_hold_both_months(quarter):
     assert (second["feature"] == "score").any() and second["psi"].notna().all()
 
 
+def test_proposals_of_both_months_and_their_outcome_tables(quarter):
+    """The month-end pipeline builds the proposals of both month ends (gates, hold-out on the eligible only,
+    ranks on the offered only) and the outcome tables (no cohort's window has closed yet in two months)."""
+    bank, _ = quarter
+    props = _warehouse(bank.home, "proposals")
+    assert set(props["month_end"]) == {pd.Timestamp(FIRST_MONTH_END), pd.Timestamp(SECOND_MONTH_END)}
+    assert len(props) and props["eligible"].any()
+    assert (props["eligible"] == props["gate_failed"].isna()).all()
+    assert not (props["held_out"] & ~props["eligible"]).any()
+    assert (props["offered"] == (props["eligible"] & ~props["held_out"])).all()
+    assert (props["rank"].notna() == props["offered"]).all()
+    engine = make_engine(f"duckdb:///{bank.home / 'warehouse.duckdb'}")
+    try:
+        with begin(engine) as conn:
+            assert all(sa.inspect(conn).has_table(t) for t in ("proposal_uplift", "opportunity_conversion"))
+    finally:
+        engine.dispose()
+
+
 def test_weekly_digest_scanned_and_mailed_to_exactly_the_managers_with_watch_list_rows(quarter, instance):
     bank, runs = quarter
     period = week_period(WEEK_END)

@@ -69,6 +69,42 @@ def held_out(
     return draws(customers, month_end, proposal_type, salt) < share
 
 
+def held_out_many(
+    customers: pd.Series | list[str],
+    proposal_types: pd.Series | list[str],
+    month_end: dt.date,
+    share: float,
+    salt: str,
+) -> np.ndarray:
+    """:func:`held_out` for (customer token, proposal type) pairs of one month in one query: the same draw
+    per pair as ``held_out([customer], month_end, type, share, salt)`` (the synthetic front office lists
+    several types a month)."""
+    import duckdb
+
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"hold-out share must be in [0, 1): {share}")
+    types = pd.Series(proposal_types, dtype="object").astype(str)
+    for t in types.unique():  # a loop over the distinct types (ten at most)
+        _prefix(salt, month_end, t)
+    values = pd.Series(customers, dtype="object").astype(str)
+    if len(values) != len(types):
+        raise ValueError("held_out_many: one proposal type per customer")
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    con = duckdb.connect()
+    try:
+        con.register(
+            "v", pa.table({"c": pa.array(values.tolist(), pa.string()), "t": pa.array(types.tolist(), pa.string())})
+        )
+        base = _prefix(salt, month_end, "")[:-1]  # "<salt>|<YYYY-MM>|"
+        out = con.execute(
+            f"SELECT ('0x' || substr(sha256(? || t || '|' || c), 1, {_HEX}))::UBIGINT AS h FROM v", [base]
+        ).fetchnumpy()
+    finally:
+        con.close()
+    return np.asarray(out["h"], dtype=np.uint64).astype(np.float64) / float(16**_HEX) < share
+
+
 def held_out_one(customer: str, month_end: dt.date, proposal_type: str, share: float, salt: str) -> bool:
     """The same answer as :func:`held_out` for one customer, with :mod:`hashlib` (the reference)."""
     digest = hashlib.sha256((_prefix(salt, month_end, proposal_type) + customer).encode("utf-8")).hexdigest()

@@ -58,9 +58,9 @@ MART_COLUMNS = [*COLUMNS, "segment", "branch_id", "manager_id", "key_account"]
 EVIDENCE = {
     "MATURITY": ["loans", "amount", "contract_amount", "first_maturity", "band_days", "days"],
     "HEADROOM": ["capacity", "exposure", "headroom", "unused", "basis"],
-    "SEASONAL": ["peak_months", "offer_month", "peak_ratio", "trough_ratio", "months_seen", "basis"],
+    "SEASONAL": ["peak_months", "offer_month", "peak_ratio", "trough_ratio", "months_seen", "basis", "amount"],
     "GROWTH": ["growth", "source", "turnover_12m", "limits", "limits_before", "limit_growth"],
-    "CONCENTRATION": ["direction", "top_share", "counterparties", "amount", "months"],
+    "CONCENTRATION": ["direction", "top_share", "counterparties", "amount", "transactions", "months"],
     "PAYROLL_START": ["first_month", "monthly_amount", "months"],
     "MORTGAGE_END": ["loan_end", "monthly_payment_freed", "loans", "ended"],
     "LARGE_INFLOW": ["month", "amount", "multiple", "median_month"],
@@ -78,10 +78,12 @@ TXN12_COLUMNS = [
     "digital_count",
     "pay_amount",
     "pay_top",
+    "pay_transactions",
     "pay_counterparties",
     "pay_months",
     "rec_amount",
     "rec_top",
+    "rec_transactions",
     "rec_counterparties",
     "rec_months",
 ]
@@ -107,7 +109,7 @@ class NeedsInputs:
       balance, credits, outflows and salary credits of each month end a customer was seen.
     - ``txn_12m``: per customer over the last ``[preferences] months`` (:data:`TXN12_COLUMNS`,
       :func:`txn_12m_from`): transactions, digital ones, and per direction (pay: D, rec: C) the amount, the
-      top-counterparty amount, the largest monthly counterparty count and the months seen.
+      top-counterparty amount, the transactions, the largest monthly counterparty count and the months seen.
     - ``statements``: financial statements (customer_id, statement_id, report_period, period_type,
       received_date, revenue, total_assets).
     - ``interactions`` (customer_id, interaction_time, channel), ``surveys`` (customer_id, response_date,
@@ -162,8 +164,13 @@ def flows_sql(deposits: str, txn: str, config: dict[str, Any]) -> str:
 def txn_12m_sql(txn: str, config: dict[str, Any]) -> str:
     """The DuckDB query of :data:`TXN12_COLUMNS` over ``txn`` (txn_monthly rows of the last months: customer_id,
     snapshot_date, channel, direction, txn_type, txn_count, amount, counterparty_count,
-    top_counterparty_amount). Counterparty figures over ``[needs.concentration] types`` only; digital
-    transactions through ``[preferences] digital_channels``."""
+    top_counterparty_amount). Digital transactions: through ``[preferences] digital_channels``.
+
+    Counterparty figures over the rows of ``[needs.concentration] types``, per direction (pay: D, rec: C):
+    ``*_amount`` and ``*_top`` sum the rows' amounts and top-counterparty amounts (txn_monthly gives the top
+    counterparty of each type, channel and direction: summed over a month's rows it is the top counterparty's
+    amount when the customer deals with it through every channel, more otherwise), ``*_transactions`` their
+    transactions, ``*_counterparties`` the largest row count of counterparties, ``*_months`` the months seen."""
     types = _in(list(config["needs"]["concentration"]["types"]))
     digital = _in(list(config["preferences"]["digital_channels"]))
     parts = []
@@ -172,6 +179,7 @@ def txn_12m_sql(txn: str, config: dict[str, Any]) -> str:
         parts.append(
             f"coalesce(sum(amount) FILTER (WHERE {cond}), 0) AS {prefix}_amount, "
             f"coalesce(sum(top_counterparty_amount) FILTER (WHERE {cond}), 0) AS {prefix}_top, "
+            f"coalesce(sum(txn_count) FILTER (WHERE {cond}), 0) AS {prefix}_transactions, "
             f"max(counterparty_count) FILTER (WHERE {cond}) AS {prefix}_counterparties, "
             f"count(DISTINCT snapshot_date) FILTER (WHERE {cond}) AS {prefix}_months"
         )
@@ -328,7 +336,18 @@ class _Bank:
     frame: pd.DataFrame  # customers, one row per id, in ids order
 
     def scope(self, cfg: dict[str, Any]) -> np.ndarray:
+        """The active customers of the need's ``segments``."""
         return self.active & np.isin(self.segment, list(cfg.get("segments", ["retail", "sme", "corporate"])))
+
+    def subset(self, cfg: dict[str, Any]) -> _Bank:
+        """The customers in the need's scope (:meth:`scope`): every matrix of the signal is that size."""
+        keep = self.scope(cfg)
+        if keep.all():
+            return self
+        return _Bank(self.ids[keep], self.segment[keep], self.active[keep], self.frame[keep].reset_index(drop=True))
+
+    def everyone(self) -> np.ndarray:
+        return np.ones(len(self.ids), dtype=bool)
 
     def codes(self, ids: pd.Series) -> np.ndarray:
         return self.ids.get_indexer(ids.astype(object))
@@ -436,7 +455,7 @@ def maturity(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     the days to it. Deadline: the first maturity. Strength: the band's (``band_strength``)."""
     cfg = config["needs"]["maturity"]
     as_of = as_of or inputs.month_end
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     bands = [int(b) for b in cfg["bands_days"]]
     loans = inputs.loans
     live = loans["status"].astype(object).isin(LIVE_LOANS) & ~loans["product_code"].astype(object).isin(
@@ -457,7 +476,7 @@ def maturity(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     np.minimum.at(first, code, due_days[ok])
     has = count > 0
     first_days = np.where(has, first, 0).astype("int64")
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     mask = scope & has & (amount >= float(cfg["min_amount"]))
     conds = [first_days <= b for b in bands]
     band = np.select(conds, bands, default=bands[-1])
@@ -526,10 +545,11 @@ def _live_by_customer(bank: _Bank, loans: pd.DataFrame, mask: pd.Series, col: st
 def headroom(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """HEADROOM: policy capacity (corporates revenue x factor of their size; individuals income x multiple,
     capped by the loan the DSTI cap leaves room for) minus exposure (our live loan balance + external loan
-    balance), plus the unused part of live lines repaid at the end. Evidence: capacity, exposure, headroom,
-    unused, basis (REVENUE, INCOME or LINES). No deadline."""
+    balance), plus the unused part of live lines repaid at the end; with ``borrowers_only`` only for customers
+    with a live loan here (a limit to raise). Evidence: capacity, exposure, headroom, unused, basis (REVENUE,
+    INCOME or LINES). No deadline."""
     cfg = config["needs"]["headroom"]
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     c = bank.frame
     seg = bank.segment
     retail = seg == "retail"
@@ -567,8 +587,9 @@ def headroom(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
             (unused >= min_amount) & (unused >= float(cfg["min_share"]) * line_contract) & (line_contract > 0),
         )
         strength = np.where(known, head / capacity, unused / line_contract)
-    scope = bank.scope(cfg)
-    mask = scope & fires
+    scope = bank.everyone()
+    borrower = _live_by_customer(bank, loans, live, "contract_amount") > 0
+    mask = scope & fires & (borrower | (not bool(cfg["borrowers_only"])))
     basis = np.where(known, np.where(retail, "INCOME", "REVENUE"), "LINES")
     rows = _rows(
         "HEADROOM",
@@ -595,29 +616,47 @@ def _list_json(flags: np.ndarray, labels: list[int]) -> pd.Series:
     return "[" + out.str.removesuffix(", ") + "]"
 
 
+def _local_ratio(x: np.ndarray, half: int, least: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each month's value over the median of its neighbours, the ``half`` months either side (itself left out;
+    NaN with fewer than ``least`` of them seen, or a median <= 0): a level that follows the customer's trend, so
+    a growing or shrinking business does not peak in every late month and trough in every early one. Returns
+    (ratios, medians)."""
+    n, t = x.shape
+    neighbours = np.full((n, t, 2 * half), np.nan)
+    for k, off in enumerate(range(1, half + 1)):
+        neighbours[:, off:, 2 * k] = x[:, :-off]
+        neighbours[:, :-off, 2 * k + 1] = x[:, off:]
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: months never seen
+        med = np.nanmedian(neighbours, axis=2)
+        ok = ((~np.isnan(neighbours)).sum(axis=2) >= least) & (med > 0)
+        med = np.where(ok, med, np.nan)
+        return np.round(x / med, RATIO_DIGITS), med
+
+
 def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """SEASONAL: from the month ends of ``flows`` (at least ``min_months`` seen), the calendar months whose
-    outflows were a peak (>= ``peak_ratio`` x the customer's median month and >= ``min_peak_amount``) or whose
-    deposit balance was a trough (<= ``trough_ratio`` x the median) in every year they were seen, seen in at
-    least ``min_years`` years; at most ``max_season_months`` of them. The offer month is ``lead_months`` before
+    outflows were a peak (>= ``peak_ratio`` x the median of the ``baseline_months`` months either side,
+    :func:`_local_ratio`, and >= ``min_peak_amount``) or whose deposit balance was a trough (<=
+    ``trough_ratio`` x that median) in every year they were seen, seen in at
+    least ``min_years`` years; at most ``max_season_months`` of them, and peaks (troughs) in at most
+    ``max_off_season_share`` of the months seen outside the season months. The offer month is ``lead_months`` before
     the first month of each run of season months; the deadline is the first day of the next offer month after
     as_of. Evidence: peak_months (calendar months 1-12), offer_month (YYYY-MM), peak_ratio (mean outflow ratio
     of the season months' observations), trough_ratio (mean balance ratio), months_seen, basis (OUTFLOWS,
-    BALANCES or BOTH)."""
+    BALANCES or BOTH), amount (the season's funding need a month: the larger of the mean outflows above their
+    neighbourhood and the mean balance below it, over the season months seen; yuan)."""
     cfg = config["needs"]["seasonal"]
     as_of = as_of or inputs.month_end
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     months = _months(inputs, config)
     m, seen = _matrices(bank, inputs.flows, months, ["outflows", "deposit_balance"])
     out, bal = m["outflows"], m["deposit_balance"]
     months_seen = seen.sum(axis=1)
     cal = np.array([d.month for d in months])
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: customers never seen
-        med_out = np.nanmedian(out, axis=1)
-        med_bal = np.nanmedian(bal, axis=1)
-        r_out = np.round(out / np.where(med_out > 0, med_out, np.nan)[:, None], RATIO_DIGITS)
-        r_bal = np.round(bal / np.where(med_bal > 0, med_bal, np.nan)[:, None], RATIO_DIGITS)
+    half, least = int(cfg["baseline_months"]), int(cfg["baseline_min_months"])
+    r_out, base_out = _local_ratio(out, half, least)
+    r_bal, base_bal = _local_ratio(bal, half, least)
     peak = (r_out >= float(cfg["peak_ratio"])) & (out >= float(cfg["min_peak_amount"]))
     trough = r_bal <= float(cfg["trough_ratio"])
     bal_seen = ~np.isnan(bal)
@@ -633,10 +672,18 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
         season_out[:, c - 1] = (n_out >= min_years) & (peak[:, cols].sum(axis=1) == n_out)
         n_bal = bal_seen[:, cols].sum(axis=1)
         season_bal[:, c - 1] = (n_bal >= min_years) & (trough[:, cols].sum(axis=1) == n_bal)
+    # consistency outside the season: a customer whose months peak at random also peaks twice in some calendar
+    # month by chance; its peaks (troughs) outside the season months must stay rare
+    off_share = float(cfg["max_off_season_share"])
+    for flags, hits, obs in ((season_out, peak, seen), (season_bal, trough, bal_seen)):
+        off = ~flags[:, cal - 1] & obs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = (hits & off).sum(axis=1) / off.sum(axis=1)
+        flags &= (np.nan_to_num(share, nan=0.0) <= off_share)[:, None]
     season = season_out | season_bal
     count = season.sum(axis=1)
     enough = months_seen >= int(cfg["min_months"])
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     mask = scope & enough & (count >= 1) & (count <= int(cfg["max_season_months"]))
     # offer months: lead_months before the first month of each run (circular: December runs into January)
     starts = season & ~np.roll(season, 1, axis=1)
@@ -654,6 +701,12 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
         peak_ratio = np.nansum(np.where(obs, r_out, np.nan), axis=1) / np.sum(obs & ~np.isnan(r_out), axis=1)
         bobs = in_season & bal_seen
         trough_ratio = np.nansum(np.where(bobs, r_bal, np.nan), axis=1) / np.sum(bobs & ~np.isnan(r_bal), axis=1)
+        # the season's funding need a month: the outflows above their neighbourhood, or the balance below it
+        extra = np.where(obs & ~np.isnan(base_out), out - base_out, np.nan)
+        dip = np.where(bobs & ~np.isnan(base_bal), base_bal - bal, np.nan)
+        extra_mean = np.nansum(extra, axis=1) / np.sum(~np.isnan(extra), axis=1)
+        dip_mean = np.nansum(dip, axis=1) / np.sum(~np.isnan(dip), axis=1)
+    amount = np.maximum(np.nan_to_num(extra_mean, nan=0.0), np.nan_to_num(dip_mean, nan=0.0))
     full = float(cfg["full_ratio"])
     strength = np.maximum(
         _clip01((peak_ratio - 1.0) / (full - 1.0)),
@@ -675,6 +728,7 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
             "peak_ratio": (peak_ratio, 4),
             "trough_ratio": (trough_ratio, 4),
             "months_seen": (months_seen, 0),
+            "amount": (amount, 2),
             "basis": (pd.Series(basis, dtype=object), "text"),
         },
     )
@@ -683,15 +737,18 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
 
 def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """GROWTH: revenue growth (the latest statement against the same type's a year earlier) or credit turnover
-    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the larger
-    known, at least ``min_growth``, while the limits (contract amounts of live loans) grew by less than
-    ``max_limit_follow`` x that growth since the month end 12 months before (``limits_before``). The larger of
-    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE or TURNOVER),
+    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the smaller
+    when both are known (both must show it: turnover alone swings with a few large payments), at least
+    ``min_growth``, while the limits (contract amounts of live loans) grew by less than
+    ``max_limit_follow`` x that growth since the month end 12 months before (``limits_before``); the customer
+    has a live loan (limits > 0). The larger of
+    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE, TURNOVER or
+    REVENUE_TURNOVER: both known),
     turnover_12m, limits, limits_before, limit_growth (null: no limit a year ago). No deadline."""
     from crm.value.position import _latest_statements
 
     cfg = config["needs"]["growth"]
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     n = len(bank.ids)
     months = _months(inputs, config)
     m, seen = _matrices(bank, inputs.flows, months, ["credits"])
@@ -716,9 +773,11 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
         with np.errstate(divide="ignore", invalid="ignore"):
             rev_growth[code[ok]] = np.where(prior > 0, rv / prior - 1.0, np.nan)
         revenue[code[ok]] = np.where(latest["period_type"].astype(object).to_numpy()[ok] == "A", rv, np.nan)
-    use_rev = np.nan_to_num(rev_growth, nan=-np.inf) >= np.nan_to_num(turn_growth, nan=-np.inf)
+    # both known: both must show the growth (the smaller counts: turnover alone swings with a few payments)
+    use_rev = np.nan_to_num(rev_growth, nan=np.inf) <= np.nan_to_num(turn_growth, nan=np.inf)
     g = np.round(np.where(use_rev, rev_growth, turn_growth), RATIO_DIGITS)
-    source = np.where(use_rev, "REVENUE", "TURNOVER")
+    both = np.isfinite(rev_growth) & np.isfinite(turn_growth)
+    source = np.where(both, "REVENUE_TURNOVER", np.where(use_rev, "REVENUE", "TURNOVER"))
     loans = inputs.loans
     limits = _live_by_customer(bank, loans, loans["status"].astype(object).isin(LIVE_LOANS), "contract_amount")
     known_before = inputs.limits_before is not None
@@ -731,7 +790,7 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
     with np.errstate(divide="ignore", invalid="ignore"):
         limit_growth = np.where(before > 0, limits / before - 1.0, np.where(limits > 0, np.inf, 0.0))
     size = np.fmax(last12, np.nan_to_num(revenue, nan=0.0))
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     known = np.isfinite(g) & known_before
     mask = (
         scope
@@ -739,6 +798,7 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
         & (np.nan_to_num(g, nan=-np.inf) >= float(cfg["min_growth"]))
         & (limit_growth < float(cfg["max_limit_follow"]) * np.nan_to_num(g, nan=0.0))
         & (size >= float(cfg["min_turnover"]))
+        & (limits > 0)  # outgrowing limits needs limits: a firm without a live loan has no limit to raise
     )
     rows = _rows(
         "GROWTH",
@@ -773,11 +833,12 @@ def _txn12(bank: _Bank, txn: pd.DataFrame, cols: list[str]) -> dict[str, np.ndar
 def concentration(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """CONCENTRATION: over the last 12 month ends, per direction (D payments, C receipts; txn_monthly rows of
     ``types``) the top-counterparty share sum(top_counterparty_amount) / sum(amount); fires when a direction's
-    share >= ``min_share`` on >= ``min_amount`` yuan seen in >= ``min_months`` months. Evidence (the more
+    share >= ``min_share`` on >= ``min_amount`` yuan and >= ``min_transactions`` transactions seen in >=
+    ``min_months`` months (a handful of payments always has a large top counterparty). Evidence (the more
     concentrated qualifying direction): direction, top_share, counterparties (the largest monthly count),
-    amount, months. No deadline."""
+    amount, transactions, months. No deadline."""
     cfg = config["needs"]["concentration"]
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     t = _txn12(bank, inputs.txn_12m, [c for c in TXN12_COLUMNS if c != "customer_id"])
     ok_dir, share = {}, {}
     for p in ("pay", "rec"):
@@ -787,11 +848,15 @@ def concentration(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | 
             (np.nan_to_num(share[p]) >= float(cfg["min_share"]))
             & (t[f"{p}_amount"] >= float(cfg["min_amount"]))
             & (t[f"{p}_months"] >= int(cfg["min_months"]))
+            & (t[f"{p}_transactions"] >= int(cfg["min_transactions"]))
         )
     use_pay = ok_dir["pay"] & (~ok_dir["rec"] | (np.nan_to_num(share["pay"]) >= np.nan_to_num(share["rec"])))
-    pick = {k: np.where(use_pay, t[f"pay_{k}"], t[f"rec_{k}"]) for k in ("amount", "counterparties", "months")}
+    pick = {
+        k: np.where(use_pay, t[f"pay_{k}"], t[f"rec_{k}"])
+        for k in ("amount", "counterparties", "months", "transactions")
+    }
     top_share = np.where(use_pay, share["pay"], share["rec"])
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     mask = scope & (ok_dir["pay"] | ok_dir["rec"])
     rows = _rows(
         "CONCENTRATION",
@@ -804,6 +869,7 @@ def concentration(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | 
             "top_share": (top_share, 4),
             "counterparties": (pick["counterparties"], 0),
             "amount": (pick["amount"], 2),
+            "transactions": (pick["transactions"], 0),
             "months": (pick["months"], 0),
         },
     )
@@ -817,14 +883,14 @@ def payroll_start(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | 
     ``min_prior_seen`` of those. Evidence: first_month (YYYY-MM), monthly_amount (mean of the months with
     salary), months (recent months with salary). No deadline."""
     cfg = config["needs"]["payroll_start"]
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     months = _months(inputs, config)
     recent, prior = int(cfg["recent_months"]), int(cfg["prior_months"])
     m, seen = _matrices(bank, inputs.flows, months, ["salary"])
     sal = np.nan_to_num(m["salary"], nan=0.0)
     n = len(bank.ids)
     if len(months) < recent + prior:
-        scope = bank.scope(cfg)
+        scope = bank.everyone()
         return _done(_rows("PAYROLL_START", bank, np.zeros(n, bool), np.zeros(n), None, {}), scope, scope)
     r = sal[:, -recent:]
     p = sal[:, -(recent + prior) : -recent]
@@ -832,7 +898,7 @@ def payroll_start(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | 
     k = has.sum(axis=1)
     prior_seen = seen[:, -(recent + prior) : -recent].sum(axis=1)
     enough = prior_seen >= int(cfg["min_prior_seen"])
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     mask = scope & enough & (k >= int(cfg["min_recent_months"])) & ((p > 0).sum(axis=1) == 0)
     first_col = np.argmax(has, axis=1)
     texts = _month_text(months[-recent:])
@@ -876,7 +942,7 @@ def mortgage_end(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
 
     cfg = config["needs"]["mortgage_end"]
     as_of = as_of or inputs.month_end
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     span = int(cfg["months"])
     start = _month_end(months_before(as_of, span))
     cols = [
@@ -892,7 +958,7 @@ def mortgage_end(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
     now = inputs.loans.assign(snapshot_date=as_of)
     parts = [f for f in (inputs.loan_history, now) if f is not None and len(f)]
     n = len(bank.ids)
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     empty = _rows("MORTGAGE_END", bank, np.zeros(n, bool), np.zeros(n), None, {})
     if not parts:
         return _done(empty, scope)
@@ -980,12 +1046,12 @@ def large_inflow(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
     largest such month. Deadline: ``deadline_days`` after that month end. Evidence: month (YYYY-MM), amount,
     multiple (null when the median month is 0), median_month."""
     cfg = config["needs"]["large_inflow"]
-    bank = bank or _bank(inputs, config)
+    bank = (bank or _bank(inputs, config)).subset(cfg)  # the customers in scope only
     months = _months(inputs, config)
     m, seen = _matrices(bank, inputs.flows, months, ["credits"])
     cr = m["credits"]
     n = len(bank.ids)
-    scope = bank.scope(cfg)
+    scope = bank.everyone()
     best_amount = np.full(n, -np.inf)
     best_col = np.full(n, -1)
     best_mult = np.full(n, np.nan)

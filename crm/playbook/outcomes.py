@@ -70,6 +70,40 @@ CONVERSION_COLUMNS = [
     "median_days_to_outcome",
     "p90_days_to_outcome",
 ]
+_COUNTS = (
+    "cohorts",
+    "treated_n",
+    "treated_takeup",
+    "holdout_n",
+    "holdout_takeup",
+    "offered",
+    "accepted",
+    "declined",
+    "pending",
+    "lapsed",
+)
+_RATES = (
+    "treated_rate",
+    "holdout_rate",
+    "uplift",
+    "ci_low",
+    "ci_high",
+    "conversion",
+    "median_days_to_outcome",
+    "p90_days_to_outcome",
+)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    """An empty frame of ``columns`` with the types the non-empty one has (a first month without rows must not
+    make a warehouse table of text columns)."""
+    types = {
+        c: "int64" if c in _COUNTS else "float64" if c in _RATES else "bool" if c == "significant" else object
+        for c in columns
+    }
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in types.items()})
+
+
 ALL = "ALL"
 UNKNOWN = "UNKNOWN"
 METHOD = "newcombe_hybrid_score"
@@ -148,7 +182,7 @@ def takeup(
     )
     out = base.merge(hits.rename(columns={"open_date": "takeup_date"}), on=["customer_id", "proposal_type"], how="left")
     out["took_up"] = out["takeup_date"].notna()
-    out["takeup_date"] = out["takeup_date"].dt.date
+    out["takeup_date"] = out["takeup_date"].astype("datetime64[ns]")
     out["window_end"], out["month_end"] = end, cohort
     return out.sort_values(["customer_id", "proposal_type"]).reset_index(drop=True)[TAKEUP_COLUMNS]
 
@@ -197,13 +231,13 @@ def uplift(takeup_rows: pd.DataFrame, month_end: dt.date, config: dict[str, Any]
     interval excludes 0) and ``reading`` (effective / no_effect_seen / too_few)."""
     uc = config["proposals"]["uplift"]
     if not len(takeup_rows):
-        return pd.DataFrame(columns=UPLIFT_COLUMNS)
+        return _empty(UPLIFT_COLUMNS)
     t = takeup_rows
     we = pd.to_datetime(t["window_end"])
     start = pd.Timestamp(month_end) - pd.DateOffset(months=int(uc["months"]))
     t = t[((we > start) & (we <= pd.Timestamp(month_end))).to_numpy()]
     if not len(t):
-        return pd.DataFrame(columns=UPLIFT_COLUMNS)
+        return _empty(UPLIFT_COLUMNS)
     frame = pd.DataFrame(
         {
             "proposal_type": t["proposal_type"].to_numpy(),
@@ -287,12 +321,12 @@ def opportunity_conversion(
     cc = config["proposals"]["conversion"]
     latest = latest_opportunities(opportunities)
     if not len(latest):
-        return pd.DataFrame(columns=CONVERSION_COLUMNS)
+        return _empty(CONVERSION_COLUMNS)
     offered = pd.to_datetime(latest["offered_date"])
     start = pd.Timestamp(month_end) - pd.DateOffset(months=int(cc["months"]))
     o = latest[((offered > start) & (offered <= pd.Timestamp(month_end))).to_numpy()].reset_index(drop=True)
     if not len(o):
-        return pd.DataFrame(columns=CONVERSION_COLUMNS)
+        return _empty(CONVERSION_COLUMNS)
     cust = customers.drop_duplicates("customer_id").set_index("customer_id")
     base = pd.DataFrame(
         {

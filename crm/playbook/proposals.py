@@ -225,7 +225,9 @@ def _need_reasons(needs: pd.DataFrame, config: dict) -> pd.DataFrame:
             """
             SELECT nd.customer_id, pairs.proposal_type, nd.reason, nd.strength, nd.deadline, nd.evidence,
               CASE nd.reason
-                WHEN 'MATURITY' THEN TRY_CAST(json_extract_string(nd.evidence, '$.amount') AS DOUBLE)
+                WHEN 'MATURITY' THEN coalesce(
+                    TRY_CAST(json_extract_string(nd.evidence, '$.contract_amount') AS DOUBLE),
+                    TRY_CAST(json_extract_string(nd.evidence, '$.amount') AS DOUBLE))
                 WHEN 'HEADROOM' THEN TRY_CAST(json_extract_string(nd.evidence, '$.headroom') AS DOUBLE)
                 WHEN 'GROWTH' THEN TRY_CAST(json_extract_string(nd.evidence, '$.limits') AS DOUBLE)
                     * TRY_CAST(json_extract_string(nd.evidence, '$.growth') AS DOUBLE)
@@ -484,7 +486,7 @@ def candidates(
         ).df()
     finally:
         con.close()
-    out["deadline"] = pd.to_datetime(out["deadline"]).dt.date
+    out["deadline"] = pd.to_datetime(out["deadline"]).astype("datetime64[ns]")
     return out[cols]
 
 
@@ -674,6 +676,8 @@ def build_proposals(
     df = df.sort_values(["customer_id", "offered", "score", "_o"], ascending=[True, False, False, True], kind="stable")
     df["rank"] = df.groupby("customer_id").cumcount() + 1
     df["rank"] = df["rank"].where(df["offered"]).astype("Int64")
+    df["deadline"] = pd.to_datetime(df["deadline"]).astype("datetime64[ns]")
+    df["strength"] = _f(df["strength"])
     df["holdout_share"], df["holdout_salt"] = share, salt
     df["month_end"], df["config_version"] = month_end, config["version"]
     df["key_account"] = df["key_account"].astype("boolean")

@@ -15,6 +15,7 @@ from crm.synthetic import (
     holdings,
     loans,
     marketing,
+    needs,
     params,
     profiles,
     relations,
@@ -68,6 +69,8 @@ class Bank:
         self.corp = profiles.build_corporates(self.seed, c, ref)
         world.build_lifecycle(self.seed, c, self.ind, self.corp)
         self.acc = deposits.build_accounts(self.seed, c, self.ind, self.corp)
+        # customers' latent needs (issue 19): seasonal cycles, growth spurts, concentration, life events
+        needs.build(self.seed, c, self.ind, self.corp, self.acc)
         # loans starting up to a month after the range: their approval queries fall inside it
         self.loans = loans.build_loans(self.seed, c, self.ind, self.corp, self.end_day + 31)
         # states from the oldest month any file of the range reads: loan performance's history, or the bureau

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.synthetic import cal, ids, params, vocab
+from crm.synthetic import cal, ids, needs, params, vocab
 from crm.synthetic.rand import choice_index, hash64, lookup, normal, poisson_from_uniform, uniform
 from crm.synthetic.world import NEVER, NS, lifecycle_factor
 
@@ -202,6 +202,9 @@ def month_end_level(seed: int, c: NS, acc: NS, rows: np.ndarray, m: int) -> np.n
     noise_m = np.minimum(m, dorm_m)  # dormant balances stop moving
     z = normal(seed, "dep_month", acc.uid[rows] * 4096 + (noise_m - 540))
     dyn = acc.share[rows] * c.dep_level[cust] * lifecycle_factor(c, cust, days) * np.exp(0.25 * z - 0.03)
+    # needs (issue 19): the seasonal dip and the growth spurt, and what is left of a large inflow
+    dyn = dyn * needs.balance_factor(seed, c, cust, m)
+    dyn = dyn + np.where(acc.slot[rows] == SLOT_CUR, needs.inflow_bump(c, cust, m), 0.0)
     val = np.where(acc.dynamic[rows], dyn, acc.principal[rows])
     is_open = (acc.open[rows] <= me) & (acc.close[rows] > me)
     return np.where(is_open, np.round(val, 2), 0.0)
@@ -232,6 +235,12 @@ class MonthBridge:
         v0 = month_end_level(seed, c, acc, rows, m - 1)
         v1 = month_end_level(seed, c, acc, rows, m)
         self.v0 = v0
+        # needs (issue 19): salaries and large inflows (forced credits, a day profile on top of the bridge),
+        # seasonal peaks (turnover, payments)
+        x = needs.month_extras(seed, c, acc, rows, m, D)
+        self.x = x
+        v0b, v1b = v0 - x.bump0, v1 - x.bump1
+        self.base_scale = np.maximum(np.maximum(v0b, v1b), 200.0)
         o = acc.open[rows] - ms  # day index of opening (may be < 0)
         cl = acc.close[rows] - ms  # day index of closing (may be >= D)
         active = np.zeros((n, D), dtype=bool)
@@ -246,6 +255,9 @@ class MonthBridge:
             live = acc.dynamic[rows] & (v0 > 0) & (c.t_dorm[acc.cust[rows]] > ms + d21)
             active[live, d21] = True
         self.interest_day = 20 if interest_day else -1
+        for fd in (x.pay_d, x.ev_d):
+            r_f = np.flatnonzero(fd >= 0)
+            active[r_f, fd[r_f]] = True
         dd = np.arange(D)
         inside = (dd[None, :] >= o[:, None]) & (dd[None, :] <= cl[:, None])
         active &= inside
@@ -262,10 +274,13 @@ class MonthBridge:
         # last active day of the month lands on v1 (or 0 on the closing day)
         last = D - 1 - np.argmax(active[:, ::-1], axis=1)
         ar, ad = np.nonzero(active)
-        scale = np.maximum(np.maximum(v0, v1), 100.0)[ar]
+        scale = np.maximum(np.maximum(v0b, v1b), 100.0)[ar]
         z = normal(seed, "dep_day", uid[ar] * 65536 + (ms + ad - 18000))
         frac = (ad + 1) / D
-        val = v0[ar] + (v1[ar] - v0[ar]) * frac + 0.15 * scale * z
+        val = v0b[ar] + (v1b[ar] - v0b[ar]) * frac + 0.15 * scale * z
+        xa = x.xpos[ar]
+        if len(x.xrows):
+            val = val + np.where(xa >= 0, x.X[np.maximum(xa, 0), ad], 0.0)
         val = np.maximum(np.round(val, 2), 0.0)
         is_last = ad == last[ar]
         val = np.where(acc.dynamic[rows][ar], val, acc.principal[rows][ar])
@@ -345,35 +360,48 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
     if d == bridge.interest_day:  # the first transaction of the day is the quarterly interest credit
         interest = acc.dynamic[rows] & (prev > 0)
         k = np.where(interest, np.maximum(k, 2), k)
+    # needs (issue 19): a salary or a large inflow is the first transaction of its day
+    x = bridge.x
+    salary = x.pay_d[rows_b] == d
+    inflow = x.ev_d[rows_b] == d
+    forced = salary | inflow
+    forced_amt = np.where(salary, x.pay_amt[rows_b], x.ev_amt[rows_b])
+    k = np.where(forced, np.maximum(k, 2), k)
     gi = np.repeat(np.arange(len(rows)), k)
     pos = np.arange(len(gi)) - np.repeat(np.cumsum(k) - k, k)
     last = pos == k[gi] - 1
     tkey = key[gi] * 8 + pos
     scale_r = np.maximum(np.maximum(prev, now), 200.0)
+    # accounts with a salary or an inflow on top: the bridge's own level; seasonal peaks: more turnover
+    scale_r = np.where(x.xpos[rows_b] >= 0, bridge.base_scale[rows_b], scale_r) * x.turn[rows_b]
     free_amt = np.round(scale_r[gi] * 0.08 * np.exp(0.9 * normal(seed, "txn_amt", tkey)), 2)
     free_amt = np.maximum(free_amt, 1.0)
     free_dir = np.where(uniform(seed, "txn_dir", tkey) < 0.5, 1.0, -1.0)
     is_int = interest[gi] & (pos == 0)
     free_amt = np.where(is_int, np.maximum(np.round(prev[gi] * params.QUARTER_INTEREST, 2), 0.01), free_amt)
     free_dir = np.where(is_int, 1.0, free_dir)
+    is_forced = forced[gi] & (pos == 0)
+    free_amt = np.where(is_forced, forced_amt[gi], free_amt)
+    free_dir = np.where(is_forced, 1.0, free_dir)
     signed = np.where(last, 0.0, free_amt * free_dir)
     free_sum = np.bincount(gi, weights=signed, minlength=len(rows))
     # the last transaction of the account-day makes the day's net movement exact
     signed = np.where(last, np.round(delta - free_sum, 2)[gi], signed)
     amount = np.round(np.abs(signed), 2)
     keep = amount >= 0.01
-    gi, pos, tkey, signed, amount, is_int = (
+    gi, pos, tkey, signed, amount, is_int, is_forced = (
         gi[keep],
         pos[keep],
         tkey[keep],
         signed[keep],
         amount[keep],
         is_int[keep],
+        is_forced[keep],
     )
     credit = signed > 0
     # credits first, then debits: the running balance never goes below the end-of-day balance (>= 0)
     order = np.lexsort((pos, ~credit, gi))
-    gi, pos, tkey, signed, amount, credit, is_int = (
+    gi, pos, tkey, signed, amount, credit, is_int, is_forced = (
         gi[order],
         pos[order],
         tkey[order],
@@ -381,6 +409,7 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
         amount[order],
         credit[order],
         is_int[order],
+        is_forced[order],
     )
     cum = np.cumsum(signed)
     grp_first = np.r_[True, gi[1:] != gi[:-1]] if len(gi) else np.zeros(0, dtype=bool)
@@ -408,6 +437,12 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
     ti = np.where((ti == code["SAL"]) & ~is_corp & late, code["TRF"], ti)
     ti = np.where(~dyn, code["TRF"], ti)
     ti = np.where(is_int, code["INT"], ti)
+    # needs (issue 19): an individual's salary credits are their monthly salary only (needs.month_extras), the
+    # forced salary and inflow credits, trade payments in a seasonal peak
+    ti = np.where((ti == code["SAL"]) & ~is_corp, code["TRF"], ti)
+    ti = np.where(is_forced, np.where(salary[gi], code["SAL"], code["TRF"]), ti)
+    peak = bridge.x.peak[rows_b][gi] & ~credit & ~is_int & ~is_forced
+    ti = np.where(peak & (uniform(seed, "txn_season", tkey) < params.SEASONAL_PAY_SHARE), code["PAY"], ti)
     ttype = TXN_TYPE_ARR[ti]
     uc = uniform(seed, "txn_channel", tkey)
     chan_code = {v: i for i, v in enumerate(TXN_CHANNELS)}
@@ -428,6 +463,14 @@ def day_core(seed: int, c: NS, acc: NS, bridge: MonthBridge, t: int) -> NS:
     recurring |= sal & ~is_corp  # an employee's salary comes from the employer
     idx = (pool * uniform(seed, "txn_cp_idx", tkey) ** 2).astype(np.int64)
     idx = np.where(sal & ~is_corp, 0, idx + np.where(sal_c, 64, 0))
+    # needs (issue 19): concentrated corporates deal mostly with their first two counterparties
+    cdir = c.conc_dir[cust_rows]
+    conc = (cdir > 0) & np.isin(ti, [code["TRF"], code["PAY"]]) & ((cdir == 3) | ((cdir == 2) == credit))
+    u_conc = uniform(seed, "txn_conc", tkey)
+    conc &= u_conc < c.conc_top[cust_rows]
+    recurring |= conc
+    first = u_conc < c.conc_top[cust_rows] * params.CONCENTRATION_FIRST
+    idx = np.where(conc, np.where(first, 0, 1), idx)
     one_off = hash64(seed, "txn_cp", tkey).astype(np.int64) & 0x7FFFFFFFFFFF
     regular = hash64(seed, "txn_cp_pool", c.uid[cust_rows] * 256 + idx).astype(np.int64) & 0x7FFFFFFFFFFF
     cp_key = np.where(recurring, regular, one_off)

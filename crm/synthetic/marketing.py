@@ -4,7 +4,8 @@ At every month end ``m`` from ``params.MARKETING_FIRST_MONTH_END`` to the last m
 for each proposal type the generator lists its own candidates (from what it knows of the customers: their
 latent deposit level, employees, supply-chain links, products held, lifecycle), plus false positives drawn
 among the customers who do not need the product, and the placebo type RATE_SWITCH for a share of the
-borrowers. It holds some out with :func:`crm.playbook.holdout.held_out` on the customers' keyed tokens, with the
+borrowers. It holds some out with :mod:`crm.playbook.holdout` (``held_out_many``: ``held_out``'s draw for the
+month's types in one query) on the customers' keyed tokens, with the
 key ring the pipeline uses (``generate(..., masking_key=...)``; without one a fixed generator ring, with which
 the pipeline's split does not match), and the share and salt of ``[proposals.holdout]``. The manager offers
 the others in the first weeks of the next month (an ``opportunities`` record, source SYS); the customer accepts
@@ -31,7 +32,7 @@ import numpy as np
 
 from crm.synthetic import cal, holdings, ids, params
 from crm.synthetic import loans as L
-from crm.synthetic.rand import choice_index, lookup, sigmoid, uniform
+from crm.synthetic.rand import choice_index, sigmoid, uniform
 from crm.synthetic.world import NEVER, NS, lifecycle_factor
 
 TYPES = ("WEALTH", "PAYROLL", "SETTLE", "SCF", "RATE_SWITCH")
@@ -138,7 +139,7 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
     """Run the front office over the bank's month ends; returns the opportunity records (``records``), the
     lists with their hold-out (``candidates``) and the holdings the offers and organic demand opened
     (``holdings``, in the layout of :func:`crm.synthetic.holdings.build_holdings`' parts)."""
-    from crm.playbook.holdout import held_out
+    from crm.playbook.holdout import held_out_many
     from crm.privacy.tokens import tokenise
 
     c, seed, h, ln = bank.c, bank.seed, bank.holdings, bank.loans
@@ -161,7 +162,11 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
     )
     link_volume = np.nan_to_num(rp.amount[link])
     # the base holdings by family code, and the loans that can be switched
-    h_fam = lookup(h.family, _FAMILY, default=-1, dtype=np.int64)
+    # family code of each base holding from its source (holdings.build_holdings: one family per source)
+    by_source = np.full(16, -1, dtype=np.int64)
+    for fam, src in {"DEP": 1, "LOAN": 2, "CARD": 3, "INS": 6, "FX": 9, **_SOURCE}.items():  # ten families
+        by_source[src] = _FAMILY[fam]
+    h_fam = by_source[h.source.astype(np.int64)]
     h_cust, h_open, h_close = h.cust, h.open, h.close
     loan_ok = ln.kind != L.KIND_CANCELLED
     busy = {tp: np.full(n, -1, dtype=np.int64) for tp in TYPES}  # not offered again before this day
@@ -211,19 +216,29 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
             busy=busy,
             pending=pending,
         )
+        # the month's lists of every type first (a list reads the products held at the month end), then one
+        # hold-out draw for all of them
+        lists = {}
         for tp in TYPES:  # a loop over the five proposal types
             pop = pops[tp]
             need = pop & needs[tp]
-            k = TYPE_CODE[tp]
-            key = c.uid * 4096 + mi * 8 + k
-            free = busy[tp] < t
+            p = np.flatnonzero(pop)  # draws for the population only (counter-based: the same values)
+            key = c.uid[p] * 4096 + mi * 8 + TYPE_CODE[tp]
+            free = busy[tp][p] < t
             u_list = uniform(seed, "mk_list", key)
             if tp == PLACEBO:
-                listed = pop & free & (u_list < params.MARKETING_PLACEBO_SHARE)
+                listed = free & (u_list < params.MARKETING_PLACEBO_SHARE)
             else:
-                listed = (need | (pop & (u_list < params.MARKETING_FALSE_POSITIVE[tp]))) & free
-            cand = np.flatnonzero(listed)
-            held = held_out(tokens[cand].tolist(), me, tp, share, salt) if len(cand) else np.zeros(0, bool)
+                listed = (need[p] | (u_list < params.MARKETING_FALSE_POSITIVE[tp])) & free
+            lists[tp] = (p, need, key, free, listed, p[listed])
+        all_cand = np.concatenate([v[5] for v in lists.values()])
+        all_type = np.concatenate([np.full(len(v[5]), tp, dtype=object) for tp, v in lists.items()])
+        all_held = held_out_many(tokens[all_cand].tolist(), all_type.tolist(), me, share, salt)
+        at = 0
+        for tp, (p, need, key, free, listed, cand) in lists.items():  # a loop over the five proposal types
+            k = TYPE_CODE[tp]
+            held = all_held[at : at + len(cand)]
+            at += len(cand)
             book.add(
                 dict(
                     month_end=np.full(len(cand), t), cust=cand, tcode=np.full(len(cand), k), need=need[cand], held=held
@@ -235,13 +250,11 @@ def simulate(bank, ring, share: float, salt: str) -> NS:
             accepted[_offer(bank, ctx, tp, offered, need[offered], 0)] = True
             if tp == PLACEBO:
                 continue
-            rm = np.flatnonzero(
-                pop & ~listed & ~need & free & (uniform(seed, "mk_rm", key) < params.MARKETING_RM_SHARE)
-            )
+            rm = p[~listed & ~need[p] & free & (uniform(seed, "mk_rm", key) < params.MARKETING_RM_SHARE)]
             accepted[_offer(bank, ctx, tp, rm, need[rm], 1)] = True
             # organic take-up: the same chance whether offered or held out (an accepted offer takes its place)
-            p_org = np.where(need, params.MARKETING_ORGANIC["need"], params.MARKETING_ORGANIC["no_need"])
-            org = np.flatnonzero(pop & ~accepted & (pending[tp] < t) & (uniform(seed, "mk_organic", key) < p_org))
+            p_org = np.where(need[p], params.MARKETING_ORGANIC["need"], params.MARKETING_ORGANIC["no_need"])
+            org = p[~accepted[p] & (pending[tp][p] < t) & (uniform(seed, "mk_organic", key) < p_org)]
             _organic(bank, ctx, tp, org)
     return _finish(book)
 
@@ -290,12 +303,18 @@ def _product(bank, ctx, tp: str, rows: np.ndarray, day: np.ndarray, key: np.ndar
     raise ValueError(tp)
 
 
+def _codes(values: np.ndarray, mapping: dict) -> np.ndarray:
+    """``mapping`` of each value (a few distinct values: mapped once each)."""
+    uniq, inv = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+    return np.asarray([mapping[u] for u in uniq], dtype=np.int64)[inv.ravel()]  # a loop over distinct values
+
+
 def _open_holdings(bank, ctx, tp: str, rows: np.ndarray, day: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Open the product for ``rows`` on ``day``; returns the holding ids."""
     family, code, base, _, close = _product(bank, ctx, tp, rows, day, key)
-    fam_code = lookup(family, _FAMILY, dtype=np.int64).astype(np.int64)
+    fam_code = _codes(family, _FAMILY)
     hkey = fam_code * 10**15 + NEW_HOLDING_KEY + bank.c.uid[rows] * 1024 + ctx.mi
-    src = lookup(family, _SOURCE, dtype=np.int64).astype(np.int8)
+    src = _codes(family, _SOURCE).astype(np.int8)
     ctx.book.add(
         dict(cust=rows, family=family, code=code, open=day, close=close, source=src, base=base, key=hkey),
         ctx.book.hold,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-GENERATOR_VERSION = "1.1"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share
+GENERATOR_VERSION = "1.2"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share;
+# 1.2: customers' needs (seasonal cycles, growth spurts, concentrated counterparties, payroll starts, large inflows)
+# and the front office (opportunities, take-up)
 
 # ---------------------------------------------------------------------------------------------- time
 # The bank is anchored on a fixed calendar so a business date's data does not depend on the range asked
@@ -319,6 +321,80 @@ EXTERNAL_LOAN_UNIT = {"I": 150_000.0, "L": 30_000_000.0, "M": 6_000_000.0, "S": 
 SLA_RESPONSE_HOURS = {"P1": 1, "P2": 4, "P3": 24, "P4": 48}
 SLA_RESOLUTION_HOURS = {"P1": 24, "P2": 72, "P3": 120, "P4": 240}
 SURVEY_RESPONSE_RATE = {"SMS": 0.22, "APP": 0.3, "PHONE": 0.52, "WECHAT": 0.38}
+
+# ---------------------------------------------------------------------------------------------- needs (issue 19)
+# Customers whose needs are real in the data (crm/synthetic/needs.py builds them, crm/synthetic/truth.py says who
+# has which need at a month end; docs/synthetic.md "Needs (issue 19)").
+# Seasonal working capital: this share of the corporates of each industry (GB/T 4754 section) has a yearly
+# cycle. Its peak starts in one of the industry's calendar months (uniform) and lasts one month or, for
+# SEASONAL_TWO_MONTHS of them, two adjacent months. In the peak months every dynamic account's month-end balance
+# is multiplied by the customer's dip (uniform in SEASONAL_DIP, times exp(SEASONAL_NOISE x z) per year, at most
+# 0.9), the transactions' amounts by SEASONAL_TURNOVER (uniform per customer) relative to the undipped balance,
+# and SEASONAL_PAY_SHARE of the debits are trade payments (PAY).
+SEASONAL_SHARE = {"A": 0.6, "F": 0.3, "E": 0.35, "C": 0.15, "H": 0.25}
+SEASONAL_PEAK_MONTHS = {
+    "A": (3, 4, 9, 10),  # planting and harvest purchases
+    "F": (9, 10, 11, 12),  # stocking for the year-end and Spring Festival sales
+    "E": (3, 4, 5),  # the building season's materials
+    "C": (6, 7, 8, 9),  # production for the year-end season
+    "H": (6, 7),  # the summer season
+}
+SEASONAL_TWO_MONTHS = 0.4
+SEASONAL_DIP = (0.3, 0.55)
+SEASONAL_NOISE = 0.12
+SEASONAL_TURNOVER = (1.8, 2.8)
+SEASONAL_PAY_SHARE = 0.85
+# Growth spurts: this share of the corporates grows its business by an extra GROWTH_RATE (log a year, uniform
+# per firm) for GROWTH_YEARS from a day drawn uniformly in GROWTH_WINDOW: the statements' revenue and the
+# deposit balances (hence the transactions' turnover) follow, the loans' contract amounts do not (they follow
+# the firm's structural trend only). Such a firm outgrows its limits from a year into the spurt
+# (GROWTH_TRUTH_MONTHS: 12) to half a year after it ends, while it has a live loan and is not declining.
+GROWTH_SHARE = 0.2
+GROWTH_RATE = (0.35, 0.6)
+GROWTH_YEARS = 3
+GROWTH_WINDOW = (dt.date(2023, 1, 1), dt.date(2027, 1, 1))
+GROWTH_TRUTH_MONTHS = 12
+# Firms without a spurt grow too (their trend and yearly noise): the truth counts those whose revenue of this
+# fiscal year or the last (the statements' latest year, annual or interim) grew by at least GROWTH_TRUTH_REVENUE.
+GROWTH_TRUTH_REVENUE = 0.2
+# Counterparty concentration: this share of the corporates sends CONCENTRATION_TOP (uniform per firm) of its
+# counterparty transactions (transfers, trade payments) in the direction(s) drawn (payments D, receipts C or
+# both B) to its first two regular counterparties, CONCENTRATION_FIRST of them to the first.
+CONCENTRATION_SHARE = 0.15
+CONCENTRATION_DIRECTION = (("D", "C", "B"), (0.4, 0.4, 0.2))
+CONCENTRATION_TOP = (0.8, 0.97)
+CONCENTRATION_FIRST = 0.8
+# Salaries: PAYROLL_SHARE of the employed individuals (occupations 1-4, 6) are paid through us from their first
+# full month; PAYROLL_START_SHARE of the other employed start being paid through us in a month drawn uniformly in
+# PAYROLL_START_WINDOW (about 8% of them a year): a salary credit (SAL, the individuals' only SAL credits) every
+# month on the customer's payday (PAYROLL_DAY) of income / 12 x PAYROLL_SALARY_SHARE, spent by the month end
+# (the month-end balance does not move), until the customer declines.
+PAYROLL_SHARE = 0.5
+PAYROLL_START_SHARE = 0.4
+PAYROLL_START_WINDOW = (dt.date(2023, 1, 1), dt.date(2028, 1, 1))
+PAYROLL_DAY = (5, 15)
+PAYROLL_SALARY_SHARE = (0.6, 0.9)
+# Large inflows: this share of the individuals receives one large credit (inheritance, property sale, bonus) on
+# a day drawn uniformly in LARGE_INFLOW_WINDOW (days 22-28 of the month; about 6% a year): LARGE_INFLOW_MULTIPLE
+# (log-uniform) x the customer's deposit level, at least LARGE_INFLOW_MIN; LARGE_INFLOW_KEEP of it stays on the
+# current account after each month (spent or moved out gradually), none after LARGE_INFLOW_MONTHS.
+LARGE_INFLOW_SHARE = 0.3
+LARGE_INFLOW_WINDOW = (dt.date(2023, 1, 1), dt.date(2028, 1, 1))
+LARGE_INFLOW_MULTIPLE = (6.0, 20.0)
+LARGE_INFLOW_MIN = 50_000.0
+LARGE_INFLOW_KEEP = 0.75
+LARGE_INFLOW_MONTHS = 24
+# The truth (crm.synthetic.truth.needs_truth) as of a month end m: a loan maturing within MATURITY_TRUTH_DAYS
+# (not of MATURITY_TRUTH_EXCLUDED);
+# a housing loan ended within the last or ending within the next MORTGAGE_END_TRUTH_DAYS; a payroll start or a
+# large inflow in the last PAYROLL_START_TRUTH_MONTHS / LARGE_INFLOW_TRUTH_MONTHS months (m included); seasonal
+# and concentrated customers with at least NEEDS_HISTORY_MONTHS months with us.
+MATURITY_TRUTH_DAYS = 90
+MATURITY_TRUTH_EXCLUDED = ("RHL",)  # housing loans end rather than renew: MORTGAGE_END
+MORTGAGE_END_TRUTH_DAYS = 183
+PAYROLL_START_TRUTH_MONTHS = 3
+LARGE_INFLOW_TRUTH_MONTHS = 2
+NEEDS_HISTORY_MONTHS = 13
 
 # ---------------------------------------------------------------------------------------------- front office
 # The bank's staff acting on the proposal list (crm/synthetic/marketing.py, docs/synthetic.md "Proposals, front

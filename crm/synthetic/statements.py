@@ -8,9 +8,11 @@ half-year) carry the balance sheet at period end and the year-to-date income sta
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
-from crm.synthetic import cal, params
+from crm.synthetic import cal, needs, params
 from crm.synthetic.rand import logit, lookup, normal, sigmoid, uniform
 from crm.synthetic.world import NS
 
@@ -41,6 +43,9 @@ def _year_factors(seed: int, c: NS, corp: NS, rows: np.ndarray, years: np.ndarra
         cum[y] = cum[y + 1] - g
     table = np.stack([cum[y] for y in range(lo, hi + 1)], axis=1)
     log_rev = np.log(corp.revenue0[rows]) + table[np.arange(len(rows)), np.asarray(years) - lo]
+    # a growth spurt (issue 19) on top of the trend, at the fiscal year's middle; the loans do not follow it
+    mid_year = np.array([cal.day(dt.date(int(y), 7, 1)) for y in range(lo, hi + 1)])[np.asarray(years) - lo]
+    log_rev = log_rev + needs.boom_log(c, corp.pos[rows], mid_year)
     declining = years >= t_dec_y
     f = corp.f[rows]
     lev = sigmoid(

@@ -86,6 +86,7 @@ def txns(
     channel="NET",
     top_share=None,
     counterparties=5,
+    count=10,
 ) -> list[dict]:
     """txn_monthly rows: {months before ME: amount}."""
     return [
@@ -95,7 +96,7 @@ def txns(
             "txn_type": txn_type,
             "channel": channel,
             "direction": direction,
-            "txn_count": 10,
+            "txn_count": count,
             "amount": a,
             "counterparty_count": counterparties,
             "top_counterparty_amount": None if top_share is None else round(a * top_share, 2),

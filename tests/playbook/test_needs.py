@@ -77,8 +77,11 @@ def test_headroom_from_revenue_and_income_at_the_share_edge(config):
             customer("TIGHT", annual_revenue=100_000_000.0, external_loan_balance=100000.0),
             # exposure 14M: headroom exactly 6M = 0.3 x capacity
             customer("EDGE", annual_revenue=100_000_000.0),
-            # income 200k x 5 = 1M, but DSTI room 100k a year repays 441,589.22 over 60 months at 5%
+            # income 200k x 5 = 1M, but DSTI room 100k a year repays 441,589.22 over 60 months at 5%, on top of
+            # the 10k borrowed
             customer("RICH", "retail", annual_income=200000.0),
+            # the same without a loan here: no limit to raise
+            customer("NOLOAN", "retail", annual_income=200000.0),
             # no revenue, no income, no line: capacity unknown
             customer("UNKNOWN"),
         ],
@@ -86,6 +89,7 @@ def test_headroom_from_revenue_and_income_at_the_share_edge(config):
             loan("L1", "ROOM", maturity=far, balance=5_000_000.0),
             loan("L2", "TIGHT", maturity=far, balance=14_000_000.0),
             loan("L3", "EDGE", maturity=far, balance=14_000_000.0),
+            loan("L4", "RICH", maturity=far, balance=10000.0, repayment_method="EPI"),
         ],
     )
     res = customer_needs(inp, config)
@@ -99,7 +103,7 @@ def test_headroom_from_revenue_and_income_at_the_share_edge(config):
         "unused": 0.0,
     }
     assert got.loc["ROOM", "strength"] == 0.75
-    assert _ev(got, "RICH")["basis"] == "INCOME" and _ev(got, "RICH")["capacity"] == 441589.22
+    assert _ev(got, "RICH")["basis"] == "INCOME" and _ev(got, "RICH")["capacity"] == 451589.22
     assert res.lacking["HEADROOM"] == 1  # UNKNOWN
 
 
@@ -144,26 +148,27 @@ def test_seasonal_needs_the_peak_repeated_in_every_year(config):
     assert set(got.index) == {"SEASON"}
     e = _ev(got, "SEASON")
     assert e["peak_months"] == [9, 10]
-    assert e["offer_month"] == "2026-08"  # one month before September
+    assert e["offer_month"] == "2026-07"  # two months before September
     assert e["peak_ratio"] == 3.0 and e["months_seen"] == 25 and e["basis"] == "OUTFLOWS"
-    assert got.loc["SEASON", "deadline"] == dt.date(2026, 8, 1)
+    assert e["amount"] == 200000.0  # 300,000 a season month against 100,000 around it
+    assert got.loc["SEASON", "deadline"] == dt.date(2026, 7, 1)
     assert got.loc["SEASON", "strength"] == 1.0
     assert res.lacking["SEASONAL"] == 1  # SHORT: 12 months (RETAIL is not in scope)
     assert res.in_scope["SEASONAL"] == 4
 
 
 def test_seasonal_13_months_is_enough_when_the_peak_month_repeats(config):
-    # 13 month ends: June 2025 .. June 2026; June peaks both years; offer month May (next year)
+    # 13 month ends: June 2025 .. June 2026; June peaks both years; offer month April (next year)
     inp = build([customer("JUNE")], txn_rows=_seasonal_flows("JUNE", {0, 12}, months=13))
     got = _fired(customer_needs(inp, config), "SEASONAL")
-    assert _ev(got, "JUNE")["peak_months"] == [6] and _ev(got, "JUNE")["offer_month"] == "2027-05"
+    assert _ev(got, "JUNE")["peak_months"] == [6] and _ev(got, "JUNE")["offer_month"] == "2027-04"
 
 
 def test_seasonal_trough_of_balances_and_the_ratio_edge(config):
     cfg = copy.deepcopy(config)
     balances = {k: (50000.0 if month(k).month == 12 else 100000.0) for k in range(25)}
-    edge = {k: (150000.0 if month(k).month == 3 else 100000.0) for k in range(25)}  # exactly 1.5
-    below = {k: (149000.0 if month(k).month == 3 else 100000.0) for k in range(25)}
+    edge = {k: (200000.0 if month(k).month == 3 else 100000.0) for k in range(25)}  # exactly 2
+    below = {k: (199000.0 if month(k).month == 3 else 100000.0) for k in range(25)}
     inp = build(
         [customer("TROUGH"), customer("EDGE"), customer("BELOW")],
         deposit_rows=deposits("TROUGH", balances),
@@ -174,7 +179,22 @@ def test_seasonal_trough_of_balances_and_the_ratio_edge(config):
     assert set(got.index) == {"TROUGH", "EDGE"}
     e = _ev(got, "TROUGH")
     assert e["peak_months"] == [12] and e["basis"] == "BALANCES" and e["trough_ratio"] == 0.5
-    assert e["offer_month"] == "2026-11"
+    assert e["amount"] == 50000.0  # the balance 50,000 below its neighbourhood
+    assert e["offer_month"] == "2026-10"
+
+
+def test_seasonal_follows_the_trend_of_a_shrinking_business(config):
+    # outflows falling to an eighth over the two years, each September at 2.5 times its neighbourhood: against
+    # the two years' median the recent September is no peak (2.5 x a level below the median), against its
+    # neighbours it is; the same trend without the Septembers is not seasonal
+    trend = {k: 100000.0 * 8 ** (k / 24) for k in range(25)}
+    season = {k: v * (2.5 if month(k).month == 9 else 1) for k, v in trend.items()}
+    inp = build([customer("FALLING"), customer("SEASONAL")], txn_rows=txns("FALLING", trend) + txns("SEASONAL", season))
+    got = _fired(customer_needs(inp, config), "SEASONAL")
+    assert set(got.index) == {"SEASONAL"} and _ev(got, "SEASONAL")["peak_months"] == [9]
+    cfg = copy.deepcopy(config)
+    cfg["needs"]["seasonal"]["baseline_months"] = 24  # every other month: the overall median, the recent peak lost
+    assert _fired(customer_needs(inp, cfg), "SEASONAL").empty
 
 
 # ------------------------------------------------------------------------------------------------ GROWTH
@@ -220,23 +240,32 @@ def test_growth_when_limits_do_not_follow(config):
     assert res.lacking["GROWTH"] == 1  # NOPRIOR
 
 
-def test_growth_from_turnover_needs_two_complete_years(config):
+def test_growth_from_turnover_needs_two_complete_years_and_a_limit(config):
+    far = dt.date(2028, 1, 1)
+    grow = {k: (1.5e6 if k < 12 else 1e6) for k in range(24)}
     inp = build(
-        [customer("TURN"), customer("YEAR")],
-        txn_rows=txns("TURN", {k: (1.5e6 if k < 12 else 1e6) for k in range(24)}, direction="C")
-        + txns("YEAR", {k: 1.5e6 for k in range(13)}, direction="C"),
-        limits_before=pd.DataFrame({"customer_id": [], "limits": []}),
+        [customer("TURN"), customer("YEAR"), customer("NOLOAN"), customer("BOTH")],
+        loans=[loan(f"L{c}", c, maturity=far, contract=1e6) for c in ("TURN", "YEAR", "BOTH")],
+        txn_rows=txns("TURN", grow, direction="C")
+        + txns("YEAR", {k: 1.5e6 for k in range(13)}, direction="C")
+        + txns("NOLOAN", grow, direction="C")
+        + txns("BOTH", grow, direction="C"),
+        # BOTH: turnover +50% but revenue +10%: both known, both must show it
+        statements=[_statement("BOTH", 2024, 10e6), _statement("BOTH", 2025, 11e6)],
+        limits_before=pd.DataFrame({"customer_id": ["TURN", "YEAR", "BOTH"], "limits": [1e6, 1e6, 1e6]}),
     )
     res = customer_needs(inp, config)
     got = _fired(res, "GROWTH")
     assert set(got.index) == {"TURN"}
     assert _ev(got, "TURN")["source"] == "TURNOVER" and _ev(got, "TURN")["turnover_12m"] == 18e6
-    assert res.lacking["GROWTH"] == 1
+    assert res.lacking["GROWTH"] == 1  # YEAR
 
 
 def test_growth_does_not_fire_without_the_limits_of_a_year_ago(config):
     inp = build(
-        [customer("TURN")], txn_rows=txns("TURN", {k: (1.5e6 if k < 12 else 1e6) for k in range(24)}, direction="C")
+        [customer("TURN")],
+        loans=[loan("L1", "TURN", maturity=dt.date(2028, 1, 1))],
+        txn_rows=txns("TURN", {k: (1.5e6 if k < 12 else 1e6) for k in range(24)}, direction="C"),
     )
     res = customer_needs(inp, config)
     assert _fired(res, "GROWTH").empty and res.lacking["GROWTH"] == 1
@@ -248,11 +277,13 @@ def test_growth_does_not_fire_without_the_limits_of_a_year_ago(config):
 def test_concentration_share_edge(config):
     months = range(12)
     inp = build(
-        [customer("ONE"), customer("MANY"), customer("SMALL")],
-        txn_rows=txns("ONE", {k: 100000.0 for k in months}, top_share=0.5, counterparties=3)
+        [customer("ONE"), customer("MANY"), customer("SMALL"), customer("FEW")],
+        txn_rows=txns("ONE", {k: 100000.0 for k in months}, top_share=0.75, counterparties=3)
         + txns("ONE", {k: 100000.0 for k in months}, direction="C", top_share=0.2)
-        + txns("MANY", {k: 100000.0 for k in months}, top_share=0.49)
-        + txns("SMALL", {k: 10000.0 for k in months}, top_share=0.9),
+        + txns("MANY", {k: 100000.0 for k in months}, top_share=0.74)
+        + txns("SMALL", {k: 10000.0 for k in months}, top_share=0.9)
+        # 9 payments a month: 108 < 120 transactions in the year, too few to call concentrated
+        + txns("FEW", {k: 100000.0 for k in months}, top_share=0.9, count=9),
     )
     got = _fired(customer_needs(inp, config), "CONCENTRATION")
     assert set(got.index) == {"ONE"}
@@ -261,7 +292,8 @@ def test_concentration_share_edge(config):
         "counterparties": 3,
         "direction": "D",
         "months": 12,
-        "top_share": 0.5,
+        "top_share": 0.75,
+        "transactions": 120,
     }
 
 
@@ -339,8 +371,8 @@ def test_large_inflow_multiple_edge_and_history(config):
     inp = build(
         [customer(c, "retail") for c in ("BIG", "EDGE", "BELOW", "NOHIST")],
         txn_rows=txns("BIG", {**base, 0: 100000.0}, txn_type="TRF", direction="C")
-        + txns("EDGE", {**{k: 20000.0 for k in range(1, 13)}, 0: 60000.0}, txn_type="TRF", direction="C")
-        + txns("BELOW", {**{k: 20000.0 for k in range(1, 13)}, 0: 59000.0}, txn_type="TRF", direction="C")
+        + txns("EDGE", {**{k: 20000.0 for k in range(1, 13)}, 0: 120000.0}, txn_type="TRF", direction="C")
+        + txns("BELOW", {**{k: 20000.0 for k in range(1, 13)}, 0: 119000.0}, txn_type="TRF", direction="C")
         + txns("NOHIST", {0: 100000.0, 1: 1000.0}, txn_type="TRF", direction="C"),
     )
     res = customer_needs(inp, config)

@@ -54,7 +54,7 @@ YEAR_AGO = [loan("L2", "BIG", maturity=FAR, balance=1e6, contract=2e6)]
 PEAKS = {k for k in range(25) if month(k).month in (9, 10)}
 TXN = (
     txns("SEASON", {k: (300000.0 if k in PEAKS else 100000.0) for k in range(25)})
-    + txns("BIG", {k: (3e6 if k < 12 else 2e6) for k in range(25)}, direction="C", top_share=0.7, txn_type="PAY")
+    + txns("BIG", {k: (3e6 if k < 12 else 2e6) for k in range(25)}, direction="C", top_share=0.8, txn_type="PAY")
     + txns("EMP", {0: 9000.0, 1: 9000.0}, txn_type="SAL", direction="C", channel="MOB")
     + txns("EMP", {k: 500.0 for k in range(25)}, txn_type="CON", direction="D", channel="POS")
     + txns("HOME", {**{k: 2000.0 for k in range(1, 25)}, 0: 80000.0}, txn_type="TRF", direction="C")

@@ -102,7 +102,7 @@ def test_takeup_window_families_and_groups(cfg):
     assert set(got.index) == set("abcdeg")
     assert got["took_up"].to_dict() == {"a": True, "b": False, "c": True, "d": False, "e": False, "g": True}
     assert got.loc["c", "group"] == "holdout" and got.loc["a", "group"] == "treated"
-    assert got.loc["g", "takeup_date"] == dt.date(2026, 9, 20) and got.loc["g", "product_family"] == "FUND"
+    assert got.loc["g", "takeup_date"] == pd.Timestamp(2026, 9, 20) and got.loc["g", "product_family"] == "FUND"
     assert got.loc["a", "product_family"] == "LOAN" and pd.isna(got.loc["b", "product_family"])
     assert (got["window_end"] == end).all() and (got["month_end"] == COHORT).all()
 

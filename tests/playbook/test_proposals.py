@@ -116,7 +116,7 @@ def test_columns_and_a_plain_renewal(cfg, vcfg):
     assert json.loads(r["reasons"]) == ["MATURITY"] and json.loads(r["evidence"]) == {
         "MATURITY": {"amount": 800000, "loans": 1}
     }
-    assert r["deadline"] == dt.date(2026, 12, 1) and r["deadline_kind"] == "MATURITY"
+    assert r["deadline"] == pd.Timestamp(2026, 12, 1) and r["deadline_kind"] == "MATURITY"
     assert r["offered_amount"] == 800_000.0
     # 800,000 x (4.2% own rate - 2.5% FTP of 12 months) - 800,000 x PD 1% x LGD 40%
     assert r["expected_contribution"] == pytest.approx(800_000 * (0.042 - 0.025) - 800_000 * 0.01 * 0.4)
@@ -292,7 +292,11 @@ def test_ranking_urgency_and_deadlines(cfg, vcfg):
     assert renew["score"] == pytest.approx(0.8 * renew["expected_contribution"] * u, rel=1e-6)
     # several reasons: strongest strength, earliest deadline and its kind, the amount of the first need listed
     assert json.loads(dep["reasons"]) == ["LARGE_INFLOW", "MORTGAGE_END"]
-    assert dep["strength"] == 0.9 and dep["deadline"] == dt.date(2026, 12, 15) and dep["deadline_kind"] == "LIFE_EVENT"
+    assert (
+        dep["strength"] == 0.9
+        and dep["deadline"] == pd.Timestamp(2026, 12, 15)
+        and dep["deadline_kind"] == "LIFE_EVENT"
+    )
     assert dep["offered_amount"] == 200_000 * cfg["proposals"]["sources"]["placement_share"]
     # held-out and ineligible proposals have no rank
     c1 = copy.deepcopy(cfg)
