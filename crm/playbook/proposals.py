@@ -135,11 +135,15 @@ def proposal_customers(value: pd.DataFrame, c360: pd.DataFrame) -> pd.DataFrame:
 
 
 def _families_held(families: pd.Series, wanted: list[str]) -> pd.Series:
-    """True where the comma-separated families contain one of ``wanted``."""
-    if not wanted:
-        return pd.Series(False, index=families.index)
-    pat = r"(?:^|,)\s*(?:" + "|".join(wanted) + r")\s*(?:,|$)"
-    return families.fillna("").astype(str).str.contains(pat, regex=True)
+    """True where the comma-separated families contain one of ``wanted`` (plain substring tests on
+    ",<families>,": no regular expression)."""
+    out = pd.Series(False, index=families.index)
+    if not wanted or not len(families):
+        return out
+    padded = "," + families.fillna("").astype(str).str.replace(" ", "", regex=False) + ","
+    for fam in wanted:
+        out |= padded.str.contains(f",{fam},", regex=False)
+    return out
 
 
 def rate_for_term(months: pd.Series | np.ndarray, curve: list[dict[str, Any]]) -> np.ndarray:
@@ -216,36 +220,45 @@ def _need_reasons(needs: pd.DataFrame, config: dict) -> pd.DataFrame:
             "evidence": _col(needs, "evidence").astype("object").where(lambda s: s.notna(), "{}").astype(str),
         }
     )
+    share = float(src["placement_share"])
     con = duckdb.connect()
     try:
-        con.register("nd", nd)
-        con.register("pairs", pairs)
-        share = float(src["placement_share"])
-        out = con.execute(
-            """
-            SELECT nd.customer_id, pairs.proposal_type, nd.reason, nd.strength, nd.deadline, nd.evidence,
-              CASE nd.reason
-                WHEN 'MATURITY' THEN coalesce(
-                    TRY_CAST(json_extract_string(nd.evidence, '$.contract_amount') AS DOUBLE),
-                    TRY_CAST(json_extract_string(nd.evidence, '$.amount') AS DOUBLE))
-                WHEN 'HEADROOM' THEN TRY_CAST(json_extract_string(nd.evidence, '$.headroom') AS DOUBLE)
-                WHEN 'GROWTH' THEN TRY_CAST(json_extract_string(nd.evidence, '$.limits') AS DOUBLE)
-                    * TRY_CAST(json_extract_string(nd.evidence, '$.growth') AS DOUBLE)
-                WHEN 'SEASONAL' THEN TRY_CAST(json_extract_string(nd.evidence, '$.amount') AS DOUBLE)
-                WHEN 'LARGE_INFLOW' THEN TRY_CAST(json_extract_string(nd.evidence, '$.amount') AS DOUBLE) * ?
-                WHEN 'MORTGAGE_END' THEN
-                    TRY_CAST(json_extract_string(nd.evidence, '$.monthly_payment_freed') AS DOUBLE) * 12 * ?
-                WHEN 'PAYROLL_START' THEN
-                    TRY_CAST(json_extract_string(nd.evidence, '$.monthly_amount') AS DOUBLE) * 12 * ?
-                ELSE NULL END AS amount,
-              CAST(NULL AS DOUBLE) AS margin, pairs.priority
-            FROM nd JOIN pairs ON nd.reason = pairs.reason
-            """,
-            [share, share, share],
+        con.register("nd", nd[["evidence"]])
+        keys = ["amount", "contract_amount", "headroom", "limits", "growth", "monthly_payment_freed", "monthly_amount"]
+        shape = "{" + ", ".join(f'"{k}": "DOUBLE"' for k in keys) + "}"
+        # one parse of each need's evidence (json_transform to a struct of the numbers used; others ignored)
+        e = con.execute(
+            f"SELECT {', '.join(f'e.{k}' for k in keys)} FROM (SELECT TRY(json_transform(evidence, ?)) AS e FROM nd)",
+            [shape],
         ).df()
     finally:
         con.close()
-    return out
+    code = nd["reason"]
+    amount = np.select(
+        [
+            code == "MATURITY",
+            code == "HEADROOM",
+            code == "GROWTH",
+            code == "SEASONAL",
+            code == "LARGE_INFLOW",
+            code == "MORTGAGE_END",
+            code == "PAYROLL_START",
+        ],
+        [
+            e["contract_amount"].fillna(e["amount"]),
+            e["headroom"],
+            e["limits"] * e["growth"],
+            e["amount"],
+            e["amount"] * share,
+            e["monthly_payment_freed"] * 12 * share,
+            e["monthly_amount"] * 12 * share,
+        ],
+        default=np.nan,
+    )
+    nd["amount"] = np.asarray(amount, dtype="float64")
+    nd["margin"] = np.nan
+    out = nd.merge(pairs, on="reason")
+    return out[[*REASON_COLUMNS, "priority"]]
 
 
 def _json_objects(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -427,8 +440,6 @@ def candidates(
     reasons (JSON list), evidence (JSON object by reason), strength, deadline, deadline_kind, amount (before
     the cap; the first reason in the type's needs order giving one, then the other sources), margin (the
     switches' annual margin)."""
-    import duckdb
-
     cols = [
         "customer_id",
         "proposal_type",
@@ -463,31 +474,44 @@ def candidates(
                 ],
                 ignore_index=True,
             )
-    kinds = pd.DataFrame({"reason": list(DEADLINE_KIND), "kind": list(DEADLINE_KIND.values())})
-    r["deadline"] = pd.to_datetime(r["deadline"], errors="coerce")
-    con = duckdb.connect()
-    try:
-        con.register("r", r.reset_index(drop=True))
-        con.register("k", kinds)
-        out = con.execute(
-            """
-            SELECT customer_id, proposal_type,
-              CAST(to_json(list_sort(list(reason))) AS VARCHAR) AS reasons,
-              '{' || string_agg('"' || reason || '": ' || evidence, ', ' ORDER BY reason) || '}' AS evidence,
-              max(strength) AS strength,
-              min(deadline) AS deadline,
-              arg_min(k.kind, deadline) FILTER (WHERE deadline IS NOT NULL) AS deadline_kind,
-              arg_min(amount, priority) FILTER (WHERE amount IS NOT NULL) AS amount,
-              sum(margin) AS margin
-            FROM r LEFT JOIN k USING (reason)
-            GROUP BY customer_id, proposal_type
-            ORDER BY customer_id, proposal_type
-            """
-        ).df()
-    finally:
-        con.close()
-    out["deadline"] = pd.to_datetime(out["deadline"]).astype("datetime64[ns]")
-    return out[cols]
+    return _aggregate(r)[cols]
+
+
+def _aggregate(r: pd.DataFrame) -> pd.DataFrame:
+    """One row per (customer_id, proposal_type) of the reason rows ``r``: vectorised over the rows, with a
+    Python loop only over the position of a reason within its candidate (a handful)."""
+    r = r.sort_values(["customer_id", "proposal_type", "reason"], kind="stable").reset_index(drop=True)
+    g = r.groupby(["customer_id", "proposal_type"], sort=False)
+    gid = g.ngroup().to_numpy()
+    pos = g.cumcount().to_numpy()
+    first = pos == 0
+    out = r.loc[first, ["customer_id", "proposal_type"]].reset_index(drop=True)
+    reason = r["reason"].astype(str)
+    piece = '"' + reason + '": ' + r["evidence"].astype(str)
+    reasons = ('"' + reason[first] + '"').to_numpy(dtype=object)
+    evidence = piece[first].to_numpy(dtype=object)
+    for k in range(1, int(pos.max()) + 1 if len(pos) else 1):
+        at = pos == k
+        reasons[gid[at]] = reasons[gid[at]] + ',"' + reason[at].to_numpy(dtype=object) + '"'
+        evidence[gid[at]] = evidence[gid[at]] + ", " + piece[at].to_numpy(dtype=object)
+    out["reasons"] = "[" + pd.Series(reasons, dtype=object) + "]"
+    out["evidence"] = "{" + pd.Series(evidence, dtype=object) + "}"
+    out["strength"] = g["strength"].max().to_numpy()
+    deadline = pd.to_datetime(r["deadline"], errors="coerce").astype("datetime64[ns]")
+    out["deadline"] = deadline.groupby(gid).min().reindex(range(len(out))).to_numpy()
+    dated = r[deadline.notna().to_numpy()].assign(_g=gid[deadline.notna().to_numpy()], _d=deadline.dropna())
+    earliest = dated.sort_values(["_g", "_d", "reason"], kind="stable").drop_duplicates("_g")
+    kind = pd.Series(None, index=range(len(out)), dtype=object)
+    kind[earliest["_g"].to_numpy()] = earliest["reason"].map(DEADLINE_KIND).to_numpy()
+    out["deadline_kind"] = kind.to_numpy()
+    amount = _f(r["amount"])
+    has = amount.notna().to_numpy()
+    picked = r[has].assign(_g=gid[has]).sort_values(["_g", "priority"], kind="stable").drop_duplicates("_g")
+    amt = pd.Series(np.nan, index=range(len(out)))
+    amt[picked["_g"].to_numpy()] = _f(picked["amount"]).to_numpy()
+    out["amount"] = amt.to_numpy()
+    out["margin"] = _f(r["margin"]).groupby(gid).sum(min_count=1).reindex(range(len(out))).to_numpy()
+    return out
 
 
 # -------------------------------------------------------------------------------------- gates and pricing
@@ -516,12 +540,12 @@ def gates(frame: pd.DataFrame, loans: pd.DataFrame, warnings: pd.DataFrame | Non
         outside |= (frame["proposal_type"] == t).to_numpy(bool) & ~seg.isin(r["segments"]).fillna(False).to_numpy(bool)
     fail["SEGMENT"] = outside
     held = np.zeros(len(frame), dtype=bool)
+    per_customer = frame.drop_duplicates("customer_id").set_index("customer_id")["product_families"]
     for t, r in types.items():
         blocked = r.get("blocked_if_held", [])
         if blocked:
-            held |= (frame["proposal_type"] == t).to_numpy(bool) & _families_held(
-                frame["product_families"], blocked
-            ).to_numpy(bool)
+            has = frame["customer_id"].map(_families_held(per_customer, blocked)).fillna(False).to_numpy(bool)
+            held |= (frame["proposal_type"] == t).to_numpy(bool) & has
     fail["HELD_PRODUCT"] = held
     fc = frame["customer_id"].map(worst_five_class(loans)).astype("float64").to_numpy()
     limit = np.where(credit, float(gc["credit_max_five_class"]), float(gc["other_max_five_class"]))
