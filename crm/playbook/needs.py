@@ -795,11 +795,13 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
 
 def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """GROWTH: revenue growth (the latest statement against the same type's a year earlier) or credit turnover
-    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the larger
-    known (the statements are a year behind, the turnover is this year's), at least ``min_growth``, while the limits (contract amounts of live loans) grew by less than
+    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the smaller
+    when both are known (both must show it: turnover alone swings with a few large payments), at least
+    ``min_growth``, while the limits (contract amounts of live loans) grew by less than
     ``max_limit_follow`` x that growth since the month end 12 months before (``limits_before``); the customer
     has a live loan (limits > 0). The larger of
-    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE or TURNOVER),
+    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE, TURNOVER or
+    REVENUE_TURNOVER: both known),
     turnover_12m, limits, limits_before, limit_growth (null: no limit a year ago). No deadline."""
     from crm.value.position import _latest_statements
 
@@ -829,10 +831,11 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
         with np.errstate(divide="ignore", invalid="ignore"):
             rev_growth[code[ok]] = np.where(prior > 0, rv / prior - 1.0, np.nan)
         revenue[code[ok]] = np.where(latest["period_type"].astype(object).to_numpy()[ok] == "A", rv, np.nan)
-    # either: the statements are a year behind (last fiscal year's revenue), the turnover is this year's
-    use_rev = np.nan_to_num(rev_growth, nan=-np.inf) >= np.nan_to_num(turn_growth, nan=-np.inf)
+    # both known: both must show the growth (the smaller counts: turnover alone swings with a few payments)
+    use_rev = np.nan_to_num(rev_growth, nan=np.inf) <= np.nan_to_num(turn_growth, nan=np.inf)
     g = np.round(np.where(use_rev, rev_growth, turn_growth), RATIO_DIGITS)
-    source = np.where(use_rev, "REVENUE", "TURNOVER")
+    both = np.isfinite(rev_growth) & np.isfinite(turn_growth)
+    source = np.where(both, "REVENUE_TURNOVER", np.where(use_rev, "REVENUE", "TURNOVER"))
     loans = inputs.loans
     limits = _live_by_customer(bank, loans, loans["status"].astype(object).isin(LIVE_LOANS), "contract_amount")
     known_before = inputs.limits_before is not None
