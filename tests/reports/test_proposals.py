@@ -379,6 +379,11 @@ def test_a_needs_evidence_is_a_chinese_sentence():
         "收款集中于少数交易对手：最大一家占 62.0%（共 — 家）"
     )
     assert pr.need_sentence("NEW_NEED", {}, fmt, t) == "NEW_NEED"
+    # one unit per sentence: 万元 when any amount reaches 10 万元
+    head = {"capacity": 386200.0, "exposure": 49955.72, "headroom": 336244.28}
+    assert pr.need_sentence("HEADROOM", head, fmt, t) == (
+        "按授信政策测算的融资能力 38.62 万元，已有负债 5.00 万元，尚余空间 33.62 万元"
+    )
     en = pr.need_sentence("MATURITY", ev, Formatter("en"), translator("en"))
     assert en == "2 loan(s) totalling CNY 3.50 mn mature on January 15, 2027 (within 30 days)"
     # every need code of the playbook and every other reason of a proposal has a label and a sentence
