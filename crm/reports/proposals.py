@@ -801,13 +801,17 @@ def why_text(
     t: Translate,
     *,
     brief: bool = False,
+    named: frozenset[str] | set[str] = frozenset(),
 ) -> str:
     """Why a proposal is made: the needs it answers, each with its evidence sentence (from the proposal's own
     evidence, a JSON object by reason, or flat; else from the customer's need row ``needs[code]``). ``brief``
-    (a list's cell): the main reason (:func:`_main_reason`) in full, the others by name (另：…)."""
+    (a list's cell): the main reason (:func:`_main_reason`) in full, the others by name (另：…). ``named``: reasons
+    said by name only (a key-account card prints the account's needs with their sentences just above)."""
     ev = proposal.get("evidence") or {}
 
     def item(code: str) -> str:
+        if code in named:
+            return _need_label(code, t)
         own = ev.get(code) if isinstance(ev, Mapping) and isinstance(ev.get(code), Mapping) else None
         if own is None and isinstance(ev, Mapping) and set(EVIDENCE_FIELDS.get(code, {})) & set(ev):
             own = ev
@@ -901,7 +905,8 @@ def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
             {
                 **p,
                 "type_label": _type_label(p.get("proposal_type"), t),
-                "why": reasons_text(p.get("reasons") or [], t),  # the needs' sentences are printed above
+                # the account's needs are printed above with their sentences: named only; other reasons in full
+                "why": why_text(p, None, fmt, t, named={n["need"] for n in needs}),
                 "deadline_text": deadline_text(p, fmt, t),
                 "contribution_text": fmt.money(p.get("expected_contribution")),
                 "amount_text": amount_text(p.get("offered_amount"), fmt),

@@ -490,7 +490,11 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
     assert "开始领取代发工资：自 2026年8月 起每月有代发工资入账，约 8,500.00 元" in text
     assert "偏好 暂无偏好画像。" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
     assert "原因：贷款即将到期 2. 季节性流动资金贷款" in text  # the reason's evidence is printed once, above
-    assert "原因：授信空间充足、季节性资金需求" in text
+    # HEADROOM is no need of this account's rows: said in full from the proposal's evidence; SEASONAL named
+    assert (
+        "原因：授信空间充足：按授信政策测算的融资能力 800.00 万元，已有负债 300.00 万元，尚余空间 500.00 万元；季节性资金需求"
+        in text
+    )
     # ids[0]'s held-out WEALTH is not there: one WEALTH proposal (ids[1]'s) in the cards
     assert text.count("理财与基金") == 1
     # the tile: 3 proposals to 2 key accounts, 4.78 万元 a year (the held-out one and non-key accounts left out)
