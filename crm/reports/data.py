@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from crm.reports.lookups import customer_ref, row_limit, staff_name
 from crm.value.position import WALLET_COLUMNS
 
 TIER_ORDER = ["strategic", "key", "growth", "standard", "watch"]
@@ -68,11 +69,7 @@ TREND_COLUMNS = (
 VALUE_COLUMNS = (*WALLET_COLUMNS, *INDUSTRY_COLUMNS, *TREND_COLUMNS)
 
 
-def _limit(name: str) -> int:
-    """A row limit of the reports (crm/reports/config.toml [limits])."""
-    from crm.reports.settings import settings
-
-    return int(settings()["limits"][name])
+_limit = row_limit
 
 
 MONTHS_OF_TREND = _limit("trend_months")
@@ -89,6 +86,10 @@ class MonthData:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames.get(name, pd.DataFrame())
+
+    def customers(self) -> pd.DataFrame:
+        """customer_value joined with customer 360's profile and the latest score (:func:`_customers`)."""
+        return _customers(self)
 
 
 MONTH_TABLES = [
@@ -170,9 +171,7 @@ def _records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict
     return f.to_dict("records")
 
 
-def _ref(customer_id: pd.Series) -> pd.Series:
-    """A short reference of a customer token (its last 8 hex characters), not the token itself."""
-    return customer_id.astype(str).str[-8:]
+_ref = customer_ref
 
 
 def _counts(series: pd.Series, order: list[str]) -> list[dict[str, Any]]:
@@ -591,12 +590,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     }
 
 
-def _staff_name(data: MonthData, staff_id: str) -> str | None:
-    staff = data["staff"]
-    if staff.empty:
-        return None
-    hit = staff.loc[staff["staff_id"] == staff_id, "staff_name"]
-    return str(hit.iloc[0]) if len(hit) else None
+_staff_name = staff_name
 
 
 def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -> dict[str, Any]:

@@ -45,6 +45,8 @@ import pandas as pd
 import sqlalchemy as sa
 from markupsafe import Markup
 
+from crm.reports.lookups import customer_ref, row_limit, staff_name
+
 NEED_TABLES = (
     "customer_needs",
     "customer_preferences",
@@ -402,16 +404,14 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
     deadlines within :func:`soon_days`), then the list by deadline and expected contribution (the first
     ``limit`` rows, default ``[limits] proposal_rows``). Customers appear by masked display name and token
     reference, never a held-out one."""
-    from crm.reports.data import _customers, _limit, _ref, _staff_name
-
-    limit = _limit("proposal_rows") if limit is None else limit
+    limit = row_limit("proposal_rows") if limit is None else limit
     month_end = data.month_end
     soon = month_end + dt.timedelta(days=soon_days())
     props = data["proposals"]
     rows = proposal_frame(_of_manager(data, manager_id))
     if len(rows):
-        rows["display_name"] = _names(data, _customers).reindex(rows["customer_id"]).to_numpy()
-        rows["ref"] = _ref(rows["customer_id"])
+        rows["display_name"] = _names(data, lambda d: d.customers()).reindex(rows["customer_id"]).to_numpy()
+        rows["ref"] = customer_ref(rows["customer_id"])
         rows["row"] = rows["ref"] + ":" + rows["proposal_type"].astype(str)
     by_type = []
     if len(rows):
@@ -442,7 +442,7 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
     return {
         "month_end": month_end,
         "manager_id": manager_id,
-        "manager_name": _staff_name(data, manager_id),
+        "manager_name": staff_name(data, manager_id),
         "available": _present(data, "proposals"),
         "summary": summary(rows, month_end) if len(rows) else summary(rows.head(0), month_end),
         "by_type": by_type,
@@ -511,9 +511,7 @@ def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
     segment, with customers and share), the most common value of each preference per segment, conversion of
     the offers by proposal type and by manager, and the uplift per proposal type (the branch's and the
     bank's) with its interval and reading; each with ``available`` False when its mart is absent."""
-    from crm.reports.data import _limit, _staff_name
-
-    top = _limit("segment_needs_top")
+    top = row_limit("segment_needs_top")
     rules = uplift_rules()
     out: dict[str, Any] = {}
 
@@ -570,7 +568,7 @@ def branch_sections(data: Any, branch_id: str) -> dict[str, Any]:
         for r in rows:
             r["value"] = str(r["value"])
             if dim == "manager_id":
-                r["manager_name"] = _staff_name(data, r["value"])
+                r["manager_name"] = staff_name(data, r["value"])
         by[dim] = rows
     out["conversion"] = {
         "available": _present(data, "opportunity_conversion"),
