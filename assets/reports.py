@@ -36,6 +36,8 @@ PORTFOLIO_MARTS = [
     "satisfaction",
     "related_party_groups",
     "customer_needs",  # customer_needs, customer_preferences, segment_needs, segment_preferences
+    "proposals",
+    "proposal_outcomes",  # proposal_takeup, proposal_uplift, opportunity_conversion
 ]
 RISK_MARTS = [
     "customer_360",

@@ -18,7 +18,8 @@ validation, which ``bench/quality.py`` measures; the staged files are what the m
 
 Then materialises, in one process (``dg.materialize``, steps in order), every month-end mart of the pipeline
 for the month: customer_360, five_class_reconciliation, financial_ratios, related_party_groups,
-satisfaction, credit_scores, customer_value, early_warnings, cross_sell, revisit_plan, manager_scorecards.
+satisfaction, credit_scores, customer_value, early_warnings, cross_sell, revisit_plan, manager_scorecards,
+customer_needs.
 No scorecard is trained (the bank has two month ends, not the 13-month development window), so credit_scores
 materialises with no rows and customer value uses the configured PD for unscored borrowers; the scoring path
 at 1,000,000 customers is measured by ``bench/scoring.py --bank`` (35.1 s, docs/benchmarks.md).
@@ -52,6 +53,7 @@ MARTS = [
     "marts/cross_sell",
     "marts/revisit_plan",
     "marts/manager_scorecards",
+    "marts/customer_needs",
 ]
 
 

@@ -94,6 +94,15 @@ class _Staged:
     def frame(self, sql: str, params: dict | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or {}).df()
 
+    def coded(self, sql: str, columns: list[str]) -> pd.DataFrame:
+        """The query's rows with ``columns`` as pandas categories (customer ids and month ends repeated over
+        millions of customer-months: one object per distinct value, not per row)."""
+        table = self.con.sql(sql).to_arrow_table()
+        for name in columns:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, table.column(i).combine_chunks().dictionary_encode())
+        return table.to_pandas()
+
     def select(self, files: list[Path], wanted: list[str]) -> str:
         """``SELECT`` of the wanted columns the files have, the others as NULL."""
         have = set(self.columns(files, wanted))
@@ -250,8 +259,7 @@ def load_needs_inputs(
             "NULL::VARCHAR AS channel, NULL::VARCHAR AS direction, NULL::DOUBLE AS txn_count, NULL::DOUBLE AS amount, "
             "NULL::DOUBLE AS counterparty_count, NULL::DOUBLE AS top_counterparty_amount WHERE false)"
         )
-        flows = s.frame(flows_sql(dep or empty_dep, txn or empty_txn, config))
-        flows["month_end"] = pd.to_datetime(flows["month_end"]).dt.date
+        flows = s.coded(flows_sql(dep or empty_dep, txn or empty_txn, config), ["customer_id", "month_end"])
         last12 = window_month_ends(day, int(config["preferences"]["months"]))
         recent_txn = (
             f"(SELECT * FROM {txn} WHERE snapshot_date >= DATE '{last12[0].replace(day=1).isoformat()}')"

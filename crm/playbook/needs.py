@@ -350,6 +350,11 @@ class _Bank:
         return np.ones(len(self.ids), dtype=bool)
 
     def codes(self, ids: pd.Series) -> np.ndarray:
+        """The position of each id in :attr:`ids` (-1: not a customer in scope); categorical ids (the loader's
+        month-end aggregates) are looked up once per category."""
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            at = np.append(self.ids.get_indexer(ids.cat.categories.astype(object)), -1)
+            return at[ids.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
         return self.ids.get_indexer(ids.astype(object))
 
 
@@ -366,6 +371,21 @@ def _months(inputs: NeedsInputs, config: dict[str, Any]) -> list[dt.date]:
     return window_month_ends(inputs.month_end, int(config["needs"]["history_months"]))
 
 
+def _day64(values) -> np.ndarray:
+    """Dates (date objects, datetime64, strings; None / NaT missing) as a numpy datetime64[D] array."""
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values):
+        return values.to_numpy(dtype="datetime64[D]")
+    return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype="datetime64[D]")
+
+
+def _month_codes(values: pd.Series, months: list[dt.date]) -> np.ndarray:
+    """The position of each month end of ``values`` in ``months`` (-1: another date), once per distinct value."""
+    cat = values.array if isinstance(values.dtype, pd.CategoricalDtype) else pd.Categorical(values)
+    cats = _day64(pd.Series(np.asarray(cat.categories, dtype=object)))
+    at = np.append(pd.Index(np.array(months, dtype="datetime64[D]")).get_indexer(cats), -1)
+    return at[np.asarray(cat.codes)]
+
+
 def _matrices(bank: _Bank, flows: pd.DataFrame, months: list[dt.date], cols: list[str]):
     """customers x months matrices of ``cols`` of ``flows`` (NaN where the customer was not seen that month end;
     a missing figure of a month seen is 0, the deposit balance NaN) and the ``seen`` mask."""
@@ -374,8 +394,7 @@ def _matrices(bank: _Bank, flows: pd.DataFrame, months: list[dt.date], cols: lis
     out = {c: np.full((n, t), np.nan) for c in cols}
     if flows is None or flows.empty:
         return out, seen
-    when = pd.to_datetime(flows["month_end"]).dt.date
-    col = pd.Index(months).get_indexer(when)
+    col = _month_codes(flows["month_end"], months)
     row = bank.codes(flows["customer_id"])
     ok = (row >= 0) & (col >= 0)
     row, col = row[ok], col[ok]
@@ -404,28 +423,32 @@ def _rows(
         return pd.Series(values, index=pd.RangeIndex(n), dtype=v.dtype if isinstance(v, pd.Series) else None)
 
     series = {k: (whole(v), kind) for k, (v, kind) in args.items()}
-    dl = pd.Series([None] * len(idx), index=idx, dtype=object)
-    if deadline is not None:
-        d = pd.Series(deadline).reset_index(drop=True).reindex(idx)
-        dl = d.astype(object).where(d.notna(), None)
+    dl = np.full(len(idx), None, dtype=object)
+    if deadline is not None:  # the rows' dates only, as date objects (None where missing)
+        d = deadline if isinstance(deadline, np.ndarray) and deadline.dtype == "datetime64[D]" else _day64(deadline)
+        dl = d[idx.to_numpy()].astype(object)
     return pd.DataFrame(
         {
             "customer_id": bank.ids.to_numpy(dtype=object)[idx],
             "need": need,
             "strength": np.round(_clip01(np.asarray(strength, dtype="float64")[idx]), 4),
-            "deadline": dl.to_numpy(dtype=object),
+            "deadline": dl,
             "evidence": _args_json(idx, series).to_numpy(dtype=object) if len(idx) else np.array([], dtype=object),
         }
     )
 
 
-def _month_text(days: list[dt.date]) -> np.ndarray:
-    return np.array([d.strftime("%Y-%m") for d in days], dtype=object)
+def _month_text(days) -> np.ndarray:
+    """``YYYY-MM`` of each date (None where missing), vectorised."""
+    d = np.asarray(days, dtype="datetime64[D]") if not isinstance(days, np.ndarray) else days.astype("datetime64[D]")
+    text = np.datetime_as_string(d.astype("datetime64[M]")).astype(object)
+    return np.where(np.isnat(d), None, text)
 
 
-def _iso(values: pd.Series) -> pd.Series:
-    d = _dates(values)
-    return d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None)
+def _iso(values) -> np.ndarray:
+    """``YYYY-MM-DD`` of each date (None where missing), vectorised."""
+    d = values if isinstance(values, np.ndarray) and values.dtype == "datetime64[D]" else _day64(values)
+    return np.where(np.isnat(d), None, np.datetime_as_string(d).astype(object))
 
 
 @dataclass
@@ -481,8 +504,8 @@ def maturity(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     conds = [first_days <= b for b in bands]
     band = np.select(conds, bands, default=bands[-1])
     strength = np.select(conds, [float(s) for s in cfg["band_strength"]], default=0.0)
-    first_date = pd.Series((pd.Timestamp(as_of) + pd.to_timedelta(first_days, unit="D")).date, dtype=object).where(
-        has, None
+    first_date = np.where(
+        has, np.datetime64(as_of, "D") + first_days.astype("timedelta64[D]"), np.datetime64("NaT", "D")
     )
     rows = _rows(
         "MATURITY",
@@ -494,7 +517,7 @@ def maturity(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
             "loans": (count, 0),
             "amount": (amount, 2),
             "contract_amount": (contract, 2),
-            "first_maturity": (_iso(first_date), "text"),
+            "first_maturity": (pd.Series(_iso(first_date), dtype=object), "text"),
             "band_days": (band, 0),
             "days": (first_days, 0),
         },
@@ -694,7 +717,8 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
         k_next = np.where(offer[:, cm], k, k_next)
     first_of_month = as_of.replace(day=1)
     offer_days = [_month_end(months_before(first_of_month, -k)).replace(day=1) for k in range(13)]
-    deadline = pd.Series(np.array(offer_days, dtype=object)[k_next], dtype=object).where(k_next > 0, None)
+    offer64 = np.array(offer_days, dtype="datetime64[D]")
+    deadline = np.where(k_next > 0, offer64[k_next], np.datetime64("NaT", "D"))
     in_season = season[:, cal - 1]  # customers x months: the month is a season month of the customer
     obs = in_season & seen
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -715,7 +739,7 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     basis = np.select(
         [season_out.any(axis=1) & season_bal.any(axis=1), season_out.any(axis=1)], ["BOTH", "OUTFLOWS"], "BALANCES"
     )
-    offer_text = pd.Series(_month_text(offer_days)[k_next], dtype=object).where(k_next > 0, None)
+    offer_text = pd.Series(_month_text(deadline), dtype=object)
     rows = _rows(
         "SEASONAL",
         bank,
@@ -737,13 +761,11 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
 
 def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """GROWTH: revenue growth (the latest statement against the same type's a year earlier) or credit turnover
-    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the smaller
-    when both are known (both must show it: turnover alone swings with a few large payments), at least
-    ``min_growth``, while the limits (contract amounts of live loans) grew by less than
+    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the larger
+    known (the statements are a year behind, the turnover is this year's), at least ``min_growth``, while the limits (contract amounts of live loans) grew by less than
     ``max_limit_follow`` x that growth since the month end 12 months before (``limits_before``); the customer
     has a live loan (limits > 0). The larger of
-    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE, TURNOVER or
-    REVENUE_TURNOVER: both known),
+    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE or TURNOVER),
     turnover_12m, limits, limits_before, limit_growth (null: no limit a year ago). No deadline."""
     from crm.value.position import _latest_statements
 
@@ -773,11 +795,10 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
         with np.errstate(divide="ignore", invalid="ignore"):
             rev_growth[code[ok]] = np.where(prior > 0, rv / prior - 1.0, np.nan)
         revenue[code[ok]] = np.where(latest["period_type"].astype(object).to_numpy()[ok] == "A", rv, np.nan)
-    # both known: both must show the growth (the smaller counts: turnover alone swings with a few payments)
-    use_rev = np.nan_to_num(rev_growth, nan=np.inf) <= np.nan_to_num(turn_growth, nan=np.inf)
+    # either: the statements are a year behind (last fiscal year's revenue), the turnover is this year's
+    use_rev = np.nan_to_num(rev_growth, nan=-np.inf) >= np.nan_to_num(turn_growth, nan=-np.inf)
     g = np.round(np.where(use_rev, rev_growth, turn_growth), RATIO_DIGITS)
-    both = np.isfinite(rev_growth) & np.isfinite(turn_growth)
-    source = np.where(both, "REVENUE_TURNOVER", np.where(use_rev, "REVENUE", "TURNOVER"))
+    source = np.where(use_rev, "REVENUE", "TURNOVER")
     loans = inputs.loans
     limits = _live_by_customer(bank, loans, loans["status"].astype(object).isin(LIVE_LOANS), "contract_amount")
     known_before = inputs.limits_before is not None
@@ -901,7 +922,7 @@ def payroll_start(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | 
     scope = bank.everyone()
     mask = scope & enough & (k >= int(cfg["min_recent_months"])) & ((p > 0).sum(axis=1) == 0)
     first_col = np.argmax(has, axis=1)
-    texts = _month_text(months[-recent:])
+    texts = _month_text(np.array(months[-recent:], dtype="datetime64[D]"))
     with np.errstate(divide="ignore", invalid="ignore"):
         amount = np.where(k > 0, (r * has).sum(axis=1) / k, np.nan)
     rows = _rows(
@@ -1023,7 +1044,8 @@ def mortgage_end(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
     has = np.zeros(n, dtype=bool)
     has[code[ok]] = True
     months_from = (loan_end - ts).abs().dt.days.to_numpy(dtype="float64") / 30.4375
-    deadline = pd.Series(loan_end.dt.date, dtype=object).where((loan_end > ts).to_numpy(), None)
+    end64 = loan_end.to_numpy(dtype="datetime64[D]")
+    deadline = np.where((loan_end > ts).to_numpy(), end64, np.datetime64("NaT", "D"))
     out = _rows(
         "MORTGAGE_END",
         bank,
@@ -1031,7 +1053,7 @@ def mortgage_end(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
         1.0 - months_from / (span + 1),
         deadline,
         {
-            "loan_end": (_iso(loan_end), "text"),
+            "loan_end": (pd.Series(_iso(end64), dtype=object), "text"),
             "monthly_payment_freed": (payment, 2),
             "loans": (count, 0),
             "ended": (was_ended, 0),
@@ -1078,10 +1100,9 @@ def large_inflow(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
         best_mult = np.where(better, mult, best_mult)
         best_med = np.where(better, med, best_med)
     has = best_col >= 0
-    month_ends = np.array(months + [months[-1]], dtype=object)[np.where(has, best_col, len(months))]
-    deadline = pd.Series(
-        (pd.to_datetime(month_ends) + pd.Timedelta(days=int(cfg["deadline_days"]))).date, dtype=object
-    ).where(has, None)
+    months64 = np.array([*months, None], dtype="datetime64[D]")  # the last: NaT for customers without one
+    month_ends = months64[np.where(has, best_col, len(months))]
+    deadline = month_ends + np.timedelta64(int(cfg["deadline_days"]), "D")
     rows = _rows(
         "LARGE_INFLOW",
         bank,
@@ -1089,7 +1110,7 @@ def large_inflow(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | N
         best_mult / (2.0 * float(cfg["multiple"])),
         deadline,
         {
-            "month": (pd.Series(_month_text(list(month_ends)), dtype=object).where(has, None), "text"),
+            "month": (pd.Series(_month_text(month_ends), dtype=object), "text"),
             "amount": (np.where(has, best_amount, np.nan), 2),
             "multiple": (np.where(np.isfinite(best_mult), best_mult, np.nan), 2),
             "median_month": (best_med, 2),

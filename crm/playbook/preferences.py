@@ -77,15 +77,23 @@ def active_customers(customers: pd.DataFrame, config: dict[str, Any]) -> pd.Data
 
 
 def _top_value(keys: pd.Series, values: pd.Series, weights: pd.Series) -> pd.Series:
-    """Per key the value with the largest total weight (ties: the smallest value), missing values left out."""
-    f = pd.DataFrame({"k": keys.to_numpy(dtype=object), "v": values.to_numpy(dtype=object), "w": weights.to_numpy()})
-    f = f[f["v"].notna()]
-    if f.empty:
+    """Per key the value with the largest total weight (ties: the smallest value), missing values left out.
+    Integer codes and one bincount over key x value cells (a handful of values), no groupby of text."""
+    v = values.astype(object).to_numpy()
+    present = pd.notna(v)
+    if not present.any():
         return pd.Series(dtype=object)
-    f["v"] = f["v"].astype(str)
-    s = f.groupby(["k", "v"], sort=False)["w"].sum().reset_index()
-    s = s.sort_values(["k", "w", "v"], ascending=[True, False, True]).drop_duplicates("k")
-    return pd.Series(s["v"].to_numpy(dtype=object), index=s["k"].to_numpy(dtype=object))
+    kc, kuniq = pd.factorize(keys.astype(object).to_numpy()[present])
+    vtext = np.asarray(v[present], dtype=str)
+    vuniq = np.unique(vtext)  # sorted: code order breaks ties
+    vc = np.searchsorted(vuniq, vtext)
+    w = np.nan_to_num(np.asarray(weights, dtype="float64")[present], nan=0.0)
+    cells = kc.astype("int64") * len(vuniq) + vc
+    size = len(kuniq) * len(vuniq)
+    total = np.bincount(cells, weights=w, minlength=size).reshape(len(kuniq), len(vuniq))
+    seen = np.bincount(cells, minlength=size).reshape(len(kuniq), len(vuniq)) > 0
+    best = np.argmax(np.where(seen, total, -np.inf), axis=1)  # the first of equal maxima: the smallest code
+    return pd.Series(vuniq.astype(object)[best], index=pd.Index(np.asarray(kuniq, dtype=object)))
 
 
 def _term_band(loans: pd.DataFrame, config: dict[str, Any]) -> pd.Series:
@@ -243,12 +251,21 @@ def segment_preferences(preferences: pd.DataFrame) -> pd.DataFrame:
     customers descending, value."""
     if preferences.empty:
         return pd.DataFrame(columns=SEGMENT_PREFERENCE_COLUMNS)
-    long = preferences[["customer_id", "branch_id", "segment", *DIMENSIONS]].melt(
-        id_vars=["customer_id", "branch_id", "segment"], value_vars=DIMENSIONS, var_name="dimension"
-    )
-    long = _scopes(long[long["value"].notna()])
     keys = ["branch_id", "segment", "dimension"]
-    out = long.groupby([*keys, "value"], dropna=False).size().rename("customers").reset_index()
+    base = preferences[["branch_id", "segment"]].astype(object)
+    parts = []
+    for dim in DIMENSIONS:  # six counts over (branch, segment, value) codes: no million-row melt of text
+        f = base.assign(value=preferences[dim].astype(object))
+        f = f[f["value"].notna().to_numpy(bool)]
+        for scope in (f, f.assign(branch_id=ALL)):
+            parts.append(
+                scope.groupby(["branch_id", "segment", "value"], sort=False, dropna=False)
+                .size()
+                .rename("customers")
+                .reset_index()
+            )
+        parts[-1]["dimension"] = parts[-2]["dimension"] = dim
+    out = pd.concat(parts, ignore_index=True)
     out["share"] = (out["customers"] / out.groupby(keys)["customers"].transform("sum")).round(6)
     order = {d: i for i, d in enumerate(DIMENSIONS)}
     out = out.assign(_d=out["dimension"].map(order)).sort_values(

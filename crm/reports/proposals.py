@@ -765,21 +765,54 @@ def reasons_text(reasons: list[str], t: Translate) -> str:
     return t("code.sep").join(labels) if labels else "—"
 
 
-def why_text(proposal: Mapping[str, Any], needs: Mapping[str, Mapping[str, Any]] | None, fmt: Any, t: Translate) -> str:
-    """Why a proposal is made: the needs it answers, each with its evidence sentence (from the proposal's own
-    evidence when it carries the need's keys, else from the customer's need row ``needs[code]``)."""
+# the need behind each kind of deadline: the reason a proposal's "why" says in full
+DEADLINE_NEEDS = {
+    "MATURITY": ("MATURITY",),
+    "SEASON_PEAK": ("SEASONAL",),
+    "LIFE_EVENT": ("MORTGAGE_END", "LARGE_INFLOW"),
+}
 
-    parts = []
+
+def _main_reason(proposal: Mapping[str, Any]) -> str | None:
+    """The reason a proposal's deadline comes from, else its first reason."""
+    reasons = list(proposal.get("reasons") or [])
+    for code in DEADLINE_NEEDS.get(str(proposal.get("deadline_kind")), ()):
+        if code in reasons:
+            return code
+    return reasons[0] if reasons else None
+
+
+def why_text(
+    proposal: Mapping[str, Any],
+    needs: Mapping[str, Mapping[str, Any]] | None,
+    fmt: Any,
+    t: Translate,
+    *,
+    brief: bool = False,
+) -> str:
+    """Why a proposal is made: the needs it answers, each with its evidence sentence (from the proposal's own
+    evidence, a JSON object by reason, or flat; else from the customer's need row ``needs[code]``). ``brief``
+    (a list's cell): the main reason (:func:`_main_reason`) in full, the others by name (另：…)."""
     ev = proposal.get("evidence") or {}
-    for code in proposal.get("reasons") or []:
+
+    def item(code: str) -> str:
         own = ev.get(code) if isinstance(ev, Mapping) and isinstance(ev.get(code), Mapping) else None
         if own is None and isinstance(ev, Mapping) and set(EVIDENCE_FIELDS.get(code, {})) & set(ev):
             own = ev
         if own is None and needs and code in needs:
             own = needs[code].get("evidence")
         label = _need_label(code, t)
-        parts.append(t("need.item", need=label, sentence=need_sentence(code, own, fmt, t)) if own else label)
-    return t("need.join").join(parts) if parts else "—"
+        return t("need.item", need=label, sentence=need_sentence(code, own, fmt, t)) if own else label
+
+    reasons = list(proposal.get("reasons") or [])
+    if not reasons:
+        return "—"
+    if brief:
+        main = _main_reason(proposal)
+        others = [_need_label(c, t) for c in reasons if c != main]
+        text = item(main)
+        return t("np.why_more", why=text, others=t("code.sep").join(others)) if others else text
+    return t("need.join").join(item(c) for c in reasons)
 
 
 def deadline_text(proposal: Mapping[str, Any], fmt: Any, t: Translate) -> str:
@@ -825,7 +858,14 @@ def preference_lines(prefs: Mapping[str, Any] | None, fmt: Any, t: Translate) ->
     ]
     digital = prefs.get("digital_share")
     if not _missing(digital):
-        lines[4]["value"] = t("np.channel_digital", channel=lines[4]["value"], share=fmt.percent(digital, 0))
+        channel = prefs.get("channel")
+        known = not (_missing(channel) or str(channel) in UNKNOWN_VALUES)
+        share = fmt.percent(digital, 0)
+        lines[4]["value"] = (
+            t("np.channel_digital", channel=lines[4]["value"], share=share)
+            if known
+            else t("np.digital_only", share=share)
+        )
     rating = prefs.get("pricing_rating")
     if not _missing(rating):
         lines[5]["value"] = t("np.price_rating", level=lines[5]["value"], rating=fmt.number(rating, 1))
@@ -883,7 +923,7 @@ def prepare_proposals(context: Mapping[str, Any], fmt: Any, t: Translate) -> dic
             **r,
             "segment_label": code_label("segment", r.get("segment"), t),
             "type_label": _type_label(r.get("proposal_type"), t),
-            "why": why_text(r, None, fmt, t),
+            "why": why_text(r, None, fmt, t, brief=True),
             "deadline_text": deadline_text(r, fmt, t),
         }
         for r in context["rows_list"]
@@ -977,7 +1017,12 @@ def branch_words(sections: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
             },
         ]
 
-    need_rows = [{**n, "segment_label": s["label"], "need_label": n["label"]} for s in segs for n in s["needs"]]
+    # the segment named on its first row only
+    need_rows = [
+        {**n, "segment_label": s["label"] if i == 0 else "", "need_label": n["label"]}
+        for s in segs
+        for i, n in enumerate(s["needs"])
+    ]
 
     return {
         "np_segments": segs,

@@ -244,7 +244,7 @@ def test_loaded_inputs_give_the_needs_and_profiles_of_the_frames(staged, config)
 
 def test_old_months_are_read_for_the_seasonal_segments_only(staged, config):
     loaded = load_needs_inputs(staged, ME, _marts(), config)
-    seen = loaded.flows.groupby("customer_id")["month_end"].nunique()
+    seen = loaded.flows.groupby("customer_id", observed=True)["month_end"].nunique()
     assert seen["SEASON"] == 25 and seen["EMP"] == 14
     # month(1) from the later file
     big = loaded.flows[(loaded.flows["customer_id"] == "BIG") & (loaded.flows["month_end"] == month(1))]

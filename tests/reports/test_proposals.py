@@ -78,6 +78,7 @@ def need_marts(ids: list[str]) -> dict[str, pd.DataFrame]:
             "surveys_seen": [2, 0, 0],
         }
     )
+    seasonal = {"peak_months": [1, 2], "offer_month": "2026-12", "peak_ratio": 1.8, "months_seen": 24}
     maturity = {"MATURITY": {"loans": 2, "amount": 3500000.0, "first_maturity": "2026-11-20", "band_days": 30}}
     rows = [
         # customer, type, family, eligible, held_out, rank, contribution, amount, deadline, kind, reasons, evidence, manager, branch, segment, key
@@ -110,8 +111,8 @@ def need_marts(ids: list[str]) -> dict[str, pd.DataFrame]:
             1000000.0,
             d(2026, 12, 1),
             "SEASON_PEAK",
-            ["SEASONAL"],
-            {},
+            ["HEADROOM", "SEASONAL"],  # sorted, as the engine writes them; the deadline's reason said in full
+            {"HEADROOM": {"capacity": 8e6, "exposure": 3e6, "headroom": 5e6, "basis": "REVENUE"}, "SEASONAL": seasonal},
             "S1",
             "B1",
             "corporate",
@@ -484,6 +485,7 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
     assert "开始领取代发工资：自 2026年8月 起每月有代发工资入账，约 8,500.00 元" in text
     assert "偏好 暂无偏好画像。" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
     assert "原因：贷款即将到期 2. 季节性流动资金贷款" in text  # the reason's evidence is printed once, above
+    assert "原因：授信空间充足、季节性资金需求" in text
     # ids[0]'s held-out WEALTH is not there: one WEALTH proposal (ids[1]'s) in the cards
     assert text.count("理财与基金") == 1
     # the tile: 3 proposals to 2 key accounts, 4.78 万元 a year (the held-out one and non-key accounts left out)
@@ -491,6 +493,17 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
     assert 'data-figure="ka.proposals.contribution" data-value="47800.0"' in html
     assert MISSING_WORDS.search(text) is None and identifier_words(html) == []
     assert "Needs" in _render("key_account", np_data(), "S1", "en")
+
+
+def test_needs_without_the_proposals_mart_say_no_data_for_proposals_only():
+    data = np_data()
+    data.frames.pop("proposals")
+    data.frames["customer_preferences"].loc[0, "channel"] = None
+    text = _text(_render("key_account", data, "S1"))
+    assert "贷款即将到期：2 笔贷款合计 350.00 万元" in text
+    assert "营销方案 尚无数据（本月尚未生成）。" in text and "本月无推荐方案" not in text
+    assert "常用联系渠道 线上交易占 35%" in text  # the channel unknown, the online share known
+    assert 'data-figure="ka.proposals.offered"' not in _render("key_account", data, "S1")
 
 
 def test_the_proposal_list_is_the_managers_whole_book_by_deadline_never_a_held_out_one():
@@ -513,6 +526,11 @@ def test_the_proposal_list_is_the_managers_whole_book_by_deadline_never_a_held_o
     assert "调整利率类型" not in text  # ids[2]'s held-out RATE_SWITCH
     assert "大额资金流入：2026年10月 入账 25.00 万元，为平常月份的 6.2 倍" in text
     assert "王*" in text and "2026年11月15日（生活事件）" in text
+    # two reasons: the one the deadline comes from in full, the other by name
+    assert (
+        "季节性资金需求：近 24 个月的资金往来显示每年 1月、2月 为用款高峰（为平时的 1.8 倍），宜于 2026年12月 安排（另：授信空间充足）"
+        in text
+    )
     assert MISSING_WORDS.search(text) is None and identifier_words(html) == []
     en = _text(_render("proposals", data, "S1", "en"))
     assert "Monthly proposal list" in en and "control group" in en
@@ -537,7 +555,7 @@ def test_branch_report_shows_segment_needs_preferences_conversion_and_uplift():
     html = _render("branch", np_data(), "B1")
     text = _text(html)
     # the top 3 needs of retail (HEADROOM, 4th, left out); B2's and the bank's rows not shown
-    assert "零售 开始领取代发工资 2 66.7% 零售 大额资金流入 1 33.3% 零售 住房贷款结清或即将到期 1 33.3%" in text
+    assert "零售 开始领取代发工资 2 66.7% 大额资金流入 1 33.3% 住房贷款结清或即将到期 1 33.3%" in text
     assert "授信空间充足" not in text
     # the most common known preference per segment (the unknown channel, 2 of 3, is not "most common")
     assert "利率类型 固定利率 100% LPR浮动利率 67%" in text and "常用联系渠道 — 电话 33%" in text
