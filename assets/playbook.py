@@ -389,7 +389,9 @@ def customer_needs(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
         needs = result.needs
         preferences = customer_preferences(inputs, config, day)
         stamp = {"month_end": day, "config_version": config["version"]}
-        write_mart(warehouse, "customer_needs", needs.assign(**stamp), {"month_end": day})
+        # deadlines as a timestamp column either way (a month whose needs have none would make it text)
+        deadlines = pd.to_datetime(needs["deadline"], errors="coerce")
+        write_mart(warehouse, "customer_needs", needs.assign(deadline=deadlines, **stamp), {"month_end": day})
         write_mart(warehouse, "customer_preferences", preferences.assign(**stamp), {"month_end": day})
         write_mart(
             warehouse,

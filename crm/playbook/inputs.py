@@ -3,8 +3,9 @@
 
 Every staged input is read through DuckDB with only the columns used and the dates cut in the scan; the month-end
 history (deposit_balances, txn_monthly: two years at a million customers is hundreds of millions of rows) is
-aggregated there to one row per customer and month end (:func:`crm.playbook.needs.flows_sql`) and one row per
-customer over the last 12 months (:func:`crm.playbook.needs.txn_12m_sql`), never loaded as rows. Months
+aggregated there in one scan to one row per customer and month end (:func:`crm.playbook.needs.customer_months_sql`,
+a temporary table), from which come the flows (:func:`crm.playbook.needs.flows_sql`) and the 12 months' figures
+per customer (:func:`crm.playbook.needs.txn_12m_sql`); never loaded as rows. Months
 older than the retail signals need are read only for the customers of the segments whose signals use them
 (SEASONAL, GROWTH). A month end carried by two files (an initial load and a later file) is taken from the later
 file, as :func:`crm.value.inputs.load_inputs` does. Inputs that are not there (an extract the bank does not
@@ -21,7 +22,15 @@ from typing import Any
 import pandas as pd
 
 from crm.bank_calendar import month_end, months_before
-from crm.playbook.needs import FLOW_COLUMNS, TXN12_COLUMNS, NeedsInputs, flows_sql, limits_from, txn_12m_sql
+from crm.playbook.needs import (
+    FLOW_COLUMNS,
+    TXN12_COLUMNS,
+    NeedsInputs,
+    customer_months_sql,
+    flows_sql,
+    limits_from,
+    txn_12m_sql,
+)
 from crm.value.inputs import MartSource, MissingInput, _mart, window_month_ends
 
 VALUE_COLUMNS = [
@@ -259,14 +268,11 @@ def load_needs_inputs(
             "NULL::VARCHAR AS channel, NULL::VARCHAR AS direction, NULL::DOUBLE AS txn_count, NULL::DOUBLE AS amount, "
             "NULL::DOUBLE AS counterparty_count, NULL::DOUBLE AS top_counterparty_amount WHERE false)"
         )
-        flows = s.coded(flows_sql(dep or empty_dep, txn or empty_txn, config), ["customer_id", "month_end"])
+        s.con.execute(f"CREATE TEMP TABLE cm AS {customer_months_sql(txn or empty_txn, config)}")
+        flows = s.coded(flows_sql(dep or empty_dep, "cm"), ["customer_id", "month_end"])
         last12 = window_month_ends(day, int(config["preferences"]["months"]))
-        recent_txn = (
-            f"(SELECT * FROM {txn} WHERE snapshot_date >= DATE '{last12[0].replace(day=1).isoformat()}')"
-            if txn
-            else empty_txn
-        )
-        txn_12m = s.frame(txn_12m_sql(recent_txn, config))
+        txn_12m = s.frame(txn_12m_sql("cm", last12[0].replace(day=1)))
+        s.con.execute("DROP TABLE cm")
 
         upto = {"day": day}
         start = pd.Timestamp(months_before(day, int(config["preferences"]["months"]))) + pd.Timedelta(days=1)

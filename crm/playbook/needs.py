@@ -24,7 +24,7 @@ id number, a customer or loan id. Its keys per need are in :data:`EVIDENCE`.
 
 The inputs are one :class:`NeedsInputs` (built by :func:`needs_inputs` from contract-shaped frames, or by
 :func:`crm.playbook.inputs.load_needs_inputs` from the staged zone through DuckDB); month-by-month history comes
-as customer-month aggregates (:func:`flows_from`) so a million customers' two years of monthly transactions
+as customer-month aggregates (:func:`month_aggregates`) so a million customers' two years of monthly transactions
 are never in memory as rows.
 """
 
@@ -105,10 +105,10 @@ class NeedsInputs:
       customer_id, product_code, balance, interest_rate, maturity_date, status.
     - ``limits_before``: customer_id, limits: the contract amounts of the customer's live loans at the month
       end 12 months before (GROWTH); None when that snapshot is not there (GROWTH does not fire then).
-    - ``flows``: customer-month aggregates (:data:`FLOW_COLUMNS`, :func:`flows_from`): month-end deposit
+    - ``flows``: customer-month aggregates (:data:`FLOW_COLUMNS`, :func:`month_aggregates`): month-end deposit
       balance, credits, outflows and salary credits of each month end a customer was seen.
     - ``txn_12m``: per customer over the last ``[preferences] months`` (:data:`TXN12_COLUMNS`,
-      :func:`txn_12m_from`): transactions, digital ones, and per direction (pay: D, rec: C) the amount, the
+      :func:`month_aggregates`): transactions, digital ones, and per direction (pay: D, rec: C) the amount, the
       top-counterparty amount, the transactions, the largest monthly counterparty count and the months seen.
     - ``statements``: financial statements (customer_id, statement_id, report_period, period_type,
       received_date, revenue, total_assets).
@@ -134,43 +134,22 @@ def _in(values: list[str]) -> str:
     return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
 
 
-def flows_sql(deposits: str, txn: str, config: dict[str, Any]) -> str:
-    """The DuckDB query of :data:`FLOW_COLUMNS` over the relations ``deposits`` (deposit_balances rows:
-    snapshot_date, customer_id, balance, status) and ``txn`` (txn_monthly rows: snapshot_date, customer_id,
-    txn_type, direction, amount), both already cut to the month ends wanted. Closed accounts (C) are not
-    counted; outflows are debits of ``[needs.seasonal] outflow_types``; credits leave out
-    ``[needs.large_inflow] excluded_types``; salary is credits of type SAL. One row per customer and month end
-    seen in either."""
+def customer_months_sql(txn: str, config: dict[str, Any]) -> str:
+    """The DuckDB query of one row per customer and month end of ``txn`` (txn_monthly rows: snapshot_date,
+    customer_id, txn_type, channel, direction, txn_count, amount, counterparty_count, top_counterparty_amount,
+    already cut to the month ends wanted): what :func:`flows_sql` and :func:`txn_12m_sql` read, so the monthly
+    transactions are scanned once.
+
+    credits leave out ``[needs.large_inflow] excluded_types``; outflows are debits of ``[needs.seasonal]
+    outflow_types``; salary is credits of type SAL; digital_count counts transactions through ``[preferences]
+    digital_channels``. Counterparty figures over the rows of ``[needs.concentration] types``, per direction
+    (pay: D, rec: C): ``*_amount`` and ``*_top`` sum the rows' amounts and top-counterparty amounts
+    (txn_monthly names the top counterparty of each type, channel and direction: summed over a month's rows it
+    is the top counterparty's amount when the customer deals with it through every channel, more otherwise),
+    ``*_transactions`` their transactions, ``*_counterparties`` the largest row count, ``*_rows`` the rows."""
     out_types = _in(list(config["needs"]["seasonal"]["outflow_types"]))
     excluded = list(config["needs"]["large_inflow"].get("excluded_types", []))
     credit = "direction = 'C'" + (f" AND txn_type NOT IN {_in(excluded)}" if excluded else "")
-    return f"""
-    WITH d AS (
-        SELECT customer_id, snapshot_date AS month_end, sum(balance) AS deposit_balance
-        FROM {deposits} WHERE status IS DISTINCT FROM 'C' GROUP BY ALL
-    ), t AS (
-        SELECT customer_id, snapshot_date AS month_end,
-               coalesce(sum(amount) FILTER (WHERE {credit}), 0) AS credits,
-               coalesce(sum(amount) FILTER (WHERE direction = 'D' AND txn_type IN {out_types}), 0) AS outflows,
-               coalesce(sum(amount) FILTER (WHERE direction = 'C' AND txn_type = 'SAL'), 0) AS salary
-        FROM {txn} GROUP BY ALL
-    )
-    SELECT customer_id, month_end, d.deposit_balance, coalesce(t.credits, 0) AS credits,
-           coalesce(t.outflows, 0) AS outflows, coalesce(t.salary, 0) AS salary
-    FROM d FULL OUTER JOIN t USING (customer_id, month_end)
-    """
-
-
-def txn_12m_sql(txn: str, config: dict[str, Any]) -> str:
-    """The DuckDB query of :data:`TXN12_COLUMNS` over ``txn`` (txn_monthly rows of the last months: customer_id,
-    snapshot_date, channel, direction, txn_type, txn_count, amount, counterparty_count,
-    top_counterparty_amount). Digital transactions: through ``[preferences] digital_channels``.
-
-    Counterparty figures over the rows of ``[needs.concentration] types``, per direction (pay: D, rec: C):
-    ``*_amount`` and ``*_top`` sum the rows' amounts and top-counterparty amounts (txn_monthly gives the top
-    counterparty of each type, channel and direction: summed over a month's rows it is the top counterparty's
-    amount when the customer deals with it through every channel, more otherwise), ``*_transactions`` their
-    transactions, ``*_counterparties`` the largest row count of counterparties, ``*_months`` the months seen."""
     types = _in(list(config["needs"]["concentration"]["types"]))
     digital = _in(list(config["preferences"]["digital_channels"]))
     parts = []
@@ -181,66 +160,82 @@ def txn_12m_sql(txn: str, config: dict[str, Any]) -> str:
             f"coalesce(sum(top_counterparty_amount) FILTER (WHERE {cond}), 0) AS {prefix}_top, "
             f"coalesce(sum(txn_count) FILTER (WHERE {cond}), 0) AS {prefix}_transactions, "
             f"max(counterparty_count) FILTER (WHERE {cond}) AS {prefix}_counterparties, "
-            f"count(DISTINCT snapshot_date) FILTER (WHERE {cond}) AS {prefix}_months"
+            f"count(*) FILTER (WHERE {cond}) AS {prefix}_rows"
         )
     return f"""
-    SELECT customer_id, coalesce(sum(txn_count), 0) AS txn_count,
+    SELECT customer_id, snapshot_date,
+           coalesce(sum(amount) FILTER (WHERE {credit}), 0) AS credits,
+           coalesce(sum(amount) FILTER (WHERE direction = 'D' AND txn_type IN {out_types}), 0) AS outflows,
+           coalesce(sum(amount) FILTER (WHERE direction = 'C' AND txn_type = 'SAL'), 0) AS salary,
+           coalesce(sum(txn_count), 0) AS txn_count,
            coalesce(sum(txn_count) FILTER (WHERE channel IN {digital}), 0) AS digital_count,
            {", ".join(parts)}
-    FROM {txn} GROUP BY customer_id
+    FROM {txn} GROUP BY customer_id, snapshot_date
     """
 
 
-def _frames_query(sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+def flows_sql(deposits: str, months: str) -> str:
+    """The DuckDB query of :data:`FLOW_COLUMNS` over ``deposits`` (deposit_balances rows: snapshot_date,
+    customer_id, balance, status, cut to the month ends wanted) and ``months`` (the customer-month rows of
+    :func:`customer_months_sql`). Closed accounts (C) are not counted. One row per customer and month end seen
+    in either."""
+    return f"""
+    WITH d AS (
+        SELECT customer_id, snapshot_date, sum(balance) AS deposit_balance
+        FROM {deposits} WHERE status IS DISTINCT FROM 'C' GROUP BY ALL
+    )
+    SELECT customer_id, snapshot_date AS month_end, d.deposit_balance, coalesce(t.credits, 0) AS credits,
+           coalesce(t.outflows, 0) AS outflows, coalesce(t.salary, 0) AS salary
+    FROM d FULL OUTER JOIN (SELECT customer_id, snapshot_date, credits, outflows, salary FROM {months}) t
+         USING (customer_id, snapshot_date)
+    """
+
+
+def txn_12m_sql(months: str, start: dt.date) -> str:
+    """The DuckDB query of :data:`TXN12_COLUMNS` over ``months`` (:func:`customer_months_sql`'s rows) of the
+    month ends from ``start`` on: transactions, digital ones and, per direction, the counterparty figures
+    summed (``*_counterparties`` the largest, ``*_months`` the months with such rows)."""
+    parts = []
+    for p in ("pay", "rec"):
+        parts.append(
+            f"sum({p}_amount) AS {p}_amount, sum({p}_top) AS {p}_top, sum({p}_transactions) AS {p}_transactions, "
+            f"max({p}_counterparties) AS {p}_counterparties, count(*) FILTER (WHERE {p}_rows > 0) AS {p}_months"
+        )
+    return f"""
+    SELECT customer_id, sum(txn_count) AS txn_count, sum(digital_count) AS digital_count, {", ".join(parts)}
+    FROM {months} WHERE snapshot_date >= DATE '{start.isoformat()}' GROUP BY customer_id
+    """
+
+
+def month_aggregates(
+    deposit_balances: pd.DataFrame, txn_monthly: pd.DataFrame, month_end: dt.date, config: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:data:`FLOW_COLUMNS`, :data:`TXN12_COLUMNS`) from contract-shaped deposit_balances and txn_monthly
+    frames: the flows over the last ``[needs] history_months`` month ends up to ``month_end``, the 12-month
+    figures over the last ``[preferences] months`` (the staged loader's queries)."""
     import duckdb
 
-    con = duckdb.connect()
-    try:
-        for name, frame in frames.items():
-            con.register(name, frame)
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
-def flows_from(
-    deposit_balances: pd.DataFrame, txn_monthly: pd.DataFrame, month_end: dt.date, config: dict[str, Any]
-) -> pd.DataFrame:
-    """:data:`FLOW_COLUMNS` from contract-shaped deposit_balances and txn_monthly frames, over the last
-    ``[needs] history_months`` month ends up to ``month_end`` (the same query as the staged loader's)."""
     from crm.value.inputs import window_month_ends
 
     months = window_month_ends(month_end, int(config["needs"]["history_months"]))
+    recent = window_month_ends(month_end, int(config["preferences"]["months"]))
 
-    def cut(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    def cut(frame: pd.DataFrame, cols: list[str], numbers: tuple[str, ...]) -> pd.DataFrame:
         f = frame[[c for c in cols if c in frame.columns]].copy()
         for c in cols:
             if c not in f.columns:
                 f[c] = None
         f["snapshot_date"] = pd.to_datetime(f["snapshot_date"]).dt.date
         f = f[f["snapshot_date"].isin(months)]
-        for c in ("balance", "amount"):
-            if c in f.columns:
+        for c in cols:
+            if c in numbers:
                 f[c] = pd.to_numeric(f[c], errors="coerce").astype("float64")
-        for c in ("customer_id", "status", "txn_type", "direction"):
-            if c in f.columns:
+            elif c != "snapshot_date":
                 f[c] = f[c].astype(object)
         return f
 
-    dep = cut(deposit_balances, ["snapshot_date", "customer_id", "balance", "status"])
-    txn = cut(txn_monthly, ["snapshot_date", "customer_id", "txn_type", "direction", "amount"])
-    out = _frames_query(flows_sql("dep", "txn", config), dep=dep, txn=txn)
-    out["month_end"] = pd.to_datetime(out["month_end"]).dt.date
-    return out[FLOW_COLUMNS].sort_values(["customer_id", "month_end"]).reset_index(drop=True)
-
-
-def txn_12m_from(txn_monthly: pd.DataFrame, month_end: dt.date, config: dict[str, Any]) -> pd.DataFrame:
-    """:data:`TXN12_COLUMNS` from a contract-shaped txn_monthly frame, over the last ``[preferences] months``
-    month ends up to ``month_end``."""
-    from crm.value.inputs import window_month_ends
-
-    months = window_month_ends(month_end, int(config["preferences"]["months"]))
-    cols = [
+    dep = cut(deposit_balances, ["snapshot_date", "customer_id", "balance", "status"], ("balance",))
+    txn_cols = [
         "snapshot_date",
         "customer_id",
         "txn_type",
@@ -251,15 +246,19 @@ def txn_12m_from(txn_monthly: pd.DataFrame, month_end: dt.date, config: dict[str
         "counterparty_count",
         "top_counterparty_amount",
     ]
-    t = txn_monthly[cols].copy()
-    t["snapshot_date"] = pd.to_datetime(t["snapshot_date"]).dt.date
-    t = t[t["snapshot_date"].isin(months)]
-    for c in ("txn_count", "amount", "counterparty_count", "top_counterparty_amount"):
-        t[c] = pd.to_numeric(t[c], errors="coerce").astype("float64")
-    for c in ("customer_id", "txn_type", "channel", "direction"):
-        t[c] = t[c].astype(object)
-    out = _frames_query(txn_12m_sql("txn", config), txn=t)
-    return out[TXN12_COLUMNS].sort_values("customer_id").reset_index(drop=True)
+    txn = cut(txn_monthly, txn_cols, ("txn_count", "amount", "counterparty_count", "top_counterparty_amount"))
+    con = duckdb.connect()
+    try:
+        con.register("dep", dep)
+        con.register("txn", txn)
+        con.execute(f"CREATE TEMP TABLE cm AS {customer_months_sql('txn', config)}")
+        flows = con.execute(flows_sql("dep", "cm")).df()
+        txn12 = con.execute(txn_12m_sql("cm", recent[0].replace(day=1))).df()
+    finally:
+        con.close()
+    flows["month_end"] = pd.to_datetime(flows["month_end"]).dt.date
+    flows = flows[FLOW_COLUMNS].sort_values(["customer_id", "month_end"]).reset_index(drop=True)
+    return flows, txn12[TXN12_COLUMNS].sort_values("customer_id").reset_index(drop=True)
 
 
 def needs_inputs(
@@ -288,12 +287,13 @@ def needs_inputs(
         snap = history[pd.to_datetime(history["snapshot_date"]).dt.date == year_ago]
         if len(snap):
             limits_before = limits_from(snap)
+    flows, txn_12m = month_aggregates(deposit_balances, txn_monthly, me, config)
     return NeedsInputs(
         month_end=me,
         customers=customers,
         loans=loans,
-        flows=flows_from(deposit_balances, txn_monthly, me, config),
-        txn_12m=txn_12m_from(txn_monthly, me, config),
+        flows=flows,
+        txn_12m=txn_12m,
         loan_history=history,
         limits_before=limits_before,
         statements=statements if statements is not None else pd.DataFrame(),
@@ -328,12 +328,17 @@ def _clip01(x) -> np.ndarray:
 
 @dataclass
 class _Bank:
-    """The customers a month end's signals look at: ids (index order of every matrix), segment, active."""
+    """The customers a month end's signals look at: ids (index order of every matrix), segment, active. A
+    subset (:meth:`subset`) shares its parent's memo of the inputs' customer codes (:meth:`codes_in`): each
+    input's ids are hashed once per :func:`customer_needs`, not once per signal."""
 
     ids: pd.Index
     segment: np.ndarray
     active: np.ndarray
     frame: pd.DataFrame  # customers, one row per id, in ids order
+    memo: dict = field(default_factory=dict)  # input name -> codes into the whole bank's ids
+    local: np.ndarray | None = None  # the whole bank's position -> this subset's (-1: not in it); None: whole
+    whole: pd.Index | None = None  # the whole bank's ids (None: these)
 
     def scope(self, cfg: dict[str, Any]) -> np.ndarray:
         """The active customers of the need's ``segments``."""
@@ -342,20 +347,45 @@ class _Bank:
     def subset(self, cfg: dict[str, Any]) -> _Bank:
         """The customers in the need's scope (:meth:`scope`): every matrix of the signal is that size."""
         keep = self.scope(cfg)
-        if keep.all():
-            return self
-        return _Bank(self.ids[keep], self.segment[keep], self.active[keep], self.frame[keep].reset_index(drop=True))
+        return self if keep.all() else self._sub(keep)
+
+    def _sub(self, keep: np.ndarray) -> _Bank:
+        local = np.full(len(self.ids), -1, dtype="int64")
+        local[keep] = np.arange(int(keep.sum()))
+        if self.local is not None:  # a subset of a subset: compose
+            local = np.where(self.local >= 0, local[np.maximum(self.local, 0)], -1)
+        return _Bank(
+            self.ids[keep],
+            self.segment[keep],
+            self.active[keep],
+            self.frame[keep].reset_index(drop=True),
+            memo=self.memo,
+            local=local,
+            whole=self.whole if self.whole is not None else self.ids,
+        )
 
     def everyone(self) -> np.ndarray:
         return np.ones(len(self.ids), dtype=bool)
 
-    def codes(self, ids: pd.Series) -> np.ndarray:
-        """The position of each id in :attr:`ids` (-1: not a customer in scope); categorical ids (the loader's
-        month-end aggregates) are looked up once per category."""
-        if isinstance(ids.dtype, pd.CategoricalDtype):
-            at = np.append(self.ids.get_indexer(ids.cat.categories.astype(object)), -1)
+    @staticmethod
+    def _lookup(index: pd.Index, ids: pd.Series) -> np.ndarray:
+        if isinstance(ids.dtype, pd.CategoricalDtype):  # once per category (the loader's month-end aggregates)
+            at = np.append(index.get_indexer(ids.cat.categories.astype(object)), -1)
             return at[ids.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
-        return self.ids.get_indexer(ids.astype(object))
+        return index.get_indexer(ids.astype(object))
+
+    def codes(self, ids: pd.Series) -> np.ndarray:
+        """The position of each id in :attr:`ids` (-1: not a customer in scope)."""
+        return self._lookup(self.ids, ids)
+
+    def codes_in(self, name: str, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`codes` of the whole ``frame``'s customer_id (input ``name`` of the inputs), memoised."""
+        if name not in self.memo:
+            self.memo[name] = self._lookup(self.whole if self.whole is not None else self.ids, frame["customer_id"])
+        codes = self.memo[name]
+        if self.local is None:
+            return codes
+        return np.where(codes >= 0, self.local[np.maximum(codes, 0)], -1)
 
 
 def _bank(inputs: NeedsInputs, config: dict[str, Any]) -> _Bank:
@@ -394,8 +424,11 @@ def _matrices(bank: _Bank, flows: pd.DataFrame, months: list[dt.date], cols: lis
     out = {c: np.full((n, t), np.nan) for c in cols}
     if flows is None or flows.empty:
         return out, seen
-    col = _month_codes(flows["month_end"], months)
-    row = bank.codes(flows["customer_id"])
+    key = ("flows.month_end", months[0], len(months))
+    if key not in bank.memo:  # once per customer_needs: the month ends of millions of customer-months
+        bank.memo[key] = _month_codes(flows["month_end"], months)
+    col = bank.memo[key]
+    row = bank.codes_in("flows", flows)
     ok = (row >= 0) & (col >= 0)
     row, col = row[ok], col[ok]
     seen[row, col] = True
@@ -489,7 +522,7 @@ def maturity(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
     due = loans[pick]
     due_days = days[pick].to_numpy(dtype="float64")
     n = len(bank.ids)
-    code = bank.codes(due["customer_id"])
+    code = bank.codes_in("loans", loans)[pick]
     ok = code >= 0
     code = code[ok]
     amount = np.bincount(code, weights=_f(due["balance"]).fillna(0).to_numpy()[ok], minlength=n)
@@ -559,8 +592,9 @@ def _annual_revenue(inputs: NeedsInputs, bank: _Bank) -> np.ndarray:
 
 
 def _live_by_customer(bank: _Bank, loans: pd.DataFrame, mask: pd.Series, col: str) -> np.ndarray:
-    sel = loans[mask.fillna(False).to_numpy(bool)]
-    code = bank.codes(sel["customer_id"])
+    pick = mask.fillna(False).to_numpy(bool)
+    sel = loans[pick]
+    code = bank.codes_in("loans", loans)[pick]
     ok = code >= 0
     return np.bincount(code[ok], weights=_f(sel[col]).fillna(0).to_numpy()[ok], minlength=len(bank.ids))
 
@@ -761,11 +795,13 @@ def seasonal(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None 
 
 def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None, *, bank=None):
     """GROWTH: revenue growth (the latest statement against the same type's a year earlier) or credit turnover
-    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the larger
-    known (the statements are a year behind, the turnover is this year's), at least ``min_growth``, while the limits (contract amounts of live loans) grew by less than
+    growth (credits of the last 12 month ends against the 12 before, every one of the 24 seen), the smaller
+    when both are known (both must show it: turnover alone swings with a few large payments), at least
+    ``min_growth``, while the limits (contract amounts of live loans) grew by less than
     ``max_limit_follow`` x that growth since the month end 12 months before (``limits_before``); the customer
     has a live loan (limits > 0). The larger of
-    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE or TURNOVER),
+    turnover_12m and revenue must reach ``min_turnover``. Evidence: growth, source (REVENUE, TURNOVER or
+    REVENUE_TURNOVER: both known),
     turnover_12m, limits, limits_before, limit_growth (null: no limit a year ago). No deadline."""
     from crm.value.position import _latest_statements
 
@@ -795,17 +831,18 @@ def growth(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = 
         with np.errstate(divide="ignore", invalid="ignore"):
             rev_growth[code[ok]] = np.where(prior > 0, rv / prior - 1.0, np.nan)
         revenue[code[ok]] = np.where(latest["period_type"].astype(object).to_numpy()[ok] == "A", rv, np.nan)
-    # either: the statements are a year behind (last fiscal year's revenue), the turnover is this year's
-    use_rev = np.nan_to_num(rev_growth, nan=-np.inf) >= np.nan_to_num(turn_growth, nan=-np.inf)
+    # both known: both must show the growth (the smaller counts: turnover alone swings with a few payments)
+    use_rev = np.nan_to_num(rev_growth, nan=np.inf) <= np.nan_to_num(turn_growth, nan=np.inf)
     g = np.round(np.where(use_rev, rev_growth, turn_growth), RATIO_DIGITS)
-    source = np.where(use_rev, "REVENUE", "TURNOVER")
+    both = np.isfinite(rev_growth) & np.isfinite(turn_growth)
+    source = np.where(both, "REVENUE_TURNOVER", np.where(use_rev, "REVENUE", "TURNOVER"))
     loans = inputs.loans
     limits = _live_by_customer(bank, loans, loans["status"].astype(object).isin(LIVE_LOANS), "contract_amount")
     known_before = inputs.limits_before is not None
     before = np.zeros(n)
     if known_before and len(inputs.limits_before):
         lb = inputs.limits_before
-        code = bank.codes(lb["customer_id"])
+        code = bank.codes_in("limits_before", lb)
         ok = code >= 0
         before = np.bincount(code[ok], weights=_f(lb["limits"]).fillna(0).to_numpy()[ok], minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -844,7 +881,7 @@ def _txn12(bank: _Bank, txn: pd.DataFrame, cols: list[str]) -> dict[str, np.ndar
     out = {c: np.zeros(n) for c in cols}
     if txn is None or txn.empty:
         return out
-    code = bank.codes(txn["customer_id"])
+    code = bank.codes_in("txn_12m", txn)
     ok = code >= 0
     for c in cols:
         out[c][code[ok]] = _f(txn[c]).fillna(0).to_numpy()[ok]

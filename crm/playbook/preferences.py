@@ -76,24 +76,28 @@ def active_customers(customers: pd.DataFrame, config: dict[str, Any]) -> pd.Data
     return c.reset_index(drop=True)
 
 
-def _top_value(keys: pd.Series, values: pd.Series, weights: pd.Series) -> pd.Series:
-    """Per key the value with the largest total weight (ties: the smallest value), missing values left out.
-    Integer codes and one bincount over key x value cells (a handful of values), no groupby of text."""
+def _top_value(codes: np.ndarray, n: int, values: pd.Series, weights) -> np.ndarray:
+    """Per customer (``codes``: each row's position among the ``n`` customers, -1 for none) the value with the
+    largest total weight (ties: the smallest value), None without one; missing values left out. One bincount
+    over customer x value cells (a handful of values), no groupby of text."""
+    out = np.full(n, None, dtype=object)
     v = values.astype(object).to_numpy()
-    present = pd.notna(v)
+    present = pd.notna(v) & (codes >= 0)
     if not present.any():
-        return pd.Series(dtype=object)
-    kc, kuniq = pd.factorize(keys.astype(object).to_numpy()[present])
+        return out
+    kc = codes[present].astype("int64")
     vtext = np.asarray(v[present], dtype=str)
     vuniq = np.unique(vtext)  # sorted: code order breaks ties
     vc = np.searchsorted(vuniq, vtext)
     w = np.nan_to_num(np.asarray(weights, dtype="float64")[present], nan=0.0)
-    cells = kc.astype("int64") * len(vuniq) + vc
-    size = len(kuniq) * len(vuniq)
-    total = np.bincount(cells, weights=w, minlength=size).reshape(len(kuniq), len(vuniq))
-    seen = np.bincount(cells, minlength=size).reshape(len(kuniq), len(vuniq)) > 0
+    cells = kc * len(vuniq) + vc
+    size = n * len(vuniq)
+    total = np.bincount(cells, weights=w, minlength=size).reshape(n, len(vuniq))
+    seen = np.bincount(cells, minlength=size).reshape(n, len(vuniq)) > 0
     best = np.argmax(np.where(seen, total, -np.inf), axis=1)  # the first of equal maxima: the smallest code
-    return pd.Series(vuniq.astype(object)[best], index=pd.Index(np.asarray(kuniq, dtype=object)))
+    has = seen.any(axis=1)
+    out[has] = vuniq.astype(object)[best[has]]
+    return out
 
 
 def _term_band(loans: pd.DataFrame, config: dict[str, Any]) -> pd.Series:
@@ -119,31 +123,37 @@ def _in_window(values: pd.Series, as_of: dt.date, months: int) -> np.ndarray:
     return ((t >= _window_start(as_of, months)) & (t < end)).fillna(False).to_numpy(bool)
 
 
-def _low_rate(live: pd.DataFrame, segment: pd.Series, config: dict[str, Any]) -> pd.Series:
-    """Per customer (index): True when at least half of their live loans' contract amount is in loans whose rate
-    is below the ``low_rate_quantile`` of live loans of the same product code and value segment (groups of
-    ``min_peers`` or more); customers with no loan in such a group are absent."""
+def _low_rate(live: pd.DataFrame, codes: np.ndarray, segment: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """Per customer (``segment``'s order; ``codes``: each live loan's customer position): 1.0 when at least half
+    of their live loans' contract amount is in loans whose rate is below the ``low_rate_quantile`` of live loans
+    of the same product code and value segment (groups of ``min_peers`` or more), 0.0 when not, NaN when they
+    have no loan in such a group."""
     pc = config["preferences"]["price"]
+    n = len(segment)
+    out = np.full(n, np.nan)
     f = pd.DataFrame(
         {
-            "customer_id": live["customer_id"].to_numpy(dtype=object),
+            "c": codes,
             "product": live["product_code"].astype(object).to_numpy(),
-            "segment": live["customer_id"].map(segment).to_numpy(dtype=object),
+            "segment": segment[codes],
             "rate": _f(live["interest_rate"]).to_numpy(),
             "w": _f(live["contract_amount"]).fillna(0.0).to_numpy(),
         }
     ).dropna(subset=["rate", "segment"])
     if f.empty:
-        return pd.Series(dtype=bool)
+        return out
     g = f.groupby(["product", "segment"])["rate"]
     f["n"] = g.transform("size")
     f["q"] = g.transform("quantile", float(pc["low_rate_quantile"]))
     f = f[f["n"] >= int(pc["min_peers"])]
     if f.empty:
-        return pd.Series(dtype=bool)
-    f["low_w"] = np.where(f["rate"] < f["q"], f["w"], 0.0)
-    s = f.groupby("customer_id")[["low_w", "w"]].sum()
-    return (s["low_w"] >= 0.5 * s["w"]) & (s["w"] > 0)
+        return out
+    c = f["c"].to_numpy()
+    w = np.bincount(c, weights=f["w"].to_numpy(), minlength=n)
+    low_w = np.bincount(c, weights=np.where(f["rate"] < f["q"], f["w"], 0.0), minlength=n)
+    seen = np.bincount(c, minlength=n) > 0
+    out[seen] = ((low_w >= 0.5 * w) & (w > 0))[seen].astype("float64")
+    return out
 
 
 def customer_preferences(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.date | None = None) -> pd.DataFrame:
@@ -157,30 +167,33 @@ def customer_preferences(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.
     c = active_customers(inputs.customers, config)
     ids = c["customer_id"].astype(object)
     out = pd.DataFrame({"customer_id": ids.to_numpy(), "segment": c["segment"].astype(object).to_numpy()})
-    segment = pd.Series(out["segment"].to_numpy(), index=ids.to_numpy())
 
+    index = pd.Index(ids.to_numpy())
+    n = len(index)
     loans = inputs.loans
     live = loans[loans["status"].astype(object).isin(LIVE_LOANS).to_numpy(bool)] if len(loans) else loans
-    live = live[live["customer_id"].isin(ids).to_numpy(bool)] if len(live) else live
-    weight = _f(live["contract_amount"]).fillna(0.0) if len(live) else pd.Series(dtype="float64")
+    lc = index.get_indexer(live["customer_id"].astype(object)) if len(live) else np.zeros(0, dtype="int64")
+    live, lc = (live[lc >= 0], lc[lc >= 0]) if len(live) else (live, lc)
+    weight = _f(live["contract_amount"]).fillna(0.0).to_numpy() if len(live) else np.zeros(0)
     for col, source in (
         ("rate_type", "rate_type"),
         ("repayment_method", "repayment_method"),
         ("collateral", "guarantee_type"),
+        ("term_band", None),
     ):
-        top = _top_value(live["customer_id"], live[source], weight) if len(live) else pd.Series(dtype=object)
-        out[col] = _codes(ids.map(top))
-    top = _top_value(live["customer_id"], _term_band(live, config), weight) if len(live) else pd.Series(dtype=object)
-    out["term_band"] = _codes(ids.map(top))
-    loans_seen = live.groupby("customer_id").size() if len(live) else pd.Series(dtype="int64")
-    out["loans_seen"] = ids.map(loans_seen).fillna(0).astype("int64").to_numpy()
+        if not len(live):
+            out[col] = None
+            continue
+        values = _term_band(live, config) if source is None else live[source]
+        out[col] = _top_value(lc, n, values, weight)
+    out["loans_seen"] = np.bincount(lc, minlength=n).astype("int64")
 
     inter = inputs.interactions
     if inter is not None and len(inter):
         inter = inter[_in_window(inter["interaction_time"], as_of, months)]
-        top = _top_value(inter["customer_id"], inter["channel"], pd.Series(1.0, index=inter.index))
-        out["channel"] = _codes(ids.map(top))
-        out["interactions_seen"] = ids.map(inter.groupby("customer_id").size()).fillna(0).astype("int64").to_numpy()
+        ic = index.get_indexer(inter["customer_id"].astype(object))
+        out["channel"] = _top_value(ic, n, inter["channel"], np.ones(len(inter)))
+        out["interactions_seen"] = np.bincount(ic[ic >= 0], minlength=n).astype("int64")
     else:
         out["channel"] = None
         out["interactions_seen"] = 0
@@ -219,8 +232,8 @@ def customer_preferences(inputs: NeedsInputs, config: dict[str, Any], as_of: dt.
         out["price_declines"] = 0
     decided = np.asarray(decided, dtype="float64")
 
-    low = _low_rate(live, segment, config) if len(live) else pd.Series(dtype=bool)
-    low_rate = ids.map(low.astype("float64")).to_numpy(dtype="float64")  # 1, 0, NaN: no group large enough
+    seg = out["segment"].to_numpy(dtype=object)
+    low_rate = _low_rate(live, lc, seg, config) if len(live) else np.full(n, np.nan)  # 1, 0, NaN
     rating = out["pricing_rating"].to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
         points = (

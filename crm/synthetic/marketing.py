@@ -25,7 +25,6 @@ only on the bank, the key ring and the hold-out settings, not on the range gener
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import numpy as np
@@ -460,10 +459,6 @@ def records_on(bank, t: int) -> NS:
 
 def types_of(codes: np.ndarray) -> np.ndarray:
     return np.asarray(TYPES, dtype=object)[np.asarray(codes, dtype=np.int64) - 1]
-
-
-def as_date(day: int) -> dt.date:
-    return cal.date(int(day))
 
 
 def merge_holdings(h: NS, new: NS) -> NS:

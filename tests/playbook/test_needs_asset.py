@@ -48,6 +48,7 @@ def test_the_asset_writes_the_four_tables_and_counts_only(home):
             pd.to_datetime(frame["month_end"]) == pd.Timestamp(ME)
         ).all()
     needs = tables["customer_needs"]
+    assert pd.api.types.is_datetime64_any_dtype(needs["deadline"])  # a timestamp column, never text
     assert meta["needs"] == len(needs) and meta["profiles"] == len(tables["customer_preferences"]) == 4
     assert "SEASONAL: 1" in meta["by_need"] and meta["config_version"] == version
     text = " ".join(str(v) for v in meta.values())
