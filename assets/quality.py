@@ -215,13 +215,15 @@ ARRIVALS_KEY = dg.AssetKey(["dq", "arrivals"])
     group_name="dq",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetKey(["raw", e.name]) for e in EXTRACTS if e.cadence == "daily"],
+    # no deps on the raw assets: the register reads the landing zone's flags, and a raw asset that loads
+    # nothing (a file missing, or an extract not sent yet before its contract `since`) must not skip it: the
+    # register is what records the missing file
     kinds={"python"},
     owners=OWNERS,
     description="Arrival register: for each business date, every extract the contract expects (daily ones, "
     "and month-end ones on the last day of a month), its cut-off, when its .ok flag arrived and whether it is "
-    "on time, late, missing or still pending. Appended to the warehouse table dq_arrivals (history). "
-    "Sensitivity: internal.",
+    "on time, late, missing or still pending. Appended to the warehouse table dq_arrivals (history). It reads "
+    "the landing zone's flags only, so a missing file never skips it. Sensitivity: internal.",
     tags={"layer": "dq", "sensitivity": "internal"},
     check_specs=[
         dg.AssetCheckSpec(

@@ -693,18 +693,29 @@ def _month_text(value: Any, fmt: Any, t: Translate) -> str:
     return fmt.month(d) if d else text
 
 
-def amount_text(value: Any, fmt: Any) -> str:
-    """Money of an evidence or a proposal: 万元 from :data:`WAN_FROM` yuan up, else 元."""
+def amount_text(value: Any, fmt: Any, unit: str | None = None) -> str:
+    """Money of an evidence or a proposal: in ``unit``, by default 万元 from :data:`WAN_FROM` yuan up, else 元."""
     if _missing(value):
         return "—"
     try:
         x = float(value)
     except (TypeError, ValueError):
         return str(value)
-    return fmt.money(x, "wan" if abs(x) >= WAN_FROM else "yuan")
+    return fmt.money(x, unit or ("wan" if abs(x) >= WAN_FROM else "yuan"))
 
 
-def _field(spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate, evidence: Mapping[str, Any]) -> str:
+def _sentence_unit(fields: Mapping[str, tuple[Any, ...]], evidence: Mapping[str, Any]) -> str:
+    """One money unit for all the amounts of a sentence: 万元 when any of them reaches :data:`WAN_FROM`."""
+    amounts = pd.to_numeric(
+        pd.Series([evidence.get(k) for k, spec in fields.items() if spec[0] == "amount"], dtype=object),
+        errors="coerce",
+    )
+    return "wan" if (amounts.abs() >= WAN_FROM).any() else "yuan"
+
+
+def _field(
+    spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate, evidence: Mapping[str, Any], unit: str | None = None
+) -> str:
     from crm.reports.labels import code_label
 
     kind = spec[0]
@@ -740,7 +751,7 @@ def _field(spec: tuple[Any, ...], value: Any, fmt: Any, t: Translate, evidence: 
     if kind == "pct":
         return fmt.percent(number, spec[1])
     if kind == "amount":
-        return amount_text(number, fmt)
+        return amount_text(number, fmt, unit)
     raise ValueError(f"unknown evidence field kind {kind!r}")
 
 
@@ -755,7 +766,8 @@ def need_sentence(need: Any, evidence: Mapping[str, Any] | str | None, fmt: Any,
         return _need_label(need, t)
     ev = _json(evidence) if not isinstance(evidence, Mapping) else evidence
     ev = ev if isinstance(ev, Mapping) else {}
-    return t(f"need.evidence.{need}", **{k: _field(spec, ev.get(k), fmt, t, ev) for k, spec in fields.items()})
+    unit = _sentence_unit(fields, ev)
+    return t(f"need.evidence.{need}", **{k: _field(spec, ev.get(k), fmt, t, ev, unit) for k, spec in fields.items()})
 
 
 def reasons_text(reasons: list[str], t: Translate) -> str:
@@ -789,13 +801,17 @@ def why_text(
     t: Translate,
     *,
     brief: bool = False,
+    named: frozenset[str] | set[str] = frozenset(),
 ) -> str:
     """Why a proposal is made: the needs it answers, each with its evidence sentence (from the proposal's own
     evidence, a JSON object by reason, or flat; else from the customer's need row ``needs[code]``). ``brief``
-    (a list's cell): the main reason (:func:`_main_reason`) in full, the others by name (另：…)."""
+    (a list's cell): the main reason (:func:`_main_reason`) in full, the others by name (另：…). ``named``: reasons
+    said by name only (a key-account card prints the account's needs with their sentences just above)."""
     ev = proposal.get("evidence") or {}
 
     def item(code: str) -> str:
+        if code in named:
+            return _need_label(code, t)
         own = ev.get(code) if isinstance(ev, Mapping) and isinstance(ev.get(code), Mapping) else None
         if own is None and isinstance(ev, Mapping) and set(EVIDENCE_FIELDS.get(code, {})) & set(ev):
             own = ev
@@ -889,7 +905,8 @@ def account_words(section: Mapping[str, Any], fmt: Any, t: Translate) -> dict[st
             {
                 **p,
                 "type_label": _type_label(p.get("proposal_type"), t),
-                "why": reasons_text(p.get("reasons") or [], t),  # the needs' sentences are printed above
+                # the account's needs are printed above with their sentences: named only; other reasons in full
+                "why": why_text(p, None, fmt, t, named={n["need"] for n in needs}),
                 "deadline_text": deadline_text(p, fmt, t),
                 "contribution_text": fmt.money(p.get("expected_contribution")),
                 "amount_text": amount_text(p.get("offered_amount"), fmt),

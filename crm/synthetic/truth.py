@@ -40,7 +40,8 @@ COLUMNS = (
     "offer_month",  # SEASONAL: the calendar month two months before the peak (offer then)
     "amount",  # MATURITY, MORTGAGE_END: contract amounts; GROWTH: live limits; PAYROLL_START: salary a month;
     # LARGE_INFLOW: the credit
-    "ratio",  # GROWTH: extra growth a year (a spurt) or the revenue's growth; CONCENTRATION: share with the top two; LARGE_INFLOW: x deposit level
+    "ratio",  # GROWTH: extra growth a year (a spurt) or the revenue's growth; CONCENTRATION: share with the top
+    # two; LARGE_INFLOW: multiple of the deposit level
     "direction",  # CONCENTRATION: D payments, C receipts, B both
     "loans",  # MATURITY, MORTGAGE_END: number of loans
     "months_with_us",  # every need: full months since onboarding at the month end (how much history the data has)
@@ -152,12 +153,9 @@ def needs_truth(bank, month_end: dt.date):
         me <= c.boom_day + int(params.GROWTH_YEARS * 365.25) + 183
     )
     y = month_end.year
-    rows = np.arange(len(bank.corp.pos))
-    rev = {
-        k: statements._year_factors(bank.seed, c, bank.corp, rows, np.full(len(rows), k))[0] for k in (y - 2, y - 1, y)
-    }
+    rev = {k: statements.annual_revenue(bank.seed, c, bank.corp, k) for k in (y - 2, y - 1, y)}
     rev_growth = np.zeros(n)
-    rev_growth[bank.corp.pos] = np.expm1(np.maximum(rev[y] - rev[y - 1], rev[y - 1] - rev[y - 2]))
+    rev_growth[bank.corp.pos] = np.maximum(rev[y] / rev[y - 1], rev[y - 1] / rev[y - 2]) - 1
     grew = rev_growth >= params.GROWTH_TRUTH_REVENUE
     limits = np.bincount(ln.cust[live], weights=ln.amount[live], minlength=n)
     who = np.flatnonzero((spurt | grew) & active & (c.t_dec > me) & (limits > 0))

@@ -37,15 +37,17 @@ EVENT_NEEDS = ("MATURITY", "PAYROLL_START", "MORTGAGE_END", "LARGE_INFLOW")
 # smallest AUC of the signal's strength between the true and the false rows it fires, None when it fires
 # (almost) no false row). Measured with the shipped [needs] configuration on this bank (seed 5, generator 1.2;
 # printed by pytest -s), recall / precision / matched set fired / AUC: MATURITY 1.00 / 1.00 / 0.00; SEASONAL
-# 0.92 / 0.87 / 0.04 / 0.92; GROWTH 0.44 / 0.89 / 0.02 (the signal wants revenue and turnover up when both are
-# known: a firm whose revenue grew without its deposits is missed); CONCENTRATION 0.73 / 0.94 / 0.00;
+# 0.92 / 0.87 / 0.04 / 0.92; GROWTH 0.44 / 0.89 / 0.02 (revenue and turnover up when both are known: a firm
+# whose revenue grew without its deposits is missed; with revenue or turnover 0.72 / 0.50 / 0.09, as credit
+# turnover up 20% is common for firms a few years into the relationship: the floors allow either);
+# CONCENTRATION 0.73 / 0.94 / 0.00;
 # PAYROLL_START 1.00 / 1.00 / 0.00; MORTGAGE_END 1.00 / 0.95 / 0.00; LARGE_INFLOW 0.80 / 0.50 / 0.00 / 0.87.
 # Each floor sits below its figure with a margin for another seed or a small change; a signal or a generator
 # change that loses a need, or makes a signal fire for customers without it, fails.
 FLOORS = {
     "MATURITY": (0.85, 0.85, 0.05, None),
     "SEASONAL": (0.75, 0.7, 0.1, 0.8),
-    "GROWTH": (0.3, 0.7, 0.1, None),
+    "GROWTH": (0.35, 0.35, 0.15, None),
     "CONCENTRATION": (0.55, 0.75, 0.1, None),
     "PAYROLL_START": (0.8, 0.8, 0.05, None),
     "MORTGAGE_END": (0.8, 0.8, 0.05, None),

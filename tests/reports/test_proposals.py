@@ -379,6 +379,11 @@ def test_a_needs_evidence_is_a_chinese_sentence():
         "收款集中于少数交易对手：最大一家占 62.0%（共 — 家）"
     )
     assert pr.need_sentence("NEW_NEED", {}, fmt, t) == "NEW_NEED"
+    # one unit per sentence: 万元 when any amount reaches 10 万元
+    head = {"capacity": 386200.0, "exposure": 49955.72, "headroom": 336244.28}
+    assert pr.need_sentence("HEADROOM", head, fmt, t) == (
+        "按授信政策测算的融资能力 38.62 万元，已有负债 5.00 万元，尚余空间 33.62 万元"
+    )
     en = pr.need_sentence("MATURITY", ev, Formatter("en"), translator("en"))
     assert en == "2 loan(s) totalling CNY 3.50 mn mature on January 15, 2027 (within 30 days)"
     # every need code of the playbook and every other reason of a proposal has a label and a sentence
@@ -485,7 +490,11 @@ def test_key_account_cards_show_needs_preferences_and_ranked_proposals_in_chines
     assert "开始领取代发工资：自 2026年8月 起每月有代发工资入账，约 8,500.00 元" in text
     assert "偏好 暂无偏好画像。" in text and "1. 理财与基金 · 截止 — · 预计年贡献 0.08 万元 · 建议金额 —" in text
     assert "原因：贷款即将到期 2. 季节性流动资金贷款" in text  # the reason's evidence is printed once, above
-    assert "原因：授信空间充足、季节性资金需求" in text
+    # HEADROOM is no need of this account's rows: said in full from the proposal's evidence; SEASONAL named
+    assert (
+        "原因：授信空间充足：按授信政策测算的融资能力 800.00 万元，已有负债 300.00 万元，尚余空间 500.00 万元；季节性资金需求"
+        in text
+    )
     # ids[0]'s held-out WEALTH is not there: one WEALTH proposal (ids[1]'s) in the cards
     assert text.count("理财与基金") == 1
     # the tile: 3 proposals to 2 key accounts, 4.78 万元 a year (the held-out one and non-key accounts left out)
