@@ -459,7 +459,9 @@ def candidates(
     if not frames:
         return pd.DataFrame(columns=cols)
     r = pd.concat(frames, ignore_index=True)
-    r = r[r["customer_id"].isin(customers["customer_id"]).to_numpy()]
+    ids = pd.Index(customers["customer_id"].drop_duplicates().sort_values().to_numpy())
+    code = ids.get_indexer(r["customer_id"])
+    r = r[code >= 0].assign(_c=code[code >= 0])
     # SCF: CONCENTRATION is a reason too when the customer is a counterparty of an anchor (already a candidate)
     if len(r) and needs is not None and len(needs):
         scf = r.loc[r["proposal_type"] == "SCF", "customer_id"].unique()
@@ -470,7 +472,7 @@ def candidates(
                     r,
                     _reason_frame(
                         conc["customer_id"], "SCF", "CONCENTRATION", 0.0, conc["evidence"].fillna("{}"), None
-                    ).assign(strength=_f(conc["strength"]).to_numpy()),
+                    ).assign(strength=_f(conc["strength"]).to_numpy(), _c=ids.get_indexer(conc["customer_id"])),
                 ],
                 ignore_index=True,
             )
@@ -480,11 +482,18 @@ def candidates(
 def _aggregate(r: pd.DataFrame) -> pd.DataFrame:
     """One row per (customer_id, proposal_type) of the reason rows ``r``: vectorised over the rows, with a
     Python loop only over the position of a reason within its candidate (a handful)."""
-    r = r.sort_values(["customer_id", "proposal_type", "reason"], kind="stable").reset_index(drop=True)
-    g = r.groupby(["customer_id", "proposal_type"], sort=False)
-    gid = g.ngroup().to_numpy()
-    pos = g.cumcount().to_numpy()
-    first = pos == 0
+    # integer keys (customer position in id order, type and reason codes): no sort of strings
+    t_code, _ = pd.factorize(r["proposal_type"], sort=True)
+    r_code, _ = pd.factorize(r["reason"], sort=True)
+    c_code = r["_c"].to_numpy(dtype="int64")
+    order = np.lexsort((r_code, t_code, c_code))
+    r = r.iloc[order].reset_index(drop=True)
+    key = c_code[order] * 64 + t_code[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+    gid = np.cumsum(first) - 1
+    start = np.flatnonzero(first)
+    pos = np.arange(len(key)) - start[gid]
+    g = r.groupby(gid, sort=False)
     out = r.loc[first, ["customer_id", "proposal_type"]].reset_index(drop=True)
     reason = r["reason"].astype(str)
     piece = '"' + reason + '": ' + r["evidence"].astype(str)
@@ -496,7 +505,7 @@ def _aggregate(r: pd.DataFrame) -> pd.DataFrame:
         evidence[gid[at]] = evidence[gid[at]] + ", " + piece[at].to_numpy(dtype=object)
     out["reasons"] = "[" + pd.Series(reasons, dtype=object) + "]"
     out["evidence"] = "{" + pd.Series(evidence, dtype=object) + "}"
-    out["strength"] = g["strength"].max().to_numpy()
+    out["strength"] = g["strength"].max().to_numpy(dtype="float64")
     deadline = pd.to_datetime(r["deadline"], errors="coerce").astype("datetime64[ns]")
     out["deadline"] = deadline.groupby(gid).min().reindex(range(len(out))).to_numpy()
     dated = r[deadline.notna().to_numpy()].assign(_g=gid[deadline.notna().to_numpy()], _d=deadline.dropna())
@@ -659,14 +668,15 @@ def build_proposals(
     """The proposals mart of ``month_end`` (spec table 5; see the module docstring for the input frames)."""
     pc = config["proposals"]
     share, salt = float(pc["holdout"]["share"]), str(pc["holdout"]["salt"])
-    cust = customers.drop_duplicates("customer_id").copy()
+    cust = customers.drop_duplicates("customer_id").sort_values("customer_id", kind="stable").reset_index(drop=True)
     for c in CUSTOMER_COLUMNS:
         if c not in cust.columns:
             cust[c] = None
     cand = candidates(cust, needs, preferences, loans, leads, config, value_config)
     df = cand.merge(cust[CUSTOMER_COLUMNS], on="customer_id", how="inner", validate="many_to_one")
+    df["proposal_type"] = df["proposal_type"].astype("category")  # compared with each type many times
     types = pc["types"]
-    df["product_family"] = df["proposal_type"].map({t: r["product_family"] for t, r in types.items()})
+    df["product_family"] = df["proposal_type"].map({t: r["product_family"] for t, r in types.items()}).astype(object)
     # the offered amount; SEASONAL without an amount of its own: a share of the live contracts (or deposits)
     amount = _f(df["amount"])
     seasonal = (df["proposal_type"] == "SEASONAL").to_numpy(bool) & amount.isna().to_numpy(bool)
@@ -696,13 +706,15 @@ def build_proposals(
         * urgency(df["deadline"], month_end, config) ** float(sc["urgency_weight"])
     ).round(4)
     order = {t: i for i, t in enumerate(types)}
-    df["_o"] = df["proposal_type"].map(order)
-    df = df.sort_values(["customer_id", "offered", "score", "_o"], ascending=[True, False, False, True], kind="stable")
-    df["rank"] = df.groupby("customer_id").cumcount() + 1
+    df["_o"] = df["proposal_type"].map(order).astype("int64")
+    df["_c"] = pd.Index(cust["customer_id"]).get_indexer(df["customer_id"])
+    df = df.sort_values(["_c", "offered", "score", "_o"], ascending=[True, False, False, True], kind="stable")
+    df["rank"] = df.groupby("_c", sort=False).cumcount() + 1
     df["rank"] = df["rank"].where(df["offered"]).astype("Int64")
     df["deadline"] = pd.to_datetime(df["deadline"]).astype("datetime64[ns]")
     df["strength"] = _f(df["strength"])
     df["holdout_share"], df["holdout_salt"] = share, salt
     df["month_end"], df["config_version"] = month_end, config["version"]
     df["key_account"] = df["key_account"].astype("boolean")
-    return df.sort_values(["customer_id", "_o"], kind="stable").reset_index(drop=True)[COLUMNS]
+    df["proposal_type"] = df["proposal_type"].astype(object)
+    return df.sort_values(["_c", "_o"], kind="stable").reset_index(drop=True)[COLUMNS]
