@@ -79,7 +79,7 @@ COLUMNS = [
     "month_end",
     "config_version",
 ]
-GATES = ["STATUS", "SEGMENT", "HELD_PRODUCT", "FIVE_CLASS", "GRADE", "WARNING", "POLICY_LIMIT"]
+GATES = ["STATUS", "SEGMENT", "HELD_PRODUCT", "FIVE_CLASS", "GRADE", "WARNING", "POLICY_LIMIT", "VALUE"]
 SOURCES = ["SUPPLY_CHAIN", "PREFERENCE", "IDLE_BALANCE", "NO_PAYROLL", "VOLUME"]
 DEADLINE_KIND = {
     "MATURITY": "MATURITY",
@@ -578,6 +578,13 @@ def gates(frame: pd.DataFrame, loans: pd.DataFrame, warnings: pd.DataFrame | Non
     exposure = _f(frame["contract_amount"]).fillna(0.0).to_numpy() + np.nan_to_num(amount)
     over = credit & (exposure > seg.map(gc["max_exposure"]).astype("float64").fillna(np.inf).to_numpy())
     fail["POLICY_LIMIT"] = low | over
+    # VALUE: a proposal expected to earn less than min_expected_contribution a year (yuan; e.g. a loan whose
+    # expected loss exceeds its margin over FTP) is not proposed
+    if "expected_contribution" in frame.columns:
+        ec = _f(frame["expected_contribution"]).to_numpy()
+        fail["VALUE"] = ~np.isnan(ec) & (ec < float(gc.get("min_expected_contribution", 0.0)))
+    else:
+        fail["VALUE"] = np.zeros(len(frame), dtype=bool)
     out = np.full(len(frame), None, dtype=object)
     for g in reversed(pc["gate_order"]):
         if g not in fail:
@@ -685,6 +692,8 @@ def build_proposals(
         amount[seasonal] = base[seasonal] * float(pc["sources"]["seasonal_share"])
     cap = df["segment"].map(pc["gates"]["max_offered_amount"]).astype("float64")
     df["offered_amount"] = amount.where(amount.isna(), np.minimum(amount, cap.fillna(np.inf))).round(2)
+    # the expected contribution before the gates: the VALUE gate reads it
+    df["expected_contribution"] = expected_contribution(df, loans, peer, config, value_config)
     df["gate_failed"] = gates(df, loans, warnings, config)
     df["eligible"] = df["gate_failed"].isna()
     # the hold-out, drawn on the eligible rows of each type
@@ -696,7 +705,6 @@ def build_proposals(
         raise ValueError(f"hold-out share must be in [0, 1): {share}")
     df["held_out"] = df["eligible"] & (df["holdout_draw"] < share)
     df["offered"] = df["eligible"] & ~df["held_out"]
-    df["expected_contribution"] = expected_contribution(df, loans, peer, config, value_config)
     sc = pc["score"]
     strength = _f(df["strength"]).fillna(0.0).clip(0.0, 1.0)
     contrib = df["expected_contribution"].clip(lower=float(sc["min_contribution"]))

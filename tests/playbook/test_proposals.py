@@ -401,3 +401,28 @@ def test_proposal_customers_joins_value_and_360():
     c360 = pd.DataFrame({"customer_id": ["a"], "status": ["A"], "product_families": ["DEP"], "deposit_balance": [5.0]})
     c = proposal_customers(value, c360).iloc[0]
     assert c["segment"] == "sme" and c["status"] == "A" and c["deposit_balance"] == 5.0 and c["contract_amount"] is None
+
+
+def test_value_gate_blocks_a_proposal_expected_to_lose_money():
+    """The VALUE gate: a candidate whose expected contribution is below [proposals.gates]
+    min_expected_contribution fails it (and only it); at the threshold it passes."""
+    from crm.playbook.proposals import gates
+
+    config = copy.deepcopy(load_config())
+    config["proposals"]["gates"]["min_expected_contribution"] = 0.0
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "proposal_type": ["WEALTH", "WEALTH", "WEALTH"],
+            "segment": ["retail", "retail", "retail"],
+            "status": ["A", "A", "A"],
+            "product_families": ["DEP", "DEP", "DEP"],
+            "grade": [None, None, None],
+            "offered_amount": [np.nan, np.nan, np.nan],
+            "contract_amount": [0.0, 0.0, 0.0],
+            "expected_contribution": [-0.01, 0.0, 120.0],
+        }
+    )
+    loans = pd.DataFrame(columns=["customer_id", "five_class", "status", "balance", "maturity_date"])
+    got = gates(frame, loans, None, config)
+    assert got.tolist() == ["VALUE", None, None]
