@@ -260,13 +260,17 @@ def test_a_manager_whose_staff_row_is_quarantined_is_recorded_undeliverable_and_
     # the quarantined manager's report is rendered; nothing is rendered under the unusable id
     assert (home / "reports" / PERIOD / "key_account" / f"{quarantined_rm}.pdf").exists()
     assert not [p for p in (home / "reports").rglob("*") if long_id in p.name or unusable in p.name]
+    # a manager's other report (the proposal list) is undeliverable too, when it has content
+    theirs = [(k, r) for (k, r) in rows.index if r in (quarantined_rm, unusable)]
+    assert {k for k, _ in theirs} <= {"key_account", "proposals"}
+    assert set(rows.loc[theirs, "status"]) <= {"undeliverable", "skipped_empty"}
     # nobody else is affected: everyone else is sent (or empty), and neither of the two gets mail
-    served = rows.drop(index=[("key_account", quarantined_rm), ("key_account", unusable)])
+    served = rows.drop(index=theirs)
     assert set(served["status"]) <= {SENT, "skipped_empty"} and (served["status"] == SENT).sum() >= 3
     assert set(emls(home)) == set(served[served["status"] == SENT].index)
     # operators see them: the render step's metadata and the auditors' report
     m = meta(run, PORTFOLIO)
-    assert m["undeliverable"] == 2
+    assert m["undeliverable"] == int((rows.loc[theirs, "status"] == "undeliverable").sum()) >= 2
     assert quarantined_rm in m["undeliverable_rows"] and unusable in m["undeliverable_rows"]
     dq = (home / "reports" / PERIOD / "data_quality" / "bank.html").read_text(encoding="utf-8")
     section = dq[dq.index('id="undeliverable"') :]
