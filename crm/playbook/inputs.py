@@ -25,6 +25,7 @@ from crm.bank_calendar import month_end, months_before
 from crm.playbook.needs import (
     FLOW_COLUMNS,
     TXN12_COLUMNS,
+    TXN_COLUMNS,
     NeedsInputs,
     customer_months_sql,
     flows_sql,
@@ -250,18 +251,7 @@ def load_needs_inputs(
             "OR customer_id IN (SELECT customer_id FROM long_ids))"
         )
         dep = s.month_end_rows("deposit_balances", months, ["snapshot_date", "customer_id", "balance", "status"], extra)
-        txn_cols = [
-            "snapshot_date",
-            "customer_id",
-            "txn_type",
-            "channel",
-            "direction",
-            "txn_count",
-            "amount",
-            "counterparty_count",
-            "top_counterparty_amount",
-        ]
-        txn = s.month_end_rows("txn_monthly", months, txn_cols, extra)
+        txn = s.month_end_rows("txn_monthly", months, list(TXN_COLUMNS), extra)
         empty_dep = "(SELECT NULL::VARCHAR AS customer_id, NULL::DATE AS snapshot_date, NULL::DOUBLE AS balance, NULL::VARCHAR AS status WHERE false)"
         empty_txn = (
             "(SELECT NULL::VARCHAR AS customer_id, NULL::DATE AS snapshot_date, NULL::VARCHAR AS txn_type, "

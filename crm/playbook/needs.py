@@ -130,6 +130,20 @@ class NeedsInputs:
     opportunities: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+# the monthly transaction aggregates' columns the needs read (the staged loader and the frames path alike)
+TXN_COLUMNS = (
+    "snapshot_date",
+    "customer_id",
+    "txn_type",
+    "channel",
+    "direction",
+    "txn_count",
+    "amount",
+    "counterparty_count",
+    "top_counterparty_amount",
+)
+
+
 def _in(values: list[str]) -> str:
     return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
 
@@ -235,18 +249,7 @@ def month_aggregates(
         return f
 
     dep = cut(deposit_balances, ["snapshot_date", "customer_id", "balance", "status"], ("balance",))
-    txn_cols = [
-        "snapshot_date",
-        "customer_id",
-        "txn_type",
-        "channel",
-        "direction",
-        "txn_count",
-        "amount",
-        "counterparty_count",
-        "top_counterparty_amount",
-    ]
-    txn = cut(txn_monthly, txn_cols, ("txn_count", "amount", "counterparty_count", "top_counterparty_amount"))
+    txn = cut(txn_monthly, list(TXN_COLUMNS), ("txn_count", "amount", "counterparty_count", "top_counterparty_amount"))
     con = duckdb.connect()
     try:
         con.register("dep", dep)
