@@ -15,6 +15,9 @@ CODE_SETS: dict[str, dict[str, str]] = {
         "RO": "风险经理",
         "AU": "审计",
         "DE": "数据工程",
+        # coverage-team roles (issue 20): staff who serve customers beside their relationship manager
+        "PS": "产品经理",
+        "CA": "授信审批人",
     },
     "staff_status": {"A": "在职", "L": "离职"},
     "id_type": {"01": "居民身份证", "02": "护照", "03": "港澳居民来往内地通行证"},
@@ -178,7 +181,26 @@ CODE_SETS: dict[str, dict[str, str]] = {
         "SERVICE": "服务回访",
         "COLLECT": "催收",
         "CARE": "客户关怀",
+        # stage and warning follow-up (issue 20): the interactions a playbook action or a warning asks for
+        "ONBOARD": "新客户首访",
+        "RETAIN": "客户挽留",
+        "ALERT": "预警核查",
+        # value-added services for key accounts (增值服务, issue 20)
+        "BRIEF": "行业资讯与简报",
+        "TRAIN": "培训活动",
+        "EVENT": "客户活动邀请",
+        "ADVISE": "顾问咨询服务",
     },
+    # A customer's coverage team (客户服务团队, issue 20): the role a staff member plays for the customer.
+    "coverage_role": {
+        "RM": "主办客户经理",
+        "CO": "协办客户经理",
+        "PS": "产品经理",
+        "RO": "风险经理",
+        "CA": "授信审批人",
+    },
+    # How a referral reached the bank (客户推荐, issue 20).
+    "referral_channel": {"RM": "客户经理转介", "APP": "手机银行推荐码", "EVENT": "客户活动", "BRANCH": "网点转介"},
     "sr_channel": {"PHONE": "客服热线", "BRANCH": "网点", "APP": "手机银行", "RM": "客户经理"},
     "sr_category": {
         "INQ": "咨询",

@@ -640,6 +640,64 @@ OPPORTUNITIES = Extract(
     since=OPPORTUNITIES_SINCE,
 )
 
+# Coverage teams and referrals (issue 20) are sent from 2025-01-01, the contract version of the opportunities.
+COVERAGE_SINCE = OPPORTUNITIES_SINCE
+REFERRALS_SINCE = OPPORTUNITIES_SINCE
+
+COVERAGE = Extract(
+    name="coverage",
+    file_code="COVER",
+    title="客户服务团队",
+    description=(
+        "Who serves each customer (客户服务团队): the lead relationship manager and, for the customers who have "
+        "them, co-managers, product specialists, risk officers and credit approvers, each assignment with its "
+        "from and to dates. A month-end snapshot of every assignment active at the month end or ended in the "
+        "preceding 24 months, so a manager change and its date can be read from the lead-manager rows."
+    ),
+    mode="snapshot",
+    cadence="month_end",
+    columns=(
+        d("snapshot_date", "快照月末日", **REQ),
+        s("coverage_id", "服务关系编号", id_kind="coverage", max_length=20, **REQ),
+        s("customer_id", "客户号", id_kind="customer", max_length=16, **REQ),
+        s("staff_id", "员工号", id_kind="staff", max_length=10, **REQ),
+        s("role", "团队角色", code_set="coverage_role", **REQ),
+        d("from_date", "起始日期", **REQ),
+        d("to_date", "终止日期"),
+    ),
+    key=("snapshot_date", "coverage_id"),
+    references=(fk("customer_id", "customer_master"), fk("staff_id", "staff")),
+    since=COVERAGE_SINCE,
+)
+
+REFERRALS = Extract(
+    name="referrals",
+    file_code="REFER",
+    title="客户推荐记录",
+    description=(
+        "Who referred whom (客户推荐): a record is sent on the day a referred customer opens their relationship, "
+        "naming the referring customer, the channel the referral came through and the staff member who took it. "
+        "A small extract of its own, so the customer extracts' layouts do not change."
+    ),
+    mode="delta",
+    columns=(
+        s("referral_id", "推荐编号", id_kind="referral", max_length=22, **REQ),
+        s("referrer_customer_id", "推荐人客户号", id_kind="customer", max_length=16, **REQ),
+        s("referred_customer_id", "被推荐客户号", id_kind="customer", max_length=16, **REQ),
+        d("referral_date", "推荐日期", **REQ),
+        s("channel", "推荐渠道", code_set="referral_channel", **REQ),
+        s("staff_id", "受理员工", id_kind="staff", max_length=10),
+    ),
+    key=("referral_id",),
+    business_date_column="referral_date",
+    references=(
+        fk("referrer_customer_id", "customer_master", "customer_id"),
+        fk("referred_customer_id", "customer_master", "customer_id"),
+        fk("staff_id", "staff"),
+    ),
+    since=REFERRALS_SINCE,
+)
+
 EXTRACTS: tuple[Extract, ...] = (
     BRANCHES,
     STAFF,
@@ -662,6 +720,8 @@ EXTRACTS: tuple[Extract, ...] = (
     SERVICE_REQUESTS,
     SURVEYS,
     OPPORTUNITIES,
+    COVERAGE,
+    REFERRALS,
 )
 
 # "customer_master" in a ForeignKey means: a customer_id of either customers or corporates.

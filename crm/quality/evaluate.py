@@ -245,6 +245,9 @@ def derived_ok(
         v, lim = df[p["value"]], df[p["limit"]]
         both = (v.notna() & lim.notna()).to_numpy()
         return ~(both & (_cents(v) > _cents(lim)))
+    if k == "not_equal":
+        a, b = df[p["column"]], df[p["other"]]
+        return ~(a.notna() & b.notna() & (a == b)).to_numpy(dtype=bool)
     if k == "required_when":
         applies = df[p["when_column"]].isin(p["when_values"]).to_numpy(dtype=bool)
         return ~(applies & df[p["column"]].isna().to_numpy())

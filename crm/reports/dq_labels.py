@@ -152,6 +152,8 @@ def rule_description(
         text = t(key, column=title(p["class_column"]), floors=floors)
     elif kind == "not_greater":
         text = t(key, value=title(p["value"]), limit=title(p["limit"]))
+    elif kind == "not_equal":
+        text = t(key, column=title(p["column"]), other=title(p["other"]))
     elif kind == "required_when":
         values = t("code.sep").join(
             code_label(_code_set(rule.extract, p["when_column"]), v, t) for v in p.get("when_values", [])

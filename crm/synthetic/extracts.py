@@ -676,6 +676,30 @@ def opportunities(bank: Bank, t: int) -> pd.DataFrame:
     )
 
 
+def coverage(bank: Bank, t: int) -> pd.DataFrame:
+    """TRANSITIONAL (issue 20, until the generator's coverage teams land): every onboarded customer's lead
+    relationship manager since onboarding, no other role and no manager change yet."""
+    c = bank.c
+    pos = np.flatnonzero(c.onboard <= t)
+    return frame(
+        "coverage",
+        dict(
+            snapshot_date=D(np.full(len(pos), t)),
+            coverage_id=S(np.char.add("CV", np.char.zfill((c.uid[pos] * 10).astype(str), 16)).astype(object)),
+            customer_id=S(c.cid[pos]),
+            staff_id=S(c.manager_id[pos]),
+            role=S(np.full(len(pos), "RM", dtype=object)),
+            from_date=D(c.onboard[pos]),
+            to_date=D(np.full(len(pos), NEVER), np.zeros(len(pos), bool)),
+        ),
+    )
+
+
+def referrals(bank: Bank, t: int) -> pd.DataFrame:
+    """TRANSITIONAL (issue 20, until the generator's referrals land): the layout with no record."""
+    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.get("referrals").columns})
+
+
 DAILY = {
     "branches": branches,
     "staff": staff,
@@ -692,4 +716,6 @@ DAILY = {
     "service_requests": service_requests,
     "surveys": surveys,
     "opportunities": opportunities,
+    "coverage": coverage,
+    "referrals": referrals,
 }

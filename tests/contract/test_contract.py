@@ -84,15 +84,18 @@ def test_since_declaration_errors_are_caught():
     assert [(d, c.name) for d, c in e.changes] == [(day, "b")]
 
 
-def test_todays_contract_versions_are_the_value_history_extracts_and_the_opportunities():
+def test_todays_contract_versions_are_the_value_history_extracts_and_the_2025_extracts():
     """Every extract and column of today's bank is sent from the start but the three extracts of the value
-    history, sent from 2024-01-01, and the opportunities, sent from 2025-01-01 (no column is added later):
+    history, sent from 2024-01-01, and the opportunities, coverage teams and referrals, sent from 2025-01-01 (no column is added later):
     arrivals expect them from then on."""
     import datetime as dt
 
     for e in contract.EXTRACTS:
         assert not e.changes, e.name
-        since = {**dict.fromkeys(VALUE_HISTORY, dt.date(2024, 1, 1)), "opportunities": dt.date(2025, 1, 1)}
+        since = {
+            **dict.fromkeys(VALUE_HISTORY, dt.date(2024, 1, 1)),
+            **dict.fromkeys(("opportunities", "coverage", "referrals"), dt.date(2025, 1, 1)),
+        }
         assert e.since == since.get(e.name), e.name
 
 

@@ -268,7 +268,7 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
         steps = {job: _run_steps(instance, run) for job, run in runs.items()}
     assert runs["daily_pipeline"].tags["dagster/partition"] == str(DATE)
     assert runs["month_end_pipeline"].tags["dagster/partition"] == MONTH
-    for job, count in (("daily_pipeline", 35), ("month_end_pipeline", 23)):
+    for job, count in (("daily_pipeline", 37), ("month_end_pipeline", 25)):
         succeeded, ran_on, step_pids, orchestrator_pids = steps[job]
         assert runs[job].is_success
         assert len(succeeded) == count and set(ran_on) == succeeded, (job, sorted(succeeded), ran_on)
@@ -276,9 +276,9 @@ def test_daily_and_month_end_pipelines_on_two_celery_workers_match_the_in_proces
         assert len(step_pids) == 2 and not step_pids & orchestrator_pids, (job, step_pids, orchestrator_pids)
 
     ref_staged, cel_staged = _staged(ref_home), _staged(cel_home)
-    # the 17 daily extracts and the 4 month-end ones
-    month_end = {"loan_performance", "deposit_balances", "txn_monthly", "financial_statements"}
-    assert len(ref_staged) == 21 and month_end | {"fee_ledger"} <= set(ref_staged)
+    # the 18 daily extracts and the 5 month-end ones
+    month_end = {"loan_performance", "deposit_balances", "txn_monthly", "financial_statements", "coverage"}
+    assert len(ref_staged) == 23 and month_end | {"fee_ledger"} <= set(ref_staged)
     assert {k: t.num_rows for k, t in cel_staged.items()} == {k: t.num_rows for k, t in ref_staged.items()}
     assert sum(t.num_rows for t in cel_staged.values()) > 1000
     # same key, same files: the same tokens and masks, row for row

@@ -1,7 +1,7 @@
 """The jobs select their assets by the ``crm/cadence`` tag, and select exactly what they selected when they
 were built from key lists: the expected sets below were written out from the key-list jobs (commit c9ca048,
 ``orchestration/jobs.py`` with ``assets.DAILY_KEYS`` ...), asset by asset with the checks each job runs; the extracts added to the contract since (deposit_balances,
-txn_monthly, fee_ledger, issue 18; opportunities, issue 19) with the checks their rules give them."""
+txn_monthly, fee_ledger, issue 18; opportunities, issue 19; coverage and referrals, issue 20) with the checks their rules give them."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ STAGED_DAILY = {
     "loans": "consistency date_order range",
     "opportunities": "consistency date_order range",
     "product_holdings": "date_order range",
+    "referrals": "consistency date_order",
     "related_parties": "date_order range",
     "repayments": "date_order range",
     "service_requests": "date_order",
@@ -32,6 +33,7 @@ STAGED_DAILY = {
     "transactions": "date_order range",
 }
 STAGED_MONTH_END = {
+    "coverage": "date_order",
     "deposit_balances": "date_order range",
     "financial_statements": "consistency date_order range",
     "loan_performance": "consistency date_order range",
@@ -110,7 +112,7 @@ def test_the_expected_sets_cover_every_extract_and_every_asset_once_but_the_shar
     daily = {e.name for e in EXTRACTS if e.cadence == "daily"}
     month_end = {e.name for e in EXTRACTS if e.cadence == "month_end"}
     assert set(STAGED_DAILY) == daily and set(STAGED_MONTH_END) == month_end
-    assert len(EXPECTED["daily_pipeline"]) == 35 and len(EXPECTED["month_end_pipeline"]) == 23
+    assert len(EXPECTED["daily_pipeline"]) == 37 and len(EXPECTED["month_end_pipeline"]) == 25
     # the report leak scan and the monthly delivery serve both the monthly and the quarterly job
     seen: dict[str, list[str]] = {}
     for job, assets in EXPECTED.items():

@@ -35,7 +35,7 @@ def test_purge_deletes_old_raw_partitions_and_records_them(tmp_path, warehouse):
     extracts = len(frames_by_hand())  # every extract of the contract
     assert len(dry) == len(purged) == extracts + 1  # every extract of the old date, and its quarantine file
     assert not list(raw.rglob(f"{old.isoformat()}.parquet"))
-    assert len(list(raw.rglob(f"{recent.isoformat()}.parquet"))) == extracts == 21
+    assert len(list(raw.rglob(f"{recent.isoformat()}.parquet"))) == extracts == 23
     with wh.begin(warehouse.engine, warehouse.schema) as conn:
         rows = pd.DataFrame(conn.execute(sa.select(wh.raw_purges)).mappings().all())
     assert (

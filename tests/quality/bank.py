@@ -442,6 +442,27 @@ def frames_by_hand() -> dict[str, pd.DataFrame]:
             "decline_reason": [None, "PRICE", None],
         }
     )
+    f["coverage"] = pd.DataFrame(
+        {
+            "snapshot_date": [D("2026-01-31")] * 4,
+            "coverage_id": ["CV0000000000000001", "CV0000000000000002", "CV0000000000000003", "CV0000000000000004"],
+            "customer_id": ["200000000001", "200000000001", "200000000001", "100000000001"],
+            "staff_id": ["S000001", "S000003", "S000001", "S000001"],
+            "role": ["RM", "RO", "RM", "RM"],
+            "from_date": [D("2025-06-01"), D("2024-03-01"), D("2020-01-01"), D("2021-05-10")],
+            "to_date": [None, None, D("2025-05-31"), None],
+        }
+    )
+    f["referrals"] = pd.DataFrame(
+        {
+            "referral_id": ["RF20260115000000000001"],
+            "referrer_customer_id": ["100000000001"],
+            "referred_customer_id": ["100000000002"],
+            "referral_date": [D("2026-01-15")],
+            "channel": ["RM"],
+            "staff_id": ["S000001"],
+        }
+    )
     return f
 
 

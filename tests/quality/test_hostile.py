@@ -130,6 +130,18 @@ def base(tmp_path_factory) -> dict[str, pd.DataFrame]:
         if not dirty:
             break
     assert not dirty
+    if not len(frames["referrals"]):  # a week of a 200-customer bank may onboard nobody who was referred
+        cust = frames["customers"]["customer_id"]
+        frames["referrals"] = pd.DataFrame(
+            {
+                "referral_id": ["RF20260330000000000001"],
+                "referrer_customer_id": [cust.iloc[0]],
+                "referred_customer_id": [cust.iloc[1]],
+                "referral_date": [pd.Timestamp(DAY - dt.timedelta(days=1))],
+                "channel": ["APP"],
+                "staff_id": [None],
+            }
+        )
     for e in EXTRACTS:  # pad small extracts with copies of their first row under new keys
         df = frames[e.name]
         assert len(df), e.name

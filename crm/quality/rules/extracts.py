@@ -41,6 +41,8 @@ NOT_AFTER_BUSINESS_DATE: dict[str, tuple[str, ...]] = {
     "service_requests": ("opened_time", "first_response_time", "resolved_time"),
     "surveys": ("sent_date", "response_date"),
     "opportunities": ("offered_date", "outcome_date"),
+    "coverage": ("snapshot_date", "from_date"),
+    "referrals": ("referral_date",),
 }
 
 # (earlier, later, strict): the earlier date must not be after (strict: must be before) the later one.
@@ -55,6 +57,7 @@ DATE_ORDER: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "bureau_records": (("first_credit_date", "query_date", False),),
     "interactions": (("interaction_time", "next_visit_date", False),),
     "opportunities": (("offered_date", "outcome_date", False),),
+    "coverage": (("from_date", "to_date", False),),
     "service_requests": (
         ("opened_time", "first_response_time", False),
         ("opened_time", "resolved_time", False),
@@ -234,6 +237,21 @@ def bank_rules(e: Extract) -> list[Rule]:
                     {"column": col, "when_column": "outcome", "when_values": outcomes},
                 )
             )
+    if e.name == "referrals":
+        # a customer cannot refer themselves
+        out.append(
+            Rule(
+                "referrals.consistency.referrer_not_referred",
+                "referrals",
+                "consistency",
+                "critical",
+                f"{column_label(e.column('referrer_customer_id'))} must differ from "
+                f"{column_label(e.column('referred_customer_id'))} (客户不能推荐自己).",
+                ("referrer_customer_id", "referred_customer_id"),
+                "not_equal",
+                {"column": "referrer_customer_id", "other": "referred_customer_id"},
+            )
+        )
     if e.name in ("loans", "loan_performance"):
         out.append(
             Rule(
