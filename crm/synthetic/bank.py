@@ -9,6 +9,8 @@ import numpy as np
 
 from crm.synthetic import (
     cal,
+    churn,
+    coverage,
     deposits,
     events,
     fees,
@@ -63,11 +65,17 @@ class Bank:
         c = world.build_customers(self.seed, self.n, self.end_day, self.org)
         base_sb = np.bincount(c.sb[c.uid < self.n], minlength=len(self.org.sb_rows))
         world.build_staff(self.seed, self.org, base_sb)
-        world.assign_managers(self.seed, self.org, c)
+        # lead managers over time: leavers' books moved, portfolio rebalancing (issue 20)
+        coverage.build_manager_history(self.seed, self.org, c)
         self.c = c
         self.ind = profiles.build_individuals(self.seed, c, ref)
         self.corp = profiles.build_corporates(self.seed, c, ref)
         world.build_lifecycle(self.seed, c, self.ind, self.corp)
+        # churn with causes (issue 20): dissatisfaction, complaints, manager changes besides the decline; then
+        # no manager change after closing, and the coverage teams of key-account-like customers
+        churn.build(self.seed, c)
+        coverage.truncate_after(c)
+        self.teams = coverage.build_teams(self.seed, self.org, c, self.corp)
         self.acc = deposits.build_accounts(self.seed, c, self.ind, self.corp)
         # customers' latent needs (issue 19): seasonal cycles, growth spurts, concentration, life events
         needs.build(self.seed, c, self.ind, self.corp, self.acc)
@@ -155,10 +163,18 @@ class Bank:
         return self._bridge.get_or(m, lambda: deposits.MonthBridge(self.seed, self.c, self.acc, m))
 
     def interactions(self, t: int) -> NS:
-        return self._interactions.get_or(t, lambda: events.interactions(self, t))
+        return self._interactions.get_or(t, lambda: self._serving(events.interactions(self, t), t))
 
     def sr_openings(self, d: int) -> NS:
-        return self._sr.get_or(d, lambda: events.sr_openings(self, d))
+        return self._sr.get_or(d, lambda: self._serving(events.sr_openings(self, d), d))
+
+    def _serving(self, ev: NS, t: int) -> NS:
+        """Events naming the customer's first manager (``c.manager``) name the manager serving on ``t``
+        (:func:`crm.synthetic.coverage.manager_at`); a no-op once the events ask ``manager_at`` themselves."""
+        if len(ev.rows):
+            first = self.c.manager[ev.rows]
+            ev.staff = np.where(ev.staff == first, coverage.manager_at(self, ev.rows, t), ev.staff)
+        return ev
 
     def txn_month(self, m: int) -> NS:
         return self._txn_month.get_or(m, lambda: deposits.month_aggregates(self.seed, self.c, self.acc, self.bridge(m)))

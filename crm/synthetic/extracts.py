@@ -14,6 +14,8 @@ import pandas as pd
 from crm import contract
 from crm.synthetic import bureau, cal, deposits, events, fees, holdings, ids, loans, marketing, params, statements
 from crm.synthetic.bank import Bank
+from crm.synthetic.coverage import manager_at, manager_id_at
+from crm.synthetic.coverage import snapshot as coverage_rows
 from crm.synthetic.rand import uniform
 from crm.synthetic.world import NEVER, NS
 
@@ -77,6 +79,7 @@ def branches(bank: Bank, t: int) -> pd.DataFrame:
 def staff(bank: Bank, t: int) -> pd.DataFrame:
     s = bank.org.staff
     r = np.flatnonzero(s.hire <= t)
+    status = np.where(s.leave[r] <= t, "L", "A").astype(object)  # leavers: from their leave day
     return frame(
         "staff",
         dict(
@@ -87,7 +90,7 @@ def staff(bank: Bank, t: int) -> pd.DataFrame:
             email=S(s.email[r]),
             mobile=S(s.mobile[r]),
             hire_date=D(s.hire[r]),
-            status=S(s.status[r]),
+            status=S(status),
         ),
     )
 
@@ -123,7 +126,7 @@ def customers(bank: Bank, t: int) -> pd.DataFrame:
             education=S(np.where(edu_known, ind.education[r], None)),
             marital_status=S(ind.marital[r]),
             branch_id=S(c.branch_id[pos]),
-            manager_id=S(c.manager_id[pos]),
+            manager_id=S(manager_id_at(bank, pos, t)),
             onboarding_date=D(c.onboard[pos]),
             status=S(st.status[pos]),
         ),
@@ -157,7 +160,7 @@ def corporates(bank: Bank, t: int) -> pd.DataFrame:
             employees=I(corp.employees[r], emp_known),
             annual_revenue=F(rev),
             branch_id=S(c.branch_id[pos]),
-            manager_id=S(c.manager_id[pos]),
+            manager_id=S(manager_id_at(bank, pos, t)),
             onboarding_date=D(c.onboard[pos]),
             status=S(st.status[pos]),
         ),
@@ -623,6 +626,8 @@ def surveys(bank: Bank, t: int) -> pd.DataFrame:
     sv = events.surveys(bank, t)
     c = bank.c
     resp = sv.responded
+    if len(sv.rows):  # the manager serving on the day (surveys after loans and the periodic ones)
+        sv.staff = np.where(sv.staff == c.manager[sv.rows], manager_at(bank, sv.rows, t), sv.staff)
     return frame(
         "surveys",
         dict(
@@ -666,7 +671,7 @@ def opportunities(bank: Bank, t: int) -> pd.DataFrame:
             source=S(np.asarray(marketing.SOURCES, dtype=object)[rec.source[r]]),
             offered_date=D(rec.offer[r]),
             channel=S(rec.channel[r]),
-            staff_id=S(bank.c.manager_id[rec.cust[r]]),
+            staff_id=S(manager_id_at(bank, rec.cust[r], rec.offer[r])),
             offered_amount=F(rec.amount[r]),
             outcome=S(outcome),
             outcome_date=D(rec.outcome_day[r], decided),
@@ -677,20 +682,22 @@ def opportunities(bank: Bank, t: int) -> pd.DataFrame:
 
 
 def coverage(bank: Bank, t: int) -> pd.DataFrame:
-    """TRANSITIONAL (issue 20, until the generator's coverage teams land): every onboarded customer's lead
-    relationship manager since onboarding, no other role and no manager change yet."""
+    """Month-end snapshot of the coverage teams (:mod:`crm.synthetic.coverage`): the lead managers' tenures
+    and the teams of key-account-like customers, active at ``t`` or ended in the preceding 24 months."""
     c = bank.c
-    pos = np.flatnonzero(c.onboard <= t)
+    cv = coverage_rows(bank, t)
     return frame(
         "coverage",
         dict(
-            snapshot_date=D(np.full(len(pos), t)),
-            coverage_id=S(np.char.add("CV", np.char.zfill((c.uid[pos] * 10).astype(str), 16)).astype(object)),
-            customer_id=S(c.cid[pos]),
-            staff_id=S(c.manager_id[pos]),
-            role=S(np.full(len(pos), "RM", dtype=object)),
-            from_date=D(c.onboard[pos]),
-            to_date=D(np.full(len(pos), NEVER), np.zeros(len(pos), bool)),
+            snapshot_date=D(np.full(len(cv.cust), t)),
+            coverage_id=S(
+                np.char.add("CV", np.char.zfill((c.uid[cv.cust] * 10 + cv.slot).astype(str), 16)).astype(object)
+            ),
+            customer_id=S(c.cid[cv.cust]),
+            staff_id=S(bank.org.staff.staff_id[cv.staff]),
+            role=S(cv.role),
+            from_date=D(cv.start),
+            to_date=D(cv.end, cv.end < NEVER),
         ),
     )
 

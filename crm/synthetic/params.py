@@ -443,3 +443,61 @@ MARKETING_CHANNELS = {
     "I": (("PHONE", "WECHAT", "BRANCH", "VIDEO"), (0.4, 0.3, 0.25, 0.05)),
     "C": (("VISIT", "WECHAT", "PHONE", "VIDEO"), (0.5, 0.25, 0.15, 0.1)),
 }
+
+# ---------------------------------------------------------------------------------------------- coverage and churn (issue 20, synth-a)
+# Staff: product specialists (PS) and credit approvers (CA) per branch, in proportion to the branch's managers,
+# at least one each, plus TEAM_STAFF_HEAD_OFFICE of each at head office; this share of them are leavers.
+PS_PER_RM = 1 / 6
+CA_PER_RM = 1 / 10
+TEAM_STAFF_HEAD_OFFICE = 2
+TEAM_STAFF_LEAVER_SHARE = 0.06
+# Leavers left between LEAVER_DAYS[1] and LEAVER_DAYS[0] days before the reference date (status L from then on).
+# A leaving manager's book (a 1/(managers + 1) share of the sub-branch's customers onboarded before the leave
+# day) moves to another manager of the sub-branch on the leave day.
+LEAVER_DAYS = (30, 700)
+# Portfolio rebalancing: from REASSIGN_SINCE (or onboarding) a customer's lead manager changes to another
+# manager of the sub-branch at this yearly rate (a Poisson process), at most REASSIGN_SLOTS times; none after
+# the customer closed.
+REASSIGN_RATE = 0.08
+REASSIGN_SINCE = dt.date(2019, 1, 1)
+REASSIGN_SLOTS = 3
+# Coverage teams for key-account-like customers: corporates of these sizes and individuals whose latent
+# deposit level is at least TEAM_IND_MIN_DEP_LEVEL yuan. A team has a co-manager (CO, another manager of the
+# sub-branch), a product specialist (PS), a risk officer (RO) and a credit approver (CA) of the branch, each
+# joining within TEAM_JOIN_DAYS of onboarding; TEAM_INCOMPLETE_SHARE of the teams miss one of the four roles
+# (chosen uniformly), the truth the pipeline's "incomplete team" finding should find.
+TEAM_CORP_SIZES = ("L", "M")
+TEAM_IND_MIN_DEP_LEVEL = 300_000.0
+TEAM_JOIN_DAYS = 120
+TEAM_INCOMPLETE_SHARE = 0.2
+COVERAGE_HISTORY_MONTHS = 24  # ended assignments stay in the snapshot this many months
+# Churn with causes. Latent drivers per customer: dissatisfaction (minus the survey disposition
+# quality_pref, standardised; it also lowers CSAT/NPS) and complaint propensity (standard normal; the
+# service-request complaint rate should scale by exp(COMPLAINT_RATE_SLOPE x it), crm.synthetic.churn
+# .complaint_factor). An exit (going dormant, and for EXIT_CLOSE_SHARE of exits closing) comes from
+#  - the base exit hazard EXIT_HAZARD per month x exp(EXIT_DISSAT_SLOPE x dissatisfaction
+#    + EXIT_COMPLAINT_SLOPE x complaint propensity), from EXIT_MIN_AGE_DAYS after onboarding;
+#  - a manager change: with probability MANAGER_CHANGE_EXIT x exp(EXIT_DISSAT_SLOPE/2 x dissatisfaction)
+#    (at most 0.9), an exit MANAGER_CHANGE_EXIT_DAYS (uniform) after the change;
+#  - the lifecycle decline (balance decline): DORMANT_SHARE of decliners go dormant DECLINE_DORMANT_DAYS[0]
+#    + an exponential of mean DECLINE_DORMANT_DAYS[1] days after the decline starts; the dormant/closing
+#    shares above (CHURN_SHARE_*) as before.
+# An exit is a run-off for EXIT_RUNOFF_SHARE of them (balances decline from EXIT_RUNOFF_DAYS before the
+# dormancy, with a decay of EXIT_RUNOFF_TAU months) and abrupt for the others (balances stay until the day
+# the customer goes dormant and moves everything away: a balance-drop rule cannot see it coming).
+# A dormant customer's balances fall to DORMANT_LEVEL of their level and transactions stop; a closing
+# customer closes accounts and products EXIT_CLOSE_DAYS (uniform) after going dormant.
+COMPLAINT_RATE_SLOPE = 0.6
+EXIT_HAZARD = 0.0012
+EXIT_DISSAT_SLOPE = 0.7
+EXIT_COMPLAINT_SLOPE = 0.6
+EXIT_MIN_AGE_DAYS = 90
+MANAGER_CHANGE_EXIT = 0.18
+MANAGER_CHANGE_EXIT_DAYS = (30, 180)
+DECLINE_DORMANT_DAYS = (30, 120)
+EXIT_RUNOFF_SHARE = 0.5
+EXIT_RUNOFF_DAYS = (45, 120)
+EXIT_RUNOFF_TAU = (1.5, 4.0)
+EXIT_CLOSE_SHARE = 0.5
+EXIT_CLOSE_DAYS = (15, 90)
+DORMANT_LEVEL = 0.05

@@ -49,6 +49,8 @@ class Org:
     br_weight: np.ndarray
     rm_start: np.ndarray = field(default=None)  # per open sub-branch: first RM's staff row
     rm_count: np.ndarray = field(default=None)
+    rm_leavers: np.ndarray = field(default=None)  # staff rows of the RMs who left
+    leaver_sb: np.ndarray = field(default=None)  # per RM leaver: its open sub-branch (index in sb_rows)
     bh_row: np.ndarray = field(default=None)  # per open sub-branch: its head's staff row
 
 
@@ -153,6 +155,14 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     branch_row += list(org.sb_rows[leaver_sb])
     role += ["RO"]  # the head office's risk officer: the bank-wide risk report
     branch_row += [0]
+    # issue 20, appended so no earlier staff member's id or name changed: product specialists (PS) and credit
+    # approvers (CA) per branch and at head office, the last few of each role leavers
+    team_first = len(role)
+    for r, per in (("PS", params.PS_PER_RM), ("CA", params.CA_PER_RM)):
+        k_br = np.maximum(1, np.round(rm_by_branch * per)).astype(np.int64)
+        role += [r] * (int(k_br.sum()) + params.TEAM_STAFF_HEAD_OFFICE)
+        branch_row += list(np.repeat(br_rows, k_br)) + [0] * params.TEAM_STAFF_HEAD_OFFICE
+    n_team = len(role) - team_first
     n = len(role)
     idx = np.arange(n)
     role = np.array(role, dtype=object)
@@ -169,7 +179,15 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     email = pinyin + "." + ids.zero_pad("", idx + 1, 6) + "@bank.example"
     hire = cal.day(dt.date(2002, 1, 1)) + (uniform(seed, "staff_hire", idx) * 365 * 16.5).astype(np.int64)
     leaver = (idx >= rm_first + total_rm) & (idx < rm_first + total_rm + n_leavers)
+    team_leaver = (idx >= team_first) & (uniform(seed, "staff_team_leaver", idx) < params.TEAM_STAFF_LEAVER_SHARE)
+    leaver |= team_leaver & (idx < team_first + n_team)
     status = np.where(leaver, "L", "A").astype(object)
+    # the day a leaver left (status L from then on; NEVER for the others): within LEAVER_DAYS before the
+    # reference date, so a range from the reference date on sees them as leavers and the coverage snapshots
+    # show their last tenures
+    lo, hi = params.LEAVER_DAYS
+    ref = cal.day(params.REFERENCE_DATE)
+    leave = np.where(leaver, ref - lo - (uniform(seed, "staff_leave", idx) * (hi - lo)).astype(np.int64), NEVER)
     mobile = ids.mobiles(uniform(seed, "staff_mp", idx), (uniform(seed, "staff_mn", idx) * 1e8).astype(np.int64))
     has_mobile = uniform(seed, "staff_hasm", idx) < 0.9
     org.staff = NS(
@@ -183,11 +201,14 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
         mobile=np.where(has_mobile, mobile, None),
         hire=hire,
         status=status,
+        leave=leave,
         quality=normal(seed, "staff_quality", idx),
     )
     org.rm_start = rm_first + np.concatenate([[0], np.cumsum(rm_per_sb)[:-1]])
     org.bh_row = np.flatnonzero(role == "BH")  # in sub-branch order
     org.rm_count = rm_per_sb
+    org.rm_leavers = np.flatnonzero((role == "RM") & leaver)  # the RMs who left (their books moved)
+    org.leaver_sb = leaver_sb
 
 
 # ============================================================================================ customers
@@ -236,12 +257,6 @@ def build_customers(seed: int, n: int, end_day: int, org: Org) -> NS:
     return c
 
 
-def assign_managers(seed: int, org: Org, c: NS) -> None:
-    u = uniform(seed, "cust_rm", c.uid)
-    c.manager = org.rm_start[c.sb] + (u * org.rm_count[c.sb]).astype(np.int64)
-    c.manager_id = org.staff.staff_id[c.manager]
-
-
 def build_lifecycle(seed: int, c: NS, ind: NS, corp: NS) -> None:
     """Per-customer lifecycle: growth after onboarding, a long-run trend, and (risk-driven) decline,
     dormancy and churn dates. Deposit level and daily activity."""
@@ -262,7 +277,11 @@ def build_lifecycle(seed: int, c: NS, ind: NS, corp: NS) -> None:
     c.t_dec = c.onboard + 90 + (months_to_decline * 30.44).astype(np.int64)
     c.tau_d = 4 + 14 * uniform(seed, "lc_tau_d", k)
     dormant = uniform(seed, "lc_dorm", k) < params.DORMANT_SHARE
-    c.t_dorm = np.where(dormant, c.t_dec + (-np.log(1 - uniform(seed, "lc_dorm_t", k)) * 300).astype(np.int64), NEVER)
+    # the balance decline leads to dormancy within months (issue 20: 1-6 months for most, so a churn model can
+    # learn it; it was an exponential of mean 300 days)
+    g0, g1 = params.DECLINE_DORMANT_DAYS
+    gap = g0 + (-np.log(1 - uniform(seed, "lc_dorm_t", k)) * g1).astype(np.int64)
+    c.t_dorm = np.where(dormant, c.t_dec + gap, NEVER)
     churn_u = uniform(seed, "lc_churn", k)
     churn_t = -np.log(1 - uniform(seed, "lc_churn_t", k))
     c.t_churn = np.where(
@@ -294,6 +313,6 @@ def lifecycle_factor(c: NS, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
         td = c.t_dorm[r]
         age_d = np.maximum(td - c.onboard[r], 0) / 30.44
         gd = (1 - np.exp(-(age_d + 0.5) / c.tau_g[r])) * np.exp(c.trend[r] * age_d / 12)
-        gd = gd * np.exp(-np.maximum(td - c.t_dec[r], 0) / 30.44 / c.tau_d[r]) * 0.3
+        gd = gd * np.exp(-np.maximum(td - c.t_dec[r], 0) / 30.44 / c.tau_d[r]) * params.DORMANT_LEVEL
         g[dorm] = gd
     return np.where(days < t0, 0.0, g)
