@@ -446,9 +446,11 @@ MARKETING_CHANNELS = {
 
 # ---------------------------------------------------------------------------------------------- coverage and churn (issue 20, synth-a)
 # Staff: product specialists (PS) and credit approvers (CA) per branch, in proportion to the branch's managers,
-# at least one each, plus TEAM_STAFF_HEAD_OFFICE of each at head office; this share of them are leavers.
+# at least TEAM_STAFF_MIN_PER_BRANCH each, plus TEAM_STAFF_HEAD_OFFICE of each at head office; this share of
+# them are leavers (and the last head-office one of each role).
 PS_PER_RM = 1 / 6
 CA_PER_RM = 1 / 10
+TEAM_STAFF_MIN_PER_BRANCH = 2
 TEAM_STAFF_HEAD_OFFICE = 2
 TEAM_STAFF_LEAVER_SHARE = 0.06
 # Leavers left between LEAVER_DAYS[1] and LEAVER_DAYS[0] days before the reference date (status L from then on).
@@ -488,9 +490,9 @@ COVERAGE_HISTORY_MONTHS = 24  # ended assignments stay in the snapshot this many
 # A dormant customer's balances fall to DORMANT_LEVEL of their level and transactions stop; a closing
 # customer closes accounts and products EXIT_CLOSE_DAYS (uniform) after going dormant.
 COMPLAINT_RATE_SLOPE = 0.6
-EXIT_HAZARD = 0.0012
-EXIT_DISSAT_SLOPE = 0.7
-EXIT_COMPLAINT_SLOPE = 0.6
+EXIT_HAZARD = 0.0015
+EXIT_DISSAT_SLOPE = 0.8
+EXIT_COMPLAINT_SLOPE = 0.9
 EXIT_MIN_AGE_DAYS = 90
 MANAGER_CHANGE_EXIT = 0.18
 MANAGER_CHANGE_EXIT_DAYS = (30, 180)

@@ -129,7 +129,8 @@ def build_org(seed: int, n_customers: int) -> Org:
 def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     """Staff: RMs per sub-branch (one per ~320 base customers), a head per sub-branch, risk officers per
     branch, auditors and data engineers at head office, some leavers, and a head-office risk officer (last, so
-    that adding them changed no other staff member's id or name)."""
+    that adding them changed no other staff member's id or name); after them (issue 20) product specialists
+    and credit approvers per branch and at head office, some leavers. Leavers have a leave day (``leave``)."""
     br = org.branches
     n_sb = len(org.sb_rows)
     rm_per_sb = np.maximum(1, np.round(sb_customers / params.CUSTOMERS_PER_RM)).astype(np.int64)
@@ -156,12 +157,14 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     role += ["RO"]  # the head office's risk officer: the bank-wide risk report
     branch_row += [0]
     # issue 20, appended so no earlier staff member's id or name changed: product specialists (PS) and credit
-    # approvers (CA) per branch and at head office, the last few of each role leavers
+    # approvers (CA) per branch and at head office, some of them leavers
     team_first = len(role)
+    team_last = []  # the last of each role (at head office): always a leaver, so every role has one
     for r, per in (("PS", params.PS_PER_RM), ("CA", params.CA_PER_RM)):
-        k_br = np.maximum(1, np.round(rm_by_branch * per)).astype(np.int64)
+        k_br = np.maximum(params.TEAM_STAFF_MIN_PER_BRANCH, np.round(rm_by_branch * per)).astype(np.int64)
         role += [r] * (int(k_br.sum()) + params.TEAM_STAFF_HEAD_OFFICE)
         branch_row += list(np.repeat(br_rows, k_br)) + [0] * params.TEAM_STAFF_HEAD_OFFICE
+        team_last.append(len(role) - 1)
     n_team = len(role) - team_first
     n = len(role)
     idx = np.arange(n)
@@ -180,7 +183,7 @@ def build_staff(seed: int, org: Org, sb_customers: np.ndarray) -> None:
     hire = cal.day(dt.date(2002, 1, 1)) + (uniform(seed, "staff_hire", idx) * 365 * 16.5).astype(np.int64)
     leaver = (idx >= rm_first + total_rm) & (idx < rm_first + total_rm + n_leavers)
     team_leaver = (idx >= team_first) & (uniform(seed, "staff_team_leaver", idx) < params.TEAM_STAFF_LEAVER_SHARE)
-    leaver |= team_leaver & (idx < team_first + n_team)
+    leaver |= (team_leaver & (idx < team_first + n_team)) | np.isin(idx, team_last)
     status = np.where(leaver, "L", "A").astype(object)
     # the day a leaver left (status L from then on; NEVER for the others): within LEAVER_DAYS before the
     # reference date, so a range from the reference date on sees them as leavers and the coverage snapshots
