@@ -10,7 +10,7 @@ raise the hazard, each a pure function of ``(seed, uid)`` and the bank's schedul
   customer's CSAT and NPS in surveys: ``dissat = -quality_pref / 0.5``) and the latent complaint propensity
   (``complaint``: the service requests' complaint rate should scale by :func:`complaint_factor`);
 - MANAGER: a lead-manager change (a leaver's book moved or a rebalancing, :mod:`crm.synthetic.coverage`)
-  triggers an exit 1-6 months later with a probability that grows with dissatisfaction.
+  triggers an exit 1-6 months later with a probability that grows with dissatisfaction and complaints.
 
 An exit (BASE or MANAGER) is a run-off (balances decay for a few months before the dormancy) or abrupt
 (everything moves away on the day); half of the exits also close the relationship (accounts and products
@@ -60,7 +60,10 @@ def build(seed: int, c: NS) -> None:
     ch = coverage.changes(c)
     slots = np.arange(ch.shape[1])[None, :]
     key = k[:, None] * 8 + slots
-    p = np.minimum(0.9, params.MANAGER_CHANGE_EXIT * np.exp(0.5 * params.EXIT_DISSAT_SLOPE * np.clip(c.dissat, -3, 3)))
+    drivers = params.EXIT_DISSAT_SLOPE * np.clip(c.dissat, -3, 3) + params.EXIT_COMPLAINT_SLOPE * np.clip(
+        c.complaint, -3, 3
+    )
+    p = np.minimum(0.9, params.MANAGER_CHANGE_EXIT * np.exp(0.5 * drivers))
     lo, hi = params.MANAGER_CHANGE_EXIT_DAYS
     hit = (ch < NEVER) & (uniform(seed, "cx_mgr", key) < p[:, None])
     trig_day = np.where(hit, ch + (lo + uniform(seed, "cx_mgr_t", key) * (hi - lo)).astype(np.int64), NEVER)

@@ -479,8 +479,9 @@ COVERAGE_HISTORY_MONTHS = 24  # ended assignments stay in the snapshot this many
 # .complaint_factor). An exit (going dormant, and for EXIT_CLOSE_SHARE of exits closing) comes from
 #  - the base exit hazard EXIT_HAZARD per month x exp(EXIT_DISSAT_SLOPE x dissatisfaction
 #    + EXIT_COMPLAINT_SLOPE x complaint propensity), from EXIT_MIN_AGE_DAYS after onboarding;
-#  - a manager change: with probability MANAGER_CHANGE_EXIT x exp(EXIT_DISSAT_SLOPE/2 x dissatisfaction)
-#    (at most 0.9), an exit MANAGER_CHANGE_EXIT_DAYS (uniform) after the change;
+#  - a manager change: with probability MANAGER_CHANGE_EXIT x exp((EXIT_DISSAT_SLOPE x dissatisfaction
+#    + EXIT_COMPLAINT_SLOPE x complaint propensity) / 2) (at most 0.9), an exit MANAGER_CHANGE_EXIT_DAYS
+#    (uniform) after the change;
 #  - the lifecycle decline (balance decline): DORMANT_SHARE of decliners go dormant DECLINE_DORMANT_DAYS[0]
 #    + an exponential of mean DECLINE_DORMANT_DAYS[1] days after the decline starts; the dormant/closing
 #    shares above (CHURN_SHARE_*) as before.
@@ -490,11 +491,11 @@ COVERAGE_HISTORY_MONTHS = 24  # ended assignments stay in the snapshot this many
 # A dormant customer's balances fall to DORMANT_LEVEL of their level and transactions stop; a closing
 # customer closes accounts and products EXIT_CLOSE_DAYS (uniform) after going dormant.
 COMPLAINT_RATE_SLOPE = 0.6
-EXIT_HAZARD = 0.0015
+EXIT_HAZARD = 0.0007
 EXIT_DISSAT_SLOPE = 0.8
-EXIT_COMPLAINT_SLOPE = 0.9
+EXIT_COMPLAINT_SLOPE = 1.2
 EXIT_MIN_AGE_DAYS = 90
-MANAGER_CHANGE_EXIT = 0.18
+MANAGER_CHANGE_EXIT = 0.12
 MANAGER_CHANGE_EXIT_DAYS = (30, 180)
 DECLINE_DORMANT_DAYS = (30, 120)
 EXIT_RUNOFF_SHARE = 0.5

@@ -98,7 +98,7 @@ def test_seasonal_balances_dip_and_payments_swell_in_the_peak_months_every_year(
     pos = np.flatnonzero(np.isin(c.cid, seasonal.index.to_numpy()))
     ok = (c.onboard[pos] < cal.month_start(M_END - 35)) & (c.t_dec[pos] > cal.month_start(M_END - 23))
     seasonal = seasonal.loc[c.cid[pos[ok]]]
-    assert len(seasonal) >= 6
+    assert len(seasonal) >= 5  # issue 20: more exits (complaints, dissatisfaction, manager changes) leave fewer
     bal = _pivot(frames["bal"], "balance")
     tx = frames["tx"]
     pay = _pivot(tx[(tx["txn_type"] == "PAY") & (tx["direction"] == "D")])
