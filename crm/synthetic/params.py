@@ -502,7 +502,7 @@ GREEN_MISS_SHARE = 0.2
 # REFERRAL_SHARE[segment] x exp(REFERRAL_VALUE_TILT x z - REFERRAL_VALUE_TILT^2 / 2), z = the standardised log
 # deposit level within the segment (so referred customers are more valuable on average, the share unchanged).
 REFERRAL_SHARE = {"I": 0.12, "C": 0.08}
-REFERRAL_VALUE_TILT = 0.35
+REFERRAL_VALUE_TILT = 0.25
 # The referrer: an active customer (onboarded before the day, not declining, dormant or churned), drawn with weight
 # exp(REFERRER_SATISFACTION x sat + REFERRER_VALUE x z), sat = the customer's persistent satisfaction (disposition
 # + 0.45 x their manager's quality: the part of the survey satisfaction that does not change from survey to survey),
