@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.synthetic import cal, ids, params, texts
+from crm.synthetic import cal, ids, params, service, texts
 from crm.synthetic import loans as L
 from crm.synthetic.rand import choice_index, hash64, lookup, normal, poisson_from_uniform, uniform
 from crm.synthetic.world import NS
@@ -34,7 +34,8 @@ def _weekday_factor(t: int) -> float:
 
 # ============================================================================================ interactions
 
-PURPOSES = np.array(["REVIEW", "MARKET", "SERVICE", "COLLECT", "CARE"], dtype=object)
+PURPOSES = np.array(["REVIEW", "MARKET", "SERVICE", "COLLECT", "CARE"], dtype=object)  # the regular ones;
+# the planned ones (value-added services, stage actions) come from crm.synthetic.service
 I_CHANNELS = np.array(["VISIT", "BRANCH", "PHONE", "WECHAT", "VIDEO"], dtype=object)
 
 
@@ -52,8 +53,10 @@ def interactions(bank, t: int) -> NS:
     arrears = st.arrears[alive]
     rate = rate + np.where(arrears > 0, 3.0, 0.0)
     rate = np.where(st.status[alive] == "D", rate * 0.2, rate)
+    rate = rate * service.plan(bank).contact[alive]  # key-account-like customers: more (or, some, less) contact
     q = bank.org.staff.quality[c.manager[alive]]
-    lam = rate * np.exp(0.2 * q) / 21.0 * _weekday_factor(t)
+    wf = _weekday_factor(t)
+    lam = rate * np.exp(0.2 * q) / 21.0 * wf
     counts = poisson_from_uniform(uniform(bank.seed, "int_n", event_key(uid, t)), lam, 4)
     r, seq = _expand(counts)
     rows = alive[r]
@@ -72,6 +75,16 @@ def interactions(bank, t: int) -> NS:
     staff = c.manager[rows]
     bh = bank.org.bh_row[c.sb[rows]]
     staff = np.where(is_corp & (channel == "VISIT") & (u[3] < 0.12), bh, staff)
+    # the planned ones: value-added services, onboarding visits, retention contacts, warning checks
+    x = service.planned_interactions(bank, t, alive, wf)
+    rows = np.concatenate([rows, x.rows])
+    seq = np.concatenate([seq, x.seq])
+    key = np.concatenate([key, event_key(c.uid[x.rows], t, x.seq)])
+    is_corp = c.is_corp[rows]
+    purpose = np.concatenate([purpose, x.purpose]).astype(object)
+    channel = np.concatenate([channel, x.channel]).astype(object)
+    staff = np.concatenate([staff, x.staff]).astype(np.int64)
+    u = [uniform(bank.seed, f"int_{i}", key) for i in range(6)]
     office = np.isin(channel, ["VISIT", "BRANCH", "VIDEO"])
     secs = np.where(office, 9 * 3600 + u[4] * 9 * 3600, 8.5 * 3600 + u[4] * 11.5 * 3600).astype(np.int64)
     dur = np.select(
@@ -153,8 +166,9 @@ def sr_openings(bank, d: int) -> NS:
     sla_s = lookup(prio, params.SLA_RESOLUTION_HOURS)
     z1 = normal(bank.seed, "sr_z1", key)
     z2 = normal(bank.seed, "sr_z2", key)
-    resp_h = sla_r * np.exp(np.log(0.45) - 0.25 * q + 0.7 * z1)
-    res_h = np.maximum(resp_h + 0.5, sla_s * np.exp(np.log(0.5) - 0.2 * q + 0.75 * z2))
+    green, f_resp, f_res = service.green_factors(bank, rows, key)  # key-account-like customers: the green channel
+    resp_h = sla_r * f_resp * np.exp(np.log(0.45) - 0.25 * q + 0.7 * z1)
+    res_h = np.maximum(resp_h + 0.5, sla_s * f_res * np.exp(np.log(0.5) - 0.2 * q + 0.75 * z2))
     res_h = np.minimum(res_h, 40 * 24.0)
     closes = u[4] < 0.8
     close_h = np.where(closes, res_h + 1 + u[5] * 71, np.inf)
@@ -189,6 +203,7 @@ def sr_openings(bank, d: int) -> NS:
         resp_ratio=resp_h / sla_r,
         res_ratio=res_h / sla_s,
         q=q,
+        green=green,
     )
 
 

@@ -12,7 +12,20 @@ import numpy as np
 import pandas as pd
 
 from crm import contract
-from crm.synthetic import bureau, cal, deposits, events, fees, holdings, ids, loans, marketing, params, statements
+from crm.synthetic import (
+    bureau,
+    cal,
+    deposits,
+    events,
+    fees,
+    holdings,
+    ids,
+    loans,
+    marketing,
+    params,
+    service,
+    statements,
+)
 from crm.synthetic.bank import Bank
 from crm.synthetic.coverage import manager_at, manager_id_at
 from crm.synthetic.coverage import snapshot as coverage_rows
@@ -703,8 +716,22 @@ def coverage(bank: Bank, t: int) -> pd.DataFrame:
 
 
 def referrals(bank: Bank, t: int) -> pd.DataFrame:
-    """TRANSITIONAL (issue 20, until the generator's referrals land): the layout with no record."""
-    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in contract.get("referrals").columns})
+    """Referrals of the customers who open their relationship on ``t`` (crm.synthetic.service.referrals_on)."""
+    rf = service.referrals_on(bank, t)
+    c = bank.c
+    has_staff = rf.staff >= 0
+    staff_id = np.where(has_staff, bank.org.staff.staff_id[np.maximum(rf.staff, 0)], None)
+    return frame(
+        "referrals",
+        dict(
+            referral_id=S(rf.referral_id),
+            referrer_customer_id=S(c.cid[rf.referrer]),
+            referred_customer_id=S(c.cid[rf.rows]),
+            referral_date=D(np.full(len(rf.rows), t)),
+            channel=S(rf.channel),
+            staff_id=S(staff_id),
+        ),
+    )
 
 
 DAILY = {

@@ -27,7 +27,7 @@ from crm.zones import landing_name
 
 # Delta extracts whose records the value assessment sums (or whose latest record it reads): in a
 # month-ends-only bank each written file carries every record since the previous written date.
-CARRIED_DELTAS = ("fee_ledger", "interactions", "service_requests", "bureau_records", "opportunities")
+CARRIED_DELTAS = ("fee_ledger", "interactions", "service_requests", "bureau_records", "opportunities", "referrals")
 # carried deltas whose records state something's latest state: one record per key of the period, the last
 LATEST_STATE = {"service_requests": "request_id", "opportunities": "opportunity_id"}
 

@@ -504,3 +504,73 @@ EXIT_RUNOFF_TAU = (1.5, 4.0)
 EXIT_CLOSE_SHARE = 0.5
 EXIT_CLOSE_DAYS = (15, 90)
 DORMANT_LEVEL = 0.05
+# ---------------------------------------------------------------------------------------------- service histories (issue 20)
+# Key-account-like customers, value-added services, stage actions, the green channel and referrals
+# (crm/synthetic/service.py; crm/synthetic/service_truth.py says who got what; docs/synthetic.md "Service histories,
+# value-added services and referrals (issue 20)").
+# Value band of a customer (the generator's latent value and size): 1 = top, 2 = high, 0 = the others.
+# Corporates by enterprise size; individuals by their latent deposit level (yuan, before the lifecycle factor).
+SERVICE_BAND_SIZE = {"L": 1, "M": 2}
+SERVICE_BAND_DEPOSIT = ((1, 600_000.0), (2, 250_000.0))  # (band, deposit level at least), the first that holds
+# Value-added services (interaction purposes BRIEF 行业资讯与简报, TRAIN 培训活动, EVENT 客户活动邀请, ADVISE 顾问咨询服务):
+# yearly rates per band. A bank would plan about these; VAS_SHORTFALL_SHARE of the banded customers receive only
+# VAS_SHORTFALL_FACTOR of them (their manager falls short of the plan).
+VAS_RATES = {
+    1: {"BRIEF": 6.0, "TRAIN": 2.0, "EVENT": 3.0, "ADVISE": 2.0},
+    2: {"BRIEF": 3.0, "TRAIN": 1.0, "EVENT": 1.0, "ADVISE": 0.5},
+}
+VAS_SHORTFALL_SHARE = 0.3
+VAS_SHORTFALL_FACTOR = 0.35
+# channel of a value-added service (interaction_channel codes and weights)
+VAS_CHANNELS = {
+    "BRIEF": (("WECHAT", "VISIT", "VIDEO"), (0.5, 0.3, 0.2)),
+    "TRAIN": (("BRANCH", "VIDEO"), (0.7, 0.3)),
+    "EVENT": (("BRANCH", "VISIT"), (0.8, 0.2)),
+    "ADVISE": (("VISIT", "VIDEO", "BRANCH"), (0.6, 0.2, 0.2)),
+}
+# Contact frequency: the regular interaction rate of a banded customer is multiplied by CONTACT_BOOST of its band;
+# CONTACT_UNDER_SHARE of them are under-contacted instead (x CONTACT_UNDER_FACTOR, below an ordinary customer).
+CONTACT_BOOST = {1: 2.0, 2: 1.5}
+CONTACT_UNDER_SHARE = 0.2
+CONTACT_UNDER_FACTOR = 0.5
+# Stage actions. Each outcome (on time, late, never) with its share; an on-time action falls 1..WINDOW days after
+# its trigger (uniform), a late one WINDOW+1..LATE_MAX days after it. None happens on or after the customer's churn.
+# ONBOARD (新客户首访): trigger = the onboarding day.
+ONBOARD_OUTCOME = (0.8, 0.1, 0.1)
+ONBOARD_WINDOW_DAYS = 30
+ONBOARD_LATE_MAX_DAYS = 75
+ONBOARD_CHANNELS = {"C": (("VISIT", "VIDEO"), (0.85, 0.15)), "I": (("BRANCH", "VISIT", "VIDEO"), (0.5, 0.3, 0.2))}
+# RETAIN (客户挽留): trigger = the decline becoming visible, RETAIN_VISIBLE_DAYS after the decline starts (about
+# two month ends of falling balances).
+RETAIN_VISIBLE_DAYS = 60
+RETAIN_OUTCOME = (0.55, 0.15, 0.3)
+RETAIN_WINDOW_DAYS = 14
+RETAIN_LATE_MAX_DAYS = 45
+RETAIN_CHANNELS = (("PHONE", "VISIT", "WECHAT"), (0.5, 0.35, 0.15))
+# ALERT (预警核查): trigger = the due date of the first missed instalment of an overdue episode (a customer with no
+# loan in arrears at the previous due date falls into arrears).
+ALERT_OUTCOME = (0.7, 0.15, 0.15)
+ALERT_WINDOW_DAYS = 7
+ALERT_LATE_MAX_DAYS = 30
+ALERT_CHANNELS = (("VISIT", "PHONE"), (0.4, 0.6))
+# Green channel (绿色通道): a banded customer's service request is answered and resolved GREEN_FACTOR times the usual
+# time, except GREEN_MISS_SHARE of their requests (the channel was not used: ordinary handling, breaches remain).
+GREEN_FACTOR_RESPONSE = 0.4
+GREEN_FACTOR_RESOLUTION = 0.5
+GREEN_MISS_SHARE = 0.2
+# Referrals (客户推荐). A customer is referred (on their onboarding day) with probability
+# REFERRAL_SHARE[segment] x exp(REFERRAL_VALUE_TILT x z - REFERRAL_VALUE_TILT^2 / 2), z = the standardised log
+# deposit level within the segment (so referred customers are more valuable on average, the share unchanged).
+REFERRAL_SHARE = {"I": 0.12, "C": 0.08}
+REFERRAL_VALUE_TILT = 0.25
+# The referrer: an active customer (onboarded before the day, not declining, dormant or churned), drawn with weight
+# exp(REFERRER_SATISFACTION x sat + REFERRER_VALUE x z), sat = the customer's persistent satisfaction (disposition
+# + 0.45 x their manager's quality: the part of the survey satisfaction that does not change from survey to survey),
+# from the referred customer's sub-branch for REFERRAL_SAME_BRANCH of the referrals (the whole bank otherwise).
+REFERRER_SATISFACTION = 3.0
+REFERRER_VALUE = 0.3
+REFERRAL_SAME_BRANCH = 0.7
+# a promoter: expected NPS of at least 9 (7.3 + 1.9 sat >= 8.5, the surveys' formula), i.e. sat >= PROMOTER_SAT
+PROMOTER_SAT = (8.5 - 7.3) / 1.9
+# channel of a referral (referral_channel codes and weights); the referrer's manager takes it except by APP
+REFERRAL_CHANNELS = (("RM", "APP", "EVENT", "BRANCH"), (0.45, 0.3, 0.1, 0.15))

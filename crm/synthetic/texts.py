@@ -41,6 +41,35 @@ NOTES = {
         "客户生日关怀，致电{who}送上祝福{pii}。",
         "邀请{who}参加{event}，客户{reaction2}{pii}。",
     ),
+    # issue 20: stage actions and value-added services
+    "ONBOARD": (
+        "新客户首访：拜访{who}，介绍客户经理服务团队及{product}，了解客户基本金融需求{pii}。",
+        "开户后首次走访{who}，核实客户信息，客户对开户办理{feeling}{pii}。",
+    ),
+    "RETAIN": (
+        "客户挽留：{who}近期账户资金明显减少，了解原因，客户称{excuse}，已介绍{product}{pii}。",
+        "联系{who}了解资金流出情况，客户对{aspect}{feeling}，约定后续跟进{pii}。",
+    ),
+    "ALERT": (
+        "预警核查：{who}名下贷款出现逾期{days}天，核实经营及还款来源，客户称{excuse}{pii}。",
+        "针对逾期预警走访{who}，{detail}，已提示按时还款{pii}。",
+    ),
+    "BRIEF": (
+        "向{who}推送行业资讯与市场简报，客户表示{reaction}{pii}。",
+        "为{who}解读近期行业政策及利率走势，{detail}{pii}。",
+    ),
+    "TRAIN": (
+        "邀请{who}参加财务管理培训，客户{reaction2}{pii}。",
+        "为{who}财务人员开展网银及结算业务培训{pii}。",
+    ),
+    "EVENT": (
+        "邀请{who}参加{event}，客户{reaction2}{pii}。",
+        "{who}出席{event}，交流近期经营情况{pii}。",
+    ),
+    "ADVISE": (
+        "为{who}提供融资方案顾问咨询，建议{product}，客户{reaction}{pii}。",
+        "顾问咨询：与{who}讨论资金规划及{product}，{detail}{pii}。",
+    ),
 }
 DETAILS = (
     "企业生产经营正常",

@@ -111,6 +111,8 @@ def test_every_file_conforms_to_the_contract(days):
 def test_extracts_are_populated(days):
     me = days["20260131"]
     for ex in contract.EXTRACTS:
+        if ex.name == "referrals":  # ~4 new customers a month here, ~1 in 9 referred: tests/synthetic/test_service.py
+            continue
         assert len(me.tables[ex.name]) > 0, ex.name
     # the first month-end file carries 36 months of history, the first statements file three years
     perf = me.tables["loan_performance"]
