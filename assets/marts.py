@@ -180,11 +180,15 @@ def related_party_groups(context: dg.AssetExecutionContext, crm_home: CrmHomeRes
     description="Satisfaction and service for the month: CSAT and NPS (with 95% intervals, response rates, "
     "small groups suppressed) by branch, manager, channel, product family and tier; key drivers of CSAT among the "
     "attribute ratings; complaint themes from the (scrubbed) comments; service-request SLAs by priority and "
-    "by staff; SLA breaches against the scores of the surveys they triggered; the detractors' comments (scrubbed "
+    "by staff; service-level targets by tier as well as priority (the tighter applies; key accounts' requests "
+    "flagged green channel): compliance by branch, tier and green channel, the breached requests with the "
+    "responsible staff, response and resolution times per staff, each key account's record of the month and "
+    "year; SLA breaches against the scores of the surveys they triggered; the detractors' comments (scrubbed "
     "of personal data at staging) with their themes. Configuration: "
     "crm/satisfaction/config.toml (its version is recorded in every table). Warehouse tables "
     "satisfaction_by_dimension, satisfaction_drivers, complaint_themes, service_sla, sla_vs_satisfaction, "
-    "satisfaction_verbatims (month_end); in a quarter's last month also satisfaction_by_dimension_quarter, "
+    "satisfaction_verbatims, service_sla_tier, service_sla_breaches, service_sla_staff, service_sla_accounts "
+    "(month_end); in a quarter's last month also satisfaction_by_dimension_quarter, "
     "satisfaction_drivers_quarter, complaint_themes_quarter, satisfaction_verbatims_quarter over its three "
     "months.",
 )
@@ -202,7 +206,9 @@ def satisfaction(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
             read_staged_until(home.staged, "surveys", day),
             read_staged_until(home.staged, "service_requests", day),
             read_staged(home.staged, "staff", day),
-            month_rows(warehouse, "customer_value", day, ["customer_id", "tier"]),
+            month_rows(
+                warehouse, "customer_value", day, ["customer_id", "tier", "key_account", "branch_id", "manager_id"]
+            ),
             config,
             day,
         )

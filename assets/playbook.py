@@ -93,9 +93,12 @@ def _warn_and_write(
     partition: str,
     warnings_table: str,
     watch_table: str,
+    followups: pd.DataFrame | None = None,
 ) -> dict:
     """The early warnings at ``day`` against ``before`` and the watch list, written to the two tables under
-    ``partition`` = ``day``; returns the metadata (counts only)."""
+    ``partition`` = ``day``; with ``followups`` (warning follow-ups at ``day``) the watch list carries each
+    customer's open and overdue follow-ups. Returns the metadata (counts only)."""
+    from crm.playbook.followups import on_watch_list
     from crm.playbook.warnings import watch_list
 
     warnings, customers, behaviour, compared = _warnings_at(home, warehouse, day, before, config)
@@ -109,6 +112,8 @@ def _warn_and_write(
         "config_version": config["version"],
     }
     watch = watch_list(warnings, customers, config)
+    if followups is not None:
+        watch = on_watch_list(watch, followups)
     write_mart(warehouse, warnings_table, warnings.assign(**stamp), {partition: day})
     write_mart(warehouse, watch_table, watch.assign(**stamp), {partition: day})
     return {
@@ -172,14 +177,17 @@ def early_warnings(context: dg.AssetExecutionContext, crm_home: CrmHomeResource,
         dg.AssetDep(_mart(n), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
         for n in ("customer_value", "credit_scores", "financial_ratios")
     ]
-    + _staged("loans", "deposits", "bureau_records", "transactions", "related_parties"),
+    + [dg.AssetDep(_mart("warning_followups"), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))]
+    + _staged("loans", "deposits", "bureau_records", "transactions", "related_parties", "interactions", "staff"),
     kinds={"python", "duckdb"},
     owners=OWNERS,
     tags={"layer": MART, "sensitivity": "internal"},
     description="The weekly early-warning watch list per relationship manager: the early-warning rules at the "
     "week's last day (Sunday) against seven days earlier, with the latest month-end scores, ratios and tiers. "
-    "Partition: the week (key = its Monday, Asia/Shanghai). Warehouse tables early_warnings_weekly and "
-    "watch_list_weekly (week_end).",
+    "Partition: the week (key = its Monday, Asia/Shanghai). The warning follow-ups of the latest month end "
+    "still open, judged at the week end against the interactions since (open or overdue, with their owner): "
+    "counted per customer on the watch list and listed. Warehouse tables early_warnings_weekly, "
+    "watch_list_weekly and warning_followups_weekly (week_end).",
 )
 def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
@@ -189,9 +197,19 @@ def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
     meta: dict = {"config_version": str(config["version"])}
     for pk in context.partition_keys:
         day = week_end(pk)
+        follow = _followups_at(home, warehouse, config, day, pd.DataFrame(), day, before=False)
+        follow = follow[follow["status"].isin(["open", "overdue"])].reset_index(drop=True)
+        write_mart(
+            warehouse,
+            "warning_followups_weekly",
+            follow.assign(week_end=day, config_version=config["version"]),
+            {"week_end": day},
+        )
         meta.update(
             {
                 "week_end": day.isoformat(),
+                "followups_open": len(follow),
+                "followups_overdue": int((follow["status"] == "overdue").sum()),
                 **_warn_and_write(
                     context,
                     home,
@@ -202,10 +220,75 @@ def watch_list_weekly(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
                     "week_end",
                     "early_warnings_weekly",
                     "watch_list_weekly",
+                    follow,
                 ),
             }
         )
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers_on_watch_list", 0), **meta})
+
+
+def _followups_at(
+    home, warehouse: WarehouseResource, config: dict, day: dt.date, warnings, warning_date, *, before: bool = True
+):
+    """The warning follow-ups at ``day``: the open ones of the latest warning_followups partition before
+    ``warning_date`` (on or before it with ``before`` False) carried, plus ``warnings`` raised on
+    ``warning_date``, judged with the interactions since the earliest open warning date
+    (:func:`crm.playbook.followups.followups`)."""
+    from crm.playbook.followups import OPEN, followups
+
+    previous = latest_month_rows(warehouse, "warning_followups", warning_date, before=before)
+    if len(previous):
+        previous = previous[previous["status"].isin(OPEN)]
+    since = pd.to_datetime(previous["warning_date"]).min().date() if len(previous) else warning_date
+    interactions = _staged_columns(
+        home,
+        "interactions",
+        since,
+        day,
+        ["interaction_id", "customer_id", "interaction_time", "channel", "purpose"],
+    )
+    customers = latest_month_rows(warehouse, "customer_value", day)
+    customers = customers[["customer_id", "manager_id", "branch_id"]] if len(customers) else customers
+    if customers.empty:
+        customers = pd.DataFrame(columns=["customer_id", "manager_id", "branch_id"])
+    staff = read_staged(home.staged, "staff", day)[["staff_id", "role", "branch_id", "status"]]
+    return followups(warnings, previous, interactions, customers, staff, day, config, warning_date=warning_date)
+
+
+@month_end_asset(
+    MART,
+    "warning_followups",
+    deps=[_mart("early_warnings"), _mart("customer_value"), *_staged("interactions", "staff")],
+    description="Warning follow-up (预警跟进): every early warning of the month end gets an owner (the customer's "
+    "manager of the month; the branch head when the manager left) and a due date by severity; the earliest "
+    "visit, call or video of a follow-up purpose (预警核查, 贷后检查, 催收) on or after the warning date closes it, "
+    "on time or late; without one it stays open, overdue past its due date, and carries over to the next month "
+    "end until closed. Configuration crm/playbook/config.toml [warning_followup] (version on every row). "
+    "Warehouse table warning_followups (month_end): status, owner, due date, closing interaction id, days to "
+    "close. Materialise the months in order (each reads the previous month's open follow-ups).",
+)
+def warning_followups(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        warnings = month_rows(warehouse, "early_warnings", day, ["customer_id", "rule_id", "severity"])
+        out = _followups_at(home, warehouse, config, day, warnings, day)
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "warning_followups", out.assign(**stamp), {"month_end": day})
+        counts = out["status"].value_counts()
+        meta.update(
+            {
+                "followups": len(out),
+                "raised_this_month": int((pd.to_datetime(out["warning_date"]) == pd.Timestamp(day)).sum()),
+                **{k: int(counts.get(k, 0)) for k in ("closed_on_time", "closed_late", "open", "overdue")},
+                "owned_by_branch_head": int((out["owner_role"] == "branch_head").sum()),
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("followups", 0), **meta})
 
 
 @month_end_asset(
@@ -297,11 +380,13 @@ def revisit_plan(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         _mart("early_warnings"),
         _mart("cross_sell"),
         _mart("revisit_plan"),
+        _mart("warning_followups"),
         *_staged("loans", "surveys"),
     ],
     description="Manager scorecards: per relationship manager, portfolio size and value, key accounts and their "
     "revisit coverage, revisit compliance, CSAT and NPS of the month's surveys, cross-sell depth and open "
-    "suggestions, overdue and non-performing shares of the loan balance, warned customers. Warehouse table "
+    "suggestions, overdue and non-performing shares of the loan balance, warned customers, warning follow-ups "
+    "open, overdue and closed on time (share of those decided). Warehouse table "
     "manager_scorecards (month_end).",
 )
 def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
@@ -329,6 +414,7 @@ def manager_scorecards(context: dg.AssetExecutionContext, crm_home: CrmHomeResou
             satisfaction=satisfaction_by(surveys, ["staff_id"], satisfaction_config()),
             suggestions=month_rows(warehouse, "cross_sell_suggestions", day, []),
             watch=month_rows(warehouse, "watch_list", day, []),
+            followups=month_rows(warehouse, "warning_followups", day, []),
         )
         write_mart(
             warehouse,
@@ -592,6 +678,7 @@ def proposal_outcomes(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
 
 playbook_month_end_assets = [
     early_warnings,
+    warning_followups,
     cross_sell,
     revisit_plan,
     manager_scorecards,

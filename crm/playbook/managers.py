@@ -4,7 +4,8 @@ Columns: portfolio size (customers, credit customers) and value (contribution, m
 average deposits), key accounts and their revisit coverage, revisit compliance, CSAT/NPS of the surveys the
 manager triggered (suppressed below the satisfaction configuration's minimum responses), cross-sell depth
 (mean product families held) and open suggestions, overdue and non-performing shares of the loan balance,
-warned customers. Shares are of the manager's own portfolio; a manager with no loan balance has NaN shares.
+warned customers, warning follow-ups (crm.playbook.followups: open or overdue, overdue, and the share closed on
+time of those decided, i.e. closed or overdue). Shares are of the manager's own portfolio; a manager with no loan balance has NaN shares.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ COLUMNS = [
     "npl_share",
     "warned_customers",
     "high_warnings",
+    "followups_open",
+    "followups_overdue",
+    "followups_on_time_share",
 ]
 
 
@@ -66,11 +70,13 @@ def manager_scorecards(
     satisfaction: pd.DataFrame | None = None,
     suggestions: pd.DataFrame | None = None,
     watch: pd.DataFrame | None = None,
+    followups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``value``: customer_value rows; ``c360``: customer_360 rows; ``loans``: the month-end loans snapshot;
     ``revisits``: :func:`crm.playbook.revisit.overdue_by_manager`; ``satisfaction``:
     :func:`crm.satisfaction.analytics.satisfaction_by` over ``staff_id``; ``suggestions``: cross-sell rows;
-    ``watch``: :func:`crm.playbook.warnings.watch_list`."""
+    ``watch``: :func:`crm.playbook.warnings.watch_list`; ``followups``: the month's warning_followups rows
+    (counted under the customer's manager of the month, ``manager_id``)."""
     c = (
         value[["customer_id", "manager_id", "branch_id", "contribution", "value_score", "key_account"]]
         .merge(
@@ -118,7 +124,21 @@ def manager_scorecards(
     if watch is not None and len(watch):
         out["warned_customers"] = watch.groupby("manager_id").size().reindex(out.index)
         out["high_warnings"] = watch[watch["severity"] == "high"].groupby("manager_id").size().reindex(out.index)
-    for col in ("revisits_overdue", "responses", "cross_sell_suggestions", "warned_customers", "high_warnings"):
+    if followups is not None and len(followups):
+        from crm.playbook.followups import by_owner
+
+        f = by_owner(followups, "manager_id")
+        for col in ("followups_open", "followups_overdue", "followups_on_time_share"):
+            out[col] = f[col].reindex(out.index)
+    for col in (
+        "revisits_overdue",
+        "responses",
+        "cross_sell_suggestions",
+        "warned_customers",
+        "high_warnings",
+        "followups_open",
+        "followups_overdue",
+    ):
         out[col] = out[col].fillna(0).astype(np.int64) if col in out.columns else 0
     for col in COLUMNS[1:]:
         if col not in out.columns:

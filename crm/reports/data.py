@@ -153,10 +153,11 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
         "month_end >= :a AND month_end <= :b AND dimension IN ('all', 'branch_id')",
         {"a": first, "b": month_end},
     )
-    from crm.reports import proposals
+    from crm.reports import proposals, service
 
     frames, data.absent = proposals.load(conn, month_end)
     data.frames.update(frames)
+    data.frames.update(service.load(lambda t, w, p: _read(conn, t, w, p), month_end))  # issue 20: service levels
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -487,7 +488,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
     months = data["customer_value_month"]
     monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
-    from crm.reports import proposals
+    from crm.reports import proposals, service
 
     needs = proposals.account_sections(data, keys["customer_id"]) if len(keys) else {}
     by_customer = {
@@ -573,6 +574,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         },
         "summary": summary,
         "proposals": proposals.key_account_summary(data, keys),
+        "service": service.account_section(data, manager_id),
         "wallet": wallet,
         "wallet_rows": wallet_rows,
         "customers": len(mine),
@@ -680,12 +682,19 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
         "needs": branch_sections(data, branch_id),
+        "service": _service().branch_section(data, branch_id, top),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
             "leader_percentile": leader_percentile(),
         },
     }
+
+
+def _service():
+    from crm.reports import service
+
+    return service
 
 
 def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:
@@ -786,8 +795,11 @@ def watch_digest_context(
     week_end: dt.date,
     names: pd.DataFrame | None = None,
     manager_name: str | None = None,
+    followups: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The weekly early-warning digest of one manager from ``watch_list_weekly`` rows."""
+    """The weekly early-warning digest of one manager from ``watch_list_weekly`` rows, with the open and
+    overdue warning follow-ups they own (``followups``: warning_followups_weekly rows; they count as rows)."""
+    follow = _service().digest_section(followups, manager_id, names)
     w = watch[watch["manager_id"] == manager_id].sort_values("rank_in_manager") if len(watch) else watch
     if names is not None and len(w):
         w = w.merge(names[["customer_id", "display_name"]].drop_duplicates("customer_id"), on="customer_id", how="left")
@@ -808,6 +820,7 @@ def watch_digest_context(
         )
         if len(w)
         else [],
-        "rows": len(w),
+        "rows": len(w) + follow["total"],
+        "followups": follow,
         "figure_params": {"week_end": week_end.isoformat(), "manager_id": manager_id},
     }

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +189,7 @@ def digest(home: CrmHome, transaction: Transaction, week_key: str | dt.date, loc
     period = week_period(day)
     with transaction() as conn:
         watch = read_table(conn, "watch_list_weekly", {"week_end": day})
+        follow = _followups(conn, day)
         names = read_latest_month(conn, "customer_360", day)
         notice = _notice(conn, "week", day)
     columns = ["customer_id", "display_name"]
@@ -196,7 +198,18 @@ def digest(home: CrmHome, transaction: Transaction, week_key: str | dt.date, loc
     staff = read_staged(home.staged, "staff", staff_day)
     everyone = readers(home, staff_day, staff, branches=pd.DataFrame())  # no branch cut in a digest
     args = (watch, names, staff, READERS, day, home.reports, locale, generated_at(period))
-    return _finish(digest_plan, args, everyone, notice, period=period, reports={"watch_digest": "watch_digest"})
+    plan = partial(digest_plan, followups=follow)
+    return _finish(plan, args, everyone, notice, period=period, reports={"watch_digest": "watch_digest"})
+
+
+def _followups(conn: sa.Connection, day: dt.date) -> pd.DataFrame | None:
+    """The open and overdue warning follow-ups at the week end ``day`` (None when there is no such mart)."""
+    from crm.warehouse import has_table
+    from crm.warehouse.marts import read_table
+
+    if not has_table(conn, "warning_followups_weekly"):
+        return None
+    return read_table(conn, "warning_followups_weekly", {"week_end": day})
 
 
 def log_notice(log: logging.Logger | logging.LoggerAdapter | Any, notice: list[dict]) -> None:

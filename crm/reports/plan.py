@@ -270,8 +270,10 @@ def digest_plan(
     root: Path,
     locale: str,
     generated_at: dt.datetime,
+    followups: pd.DataFrame | None = None,
 ) -> list[Planned]:
-    """The weekly early-warning digest of every relationship manager (their own watch list)."""
+    """The weekly early-warning digest of every relationship manager (their own watch list and the warning
+    follow-ups they own, ``followups``: warning_followups_weekly rows)."""
     from crm.reports.data import watch_digest_context
 
     t, fmt = _labels(locale)
@@ -280,7 +282,9 @@ def digest_plan(
     out = []
     digest = recipients[recipients["report"] == "watch_digest"]
     for r, origin in zip(digest.itertuples(index=False), _origins(digest), strict=True):
-        ctx = watch_digest_context(watch, r.recipient_id, week_end, names, staff_names.get(r.recipient_id))
+        ctx = watch_digest_context(
+            watch, r.recipient_id, week_end, names, staff_names.get(r.recipient_id), followups=followups
+        )
         ctx["generated_at"] = generated_at
         out.append(
             _planned(

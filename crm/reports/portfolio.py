@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from crm.reports import proposals
+from crm.reports import proposals, service
 from crm.reports.labels import DASH, code_label, codes_label, evidence_text, rules_text
 
 SEVERITY_TONE = {"high": "bad", "medium": "warn", "low": "muted"}
@@ -271,6 +271,7 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
         "wallet_rows": _wallet_rows(context["wallet_rows"], t),
         "accounts": accounts,
         "tone_of_severity": SEVERITY_TONE,
+        "sv": service.words(context.get("service"), fmt, t),
     }
 
 
@@ -300,11 +301,15 @@ def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) 
         "no_bureau": no_bureau,
         "warnings": warning_rows(context["warnings"], fmt, t),
         "tier_chart": _bar(context["tiers"], lambda k: code_label("tier", k, t), t("ka.chart.tiers")),
+        "sv": service.words(context.get("service"), fmt, t),
     }
 
 
 def prepare_watch_digest(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
-    return {"rows_list": warning_rows(_with_severity(context["rows_list"], t), fmt, t)}
+    return {
+        "rows_list": warning_rows(_with_severity(context["rows_list"], t), fmt, t),
+        "sv": service.words(context.get("followups"), fmt, t),
+    }
 
 
 def _figure(figure: str, value: Any, text: str) -> Markup:

@@ -325,19 +325,46 @@ def _minutes(a: pd.Series, b: pd.Series) -> pd.Series:
     return (b - a).dt.total_seconds() / 60.0
 
 
-def sla(service_requests: pd.DataFrame, config: dict | None, as_of) -> SlaResult:
-    """Response and resolution times against the SLA of ``config["sla"][priority]`` at ``as_of``.
+def tier_limits(config: dict) -> pd.DataFrame:
+    """The tier targets of ``config["sla_tier"]`` as rows: tier, priority, response_minutes, resolution_minutes
+    (a tier or priority without an entry has no tier target: the priority's target alone applies)."""
+    rows = [
+        {"tier": tier, "priority": prio, **{k: float(v[k]) for k in ("response_minutes", "resolution_minutes")}}
+        for tier, prios in (config.get("sla_tier") or {}).items()
+        for prio, v in prios.items()
+    ]
+    return pd.DataFrame(rows, columns=["tier", "priority", "response_minutes", "resolution_minutes"])
 
-    Detail columns added: ``response_minutes``, ``resolution_minutes`` (opened → first response / resolved),
-    ``response_limit``, ``resolution_limit`` (minutes; NaN for an unknown priority, whose breaches are False
-    and ``sla_known`` False), ``response_breach`` (responded after the limit, or not responded and more than
-    the limit elapsed at ``as_of``), ``resolution_breach`` (likewise), ``any_breach``, ``open_overdue`` (not
-    resolved at ``as_of`` and past the resolution limit). Exactly at the limit is met. Times after ``as_of``
-    count as not yet happened.
+
+def sla(service_requests: pd.DataFrame, config: dict | None, as_of, customers: pd.DataFrame | None = None) -> SlaResult:
+    """Response and resolution times against the service-level target at ``as_of``.
+
+    The target of a request is its priority's (``config["sla"][priority]``) or, when ``customers`` gives the
+    customer's ``tier`` and ``config["sla_tier"][tier][priority]`` has one, the tighter (smaller) of the two,
+    for response and resolution separately. ``customers`` (customer_id, tier, key_account; optional) also
+    flags the requests of key accounts: ``green_channel`` (绿色通道).
+
+    Detail columns added: ``tier``, ``key_account``, ``green_channel`` (with ``customers``),
+    ``response_minutes``, ``resolution_minutes`` (opened → first response / resolved), ``response_limit``,
+    ``resolution_limit`` (the target applied, minutes; NaN for an unknown priority, whose breaches are False
+    and ``sla_known`` False), ``response_limit_priority`` / ``resolution_limit_priority`` and
+    ``response_limit_tier`` / ``resolution_limit_tier`` (the two candidates, NaN when absent),
+    ``target_source`` (``tier`` when a tier target is the tighter for response or resolution, else
+    ``priority``), ``response_breach`` (responded after the limit, or not responded and more than the limit
+    elapsed at ``as_of``), ``resolution_breach`` (likewise), ``response_over`` / ``resolution_over`` (minutes
+    past the limit, elapsed time for one not yet done; NaN when met), ``any_breach``, ``open_overdue`` (not
+    resolved at ``as_of`` and past the resolution limit), ``met`` (resolved, neither limit breached).
+    Exactly at the limit is met. Times after ``as_of`` count as not yet happened.
     """
     config = _cfg(config)
     as_of = pd.Timestamp(as_of)
     d = latest_requests(service_requests).copy()
+    if customers is not None:
+        info = customers.drop_duplicates("customer_id").set_index("customer_id")
+        d["tier"] = d["customer_id"].map(info["tier"]) if "tier" in info.columns else None
+        key = d["customer_id"].map(info["key_account"]).eq(True) if "key_account" in info.columns else False
+        d["key_account"] = pd.Series(key, index=d.index, dtype=bool)
+        d["green_channel"] = d["key_account"]
     opened = pd.to_datetime(d["opened_time"])
     first = pd.to_datetime(d["first_response_time"])
     resolved = pd.to_datetime(d["resolved_time"])
@@ -347,8 +374,19 @@ def sla(service_requests: pd.DataFrame, config: dict | None, as_of) -> SlaResult
     d["response_minutes"] = _minutes(opened, first)
     d["resolution_minutes"] = _minutes(opened, resolved)
     limits = config["sla"]
-    d["response_limit"] = d["priority"].map({p: v["response_minutes"] for p, v in limits.items()}).astype(float)
-    d["resolution_limit"] = d["priority"].map({p: v["resolution_minutes"] for p, v in limits.items()}).astype(float)
+    tiers = tier_limits(config)
+    tier = d["tier"] if "tier" in d.columns else pd.Series(None, index=d.index, dtype=object)
+    pair = pd.MultiIndex.from_arrays([tier.astype(object), d["priority"].astype(object)])
+    by_pair = tiers.set_index(["tier", "priority"])
+    source = pd.Series(False, index=d.index)
+    for kind in ("response", "resolution"):
+        prio = d["priority"].map({p: v[f"{kind}_minutes"] for p, v in limits.items()}).astype(float)
+        own = pd.Series(by_pair[f"{kind}_minutes"].reindex(pair).to_numpy(), index=d.index, dtype=float)
+        d[f"{kind}_limit_priority"] = prio
+        d[f"{kind}_limit_tier"] = own
+        d[f"{kind}_limit"] = np.where(prio.isna(), np.nan, np.fmin(prio, own))
+        source |= (own < prio).fillna(False)
+    d["target_source"] = np.where(source, "tier", "priority")
     d["sla_known"] = d["response_limit"].notna()
     d["responded"] = first.notna()
     d["resolved"] = resolved.notna()
@@ -358,8 +396,12 @@ def sla(service_requests: pd.DataFrame, config: dict | None, as_of) -> SlaResult
     d["resolution_breach"] = np.where(
         d["resolved"], d["resolution_minutes"] > d["resolution_limit"], elapsed > d["resolution_limit"]
     )
+    for kind in ("response", "resolution"):
+        taken = d[f"{kind}_minutes"].fillna(elapsed)
+        d[f"{kind}_over"] = (taken - d[f"{kind}_limit"]).where(d[f"{kind}_breach"])
     d["any_breach"] = d["response_breach"] | d["resolution_breach"]
     d["open_overdue"] = ~d["resolved"] & (elapsed > d["resolution_limit"])
+    d["met"] = d["resolved"] & ~d["any_breach"] & d["sla_known"]
     # outcome known = done, or already late without being done
     d["response_decided"] = d["responded"] | d["response_breach"]
     d["resolution_decided"] = d["resolved"] | d["resolution_breach"]

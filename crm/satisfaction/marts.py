@@ -77,11 +77,14 @@ def satisfaction_month(
 ) -> SatisfactionMonth:
     """The satisfaction marts of the month end ``day`` from the staged ``surveys`` and ``service_requests`` up
     to ``day``, the staff extract of ``day`` and the month's customer value (:func:`with_branch_and_tier`):
-    the :data:`TABLES` over the month's surveys, ``service_sla`` (by priority) and ``sla_vs_satisfaction``; when
+    the :data:`TABLES` over the month's surveys, ``service_sla`` (by priority) and ``sla_vs_satisfaction``, the
+    service-level tables by tier of :func:`crm.satisfaction.service.service_tables` (``value`` with key_account,
+    branch_id and manager_id when it has them); when
     ``day`` closes a quarter, the :data:`TABLES` over the quarter's surveys as ``<table>_quarter``. Figures:
     quarter_responses (at a quarter's close), surveys_sent, responses, csat_mean, nps (overall), top_driver,
     service_requests."""
     from crm.satisfaction.analytics import sla, sla_vs_satisfaction
+    from crm.satisfaction.service import service_tables
 
     sent = pd.to_datetime(surveys["sent_date"]).dt.date
     surveys = with_branch_and_tier(surveys, staff, value)
@@ -93,6 +96,7 @@ def satisfaction_month(
     out = SatisfactionMonth(tables=dict(zip(TABLES, month, strict=True)))
     out.tables["service_sla"] = service.by_priority.reset_index()
     out.tables["sla_vs_satisfaction"] = sla_vs_satisfaction(surveys, service, config).reset_index()
+    out.tables.update(service_tables(service_requests, staff, value, config, day))
     if closes_quarter(day):  # the quarter closes: the same tables over its three months
         for name, frame in zip(TABLES, satisfaction_tables(quarter, config), strict=True):
             out.tables[f"{name}_quarter"] = frame
@@ -106,6 +110,7 @@ def satisfaction_month(
             "nps": round(float(o["nps"]), 1),
             "top_driver": str(drivers["attribute"].iloc[0]) if len(drivers) else "none",
             "service_requests": int(len(service.detail)),
+            "service_breaches_month": int(len(out.tables["service_sla_breaches"])),
         }
     )
     return out

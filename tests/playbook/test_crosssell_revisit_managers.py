@@ -210,8 +210,19 @@ def test_manager_scorecards(config):
     )
     sugg = pd.DataFrame({"customer_id": ["a", "a", "c"], "product_family": ["WMP", "FUND", "INS"]})
     watch = pd.DataFrame({"customer_id": ["b"], "manager_id": ["M1"], "severity": ["high"]})
+    follow = pd.DataFrame(
+        {"manager_id": ["M1", "M1", "M1", "M1"], "status": ["overdue", "open", "closed_on_time", "closed_late"]}
+    )
     card = manager_scorecards(
-        value, c360, loans, config, revisits=revisits, satisfaction=sat, suggestions=sugg, watch=watch
+        value,
+        c360,
+        loans,
+        config,
+        revisits=revisits,
+        satisfaction=sat,
+        suggestions=sugg,
+        watch=watch,
+        followups=follow,
     ).set_index("manager_id")
     m1, m2 = card.loc["M1"], card.loc["M2"]
     assert (m1["customers"], m1["credit_customers"], m1["key_accounts"]) == (2, 2, 1)
@@ -221,6 +232,10 @@ def test_manager_scorecards(config):
     assert m1["products_per_customer"] == 2 and m1["cross_sell_suggestions"] == 2
     assert m1["revisit_compliance"] == 0.5 and m1["csat_mean"] == 4.2 and m1["high_warnings"] == 1
     assert np.isnan(m2["overdue_share"]) and m2["satisfaction_suppressed"] and m2["warned_customers"] == 0
+    # warning follow-ups: open counts the overdue too; on time = 1 of the 3 decided (closed or overdue)
+    assert (m1["followups_open"], m1["followups_overdue"]) == (2, 1)
+    assert m1["followups_on_time_share"] == pytest.approx(1 / 3)
+    assert m2["followups_open"] == 0 and np.isnan(m2["followups_on_time_share"])
 
 
 def test_the_customers_of_cross_sell_and_revisits_from_the_month_marts():

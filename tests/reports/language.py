@@ -54,6 +54,9 @@ ALLOWED: list[tuple[str, str]] = [
         r"(?<=[（(])(?:" + "|".join(sorted((e.name for e in EXTRACTS), key=len, reverse=True)) + r")(?=[）)])",
         "extract name after its Chinese title (incomplete-data notice)",
     ),
+    # service request ids (工单号, SR + 20 digits) in the branch report's breaches list: the branch head looks the
+    # request up in the service system by it
+    (r"SR[0-9]{20}", "service request id (branch report: breached requests)"),
     # product codes of the bank's catalogue (CCGOLD01, INSLIFE01: 4+ capitals and a 2-digit number), where a
     # manager expects them beside the family name
     (r"[A-Z]{4,}[0-9]{2}", "product code of the bank's catalogue"),

@@ -20,6 +20,7 @@ from crm.satisfaction.marts import (
 )
 from tests.satisfaction.test_analytics import RATINGS, _requests
 
+SERVICE_TABLES = ["service_sla_tier", "service_sla_breaches", "service_sla_staff", "service_sla_accounts"]
 MARCH, APRIL = dt.date(2026, 3, 31), dt.date(2026, 4, 30)
 
 
@@ -97,7 +98,13 @@ def test_the_table_layout_overall_and_by_every_dimension(cfg):
 def test_a_month_that_closes_a_quarter_also_has_the_quarter_tables(cfg):
     df = _surveys()
     march = satisfaction_month(df, _requests(), STAFF, VALUE, cfg, MARCH)
-    assert list(march.tables) == [*TABLES, "service_sla", "sla_vs_satisfaction", *(f"{t}_quarter" for t in TABLES)]
+    assert list(march.tables) == [
+        *TABLES,
+        "service_sla",
+        "sla_vs_satisfaction",
+        *SERVICE_TABLES,
+        *(f"{t}_quarter" for t in TABLES),
+    ]
     assert list(march.figures) == [
         "quarter_responses",
         "surveys_sent",
@@ -106,6 +113,7 @@ def test_a_month_that_closes_a_quarter_also_has_the_quarter_tables(cfg):
         "nps",
         "top_driver",
         "service_requests",
+        "service_breaches_month",
     ]
     assert march.figures["quarter_responses"] == 60
     assert march.figures["surveys_sent"] == 20 and march.figures["service_requests"] == 4
@@ -118,5 +126,5 @@ def test_a_month_that_closes_a_quarter_also_has_the_quarter_tables(cfg):
     february = satisfaction_month(
         df[df["sent_date"] < "2026-03-01"], _requests(), STAFF, VALUE, cfg, dt.date(2026, 2, 28)
     )
-    assert list(february.tables) == [*TABLES, "service_sla", "sla_vs_satisfaction"]
+    assert list(february.tables) == [*TABLES, "service_sla", "sla_vs_satisfaction", *SERVICE_TABLES]
     assert "quarter_responses" not in february.figures and february.figures["surveys_sent"] == 20
