@@ -18,7 +18,7 @@ from tests.reports.test_wallet import GENERATED, wallet_data
 RAW = ("310***1234", "138****0000", "tokID", "tokMOB", "tokCERT")
 
 
-def _month(with_marts: bool = True):
+def _month(with_marts: bool = True, contacts: pd.DataFrame | None = None):
     data = wallet_data()
     config = load_config()
     v = data.frames["customer_value"]
@@ -37,19 +37,23 @@ def _month(with_marts: bool = True):
             "to_date": [pd.NaT] * 7 + [t("2026-10-30"), pd.NaT],
         }
     )
-    contacts = pd.DataFrame(
-        {
-            "contact_id": ["C1", "C2"],
-            "customer_id": [ids[0], ids[0]],
-            "contact_type": ["FINANCE", "FAMILY"],
-            "relationship": ["CFO", "SPOUSE"],
-            "contact_name": ["钱*", "孙*"],
-            "contact_id_number": ["tokID1", "tokID2"],
-            "contact_id_number_masked": ["310***1234", "310***1234"],
-            "contact_mobile": ["tokMOB1", "tokMOB2"],
-            "contact_mobile_masked": ["138****0000", "138****0000"],
-            "is_primary": [True, False],
-        }
+    contacts = (
+        contacts
+        if contacts is not None
+        else pd.DataFrame(
+            {
+                "contact_id": ["C1", "C2"],
+                "customer_id": [ids[0], ids[0]],
+                "contact_type": ["FINANCE", "FAMILY"],
+                "relationship": ["CFO", "SPOUSE"],
+                "contact_name": ["钱*", "孙*"],
+                "contact_id_number": ["tokID1", "tokID2"],
+                "contact_id_number_masked": ["310***1234", "310***1234"],
+                "contact_mobile": ["tokMOB1", "tokMOB2"],
+                "contact_mobile_masked": ["138****0000", "138****0000"],
+                "is_primary": [True, False],
+            }
+        )
     )
     related = pd.DataFrame(
         {
@@ -175,3 +179,33 @@ def team_tables():
     from crm.reports.team import TABLES
 
     return TABLES
+
+
+def test_raw_contact_values_reach_neither_the_mart_nor_the_report():
+    """Raw contacts staged through the privacy policy (crm.privacy.apply.protect), then mapped and reported: the
+    leak scan finds none of their names, ID numbers or mobiles in the relationship map or the rendered report."""
+    from crm.privacy.apply import protect
+    from crm.privacy.tokens import KeyRing
+    from crm.reports.leakscan import scan_texts
+
+    ids = wallet_data()["customer_value"]["customer_id"].tolist()
+    raw = pd.DataFrame(
+        {
+            "contact_id": ["C1", "C2"],
+            "customer_id": ["100000000001", "100000000001"],
+            "contact_type": ["FINANCE", "FAMILY"],
+            "relationship": ["CFO", "SPOUSE"],
+            "contact_name": ["钱多多", "孙小美"],
+            "contact_id_number": ["310101198001011234", "310101198202025678"],
+            "contact_mobile": ["13812345678", "13987654321"],
+            "is_primary": [True, False],
+        }
+    )
+    ring = KeyRing(keys={"k1": bytes(range(32))}, current="k1")
+    staged = protect(raw, "contacts", ring, DAY).assign(customer_id=ids[0])  # the report's own token
+    data, _ = _month(contacts=staged)
+    html = _ka(data)
+    texts = {"report": visible_text(html), "html": html, "mart": data["relationship_map"].astype(str).to_string()}
+    forbidden = {c: raw[c].tolist() for c in ("contact_name", "contact_id_number", "contact_mobile")}
+    assert scan_texts(texts, forbidden) == []
+    assert "财务负责人（财务负责人）钱*" in " ".join(visible_text(html).split())  # the masked name is shown
