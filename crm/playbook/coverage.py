@@ -151,18 +151,20 @@ def team_completeness(team: pd.DataFrame, accounts: pd.DataFrame, config: dict[s
     order = list(CODE_SETS["coverage_role"])
     required = config["coverage"]["required_roles"]
     mine = team[team["customer_id"].isin(accounts["customer_id"])]
-    held = pd.crosstab(mine["customer_id"], mine["role"]).reindex(columns=order, fill_value=0) > 0
-    held = held.reindex(accounts["customer_id"], fill_value=False)
+    held = pd.get_dummies(mine["role"]).groupby(mine["customer_id"].to_numpy()).any()
+    held = held.reindex(columns=order, fill_value=False).reindex(accounts["customer_id"], fill_value=False)
     need = pd.DataFrame(
-        {r: accounts["tier"].map(lambda t, r=r: r in required.get(t, [])).to_numpy() for r in order},
+        {r: accounts["tier"].isin([t for t, roles in required.items() if r in roles]).to_numpy() for r in order},
         index=accounts["customer_id"],
     )
     missing = need & ~held.to_numpy()
-    roles = np.array(order, dtype=object)
 
     def joined(mask: pd.DataFrame) -> np.ndarray:
-        m = mask.to_numpy()
-        return np.array([",".join(roles[row]) for row in m], dtype=object) if len(m) else np.array([], dtype=object)
+        """The roles of each row's true cells, comma-separated in coverage_role order (column by column)."""
+        text = pd.Series("", index=range(len(mask)), dtype=object)
+        for r in order:  # five roles: a loop over columns, not rows
+            text = text + np.where(mask[r].to_numpy(), r + ",", "")
+        return text.str.rstrip(",").to_numpy(dtype=object)
 
     size = mine.groupby("customer_id")["staff_id"].nunique().reindex(accounts["customer_id"], fill_value=0)
     out = (
@@ -220,10 +222,11 @@ def service_delivery(
 
     def plan_rows(plan: str, section: dict, items: list[str], counts: pd.Series, start, elapsed: int, months: int):
         tiers = [t for t in section if t != "groups" and isinstance(section[t], dict)]
-        per = {(t, i): int(section[t].get(i, 0)) for t in tiers for i in items}
-        grid = accounts[ACCOUNT_COLUMNS].merge(pd.DataFrame({"item": items}), how="cross")
-        grid["per_period"] = [per.get(k, 0) for k in zip(grid["tier"], grid["item"], strict=True)]
-        grid = grid[grid["per_period"] > 0]
+        per = pd.DataFrame(
+            [(t, i, int(section[t].get(i, 0))) for t in tiers for i in items],  # the configuration's plan
+            columns=["tier", "item", "per_period"],
+        )
+        grid = accounts[ACCOUNT_COLUMNS].merge(per[per["per_period"] > 0], on="tier", how="inner")
         idx = pd.MultiIndex.from_arrays([grid["customer_id"], grid["item"]])
         delivered = counts.reindex(idx, fill_value=0).to_numpy() if len(counts) else np.zeros(len(grid), int)
         return grid.assign(

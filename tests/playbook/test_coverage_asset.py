@@ -169,3 +169,48 @@ def test_the_asset_writes_its_tables_idempotently_with_counts_only(home):
     _run(home)
     for name, frame in tables.items():
         assert len(pd.read_sql(f"select * from {name}", url)) == len(frame), name
+
+
+def test_a_month_before_the_coverage_extract_has_no_team_and_every_key_account_incomplete(tmp_path):
+    """Before 2025-01-01 there is no coverage snapshot (nor, here, contacts or interactions): the asset still
+    writes its tables (teams empty, every key account's team incomplete), with a warning in the log."""
+    t = pd.Timestamp
+    _write(
+        tmp_path,
+        "related_parties",
+        ME,
+        pd.DataFrame(
+            {
+                "relation_id": pd.Series(dtype=object),
+                "customer_id": pd.Series(dtype=object),
+                "relation_type": pd.Series(dtype=object),
+                "party_type": pd.Series(dtype=object),
+                "related_customer_id": pd.Series(dtype=object),
+                "related_name": pd.Series(dtype=object),
+                "related_cert_number": pd.Series(dtype=object),
+                "share_ratio": pd.Series(dtype=float),
+                "amount": pd.Series(dtype=float),
+                "start_date": pd.Series(dtype="datetime64[ns]"),
+                "end_date": pd.Series(dtype="datetime64[ns]"),
+            }
+        ),
+    )
+    value = pd.DataFrame(
+        {
+            "customer_id": ["tokKEY00000001"],
+            "tier": ["key"],
+            "key_account": [True],
+            "manager_id": ["S000001"],
+            "branch_id": ["B01"],
+            "month_end": [ME],
+        }
+    )
+    from crm.warehouse.marts import replace_partition
+
+    with WarehouseResource(crm_home=str(tmp_path)).transaction() as conn:
+        replace_partition(conn, "customer_value", value, {"month_end": ME})
+    assert _run(tmp_path).success
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    summary = pd.read_sql("select * from key_account_coverage", url)
+    assert summary["missing_roles"].tolist() == ["RM,PS,RO"] and summary["team_size"].tolist() == [0]
+    assert t(pd.read_sql("select * from service_delivery", url)["period_start"].iloc[0]) == t("2026-01-01")
