@@ -267,7 +267,6 @@ def key_account_words(section: Mapping[str, Any], fmt: Any, t: Callable[..., str
         {
             **r,
             "tier_label": code_label("tier", r.get("tier"), t) if r.get("tier") else "—",
-            "team_label": sep.join(_role_label(c, t) for c in _roles(r.get("present_roles"))) or "—",
             "missing_label": sep.join(_role_label(c, t) for c in _roles(r.get("missing_roles"))) or t("team.none"),
         }
         for r in section.get("rows", [])
