@@ -676,6 +676,94 @@ def proposal_outcomes(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("uplift_rows", 0), **meta})
 
 
+def _staged_or_empty(home, extract: str, day: dt.date, columns: list[str]) -> pd.DataFrame:
+    """The staged snapshot of ``extract`` at ``day`` (or the latest before it); an empty frame with ``columns``
+    when there is none (e.g. before the extract's first file)."""
+    from crm.zones import latest_staged_file
+
+    try:
+        return pd.read_parquet(latest_staged_file(home.staged, extract, day))
+    except FileNotFoundError:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@month_end_asset(
+    MART,
+    "coverage",
+    deps=[_mart("customer_value"), *_staged("coverage", "contacts", "related_parties", "interactions")],
+    description="Coverage teams of key accounts (客户服务团队) at the month end: every customer's active team "
+    "(staged/coverage: assignments started on or before the month end and not ended before it), the lead-manager "
+    "history (manager_changes_12m, last_manager_change: for the churn features), each key account's team against "
+    "the roles its tier requires, its relationship map (team, contacts by type with masked names, related parties, "
+    "guarantors and guarantees given, guarantee reach in the related-party graph), the value-added services "
+    "delivered this year (BRIEF, TRAIN, EVENT, ADVISE) and the contacts this quarter by channel group against the "
+    "tier's pro-rated plans, and the findings (missing role, service shortfall, contact shortfall). Configuration "
+    "crm/playbook/config.toml [coverage], [service_plan], [contact_plan] (version on every row). Masked and coded "
+    "values only. Warehouse tables coverage_teams, manager_changes, key_account_coverage, relationship_map, "
+    "service_delivery and key_account_findings (month_end).",
+)
+def coverage(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import coverage as cov
+    from crm.playbook import load_config
+    from crm.scoring.graph import build_graphs, guarantee_reach
+
+    home = crm_home.home()
+    config = load_config()
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        value = month_rows(warehouse, "customer_value", day, [])
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        accounts = cov.key_accounts(value)
+        snapshot = _staged_or_empty(home, "coverage", day, ["coverage_id", *cov.TEAM_COLUMNS])
+        if snapshot.empty:
+            context.log.warning(f"{day}: staged/coverage has no snapshot on or before the month end; no team")
+        contacts = _staged_or_empty(
+            home, "contacts", day, ["customer_id", "contact_type", "relationship", "contact_name", "is_primary"]
+        )
+        related = read_staged(home.staged, "related_parties", day)
+        interactions = _staged_columns(
+            home,
+            "interactions",
+            dt.date(day.year, 1, 1),
+            day,
+            ["customer_id", "interaction_time", "channel", "purpose"],
+        )
+        team = cov.active_team(snapshot, day)
+        changes = cov.manager_changes(snapshot, day, config)
+        complete = cov.team_completeness(team, accounts, config)
+        delivery = cov.service_delivery(interactions, accounts, day, config)
+        found = cov.findings(complete, delivery)
+        relmap = cov.relationship_map(team, contacts, related, accounts, day, config)
+        reach = guarantee_reach(build_graphs(related, as_of=day))
+        summary = cov.key_account_coverage(
+            complete, changes, delivery, cov.map_counts(contacts, related, accounts, day), reach
+        )
+        stamp = {"month_end": day, "config_version": config["version"]}
+        for table, frame in (
+            ("coverage_teams", team),
+            ("manager_changes", changes),
+            ("key_account_coverage", summary),
+            ("relationship_map", relmap),
+            ("service_delivery", delivery),
+            ("key_account_findings", found),
+        ):
+            write_mart(warehouse, table, frame.assign(**stamp), {"month_end": day})
+        kinds = found["finding"].value_counts()
+        meta.update(
+            {
+                "customers_with_team": int(team["customer_id"].nunique()),
+                "key_accounts": len(accounts),
+                "incomplete_teams": int((~summary["complete"]).sum()) if len(summary) else 0,
+                "customers_with_manager_change_12m": int((changes["manager_changes_12m"] > 0).sum()),
+                "findings": ", ".join(f"{k}: {int(kinds.get(k, 0))}" for k in cov.FINDINGS),
+                "service_shortfalls": int(kinds.get("service_shortfall", 0)),
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("key_accounts", 0), **meta})
+
+
 playbook_month_end_assets = [
     early_warnings,
     warning_followups,
@@ -685,6 +773,7 @@ playbook_month_end_assets = [
     customer_needs,
     proposals,
     proposal_outcomes,
+    coverage,
 ]
 PLAYBOOK_KEYS = [a.key for a in playbook_month_end_assets]
 WEEKLY_KEYS = [watch_list_weekly.key]

@@ -38,6 +38,7 @@ PORTFOLIO_MARTS = [
     "customer_needs",  # customer_needs, customer_preferences, segment_needs, segment_preferences
     "proposals",
     "proposal_outcomes",  # proposal_takeup, proposal_uplift, opportunity_conversion
+    "coverage",  # key_account_coverage, relationship_map, service_delivery, key_account_findings
 ]
 RISK_MARTS = [
     "customer_360",

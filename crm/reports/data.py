@@ -158,6 +158,11 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
     frames, data.absent = proposals.load(conn, month_end)
     data.frames.update(frames)
     data.frames.update(service.load(lambda t, w, p: _read(conn, t, w, p), month_end))  # issue 20: service levels
+    from crm.reports import team
+
+    frames, absent = team.load(conn, month_end)
+    data.frames.update(frames)
+    data.absent |= absent
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -491,6 +496,8 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     from crm.reports import proposals, service
 
     needs = proposals.account_sections(data, keys["customer_id"]) if len(keys) else {}
+    from crm.reports import team
+
     by_customer = {
         name: dict(tuple(frame.groupby("customer_id", sort=False))) if len(frame) else {}
         for name, frame in (("w", warnings), ("s", sugg), ("p", plan))
@@ -575,6 +582,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
         "summary": summary,
         "proposals": proposals.key_account_summary(data, keys),
         "service": service.account_section(data, manager_id),
+        "team": team.key_account_section(data, keys, manager_id),
         "wallet": wallet,
         "wallet_rows": wallet_rows,
         "customers": len(mine),
@@ -683,6 +691,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "rows": len(mine),
         "needs": branch_sections(data, branch_id),
         "service": _service().branch_section(data, branch_id, top),
+        "team": _team_branch(data, branch_id, top),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
@@ -695,6 +704,11 @@ def _service():
     from crm.reports import service
 
     return service
+def _team_branch(data: MonthData, branch_id: str, top: int) -> dict[str, Any]:
+    """The branch report's coverage-team part (:func:`crm.reports.team.branch_section`)."""
+    from crm.reports import team
+
+    return team.branch_section(data, branch_id, top=top)
 
 
 def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from crm.reports import proposals, service
+from crm.reports import proposals, service, team
 from crm.reports.labels import DASH, code_label, codes_label, evidence_text, rules_text
 
 SEVERITY_TONE = {"high": "bad", "medium": "warn", "low": "muted"}
@@ -272,7 +272,7 @@ def prepare_key_account(context: Mapping[str, Any], fmt: Any, t: Callable[..., s
         "accounts": accounts,
         "tone_of_severity": SEVERITY_TONE,
         "sv": service.words(context.get("service"), fmt, t),
-    }
+    } | team.key_account_words(context.get("team") or {}, fmt, t)
 
 
 def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:
@@ -293,16 +293,24 @@ def prepare_branch(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) 
         for m in context["wallet_managers"]
     ]
     no_bureau = [{**k, "tier_label": code_label("tier", k.get("tier"), t)} for k in context["no_bureau"]]
-    return proposals.branch_words(context["needs"], fmt, t) | {
-        "managers": managers,
-        "key_accounts": keys,
-        "wallet_managers": wallet,
-        "wallet_total": {**context["wallet"], "unknown": t("wallet.unknown"), "manager_label": t("wallet.br.total")},
-        "no_bureau": no_bureau,
-        "warnings": warning_rows(context["warnings"], fmt, t),
-        "tier_chart": _bar(context["tiers"], lambda k: code_label("tier", k, t), t("ka.chart.tiers")),
-        "sv": service.words(context.get("service"), fmt, t),
-    }
+    return (
+        proposals.branch_words(context["needs"], fmt, t)
+        | team.branch_words(context.get("team") or {}, fmt, t)
+        | {
+            "managers": managers,
+            "key_accounts": keys,
+            "wallet_managers": wallet,
+            "wallet_total": {
+                **context["wallet"],
+                "unknown": t("wallet.unknown"),
+                "manager_label": t("wallet.br.total"),
+            },
+            "no_bureau": no_bureau,
+            "warnings": warning_rows(context["warnings"], fmt, t),
+            "tier_chart": _bar(context["tiers"], lambda k: code_label("tier", k, t), t("ka.chart.tiers")),
+            "sv": service.words(context.get("service"), fmt, t),
+        }
+    )
 
 
 def prepare_watch_digest(context: Mapping[str, Any], fmt: Any, t: Callable[..., str]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ EXPECTED = {
     "daily_pipeline": {**_extract_assets(STAGED_DAILY), "dq/arrivals": "extracts_arrived"},
     "month_end_pipeline": {
         **_extract_assets(STAGED_MONTH_END),
+        "marts/coverage": "",
         "marts/credit_scores": "characteristic_drift score_drift",
         "marts/cross_sell": "",
         "marts/customer_360": "",
