@@ -309,7 +309,12 @@ def action_counts(actions: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """Per branch (and ``ALL``), stage and action: actions by status, and those due this month (due date in the
     month of ``day``)."""
     if actions.empty:
-        return pd.DataFrame(columns=["branch_id", "stage", "action", "due_this_month", *STATUSES])
+        return pd.DataFrame(
+            {
+                **{c: pd.Series(dtype=object) for c in ("branch_id", "stage", "action")},
+                **{c: pd.Series(dtype="int64") for c in ("due_this_month", *STATUSES)},
+            }
+        )
     ts = pd.Timestamp(day)
     a = actions.assign(
         due_this_month=(pd.to_datetime(actions["due_date"]).dt.to_period("M") == ts.to_period("M")).astype("int64"),

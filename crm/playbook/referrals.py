@@ -82,7 +82,14 @@ def referrers(
     (customer_id, branch_id, manager_id, contribution, value_score); ``nps``: :func:`nps_categories`."""
     r = _clean(referrals, day)
     if r.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REFERRER_COLUMNS})
+        ints = {"referrals", "referrals_window", "referred_customers_now"}
+        floats = {"nps", "referred_contribution", "referred_value_score_mean"}
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c in ints else "float64" if c in floats else object)
+                for c in REFERRER_COLUMNS
+            }
+        )
     since = pd.Timestamp(day) - pd.Timedelta(days=int(config["referrals"]["window_days"]))
     v = (
         value.assign(customer_id=value["customer_id"].astype(str))
@@ -123,7 +130,7 @@ def _customers(value: pd.DataFrame, onboarding: pd.DataFrame, referrals: pd.Data
         o[["customer_id", "onboarding_date"]], on="customer_id", how="left"
     )
     c["onboarding_date"] = pd.to_datetime(c["onboarding_date"], errors="coerce")
-    c["cohort"] = c["onboarding_date"].dt.to_period("M").dt.to_timestamp().dt.date
+    c["cohort"] = c["onboarding_date"].dt.to_period("M").dt.to_timestamp()
     c["referred"] = c["customer_id"].isin(set(referrals["referred_customer_id"]))
     c["branch_id"] = c["branch_id"].astype("string").fillna("(none)").astype(str)
     for col in cols:
@@ -150,7 +157,13 @@ def referral_value(
         f"{p}{x}_mean" for x in cols for p in ("referred_", "non_referred_")
     ]
     if out.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*keys, *names]})
+        return pd.DataFrame(
+            {
+                "branch_id": pd.Series(dtype=object),
+                "cohort": pd.Series(dtype="datetime64[ns]"),
+                **{c: pd.Series(dtype="int64" if c.endswith("customers") else "float64") for c in names},
+            }
+        )
     out["non_referred_customers"] = out["non_referred_customers"].fillna(0)
     for k in ("referred_customers", "non_referred_customers"):
         out[k] = out[k].astype("int64")

@@ -68,7 +68,7 @@ def test_referrers_and_value_of_referred(bank):
     assert r.loc["P1", "referred_contribution"] == 1600.0 and r.loc["D1", "nps_category"] == "detractor"
     cohorts = referral_value(value, onboarding, referrals, DAY, config)
     bank_rows = cohorts[cohorts["branch_id"] == "ALL"].set_index("cohort")
-    march = bank_rows.loc[dt.date(2026, 3, 1)]
+    march = bank_rows.loc[pd.Timestamp("2026-03-01")]
     assert march["referred_customers"] == 2 and march["referred_contribution_mean"] == 800.0
     assert march["non_referred_contribution_mean"] == 400.0
     s = referral_summary(value, onboarding, referrals, nps, cohorts, DAY, config).set_index("branch_id")
