@@ -157,6 +157,11 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
 
     frames, data.absent = proposals.load(conn, month_end)
     data.frames.update(frames)
+    from crm.reports import lifecycle
+
+    frames, absent = lifecycle.load(conn, month_end)
+    data.frames.update(frames)
+    data.absent |= absent
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -487,7 +492,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
     months = data["customer_value_month"]
     monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
-    from crm.reports import proposals
+    from crm.reports import lifecycle, proposals
 
     needs = proposals.account_sections(data, keys["customer_id"]) if len(keys) else {}
     by_customer = {
@@ -555,6 +560,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                 else [],
                 "revisit": revisit,
                 "needs": needs.get(cid, {"needs": [], "preferences": None, "proposals": []}),
+                "lifecycle": lifecycle.account_section(data, cid),
             }
         )
     rows = keys.assign(revisit_status=keys["customer_id"].map(revisit_status)) if len(keys) else keys
@@ -680,6 +686,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
         "needs": branch_sections(data, branch_id),
+        "lifecycle": _lifecycle().branch_section(data, branch_id),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
@@ -693,6 +700,13 @@ def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:
     from crm.reports import proposals
 
     return proposals.branch_sections(data, branch_id)
+
+
+def _lifecycle():
+    """:mod:`crm.reports.lifecycle` (stage transitions, stage actions and referrals in the reports)."""
+    from crm.reports import lifecycle
+
+    return lifecycle
 
 
 def _branch_names(data: MonthData) -> dict[str, str]:
@@ -773,6 +787,7 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
         if len(verb)
         else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,
+        "referrals": _lifecycle().referral_section(data, branch_id),
         "figure_params": {
             ("quarter_end" if months == 3 else "month_end"): data.month_end.isoformat(),
             "branch_id": branch_id,
