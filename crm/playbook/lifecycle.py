@@ -119,7 +119,7 @@ def customer_stages(
         prev_stage = pd.Series(pd.NA, index=stage.index, dtype="object")
         known = False
     out["previous_stage"] = prev_stage.fillna(NONE).to_numpy() if known else pd.NA
-    out["stage_since"] = since.dt.date.to_numpy()
+    out["stage_since"] = since.dt.normalize().to_numpy()  # a timestamp column (dates as objects cost at 1M)
     out["months_in_stage"] = (ts.year * 12 + ts.month - _month_index(since)).astype("int64").to_numpy()
     out["entered"] = (out["previous_stage"] != out["lifecycle_stage"]).to_numpy(bool) if known else False
     return out[STAGE_COLUMNS]
@@ -129,21 +129,27 @@ def transition_matrix(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
     """Long transition matrix (:data:`TRANSITION_COLUMNS`): customers per (from_stage, to_stage) for
     dimension ``bank`` (group_id ``ALL``), ``branch`` and ``segment``. ``now`` and ``before``: customer_id,
     lifecycle_stage, branch_id and segment (or value_segment) of this and the previous month."""
+    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c == "customers" else object) for c in TRANSITION_COLUMNS})
+    if now.empty and before.empty:
+        return empty
     a = _stage_frame(before) if len(before) else _stage_frame(pd.DataFrame(columns=["customer_id", "lifecycle_stage"]))
     b = _stage_frame(now)
     m = a.merge(b, on="customer_id", how="outer", suffixes=("_a", "_b"), indicator=True)
-    m["from_stage"] = m["lifecycle_stage_a"].fillna(NONE)
-    m["to_stage"] = m["lifecycle_stage_b"].fillna(NONE)
-    earlier = m["_merge"] != "right_only"
-    parts = [m.assign(dimension="bank", group_id="ALL")]
+    earlier = (m["_merge"] != "right_only").to_numpy()
+    frm = pd.Categorical(m["lifecycle_stage_a"].fillna(NONE))
+    to = pd.Categorical(m["lifecycle_stage_b"].fillna(NONE))
+    parts = []
+    groups = {"bank": pd.Categorical(np.full(len(m), "ALL", dtype=object))}
     for dim in ("branch_id", "segment"):
-        g = m[f"{dim}_a"].where(earlier, m[f"{dim}_b"]).astype("string").fillna(NONE)
-        parts.append(m.assign(dimension=dim.removesuffix("_id"), group_id=g))
-    long = pd.concat(parts, ignore_index=True)
-    if long.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "customers" else object) for c in TRANSITION_COLUMNS})
-    out = long.groupby(["dimension", "group_id", "from_stage", "to_stage"]).size().rename("customers").reset_index()
-    out["group_id"] = out["group_id"].astype(str)
+        g = np.where(earlier, m[f"{dim}_a"].to_numpy(object), m[f"{dim}_b"].to_numpy(object))
+        groups[dim.removesuffix("_id")] = pd.Categorical(pd.Series(g, dtype=object).fillna(NONE).astype(str))
+    for dim, g in groups.items():
+        c = pd.DataFrame({"group_id": g, "from_stage": frm, "to_stage": to})
+        n = c.groupby(["group_id", "from_stage", "to_stage"], observed=True).size().rename("customers").reset_index()
+        parts.append(n.assign(dimension=dim))
+    out = pd.concat(parts, ignore_index=True)
+    for col in ("group_id", "from_stage", "to_stage"):
+        out[col] = out[col].astype(str).astype(object)
     out["customers"] = out["customers"].astype("int64")
     return out[TRANSITION_COLUMNS].sort_values(["dimension", "group_id", "from_stage", "to_stage"], ignore_index=True)
 
@@ -276,6 +282,16 @@ def stage_actions(
         acts[c] = now[c].reindex(acts["customer_id"]).to_numpy()
         acts[c] = acts[c].where(acts[c].notna(), None)
     acts["in_stage"] = (now["lifecycle_stage"].reindex(acts["customer_id"]).to_numpy() == acts["stage"]).astype(bool)
+    # only the contacts and offers of customers with an action, their dates normalised once
+    who = pd.Index(acts["customer_id"].unique())
+    if len(interactions):
+        interactions = interactions[interactions["customer_id"].astype(str).isin(who)]
+        interactions = interactions.assign(
+            customer_id=interactions["customer_id"].astype(str),
+            interaction_time=pd.to_datetime(interactions["interaction_time"]).dt.normalize(),
+        )
+    if opportunities is not None and len(opportunities):
+        opportunities = opportunities[opportunities["customer_id"].astype(str).isin(who)]
     closed = pd.Series(pd.NaT, index=acts.index, dtype="datetime64[ns]")
     closed_by = pd.Series(None, index=acts.index, dtype=object)
     specs = {(a["stage"], a["action"]): a for a in playbook_actions(config)}

@@ -130,7 +130,7 @@ def _customers(value: pd.DataFrame, onboarding: pd.DataFrame, referrals: pd.Data
         o[["customer_id", "onboarding_date"]], on="customer_id", how="left"
     )
     c["onboarding_date"] = pd.to_datetime(c["onboarding_date"], errors="coerce")
-    c["cohort"] = c["onboarding_date"].dt.to_period("M").dt.to_timestamp()
+    c["cohort"] = pd.to_datetime(c["onboarding_date"].to_numpy().astype("datetime64[M]"))
     c["referred"] = c["customer_id"].isin(set(referrals["referred_customer_id"]))
     c["branch_id"] = c["branch_id"].astype("string").fillna("(none)").astype(str)
     for col in cols:
@@ -194,21 +194,32 @@ def referral_summary(
     made = r[r["referral_date"] > since].groupby("referrer_customer_id").size()
     c["referrals_window"] = made.reindex(c["customer_id"]).fillna(0).astype("int64").to_numpy()
     c["referrer"] = c["referrals_window"] > 0
-    both = pd.concat([c.assign(branch_id="ALL"), c], ignore_index=True)
-    g = both.groupby("branch_id")
+    # sums per branch by integer codes (np.bincount), then the bank-wide row (ALL) as their total
+    code, branches = pd.factorize(c["branch_id"], sort=True)
+    k = len(branches)
+
+    def per_branch(weights) -> np.ndarray:
+        w = np.asarray(weights, dtype="float64")
+        sums = np.bincount(code, weights=w, minlength=k)
+        return np.concatenate([[w.sum()], sums])
+
+    new, referred = c["new"].to_numpy(bool), c["referred"].to_numpy(bool)
+    made_n = c["referrals_window"].to_numpy("int64")
     out = pd.DataFrame(
         {
-            "customers": g.size(),
-            "new_customers": g["new"].sum(),
-            "new_referred": g.apply(lambda f: int((f["new"] & f["referred"]).sum()), include_groups=False),
-            "referrals_window": g["referrals_window"].sum(),
-        }
+            "customers": per_branch(np.ones(len(c))),
+            "new_customers": per_branch(new),
+            "new_referred": per_branch(new & referred),
+            "referrals_window": per_branch(made_n),
+        },
+        index=pd.Index(["ALL", *branches.astype(str)], name="branch_id"),
     )
+    category = c["nps_category"].to_numpy(object)
     for cat in ("promoter", "passive", "detractor"):
-        is_cat = both["nps_category"] == cat
-        out[f"{cat}s"] = is_cat.groupby(both["branch_id"]).sum()
-        out[f"{cat}s_referring"] = (is_cat & both["referrer"]).groupby(both["branch_id"]).sum()
-        out[f"referrals_by_{cat}s"] = both["referrals_window"].where(is_cat, 0).groupby(both["branch_id"]).sum()
+        is_cat = category == cat
+        out[f"{cat}s"] = per_branch(is_cat)
+        out[f"{cat}s_referring"] = per_branch(is_cat & c["referrer"].to_numpy(bool))
+        out[f"referrals_by_{cat}s"] = per_branch(np.where(is_cat, made_n, 0))
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"referrals_per_{cat}"] = out[f"referrals_by_{cat}s"] / out[f"{cat}s"].where(out[f"{cat}s"] > 0)
     out = out.fillna({c: 0 for c in out.columns if not c.startswith("referrals_per_")})

@@ -117,19 +117,25 @@ def branch_section(data: Any, branch_id: str) -> dict[str, Any]:
     }
 
 
+def _grouped(data: Any, table: str, key: str, sort: list[str]) -> dict[str, pd.DataFrame]:
+    """``table``'s rows by ``key`` (sorted by ``sort``), built once per MonthData (a report per manager reads
+    them many times)."""
+    cache = f"_lc_{table}_by_{key}"
+    if cache not in data.frames:
+        frame = data[table]
+        data.frames[cache] = dict(tuple(frame.sort_values(sort).groupby(key, sort=False))) if len(frame) else {}
+    return data.frames[cache]
+
+
 def account_section(data: Any, customer_id: str) -> dict[str, Any] | None:
     """A key account's stage, months in stage and first open or overdue action (earliest due), or None."""
-    st = data["customer_stages"]
-    if st.empty:
-        return None
-    row = st[st["customer_id"] == customer_id]
-    if row.empty:
+    row = _grouped(data, "customer_stages", "customer_id", ["customer_id"]).get(customer_id)
+    if row is None or row.empty:
         return None
     r = row.iloc[0]
-    acts = data["stage_actions"]
-    acts = acts[acts["customer_id"] == customer_id].sort_values("due_date") if len(acts) else acts
+    acts = _grouped(data, "stage_actions", "customer_id", ["due_date", "action"]).get(customer_id)
     action = None
-    if len(acts):
+    if acts is not None and len(acts):
         a = acts.iloc[0]
         action = {
             "action": a["action"],
@@ -148,8 +154,7 @@ def account_section(data: Any, customer_id: str) -> dict[str, Any] | None:
 def manager_section(data: Any, manager_id: str, customers: pd.DataFrame | None = None) -> dict[str, Any]:
     """The manager's open and overdue stage actions, overdue first then by due date (``rows``: at most the
     ``[limits] stage_action_rows`` of crm/reports/config.toml); ``customers``: customer_id, ref, display_name."""
-    acts = data["stage_actions"]
-    mine = acts[acts["manager_id"] == manager_id] if len(acts) else acts
+    mine = _grouped(data, "stage_actions", "manager_id", ["due_date", "customer_id"]).get(manager_id, pd.DataFrame())
     if len(mine):
         mine = mine.assign(_o=(mine["status"] != "overdue").astype(int)).sort_values(["_o", "due_date", "customer_id"])
         if customers is not None and len(customers):

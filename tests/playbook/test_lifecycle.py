@@ -68,7 +68,7 @@ def test_time_in_stage_from_history_and_incrementally():
         (dt.date(2025, 12, 31), _value([("C3", "growth", "B2", "sme", "M2"), ("C4", "growth", "B2", "sme", "M2")])),
     ]
     feb = customer_stages(NOW[NOW["customer_id"].isin(["C3", "C4"])], FEB, history=hist).set_index("customer_id")
-    assert feb.loc["C3", "stage_since"] == JAN and feb.loc["C3", "months_in_stage"] == 1
+    assert feb.loc["C3", "stage_since"] == pd.Timestamp(JAN) and feb.loc["C3", "months_in_stage"] == 1
     assert feb.loc["C4", "months_in_stage"] == 0 and bool(feb.loc["C4", "entered"])
     assert not bool(feb.loc["C3", "entered"])
     mar = customer_stages(NOW[NOW["customer_id"].isin(["C3", "C4"])], MAR, previous=feb.reset_index())
