@@ -270,7 +270,9 @@ def stage_actions(
             carried[c] = pd.to_datetime(carried[c])
         carried = carried[carried["window_end"] + keep >= ts]
     fresh = new_actions(stages, onboarding, day, config)
-    parts = [p for p in (carried, fresh) if len(p)]
+    # what an action is (its key and dates); the rest is recomputed below
+    base = [*ACTION_KEY, "start_date", "due_date", "window_end", "created_month"]
+    parts = [p[base] for p in (carried, fresh) if len(p)]
     if not parts:
         return _empty_actions()
     acts = pd.concat(parts, ignore_index=True)
