@@ -685,7 +685,13 @@ def lifecycle(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, ware
 )
 def referrals(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
     from crm.playbook import load_config
-    from crm.playbook.referrals import nps_categories, referral_summary, referral_value, referrers
+    from crm.playbook.referrals import (
+        nps_categories,
+        referral_customers,
+        referral_summary,
+        referral_value,
+        referrers,
+    )
     from crm.satisfaction.analytics import load_config as satisfaction_config
 
     home = crm_home.home()
@@ -705,8 +711,9 @@ def referrals(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, ware
         surveys = _staged_or_empty(home, "surveys", day, ["survey_id", "customer_id", "response_date", "nps"])
         nps = nps_categories(surveys, day, satisfaction_config()["nps"])
         by_referrer = referrers(refs, value, nps, day, config)
-        cohorts = referral_value(value, c360, refs, day, config)
-        summary = referral_summary(value, c360, refs, nps, cohorts, day, config)
+        customers = referral_customers(value, c360, refs, day, config)
+        cohorts = referral_value(value, c360, refs, day, config, customers=customers)
+        summary = referral_summary(value, c360, refs, nps, cohorts, day, config, customers=customers)
         stamp = {"month_end": day, "config_version": config["version"]}
         write_mart(warehouse, "referrers", by_referrer.assign(**stamp), {"month_end": day})
         write_mart(warehouse, "referral_value", cohorts.assign(**stamp), {"month_end": day})

@@ -37,7 +37,13 @@ def _vmhwm() -> str:
 def main() -> None:
     from crm.playbook import load_config
     from crm.playbook.lifecycle import action_counts, customer_stages, stage_actions, transition_matrix
-    from crm.playbook.referrals import nps_categories, referral_summary, referral_value, referrers
+    from crm.playbook.referrals import (
+        nps_categories,
+        referral_customers,
+        referral_summary,
+        referral_value,
+        referrers,
+    )
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=1_000_000)
@@ -130,8 +136,9 @@ def main() -> None:
     t0 = time.perf_counter()
     nps = nps_categories(surveys, M, satisfaction_config()["nps"])
     by_referrer = referrers(refs, value, nps, M, config)
-    cohorts = referral_value(value, onboarding, refs, M, config)
-    summary = referral_summary(value, onboarding, refs, nps, cohorts, M, config)
+    customers = referral_customers(value, onboarding, refs, M, config)
+    cohorts = referral_value(value, onboarding, refs, M, config, customers=customers)
+    summary = referral_summary(value, onboarding, refs, nps, cohorts, M, config, customers=customers)
     timings["referrals"] = (time.perf_counter() - t0, len(by_referrer) + len(cohorts) + len(summary))
 
     print(f"customers {n:,}, interactions {k:,}, referrals {r:,}, surveys {s:,}")

@@ -134,19 +134,41 @@ def transition_matrix(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
         return empty
     a = _stage_frame(before) if len(before) else _stage_frame(pd.DataFrame(columns=["customer_id", "lifecycle_stage"]))
     b = _stage_frame(now)
-    m = a.merge(b, on="customer_id", how="outer", suffixes=("_a", "_b"), indicator=True)
-    earlier = (m["_merge"] != "right_only").to_numpy()
-    frm = pd.Categorical(m["lifecycle_stage_a"].fillna(NONE))
-    to = pd.Categorical(m["lifecycle_stage_b"].fillna(NONE))
-    parts = []
-    groups = {"bank": pd.Categorical(np.full(len(m), "ALL", dtype=object))}
+    # one hash lookup instead of an outer merge (which sorts a million string keys): each customer of this
+    # month finds its row of last month (-1: new); last month's customers no one found are gone
+    pos = pd.Index(a["customer_id"]).get_indexer(b["customer_id"])
+    found = pos >= 0
+    gone = np.ones(len(a), dtype=bool)
+    gone[pos[found]] = False
+    a_stage = a["lifecycle_stage"].to_numpy(object)
+    frm = np.concatenate([np.where(found, a_stage[np.where(found, pos, 0)] if len(a) else NONE, NONE), a_stage[gone]])
+    to = np.concatenate([b["lifecycle_stage"].to_numpy(object), np.full(int(gone.sum()), NONE, dtype=object)])
+    groups = {"bank": np.full(len(frm), "ALL", dtype=object)}
     for dim in ("branch_id", "segment"):
-        g = np.where(earlier, m[f"{dim}_a"].to_numpy(object), m[f"{dim}_b"].to_numpy(object))
-        groups[dim.removesuffix("_id")] = pd.Categorical(pd.Series(g, dtype=object).fillna(NONE).astype(str))
+        av = a[dim].to_numpy(object)
+        now_g = np.where(found, av[np.where(found, pos, 0)] if len(a) else None, b[dim].to_numpy(object))
+        groups[dim.removesuffix("_id")] = np.concatenate([now_g, av[gone]])
+    fcode, fnames = pd.factorize(frm)
+    tcode, tnames = pd.factorize(to)
+    parts = []
     for dim, g in groups.items():
-        c = pd.DataFrame({"group_id": g, "from_stage": frm, "to_stage": to})
-        n = c.groupby(["group_id", "from_stage", "to_stage"], observed=True).size().rename("customers").reset_index()
-        parts.append(n.assign(dimension=dim))
+        gcode, gnames = pd.factorize(pd.Series(g, dtype=object).fillna(NONE).astype(str))
+        flat = (gcode * len(fnames) + fcode) * len(tnames) + tcode
+        counts = np.bincount(flat, minlength=len(gnames) * len(fnames) * len(tnames))
+        nz = np.flatnonzero(counts)
+        gi, rest = np.divmod(nz, len(fnames) * len(tnames))
+        fi, ti = np.divmod(rest, len(tnames))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "dimension": dim,
+                    "group_id": np.asarray(gnames, dtype=object)[gi],
+                    "from_stage": np.asarray(fnames, dtype=object)[fi],
+                    "to_stage": np.asarray(tnames, dtype=object)[ti],
+                    "customers": counts[nz],
+                }
+            )
+        )
     out = pd.concat(parts, ignore_index=True)
     for col in ("group_id", "from_stage", "to_stage"):
         out[col] = out[col].astype(str).astype(object)

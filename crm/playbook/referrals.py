@@ -122,30 +122,39 @@ def referrers(
     return out[REFERRER_COLUMNS].sort_values("customer_id", ignore_index=True)
 
 
-def _customers(value: pd.DataFrame, onboarding: pd.DataFrame, referrals: pd.DataFrame, config) -> pd.DataFrame:
+def referral_customers(
+    value: pd.DataFrame, onboarding: pd.DataFrame, referrals: pd.DataFrame, day: dt.date, config: dict[str, Any]
+) -> pd.DataFrame:
+    """One row per customer of ``value``: customer_id, branch_id, the ``[referrals] value_columns``,
+    onboarding_date and its month (``cohort``), ``referred`` (the referred customer of a referral on record on or
+    before ``day``). Built once and passed to :func:`referral_value` and :func:`referral_summary` at scale."""
     cols = list(config["referrals"]["value_columns"])
-    c = value.assign(customer_id=value["customer_id"].astype(str)).drop_duplicates("customer_id")
-    o = onboarding.assign(customer_id=onboarding["customer_id"].astype(str)).drop_duplicates("customer_id")
-    c = c[["customer_id", "branch_id", *cols]].merge(
-        o[["customer_id", "onboarding_date"]], on="customer_id", how="left"
-    )
-    c["onboarding_date"] = pd.to_datetime(c["onboarding_date"], errors="coerce")
+    c = value[["customer_id", "branch_id", *cols]].drop_duplicates("customer_id").reset_index(drop=True)
+    o = onboarding.drop_duplicates("customer_id").set_index("customer_id")["onboarding_date"]
+    c["onboarding_date"] = pd.to_datetime(o, errors="coerce").reindex(c["customer_id"]).to_numpy()
     c["cohort"] = pd.to_datetime(c["onboarding_date"].to_numpy().astype("datetime64[M]"))
-    c["referred"] = c["customer_id"].isin(set(referrals["referred_customer_id"]))
-    c["branch_id"] = c["branch_id"].astype("string").fillna("(none)").astype(str)
+    c["referred"] = c["customer_id"].isin(_clean(referrals, day)["referred_customer_id"].unique())
+    c["branch_id"] = c["branch_id"].fillna("(none)")
     for col in cols:
         c[col] = pd.to_numeric(c[col], errors="coerce")
     return c
 
 
 def referral_value(
-    value: pd.DataFrame, onboarding: pd.DataFrame, referrals: pd.DataFrame, day: dt.date, config: dict[str, Any]
+    value: pd.DataFrame,
+    onboarding: pd.DataFrame,
+    referrals: pd.DataFrame,
+    day: dt.date,
+    config: dict[str, Any],
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per branch (and ``ALL``) and onboarding cohort with at least one referred customer: referred_customers,
-    non_referred_customers and, per value column X, ``referred_X_mean`` and ``non_referred_X_mean``."""
+    non_referred_customers and, per value column X, ``referred_X_mean`` and ``non_referred_X_mean``.
+    ``customers``: :func:`referral_customers` when already built."""
     cols = list(config["referrals"]["value_columns"])
-    c = _customers(value, onboarding, _clean(referrals, day), config)
+    c = referral_customers(value, onboarding, referrals, day, config) if customers is None else customers
     c = c[c["cohort"].notna()]
+    c = c[c["cohort"].isin(c.loc[c["referred"], "cohort"].unique())]  # only cohorts with a referred customer
     both = pd.concat([c.assign(branch_id="ALL"), c], ignore_index=True)
     keys = ["branch_id", "cohort"]
     agg = {"customers": ("customer_id", "size"), **{f"{x}_mean": (x, "mean") for x in cols}}
@@ -178,12 +187,14 @@ def referral_summary(
     cohorts: pd.DataFrame,
     day: dt.date,
     config: dict[str, Any],
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per branch and ``ALL`` (see the module docstring). ``cohorts``: :func:`referral_value`."""
+    """Per branch and ``ALL`` (see the module docstring). ``cohorts``: :func:`referral_value`; ``customers``:
+    :func:`referral_customers` when already built."""
     cols = list(config["referrals"]["value_columns"])
     r = _clean(referrals, day)
     since = pd.Timestamp(day) - pd.Timedelta(days=int(config["referrals"]["window_days"]))
-    c = _customers(value, onboarding, r, config)
+    c = (referral_customers(value, onboarding, referrals, day, config) if customers is None else customers).copy()
     c["new"] = (c["onboarding_date"] > since) & (c["onboarding_date"] <= pd.Timestamp(day))
     n = (
         nps.assign(customer_id=nps["customer_id"].astype(str)).set_index("customer_id")["nps_category"]
