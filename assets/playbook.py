@@ -676,7 +676,7 @@ def proposal_outcomes(context: dg.AssetExecutionContext, crm_home: CrmHomeResour
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("uplift_rows", 0), **meta})
 
 
-def _staged_or_empty(home, extract: str, day: dt.date, columns: list[str]) -> pd.DataFrame:
+def _latest_staged_or_empty(home, extract: str, day: dt.date, columns: list[str]) -> pd.DataFrame:
     """The staged snapshot of ``extract`` at ``day`` (or the latest before it); an empty frame with ``columns``
     when there is none (e.g. before the extract's first file)."""
     from crm.zones import latest_staged_file
@@ -685,6 +685,15 @@ def _staged_or_empty(home, extract: str, day: dt.date, columns: list[str]) -> pd
         return pd.read_parquet(latest_staged_file(home.staged, extract, day))
     except FileNotFoundError:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _staged_or_empty(home, extract: str, day, columns: list[str]) -> pd.DataFrame:
+    """Every staged partition of a delta extract up to ``day``, or an empty frame of ``columns`` before its
+    first file (e.g. opportunities and referrals are sent from 2025-01-01)."""
+    try:
+        return read_staged_until(home.staged, extract, day)
+    except FileNotFoundError:
+        return pd.DataFrame(columns=columns)
 
 
 @month_end_asset(
@@ -716,10 +725,10 @@ def coverage(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, wareh
         if value.empty:
             raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
         accounts = cov.key_accounts(value)
-        snapshot = _staged_or_empty(home, "coverage", day, ["coverage_id", *cov.TEAM_COLUMNS])
+        snapshot = _latest_staged_or_empty(home, "coverage", day, ["coverage_id", *cov.TEAM_COLUMNS])
         if snapshot.empty:
             context.log.warning(f"{day}: staged/coverage has no snapshot on or before the month end; no team")
-        contacts = _staged_or_empty(
+        contacts = _latest_staged_or_empty(
             home, "contacts", day, ["customer_id", "contact_type", "relationship", "contact_name", "is_primary"]
         )
         related = read_staged(home.staged, "related_parties", day)
@@ -764,6 +773,137 @@ def coverage(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, wareh
     return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("key_accounts", 0), **meta})
 
 
+@month_end_asset(
+    MART,
+    "lifecycle",
+    deps=[_mart("customer_value"), _mart("customer_360"), *_staged("interactions", "opportunities")],
+    description="Lifecycle as a strategy: each customer's stage, previous stage, the month end the stage began "
+    "and months in stage (customer_stages); the month-over-month transition matrix of customer_value's "
+    "lifecycle_stage bank-wide, per branch and per value segment, rows summing to the customers in the earlier "
+    "stage, customers new this month coming from '(none)' (stage_transitions); the stage playbooks' dated "
+    "actions (onboarding visit, product review, retention call, reactivation offer) carried from month to month "
+    "and closed by the matching interaction or opportunity in their window: on_time, late, open, overdue "
+    "(stage_actions) and their counts per branch (stage_action_counts). Configuration crm/playbook/config.toml "
+    "[lifecycle] and [lifecycle_playbook.*] (version on every row). Warehouse tables customer_stages, "
+    "stage_transitions, stage_actions and stage_action_counts (month_end). Tokens only.",
+)
+def lifecycle(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.lifecycle import action_counts, customer_stages, stage_actions, transition_matrix
+
+    home = crm_home.home()
+    config = load_config()
+    read = mart_reader(warehouse)
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        before_day = months_before(day, 1)
+        cols = ["customer_id", "lifecycle_stage", "branch_id", "value_segment", "manager_id"]
+        value = read("customer_value", day, cols)
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        before = read("customer_value", before_day, cols)
+        previous = read("customer_stages", before_day, ["customer_id", "lifecycle_stage", "stage_since"])
+        history = None
+        if previous.empty:
+            history = []
+            for k in range(1, int(config["lifecycle"]["history_months"]) + 1):
+                m = months_before(day, k)
+                f = read("customer_value", m, ["customer_id", "lifecycle_stage"])
+                if f.empty:
+                    break
+                history.append((m, f))
+        stages = customer_stages(value, day, previous if len(previous) else None, history)
+        matrix = transition_matrix(value, before) if len(before) else transition_matrix(value.head(0), value.head(0))
+        interactions = _staged_or_empty(
+            home, "interactions", day, ["customer_id", "interaction_time", "channel", "purpose"]
+        )
+        opportunities = _staged_or_empty(
+            home, "opportunities", day, ["opportunity_id", "customer_id", "offered_date", "proposal_type"]
+        )
+        c360 = read("customer_360", day, ["customer_id", "onboarding_date"])
+        actions = stage_actions(
+            stages, read("stage_actions", before_day, None), c360, interactions, opportunities, day, config
+        )
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "customer_stages", stages.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "stage_transitions", matrix.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "stage_actions", actions.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "stage_action_counts", action_counts(actions, day).assign(**stamp), {"month_end": day})
+        status = actions["status"].value_counts()
+        meta.update(
+            {
+                "customers": len(stages),
+                "entered_a_stage": int(stages["entered"].sum()),
+                "compared_with_previous_month": bool(len(before)),
+                "transition_rows": len(matrix),
+                "stage_actions": len(actions),
+                "by_status": ", ".join(f"{k}: {int(v)}" for k, v in status.sort_index().items()) or "none",
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("customers", 0), **meta})
+
+
+@month_end_asset(
+    MART,
+    "referrals",
+    deps=[_mart("customer_value"), _mart("customer_360"), *_staged("referrals", "surveys")],
+    description="Referrals (客户推荐): per referring customer the referrals made (to date and in the window), its "
+    "NPS category from its latest answered survey and the current value of the customers it referred "
+    "(referrers); per branch and onboarding cohort the value (contribution, value score) of referred against "
+    "non-referred customers (referral_value); per branch and bank-wide (ALL) the share of new customers "
+    "referred, referrals per promoter, passive and detractor, and the cohort-matched value comparison "
+    "(referral_summary). Configuration crm/playbook/config.toml [referrals] and the NPS cut-offs of "
+    "crm/satisfaction/config.toml. Warehouse tables referrers, referral_value and referral_summary (month_end). "
+    "Tokens only.",
+)
+def referrals(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, warehouse: WarehouseResource):
+    from crm.playbook import load_config
+    from crm.playbook.referrals import (
+        nps_categories,
+        referral_customers,
+        referral_summary,
+        referral_value,
+        referrers,
+    )
+    from crm.satisfaction.analytics import load_config as satisfaction_config
+
+    home = crm_home.home()
+    config = load_config()
+    read = mart_reader(warehouse)
+    meta: dict = {"config_version": str(config["version"])}
+    for pk in context.partition_keys:
+        day = business_date_for(pk, "month_end")
+        cols = ["customer_id", "branch_id", "manager_id", *config["referrals"]["value_columns"]]
+        value = read("customer_value", day, cols)
+        if value.empty:
+            raise FileNotFoundError(f"customer_value has no rows for {day}: materialise marts/customer_value first")
+        c360 = read("customer_360", day, ["customer_id", "onboarding_date"])
+        refs = _staged_or_empty(
+            home, "referrals", day, ["referral_id", "referrer_customer_id", "referred_customer_id", "referral_date"]
+        )
+        surveys = _staged_or_empty(home, "surveys", day, ["survey_id", "customer_id", "response_date", "nps"])
+        nps = nps_categories(surveys, day, satisfaction_config()["nps"])
+        by_referrer = referrers(refs, value, nps, day, config)
+        customers = referral_customers(value, c360, refs, day, config)
+        cohorts = referral_value(value, c360, refs, day, config, customers=customers)
+        summary = referral_summary(value, c360, refs, nps, cohorts, day, config, customers=customers)
+        stamp = {"month_end": day, "config_version": config["version"]}
+        write_mart(warehouse, "referrers", by_referrer.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "referral_value", cohorts.assign(**stamp), {"month_end": day})
+        write_mart(warehouse, "referral_summary", summary.assign(**stamp), {"month_end": day})
+        bank = summary.set_index("branch_id").loc["ALL"] if len(summary) else None
+        meta.update(
+            {
+                "referrers": len(by_referrer),
+                "referrals_in_window": int(bank["referrals_window"]) if bank is not None else 0,
+                "new_customers_referred": int(bank["new_referred"]) if bank is not None else 0,
+                "promoters_referring": int(bank["promoters_referring"]) if bank is not None else 0,
+            }
+        )
+    return dg.MaterializeResult(metadata={"dagster/row_count": meta.get("referrers", 0), **meta})
+
+
 playbook_month_end_assets = [
     early_warnings,
     warning_followups,
@@ -774,6 +914,8 @@ playbook_month_end_assets = [
     proposals,
     proposal_outcomes,
     coverage,
+    lifecycle,
+    referrals,
 ]
 PLAYBOOK_KEYS = [a.key for a in playbook_month_end_assets]
 WEEKLY_KEYS = [watch_list_weekly.key]

@@ -163,6 +163,11 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
     frames, absent = team.load(conn, month_end)
     data.frames.update(frames)
     data.absent |= absent
+    from crm.reports import lifecycle
+
+    frames, absent = lifecycle.load(conn, month_end)
+    data.frames.update(frames)
+    data.absent |= absent
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -493,7 +498,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
     trends = _trends(data["score_history"], keys["customer_id"]) if len(keys) else {}
     months = data["customer_value_month"]
     monthly = _monthly(months[months["customer_id"].isin(keys["customer_id"])]) if len(months) and len(keys) else {}
-    from crm.reports import proposals, service
+    from crm.reports import lifecycle, proposals, service
 
     needs = proposals.account_sections(data, keys["customer_id"]) if len(keys) else {}
     from crm.reports import team
@@ -563,6 +568,7 @@ def key_account_context(data: MonthData, manager_id: str, *, max_accounts: int |
                 else [],
                 "revisit": revisit,
                 "needs": needs.get(cid, {"needs": [], "preferences": None, "proposals": []}),
+                "lifecycle": lifecycle.account_section(data, cid),
             }
         )
     rows = keys.assign(revisit_status=keys["customer_id"].map(revisit_status)) if len(keys) else keys
@@ -692,6 +698,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "needs": branch_sections(data, branch_id),
         "service": _service().branch_section(data, branch_id, top),
         "team": _team_branch(data, branch_id, top),
+        "lifecycle": _lifecycle().branch_section(data, branch_id),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
@@ -704,6 +711,8 @@ def _service():
     from crm.reports import service
 
     return service
+
+
 def _team_branch(data: MonthData, branch_id: str, top: int) -> dict[str, Any]:
     """The branch report's coverage-team part (:func:`crm.reports.team.branch_section`)."""
     from crm.reports import team
@@ -716,6 +725,13 @@ def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:
     from crm.reports import proposals
 
     return proposals.branch_sections(data, branch_id)
+
+
+def _lifecycle():
+    """:mod:`crm.reports.lifecycle` (stage transitions, stage actions and referrals in the reports)."""
+    from crm.reports import lifecycle
+
+    return lifecycle
 
 
 def _branch_names(data: MonthData) -> dict[str, str]:
@@ -796,6 +812,7 @@ def satisfaction_context(data: MonthData, *, branch_id: str | None = None, month
         if len(verb)
         else [],
         "rows": int(overall["responses"].iloc[0]) if len(overall) else 0,
+        "referrals": _lifecycle().referral_section(data, branch_id),
         "figure_params": {
             ("quarter_end" if months == 3 else "month_end"): data.month_end.isoformat(),
             "branch_id": branch_id,

@@ -451,6 +451,7 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
         "soon_days": soon_days(),
         "soon_date": soon,
         "holdout_share": float(share.iloc[0]) if len(share) else None,
+        "stage_actions": _stage_actions(data, manager_id),
         "rows": len(rows),
         "figure_params": {
             "month_end": month_end.isoformat(),
@@ -458,6 +459,13 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
             "soon_date": soon.isoformat(),
         },
     }
+
+
+def _stage_actions(data: Any, manager_id: str) -> dict[str, Any]:
+    """The manager's open and overdue stage actions (:func:`crm.reports.lifecycle.manager_section`)."""
+    from crm.reports.lifecycle import manager_section
+
+    return manager_section(data, manager_id, data.customers())
 
 
 # --------------------------------------------------------------------------------------- branch sections

@@ -23,6 +23,7 @@ from crm.reports.data import MonthData, branch_context, key_account_context, loa
 from crm.reports.figures import figure_map, read_html, reconcile
 from crm.reports.fmt import Formatter
 from crm.reports.i18n import translator
+from crm.reports.lifecycle import TABLES as LIFECYCLE_TABLES
 from crm.reports.plan import REPORT_KINDS, portfolio_plan
 from crm.reports.recipients import recipients
 from crm.reports.render import render_html, render_pdf_document
@@ -634,7 +635,7 @@ def _reconciled(engine, html: str, kind: str) -> list:
 
 
 def test_load_month_reads_offered_proposals_and_key_accounts_needs_only(loaded):
-    assert not loaded.absent & set(pr.NEED_TABLES)  # (the coverage marts are not in this warehouse)
+    assert not loaded.absent & set(pr.NEED_TABLES)  # (the coverage and lifecycle marts are not in this warehouse)
     props = loaded["proposals"]
     assert len(props) == 5 and not props["held_out"].astype(bool).any()
     assert set(loaded["customer_needs"]["need"]) == {"MATURITY", "SEASONAL", "PAYROLL_START"}  # not ids[2]'s
@@ -671,7 +672,8 @@ def test_a_warehouse_without_the_marts_says_no_data_yet(tmp_path, kind):
     engine.dispose()
     from crm.reports import team
 
-    assert loaded.absent == set(pr.NEED_TABLES) | set(team.TABLES)  # and the coverage marts (crm.reports.team)
+    # and the coverage marts (crm.reports.team) and the lifecycle marts (issue 20)
+    assert loaded.absent == set(pr.NEED_TABLES) | set(team.TABLES) | set(LIFECYCLE_TABLES)
     who = "B1" if kind == "branch" else "S1"
     if kind == "proposals":
         assert pr.proposals_context(loaded, "S1")["rows"] == 0  # nothing to send
