@@ -481,12 +481,55 @@ def retention_list(scores: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame
     return at[at["rank"] <= int(config["churn"]["list_per_manager"])].reset_index(drop=True)
 
 
-def retention_outcome(listed: pd.DataFrame, churned_now: set, scored_now: set) -> dict:
-    """Of the customers ``listed`` in an earlier month: how many are still active now (scored this month and
-    not churned), and the share."""
-    ids = set(listed["customer_id"])
-    stayed = len({c for c in ids if c in scored_now and c not in churned_now})
-    return {"listed": len(ids), "stayed": stayed, "stayed_share": stayed / len(ids) if ids else float("nan")}
+OUTCOME_COLUMNS = [
+    "month_end",
+    "branch_id",
+    "cohort",
+    "active_then",
+    "churned",
+    "churn_rate",
+    "listed",
+    "stayed",
+    "stayed_share",
+]
+
+
+def retention_outcomes(
+    m: dt.date, listed_then: pd.DataFrame, scores_now: pd.DataFrame, scored_then: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per branch (and ``ALL``): of the customers scored at the earlier month end ``cohort`` (``scored_then``:
+    churn_scores rows then), how many are no longer active now (not among ``scores_now``): the churn rate; of the
+    customers on the managers' retention lists then (``listed_then``), how many stayed (still active now). The
+    branch is the branch of the earlier month. Empty (typed) without an earlier list or scores."""
+    frames = []
+    now = set(scores_now["customer_id"]) if len(scores_now) else set()
+    cohort = None
+    for name, frame in (("active_then", scored_then), ("listed", listed_then)):
+        if frame is None or not len(frame):
+            continue
+        cohort = frame["month_end"].iloc[0]
+        f = frame[["customer_id", "branch_id"]].drop_duplicates("customer_id").assign(kind=name)
+        f["gone"] = ~f["customer_id"].isin(now)
+        frames.append(f)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
+    f = pd.concat(frames, ignore_index=True)
+    f["branch_id"] = f["branch_id"].fillna("-")
+    f = pd.concat([f, f.assign(branch_id="ALL")], ignore_index=True)
+    g = f.groupby(["branch_id", "kind"]).agg(n=("customer_id", "size"), gone=("gone", "sum")).unstack("kind")
+    out = pd.DataFrame(index=g.index)
+    for kind in ("active_then", "listed"):
+        n = g[("n", kind)] if ("n", kind) in g.columns else pd.Series(0, index=g.index)
+        gone = g[("gone", kind)] if ("gone", kind) in g.columns else pd.Series(0, index=g.index)
+        out[kind] = n.fillna(0).astype(int)
+        out[f"{kind}_gone"] = gone.fillna(0).astype(int)
+    out["churned"] = out.pop("active_then_gone")
+    out["stayed"] = out["listed"] - out.pop("listed_gone")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["churn_rate"] = np.where(out["active_then"] > 0, out["churned"] / out["active_then"].clip(lower=1), np.nan)
+        out["stayed_share"] = np.where(out["listed"] > 0, out["stayed"] / out["listed"].clip(lower=1), np.nan)
+    out = out.reset_index().assign(month_end=m, cohort=cohort)
+    return out[OUTCOME_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------- building the history
@@ -536,7 +579,7 @@ def history_from_frames(
     if corporates is not None and len(corporates):
         masters.append(corporates[["customer_id", "onboarding_date"]].assign(segment="corporate"))
     return ChurnHistory(
-        monthly=monthly.fillna({"deposit_balance": 0.0, "txn_count": 0.0, "loan_balance": 0.0}),
+        monthly=monthly.astype({"deposit_balance": float, "txn_count": float, "loan_balance": float}).fillna(0.0),
         months=months,
         customers=pd.concat(masters, ignore_index=True).drop_duplicates("customer_id", keep="last"),
         status=status if status is not None else pd.DataFrame(columns=["customer_id", "month_end", "status"]),
@@ -548,3 +591,29 @@ def history_from_frames(
         else pd.DataFrame(columns=["customer_id", "response_date", "csat", "nps"]),
         coverage=coverage,
     )
+
+
+def train_churn_model(sample: pd.DataFrame, config: dict[str, Any]):
+    """Split the labelled sample out of time, fit the churn scorecard on the training months, evaluate it and
+    the naive baseline on the test months, and attach that as ``model.validation`` (shown in the model card
+    and saved in ``scorecard.json``). Returns (model, train rows, validation)."""
+    train, test, split = time_split(sample, config)
+    churners = int(train[TARGET].sum())
+    minimum = int(config["churn"]["validation"]["min_churners"])
+    if churners < minimum:
+        raise ValueError(f"{churners} churners in the training months, fewer than {minimum}: no churn model")
+    model = fit_churn_model(train, config)
+    scored = model.score(test)
+    ev = evaluate(test[TARGET].to_numpy(), scored["pd"].to_numpy(), config)
+    validation = {
+        "name": "churn scorecard",
+        "baseline_name": f"deposits fell {float(config['churn']['validation']['baseline_drop']):.0%} in 3 months",
+        "split": split,
+        "oot": {k: v for k, v in ev.items() if k not in ("by_band", "by_decile")},
+        "baseline": baseline_metrics(test, config),
+        "by_band": ev["by_band"].to_dict("records"),
+        "by_decile": ev["by_decile"].to_dict("records"),
+    }
+    model.validation = validation
+    model.metrics.update({"oot_auc": ev["auc"], "oot_ks": ev["ks"], "oot_brier": ev["brier"]})
+    return model, train, validation

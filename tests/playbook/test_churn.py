@@ -262,3 +262,21 @@ def test_labelled_sample_columns():
     sample = labelled_sample(_rich_history(), CONFIG)
     assert list(sample.columns) == ["month_end", "customer_id", *FEATURES, TARGET]
     assert sample["month_end"].min() == MONTHS[6] and sample["month_end"].max() == MONTHS[-7]
+
+
+def test_retention_outcome_counts_who_stayed():
+    then = dt.date(2025, 3, 31)
+    scored_then = pd.DataFrame(
+        {"month_end": then, "customer_id": ["C1", "C2", "C3", "C4"], "branch_id": ["B1", "B1", "B2", "B2"]}
+    )
+    listed_then = scored_then[scored_then["customer_id"].isin(["C1", "C2", "C3"])]
+    now = pd.DataFrame({"customer_id": ["C1", "C4", "C9"]})  # C2 and C3 are gone
+    from crm.playbook.churn import retention_outcomes
+
+    out = retention_outcomes(dt.date(2025, 6, 30), listed_then, now, scored_then).set_index("branch_id")
+    assert out.loc["ALL", "active_then"] == 4 and out.loc["ALL", "churned"] == 2
+    assert out.loc["ALL", "churn_rate"] == pytest.approx(0.5)
+    assert out.loc["ALL", "listed"] == 3 and out.loc["ALL", "stayed"] == 1
+    assert out.loc["B1", "stayed"] == 1 and out.loc["B2", "stayed"] == 0 and out.loc["B2", "churned"] == 1
+    assert out.loc["ALL", "cohort"] == then
+    assert retention_outcomes(dt.date(2025, 6, 30), listed_then.iloc[:0], now, None).empty
