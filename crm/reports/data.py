@@ -157,6 +157,10 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
 
     frames, data.absent = proposals.load(conn, month_end)
     data.frames.update(frames)
+    from crm.reports import retention
+
+    frames, _absent = retention.load(conn, month_end)  # an absent retention mart is left out of the frames
+    data.frames.update({k: v for k, v in frames.items() if k not in _absent})
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -680,6 +684,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "tiers": _counts(mine["tier"], TIER_ORDER) if len(mine) else [],
         "rows": len(mine),
         "needs": branch_sections(data, branch_id),
+        "churn": _branch_churn(data, branch_id),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
@@ -693,6 +698,13 @@ def branch_sections(data: MonthData, branch_id: str) -> dict[str, Any]:
     from crm.reports import proposals
 
     return proposals.branch_sections(data, branch_id)
+
+
+def _branch_churn(data: MonthData, branch_id: str) -> dict[str, Any]:
+    """The branch report's churn lines (:func:`crm.reports.retention.branch_churn`)."""
+    from crm.reports import retention
+
+    return retention.branch_churn(data, branch_id)
 
 
 def _branch_names(data: MonthData) -> dict[str, str]:
