@@ -436,8 +436,22 @@ def churn_scores(
     branch_id, manager_id), value at risk = max(contribution, 0) x probability, the suggested action of the
     first reason (``[retention.actions]``, ``default`` otherwise) and ``at_risk`` (band among ``[churn]
     list_bands``). Customers without a customer_value row have no contribution (0) and no manager."""
-    if not len(rows):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS})
+    if not len(rows):  # typed empty frame
+        floats = ("churn_probability", "contribution", "value_at_risk")
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    dtype="datetime64[ns]"
+                    if c == "month_end"
+                    else "float64"
+                    if c in floats
+                    else "bool"
+                    if c == "at_risk"
+                    else object
+                )
+                for c in SCORE_COLUMNS
+            }
+        )
     contrib_col = "contribution_annualised" if "contribution_annualised" in value.columns else "contribution"
     v = value.drop_duplicates("customer_id").set_index("customer_id")
     ids = rows["customer_id"]
@@ -511,8 +525,16 @@ def retention_outcomes(
         f = frame[["customer_id", "branch_id"]].drop_duplicates("customer_id").assign(kind=name)
         f["gone"] = ~f["customer_id"].isin(now)
         frames.append(f)
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
+    if not frames:  # typed, so that a first empty write creates the table with the right column types
+        return pd.DataFrame(
+            {
+                "month_end": pd.Series(dtype="datetime64[ns]"),
+                "branch_id": pd.Series(dtype=object),
+                "cohort": pd.Series(dtype="datetime64[ns]"),
+                **{c: pd.Series(dtype="int64") for c in ("active_then", "churned", "listed", "stayed")},
+                **{c: pd.Series(dtype="float64") for c in ("churn_rate", "stayed_share")},
+            }
+        )[OUTCOME_COLUMNS]
     f = pd.concat(frames, ignore_index=True)
     f["branch_id"] = f["branch_id"].fillna("-")
     f = pd.concat([f, f.assign(branch_id="ALL")], ignore_index=True)
