@@ -211,6 +211,7 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
         FEATURES,
         MODEL_SEGMENT,
         draw_customers,
+        draw_history,
         labelled_sample,
         observation_months,
         train_churn_model,
@@ -229,7 +230,8 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
             context.log.warning(f"{day}: {why}")
             meta["skipped"] = why
             continue
-        sample = draw_customers(labelled_sample(history, config), int(config["churn"]["max_customers"]))
+        limit = int(config["churn"]["max_customers"])
+        sample = draw_customers(labelled_sample(draw_history(history, limit), config), limit)
         try:
             model, train, validation = train_churn_model(sample, config)
         except ValueError as exc:  # too few churners or months: visible, not a crash

@@ -83,6 +83,7 @@ def run(root: Path) -> dict:
         TARGET,
         baseline_metrics,
         draw_customers,
+        draw_history,
         evaluate,
         fit_churn_model,
         labelled_sample,
@@ -93,7 +94,8 @@ def run(root: Path) -> dict:
     t0 = time.perf_counter()
     history = history_from_bank(root, END)
     t1 = time.perf_counter()
-    sample = draw_customers(labelled_sample(history, config), int(config["churn"]["max_customers"]))
+    limit = int(config["churn"]["max_customers"])
+    sample = draw_customers(labelled_sample(draw_history(history, limit), config), limit)
     t2 = time.perf_counter()
     train, test, split = time_split(sample, config)
     model = fit_churn_model(train, config)

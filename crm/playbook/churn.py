@@ -36,7 +36,7 @@ first; missing when the coverage extract is absent), ``tenure_months`` and ``seg
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -271,8 +271,20 @@ def labelled_sample(history: ChurnHistory, config: dict[str, Any], months: list[
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
+def _recent(history: ChurnHistory, m: dt.date, months: int) -> ChurnHistory:
+    """The history cut to the ``months`` month ends up to ``m`` (what the features of ``m`` read) and none after."""
+    keep = [x for x in history.months if month_end(x) <= m][-months:]
+    mo = history.monthly
+    dates = pd.to_datetime(mo["month_end"]).dt.date
+    return replace(history, monthly=mo[dates.isin(set(keep)).to_numpy()], months=keep)
+
+
 def scoring_rows(history: ChurnHistory, m: dt.date, config: dict[str, Any]) -> pd.DataFrame:
-    """The customers to score at ``m`` (active: not churned, some balance) with their features."""
+    """The customers to score at ``m`` (active: not churned, some balance) with their features. Only the month
+    ends the features and the churn rules of ``m`` read are kept in memory (the lookback and one more)."""
+    m = month_end(m)
+    c = config["churn"]
+    history = _recent(history, m, max(int(c["lookback_months"]), int(c["inactive_months"])) + 1)
     grid = _Grid(history)
     j = grid.months.index(month_end(m))
     churned = _churned(grid, history, config)
@@ -280,15 +292,33 @@ def scoring_rows(history: ChurnHistory, m: dt.date, config: dict[str, Any]) -> p
     return features_at(history, m, grid)[active].reset_index(drop=True)
 
 
+def _drawn(ids: pd.Series, max_customers: int) -> set | None:
+    """The customers drawn by a hash of their token down to ``max_customers`` (None: all of them)."""
+    ids = pd.Series(ids).drop_duplicates()
+    if len(ids) <= max_customers:
+        return None
+    h = pd.util.hash_pandas_object(ids, index=False).to_numpy() % np.uint64(1_000_000)
+    return set(ids[h < np.uint64(round(1_000_000 * max_customers / len(ids)))])
+
+
+def draw_history(history: ChurnHistory, max_customers: int) -> ChurnHistory:
+    """The history of at most ``max_customers`` customers (the same draw as :func:`draw_customers`), so a large
+    bank's development sample is built for the drawn customers only."""
+    keep = _drawn(history.monthly["customer_id"], max_customers)
+    if keep is None:
+        return history
+    return replace(
+        history,
+        monthly=history.monthly[history.monthly["customer_id"].isin(keep)],
+        customers=history.customers[history.customers["customer_id"].isin(keep)],
+    )
+
+
 def draw_customers(sample: pd.DataFrame, max_customers: int) -> pd.DataFrame:
     """All the rows of at most ``max_customers`` customers, drawn by a hash of their token (the same every
     run); the whole sample when it has fewer."""
-    ids = sample["customer_id"].drop_duplicates()
-    if len(ids) <= max_customers:
-        return sample
-    h = pd.util.hash_pandas_object(ids, index=False).to_numpy() % np.uint64(1_000_000)
-    keep = set(ids[h < np.uint64(round(1_000_000 * max_customers / len(ids)))])
-    return sample[sample["customer_id"].isin(keep)]
+    keep = _drawn(sample["customer_id"], max_customers)
+    return sample if keep is None else sample[sample["customer_id"].isin(keep)]
 
 
 def time_split(sample: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

@@ -280,3 +280,26 @@ def test_retention_outcome_counts_who_stayed():
     assert out.loc["B1", "stayed"] == 1 and out.loc["B2", "stayed"] == 0 and out.loc["B2", "churned"] == 1
     assert out.loc["ALL", "cohort"] == then
     assert retention_outcomes(dt.date(2025, 6, 30), listed_then.iloc[:0], now, None).empty
+
+
+def test_scoring_reads_only_the_recent_months_and_matches_the_full_history():
+    from crm.playbook.churn import scoring_rows
+
+    history = _rich_history()
+    m = dt.date(2025, 3, 31)
+    rows = scoring_rows(history, m, CONFIG).set_index("customer_id")
+    full = features_at(history, m).set_index("customer_id").loc[rows.index]
+    pd.testing.assert_frame_equal(rows, full)
+
+
+def test_a_large_history_is_drawn_by_customer():
+    from crm.playbook.churn import draw_customers, draw_history
+
+    monthly = {f"C{i:03d}": _steady() for i in range(60)}
+    history = _history(monthly)
+    drawn = draw_history(history, 20)
+    ids = set(drawn.monthly["customer_id"])
+    assert 5 < len(ids) < 40 and set(drawn.customers["customer_id"]) == ids
+    sample = labelled_sample(history, CONFIG)
+    assert set(draw_customers(sample, 20)["customer_id"]) == ids  # the same draw either way
+    assert draw_history(history, 100) is history

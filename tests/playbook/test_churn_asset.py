@@ -112,3 +112,25 @@ def test_scores_lists_and_checks(run):
     (mat,) = result.asset_materializations_for_node("marts__churn_scores")
     text = " ".join(str(v.value) for v in mat.metadata.values())
     assert not re.search(r"TK\d{5}", text)  # no customer token in the metadata
+
+
+def test_production_never_approves_and_scores_nothing_without_an_approved_model(tmp_path):
+    _build(tmp_path)
+    resources = {
+        "crm_home": CrmHomeResource(root=str(tmp_path)),
+        "warehouse": WarehouseResource(crm_home=str(tmp_path)),
+        "scoring": ScoringResource(auto_approve_first=False),
+    }
+    result = dg.materialize(
+        [churn_model, churn_scores],
+        partition_key=f"{ME:%Y-%m}-01",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    registry = tmp_path / "models" / "scorecard" / "churn"
+    assert [p for p in registry.iterdir() if p.is_dir()] and not (registry / "APPROVED").exists()
+    (mat,) = result.asset_materializations_for_node("marts__churn_scores")
+    assert mat.metadata["dagster/row_count"].value == 0
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
