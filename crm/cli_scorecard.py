@@ -136,7 +136,12 @@ def _master_scale():
 
 
 @scorecard.command("versions")
-@click.option("--segment", type=click.Choice(["retail", "corporate"]), required=True)
+@click.option(
+    "--segment",
+    type=click.Choice(["retail", "corporate", "churn"]),
+    required=True,
+    help="A credit scorecard segment, or churn (the churn model).",
+)
 @click.pass_obj
 def scorecard_versions(home: CrmHome, segment):
     """List the pipeline's trained scorecard versions of a segment (CRM_HOME/models) and which is approved."""
@@ -154,7 +159,12 @@ def scorecard_versions(home: CrmHome, segment):
 
 
 @scorecard.command("approve")
-@click.option("--segment", type=click.Choice(["retail", "corporate"]), required=True)
+@click.option(
+    "--segment",
+    type=click.Choice(["retail", "corporate", "churn"]),
+    required=True,
+    help="A credit scorecard segment, or churn (the churn model).",
+)
 @click.option("--version", "version", required=True, help="A version listed by `crm scorecard versions`.")
 @click.pass_obj
 def scorecard_approve(home: CrmHome, segment, version):

@@ -168,6 +168,10 @@ def load_month(conn: sa.Connection, month_end: dt.date, staff: pd.DataFrame | No
     frames, absent = lifecycle.load(conn, month_end)
     data.frames.update(frames)
     data.absent |= absent
+    from crm.reports import retention
+
+    frames, _absent = retention.load(conn, month_end)  # an absent retention mart is left out of the frames
+    data.frames.update({k: v for k, v in frames.items() if k not in _absent})
     if staff is not None:
         data.frames["staff"] = staff
     return data
@@ -699,6 +703,7 @@ def branch_context(data: MonthData, branch_id: str, *, top: int | None = None) -
         "service": _service().branch_section(data, branch_id, top),
         "team": _team_branch(data, branch_id, top),
         "lifecycle": _lifecycle().branch_section(data, branch_id),
+        "churn": _branch_churn(data, branch_id),
         "figure_params": {
             "month_end": data.month_end.isoformat(),
             "branch_id": branch_id,
@@ -732,6 +737,13 @@ def _lifecycle():
     from crm.reports import lifecycle
 
     return lifecycle
+
+
+def _branch_churn(data: MonthData, branch_id: str) -> dict[str, Any]:
+    """The branch report's churn lines (:func:`crm.reports.retention.branch_churn`)."""
+    from crm.reports import retention
+
+    return retention.branch_churn(data, branch_id)
 
 
 def _branch_names(data: MonthData) -> dict[str, str]:

@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 
 from crm.reports.lookups import customer_ref, row_limit, staff_name
+from crm.reports.retention import prepare_retention, retention_context
 
 NEED_TABLES = (
     "customer_needs",
@@ -453,6 +454,7 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
         "holdout_share": float(share.iloc[0]) if len(share) else None,
         "stage_actions": _stage_actions(data, manager_id),
         "rows": len(rows),
+        "retention": retention_context(data, manager_id),
         "figure_params": {
             "month_end": month_end.isoformat(),
             "manager_id": manager_id,
@@ -952,7 +954,7 @@ def prepare_proposals(context: Mapping[str, Any], fmt: Any, t: Translate) -> dic
         for r in context["rows_list"]
     ]
     by_type = [{**r, "type_label": _type_label(r["proposal_type"], t)} for r in context["by_type"]]
-    return {"rows_list": rows, "by_type": by_type}
+    return {"rows_list": rows, "by_type": by_type, "retention": prepare_retention(context.get("retention"), fmt, t)}
 
 
 def _fig(figure: str, value: Any, text: str, row: str | None = None) -> Markup:

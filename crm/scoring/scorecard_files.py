@@ -105,6 +105,8 @@ def scorecard_dict(sc) -> dict:
             "characteristics": _records(sc.characteristics),
             "bins": _records(sc.table),
             "libraries": _library_versions(),
+            # an out-of-time validation attached by the caller (the churn model: crm.playbook.churn), if any
+            "validation": getattr(sc, "validation", None),
         }
     )
 
@@ -149,6 +151,7 @@ def model_card_html(sc) -> str:
         master_scale=sc.master_scale().to_dict(orient="records"),
         excluded=sorted(sc.excluded.items()),
         wrong_sign=[f for f, c in sc.coefficients.items() if c > 0],
+        validation=getattr(sc, "validation", None),
     )
 
 

@@ -55,6 +55,7 @@ EXPECTED = {
         **_extract_assets(STAGED_MONTH_END),
         "marts/coverage": "",
         "marts/credit_scores": "characteristic_drift score_drift",
+        "marts/churn_scores": "churn_characteristic_drift churn_score_drift",
         "marts/cross_sell": "",
         "marts/customer_360": "",
         "marts/customer_needs": "",
@@ -72,6 +73,7 @@ EXPECTED = {
         "marts/satisfaction": "",
         "marts/warning_followups": "",
         "models/scorecard": "",
+        "models/churn": "",
     },
     "weekly_watch_list": {"marts/watch_list_weekly": "", "reports/watch_digest": "", "delivery/weekly": ""},
     "monthly_reports": {
@@ -116,7 +118,7 @@ def test_the_expected_sets_cover_every_extract_and_every_asset_once_but_the_shar
     daily = {e.name for e in EXTRACTS if e.cadence == "daily"}
     month_end = {e.name for e in EXTRACTS if e.cadence == "month_end"}
     assert set(STAGED_DAILY) == daily and set(STAGED_MONTH_END) == month_end
-    assert len(EXPECTED["daily_pipeline"]) == 37 and len(EXPECTED["month_end_pipeline"]) == 28
+    assert len(EXPECTED["daily_pipeline"]) == 37 and len(EXPECTED["month_end_pipeline"]) == 30
     # the report leak scan and the monthly delivery serve both the monthly and the quarterly job
     seen: dict[str, list[str]] = {}
     for job, assets in EXPECTED.items():
