@@ -57,6 +57,7 @@ BANK_FILES = (
 )
 LONG_FILES = (
     "tests/orchestration/test_celery.py",
+    "tests/test_crm_run.py",
     "tests/orchestration/test_hostile_pipeline.py",
     "tests/quality/test_hostile.py",
 )
