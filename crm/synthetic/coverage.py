@@ -16,7 +16,7 @@ tenure ends the day before the next one starts.
 
 Teams: key-account-like customers (``params.TEAM_CORP_SIZES`` corporates, individuals with a latent deposit
 level of at least ``params.TEAM_IND_MIN_DEP_LEVEL``) get a co-manager, a product specialist, a risk officer
-and a credit approver, each joining within ``params.TEAM_JOIN_DAYS`` of onboarding; a share
+and a credit approver, each joining within ``params.TEAM_JOIN_DAYS`` of onboarding (or when hired); a share
 ``params.TEAM_INCOMPLETE_SHARE`` of the teams miss one of these roles.
 
 Coverage ids: ``CV`` + 16 digits = uid x 10 + k, k = 0..4 the lead-manager tenures (0: the first, the id the
@@ -183,7 +183,7 @@ def build_teams(seed: int, org, c: NS, corp: NS) -> NS:
                 staff=np.asarray(staff)[sel].astype(np.int64),
                 role=np.full(len(sel), role, dtype=object),
                 slot=np.full(len(sel), ROLE_SLOT[role], dtype=np.int64),
-                start=join[sel],
+                start=np.maximum(join[sel], st.hire[np.asarray(staff)[sel].astype(np.int64)]),  # not before hire
                 end=np.full(len(sel), NEVER, dtype=np.int64),
             )
         )

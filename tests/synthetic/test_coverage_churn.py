@@ -151,6 +151,7 @@ def test_teams_for_key_account_like_customers_some_incomplete(bank):
     # team members: RMs as co-managers, the branch's PS/RO/CA otherwise
     st = X.staff(bank, t).set_index("staff_id")
     assert (st.loc[team["staff_id"], "role"].to_numpy() == np.where(team["role"] == "CO", "RM", team["role"])).all()
+    assert (team["from_date"].to_numpy() >= st.loc[team["staff_id"], "hire_date"].to_numpy()).all()
 
 
 @pytest.mark.parametrize("driver", ["manager_changed", "declining", "dissatisfied", "complaining"])
