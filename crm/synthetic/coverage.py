@@ -26,6 +26,7 @@ transitional builder gave), 5 CO, 6 PS, 7 RO, 8 CA: stable per assignment whatev
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from crm.synthetic import cal, params
 from crm.synthetic.rand import uniform
@@ -230,3 +231,24 @@ def snapshot(bank, t: int) -> NS:
         setattr(out, f, getattr(out, f)[o])
     out.end = np.where(out.end <= t, out.end, NEVER)  # an end after the snapshot is not known yet
     return out
+
+
+def team_truth(bank, month_end) -> pd.DataFrame:
+    """Per key-account-like customer onboarded by ``month_end`` (a date): ``customer_id``, ``complete`` (all of
+    CO, PS, RO and CA on the team at the month end) and ``missing_role`` (the role its team lacks by design,
+    None if none; a role not yet joined is not missing by design)."""
+    c, tm = bank.c, bank.teams
+    t = cal.day(month_end)
+    on = tm.team_customers[c.onboard[tm.team_customers] <= t]
+    live = tm.start <= t
+    n_roles = np.bincount(tm.cust[live], minlength=len(c.uid))
+    miss = np.full(len(c.uid), -1, dtype=np.int64)
+    miss[tm.team_customers] = tm.missing
+    roles = np.asarray(TEAM_ROLES, dtype=object)
+    return pd.DataFrame(
+        {
+            "customer_id": c.cid[on],
+            "complete": n_roles[on] == len(TEAM_ROLES),
+            "missing_role": np.where(miss[on] >= 0, roles[np.maximum(miss[on], 0)], None),
+        }
+    )

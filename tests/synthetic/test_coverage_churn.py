@@ -145,6 +145,11 @@ def test_teams_for_key_account_like_customers_some_incomplete(bank):
     assert ids <= set(roles.index)  # every settled key-account-like customer has a team
     incomplete = (roles.loc[list(ids)] < 4).mean()
     assert abs(incomplete - params.TEAM_INCOMPLETE_SHARE) < 0.1
+    truth = coverage.team_truth(bank, ME).set_index("customer_id")
+    assert set(truth.index) == set(bank.c.cid[coverage.key_account_like(bank.c, bank.corp) & (bank.c.onboard <= t)])
+    settled = truth.loc[list(ids)]
+    assert (settled["complete"] == settled["missing_role"].isna()).all()
+    assert (~settled["complete"] == (roles.loc[list(ids)] < 4)).all()
     # large corporates all warrant a team
     big = bank.c.cid[bank.corp.pos[bank.corp.size == "L"]]
     assert set(big[bank.c.onboard[bank.corp.pos[bank.corp.size == "L"]] <= t - params.TEAM_JOIN_DAYS]) <= ids
