@@ -16,7 +16,7 @@ tenure ends the day before the next one starts.
 
 Teams: key-account-like customers (``params.TEAM_CORP_SIZES`` corporates, individuals with a latent deposit
 level of at least ``params.TEAM_IND_MIN_DEP_LEVEL``) get a co-manager, a product specialist, a risk officer
-and a credit approver, each joining within ``params.TEAM_JOIN_DAYS`` of onboarding; a share
+and a credit approver, each joining within ``params.TEAM_JOIN_DAYS`` of onboarding (or when hired); a share
 ``params.TEAM_INCOMPLETE_SHARE`` of the teams miss one of these roles.
 
 Coverage ids: ``CV`` + 16 digits = uid x 10 + k, k = 0..4 the lead-manager tenures (0: the first, the id the
@@ -26,6 +26,7 @@ transitional builder gave), 5 CO, 6 PS, 7 RO, 8 CA: stable per assignment whatev
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from crm.synthetic import cal, params
 from crm.synthetic.rand import uniform
@@ -183,7 +184,7 @@ def build_teams(seed: int, org, c: NS, corp: NS) -> NS:
                 staff=np.asarray(staff)[sel].astype(np.int64),
                 role=np.full(len(sel), role, dtype=object),
                 slot=np.full(len(sel), ROLE_SLOT[role], dtype=np.int64),
-                start=join[sel],
+                start=np.maximum(join[sel], st.hire[np.asarray(staff)[sel].astype(np.int64)]),  # not before hire
                 end=np.full(len(sel), NEVER, dtype=np.int64),
             )
         )
@@ -230,3 +231,24 @@ def snapshot(bank, t: int) -> NS:
         setattr(out, f, getattr(out, f)[o])
     out.end = np.where(out.end <= t, out.end, NEVER)  # an end after the snapshot is not known yet
     return out
+
+
+def team_truth(bank, month_end) -> pd.DataFrame:
+    """Per key-account-like customer onboarded by ``month_end`` (a date): ``customer_id``, ``complete`` (all of
+    CO, PS, RO and CA on the team at the month end) and ``missing_role`` (the role its team lacks by design,
+    None if none; a role not yet joined is not missing by design)."""
+    c, tm = bank.c, bank.teams
+    t = cal.day(month_end)
+    on = tm.team_customers[c.onboard[tm.team_customers] <= t]
+    live = tm.start <= t
+    n_roles = np.bincount(tm.cust[live], minlength=len(c.uid))
+    miss = np.full(len(c.uid), -1, dtype=np.int64)
+    miss[tm.team_customers] = tm.missing
+    roles = np.asarray(TEAM_ROLES, dtype=object)
+    return pd.DataFrame(
+        {
+            "customer_id": c.cid[on],
+            "complete": n_roles[on] == len(TEAM_ROLES),
+            "missing_role": np.where(miss[on] >= 0, roles[np.maximum(miss[on], 0)], None),
+        }
+    )

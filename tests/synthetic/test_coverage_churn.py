@@ -145,12 +145,18 @@ def test_teams_for_key_account_like_customers_some_incomplete(bank):
     assert ids <= set(roles.index)  # every settled key-account-like customer has a team
     incomplete = (roles.loc[list(ids)] < 4).mean()
     assert abs(incomplete - params.TEAM_INCOMPLETE_SHARE) < 0.1
+    truth = coverage.team_truth(bank, ME).set_index("customer_id")
+    assert set(truth.index) == set(bank.c.cid[coverage.key_account_like(bank.c, bank.corp) & (bank.c.onboard <= t)])
+    settled = truth.loc[list(ids)]
+    assert (settled["complete"] == settled["missing_role"].isna()).all()
+    assert (~settled["complete"] == (roles.loc[list(ids)] < 4)).all()
     # large corporates all warrant a team
     big = bank.c.cid[bank.corp.pos[bank.corp.size == "L"]]
     assert set(big[bank.c.onboard[bank.corp.pos[bank.corp.size == "L"]] <= t - params.TEAM_JOIN_DAYS]) <= ids
     # team members: RMs as co-managers, the branch's PS/RO/CA otherwise
     st = X.staff(bank, t).set_index("staff_id")
     assert (st.loc[team["staff_id"], "role"].to_numpy() == np.where(team["role"] == "CO", "RM", team["role"])).all()
+    assert (team["from_date"].to_numpy() >= st.loc[team["staff_id"], "hire_date"].to_numpy()).all()
 
 
 @pytest.mark.parametrize("driver", ["manager_changed", "declining", "dissatisfied", "complaining"])
