@@ -47,7 +47,7 @@ NOTES = {
         "开户后首次走访{who}，核实客户信息，客户对开户办理{feeling}{pii}。",
     ),
     "RETAIN": (
-        "客户挽留：{who}近期账户资金明显减少，了解原因，客户称{excuse}，已介绍{product}{pii}。",
+        "客户挽留：{who}近期账户余额下降较多，了解原因，客户称{excuse}，已介绍{product}{pii}。",
         "联系{who}了解资金流出情况，客户对{aspect}{feeling}，约定后续跟进{pii}。",
     ),
     "ALERT": (

@@ -223,3 +223,24 @@ def test_plan_is_deterministic(bank):
     a, b = service.plan(bank), service.plan(other)
     for k in ("band", "onb_day", "ret_day", "alert_day", "referred", "weight"):
         assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_referrals_pass_the_contract_rules(bank):
+    from crm.quality.evaluate import evaluate_pandas
+
+    checked = 0
+    for d in DAYS:
+        f = X.referrals(bank, d)
+        if not len(f):
+            continue
+        frames = {"referrals": f, "customers": X.customers(bank, d), "corporates": X.corporates(bank, d)}
+        frames["staff"] = X.staff(bank, d)
+        ev = evaluate_pandas(frames, cal.date(d), extracts=["referrals"])["referrals"]
+        assert not ev.skipped, ev.skipped
+        failed = ev.failed.sum()
+        assert failed.sum() == 0, failed[failed > 0]
+        assert "referrals.consistency.referrer_not_referred" in ev.failed.columns
+        checked += 1
+        if checked == 3:
+            break
+    assert checked == 3
