@@ -74,14 +74,14 @@ def _stage_frame(value: pd.DataFrame) -> pd.DataFrame:
     seg = "value_segment" if "value_segment" in value.columns else "segment"
     out = pd.DataFrame(
         {
-            "customer_id": value["customer_id"].astype(str),
+            "customer_id": value["customer_id"],
             "branch_id": value.get("branch_id", pd.Series(pd.NA, index=value.index)),
             "segment": value.get(seg, pd.Series(pd.NA, index=value.index)),
             "manager_id": value.get("manager_id", pd.Series(pd.NA, index=value.index)),
             "lifecycle_stage": value["lifecycle_stage"].astype(str),
         }
     )
-    return out.drop_duplicates("customer_id").reset_index(drop=True)
+    return out.reset_index(drop=True)  # customer_value has one row per customer and month end
 
 
 def customer_stages(

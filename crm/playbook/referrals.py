@@ -91,11 +91,11 @@ def referrers(
             }
         )
     since = pd.Timestamp(day) - pd.Timedelta(days=int(config["referrals"]["window_days"]))
-    v = (
-        value.assign(customer_id=value["customer_id"].astype(str))
-        .drop_duplicates("customer_id")
-        .set_index("customer_id")
+    # only the customers of a referral (either side): a small index, not the whole bank's
+    involved = pd.unique(
+        np.concatenate([r["referrer_customer_id"].to_numpy(object), r["referred_customer_id"].to_numpy(object)])
     )
+    v = value[value["customer_id"].isin(involved)].drop_duplicates("customer_id").set_index("customer_id")
     rv = r.assign(
         in_window=(r["referral_date"] > since).astype("int64"),
         contribution=pd.to_numeric(v["contribution"], errors="coerce").reindex(r["referred_customer_id"]).to_numpy(),
