@@ -78,9 +78,12 @@ def history_from_bank(root: Path, as_of: dt.date):
 
 
 def run(root: Path) -> dict:
+    import pandas as pd
+
     from crm.playbook import load_config
     from crm.playbook.churn import (
         TARGET,
+        bands,
         baseline_metrics,
         draw_customers,
         draw_history,
@@ -114,6 +117,12 @@ def run(root: Path) -> dict:
         "baseline": base,
         "seconds": {"history": t1 - t0, "sample": t2 - t1, "fit": t3 - t2},
         "reasons_top": scored["reason_1"].value_counts().head(6).to_dict(),
+        "reasons_listed": scored.loc[
+            pd.Series(bands(scored["pd"], config), index=scored.index).isin(config["churn"]["list_bands"]), "reason_1"
+        ]
+        .value_counts()
+        .head(6)
+        .to_dict(),
     }
 
 
@@ -161,6 +170,7 @@ def main() -> None:
     for r in res["by_decile"]:
         print(f"  {r['decile']:>2} {r['count']:>6}  {r['predicted_pd']:.3f}  {r['observed_bad_rate']:.3f}")
     print(f"first reasons on the test rows: {res['reasons_top']}")
+    print(f"first reasons of the listed bands (high, very high): {res['reasons_listed']}")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in res["seconds"].items()))
     if a.json:
         print(json.dumps(res, default=str, indent=1))
