@@ -224,13 +224,13 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
     meta: dict = {}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        history = load_churn_history(home.staged, day)
+        limit = int(config["churn"]["max_customers"])
+        history = load_churn_history(home.staged, day, max_customers=limit)  # a large bank: drawn in the scan
         if len(observation_months(history, config)) <= int(config["churn"]["validation"]["test_months"]):
             why = f"{len(history.months)} month ends of history: too short for a churn model with out-of-time test"
             context.log.warning(f"{day}: {why}")
             meta["skipped"] = why
             continue
-        limit = int(config["churn"]["max_customers"])
         sample = draw_customers(labelled_sample(draw_history(history, limit), config), limit)
         try:
             model, train, validation = train_churn_model(sample, config)
@@ -313,7 +313,9 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
                 "no approved churn model (train models/churn, then `crm scorecard approve --segment churn`)"
             )
             continue
-        history = load_churn_history(home.staged, day)
+        c = config["churn"]
+        recent = max(int(c["lookback_months"]), int(c["inactive_months"])) + 1  # what the features of the month read
+        history = load_churn_history(home.staged, day, months=recent)
         rows = scoring_rows(history, day, config)
         scores = model.score(rows)
         value = month_rows(warehouse, "customer_value", day, [])
