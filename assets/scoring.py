@@ -224,13 +224,13 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
     meta: dict = {}
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
-        history = load_churn_history(home.staged, day)
+        limit = int(config["churn"]["max_customers"])
+        history = load_churn_history(home.staged, day, max_customers=limit)  # a large bank: drawn in the scan
         if len(observation_months(history, config)) <= int(config["churn"]["validation"]["test_months"]):
             why = f"{len(history.months)} month ends of history: too short for a churn model with out-of-time test"
             context.log.warning(f"{day}: {why}")
             meta["skipped"] = why
             continue
-        limit = int(config["churn"]["max_customers"])
         sample = draw_customers(labelled_sample(draw_history(history, limit), config), limit)
         try:
             model, train, validation = train_churn_model(sample, config)
@@ -240,15 +240,14 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
             continue
         features = [f for f in FEATURES if f in model.features]
         dev = train[features].join(model.score(train[features])[["score"]])
-        version = save_version(home.models, MODEL_SEGMENT_DIR, day, model, dev)
-        if approved_version(home.models, MODEL_SEGMENT_DIR) is None and scoring.auto_approve_first:
-            approve(home.models, MODEL_SEGMENT_DIR, version)
+        version = save_version(home.models, MODEL_SEGMENT, day, model, dev)
+        if approved_version(home.models, MODEL_SEGMENT) is None and scoring.auto_approve_first:
+            approve(home.models, MODEL_SEGMENT, version)
             context.log.warning(f"churn: first model {version} approved automatically (local only)")
         oot, base, split = validation["oot"], validation["baseline"], validation["split"]
         meta.update(
             {
                 "version": version,
-                "segment": MODEL_SEGMENT,
                 "train_months": split["train_months"],
                 "test_months": split["test_months"],
                 "train_customers": split["train_customers"],
@@ -258,7 +257,7 @@ def churn_model(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, sc
                 "oot_brier": round(float(oot["brier"]), 5),
                 "baseline_auc": round(float(base["auc"]), 4),
                 "characteristics": ", ".join(model.features),
-                "model_card": str(version_dir(home.models, MODEL_SEGMENT_DIR, version) / "model_card.html"),
+                "model_card": str(version_dir(home.models, MODEL_SEGMENT, version) / "model_card.html"),
             }
         )
     return dg.MaterializeResult(metadata=meta)
@@ -293,8 +292,8 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
 
     from crm.bank_calendar import month_end, months_before
     from crm.playbook import load_config
+    from crm.playbook.churn import MODEL_SEGMENT, retention_list, retention_outcomes, scoring_rows
     from crm.playbook.churn import churn_scores as build_scores
-    from crm.playbook.churn import retention_list, retention_outcomes, scoring_rows
     from crm.playbook.churn_inputs import load_churn_history
     from crm.scoring.models import load_approved
     from crm.scoring.psi import ACT, WARN, drift_verdict, psi_by_feature
@@ -306,14 +305,16 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     for pk in context.partition_keys:
         day = business_date_for(pk, "month_end")
         try:
-            version, model, dev = load_approved(home.models, MODEL_SEGMENT_DIR)
+            version, model, dev = load_approved(home.models, MODEL_SEGMENT)
         except FileNotFoundError as e:
             context.log.warning(str(e))
             meta["reason"] = (
                 "no approved churn model (train models/churn, then `crm scorecard approve --segment churn`)"
             )
             continue
-        history = load_churn_history(home.staged, day)
+        c = config["churn"]
+        recent = max(int(c["lookback_months"]), int(c["inactive_months"])) + 1  # what the features of the month read
+        history = load_churn_history(home.staged, day, months=recent)
         rows = scoring_rows(history, day, config)
         scores = model.score(rows)
         value = month_rows(warehouse, "customer_value", day, [])
@@ -382,10 +383,6 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         ],
     )
 
-
-# the churn model's versions live in the scorecard registry as the segment "churn" (models/scorecard/churn/):
-# listed and approved by `crm scorecard versions|approve --segment churn`, like the credit scorecards
-MODEL_SEGMENT_DIR = "churn"
 
 scoring_assets = [scorecard_model, credit_scores, churn_model, churn_scores]
 SCORING_KEYS = [MODEL_KEY, SCORES_KEY, CHURN_MODEL_KEY, CHURN_SCORES_KEY]

@@ -152,7 +152,10 @@ def scorecard_versions(home: CrmHome, segment):
         card = version_dir(home.models, segment, v, origin="a folder of the scorecard registry") / "scorecard.json"
         metrics = json.loads(card.read_text())["metrics"]
         mark = "*" if v == approved else " "
-        click.echo(f"{mark} {v}  AUC {metrics.get('auc', float('nan')):.3f}  KS {metrics.get('ks', float('nan')):.3f}")
+        oot = f"  out-of-time AUC {metrics['oot_auc']:.3f}" if "oot_auc" in metrics else ""  # the churn model's
+        click.echo(
+            f"{mark} {v}  AUC {metrics.get('auc', float('nan')):.3f}  KS {metrics.get('ks', float('nan')):.3f}{oot}"
+        )
     click.echo(
         f"approved: {approved or 'none'}; model cards: {segment_dir(home.models, segment)}/<version>/model_card.html"
     )

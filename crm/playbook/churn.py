@@ -2,7 +2,7 @@
 retention list. Plain pandas/numpy; every window, floor and threshold in ``crm/playbook/config.toml``
 (``[churn]``, ``[retention.actions]``). The model itself is the credit scorecard's machinery
 (:func:`crm.scoring.scorecard.fit_scorecard`: optimal binning, logistic regression, points, reason codes),
-stored and approved like the scorecard (:mod:`crm.scoring.models`, family ``churn``).
+stored and approved like the scorecard (:mod:`crm.scoring.models`, segment ``churn``).
 
 **History** (:class:`ChurnHistory`): one row per customer and month end of the month-end extracts (the first
 month-end file carries 24 months of history): deposit balance (deposit_balances), loan balance
@@ -74,8 +74,9 @@ MONOTONIC = {
     "manager_changes_12m": "ascending",
 }
 TARGET = "churn"
-MODEL_FAMILY = "churn"
-MODEL_SEGMENT = "all"
+# the churn model's versions live in the scorecard registry (crm.scoring.models) as the segment "churn":
+# models/scorecard/churn/<version>, listed and approved by `crm scorecard versions|approve --segment churn`
+MODEL_SEGMENT = "churn"
 LEAD_ROLE = "RM"
 COMPLAINT = "CMPL"
 
@@ -122,7 +123,6 @@ class _Grid:
         self.dep, self.loan, self.txn = (np.zeros((n, k)) for _ in range(3))
         for target, name in ((self.dep, "deposit_balance"), (self.loan, "loan_balance"), (self.txn, "txn_count")):
             np.add.at(target, (r, c), pd.to_numeric(mo[name], errors="coerce").fillna(0).to_numpy()[keep])
-        self.known_status = np.zeros((n, k), dtype=bool)  # a closed/dormant status known at the month end
 
 
 def _churned(grid: _Grid, history: ChurnHistory, config: dict[str, Any]) -> np.ndarray:
@@ -490,7 +490,7 @@ def churn_scores(
     band = bands(p, config)
     actions = config["retention"]["actions"]
     reason_1 = scores["reason_1"].to_numpy(dtype=object)
-    action = pd.Series(reason_1).map(lambda r: actions.get(r, actions["default"]) if r else actions["default"])
+    action = pd.Series(reason_1).map({k: v for k, v in actions.items() if k != "default"}).fillna(actions["default"])
     out = pd.DataFrame(
         {
             "month_end": m,

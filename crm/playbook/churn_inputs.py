@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm.bank_calendar import month_end
+from crm.bank_calendar import month_end, months_before
 from crm.playbook.churn import ChurnHistory, history_from_frames
 from crm.zones import latest_partition, partition_date, partitions, staged_file
+
+_BUCKETS = 1_000_000
 
 
 def _list(files: list[Path]) -> str:
@@ -28,19 +30,18 @@ def _list(files: list[Path]) -> str:
 
 
 def _monthly_sql(con, files: list[Path], value: str, where: str = "true") -> pd.DataFrame:
-    """customer_id, snapshot_date, sum(value), _file_day (the partition's date) per customer, month end and file."""
+    """customer_id, snapshot_date, sum(value) per customer and month end, from the latest file carrying the
+    month end (the join with ``o``)."""
     if not files:
-        return pd.DataFrame(columns=["customer_id", "snapshot_date", value, "_file_day"])
+        return pd.DataFrame(columns=["customer_id", "snapshot_date", value])
     src = f"read_parquet({_list(files)}, union_by_name = true, filename = true)"
     sql = (
         f"WITH r AS (SELECT customer_id, CAST(snapshot_date AS DATE) AS snapshot_date, {value} AS v, filename "
         f"FROM {src} WHERE {where}), o AS (SELECT snapshot_date, max(filename) AS f FROM r GROUP BY 1) "
-        f"SELECT r.customer_id, r.snapshot_date, sum(r.v) AS {value}, o.f AS _file "
-        "FROM r JOIN o ON r.snapshot_date = o.snapshot_date AND r.filename = o.f GROUP BY 1, 2, 4"
+        f"SELECT r.customer_id, r.snapshot_date, sum(r.v) AS {value} "
+        "FROM r JOIN o ON r.snapshot_date = o.snapshot_date AND r.filename = o.f GROUP BY 1, 2"
     )
-    out = con.execute(sql).df()
-    out["_file_day"] = [partition_date(Path(f)) for f in out.pop("_file")]
-    return out
+    return con.execute(sql).df()
 
 
 def _snapshot(staged: Path, extract: str, day: dt.date, columns: list[str]) -> pd.DataFrame | None:
@@ -65,18 +66,48 @@ def _delta(
     return frame, partition_date(files[0])
 
 
-def load_churn_history(staged: Path, day: dt.date, memory_limit: str | None = None) -> ChurnHistory:
-    """The churn history as of month end ``day`` from the staged zone (module docstring)."""
+def _share(con, files: list[Path], max_customers: int | None) -> float:
+    """The share of customers to keep so that about ``max_customers`` remain (1.0: all)."""
+    if not max_customers or not files:
+        return 1.0
+    n = con.execute(f"SELECT count(DISTINCT customer_id) FROM read_parquet({_list(files)}, union_by_name = true)")
+    count = int(n.fetchone()[0])
+    return 1.0 if count <= max_customers else max_customers / count
+
+
+def load_churn_history(
+    staged: Path,
+    day: dt.date,
+    memory_limit: str | None = None,
+    *,
+    max_customers: int | None = None,
+    months: int | None = None,
+) -> ChurnHistory:
+    """The churn history as of month end ``day`` from the staged zone (module docstring). ``max_customers``:
+    read the month-end history of about that many customers only, drawn in the scan by a hash of their token
+    (the development sample of a large bank); ``months``: only the last ``months`` month ends (scoring)."""
     import duckdb
 
     day = month_end(day)
     con = duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {})
     con.execute("SET enable_progress_bar = false")
     try:
-        dep = _monthly_sql(con, partitions(staged, "deposit_balances", until=day), "balance")
-        txn = _monthly_sql(con, partitions(staged, "txn_monthly", until=day), "txn_count")
+        dep_files = partitions(staged, "deposit_balances", until=day)
+        share = _share(con, dep_files, max_customers)
+        cond = ["true"]
+        if share < 1:
+            cond.append(f"hash(customer_id) % {_BUCKETS} < {max(1, round(share * _BUCKETS))}")
+        if months:
+            first = month_end(months_before(day, months - 1))
+            cond.append(f"CAST(snapshot_date AS DATE) >= DATE '{first.isoformat()}'")
+        where = " AND ".join(cond)
+        dep = _monthly_sql(con, dep_files, "balance", where)
+        txn = _monthly_sql(con, partitions(staged, "txn_monthly", until=day), "txn_count", where)
         perf = _monthly_sql(
-            con, partitions(staged, "loan_performance", until=day), "balance", "status NOT IN ('S', 'W')"
+            con,
+            partitions(staged, "loan_performance", until=day),
+            "balance",
+            f"status NOT IN ('S', 'W') AND {where}",
         )
     finally:
         con.close()

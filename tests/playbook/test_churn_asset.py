@@ -134,3 +134,34 @@ def test_production_never_approves_and_scores_nothing_without_an_approved_model(
     assert mat.metadata["dagster/row_count"].value == 0
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
+
+
+def test_the_staged_read_draws_customers_and_cuts_months_in_the_scan(run):
+    from crm.playbook.churn_inputs import load_churn_history
+
+    root, _ = run
+    full = load_churn_history(root / "staged", ME)
+    assert full.monthly["customer_id"].nunique() == N and len(full.months) == K
+    drawn = load_churn_history(root / "staged", ME, max_customers=100)
+    ids = set(drawn.monthly["customer_id"])
+    assert 60 <= len(ids) <= 140 and ids < set(full.monthly["customer_id"])
+    assert drawn.monthly.groupby("customer_id").size().max() == K  # whole customers: all their months
+    recent = load_churn_history(root / "staged", ME, months=7)
+    assert len(recent.months) == 7 and max(recent.months) == ME
+
+
+def test_versions_are_listed_and_approved_by_the_scorecard_commands(run):
+    from click.testing import CliRunner
+
+    from crm.cli import main
+
+    root, _ = run
+    runner = CliRunner()
+    out = runner.invoke(main, ["--home", str(root), "scorecard", "versions", "--segment", "churn"])
+    assert out.exit_code == 0, out.output
+    approved = (root / "models" / "scorecard" / "churn" / "APPROVED").read_text().strip()
+    assert f"* {approved}" in out.output and "out-of-time AUC" in out.output
+    again = runner.invoke(
+        main, ["--home", str(root), "scorecard", "approve", "--segment", "churn", "--version", approved]
+    )
+    assert again.exit_code == 0 and "churn: approved" in again.output
