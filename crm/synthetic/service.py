@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.synthetic import cal, ids, params
+from crm.synthetic import cal, coverage, ids, params
 from crm.synthetic.rand import choice_index, lookup, uniform
 from crm.synthetic.world import NEVER, NS
 
@@ -254,6 +254,6 @@ def referrals_on(bank, t: int) -> NS:
     ok = eligible[referrer] & (referrer != rows)
     rows, referrer, k = rows[ok], referrer[ok], k[ok]
     channel = _channels(uniform(seed, "ref_channel", k), params.REFERRAL_CHANNELS)
-    staff = np.where(channel == "APP", -1, c.manager[referrer])
+    staff = np.where(channel == "APP", -1, coverage.manager_at(bank, referrer, t))  # serving that day
     rid = "RF" + cal.date(t).strftime("%Y%m%d") + ids.zero_pad("", k, 12)
     return NS(rows=rows, referrer=referrer, channel=channel, staff=staff, referral_id=np.asarray(rid, dtype=object))

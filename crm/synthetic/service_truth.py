@@ -13,7 +13,7 @@ import datetime as dt
 
 import numpy as np
 
-from crm.synthetic import cal, params, service
+from crm.synthetic import cal, coverage, params, service
 from crm.synthetic.world import NEVER
 
 BANDS = {0: None, 1: "TOP", 2: "HIGH"}
@@ -76,7 +76,7 @@ def stage_actions(bank, start: dt.date, end: dt.date):
                     "due_date": _dates(trigger[m] + window),
                     "outcome": service.OUTCOMES[outcome[m]],
                     "done_date": _dates(done[m]),
-                    "manager_id": c.manager_id[cust[m]].astype(object),
+                    "manager_id": coverage.manager_id_at(bank, cust[m], trigger[m]).astype(object),  # on the trigger
                 }
             )
         )
