@@ -334,7 +334,12 @@ def relationship_map(
         )
     c = contacts[contacts["customer_id"].isin(ids)] if len(contacts) else contacts
     if len(c):
-        primary = c["is_primary"].astype("boolean").fillna(False).astype(bool) if "is_primary" in c else False
+        # is_primary is the contract's flag code set ("Y"/"N"); a boolean column (hand-built frames) reads the same
+        primary = (
+            c["is_primary"].astype("string").str.upper().isin(["Y", "TRUE"]).fillna(False).astype(bool)
+            if "is_primary" in c
+            else False
+        )
         c = pd.DataFrame(
             {
                 "customer_id": c["customer_id"],

@@ -440,6 +440,7 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
         r["reasons"] = _codes(r["reasons"])
         r["evidence"] = _json(r["evidence"]) or {}
     share = _number(props["holdout_share"]).dropna() if len(props) else pd.Series(dtype=float)
+    actions, retention = _stage_actions(data, manager_id), retention_context(data, manager_id)
     return {
         "month_end": month_end,
         "manager_id": manager_id,
@@ -452,9 +453,11 @@ def proposals_context(data: Any, manager_id: str, *, limit: int | None = None) -
         "soon_days": soon_days(),
         "soon_date": soon,
         "holdout_share": float(share.iloc[0]) if len(share) else None,
-        "stage_actions": _stage_actions(data, manager_id),
-        "rows": len(rows),
-        "retention": retention_context(data, manager_id),
+        "stage_actions": actions,
+        # the list is the manager's monthly action list: sent when it holds a proposal, an open or overdue
+        # stage action or a customer on the retention list (a manager with none of them gets no e-mail)
+        "rows": len(rows) + actions.get("open", 0) + actions.get("overdue", 0) + retention.get("customers", 0),
+        "retention": retention,
         "figure_params": {
             "month_end": month_end.isoformat(),
             "manager_id": manager_id,
