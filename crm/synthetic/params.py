@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-GENERATOR_VERSION = "1.2"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share;
+GENERATOR_VERSION = "1.3"  # 1.1: value-history extracts, own deposit rates, regular counterparties, wallet share;
 # 1.2: customers' needs (seasonal cycles, growth spurts, concentrated counterparties, payroll starts, large inflows)
-# and the front office (opportunities, take-up)
+# and the front office (opportunities, take-up); 1.3: staff PS/CA, manager changes, coverage teams, churn with
+# causes, service histories (value-added services, stage actions, green channel), referrals (issue 20)
 
 # ---------------------------------------------------------------------------------------------- time
 # The bank is anchored on a fixed calendar so a business date's data does not depend on the range asked
