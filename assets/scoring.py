@@ -17,6 +17,25 @@ SCORES_KEY = dg.AssetKey(["marts", "credit_scores"])
 STAGED_INPUTS = [dg.AssetKey(["staged", n]) for n in ("loan_performance", "customers", "corporates")]
 
 
+def _drift_check(name: str, rows) -> dg.AssetCheckResult:
+    """A drift check's result from its PSI rows (a DataFrame; crm.scoring.psi.drift_verdict): ERROR at the act
+    band, WARN below it; the scorecard's and the churn model's checks alike."""
+    from crm.scoring.psi import ACT, WARN, drift_verdict
+
+    verdict = drift_verdict(rows)
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=verdict["passed"],
+        severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "max_psi": round(verdict["worst"], 4),
+            "warn_at": WARN,
+            "fail_at": ACT,
+            "largest": dg.MetadataValue.md(verdict["table"]),
+        },
+    )
+
+
 @month_end_asset(
     "models",
     "scorecard",
@@ -98,7 +117,7 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
     import pandas as pd
 
     from crm.scoring.models import load_approved, score_rows
-    from crm.scoring.psi import ACT, WARN, drift_verdict, psi_by_feature
+    from crm.scoring.psi import psi_by_feature
     from crm.scoring.sample import scoring_population
 
     home = crm_home.home()
@@ -144,20 +163,6 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
         write_mart(warehouse, "credit_scores", scored[scored["month_end"] == day], {"month_end": day})
         write_mart(warehouse, "scorecard_drift", drift[drift["month_end"] == day], {"month_end": day})
 
-    def check(name: str, rows: pd.DataFrame) -> dg.AssetCheckResult:
-        verdict = drift_verdict(rows)
-        return dg.AssetCheckResult(
-            check_name=name,
-            passed=verdict["passed"],
-            severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "max_psi": round(verdict["worst"], 4),
-                "warn_at": WARN,
-                "fail_at": ACT,
-                "largest": dg.MetadataValue.md(verdict["table"]),
-            },
-        )
-
     grade_counts = scored.groupby("grade").size().to_dict()
     yield dg.MaterializeResult(
         metadata={
@@ -168,8 +173,8 @@ def credit_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, 
             "grades": ", ".join(f"{g}: {n}" for g, n in sorted(grade_counts.items())),
         },
         check_results=[
-            check("score_drift", drift[drift["feature"] == "score"]),
-            check("characteristic_drift", drift[drift["feature"] != "score"]),
+            _drift_check("score_drift", drift[drift["feature"] == "score"]),
+            _drift_check("characteristic_drift", drift[drift["feature"] != "score"]),
         ],
     )
 
@@ -296,7 +301,7 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
     from crm.playbook.churn import churn_scores as build_scores
     from crm.playbook.churn_inputs import load_churn_history
     from crm.scoring.models import load_approved
-    from crm.scoring.psi import ACT, WARN, drift_verdict, psi_by_feature
+    from crm.scoring.psi import psi_by_feature
 
     home = crm_home.home()
     config = load_config()
@@ -361,25 +366,11 @@ def churn_scores(context: dg.AssetExecutionContext, crm_home: CrmHomeResource, w
         return
     drift = pd.concat(drifts, ignore_index=True)
 
-    def check(name: str, rows: pd.DataFrame) -> dg.AssetCheckResult:
-        verdict = drift_verdict(rows)
-        return dg.AssetCheckResult(
-            check_name=name,
-            passed=verdict["passed"],
-            severity=dg.AssetCheckSeverity.ERROR if verdict["error"] else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "max_psi": round(verdict["worst"], 4),
-                "warn_at": WARN,
-                "fail_at": ACT,
-                "largest": dg.MetadataValue.md(verdict["table"]),
-            },
-        )
-
     yield dg.MaterializeResult(
         metadata=meta,
         check_results=[
-            check("churn_score_drift", drift[drift["feature"] == "score"]),
-            check("churn_characteristic_drift", drift[drift["feature"] != "score"]),
+            _drift_check("churn_score_drift", drift[drift["feature"] == "score"]),
+            _drift_check("churn_characteristic_drift", drift[drift["feature"] != "score"]),
         ],
     )
 
